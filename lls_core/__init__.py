@@ -1,0 +1,10 @@
+"""lls_core: the tested library behind lls-book.
+
+One module per concept: ``surfaces`` (2-D test landscapes), ``optimizers`` (the
+survey's gradient-descent family), ``lbfgs_gss`` (Yu & Morozov's L-BFGS with a
+golden-section line search), ``pathfinder`` (FourierPathFinder), ``data``,
+``models``, ``train``, ``landscape``, ``store``, ``plotting``, ``book`` (chapter
+execution) and ``cli`` (the ``lls-book`` command).
+"""
+
+__version__ = "0.1.0"
