@@ -135,10 +135,12 @@ def test_themes_name_book_chapters():
     assert themes["in_abstract"].sum() == 6
     slugs = set(themes["chapter"]) | {s for rel in themes["related"] for s in rel.split(";") if s}
     assert all(re.fullmatch(r"[a-z0-9_]+", s) for s in slugs)
+    # The chapters planned for the book (some not written yet) or already in the table of contents.
+    planned = {"surfaces", "optimizer_benchmark", "lbfgs_gss", "pathfinder", "training", "barriers", "visualization"}
     toc = ROOT / "_toc.yml"
-    if toc.exists():
-        missing = sorted(s for s in slugs if s not in toc.read_text())
-        assert not missing, f"themes.csv names chapters absent from _toc.yml: {missing}"
+    in_toc = set(re.findall(r"notebooks/(\w+)", toc.read_text())) if toc.exists() else set()
+    unknown = sorted(slugs - planned - in_toc)
+    assert not unknown, f"themes.csv names chapters that are neither planned nor in _toc.yml: {unknown}"
 
 
 def test_bad_files_fail_with_a_clear_message(tmp_path):
