@@ -49,6 +49,7 @@ __all__ = [
     "table4",
     "published_table4",
     "lr_sweep",
+    "table3_status",
 ]
 
 SURVEY_SURFACES: tuple[str, ...] = ("case1", "case2", "case3", "case4")
@@ -226,3 +227,20 @@ def lr_sweep(optimizers: Sequence[str], lrs: Sequence[float], surface_names: Seq
                     "median_loss_change_pct": float(np.nanmedian(lc)) if np.isfinite(lc).any() else math.nan,
                 })
     return pd.DataFrame(rows)
+
+
+def table3_status(path: str | Path | None = None) -> pd.DataFrame:
+    """The book's status for each row of the survey's Table 3 (``data/survey/table3_book_status.csv``).
+
+    Columns: index (the survey's row index, the join key), algorithm, runs_in_book
+    (``yes``/``no``), where (registry entry and chapter), reason_if_not.
+    """
+    p = Path(path) if path is not None else _DATA / "survey" / "table3_book_status.csv"
+    df = pd.read_csv(p, comment="#")
+    expected = ["index", "algorithm", "runs_in_book", "where", "reason_if_not"]
+    if list(df.columns) != expected:
+        raise ValueError(f"{p}: columns {list(df.columns)}, expected {expected}")
+    bad = set(df.runs_in_book) - {"yes", "no"}
+    if bad:
+        raise ValueError(f"{p}: runs_in_book must be 'yes' or 'no', found {sorted(bad)}")
+    return df
