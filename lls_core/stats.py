@@ -24,7 +24,8 @@ Kurt     bias-corrected sample *excess* kurtosis G2 (``scipy.stats.kurtosis(fish
 
 Non-finite values are rejected (the caller decides which runs enter, e.g. not the
 diverged ones); an empty sample gives NaN everywhere, and Skew/Kurt are NaN for a
-sample without spread (or fewer than 3 / 4 values).
+sample without spread (range below ``SPREAD_RTOL`` times its magnitude, where they
+would be rounding noise) or with fewer than 3 / 4 values.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from scipy import stats as sps
 __all__ = ["TABLE4_COLUMNS", "Summary", "describe", "kde_mode", "naive_mode"]
 
 TABLE4_COLUMNS: tuple[str, ...] = ("Min", "Q1", "Q3", "Mode", "Med", "Mean", "Var", "SD", "Skew", "Kurt")
+#: Skew and Kurt are NaN when max - min <= SPREAD_RTOL * max(1, max |value|) (no spread to describe).
+SPREAD_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ def describe(values: object) -> Summary:
         return Summary(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
     q1, med, q3 = np.percentile(a, [25, 50, 75])
     var = float(np.var(a, ddof=1)) if n > 1 else math.nan
-    spread = n > 1 and np.ptp(a) > 0
+    # Skew and Kurt divide by SD^3 and SD^4: for values equal up to rounding they are noise
+    spread = n > 1 and np.ptp(a) > SPREAD_RTOL * max(1.0, float(np.abs(a).max()))
     skew = float(sps.skew(a, bias=False)) if spread and n >= 3 else math.nan
     kurt = float(sps.kurtosis(a, fisher=True, bias=False)) if spread and n >= 4 else math.nan
     return Summary(
