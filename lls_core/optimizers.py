@@ -713,7 +713,8 @@ def run(
     Args:
         optimizer: a registry name (:func:`names`).
         surfaces: one callable or a sequence of ``S`` callables, each mapping ``(M, d)`` to
-            ``(M,)`` (e.g. ``lls_core.surfaces.get("case1")``), differentiable by autograd.
+            ``(M,)`` (e.g. ``lls_core.surfaces.get("case1")``), differentiable by autograd;
+            registered surface names (``"case1"``) are looked up.
         starts: ``(N, d)`` (used on every surface) or ``(S, N, d)``.
         hyper: hyperparameter overrides (see ``get(optimizer).defaults``).
         oracle: gradient oracle; ``None`` gives :class:`ExactOracle`, except SGD
@@ -773,9 +774,13 @@ def run_many(
     oracle_of = {get(k).name: v for k, v in oracles.items()}
     hps = [validate_hyperparameters(s.name, hyper_of.get(s.name)) for s in specs]
 
-    fns = [surfaces] if callable(surfaces) else list(surfaces)
+    fns = [surfaces] if (callable(surfaces) or isinstance(surfaces, str)) else list(surfaces)
+    if any(isinstance(f, str) for f in fns):
+        from lls_core import surfaces as _surfaces  # registered names, e.g. "case1"
+
+        fns = [_surfaces.get(f) if isinstance(f, str) else f for f in fns]
     if not fns or not all(callable(f) for f in fns):
-        raise TypeError("surfaces must be a callable or a non-empty sequence of callables")
+        raise TypeError("surfaces must be a callable, a registered surface name, or a non-empty sequence of them")
     if not isinstance(starts, Tensor):
         raise TypeError(f"starts must be a torch.Tensor of shape (N, d) or (S, N, d), got {type(starts).__name__}")
     x0 = starts.to(DTYPE)

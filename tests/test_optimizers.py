@@ -341,3 +341,20 @@ def test_published_table4_transcription():
     assert num.loc["BGD"].equals(num.loc["SGD"])
     for name in ("AdaGrad", "RMSProp", "Adam", "AdaDelta", "Adamax", "Nadam"):
         assert num.loc[(name, "I")].equals(num.loc[(name, "II")])
+
+
+def test_surfaces_by_name_and_table3_status():
+    r = opt.run("Adam", ["case1", "case4"], benchmark.starts(4), max_iter=5)
+    assert r.surfaces == ("case1", "case4")
+    with pytest.raises(KeyError, match="valid names"):
+        opt.run("Adam", "case9", benchmark.starts(4), max_iter=5)
+    st = benchmark.table3_status()
+    assert len(st) == 32 and st["index"].tolist() == list(range(1, 33))
+    runs = set(st.loc[st.runs_in_book == "yes", "algorithm"])
+    assert {"NAG", "SPSA", "SVRG", "SARAH", "BGD", "SGD"} <= runs
+    assert st.loc[st.runs_in_book == "no", "reason_if_not"].notna().all()
+
+
+def test_lr_sweep_rejects_bad_rates():
+    with pytest.raises(ValueError, match="positive"):
+        benchmark.lr_sweep(["Adam"], [0.1, -1.0])
