@@ -16,6 +16,7 @@ Last line: ``table4_seconds=<s> loop_ratio=<x>``.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -40,12 +41,13 @@ def main() -> None:
     x0 = benchmark.starts(a.starts, seed=0)
     benchmark.run_benchmark(names, surfs, x0[:4], max_iter=5)  # warm-up: lazy imports, allocator
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = benchmark.run_benchmark(names, surfs, x0, max_iter=a.iters)
-    vec = time.perf_counter() - t0
+    vec, cpu = time.perf_counter() - t0, time.process_time() - c0
     runs = len(names) * len(surfs) * a.starts
     print(f"vectorized: {len(names)} optimizers x {len(surfs)} surfaces x {a.starts} starts x <= {a.iters} "
-          f"iterations = {runs} runs in {vec:.2f} s ({torch.get_num_threads()} threads)")
+          f"iterations = {runs} runs in {vec:.2f} s wall, {cpu:.2f} s CPU ({torch.get_num_threads()} threads; "
+          f"load average {os.getloadavg()[0]:.1f})")
 
     loop_runs, loop_time, worst = 0, 0.0, 0.0
     for name in names:
