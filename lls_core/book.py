@@ -427,6 +427,8 @@ def build_html(profile: str = "quick", build_dir: Path | str | None = None, root
     root = root or project_root()
     build_dir = (Path(build_dir) if build_dir is not None else root / "_build").resolve()
     src = stage_book(profile, build_dir, root)
+    if (build_dir / "jb").exists():  # always a clean Sphinx build: a stale environment kept old bib files
+        shutil.rmtree(build_dir / "jb")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(build_dir / "jb"), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
