@@ -27,6 +27,7 @@ __all__ = [
     "plot_surface_grid",
     "plotly_surfaces",
     "plotly_html",
+    "show_figure",
 ]
 
 # Fixed colours, chosen from colour-blind-safe palettes (Okabe-Ito + tab20 extras).
@@ -410,3 +411,21 @@ def plotly_html(fig, *, include_plotlyjs: bool = True, div_id: str | None = None
     figures on the same page. Display in a notebook with ``IPython.display.HTML``.
     """
     return fig.to_html(include_plotlyjs=bool(include_plotlyjs), full_html=False, div_id=div_id)
+
+
+def show_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
+    """Save ``fig`` with :func:`save_figure`, close it, and display the saved PNG.
+
+    The displayed image is the written file, so the notebook shows exactly the
+    promised figure under any matplotlib backend (``lls-book run`` executes
+    chapters with ``MPLBACKEND=agg``, under which figures are not shown by
+    themselves), and closing it prevents a second copy under the inline backend.
+    Returns the path of the PNG.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    path = save_figure(fig, name)
+    plt.close(fig)
+    display(Image(filename=str(path)))
+    return path
