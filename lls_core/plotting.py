@@ -188,6 +188,7 @@ def plot_contour(
     path_kw: dict | None = None,
     mark_critical: bool | tuple[str, ...] = True,
     colorbar: bool = True,
+    colorbar_kw: dict | None = None,
     legend: bool = True,
     title: str | None = None,
 ):
@@ -208,7 +209,8 @@ def plot_contour(
         path_kw: extra keyword arguments for the path lines (``linewidth``...).
         mark_critical: mark the surface's listed minima / saddles / maxima;
             ``True`` for all, or a tuple such as ``("minima",)``.
-        colorbar, legend, title: as named.
+        colorbar, legend, title: as named; ``colorbar_kw`` overrides the colorbar's
+            keyword arguments (e.g. ``{"spacing": "uniform"}`` for log-spaced levels).
 
     Returns the axes. Axes are labelled ``x`` and ``y``; heights are dimensionless.
     """
@@ -234,7 +236,9 @@ def plot_contour(
     if colorbar:
         from matplotlib.ticker import MaxNLocator
 
-        ax.figure.colorbar(cs, ax=ax, shrink=0.85, label=r"$z = f(x, y)$", ticks=MaxNLocator(6))
+        cb_kw = {"shrink": 0.85, "label": r"$z = f(x, y)$", "ticks": MaxNLocator(6)}
+        cb_kw.update(colorbar_kw or {})
+        ax.figure.colorbar(cs, ax=ax, **cb_kw)
     (x0, x1), (y0, y1) = (X[0, 0], X[0, -1]), (Y[0, 0], Y[-1, 0])
     kinds = ("minima", "saddles", "maxima") if mark_critical is True else tuple(mark_critical or ())
     for kind in kinds:

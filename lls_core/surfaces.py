@@ -619,7 +619,8 @@ def find_critical_points(
 
     Starts a damped Newton iteration on the gradient from every node of a
     ``starts_per_axis x starts_per_axis`` grid (all in one float64 batch; steps
-    capped at 5% of the domain's span), polishes each distinct candidate with
+    capped at 5% of the domain's span; at most ``max_iter`` iterations, fewer
+    once every start has converged or left the domain), polishes each distinct candidate with
     ``scipy.optimize.root`` (analytic Jacobian = the Hessian), and keeps points
     inside the domain whose gradient norm is below ``tol`` and whose Hessian
     eigenvalues all exceed ``min_curvature`` in magnitude (degenerate points,
@@ -645,7 +646,12 @@ def find_critical_points(
         norm = step.norm(dim=-1, keepdim=True)
         step = torch.where(norm > cap, step * cap / norm, step)
         step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        # points that left the domain (with a margin) are dropped later: freeze them
+        out = (p[:, 0] < x0 - cap) | (p[:, 0] > x1 + cap) | (p[:, 1] < y0 - cap) | (p[:, 1] > y1 + cap)
+        step[out] = 0.0
         p = p + step
+        if float(step.abs().max()) < 1e-13:  # every start has converged or left
+            break
     g = surface.grad(p).norm(dim=-1)
     curv = torch.linalg.eigvalsh(surface.hessian(p)).abs().min(dim=-1).values
     inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
