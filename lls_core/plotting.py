@@ -394,9 +394,9 @@ def plotly_surfaces(surfaces, *, n: int = 81, clip=None, titles=None, height: in
     for i, (a, b) in enumerate(groups):
         vis = [a <= j < b for j in range(len(fig.data))]
         buttons.append({"label": names[i], "method": "update",
-                        "args": [{"visible": vis}, {"title": {"text": names[i]}}]})
+                        "args": [{"visible": vis}, {"title.text": names[i]}]})
     layout = {
-        "title": {"text": names[0]},
+        "title": {"text": names[0], "x": 0.5, "xanchor": "center"},
         "height": height,
         "margin": {"l": 0, "r": 0, "t": 50, "b": 0},
         "scene": {"xaxis_title": "x", "yaxis_title": "y", "zaxis_title": "z"},

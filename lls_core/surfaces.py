@@ -473,8 +473,8 @@ def fig10_layer(
     * ``plane``: ``F = 1`` (panel a);
     * ``saddle``: as printed (``saddle="printed"``),
       ``2 exp(-((x+2)^2 - (y+2)^2)/0.2) = 2 exp(-(x+2)^2/0.2) exp((y+2)^2/0.2)``,
-      which grows without bound along ``y`` (about ``1e78`` at ``y = 4`` on ``x = -2``)
-      and equals 2 with a slope of about 30 on the diagonals ``|x+2| = |y+2|``,
+      which grows without bound along ``y`` (about ``3e78`` at ``y = 4`` on ``x = -2``)
+      and equals 2 on the diagonals ``|x+2| = |y+2|`` with an x-slope of ``-20 (x+2)``,
       right where the deep well (-0.5, -0.5) and a shallow well (2, 2) sit, so it
       cannot be what the survey's panels show. The ``"bounded"`` variant keeps the
       printed x-factor ``exp(-(x+2)^2/0.2)`` and replaces the runaway y-factor
