@@ -13,8 +13,9 @@ This module holds three things:
 2. **Gradient oracles** (:class:`ExactOracle`, :class:`GaussianNoiseOracle`,
    :class:`FiniteSumOracle`): what the optimizer sees instead of the exact gradient, so
    that SGD and BGD are different algorithms.
-3. A **vectorized multi-start runner** (:func:`run`): ``N`` starting points on ``S``
-   surfaces advance together as one ``(S*N, d)`` tensor; every run is independent (all
+3. A **vectorized multi-start runner** (:func:`run`, :func:`run_many`): ``N`` starting
+   points on ``S`` surfaces for ``A`` optimizers advance together as one ``(S, A, N, d)``
+   tensor with one forward/backward pass per iteration; every run is independent (all
    rules act element-wise), and each run gets a status (converged / max_iter / diverged),
    its iterations to converge, and optionally a thinned trajectory.
 
@@ -59,6 +60,7 @@ __all__ = [
     "names",
     "get",
     "validate_hyperparameters",
+    "GradientOracle",
     "ExactOracle",
     "GaussianNoiseOracle",
     "FiniteSumOracle",
