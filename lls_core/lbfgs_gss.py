@@ -66,6 +66,9 @@ __all__ = [
     "golden_section_search",
     "two_loop_direction",
     "LBFGSGSS",
+    "OPTIMIZERS",
+    "RunTrace",
+    "run_optimizer",
 ]
 
 GOLDEN: float = (3.0 - math.sqrt(5.0)) / 2.0
@@ -321,6 +324,12 @@ class LBFGSGSS(torch.optim.Optimizer):
     expansion: factor by which the trial step grows while the loss falls (2).
     curvature_eps: a pair with ``cos(s, y)`` below this resets the history (1e-4).
     tolerance_grad: when ``max |g| <= tolerance_grad`` the step is skipped (converged).
+    shrink_after_failure: after a line search without decrease, start the next one where
+        it stopped (first trial ``0.382**budget`` times smaller, again after each failure;
+        back to ``initial_step`` after a success). Without it (the authors' scheme) the
+        next iteration repeats the identical steepest-descent trials and the run stalls
+        for good, e.g. on Rosenbrock from (-1.84, -0.93), where ``0.2 |g|`` overshoots by
+        a factor of 1000.
 
     Use it like :class:`torch.optim.LBFGS`: ``loss = opt.step(closure)`` (one iteration;
     it returns the closure's loss at the starting point). See the module docstring for
@@ -338,6 +347,7 @@ class LBFGSGSS(torch.optim.Optimizer):
         expansion: float = 2.0,
         curvature_eps: float = 1e-4,
         tolerance_grad: float = 0.0,
+        shrink_after_failure: bool = True,
     ) -> None:
         _check_positive_int("history_size", history_size)
         _check_positive_int("line_search_budget", line_search_budget)
@@ -355,6 +365,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             expansion=float(expansion),
             curvature_eps=float(curvature_eps),
             tolerance_grad=float(tolerance_grad),
+            shrink_after_failure=bool(shrink_after_failure),
         )
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
@@ -389,6 +400,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             state["prev_grad"] = None
             state["prev_step"] = None
             state["resets"] = {name: 0 for name in RESET_REASONS}
+            state["shrink"] = 1.0
             state["diag"] = {key: [] for key in _DIAG_KEYS}
         return state
 
@@ -535,6 +547,12 @@ class LBFGSGSS(torch.optim.Optimizer):
             r_norm = float(r.norm())
         u = r / (-r_norm)  # unit descent direction
 
+        first_trial = group["initial_step"] * r_norm * st["shrink"]
+        if not first_trial > 0.0 or not math.isfinite(first_trial):
+            # The trial step underflowed after repeated failures: nothing left to try.
+            st["prev_grad"], st["prev_step"] = None, None
+            return record(loss, 0.0, 0.0, 0, flags | 1 << RESET_REASONS.index("no_decrease"))
+
         w0 = self._flat_params()
         evals = 0
 
@@ -548,7 +566,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             res = golden_section_search(
                 phi,
                 f0=loss,
-                initial_step=group["initial_step"] * r_norm,
+                initial_step=first_trial,
                 budget=group["line_search_budget"],
                 tol=group["tol"],
                 expansion=group["expansion"],
@@ -561,12 +579,181 @@ class LBFGSGSS(torch.optim.Optimizer):
 
         if not res.decreased:
             self._set_flat(w0)
+            if group["shrink_after_failure"]:
+                st["shrink"] *= GOLDEN ** res.evaluations
             st["old_s"], st["old_y"] = [], []
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, res.evaluations, flags | 1 << RESET_REASONS.index("no_decrease"))
 
         self._set_flat(w0 + res.step * u)
         step_vec = self._flat_params() - w0  # the step actually taken, after rounding
+        st["shrink"] = 1.0
         st["prev_grad"] = g
         st["prev_step"] = step_vec
         return record(res.value, float(step_vec.norm()), res.step / r_norm, res.evaluations, flags)
+
+
+# --------------------------------------------------------------------------- comparison runs
+
+OPTIMIZERS: tuple[str, ...] = ("L-BFGS-GSS", "L-BFGS", "SGD", "Adam")
+"""Optimizers :func:`run_optimizer` knows: ours, torch's L-BFGS (strong Wolfe), full-batch SGD, Adam."""
+
+
+@dataclass(frozen=True, eq=False)
+class RunTrace:
+    """One optimizer run, iteration by iteration (index 0 = the starting point).
+
+    ``loss``: ``(n + 1,)`` loss at each iterate; ``gradient_evaluations`` and
+    ``forward_evaluations``: ``(n + 1,)`` cumulative counts of forward+backward and of
+    forward-only loss evaluations; ``seconds``: ``(n + 1,)`` cumulative wall clock of the
+    optimizer steps (s); ``step_length``: ``(n,)`` Euclidean length of each update;
+    ``step_ratio``: ``(n,)`` accepted step over the quasi-Newton step ``|H g|`` (L-BFGS-GSS
+    only, NaN otherwise); ``path``: ``(n + 1, d)`` iterates when recorded, else ``None``.
+    """
+
+    optimizer: str
+    loss: "np.ndarray"
+    gradient_evaluations: "np.ndarray"
+    forward_evaluations: "np.ndarray"
+    seconds: "np.ndarray"
+    step_length: "np.ndarray"
+    step_ratio: "np.ndarray"
+    path: "np.ndarray | None"
+
+    @property
+    def evaluations(self) -> "np.ndarray":
+        """All loss evaluations (forward+backward and forward-only), cumulative, ``(n + 1,)``."""
+        return self.gradient_evaluations + self.forward_evaluations
+
+
+class _CachedClosure:
+    """Counts evaluations and answers repeated requests for an already evaluated point.
+
+    ``torch.optim.LBFGS`` re-evaluates the current point at the start of every ``step``;
+    in a single long ``step(max_iter=n)`` it would reuse the line search's last value.
+    The cache makes ``max_iter=1`` steps (needed to observe each iteration) cost the same
+    as the single long call: a hit restores the stored loss and gradients.
+    """
+
+    def __init__(self, params: list[Tensor], loss_fn: Callable[[], Tensor], cache: bool) -> None:
+        self.params, self.loss_fn, self.cache = params, loss_fn, cache
+        self.store: dict[bytes, tuple[Tensor, list[Tensor | None]]] = {}
+        self.backward = 0
+        self.forward = 0
+
+    def __call__(self) -> Tensor:
+        key = b""
+        if self.cache and torch.is_grad_enabled():
+            key = torch.cat([p.detach().reshape(-1) for p in self.params]).cpu().numpy().tobytes()
+            hit = self.store.get(key)
+            if hit is not None:
+                for p, g in zip(self.params, hit[1]):
+                    p.grad = None if g is None else g.clone()
+                return hit[0]
+        for p in self.params:
+            p.grad = None
+        loss = self.loss_fn()
+        if torch.is_grad_enabled():
+            loss.backward()
+            self.backward += 1
+            if self.cache:
+                if len(self.store) > 64:
+                    self.store.clear()
+                self.store[key] = (loss.detach(), [None if p.grad is None else p.grad.clone() for p in self.params])
+        else:
+            self.forward += 1
+        return loss
+
+
+def run_optimizer(
+    name: str,
+    params: Sequence[Tensor],
+    loss_fn: Callable[[], Tensor],
+    n_iter: int,
+    *,
+    lr: float | None = None,
+    record_path: bool = False,
+    options: dict[str, Any] | None = None,
+) -> RunTrace:
+    """Run optimizer ``name`` (one of :data:`OPTIMIZERS`) for ``n_iter`` iterations, in place.
+
+    ``params``: the tensors to optimise (changed in place); ``loss_fn()``: returns the scalar
+    loss at the current parameters, building a graph when gradients are enabled (no
+    ``backward`` inside: the runner calls it). One iteration is one ``step``: for
+    L-BFGS-GSS one forward+backward plus its line search, for ``"L-BFGS"``
+    (``torch.optim.LBFGS``, strong-Wolfe line search, ``max_iter=1`` per step) one
+    quasi-Newton iteration with all its line-search evaluations (forward+backward each),
+    for SGD and Adam one full-batch gradient step with learning rate ``lr`` (defaults
+    0.1 and 0.01). ``options`` go to the optimizer's constructor.
+    """
+    import time
+
+    import numpy as np
+
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    _check_positive_int("n_iter", n_iter)
+    params = list(params)
+    if not params or not all(isinstance(p, Tensor) and p.requires_grad for p in params):
+        raise ValueError("params must be a non-empty sequence of tensors with requires_grad=True")
+    if lr is not None:
+        _check_positive_float("lr", lr)
+    opts = dict(options or {})
+    if name == "L-BFGS-GSS":
+        opt: torch.optim.Optimizer = LBFGSGSS(params, **opts)
+    elif name == "L-BFGS":
+        opts = {"lr": 1.0 if lr is None else lr, "history_size": 10, "max_eval": 25,
+                "tolerance_grad": 0.0, "tolerance_change": 0.0, **opts}
+        opt = torch.optim.LBFGS(params, max_iter=1, line_search_fn="strong_wolfe", **opts)
+    elif name == "SGD":
+        opt = torch.optim.SGD(params, lr=0.1 if lr is None else lr, **opts)
+    else:
+        opt = torch.optim.Adam(params, lr=0.01 if lr is None else lr, **opts)
+    closure = _CachedClosure(params, loss_fn, cache=(name == "L-BFGS"))
+
+    def flat() -> Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in params]).clone()
+
+    with torch.no_grad():
+        start_loss = float(loss_fn())
+    losses, fb, fw, secs = [start_loss], [0], [0], [0.0]
+    lengths, ratios = [], []
+    path = [flat().cpu().numpy()] if record_path else None
+    w_prev = flat()
+    elapsed = 0.0
+    for _ in range(n_iter):
+        t0 = time.perf_counter()
+        if name in ("SGD", "Adam"):
+            opt.zero_grad()
+            closure_loss = closure()  # forward+backward at the current point
+            opt.step()
+            del closure_loss
+        else:
+            opt.step(closure)
+        elapsed += time.perf_counter() - t0
+        w = flat()
+        lengths.append(float((w - w_prev).norm()))
+        w_prev = w
+        if name == "L-BFGS-GSS":
+            info = opt.last_step  # type: ignore[attr-defined]
+            losses.append(info.new_loss)
+            ratios.append(info.step_ratio)
+        else:
+            ratios.append(float("nan"))
+            with torch.no_grad():  # bookkeeping, not counted: the next step evaluates this point
+                losses.append(float(loss_fn()))
+        fb.append(closure.backward)
+        fw.append(closure.forward)
+        secs.append(elapsed)
+        if path is not None:
+            path.append(w.cpu().numpy())
+    return RunTrace(
+        optimizer=name,
+        loss=np.asarray(losses),
+        gradient_evaluations=np.asarray(fb),
+        forward_evaluations=np.asarray(fw),
+        seconds=np.asarray(secs),
+        step_length=np.asarray(lengths),
+        step_ratio=np.asarray(ratios),
+        path=None if path is None else np.stack(path),
+    )
