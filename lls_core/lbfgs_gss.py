@@ -51,9 +51,11 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -612,16 +614,16 @@ class RunTrace:
     """
 
     optimizer: str
-    loss: "np.ndarray"
-    gradient_evaluations: "np.ndarray"
-    forward_evaluations: "np.ndarray"
-    seconds: "np.ndarray"
-    step_length: "np.ndarray"
-    step_ratio: "np.ndarray"
-    path: "np.ndarray | None"
+    loss: np.ndarray
+    gradient_evaluations: np.ndarray
+    forward_evaluations: np.ndarray
+    seconds: np.ndarray
+    step_length: np.ndarray
+    step_ratio: np.ndarray
+    path: np.ndarray | None
 
     @property
-    def evaluations(self) -> "np.ndarray":
+    def evaluations(self) -> np.ndarray:
         """All loss evaluations (forward+backward and forward-only), cumulative, ``(n + 1,)``."""
         return self.gradient_evaluations + self.forward_evaluations
 
@@ -672,6 +674,7 @@ def run_optimizer(
     n_iter: int,
     *,
     lr: float | None = None,
+    max_evaluations: int | None = None,
     record_path: bool = False,
     options: dict[str, Any] | None = None,
 ) -> RunTrace:
@@ -681,18 +684,24 @@ def run_optimizer(
     loss at the current parameters, building a graph when gradients are enabled (no
     ``backward`` inside: the runner calls it). One iteration is one ``step``: for
     L-BFGS-GSS one forward+backward plus its line search, for ``"L-BFGS"``
-    (``torch.optim.LBFGS``, strong-Wolfe line search, ``max_iter=1`` per step) one
-    quasi-Newton iteration with all its line-search evaluations (forward+backward each),
-    for SGD and Adam one full-batch gradient step with learning rate ``lr`` (defaults
-    0.1 and 0.01). ``options`` go to the optimizer's constructor.
+    (``torch.optim.LBFGS``, strong-Wolfe line search, ``max_iter=1`` per step, evaluations
+    cached so that the count equals one long ``step(max_iter=n)`` call) one quasi-Newton
+    iteration with all its line-search evaluations (forward+backward each), for SGD and
+    Adam one full-batch gradient step with learning rate ``lr`` (defaults 0.1 and 0.01).
+    With ``max_evaluations`` the run also stops after the iteration in which the count of
+    all loss evaluations reaches it. ``options`` go to the optimizer's constructor.
+
+    The loss of each iterate is the one the optimizer itself computed there; only the
+    final iterate of SGD, Adam and L-BFGS costs one extra, uncounted and untimed, forward.
+    ``step_ratio`` is the accepted step as a multiple of the quasi-Newton step ``|H g|``
+    for L-BFGS-GSS, torch's accepted ``t`` for L-BFGS (1 = the full quasi-Newton step from
+    the second iteration on), NaN for SGD and Adam.
     """
-    import time
-
-    import numpy as np
-
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
     _check_positive_int("n_iter", n_iter)
+    if max_evaluations is not None:
+        _check_positive_int("max_evaluations", max_evaluations)
     params = list(params)
     if not params or not all(isinstance(p, Tensor) and p.requires_grad for p in params):
         raise ValueError("params must be a non-empty sequence of tensors with requires_grad=True")
@@ -714,39 +723,44 @@ def run_optimizer(
     def flat() -> Tensor:
         return torch.cat([p.detach().reshape(-1) for p in params]).clone()
 
-    with torch.no_grad():
-        start_loss = float(loss_fn())
-    losses, fb, fw, secs = [start_loss], [0], [0], [0.0]
-    lengths, ratios = [], []
+    losses: list[float] = []
+    fb, fw, secs = [0], [0], [0.0]
+    lengths: list[float] = []
+    ratios: list[float] = []
     path = [flat().cpu().numpy()] if record_path else None
     w_prev = flat()
     elapsed = 0.0
     for _ in range(n_iter):
         t0 = time.perf_counter()
         if name in ("SGD", "Adam"):
-            opt.zero_grad()
-            closure_loss = closure()  # forward+backward at the current point
+            loss = closure()  # forward+backward at the current point (clears .grad first)
             opt.step()
-            del closure_loss
         else:
-            opt.step(closure)
+            loss = opt.step(closure)
         elapsed += time.perf_counter() - t0
+        losses.append(float(loss.detach()) if isinstance(loss, Tensor) else float(loss))
         w = flat()
         lengths.append(float((w - w_prev).norm()))
         w_prev = w
         if name == "L-BFGS-GSS":
-            info = opt.last_step  # type: ignore[attr-defined]
-            losses.append(info.new_loss)
-            ratios.append(info.step_ratio)
+            ratios.append(opt.last_step.step_ratio)  # type: ignore[attr-defined]
+        elif name == "L-BFGS":
+            t = opt.state[params[0]].get("t", float("nan"))
+            ratios.append(float(t))
         else:
             ratios.append(float("nan"))
-            with torch.no_grad():  # bookkeeping, not counted: the next step evaluates this point
-                losses.append(float(loss_fn()))
         fb.append(closure.backward)
         fw.append(closure.forward)
         secs.append(elapsed)
         if path is not None:
             path.append(w.cpu().numpy())
+        if max_evaluations is not None and fb[-1] + fw[-1] >= max_evaluations:
+            break
+    if name == "L-BFGS-GSS":
+        losses.append(opt.last_step.new_loss)  # type: ignore[union-attr]
+    else:
+        with torch.no_grad():  # bookkeeping only: not counted, not timed
+            losses.append(float(loss_fn()))
     return RunTrace(
         optimizer=name,
         loss=np.asarray(losses),

@@ -608,6 +608,15 @@ def test_run_optimizer_lbfgs_counts_match_a_single_long_torch_call():
     assert tr.gradient_evaluations[-1] == opt.state[v]["func_evals"]
 
 
+def test_run_optimizer_stops_at_the_evaluation_budget():
+    from lls_core.lbfgs_gss import run_optimizer
+
+    w = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    tr = run_optimizer("L-BFGS-GSS", [w], lambda: rosenbrock(w), 1000, max_evaluations=30)
+    assert tr.evaluations[-1] >= 30 and tr.evaluations[-2] < 30
+    assert len(tr.loss) == 6  # 7 evaluations per iteration: the 5th iteration crosses 30
+
+
 def test_run_optimizer_bad_input():
     from lls_core.lbfgs_gss import run_optimizer
 
@@ -618,3 +627,7 @@ def test_run_optimizer_bad_input():
         run_optimizer("SGD", [w], lambda: w.sum(), 0)
     with pytest.raises(ValueError, match="lr=-1"):
         run_optimizer("SGD", [w], lambda: w.sum(), 2, lr=-1)
+    with pytest.raises(ValueError, match="max_evaluations=0"):
+        run_optimizer("SGD", [w], lambda: w.sum(), 2, max_evaluations=0)
+    with pytest.raises(ValueError, match="requires_grad"):
+        run_optimizer("SGD", [torch.zeros(2)], lambda: w.sum(), 2)
