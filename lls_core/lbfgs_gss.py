@@ -260,7 +260,8 @@ class StepInfo:
     multiple of the quasi-Newton step ``|r|`` (1.0 = full step ``w - H g``);
     ``evaluations``: forward-only line-search evaluations (one forward+backward comes on
     top); ``resets``: names from :data:`RESET_REASONS` that fired; ``history``: pairs
-    held after the step.
+    ``(s, y)`` held at the end of the step (the ones that shaped its direction; 0 after a
+    reset).
     """
 
     iteration: int
@@ -277,7 +278,8 @@ class StepInfo:
 class Diagnostics:
     """The per-step record of a run (one entry per :meth:`LBFGSGSS.step`) and totals.
 
-    Sequences have one entry per iteration; ``reset_counts`` maps each of
+    Sequences have one entry per iteration (fields as in :class:`StepInfo`;
+    ``reset_flags`` has bit ``k`` set when ``RESET_REASONS[k]`` fired); ``reset_counts`` maps each of
     :data:`RESET_REASONS` to how often it fired; ``gradient_evaluations`` counts
     forward+backward closure calls, ``forward_evaluations`` forward-only ones.
     """
@@ -288,6 +290,7 @@ class Diagnostics:
     step_ratio: tuple[float, ...]
     evaluations: tuple[int, ...]
     reset_flags: tuple[int, ...]
+    history: tuple[int, ...]
     reset_counts: dict[str, int]
     gradient_evaluations: int
     forward_evaluations: int
@@ -297,14 +300,17 @@ class Diagnostics:
         return len(self.loss)
 
     def step(self, i: int) -> StepInfo:
-        """The ``i``-th step as a :class:`StepInfo` (``history`` is not kept per step: -1)."""
+        """Step ``i`` (0-based; negative counts from the end) as a :class:`StepInfo`."""
+        if not -self.iterations <= i < self.iterations:
+            raise IndexError(f"step {i} out of range: {self.iterations} steps recorded")
+        i = i % self.iterations
         flags = self.reset_flags[i]
         names = tuple(n for k, n in enumerate(RESET_REASONS) if flags >> k & 1)
         return StepInfo(i + 1, self.loss[i], self.new_loss[i], self.step_length[i], self.step_ratio[i],
-                        self.evaluations[i], names, -1)
+                        self.evaluations[i], names, self.history[i])
 
 
-_DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags")
+_DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags", "history")
 
 
 # --------------------------------------------------------------------------- the optimizer
@@ -386,7 +392,6 @@ class LBFGSGSS(torch.optim.Optimizer):
             if p.dtype != first.dtype or p.device != first.device:
                 raise ValueError(f"parameter {i} is {p.dtype} on {p.device} but parameter 0 is "
                                  f"{first.dtype} on {first.device}; all must match")
-        self._numel = sum(p.numel() for p in self._params)
 
     # ---------------------------------------------------------------- helpers
     def _state(self) -> dict[str, Any]:
@@ -458,6 +463,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             step_ratio=tuple(d["step_ratio"]),
             evaluations=tuple(int(e) for e in d["evaluations"]),
             reset_flags=tuple(int(f) for f in d["reset_flags"]),
+            history=tuple(int(h) for h in d["history"]),
             reset_counts=dict(st["resets"]),
             gradient_evaluations=int(st["gradient_evaluations"]),
             forward_evaluations=int(st["forward_evaluations"]),
@@ -466,13 +472,8 @@ class LBFGSGSS(torch.optim.Optimizer):
     @property
     def last_step(self) -> StepInfo | None:
         """The most recent step's :class:`StepInfo`, or ``None`` before the first step."""
-        st = self._state()
-        d = st["diag"]
-        if not d["loss"]:
-            return None
-        info = self.diagnostics().step(len(d["loss"]) - 1)
-        return StepInfo(info.iteration, info.loss, info.new_loss, info.step_length, info.step_ratio,
-                        info.evaluations, info.resets, len(st["old_s"]))
+        diag = self.diagnostics()
+        return diag.step(-1) if diag.iterations else None
 
     def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
         """A deep copy of the optimizer state (independent of later steps)."""
@@ -491,7 +492,7 @@ class LBFGSGSS(torch.optim.Optimizer):
         with torch.enable_grad():
             orig = closure()
         st["gradient_evaluations"] += 1
-        loss = float(orig)
+        loss = float(orig.detach()) if isinstance(orig, Tensor) else float(orig)
         if st["n_iter"] == 0 and not math.isfinite(loss):
             raise ValueError(f"the closure returned a non-finite loss ({loss}) at the starting point")
         g = self._flat_grad()
@@ -499,7 +500,8 @@ class LBFGSGSS(torch.optim.Optimizer):
         def record(new_loss: float, length: float, ratio: float, evals: int, fl: int) -> Any:
             st["n_iter"] += 1
             d = st["diag"]
-            for key, val in zip(_DIAG_KEYS, (loss, new_loss, length, ratio, evals, fl)):
+            values = (loss, new_loss, length, ratio, evals, fl, len(st["old_s"]))
+            for key, val in zip(_DIAG_KEYS, values):
                 d[key].append(val)
             for k, name in enumerate(RESET_REASONS):
                 if fl >> k & 1:
@@ -627,6 +629,25 @@ class RunTrace:
         """All loss evaluations (forward+backward and forward-only), cumulative, ``(n + 1,)``."""
         return self.gradient_evaluations + self.forward_evaluations
 
+    @property
+    def iterations(self) -> int:
+        return len(self.loss) - 1
+
+    def truncate(self, max_evaluations: int) -> "RunTrace":
+        """The run up to its last iterate reached within ``max_evaluations`` evaluations."""
+        _check_positive_int("max_evaluations", max_evaluations)
+        k = int(np.searchsorted(self.evaluations, max_evaluations, side="right")) - 1
+        return RunTrace(
+            optimizer=self.optimizer,
+            loss=self.loss[: k + 1],
+            gradient_evaluations=self.gradient_evaluations[: k + 1],
+            forward_evaluations=self.forward_evaluations[: k + 1],
+            seconds=self.seconds[: k + 1],
+            step_length=self.step_length[:k],
+            step_ratio=self.step_ratio[:k],
+            path=None if self.path is None else self.path[: k + 1],
+        )
+
 
 class _CachedClosure:
     """Counts evaluations and answers repeated requests for an already evaluated point.
@@ -689,7 +710,9 @@ def run_optimizer(
     iteration with all its line-search evaluations (forward+backward each), for SGD and
     Adam one full-batch gradient step with learning rate ``lr`` (defaults 0.1 and 0.01).
     With ``max_evaluations`` the run also stops after the iteration in which the count of
-    all loss evaluations reaches it. ``options`` go to the optimizer's constructor.
+    all loss evaluations reaches it; it always stops after an iteration that evaluated
+    nothing new (torch's L-BFGS once its tolerances say it has converged), so the trace
+    may be shorter than ``n_iter``. ``options`` go to the optimizer's constructor.
 
     The loss of each iterate is the one the optimizer itself computed there; only the
     final iterate of SGD, Adam and L-BFGS costs one extra, uncounted and untimed, forward.
@@ -756,6 +779,8 @@ def run_optimizer(
             path.append(w.cpu().numpy())
         if max_evaluations is not None and fb[-1] + fw[-1] >= max_evaluations:
             break
+        if fb[-1] + fw[-1] == fb[-2] + fw[-2]:
+            break  # converged: torch's L-BFGS returns without evaluating anything new
     if name == "L-BFGS-GSS":
         losses.append(opt.last_step.new_loss)  # type: ignore[union-attr]
     else:

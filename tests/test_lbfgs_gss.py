@@ -615,6 +615,10 @@ def test_run_optimizer_stops_at_the_evaluation_budget():
     tr = run_optimizer("L-BFGS-GSS", [w], lambda: rosenbrock(w), 1000, max_evaluations=30)
     assert tr.evaluations[-1] >= 30 and tr.evaluations[-2] < 30
     assert len(tr.loss) == 6  # 7 evaluations per iteration: the 5th iteration crosses 30
+    cut = tr.truncate(21)
+    assert cut.iterations == 3 and cut.evaluations[-1] == 21 and cut.step_ratio.shape == (3,)
+    np.testing.assert_array_equal(cut.loss, tr.loss[:4])
+    assert tr.truncate(20).iterations == 2
 
 
 def test_run_optimizer_bad_input():
