@@ -334,10 +334,10 @@ class LBFGSGSS(torch.optim.Optimizer):
     tolerance_grad: when ``max |g| <= tolerance_grad`` the step is skipped (converged).
     shrink_after_failure: after a line search without decrease, start the next one where
         it stopped (first trial ``0.382**budget`` times smaller, again after each failure;
-        back to ``initial_step`` after a success). Without it (the authors' scheme) the
-        next iteration repeats the identical steepest-descent trials and the run stalls
-        for good, e.g. on Rosenbrock from (-1.84, -0.93), where ``0.2 |g|`` overshoots by
-        a factor of 1000.
+        back to ``initial_step`` after a success). Without it the next iteration repeats
+        the identical steepest-descent trials and the run stalls for good, e.g. on
+        Rosenbrock from (-1.84, -0.93), where ``0.2 |g|`` overshoots by a factor of 1000.
+        (The authors' search does not stall there: it moves to a *higher* point instead.)
 
     Use it like :class:`torch.optim.LBFGS`: ``loss = opt.step(closure)`` (one iteration;
     it returns the closure's loss at the starting point). See the module docstring for

@@ -375,8 +375,8 @@ def test_nan_in_line_search_is_never_accepted():
 
 def test_after_a_failed_search_the_next_one_starts_smaller():
     # At (-1.84, -0.93) on Rosenbrock the first trial 0.2|g| overshoots by ~1000x: six
-    # contractions are not enough. The authors' scheme repeats them for ever; ours goes on
-    # shrinking and converges.
+    # contractions are not enough. Without the stall guard the identical search repeats for
+    # ever; with it the next search starts smaller and the run converges.
     start = [-1.8361059, -0.93388946]
     w, opt = run(rosenbrock, start, 3, shrink_after_failure=False)
     assert torch.equal(w, torch.tensor(start, dtype=torch.float64))
