@@ -558,12 +558,18 @@ class LBFGSGSS(torch.optim.Optimizer):
             return record(loss, 0.0, 0.0, 0, flags | 1 << RESET_REASONS.index("no_decrease"))
 
         w0 = self._flat_params()
+        trial = torch.empty_like(w0)
         evals = 0
+
+        def point(t: float) -> Tensor:
+            # The same arithmetic for the trials and for the accepted point, so that the
+            # accepted weights are exactly the ones whose loss was measured.
+            return torch.add(w0, u, alpha=t, out=trial)
 
         def phi(t: float) -> float:
             nonlocal evals
             evals += 1
-            self._set_flat(w0 + t * u)
+            self._set_flat(point(t))
             return self._forward(closure)
 
         try:
@@ -589,7 +595,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, res.evaluations, flags | 1 << RESET_REASONS.index("no_decrease"))
 
-        self._set_flat(w0 + res.step * u)
+        self._set_flat(point(res.step))
         step_vec = self._flat_params() - w0  # the step actually taken, after rounding
         st["shrink"] = 1.0
         st["prev_grad"] = g

@@ -635,3 +635,13 @@ def test_run_optimizer_bad_input():
         run_optimizer("SGD", [w], lambda: w.sum(), 2, max_evaluations=0)
     with pytest.raises(ValueError, match="requires_grad"):
         run_optimizer("SGD", [torch.zeros(2)], lambda: w.sum(), 2)
+
+
+def test_accepted_point_has_exactly_the_measured_loss():
+    model, x, y = small_problem(2)
+    opt = LBFGSGSS(model.parameters())
+    closure = model_closure(opt, model, x, y)
+    for _ in range(5):
+        opt.step(closure)
+        with torch.no_grad():
+            assert float(nn.functional.cross_entropy(model(x), y)) == opt.last_step.new_loss
