@@ -356,9 +356,9 @@ def run_chapter(
     nb = jupytext.read(chapter.path)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
     env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND")}
-    os.environ.update(
-        LLS_FIGURE_DIR=str(fig_dir), LLS_PROFILE=profile, LLS_BUILD_DIR=str(build_dir), LLS_ROOT=str(root), MPLBACKEND="agg"
-    )
+    os.environ.update(LLS_FIGURE_DIR=str(fig_dir), LLS_PROFILE=profile, LLS_BUILD_DIR=str(build_dir), LLS_ROOT=str(root))
+    # the kernel's inline backend puts figures into the notebook (agg would show none)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -427,6 +427,8 @@ def build_html(profile: str = "quick", build_dir: Path | str | None = None, root
     root = root or project_root()
     build_dir = (Path(build_dir) if build_dir is not None else root / "_build").resolve()
     src = stage_book(profile, build_dir, root)
+    if (build_dir / "jb").exists():  # always a clean Sphinx build: a stale environment kept old bib files
+        shutil.rmtree(build_dir / "jb")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(build_dir / "jb"), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
