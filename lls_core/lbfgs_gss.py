@@ -234,16 +234,18 @@ def two_loop_direction(g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Ten
     m = len(s_list)
     if m == 0:
         return q
-    rho = [1.0 / torch.dot(y, s) for s, y in zip(s_list, y_list)]
-    alpha: list[Tensor] = [torch.zeros((), dtype=g.dtype)] * m
+    # Scalars as Python floats (double precision) and in-place axpy updates: no temporaries
+    # of size d beyond q itself.
+    rho = [1.0 / float(torch.dot(y, s)) for s, y in zip(s_list, y_list)]
+    alpha = [0.0] * m
     for i in range(m - 1, -1, -1):
-        alpha[i] = rho[i] * torch.dot(s_list[i], q)
-        q.sub_(alpha[i] * y_list[i])
-    gamma = torch.dot(s_list[-1], y_list[-1]) / torch.dot(y_list[-1], y_list[-1])
+        alpha[i] = rho[i] * float(torch.dot(s_list[i], q))
+        q.add_(y_list[i], alpha=-alpha[i])
+    gamma = float(torch.dot(s_list[-1], y_list[-1])) / float(torch.dot(y_list[-1], y_list[-1]))
     r = q.mul_(gamma)
     for i in range(m):
-        beta = rho[i] * torch.dot(y_list[i], r)
-        r.add_((alpha[i] - beta) * s_list[i])
+        beta = rho[i] * float(torch.dot(y_list[i], r))
+        r.add_(s_list[i], alpha=alpha[i] - beta)
     return r
 
 
