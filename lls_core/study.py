@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -60,9 +61,13 @@ __all__ = [
     "execute",
     "weight_sets",
     "DEFAULT_OPTIMIZERS",
+    "published",
+    "table1",
+    "plot_loss_curves",
 ]
 
-DEFAULT_OPTIMIZERS: tuple[str, ...] = ("sgd", "lbfgs_gss")
+DEFAULT_OPTIMIZERS: tuple[str, ...] = ("lbfgs_gss", "sgd")
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -372,3 +377,91 @@ def weight_sets(
     :func:`run_study` (``store``, ``workers``, ``scheduler``, ``device``, ``progress``).
     """
     return run_study(arch, profile, optimizers, **kwargs).weight_sets()
+
+
+# ---------------------------------------------------------------- tables and figures for the chapters
+
+_NN_NAMES = {"fcp": "FCP", "lenet": "LeNet", "autoencoder": "Autoencoder", "lstm": "LSTM"}
+
+
+def published(name: str = "table1") -> "Any":
+    """A published table of Yu & Morozov (2026) as a pandas DataFrame indexed by ``arch``.
+
+    ``name``: ``"table1"`` (mean losses; ``data/published/yu_morozov_table1.csv``) or
+    ``"table_s1"`` (weight statistics; ``data/published/yu_morozov_table_s1.csv``).
+    """
+    import pandas as pd
+
+    files = {"table1": "yu_morozov_table1.csv", "table_s1": "yu_morozov_table_s1.csv"}
+    if name not in files:
+        raise ValueError(f"unknown published table {name!r}; valid: {', '.join(files)}")
+    path = _PROJECT_ROOT / "data" / "published" / files[name]
+    return pd.read_csv(path, comment="#").set_index("arch")
+
+
+def table1(results: dict[str, StudyResult], optimizers: Sequence[str] = DEFAULT_OPTIMIZERS) -> "Any":
+    """Table 1 with the book's numbers beside the published ones: a DataFrame indexed by network name.
+
+    Columns ``(loss, optimizer, source)`` with loss in {train, test}, optimizer the
+    display label (``L-BFGS-GSS``, ``SGD``, ...) and source in {book, published}
+    (published only exists for L-BFGS-GSS and SGD); plus ``params``. Book values:
+    the mean over the K selected runs of the minimum training loss (train) and of the
+    minimum test loss (test).
+    """
+    import pandas as pd
+
+    pub = published("table1")
+    rows = {}
+    for arch, res in results.items():
+        ours = res.table1()
+        row: dict[tuple[str, str, str], float] = {}
+        for loss in ("train", "test"):
+            for opt in optimizers:
+                label = OPTIMIZERS[opt].label
+                row[(loss, label, "book")] = ours[f"{loss}_{opt}"]
+                col = f"{loss}_{opt}"
+                if col in pub.columns and arch in pub.index:
+                    row[(loss, label, "published")] = float(pub.loc[arch, col])
+        row[("params", "", "")] = float(models.PARAM_COUNTS[arch])
+        rows[_NN_NAMES[arch]] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["loss", "optimizer", "source"])
+    frame.index.name = "network"
+    return frame
+
+
+def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], optimizers: Sequence[str] = DEFAULT_OPTIMIZERS):
+    """Figure 2 / S1: train (solid) and test (dashed) loss curves of the K selected runs.
+
+    One row per architecture, one column per optimizer; x is the epoch (mini-batch
+    optimizers) or the iteration (full-batch ones), y the mean loss (log scale). The
+    run with the lowest training loss is drawn bold; dots mark each selected run's
+    early-stopping point (minimum test loss). Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    fig, axes = plt.subplots(len(archs), len(optimizers), figsize=(5.2 * len(optimizers), 3.4 * len(archs)), squeeze=False)
+    for i, arch in enumerate(archs):
+        res = results[arch]
+        for j, opt in enumerate(optimizers):
+            ax = axes[i][j]
+            cls = OPTIMIZERS[opt]
+            c_train, c_test = plotting.color(f"{cls.set_prefix}-train"), plotting.color(f"{cls.set_prefix}-test")
+            best = res.best(opt)
+            for rank, r in enumerate(best):
+                lw, alpha = (2.0, 1.0) if rank == 0 else (0.8, 0.45)
+                steps = torch.arange(len(r.train_loss))
+                ax.plot(steps, r.train_loss, color=c_train, lw=lw, alpha=alpha, label="train" if rank == 0 else None)
+                ax.plot(steps, r.test_loss, color=c_test, lw=lw, alpha=alpha, ls="--", label="test" if rank == 0 else None)
+                ax.plot([r.best_test_step], [r.min_test_loss], "o", color=c_test, ms=4 if rank else 6, alpha=alpha)
+            ax.set_yscale("log")
+            unit = "epoch" if cls.mode == "minibatch" else "iteration"
+            ax.set_xlabel(f"{unit}")
+            what = "MSE" if arch == "autoencoder" else "cross-entropy (nats)"
+            ax.set_ylabel(f"loss, {what}")
+            ax.set_title(f"{_NN_NAMES[arch]}: {cls.label}")
+            ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    return fig
