@@ -16,13 +16,14 @@ Public API for other chapters and modules (the part-2 analyses use this)::
     sets["BFGS-train"].shape                        # (k_best, 42200)
     res = study.run_study("fcp", "quick", optimizers=("sgd", "lbfgs_gss", "lbfgs"))
     res.runs["sgd"][0].train_loss                   # (epochs + 1,) curve
+    ds = study.dataset("quick")                     # the exact train/test split of those runs
 
 Both reuse every finished run found in the artifact store (:mod:`lls_core.store`)
 and train only what is missing, so any chapter can be run alone and a killed
 study resumes where it stopped, giving the same weights as an uninterrupted one.
 
 Profiles (:data:`PROFILES`) are named configurations: ``smoke`` (the test suite:
-500 embedded images, 3 initialisations, a few epochs), ``quick`` (the default book
+300 embedded images, 3 initialisations, a few steps), ``quick`` (the default book
 build: minutes on 2 cores) and ``paper`` (full MNIST, 75 initialisations, best 48,
 1000 L-BFGS-GSS iterations; meant for a GPU, never run in CI).
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -59,6 +61,7 @@ __all__ = [
     "run_study",
     "run_studies",
     "execute",
+    "dataset",
     "weight_sets",
     "DEFAULT_OPTIMIZERS",
     "published",
@@ -115,16 +118,16 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # The test suite's: 300 + 200 embedded images, 3 initialisations (best 2), a few steps.
+    # The test suite's: 200 + 100 embedded images, 3 initialisations (best 2), a few steps.
     "smoke": Profile(
         "smoke",
-        n_train=300,
-        n_test=200,
+        n_train=200,
+        n_test=100,
         n_inits=3,
         k_best=2,
         optimizers=(
-            ("lbfgs", TorchLBFGSConfig(iterations=6)),
-            ("lbfgs_gss", LBFGSGSSConfig(iterations=6)),
+            ("lbfgs", TorchLBFGSConfig(iterations=5)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=5)),
             ("sgd", SGDConfig(epochs=3)),
         ),
     ),
@@ -179,6 +182,12 @@ class Task:
 @functools.lru_cache(maxsize=4)
 def _dataset(name: str, n_train: int | None, n_test: int | None, seed: int, data_dir: str | None) -> data.Dataset:
     return data.load(name, n_train=n_train, n_test=n_test, seed=seed, data_dir=data_dir)
+
+
+def dataset(profile: str | Profile = "quick", *, data_dir: str | None = None) -> data.Dataset:
+    """The train/test data a profile's runs use (the same split, hence the same losses, as the stored runs)."""
+    prof = get_profile(profile)
+    return _dataset(prof.dataset, prof.n_train, prof.n_test, prof.split_seed, data_dir)
 
 
 def _key(arch: str, prof: Profile, optimizer: str, seed: int, ds: data.Dataset) -> RunKey:
@@ -434,11 +443,13 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
     """Figure 2 / S1: train (solid) and test (dashed) loss curves of the K selected runs.
 
     One row per architecture, one column per optimizer; x is the epoch (mini-batch
-    optimizers) or the iteration (full-batch ones), y the mean loss (log scale). The
+    optimizers) or the iteration (full-batch ones), y the mean loss. The
     run with the lowest training loss is drawn bold; dots mark each selected run's
-    early-stopping point (minimum test loss). Returns the matplotlib Figure.
+    early-stopping point (minimum test loss); the y axis is logarithmic where the
+    curves span more than a decade. Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from . import plotting
 
@@ -456,7 +467,11 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
                 ax.plot(steps, r.train_loss, color=c_train, lw=lw, alpha=alpha, label="train" if rank == 0 else None)
                 ax.plot(steps, r.test_loss, color=c_test, lw=lw, alpha=alpha, ls="--", label="test" if rank == 0 else None)
                 ax.plot([r.best_test_step], [r.min_test_loss], "o", color=c_test, ms=4 if rank else 6, alpha=alpha)
-            ax.set_yscale("log")
+            lo = min(float(torch.nan_to_num(r.train_loss, nan=math.inf).min()) for r in best)
+            hi = max(float(torch.nan_to_num(r.test_loss, nan=-math.inf).max()) for r in best)
+            if lo > 0 and hi / lo > 10:  # log scale only where the curves span more than a decade
+                ax.set_yscale("log")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             unit = "epoch" if cls.mode == "minibatch" else "iteration"
             ax.set_xlabel(f"{unit}")
             what = "MSE" if arch == "autoencoder" else "cross-entropy (nats)"
