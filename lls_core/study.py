@@ -291,7 +291,7 @@ def _client(scheduler: Any, workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster), cluster
     if isinstance(scheduler, str):
         return Client(scheduler), "own-client"

@@ -151,7 +151,7 @@ def test_dask_cluster_gives_the_serial_results(tmp_path):
     prof = PROFILE.replace(n_inits=2, k_best=1)
     serial = study.run_study("fcp", prof, ("sgd",), store=tmp_path / "a", workers=1, progress=False, device="cpu")
     # Any scheduler address is accepted (here an in-process cluster, cheap to start; the benchmark uses processes).
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         par = study.run_study(
             "fcp", prof, ("sgd",), store=tmp_path / "b", scheduler=cluster.scheduler_address, progress=False, device="cpu"
         )
