@@ -225,16 +225,16 @@ def plan(
     ]
 
 
-def execute(task: Task, store_root: str, device: str | None = None, threads: int | None = None) -> str:
+def execute(task: Task, store_root: str, device: str | None = None, threads: int | None = 1) -> str:
     """Do one task and save it in the store at ``store_root`` (the function every worker runs).
 
-    Skips the work when the run is already stored. Returns the stored file's path.
+    Skips the work when the run is already stored. ``threads``: torch CPU threads
+    for the run (a process-wide setting that the worker keeps; ``None`` leaves
+    torch's setting). Returns the stored file's path.
     """
     store = Store(store_root)
     if store.has(task.key):
         return str(store.path(task.key))
-    if threads:
-        torch.set_num_threads(threads)
     k = task.key
     ds = _dataset(k.dataset, k.n_train, k.n_test, k.split_seed, task.data_dir)
     if ds.checksum != k.data_checksum:
@@ -242,6 +242,8 @@ def execute(task: Task, store_root: str, device: str | None = None, threads: int
             f"the data set {k.dataset} on this worker has checksum {ds.checksum[:12]}..., "
             f"the task expects {k.data_checksum[:12]}...: different files or split"
         )
+    if threads and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)  # process-wide: a worker keeps it (run_studies restores its own)
     result = train(k.arch, task.config, ds, seed=k.seed, activation=k.activation, perm_seed=k.perm_seed, device=device)
     return str(store.save(k, result))
 
@@ -309,6 +311,7 @@ def run_studies(
     device: str | None = None,
     progress: bool = True,
     data_dir: str | None = None,
+    threads_per_run: int | None = 1,
 ) -> dict[str, StudyResult]:
     """Train (or reuse) every run of each architecture's study under ``profile``; ``{arch: StudyResult}``.
 
@@ -319,6 +322,10 @@ def run_studies(
     :func:`execute`. ``scheduler``: a Dask scheduler address (``"tcp://..."``) or a
     ``distributed.Client`` to use instead. ``device``: ``"cuda"`` / ``"cpu"``
     (default: CUDA when available). A progress bar counts finished runs when ``progress``.
+    ``threads_per_run``: torch CPU threads inside each run (default 1: the study's
+    parallelism is across runs, and several threads per tiny network only contend;
+    one thread also makes serial and Dask results bit-identical). ``None`` keeps
+    torch's setting.
     """
     prof = get_profile(profile)
     st = store if isinstance(store, Store) else Store(store)
@@ -338,16 +345,19 @@ def run_studies(
         root = str(st.root)
         try:
             if scheduler is None and workers == 1:
-                for t in todo:
-                    execute(t, root, device)
-                    bar.update(1)
+                before = torch.get_num_threads()
+                try:
+                    for t in todo:
+                        execute(t, root, device, threads_per_run)
+                        bar.update(1)
+                finally:
+                    torch.set_num_threads(before)
             else:
                 from distributed import as_completed
 
                 client, cluster = _client(scheduler, workers)
                 try:
-                    threads = 1 if scheduler is None else None
-                    futures = client.map(execute, todo, store_root=root, device=device, threads=threads, pure=False)
+                    futures = client.map(execute, todo, store_root=root, device=device, threads=threads_per_run, pure=False)
                     for fut in as_completed(futures):
                         fut.result()
                         bar.update(1)
