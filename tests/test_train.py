@@ -82,6 +82,7 @@ def test_lstm_permutation_seed_changes_the_network(tiny):
         (lambda: study.get_profile("huge"), "valid: smoke, quick, paper"),
         (lambda: study.Profile("x", n_inits=3, k_best=5), "k_best=5"),
         (lambda: study.plan("resnet", "smoke"), "valid: fcp"),
+        (lambda: study.Profile("x", n_inits=2, k_best=1, arch_overrides=(("vgg", "sgd", train.SGDConfig()),)), "'vgg'"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(make, match):
@@ -163,3 +164,13 @@ def test_dask_cluster_gives_the_serial_results(tmp_path):
     for a, b in zip(serial.runs["sgd"], par.runs["sgd"]):
         assert torch.equal(a.w_final, b.w_final) and a.seed == b.seed  # one torch thread per run on both paths
     assert len(list(Store(tmp_path / "b").runs())) == 2
+
+
+def test_profile_architecture_overrides_reach_the_run_keys():
+    prof = study.get_profile("quick")
+    assert prof.config("lbfgs_gss", "lenet").iterations < prof.config("lbfgs_gss", "fcp").iterations
+    assert prof.config("lbfgs_gss") == prof.config("lbfgs_gss", "fcp")
+    small = study.Profile("o", n_train=100, n_test=50, n_inits=1, k_best=1,
+                          arch_overrides=(("lstm", "sgd", train.SGDConfig(epochs=1)),))
+    hyper = {a: dict(study.plan(a, small, ("sgd",))[0].key.hyper) for a in ("fcp", "lstm")}
+    assert hyper["lstm"]["epochs"] == 1 and hyper["fcp"]["epochs"] == train.SGDConfig().epochs
