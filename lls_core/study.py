@@ -504,6 +504,6 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
             what = "MSE" if arch == "autoencoder" else "cross-entropy (nats)"
             ax.set_ylabel(f"loss, {what}")
             ax.set_title(f"{_NN_NAMES[arch]}: {cls.label}")
-            ax.legend(loc="upper right", fontsize="small")
+            ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     return fig
