@@ -156,25 +156,145 @@ def path_points(w1: Tensor, w2: Tensor, b: Tensor, t: Tensor, *, curve: str = "f
 
 
 # --------------------------------------------------------------------------- evaluation
+def _stacked_linear(w: Tensor, x: Tensor) -> Tensor:
+    """``x @ w[j].T`` for every ``j`` of ``w`` ``(J, out, in)``, as one matmul: ``(J, N, out)``."""
+    J, out = w.shape[0], w.shape[1]
+    N = x.shape[0]
+    z = x.reshape(N, -1) @ w.reshape(J * out, -1).T  # (N, J*out)
+    return z.reshape(N, J, out).transpose(0, 1)
+
+
+def _fcp_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """FCP at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    The first layer is one matrix product of the shared images with all ``B``
+    weight matrices stacked side by side; the later layers are batched matmuls.
+    """
+    if pre1 is None:
+        pre1 = _stacked_linear(p["fc1.weight"], x)
+    h = m.act(pre1)  # (B, N, h1)
+    h = m.act(torch.bmm(h, p["fc2.weight"].transpose(1, 2)))
+    return torch.bmm(h, p["fc3.weight"].transpose(1, 2))
+
+
+def _lenet_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """LeNet at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    conv1 stacks the ``B`` filter banks as ``B * 6`` output channels of one
+    convolution of the shared images; conv2 is a grouped convolution with one
+    group per weight set; the dense layers are batched matmuls.
+    """
+    import torch.nn.functional as F
+
+    B = p["conv1.weight"].shape[0]
+    N = x.shape[0]
+    c1 = p["conv1.weight"]
+    h = F.conv2d(x, c1.reshape(B * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1), padding=m.conv1.padding)
+    h = F.avg_pool2d(m.act(h), 2)
+    c2 = p["conv2.weight"]
+    h = F.conv2d(h, c2.reshape(B * c2.shape[1], *c2.shape[2:]), p["conv2.bias"].reshape(-1), groups=B)
+    h = F.avg_pool2d(m.act(h), 2)  # (N, B*16, 5, 5)
+    h = h.reshape(N, B, -1).transpose(0, 1)  # (B, N, 400)
+    h = m.act(torch.baddbmm(p["fc1.bias"][:, None, :], h, p["fc1.weight"].transpose(1, 2)))
+    h = m.act(torch.baddbmm(p["fc2.bias"][:, None, :], h, p["fc2.weight"].transpose(1, 2)))
+    return torch.baddbmm(p["fc3.bias"][:, None, :], h, p["fc3.weight"].transpose(1, 2))
+
+
+def _autoencoder_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
+    if pre1 is None:
+        pre1 = _stacked_linear(p["enc1.weight"], x)
+    h = m.act(pre1)
+    h = m.act(torch.bmm(h, p["enc2.weight"].transpose(1, 2)))
+    h = m.act(torch.bmm(h, p["dec1.weight"].transpose(1, 2)))
+    return torch.sigmoid(torch.bmm(h, p["dec2.weight"].transpose(1, 2)))
+
+
+def _lstm_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Pixel-permuted LSTM at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    ``vmap`` has no batching rule for ``aten::lstm``, so the recurrence is written
+    out (PyTorch's gate order i, f, g, o): the input projections of all time
+    steps and weight sets are one matmul, the recurrent ones a batched matmul per step.
+    """
+    N = x.shape[0]
+    seq = x.reshape(N, -1)[:, m.perm].reshape(N, 28, 28)
+    T, F_in = seq.shape[1], seq.shape[2]
+    w_ih, w_hh = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"]
+    B, H4 = w_ih.shape[0], w_ih.shape[1]
+    H = H4 // 4
+    bias = (p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])[:, None, :]  # (B, 1, 4H)
+    xin = (seq.reshape(N * T, F_in) @ w_ih.reshape(B * H4, F_in).T).reshape(N, T, B, H4)
+    h = x.new_zeros(B, N, H)
+    c = x.new_zeros(B, N, H)
+    w_hh_t = w_hh.transpose(1, 2)
+    for s in range(T):
+        g = torch.baddbmm(bias + xin[:, s].transpose(0, 1), h, w_hh_t)
+        i, f, gg, o = g.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    return torch.bmm(h, p["fc.weight"].transpose(1, 2))
+
+
+# Hand-batched forward passes of the study networks (``batched=True`` with the
+# default loss). Each returns the outputs of all ``B`` weight sets, ``(B, N, ...)``;
+# any other module goes through ``vmap`` over ``functional_call``.
+BATCHED_FORWARD: dict[type, Callable[..., Tensor]] = {
+    _models.FCP: _fcp_outputs,
+    _models.LeNet: _lenet_outputs,
+    _models.Autoencoder: _autoencoder_outputs,
+    _models.LSTMNet: _lstm_outputs,
+}
+
+# Networks whose first layer is a bias-free linear map of the (shared) input.
+# Along a path its weights are ``C @ V1`` (coefficients ``C`` (B, K+2) times the
+# stacked first-layer blocks of ``w1``, ``w2``, ``b_1..b_K``), and so is its
+# output: ``x W_i^T = sum_k C_ik (x V1_k^T)``. Computing the K+2 products
+# ``x V1_k^T`` once and mixing them per point costs K+2 instead of B large matmuls
+# (forward and backward); the result is the same up to rounding.
+FACTORED_FIRST_LAYER: dict[type, str] = {
+    _models.FCP: "fc1.weight",
+    _models.Autoencoder: "enc1.weight",
+}
+
+
 class _Landscape:
-    """Batched, chunked evaluation of ``L`` at stacked points ``W`` ``(B, d)``."""
+    """Batched, chunked evaluation of ``L`` at stacked points ``W`` ``(B, d)``.
+
+    ``batched``: ``True`` (hand-batched forward if the module has one, else vmap),
+    ``"vmap"`` (always vmap over functional_call) or ``False`` (one point at a time).
+    """
 
     def __init__(
         self,
         f: Surface | nn.Module,
         data: tuple[Tensor, Tensor] | None,
         loss: LossFn | None,
-        batched: bool,
+        batched: bool | str,
     ) -> None:
+        if batched not in (True, False, "vmap"):
+            raise ValueError(f"batched={batched!r}; valid: True, False, 'vmap'")
         self.module = f if isinstance(f, nn.Module) else None
         self.surface = None if self.module is not None else f
         self.batched = batched
+        self.fast = None
+        self._vmap_ok = True
+        self.first: tuple[int, torch.Size] | None = None
         if self.module is not None:
             assert data is not None
             self.x, self.y = data
             self.loss = loss or _models.loss
             self.n_data = int(self.x.shape[0])
             model, lossfn = self.module, self.loss
+            if batched is True and loss is None:
+                self.fast = BATCHED_FORWARD.get(type(model))
+                name = FACTORED_FIRST_LAYER.get(type(model))
+                if self.fast is not None and name is not None:
+                    off = 0
+                    for n, shape in _params.shapes(model):
+                        if n == name:
+                            self.first = (off, shape)
+                        off += shape.numel()
 
             def one(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
                 return lossfn(model, x, y, _params.unflatten(model, w))
@@ -184,6 +304,31 @@ class _Landscape:
         else:
             self.n_data = 1
 
+    def values_path(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` at the points ``W = C @ V`` (``C`` (B, J), ``V`` (J, d)): ``(B,)``.
+
+        Same as ``values(C @ V)``; for a network with a factored first layer the
+        first layer is computed from ``V`` directly (see ``FACTORED_FIRST_LAYER``).
+        """
+        W = C @ V
+        if self.fast is None or self.first is None:
+            return self.values(W, lo, hi)
+        x = self.x[lo:hi]
+        off, shape = self.first
+        V1 = V[:, off : off + shape.numel()].reshape(V.shape[0], *shape)
+        z = _stacked_linear(V1, x)  # (J, N, out)
+        pre1 = torch.einsum("bj,jno->bno", C, z)
+        out = self.fast(self.module, _params.unflatten(self.module, W), x, pre1)
+        return self._reduce(out, x, self.y[lo:hi])
+
+    def _reduce(self, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        """Mean loss per weight set from batched outputs ``(B, N, ...)``: ``(B,)``."""
+        B, N = out.shape[0], out.shape[1]
+        if _models.is_classifier(self.module):
+            ce = torch.nn.functional.cross_entropy(out.reshape(B * N, -1), y.repeat(B), reduction="none")
+            return ce.reshape(B, N).mean(1)
+        return (out.reshape(B, N, -1) - x.reshape(1, N, -1)).pow(2).mean((1, 2))
+
     def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
         """``L`` restricted to data ``[lo, hi)`` (mean over that slice) at each row of ``W``: ``(B,)``."""
         if self.surface is not None:
@@ -191,8 +336,15 @@ class _Landscape:
                 return self.surface(W)
             return torch.stack([self.surface(w[None])[0] for w in W])
         x, y = self.x[lo:hi], self.y[lo:hi]
-        if self.batched:
-            return self._many(W, x, y)
+        if self.fast is not None:
+            return self._reduce(self.fast(self.module, _params.unflatten(self.module, W), x), x, y)
+        if self.batched and self._vmap_ok:
+            try:
+                return self._many(W, x, y)
+            except RuntimeError as err:  # e.g. no batching rule for an op (aten::lstm)
+                if "atching rule" not in str(err):
+                    raise
+                self._vmap_ok = False
         return torch.stack([self._one(w, x, y) for w in W])
 
 
@@ -232,26 +384,31 @@ def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn
     """
     land = _Landscape(f, data, loss, batched=True)
     x, y = data
-    n = min(probe, int(x.shape[0]))
     w = _params.flatten(f).to(x.device)
-    W = torch.stack([w, w]).requires_grad_(True)
-    total = 0
-    seen: set[int] = set()
 
-    def pack(t: Tensor) -> Tensor:
-        nonlocal total
-        key = t.untyped_storage().data_ptr() if t.device.type != "meta" else id(t)
-        if key not in seen:
-            seen.add(key)
-            total += t.untyped_storage().nbytes()
-        return t
+    def saved_bytes(n: int) -> int:
+        W = torch.stack([w, w]).requires_grad_(True)
+        total = 0
+        seen: set[tuple[int, int]] = set()
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        v = land.values(W, 0, n)
-    del v
-    # The stacked weights themselves are shared by all items; do not charge them per item.
-    total = max(total - 2 * W.numel() * W.element_size(), 0)
-    return total / (2 * n)
+        def pack(t: Tensor) -> Tensor:
+            nonlocal total
+            key = (t.data_ptr(), t.numel())
+            if key not in seen:
+                seen.add(key)
+                total += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            land.values(W, 0, n)
+        return total
+
+    # The marginal cost of more items: fixed costs (weights, copies of them) cancel.
+    n2 = min(probe, int(x.shape[0]))
+    n1 = max(1, n2 // 2)
+    if n2 == n1:
+        return saved_bytes(n2) / 2.0
+    return max(saved_bytes(n2) - saved_bytes(n1), 0) / (2.0 * (n2 - n1))
 
 
 def _choose_chunks(
@@ -273,7 +430,9 @@ def _choose_chunks(
     budget = memory_mb * 2**20
     # Points of a chunk also need their weights and gradients (2 x d floats each).
     per_point_fixed = 2 * d * 4
-    cd = min(cd, max(1, int(budget // max(per_item + per_point_fixed, 1))))
+    # Memory of one call: cp * (cd * per_item + per_point_fixed). Keep all data per
+    # call if one point fits, else split the data; then fit as many points as possible.
+    cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
     cp = min(cp, max(1, int(budget // (per_item * cd + per_point_fixed))))
     return cp, cd
 
@@ -380,39 +539,63 @@ def objective_and_grad(
     n_points: int = 51,
     lam: float = 1.0,
     curve: str = "fourier",
-    batched: bool = True,
+    batched: bool | str = True,
     chunk_points: int | None = None,
     chunk_data: int | None = None,
+    memory_mb: float | None = None,
     end_losses: tuple[float, float] | None = None,
 ) -> tuple[float, Tensor, Tensor]:
     """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``.
 
     ``batched=False`` evaluates the points one at a time (the reference the
     batched evaluation is tested against). ``end_losses`` may pass the two end
-    points' losses when already known (they do not depend on ``b``).
+    points' losses when already known (they do not depend on ``b``). Chunking as
+    in :func:`find_path`.
     """
     t = torch.linspace(0.0, 1.0, n_points, dtype=w1.dtype, device=w1.device)
     land = _Landscape(f, data, loss, batched)
-    cp = n_points - 2 if chunk_points is None else chunk_points
-    cd = land.n_data if chunk_data is None else chunk_data
+    cp, cd = _choose_chunks(land, n_points - 2, w1.numel(), chunk_points, chunk_data, memory_mb, f, data, loss)
     return _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses)
 
 
+def _coefficients(t: Tensor, K: int, curve: str) -> Tensor:
+    """``C`` ``(P, K + 2)`` with ``W = C @ [w1; w2; b_1; ...; b_K]``: ``[1 - t, t, basis(t)]``."""
+    return torch.cat([(1.0 - t)[:, None], t[:, None], basis(t, K, curve)], dim=1)
+
+
 def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
-    bb = b.detach().requires_grad_(True)
+    """Objective, gradient w.r.t. ``b`` and losses; autograd through ``W(b) = C @ V(b)``.
+
+    Each (point chunk x data chunk) builds its own small graph from ``b`` and is
+    differentiated at once, so only one chunk's graph is alive at any time.
+    """
+    K = b.shape[0]
+    C = _coefficients(t, K, curve)[1:-1]  # interior points only: the ends do not depend on b
+    ends = torch.stack([w1, w2])
+    grad = torch.zeros_like(b)
+    L_in = torch.zeros(C.shape[0], dtype=w1.dtype, device=w1.device)
+    data_chunks = _chunks(land.n_data, cd)
+    for p0, p1 in _chunks(C.shape[0], cp):
+        for d0, d1 in data_chunks:
+            leaf = b.detach().requires_grad_(True)
+            with torch.enable_grad():
+                v = land.values_path(C[p0:p1], torch.cat([ends, leaf]), d0, d1) * ((d1 - d0) / land.n_data)
+                (g,) = torch.autograd.grad(v.sum(), leaf)
+            grad += g
+            L_in[p0:p1] += v.detach()
+    if end_losses is None:
+        L_end, _ = _losses_and_grad(land, ends, 2, cd, need_grad=False)
+        end_losses = (float(L_end[0]), float(L_end[1]))
+    leaf = b.detach().requires_grad_(True)
     with torch.enable_grad():
-        W = path_points(w1, w2, bb, t, curve=curve)
-        inner = W[1:-1]
-        L_in, G = _losses_and_grad(land, inner.detach(), cp, cd, need_grad=True)
-        if end_losses is None:
-            L_end, _ = _losses_and_grad(land, torch.stack([w1, w2]), 2, cd, need_grad=False)
-            end_losses = (float(L_end[0]), float(L_end[1]))
+        W = path_points(w1, w2, leaf, t, curve=curve)
         diff = W[1:] - W[:-1]
         pen = lam * (diff * diff).sum()
-        torch.autograd.backward([inner, pen], [G, torch.ones_like(pen)])
+        (g,) = torch.autograd.grad(pen, leaf)
+    grad += g
     losses = torch.cat([L_in.new_tensor([end_losses[0]]), L_in, L_in.new_tensor([end_losses[1]])])
     obj = float(losses.sum()) + float(pen.detach())
-    return obj, bb.grad.detach(), losses
+    return obj, grad, losses
 
 
 def path_losses(
@@ -453,7 +636,7 @@ def find_path(
     seed: int = 0,
     curve: Literal["fourier", "bezier"] = "fourier",
     keep: Literal["best", "last"] = "best",
-    batched: bool = True,
+    batched: bool | str = True,
     chunk_points: int | None = None,
     chunk_data: int | None = None,
     memory_mb: float | None = None,
@@ -490,7 +673,9 @@ def find_path(
         ``'best'`` returns the coefficients with the lowest objective seen (as
         the authors' code does), ``'last'`` the final ones.
     batched:
-        ``False`` evaluates path points one at a time (reference / baseline).
+        ``True``: all points of a chunk in one call (hand-batched forward for the
+        study networks, else ``vmap`` over ``functional_call``); ``"vmap"``: always
+        vmap; ``False``: one point at a time (reference / baseline).
     chunk_points, chunk_data, memory_mb:
         Path points and data items per batched call. With ``memory_mb`` (modules
         only) the chunks are chosen so that the autograd graph of one call stays

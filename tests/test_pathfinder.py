@@ -85,18 +85,32 @@ def test_batched_equals_point_by_point_and_reference(tiny, curve):
     torch.testing.assert_close(l1, l2, rtol=1e-12, atol=1e-14)
 
 
-def test_batched_equals_point_by_point_float32_lenet():
-    """The real study network in float32: same objective and gradient to float tolerance."""
-    m = models.build("lenet", seed=0)
+@pytest.mark.parametrize("arch", models.ARCHITECTURES)
+def test_batched_equals_point_by_point_study_networks(arch):
+    """Each study network in float32: the hand-batched forward (with the factored first
+    layer where there is one) gives the loop's objective and gradient to float tolerance."""
+    m = models.build(arch, seed=0)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
-    w1, w2 = params.flatten(m), params.flatten(models.build("lenet", seed=1))
+    w1, w2 = params.flatten(m), params.flatten(models.build(arch, seed=1))
     b = 0.01 * torch.randn(3, w1.numel(), generator=g)
     kw = dict(data=(x, y), n_points=7, lam=0.5)
-    o1, g1, _ = pf.objective_and_grad(m, w1, w2, b, batched=True, **kw)
-    o2, g2, _ = pf.objective_and_grad(m, w1, w2, b, batched=False, **kw)
+    o1, g1, l1 = pf.objective_and_grad(m, w1, w2, b, batched=True, **kw)
+    o2, g2, l2 = pf.objective_and_grad(m, w1, w2, b, batched=False, **kw)
+    assert pf.BATCHED_FORWARD.get(type(m)) is not None
     assert o1 == pytest.approx(o2, rel=1e-5)
-    torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(l1, l2, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g1, g2, rtol=1e-3, atol=1e-5)
+
+
+def test_vmap_path_equals_loop_for_other_modules(tiny):
+    """A module without a hand-batched forward goes through vmap over functional_call."""
+    m, data, w1, w2 = tiny
+    b = 0.2 * torch.randn(2, w1.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    o1, g1, _ = pf.objective_and_grad(m, w1, w2, b, data=data, n_points=6, batched="vmap")
+    o2, g2, _ = pf.objective_and_grad(m, w1, w2, b, data=data, n_points=6, batched=False)
+    assert o1 == pytest.approx(o2, rel=1e-12)
+    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-12)
 
 
 def test_chunking_does_not_change_results(tiny):
