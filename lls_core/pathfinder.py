@@ -21,13 +21,22 @@ with Adam; the path height is ``max_i L(w(t_i))`` (Eq. 5) and the length
 ``(B,)`` (every :mod:`lls_core.surfaces` entry is one), or a network given as an
 ``nn.Module`` with data ``(x, y)``: then ``L(w)`` is the mean loss of
 :func:`lls_core.models.loss` over all of the data at weights ``w`` (the full-batch
-training or test loss). All path points of a chunk are evaluated in one batched
-call (``torch.func.vmap`` over ``functional_call``), chunked over path points and
-over data so that the autograd graph held at once stays below a caller-set
-bound. The gradient with respect to ``b`` is autograd's: the chunked losses are
-differentiated with respect to the stacked points ``W`` and that gradient is
-pulled back through ``W(b)``. End points are never differentiated (their basis
-values are exactly zero) and are copied verbatim into every path.
+training or test loss).
+
+Evaluation is batched: all path points of a chunk go through the network in one
+call. The four study networks have hand-batched forward passes
+(``BATCHED_FORWARD``: stacked matmuls, grouped convolutions, a written-out LSTM,
+since ``vmap`` has no rule for ``aten::lstm``); any other module goes through
+``torch.func.vmap`` over ``functional_call``. Where a network's first layer is a
+bias-free linear map of the input (FCP, autoencoder), it is evaluated in the
+path's own coordinates: ``W = C @ [w1; w2; b]``, so the first layer needs
+``K + 2`` products with the data instead of one per point
+(``FACTORED_FIRST_LAYER``). Calls are chunked over path points and over data so
+that the autograd graph alive at once stays below a caller-set bound
+(``memory_mb``). The gradient with respect to ``b`` is autograd's, through
+``W(b)``, accumulated chunk by chunk. End points are never differentiated (their
+basis values are exactly zero), are evaluated once, and are copied verbatim into
+every path.
 """
 
 from __future__ import annotations
@@ -53,6 +62,8 @@ __all__ = [
     "path_losses",
     "objective_and_grad",
     "graph_bytes_per_item",
+    "BATCHED_FORWARD",
+    "FACTORED_FIRST_LAYER",
 ]
 
 CURVES: tuple[str, ...] = ("fourier", "bezier")
@@ -311,7 +322,8 @@ class _Landscape:
         first layer is computed from ``V`` directly (see ``FACTORED_FIRST_LAYER``).
         """
         W = C @ V
-        if self.fast is None or self.first is None:
+        if self.fast is None or self.first is None or C.shape[0] <= V.shape[0]:
+            # Factoring pays only when a call holds more points than basis vectors.
             return self.values(W, lo, hi)
         x = self.x[lo:hi]
         off, shape = self.first

@@ -94,7 +94,7 @@ def test_batched_equals_point_by_point_study_networks(arch):
     x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
     w1, w2 = params.flatten(m), params.flatten(models.build(arch, seed=1))
     b = 0.01 * torch.randn(3, w1.numel(), generator=g)
-    kw = dict(data=(x, y), n_points=7, lam=0.5)
+    kw = dict(data=(x, y), n_points=12, lam=0.5)  # 10 interior points > 5 basis rows: factored first layer
     o1, g1, l1 = pf.objective_and_grad(m, w1, w2, b, batched=True, **kw)
     o2, g2, l2 = pf.objective_and_grad(m, w1, w2, b, batched=False, **kw)
     assert pf.BATCHED_FORWARD.get(type(m)) is not None
