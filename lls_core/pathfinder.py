@@ -441,7 +441,7 @@ def _choose_chunks(
     per_item = graph_bytes_per_item(f, data, loss)  # type: ignore[arg-type]
     budget = memory_mb * 2**20
     # Points of a chunk also need their weights and gradients (2 x d floats each).
-    per_point_fixed = 2 * d * 4
+    per_point_fixed = 2 * d * data[0].element_size()  # type: ignore[index]
     # Memory of one call: cp * (cd * per_item + per_point_fixed). Keep all data per
     # call if one point fits, else split the data; then fit as many points as possible.
     cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
