@@ -221,3 +221,14 @@ def test_module_size_mismatch_and_missing_data(tiny):
         pf.find_path(m, w1, w1)
     with pytest.raises(TypeError, match="torch.Tensor"):
         pf.find_path(toy, [0.0, 1.0], W2_TOY)
+
+
+def test_registry_toy_surface_is_a_landscape():
+    """lls_core.surfaces' toy is the landscape above and plugs into find_path unchanged."""
+    from lls_core import surfaces
+
+    s = surfaces.get("toy")
+    pts = torch.rand(20, 2, dtype=torch.float64) * 2 - 1
+    torch.testing.assert_close(s(pts), toy(pts))
+    r = pf.find_path(s, W1_TOY, W2_TOY, n_terms=5, n_points=31, lam=35.0, lr=1e-2, steps=30)
+    assert r.height < r.linear_height
