@@ -554,7 +554,7 @@ def objective_and_grad(
     batched: bool | str = True,
     chunk_points: int | None = None,
     chunk_data: int | None = None,
-    memory_mb: float | None = None,
+    memory_mb: float | None = 1024.0,
     end_losses: tuple[float, float] | None = None,
 ) -> tuple[float, Tensor, Tensor]:
     """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``.
@@ -651,7 +651,7 @@ def find_path(
     batched: bool | str = True,
     chunk_points: int | None = None,
     chunk_data: int | None = None,
-    memory_mb: float | None = None,
+    memory_mb: float | None = 1024.0,
     b0: Tensor | None = None,
     callback: Callable[[int, float], None] | None = None,
 ) -> PathResult:
@@ -690,9 +690,10 @@ def find_path(
         vmap; ``False``: one point at a time (reference / baseline).
     chunk_points, chunk_data, memory_mb:
         Path points and data items per batched call. With ``memory_mb`` (modules
-        only) the chunks are chosen so that the autograd graph of one call stays
-        under that many MiB (measured by :func:`graph_bytes_per_item`); explicit
-        chunk sizes are upper limits.
+        only; default 1024) the chunks are chosen so that the autograd graph of one
+        call stays under that many MiB (measured by :func:`graph_bytes_per_item`);
+        explicit chunk sizes are upper limits. ``memory_mb=None`` removes the bound
+        (all interior points and all data in one call unless chunk sizes are given).
     b0:
         Initial coefficients ``(K, d)``; default zeros (the straight line).
     callback:
