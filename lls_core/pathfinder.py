@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal
 
 import torch
 from torch import Tensor, nn
@@ -364,26 +364,16 @@ def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _losses_and_grad(land: _Landscape, W: Tensor, chunk_points: int, chunk_data: int, need_grad: bool):
-    """Losses ``(B,)`` at ``W`` and, if ``need_grad``, ``dsum(L)/dW`` ``(B, d)``."""
+def _losses(land: _Landscape, W: Tensor, chunk_points: int, chunk_data: int) -> Tensor:
+    """Losses ``(B,)`` at the rows of ``W``, chunked, without a graph."""
     B = W.shape[0]
     out = torch.zeros(B, dtype=W.dtype, device=W.device)
-    grad = torch.zeros_like(W) if need_grad else None
     data_chunks = _chunks(land.n_data, chunk_data)
-    for p0, p1 in _chunks(B, chunk_points):
-        for d0, d1 in data_chunks:
-            scale = (d1 - d0) / land.n_data
-            if need_grad:
-                leaf = W[p0:p1].detach().requires_grad_(True)
-                with torch.enable_grad():
-                    v = land.values(leaf, d0, d1) * scale
-                    (g,) = torch.autograd.grad(v.sum(), leaf)
-                grad[p0:p1] += g
-            else:
-                with torch.no_grad():
-                    v = land.values(W[p0:p1], d0, d1) * scale
-            out[p0:p1] += v.detach()
-    return out, grad
+    with torch.no_grad():
+        for p0, p1 in _chunks(B, chunk_points):
+            for d0, d1 in data_chunks:
+                out[p0:p1] += land.values(W[p0:p1], d0, d1) * ((d1 - d0) / land.n_data)
+    return out
 
 
 def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn | None = None, probe: int = 32) -> float:
@@ -596,7 +586,7 @@ def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
             grad += g
             L_in[p0:p1] += v.detach()
     if end_losses is None:
-        L_end, _ = _losses_and_grad(land, ends, 2, cd, need_grad=False)
+        L_end = _losses(land, ends, 2, cd)
         end_losses = (float(L_end[0]), float(L_end[1]))
     leaf = b.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -623,7 +613,7 @@ def path_losses(
     land = _Landscape(f, data, loss, batched=True)
     cp = points.shape[0] if chunk_points is None else chunk_points
     cd = land.n_data if chunk_data is None else chunk_data
-    out, _ = _losses_and_grad(land, points, cp, cd, need_grad=False)
+    out = _losses(land, points, cp, cd)
     return out
 
 
@@ -719,7 +709,7 @@ def find_path(
 
     start = time.perf_counter()
     lin = path_points(a, z, torch.zeros(K, d, dtype=a.dtype, device=a.device), t, curve=curve)
-    linear_losses, _ = _losses_and_grad(land, lin, cp, cd, need_grad=False)
+    linear_losses = _losses(land, lin, cp, cd)
     ends = (float(linear_losses[0]), float(linear_losses[-1]))
 
     b = (torch.zeros(K, d, dtype=a.dtype, device=a.device) if b0 is None else b0.detach().clone()).to(a)
@@ -734,7 +724,7 @@ def find_path(
             obj, grad, losses = _objective_and_grad(land, a, z, b, t, lam, curve, cp, cd, ends)
         else:  # final evaluation: no gradient needed
             W = path_points(a, z, b.detach(), t, curve=curve)
-            L_in, _ = _losses_and_grad(land, W[1:-1], cp, cd, need_grad=False)
+            L_in = _losses(land, W[1:-1], cp, cd)
             losses = torch.cat([L_in.new_tensor([ends[0]]), L_in, L_in.new_tensor([ends[1]])])
             diff = W[1:] - W[:-1]
             obj = float(losses.sum()) + lam * float((diff * diff).sum())
