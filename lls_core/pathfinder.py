@@ -665,7 +665,10 @@ def find_path(
     n_points:
         Number ``P >= 3`` of equally spaced values of ``t`` on [0, 1].
     lam:
-        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4).
+        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4). The authors'
+        toy run used 35; their network code leaves ``Lambda`` out of the one call
+        that needs it (it raises ``TypeError`` as published), so no network value
+        is recorded. Default 1.0.
     lr, steps:
         Adam's learning rate and number of steps (authors, networks: 1e-3, 100).
     grad_noise:
