@@ -121,6 +121,7 @@ def save_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; figures are for reading
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -421,9 +422,8 @@ def show_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     """Save ``fig`` with :func:`save_figure`, close it, and display the saved PNG.
 
     The displayed image is the written file, so the notebook shows exactly the
-    promised figure under any matplotlib backend (``lls-book run`` executes
-    chapters with ``MPLBACKEND=agg``, under which figures are not shown by
-    themselves), and closing it prevents a second copy under the inline backend.
+    promised figure under any matplotlib backend (also a non-interactive one such
+    as ``agg``), and closing it prevents a second copy under the inline backend.
     Returns the path of the PNG.
     """
     import matplotlib.pyplot as plt
