@@ -1,0 +1,785 @@
+"""FourierPathFinder: low-loss paths between two points of any landscape (Yu & Morozov 2026).
+
+A path from ``w1`` to ``w2`` (flat vectors of shape ``(d,)``) is the straight
+line plus a learned correction that vanishes at both ends,
+
+    w(t) = (1 - t) w1 + t w2 + sum_k c_k(t) b_k,       t in [0, 1],
+
+with the basis ``c_k(t) = sin(k pi t)``, k = 1..K (``curve="fourier"``, the
+authors' FourierPathFinder, their Eq. 3) or the single function
+``c(t) = 2 t (1 - t)`` (``curve="bezier"``: a quadratic Bezier curve whose
+control point is ``(w1 + w2) / 2 + b``, Garipov et al. 2018). With ``b = 0``
+both are linear interpolation. On ``P`` equally spaced values of ``t`` the
+coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)
+
+    F(b) = sum_i L(w(t_i)) + lam * sum_i |w(t_{i+1}) - w(t_i)|^2
+
+with Adam; the path height is ``max_i L(w(t_i))`` (Eq. 5) and the length
+``sum_i |w(t_{i+1}) - w(t_i)|``.
+
+``L`` is either a surface, a callable mapping points ``(B, d)`` to values
+``(B,)`` (every :mod:`lls_core.surfaces` entry is one), or a network given as an
+``nn.Module`` with data ``(x, y)``: then ``L(w)`` is the mean loss of
+:func:`lls_core.models.loss` over all of the data at weights ``w`` (the full-batch
+training or test loss).
+
+Evaluation is batched: all path points of a chunk go through the network in one
+call. The four study networks have hand-batched forward passes
+(``BATCHED_FORWARD``: stacked matmuls, grouped convolutions, a written-out LSTM,
+since ``vmap`` has no rule for ``aten::lstm``); any other module goes through
+``torch.func.vmap`` over ``functional_call``. Where a network's first layer is a
+bias-free linear map of the input (FCP, autoencoder), it is evaluated in the
+path's own coordinates: ``W = C @ [w1; w2; b]``, so the first layer needs
+``K + 2`` products with the data instead of one per point
+(``FACTORED_FIRST_LAYER``). Calls are chunked over path points and over data so
+that the autograd graph alive at once stays below a caller-set bound
+(``memory_mb``). The gradient with respect to ``b`` is autograd's, through
+``W(b)``, accumulated chunk by chunk. End points are never differentiated (their
+basis values are exactly zero), are evaluated once, and are copied verbatim into
+every path.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.func import vmap
+
+from . import models as _models
+from . import params as _params
+
+__all__ = [
+    "CURVES",
+    "PathResult",
+    "find_path",
+    "basis",
+    "path_points",
+    "path_losses",
+    "objective_and_grad",
+    "graph_bytes_per_item",
+    "BATCHED_FORWARD",
+    "FACTORED_FIRST_LAYER",
+]
+
+CURVES: tuple[str, ...] = ("fourier", "bezier")
+
+Surface = Callable[[Tensor], Tensor]
+LossFn = Callable[[nn.Module, Tensor, Tensor, "dict[str, Tensor] | None"], Tensor]
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True, eq=False)
+class PathResult:
+    """A path found by :func:`find_path` (all tensors detached, on the input's device).
+
+    Shapes: ``K`` basis functions, ``P`` points on the path, ``d`` dimensions,
+    ``S`` optimizer steps.
+    """
+
+    curve: str
+    """``"fourier"`` or ``"bezier"``."""
+    w1: Tensor
+    """Start point ``(d,)``."""
+    w2: Tensor
+    """End point ``(d,)``."""
+    b: Tensor
+    """Coefficients ``(K, d)``; for ``bezier`` ``K = 1`` and the control point is ``(w1 + w2)/2 + b[0]``."""
+    t: Tensor
+    """Curve parameter ``(P,)``, equally spaced on [0, 1]."""
+    losses: Tensor
+    """Loss at every point of the returned path ``(P,)``."""
+    height: float
+    """Path height (barrier): ``max(losses)`` (Yu & Morozov Eq. 5)."""
+    length: float
+    """Polygonal length ``sum_i |w(t_{i+1}) - w(t_i)|`` (units of ``w``)."""
+    linear_losses: Tensor
+    """Loss at the same ``t`` on the straight line (``b = 0``) ``(P,)``."""
+    linear_height: float
+    """Height of the straight line: the baseline barrier."""
+    linear_length: float
+    """``|w2 - w1|``."""
+    objective: Tensor
+    """Objective ``F(b)`` before each step and after the last one ``(S + 1,)``."""
+    heights: Tensor
+    """Path height before each step and after the last one ``(S + 1,)``."""
+    best_step: int
+    """Index into ``objective`` of the returned coefficients (``keep='best'``) or ``S`` (``keep='last'``)."""
+    lam: float
+    """Weight ``lambda`` of the length penalty."""
+    seconds: float
+    """Wall-clock time of the optimisation (s)."""
+    chunk_points: int
+    """Path points evaluated per batched call."""
+    chunk_data: int
+    """Data items per batched call (1 for a surface)."""
+    settings: dict = field(default_factory=dict)
+    """Everything else the run used (n_terms, n_points, lr, steps, grad_noise, seed, keep)."""
+
+    @property
+    def points(self) -> Tensor:
+        """The path's points ``(P, d)``; first and last rows are exactly ``w1`` and ``w2``."""
+        return path_points(self.w1, self.w2, self.b, self.t, curve=self.curve)
+
+    @property
+    def max_t(self) -> float:
+        """Where on the path the height is reached (value of ``t``)."""
+        return float(self.t[int(torch.argmax(self.losses))])
+
+
+# --------------------------------------------------------------------------- the curve
+def basis(t: Tensor, n_terms: int, curve: str = "fourier") -> Tensor:
+    """Basis values ``(P, K)`` at ``t`` ``(P,)``; rows at ``t = 0`` and ``t = 1`` are exactly 0.
+
+    ``fourier``: ``sin(k pi t)``, k = 1..n_terms. ``bezier``: ``2 t (1 - t)`` (K = 1).
+    ``sin(k pi)`` is not exactly zero in floating point, so the end rows are set to
+    zero explicitly: the end points stay bit-for-bit fixed.
+    """
+    if curve == "fourier":
+        k = torch.arange(1, n_terms + 1, dtype=t.dtype, device=t.device)
+        s = torch.sin(math.pi * t[:, None] * k[None, :])
+    elif curve == "bezier":
+        s = (2.0 * t * (1.0 - t))[:, None]
+    else:
+        raise ValueError(f"curve={curve!r}; valid: {', '.join(CURVES)}")
+    s = s.clone()
+    s[(t == 0) | (t == 1)] = 0.0
+    return s
+
+
+def path_points(w1: Tensor, w2: Tensor, b: Tensor, t: Tensor, *, curve: str = "fourier") -> Tensor:
+    """Points ``(P, d)`` of the path with coefficients ``b`` ``(K, d)`` at ``t`` ``(P,)``.
+
+    Differentiable in ``b``. Rows where ``t`` is 0 or 1 are exactly ``w1`` / ``w2``.
+    """
+    s = basis(t, b.shape[0], curve)
+    lin = (1.0 - t)[:, None] * w1[None, :] + t[:, None] * w2[None, :]
+    w = lin + s @ b
+    ends0, ends1 = t == 0, t == 1
+    if bool(ends0.any()) or bool(ends1.any()):
+        w = torch.where(ends0[:, None], w1[None, :], w)
+        w = torch.where(ends1[:, None], w2[None, :], w)
+    return w
+
+
+# --------------------------------------------------------------------------- evaluation
+def _stacked_linear(w: Tensor, x: Tensor) -> Tensor:
+    """``x @ w[j].T`` for every ``j`` of ``w`` ``(J, out, in)``, as one matmul: ``(J, N, out)``."""
+    J, out = w.shape[0], w.shape[1]
+    N = x.shape[0]
+    z = x.reshape(N, -1) @ w.reshape(J * out, -1).T  # (N, J*out)
+    return z.reshape(N, J, out).transpose(0, 1)
+
+
+def _fcp_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """FCP at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    The first layer is one matrix product of the shared images with all ``B``
+    weight matrices stacked side by side; the later layers are batched matmuls.
+    """
+    if pre1 is None:
+        pre1 = _stacked_linear(p["fc1.weight"], x)
+    h = m.act(pre1)  # (B, N, h1)
+    h = m.act(torch.bmm(h, p["fc2.weight"].transpose(1, 2)))
+    return torch.bmm(h, p["fc3.weight"].transpose(1, 2))
+
+
+#: conv2 of LeNet as one grouped convolution (True) or one convolution per weight
+#: set (False). On a CPU the per-set convolutions measured faster for small chunks.
+LENET_GROUPED_CONV2 = False
+
+
+def _lenet_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """LeNet at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    conv1 stacks the ``B`` filter banks as ``B * 6`` output channels of one
+    convolution of the shared images; conv2 is a grouped convolution with one
+    group per weight set; the dense layers are batched matmuls.
+    """
+    import torch.nn.functional as F
+
+    B = p["conv1.weight"].shape[0]
+    N = x.shape[0]
+    c1 = p["conv1.weight"]
+    h = F.conv2d(x, c1.reshape(B * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1), padding=m.conv1.padding)
+    h = F.avg_pool2d(m.act(h), 2)
+    c2, b2 = p["conv2.weight"], p["conv2.bias"]
+    if LENET_GROUPED_CONV2:
+        h = F.conv2d(h, c2.reshape(B * c2.shape[1], *c2.shape[2:]), b2.reshape(-1), groups=B)
+        h = F.avg_pool2d(m.act(h), 2)  # (N, B*16, 5, 5)
+        h = h.reshape(N, B, -1).transpose(0, 1)  # (B, N, 400)
+    else:
+        cin = c2.shape[2]
+        h = torch.stack([F.conv2d(h[:, g * cin : (g + 1) * cin], c2[g], b2[g]) for g in range(B)])
+        h = F.avg_pool2d(m.act(h.flatten(0, 1)), 2).reshape(B, N, -1)  # (B, N, 400)
+    h = m.act(torch.baddbmm(p["fc1.bias"][:, None, :], h, p["fc1.weight"].transpose(1, 2)))
+    h = m.act(torch.baddbmm(p["fc2.bias"][:, None, :], h, p["fc2.weight"].transpose(1, 2)))
+    return torch.baddbmm(p["fc3.bias"][:, None, :], h, p["fc3.weight"].transpose(1, 2))
+
+
+def _autoencoder_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
+    if pre1 is None:
+        pre1 = _stacked_linear(p["enc1.weight"], x)
+    h = m.act(pre1)
+    h = m.act(torch.bmm(h, p["enc2.weight"].transpose(1, 2)))
+    h = m.act(torch.bmm(h, p["dec1.weight"].transpose(1, 2)))
+    return torch.sigmoid(torch.bmm(h, p["dec2.weight"].transpose(1, 2)))
+
+
+def _lstm_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Pixel-permuted LSTM at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    ``vmap`` has no batching rule for ``aten::lstm``, so the recurrence is written
+    out (PyTorch's gate order i, f, g, o): the input projections of all time
+    steps and weight sets are one matmul, the recurrent ones a batched matmul per step.
+    """
+    N = x.shape[0]
+    seq = x.reshape(N, -1)[:, m.perm].reshape(N, 28, 28)
+    T, F_in = seq.shape[1], seq.shape[2]
+    w_ih, w_hh = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"]
+    B, H4 = w_ih.shape[0], w_ih.shape[1]
+    H = H4 // 4
+    bias = (p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])[:, None, :]  # (B, 1, 4H)
+    xin = (seq.reshape(N * T, F_in) @ w_ih.reshape(B * H4, F_in).T).reshape(N, T, B, H4)
+    h = x.new_zeros(B, N, H)
+    c = x.new_zeros(B, N, H)
+    w_hh_t = w_hh.transpose(1, 2)
+    for s in range(T):
+        g = torch.baddbmm(bias + xin[:, s].transpose(0, 1), h, w_hh_t)
+        i, f, gg, o = g.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    return torch.bmm(h, p["fc.weight"].transpose(1, 2))
+
+
+# Hand-batched forward passes of the study networks (``batched=True`` with the
+# default loss). Each returns the outputs of all ``B`` weight sets, ``(B, N, ...)``;
+# any other module goes through ``vmap`` over ``functional_call``.
+BATCHED_FORWARD: dict[type, Callable[..., Tensor]] = {
+    _models.FCP: _fcp_outputs,
+    _models.LeNet: _lenet_outputs,
+    _models.Autoencoder: _autoencoder_outputs,
+    _models.LSTMNet: _lstm_outputs,
+}
+
+# Networks whose first layer is a bias-free linear map of the (shared) input.
+# Along a path its weights are ``C @ V1`` (coefficients ``C`` (B, K+2) times the
+# stacked first-layer blocks of ``w1``, ``w2``, ``b_1..b_K``), and so is its
+# output: ``x W_i^T = sum_k C_ik (x V1_k^T)``. Computing the K+2 products
+# ``x V1_k^T`` once and mixing them per point costs K+2 instead of B large matmuls
+# (forward and backward); the result is the same up to rounding.
+FACTORED_FIRST_LAYER: dict[type, str] = {
+    _models.FCP: "fc1.weight",
+    _models.Autoencoder: "enc1.weight",
+}
+
+
+class _Landscape:
+    """Batched, chunked evaluation of ``L`` at stacked points ``W`` ``(B, d)``.
+
+    ``batched``: ``True`` (hand-batched forward if the module has one, else vmap),
+    ``"vmap"`` (always vmap over functional_call) or ``False`` (one point at a time).
+    """
+
+    def __init__(
+        self,
+        f: Surface | nn.Module,
+        data: tuple[Tensor, Tensor] | None,
+        loss: LossFn | None,
+        batched: bool | str,
+    ) -> None:
+        if batched not in (True, False, "vmap"):
+            raise ValueError(f"batched={batched!r}; valid: True, False, 'vmap'")
+        self.module = f if isinstance(f, nn.Module) else None
+        self.surface = None if self.module is not None else f
+        self.batched = batched
+        self.fast = None
+        self._vmap_ok = True
+        self.first: tuple[int, torch.Size] | None = None
+        if self.module is not None:
+            assert data is not None
+            self.x, self.y = data
+            self.loss = loss or _models.loss
+            self.n_data = int(self.x.shape[0])
+            model, lossfn = self.module, self.loss
+            if batched is True and loss is None:
+                self.fast = BATCHED_FORWARD.get(type(model))
+                name = FACTORED_FIRST_LAYER.get(type(model))
+                if self.fast is not None and name is not None:
+                    off = 0
+                    for n, shape in _params.shapes(model):
+                        if n == name:
+                            self.first = (off, shape)
+                        off += shape.numel()
+
+            def one(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
+                return lossfn(model, x, y, _params.unflatten(model, w))
+
+            self._one = one
+            self._many = vmap(one, in_dims=(0, None, None))
+        else:
+            self.n_data = 1
+
+    def values_path(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` at the points ``W = C @ V`` (``C`` (B, J), ``V`` (J, d)): ``(B,)``.
+
+        Same as ``values(C @ V)``; for a network with a factored first layer the
+        first layer is computed from ``V`` directly (see ``FACTORED_FIRST_LAYER``).
+        """
+        W = C @ V
+        if self.fast is None or self.first is None or C.shape[0] <= V.shape[0]:
+            # Factoring pays only when a call holds more points than basis vectors.
+            return self.values(W, lo, hi)
+        x = self.x[lo:hi]
+        off, shape = self.first
+        V1 = V[:, off : off + shape.numel()].reshape(V.shape[0], *shape)
+        z = _stacked_linear(V1, x)  # (J, N, out)
+        pre1 = torch.einsum("bj,jno->bno", C, z)
+        out = self.fast(self.module, _params.unflatten(self.module, W), x, pre1)
+        return self._reduce(out, x, self.y[lo:hi])
+
+    def _reduce(self, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        """Mean loss per weight set from batched outputs ``(B, N, ...)``: ``(B,)``."""
+        B, N = out.shape[0], out.shape[1]
+        if _models.is_classifier(self.module):
+            ce = torch.nn.functional.cross_entropy(out.reshape(B * N, -1), y.repeat(B), reduction="none")
+            return ce.reshape(B, N).mean(1)
+        return (out.reshape(B, N, -1) - x.reshape(1, N, -1)).pow(2).mean((1, 2))
+
+    def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` restricted to data ``[lo, hi)`` (mean over that slice) at each row of ``W``: ``(B,)``."""
+        if self.surface is not None:
+            if self.batched:
+                return self.surface(W)
+            return torch.stack([self.surface(w[None])[0] for w in W])
+        x, y = self.x[lo:hi], self.y[lo:hi]
+        if self.fast is not None:
+            return self._reduce(self.fast(self.module, _params.unflatten(self.module, W), x), x, y)
+        if self.batched and self._vmap_ok:
+            try:
+                return self._many(W, x, y)
+            except RuntimeError as err:  # e.g. no batching rule for an op (aten::lstm)
+                if "atching rule" not in str(err):
+                    raise
+                self._vmap_ok = False
+        return torch.stack([self._one(w, x, y) for w in W])
+
+
+def _chunks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _losses(land: _Landscape, W: Tensor, chunk_points: int, chunk_data: int) -> Tensor:
+    """Losses ``(B,)`` at the rows of ``W``, chunked, without a graph."""
+    B = W.shape[0]
+    out = torch.zeros(B, dtype=W.dtype, device=W.device)
+    data_chunks = _chunks(land.n_data, chunk_data)
+    with torch.no_grad():
+        for p0, p1 in _chunks(B, chunk_points):
+            for d0, d1 in data_chunks:
+                out[p0:p1] += land.values(W[p0:p1], d0, d1) * ((d1 - d0) / land.n_data)
+    return out
+
+
+def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn | None = None, probe: int = 32) -> float:
+    """Bytes autograd keeps for backward per (path point x data item), measured on a probe.
+
+    Runs one forward of ``f`` at its current weights on ``probe`` items under
+    :func:`torch.autograd.graph.saved_tensors_hooks` and sums the sizes of the
+    tensors saved for the backward pass (plus the output). That is the memory a
+    chunk holds at its peak, so chunk sizes follow from a memory bound.
+    """
+    land = _Landscape(f, data, loss, batched=True)
+    x, y = data
+    w = _params.flatten(f).to(x.device)
+
+    def saved_bytes(n: int) -> int:
+        W = torch.stack([w, w]).requires_grad_(True)
+        total = 0
+        seen: set[tuple[int, int]] = set()
+
+        def pack(t: Tensor) -> Tensor:
+            nonlocal total
+            key = (t.data_ptr(), t.numel())
+            if key not in seen:
+                seen.add(key)
+                total += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            land.values(W, 0, n)
+        return total
+
+    # The marginal cost of more items: fixed costs (weights, copies of them) cancel.
+    n2 = min(probe, int(x.shape[0]))
+    n1 = max(1, n2 // 2)
+    if n2 == n1:
+        return saved_bytes(n2) / 2.0
+    return max(saved_bytes(n2) - saved_bytes(n1), 0) / (2.0 * (n2 - n1))
+
+
+def _choose_chunks(
+    land: _Landscape,
+    n_interior: int,
+    d: int,
+    chunk_points: int | None,
+    chunk_data: int | None,
+    memory_mb: float | None,
+    f: Surface | nn.Module,
+    data: tuple[Tensor, Tensor] | None,
+    loss: LossFn | None,
+) -> tuple[int, int]:
+    cd = land.n_data if chunk_data is None else min(chunk_data, land.n_data)
+    cp = n_interior if chunk_points is None else min(chunk_points, n_interior)
+    if memory_mb is None or land.module is None:
+        return max(cp, 1), max(cd, 1)
+    per_item = graph_bytes_per_item(f, data, loss)  # type: ignore[arg-type]
+    budget = memory_mb * 2**20
+    # Points of a chunk also need their weights and gradients (2 x d floats each).
+    per_point_fixed = 2 * d * data[0].element_size()  # type: ignore[index]
+    # Memory of one call: cp * (cd * per_item + per_point_fixed). Keep all data per
+    # call if one point fits, else split the data; then fit as many points as possible.
+    cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
+    cp = min(cp, max(1, int(budget // (per_item * cd + per_point_fixed))))
+    return cp, cd
+
+
+# --------------------------------------------------------------------------- validation
+def _check_vector(name: str, w: object) -> Tensor:
+    if not isinstance(w, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (d,), got {type(w).__name__}")
+    if w.ndim != 1 or w.numel() == 0:
+        raise ValueError(f"{name} must be a flat vector of shape (d,), got shape {tuple(w.shape)}")
+    if not w.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {w.dtype}")
+    bad = (~torch.isfinite(w)).nonzero().flatten()
+    if bad.numel():
+        i = int(bad[0])
+        raise ValueError(f"{name} has {bad.numel()} non-finite entries (first: {name}[{i}] = {float(w[i])})")
+    return w
+
+
+def _check_number(name: str, v: object, *, lo: float, strict: bool = False, integer: bool = False) -> None:
+    ok_type = isinstance(v, int) and not isinstance(v, bool) if integer else isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not ok_type:
+        kind = "an integer" if integer else "a number"
+        raise TypeError(f"{name}={v!r} must be {kind}")
+    if not math.isfinite(float(v)) or (v <= lo if strict else v < lo):  # type: ignore[operator]
+        rel = ">" if strict else ">="
+        raise ValueError(f"{name}={v!r} is invalid: must be finite and {rel} {lo}")
+
+
+def _validate(
+    f: object,
+    w1: object,
+    w2: object,
+    data: object,
+    *,
+    n_terms: object,
+    n_points: object,
+    lam: object,
+    lr: object,
+    steps: object,
+    grad_noise: object,
+    curve: object,
+    keep: object,
+    chunk_points: object,
+    chunk_data: object,
+    memory_mb: object,
+) -> tuple[Tensor, Tensor]:
+    a = _check_vector("w1", w1)
+    b = _check_vector("w2", w2)
+    if a.shape != b.shape:
+        raise ValueError(f"end points differ in size: w1 has {a.numel()} entries, w2 has {b.numel()}")
+    if curve not in CURVES:
+        raise ValueError(f"curve={curve!r}; valid: {', '.join(CURVES)}")
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep={keep!r}; valid: 'best', 'last'")
+    _check_number("n_terms", n_terms, lo=1, integer=True)
+    _check_number("n_points", n_points, lo=3, integer=True)
+    _check_number("lam", lam, lo=0.0)
+    _check_number("lr", lr, lo=0.0, strict=True)
+    _check_number("steps", steps, lo=0, integer=True)
+    _check_number("grad_noise", grad_noise, lo=0.0)
+    for name, v in (("chunk_points", chunk_points), ("chunk_data", chunk_data)):
+        if v is not None:
+            _check_number(name, v, lo=1, integer=True)
+    if memory_mb is not None:
+        _check_number("memory_mb", memory_mb, lo=0.0, strict=True)
+    if isinstance(f, nn.Module):
+        d = _params.num_params(f)
+        if a.numel() != d:
+            raise ValueError(
+                f"end points have {a.numel()} entries but the module {type(f).__name__} has d={d} trainable parameters"
+            )
+        if data is None:
+            raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
+        if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(v, Tensor) for v in data)):
+            raise TypeError("data must be a pair (x, y) of tensors")
+        x, y = data
+        if x.shape[0] == 0 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"data: x has {x.shape[0]} items and y has {y.shape[0]}; need the same number, >= 1")
+    elif callable(f):
+        if data is not None:
+            raise ValueError("data is only used with an nn.Module; a surface callable takes points (B, d) only")
+        with torch.no_grad():
+            probe = f(a[None])  # type: ignore[operator]
+        if not isinstance(probe, Tensor) or tuple(probe.shape) != (1,):
+            shape = tuple(probe.shape) if isinstance(probe, Tensor) else type(probe).__name__
+            raise ValueError(
+                f"the surface must map points of shape (B, {a.numel()}) to values of shape (B,); got {shape} for B=1"
+            )
+    else:
+        raise TypeError(f"f must be a surface callable or an nn.Module, got {type(f).__name__}")
+    return a, b.to(dtype=a.dtype, device=a.device)
+
+
+# --------------------------------------------------------------------------- objective
+def objective_and_grad(
+    f: Surface | nn.Module,
+    w1: Tensor,
+    w2: Tensor,
+    b: Tensor,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    n_points: int = 51,
+    lam: float = 1.0,
+    curve: str = "fourier",
+    batched: bool | str = True,
+    chunk_points: int | None = None,
+    chunk_data: int | None = None,
+    memory_mb: float | None = 1024.0,
+    end_losses: tuple[float, float] | None = None,
+) -> tuple[float, Tensor, Tensor]:
+    """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``.
+
+    ``batched=False`` evaluates the points one at a time (the reference the
+    batched evaluation is tested against). ``end_losses`` may pass the two end
+    points' losses when already known (they do not depend on ``b``). Chunking as
+    in :func:`find_path`.
+    """
+    t = torch.linspace(0.0, 1.0, n_points, dtype=w1.dtype, device=w1.device)
+    land = _Landscape(f, data, loss, batched)
+    cp, cd = _choose_chunks(land, n_points - 2, w1.numel(), chunk_points, chunk_data, memory_mb, f, data, loss)
+    return _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses)
+
+
+def _coefficients(t: Tensor, K: int, curve: str) -> Tensor:
+    """``C`` ``(P, K + 2)`` with ``W = C @ [w1; w2; b_1; ...; b_K]``: ``[1 - t, t, basis(t)]``."""
+    return torch.cat([(1.0 - t)[:, None], t[:, None], basis(t, K, curve)], dim=1)
+
+
+def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
+    """Objective, gradient w.r.t. ``b`` and losses; autograd through ``W(b) = C @ V(b)``.
+
+    Each (point chunk x data chunk) builds its own small graph from ``b`` and is
+    differentiated at once, so only one chunk's graph is alive at any time.
+    """
+    K = b.shape[0]
+    C = _coefficients(t, K, curve)[1:-1]  # interior points only: the ends do not depend on b
+    ends = torch.stack([w1, w2])
+    grad = torch.zeros_like(b)
+    L_in = torch.zeros(C.shape[0], dtype=w1.dtype, device=w1.device)
+    data_chunks = _chunks(land.n_data, cd)
+    for p0, p1 in _chunks(C.shape[0], cp):
+        for d0, d1 in data_chunks:
+            leaf = b.detach().requires_grad_(True)
+            with torch.enable_grad():
+                v = land.values_path(C[p0:p1], torch.cat([ends, leaf]), d0, d1) * ((d1 - d0) / land.n_data)
+                (g,) = torch.autograd.grad(v.sum(), leaf)
+            grad += g
+            L_in[p0:p1] += v.detach()
+    if end_losses is None:
+        L_end = _losses(land, ends, 2, cd)
+        end_losses = (float(L_end[0]), float(L_end[1]))
+    leaf = b.detach().requires_grad_(True)
+    with torch.enable_grad():
+        W = path_points(w1, w2, leaf, t, curve=curve)
+        diff = W[1:] - W[:-1]
+        pen = lam * (diff * diff).sum()
+        (g,) = torch.autograd.grad(pen, leaf)
+    grad += g
+    losses = torch.cat([L_in.new_tensor([end_losses[0]]), L_in, L_in.new_tensor([end_losses[1]])])
+    obj = float(losses.sum()) + float(pen.detach())
+    return obj, grad, losses
+
+
+def path_losses(
+    f: Surface | nn.Module,
+    points: Tensor,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    chunk_points: int | None = None,
+    chunk_data: int | None = None,
+) -> Tensor:
+    """Loss at each row of ``points`` ``(P, d)``: ``(P,)``, batched and chunked, no gradient."""
+    land = _Landscape(f, data, loss, batched=True)
+    cp = points.shape[0] if chunk_points is None else chunk_points
+    cd = land.n_data if chunk_data is None else chunk_data
+    out = _losses(land, points, cp, cd)
+    return out
+
+
+def _length(W: Tensor) -> float:
+    return float(torch.linalg.vector_norm(W[1:] - W[:-1], dim=1).sum())
+
+
+# --------------------------------------------------------------------------- entry point
+def find_path(
+    f: Surface | nn.Module,
+    w1: Tensor,
+    w2: Tensor,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    n_terms: int = 10,
+    n_points: int = 51,
+    lam: float = 1.0,
+    lr: float = 1e-3,
+    steps: int = 100,
+    grad_noise: float = 0.0,
+    seed: int = 0,
+    curve: Literal["fourier", "bezier"] = "fourier",
+    keep: Literal["best", "last"] = "best",
+    batched: bool | str = True,
+    chunk_points: int | None = None,
+    chunk_data: int | None = None,
+    memory_mb: float | None = 1024.0,
+    b0: Tensor | None = None,
+    callback: Callable[[int, float], None] | None = None,
+) -> PathResult:
+    """Find a low-loss path from ``w1`` to ``w2`` (FourierPathFinder, Yu & Morozov Algorithm 2).
+
+    Parameters
+    ----------
+    f:
+        A surface (callable mapping points ``(B, d)`` to values ``(B,)``) or an
+        ``nn.Module`` whose ``d`` trainable parameters ``w1``/``w2`` hold, evaluated
+        on ``data``.
+    w1, w2:
+        End points, flat floating-point vectors ``(d,)``; they stay fixed exactly.
+    data:
+        ``(x, y)`` for a module; ``L(w)`` is the loss averaged over all items.
+    loss:
+        ``loss(model, x, y, params)`` returning the mean loss; default
+        :func:`lls_core.models.loss` (cross-entropy, or MSE for the autoencoder).
+    n_terms:
+        Number of Fourier terms ``K`` (ignored for ``curve='bezier'``, where K = 1).
+    n_points:
+        Number ``P >= 3`` of equally spaced values of ``t`` on [0, 1].
+    lam:
+        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4). The authors'
+        toy run used 35; their network code leaves ``Lambda`` out of the one call
+        that needs it (it raises ``TypeError`` as published), so no network value
+        is recorded. Default 1.0.
+    lr, steps:
+        Adam's learning rate and number of steps (authors, networks: 1e-3, 100).
+    grad_noise:
+        Standard deviation of Gaussian noise added to the gradient before each
+        step (authors' toy run: 1.0), drawn from ``seed``.
+    keep:
+        ``'best'`` returns the coefficients with the lowest objective seen (as
+        the authors' code does), ``'last'`` the final ones.
+    batched:
+        ``True``: all points of a chunk in one call (hand-batched forward for the
+        study networks, else ``vmap`` over ``functional_call``); ``"vmap"``: always
+        vmap; ``False``: one point at a time (reference / baseline).
+    chunk_points, chunk_data, memory_mb:
+        Path points and data items per batched call. With ``memory_mb`` (modules
+        only; default 1024) the chunks are chosen so that the autograd graph of one
+        call stays under that many MiB (measured by :func:`graph_bytes_per_item`);
+        explicit chunk sizes are upper limits. ``memory_mb=None`` removes the bound
+        (all interior points and all data in one call unless chunk sizes are given).
+    b0:
+        Initial coefficients ``(K, d)``; default zeros (the straight line).
+    callback:
+        Called as ``callback(step, objective)`` after each evaluation.
+
+    Raises ``ValueError``/``TypeError`` naming the bad value before any work.
+    """
+    a, z = _validate(
+        f, w1, w2, data, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr, steps=steps,
+        grad_noise=grad_noise, curve=curve, keep=keep, chunk_points=chunk_points,
+        chunk_data=chunk_data, memory_mb=memory_mb,
+    )
+    K = n_terms if curve == "fourier" else 1
+    d = a.numel()
+    if b0 is not None:
+        if not isinstance(b0, Tensor) or tuple(b0.shape) != (K, d):
+            raise ValueError(f"b0 must have shape ({K}, {d}); got {tuple(b0.shape) if isinstance(b0, Tensor) else b0!r}")
+        if not bool(torch.isfinite(b0).all()):
+            raise ValueError("b0 has non-finite entries")
+    t = torch.linspace(0.0, 1.0, n_points, dtype=a.dtype, device=a.device)
+    land = _Landscape(f, data, loss, batched)
+    cp, cd = _choose_chunks(land, n_points - 2, d, chunk_points, chunk_data, memory_mb, f, data, loss)
+
+    start = time.perf_counter()
+    lin = path_points(a, z, torch.zeros(K, d, dtype=a.dtype, device=a.device), t, curve=curve)
+    linear_losses = _losses(land, lin, cp, cd)
+    ends = (float(linear_losses[0]), float(linear_losses[-1]))
+
+    b = (torch.zeros(K, d, dtype=a.dtype, device=a.device) if b0 is None else b0.detach().clone()).to(a)
+    b.requires_grad_(True)
+    opt = torch.optim.Adam([b], lr=lr)
+    gen = torch.Generator(device=a.device).manual_seed(seed)
+    objective: list[float] = []
+    heights: list[float] = []
+    best = (math.inf, -1, b.detach().clone(), None)
+    for step in range(steps + 1):
+        if step < steps:
+            obj, grad, losses = _objective_and_grad(land, a, z, b, t, lam, curve, cp, cd, ends)
+        else:  # final evaluation: no gradient needed
+            W = path_points(a, z, b.detach(), t, curve=curve)
+            L_in = _losses(land, W[1:-1], cp, cd)
+            losses = torch.cat([L_in.new_tensor([ends[0]]), L_in, L_in.new_tensor([ends[1]])])
+            diff = W[1:] - W[:-1]
+            obj = float(losses.sum()) + lam * float((diff * diff).sum())
+        objective.append(obj)
+        heights.append(float(losses.max()))
+        if callback is not None:
+            callback(step, obj)
+        if keep == "last" or obj < best[0]:
+            best = (obj, step, b.detach().clone(), losses.detach().clone())
+        if step == steps:
+            break
+        if not math.isfinite(obj):
+            raise FloatingPointError(f"objective became {obj} at step {step}; lower lr={lr} or check the landscape")
+        if grad_noise > 0:
+            grad = grad + grad_noise * torch.randn(grad.shape, generator=gen, dtype=grad.dtype, device=grad.device)
+        b.grad = grad
+        opt.step()
+    seconds = time.perf_counter() - start
+
+    _, best_step, b_best, losses_best = best
+    W_best = path_points(a, z, b_best, t, curve=curve)
+    return PathResult(
+        curve=curve,
+        w1=a.detach().clone(),
+        w2=z.detach().clone(),
+        b=b_best,
+        t=t,
+        losses=losses_best,
+        height=float(losses_best.max()),
+        length=_length(W_best),
+        linear_losses=linear_losses,
+        linear_height=float(linear_losses.max()),
+        linear_length=float(torch.linalg.vector_norm(z - a)),
+        objective=torch.tensor(objective, dtype=torch.float64),
+        heights=torch.tensor(heights, dtype=torch.float64),
+        best_step=best_step,
+        lam=float(lam),
+        seconds=seconds,
+        chunk_points=cp,
+        chunk_data=cd,
+        settings=dict(
+            n_terms=K, n_points=n_points, lr=lr, steps=steps, grad_noise=grad_noise, seed=seed,
+            keep=keep, batched=batched,
+        ),
+    )
