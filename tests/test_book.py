@@ -147,6 +147,18 @@ def test_chapter_runs_at_smoke_profile(slug, build_dir):
     assert not errors, f"{slug}: error outputs {[e.get('ename') for e in errors]}"
     for fig in res.figures:
         assert fig.exists() and fig.stat().st_size > 1000, f"{slug}: figure {fig.name} missing or empty"
+    for cell in nb.cells:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+        if figure:  # a captioned cell must show exactly one thing: its figure
+            shown = [
+                o
+                for o in cell.get("outputs", [])
+                if o.get("output_type") in ("display_data", "execute_result")
+                and "scrapbook" not in o.get("metadata", {})  # glue(..., display=False) records are invisible
+            ]
+            assert len(shown) == 1 and "image/png" in shown[0].get("data", {}), (
+                f"{slug}: figure cell {figure.get('name')!r} displays {len(shown)} outputs; it must display one image"
+            )
 
 
 @pytest.fixture(scope="session")
