@@ -1,0 +1,584 @@
+"""FourierPathFinder: low-loss paths between two points of any landscape (Yu & Morozov 2026).
+
+A path from ``w1`` to ``w2`` (flat vectors of shape ``(d,)``) is the straight
+line plus a learned correction that vanishes at both ends,
+
+    w(t) = (1 - t) w1 + t w2 + sum_k c_k(t) b_k,       t in [0, 1],
+
+with the basis ``c_k(t) = sin(k pi t)``, k = 1..K (``curve="fourier"``, the
+authors' FourierPathFinder, their Eq. 3) or the single function
+``c(t) = 2 t (1 - t)`` (``curve="bezier"``: a quadratic Bezier curve whose
+control point is ``(w1 + w2) / 2 + b``, Garipov et al. 2018). With ``b = 0``
+both are linear interpolation. On ``P`` equally spaced values of ``t`` the
+coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)
+
+    F(b) = sum_i L(w(t_i)) + lam * sum_i |w(t_{i+1}) - w(t_i)|^2
+
+with Adam; the path height is ``max_i L(w(t_i))`` (Eq. 5) and the length
+``sum_i |w(t_{i+1}) - w(t_i)|``.
+
+``L`` is either a surface, a callable mapping points ``(B, d)`` to values
+``(B,)`` (every :mod:`lls_core.surfaces` entry is one), or a network given as an
+``nn.Module`` with data ``(x, y)``: then ``L(w)`` is the mean loss of
+:func:`lls_core.models.loss` over all of the data at weights ``w`` (the full-batch
+training or test loss). All path points of a chunk are evaluated in one batched
+call (``torch.func.vmap`` over ``functional_call``), chunked over path points and
+over data so that the autograd graph held at once stays below a caller-set
+bound. The gradient with respect to ``b`` is autograd's: the chunked losses are
+differentiated with respect to the stacked points ``W`` and that gradient is
+pulled back through ``W(b)``. End points are never differentiated (their basis
+values are exactly zero) and are copied verbatim into every path.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.func import vmap
+
+from . import models as _models
+from . import params as _params
+
+__all__ = [
+    "CURVES",
+    "PathResult",
+    "find_path",
+    "basis",
+    "path_points",
+    "path_losses",
+    "objective_and_grad",
+    "graph_bytes_per_item",
+]
+
+CURVES: tuple[str, ...] = ("fourier", "bezier")
+
+Surface = Callable[[Tensor], Tensor]
+LossFn = Callable[[nn.Module, Tensor, Tensor, "dict[str, Tensor] | None"], Tensor]
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True, eq=False)
+class PathResult:
+    """A path found by :func:`find_path` (all tensors detached, on the input's device).
+
+    Shapes: ``K`` basis functions, ``P`` points on the path, ``d`` dimensions,
+    ``S`` optimizer steps.
+    """
+
+    curve: str
+    """``"fourier"`` or ``"bezier"``."""
+    w1: Tensor
+    """Start point ``(d,)``."""
+    w2: Tensor
+    """End point ``(d,)``."""
+    b: Tensor
+    """Coefficients ``(K, d)``; for ``bezier`` ``K = 1`` and the control point is ``(w1 + w2)/2 + b[0]``."""
+    t: Tensor
+    """Curve parameter ``(P,)``, equally spaced on [0, 1]."""
+    losses: Tensor
+    """Loss at every point of the returned path ``(P,)``."""
+    height: float
+    """Path height (barrier): ``max(losses)`` (Yu & Morozov Eq. 5)."""
+    length: float
+    """Polygonal length ``sum_i |w(t_{i+1}) - w(t_i)|`` (units of ``w``)."""
+    linear_losses: Tensor
+    """Loss at the same ``t`` on the straight line (``b = 0``) ``(P,)``."""
+    linear_height: float
+    """Height of the straight line: the baseline barrier."""
+    linear_length: float
+    """``|w2 - w1|``."""
+    objective: Tensor
+    """Objective ``F(b)`` before each step and after the last one ``(S + 1,)``."""
+    heights: Tensor
+    """Path height before each step and after the last one ``(S + 1,)``."""
+    best_step: int
+    """Index into ``objective`` of the returned coefficients (``keep='best'``) or ``S`` (``keep='last'``)."""
+    lam: float
+    """Weight ``lambda`` of the length penalty."""
+    seconds: float
+    """Wall-clock time of the optimisation (s)."""
+    chunk_points: int
+    """Path points evaluated per batched call."""
+    chunk_data: int
+    """Data items per batched call (1 for a surface)."""
+    settings: dict = field(default_factory=dict)
+    """Everything else the run used (n_terms, n_points, lr, steps, grad_noise, seed, keep)."""
+
+    @property
+    def points(self) -> Tensor:
+        """The path's points ``(P, d)``; first and last rows are exactly ``w1`` and ``w2``."""
+        return path_points(self.w1, self.w2, self.b, self.t, curve=self.curve)
+
+    @property
+    def max_t(self) -> float:
+        """Where on the path the height is reached (value of ``t``)."""
+        return float(self.t[int(torch.argmax(self.losses))])
+
+
+# --------------------------------------------------------------------------- the curve
+def basis(t: Tensor, n_terms: int, curve: str = "fourier") -> Tensor:
+    """Basis values ``(P, K)`` at ``t`` ``(P,)``; rows at ``t = 0`` and ``t = 1`` are exactly 0.
+
+    ``fourier``: ``sin(k pi t)``, k = 1..n_terms. ``bezier``: ``2 t (1 - t)`` (K = 1).
+    ``sin(k pi)`` is not exactly zero in floating point, so the end rows are set to
+    zero explicitly: the end points stay bit-for-bit fixed.
+    """
+    if curve == "fourier":
+        k = torch.arange(1, n_terms + 1, dtype=t.dtype, device=t.device)
+        s = torch.sin(math.pi * t[:, None] * k[None, :])
+    elif curve == "bezier":
+        s = (2.0 * t * (1.0 - t))[:, None]
+    else:
+        raise ValueError(f"curve={curve!r}; valid: {', '.join(CURVES)}")
+    s = s.clone()
+    s[(t == 0) | (t == 1)] = 0.0
+    return s
+
+
+def path_points(w1: Tensor, w2: Tensor, b: Tensor, t: Tensor, *, curve: str = "fourier") -> Tensor:
+    """Points ``(P, d)`` of the path with coefficients ``b`` ``(K, d)`` at ``t`` ``(P,)``.
+
+    Differentiable in ``b``. Rows where ``t`` is 0 or 1 are exactly ``w1`` / ``w2``.
+    """
+    s = basis(t, b.shape[0], curve)
+    lin = (1.0 - t)[:, None] * w1[None, :] + t[:, None] * w2[None, :]
+    w = lin + s @ b
+    ends0, ends1 = t == 0, t == 1
+    if bool(ends0.any()) or bool(ends1.any()):
+        w = torch.where(ends0[:, None], w1[None, :], w)
+        w = torch.where(ends1[:, None], w2[None, :], w)
+    return w
+
+
+# --------------------------------------------------------------------------- evaluation
+class _Landscape:
+    """Batched, chunked evaluation of ``L`` at stacked points ``W`` ``(B, d)``."""
+
+    def __init__(
+        self,
+        f: Surface | nn.Module,
+        data: tuple[Tensor, Tensor] | None,
+        loss: LossFn | None,
+        batched: bool,
+    ) -> None:
+        self.module = f if isinstance(f, nn.Module) else None
+        self.surface = None if self.module is not None else f
+        self.batched = batched
+        if self.module is not None:
+            assert data is not None
+            self.x, self.y = data
+            self.loss = loss or _models.loss
+            self.n_data = int(self.x.shape[0])
+            model, lossfn = self.module, self.loss
+
+            def one(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
+                return lossfn(model, x, y, _params.unflatten(model, w))
+
+            self._one = one
+            self._many = vmap(one, in_dims=(0, None, None))
+        else:
+            self.n_data = 1
+
+    def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` restricted to data ``[lo, hi)`` (mean over that slice) at each row of ``W``: ``(B,)``."""
+        if self.surface is not None:
+            if self.batched:
+                return self.surface(W)
+            return torch.stack([self.surface(w[None])[0] for w in W])
+        x, y = self.x[lo:hi], self.y[lo:hi]
+        if self.batched:
+            return self._many(W, x, y)
+        return torch.stack([self._one(w, x, y) for w in W])
+
+
+def _chunks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _losses_and_grad(land: _Landscape, W: Tensor, chunk_points: int, chunk_data: int, need_grad: bool):
+    """Losses ``(B,)`` at ``W`` and, if ``need_grad``, ``dsum(L)/dW`` ``(B, d)``."""
+    B = W.shape[0]
+    out = torch.zeros(B, dtype=W.dtype, device=W.device)
+    grad = torch.zeros_like(W) if need_grad else None
+    data_chunks = _chunks(land.n_data, chunk_data)
+    for p0, p1 in _chunks(B, chunk_points):
+        for d0, d1 in data_chunks:
+            scale = (d1 - d0) / land.n_data
+            if need_grad:
+                leaf = W[p0:p1].detach().requires_grad_(True)
+                with torch.enable_grad():
+                    v = land.values(leaf, d0, d1) * scale
+                    (g,) = torch.autograd.grad(v.sum(), leaf)
+                grad[p0:p1] += g
+            else:
+                with torch.no_grad():
+                    v = land.values(W[p0:p1], d0, d1) * scale
+            out[p0:p1] += v.detach()
+    return out, grad
+
+
+def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn | None = None, probe: int = 32) -> float:
+    """Bytes autograd keeps for backward per (path point x data item), measured on a probe.
+
+    Runs one forward of ``f`` at its current weights on ``probe`` items under
+    :func:`torch.autograd.graph.saved_tensors_hooks` and sums the sizes of the
+    tensors saved for the backward pass (plus the output). That is the memory a
+    chunk holds at its peak, so chunk sizes follow from a memory bound.
+    """
+    land = _Landscape(f, data, loss, batched=True)
+    x, y = data
+    n = min(probe, int(x.shape[0]))
+    w = _params.flatten(f).to(x.device)
+    W = torch.stack([w, w]).requires_grad_(True)
+    total = 0
+    seen: set[int] = set()
+
+    def pack(t: Tensor) -> Tensor:
+        nonlocal total
+        key = t.untyped_storage().data_ptr() if t.device.type != "meta" else id(t)
+        if key not in seen:
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        v = land.values(W, 0, n)
+    del v
+    # The stacked weights themselves are shared by all items; do not charge them per item.
+    total = max(total - 2 * W.numel() * W.element_size(), 0)
+    return total / (2 * n)
+
+
+def _choose_chunks(
+    land: _Landscape,
+    n_interior: int,
+    d: int,
+    chunk_points: int | None,
+    chunk_data: int | None,
+    memory_mb: float | None,
+    f: Surface | nn.Module,
+    data: tuple[Tensor, Tensor] | None,
+    loss: LossFn | None,
+) -> tuple[int, int]:
+    cd = land.n_data if chunk_data is None else min(chunk_data, land.n_data)
+    cp = n_interior if chunk_points is None else min(chunk_points, n_interior)
+    if memory_mb is None or land.module is None:
+        return max(cp, 1), max(cd, 1)
+    per_item = graph_bytes_per_item(f, data, loss)  # type: ignore[arg-type]
+    budget = memory_mb * 2**20
+    # Points of a chunk also need their weights and gradients (2 x d floats each).
+    per_point_fixed = 2 * d * 4
+    cd = min(cd, max(1, int(budget // max(per_item + per_point_fixed, 1))))
+    cp = min(cp, max(1, int(budget // (per_item * cd + per_point_fixed))))
+    return cp, cd
+
+
+# --------------------------------------------------------------------------- validation
+def _check_vector(name: str, w: object) -> Tensor:
+    if not isinstance(w, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (d,), got {type(w).__name__}")
+    if w.ndim != 1 or w.numel() == 0:
+        raise ValueError(f"{name} must be a flat vector of shape (d,), got shape {tuple(w.shape)}")
+    if not w.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {w.dtype}")
+    bad = (~torch.isfinite(w)).nonzero().flatten()
+    if bad.numel():
+        i = int(bad[0])
+        raise ValueError(f"{name} has {bad.numel()} non-finite entries (first: {name}[{i}] = {float(w[i])})")
+    return w
+
+
+def _check_number(name: str, v: object, *, lo: float, strict: bool = False, integer: bool = False) -> None:
+    ok_type = isinstance(v, int) and not isinstance(v, bool) if integer else isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not ok_type:
+        kind = "an integer" if integer else "a number"
+        raise TypeError(f"{name}={v!r} must be {kind}")
+    if not math.isfinite(float(v)) or (v <= lo if strict else v < lo):  # type: ignore[operator]
+        rel = ">" if strict else ">="
+        raise ValueError(f"{name}={v!r} is invalid: must be finite and {rel} {lo}")
+
+
+def _validate(
+    f: object,
+    w1: object,
+    w2: object,
+    data: object,
+    *,
+    n_terms: object,
+    n_points: object,
+    lam: object,
+    lr: object,
+    steps: object,
+    grad_noise: object,
+    curve: object,
+    keep: object,
+    chunk_points: object,
+    chunk_data: object,
+    memory_mb: object,
+) -> tuple[Tensor, Tensor]:
+    a = _check_vector("w1", w1)
+    b = _check_vector("w2", w2)
+    if a.shape != b.shape:
+        raise ValueError(f"end points differ in size: w1 has {a.numel()} entries, w2 has {b.numel()}")
+    if curve not in CURVES:
+        raise ValueError(f"curve={curve!r}; valid: {', '.join(CURVES)}")
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep={keep!r}; valid: 'best', 'last'")
+    _check_number("n_terms", n_terms, lo=1, integer=True)
+    _check_number("n_points", n_points, lo=3, integer=True)
+    _check_number("lam", lam, lo=0.0)
+    _check_number("lr", lr, lo=0.0, strict=True)
+    _check_number("steps", steps, lo=0, integer=True)
+    _check_number("grad_noise", grad_noise, lo=0.0)
+    for name, v in (("chunk_points", chunk_points), ("chunk_data", chunk_data)):
+        if v is not None:
+            _check_number(name, v, lo=1, integer=True)
+    if memory_mb is not None:
+        _check_number("memory_mb", memory_mb, lo=0.0, strict=True)
+    if isinstance(f, nn.Module):
+        d = _params.num_params(f)
+        if a.numel() != d:
+            raise ValueError(
+                f"end points have {a.numel()} entries but the module {type(f).__name__} has d={d} trainable parameters"
+            )
+        if data is None:
+            raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
+        if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(v, Tensor) for v in data)):
+            raise TypeError("data must be a pair (x, y) of tensors")
+        x, y = data
+        if x.shape[0] == 0 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"data: x has {x.shape[0]} items and y has {y.shape[0]}; need the same number, >= 1")
+    elif callable(f):
+        if data is not None:
+            raise ValueError("data is only used with an nn.Module; a surface callable takes points (B, d) only")
+        with torch.no_grad():
+            probe = f(a[None])  # type: ignore[operator]
+        if not isinstance(probe, Tensor) or tuple(probe.shape) != (1,):
+            shape = tuple(probe.shape) if isinstance(probe, Tensor) else type(probe).__name__
+            raise ValueError(
+                f"the surface must map points of shape (B, {a.numel()}) to values of shape (B,); got {shape} for B=1"
+            )
+    else:
+        raise TypeError(f"f must be a surface callable or an nn.Module, got {type(f).__name__}")
+    return a, b.to(dtype=a.dtype, device=a.device)
+
+
+# --------------------------------------------------------------------------- objective
+def objective_and_grad(
+    f: Surface | nn.Module,
+    w1: Tensor,
+    w2: Tensor,
+    b: Tensor,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    n_points: int = 51,
+    lam: float = 1.0,
+    curve: str = "fourier",
+    batched: bool = True,
+    chunk_points: int | None = None,
+    chunk_data: int | None = None,
+    end_losses: tuple[float, float] | None = None,
+) -> tuple[float, Tensor, Tensor]:
+    """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``.
+
+    ``batched=False`` evaluates the points one at a time (the reference the
+    batched evaluation is tested against). ``end_losses`` may pass the two end
+    points' losses when already known (they do not depend on ``b``).
+    """
+    t = torch.linspace(0.0, 1.0, n_points, dtype=w1.dtype, device=w1.device)
+    land = _Landscape(f, data, loss, batched)
+    cp = n_points - 2 if chunk_points is None else chunk_points
+    cd = land.n_data if chunk_data is None else chunk_data
+    return _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses)
+
+
+def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
+    bb = b.detach().requires_grad_(True)
+    with torch.enable_grad():
+        W = path_points(w1, w2, bb, t, curve=curve)
+        inner = W[1:-1]
+        L_in, G = _losses_and_grad(land, inner.detach(), cp, cd, need_grad=True)
+        if end_losses is None:
+            L_end, _ = _losses_and_grad(land, torch.stack([w1, w2]), 2, cd, need_grad=False)
+            end_losses = (float(L_end[0]), float(L_end[1]))
+        diff = W[1:] - W[:-1]
+        pen = lam * (diff * diff).sum()
+        torch.autograd.backward([inner, pen], [G, torch.ones_like(pen)])
+    losses = torch.cat([L_in.new_tensor([end_losses[0]]), L_in, L_in.new_tensor([end_losses[1]])])
+    obj = float(losses.sum()) + float(pen.detach())
+    return obj, bb.grad.detach(), losses
+
+
+def path_losses(
+    f: Surface | nn.Module,
+    points: Tensor,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    chunk_points: int | None = None,
+    chunk_data: int | None = None,
+) -> Tensor:
+    """Loss at each row of ``points`` ``(P, d)``: ``(P,)``, batched and chunked, no gradient."""
+    land = _Landscape(f, data, loss, batched=True)
+    cp = points.shape[0] if chunk_points is None else chunk_points
+    cd = land.n_data if chunk_data is None else chunk_data
+    out, _ = _losses_and_grad(land, points, cp, cd, need_grad=False)
+    return out
+
+
+def _length(W: Tensor) -> float:
+    return float(torch.linalg.vector_norm(W[1:] - W[:-1], dim=1).sum())
+
+
+# --------------------------------------------------------------------------- entry point
+def find_path(
+    f: Surface | nn.Module,
+    w1: Tensor,
+    w2: Tensor,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    n_terms: int = 10,
+    n_points: int = 51,
+    lam: float = 1.0,
+    lr: float = 1e-3,
+    steps: int = 100,
+    grad_noise: float = 0.0,
+    seed: int = 0,
+    curve: Literal["fourier", "bezier"] = "fourier",
+    keep: Literal["best", "last"] = "best",
+    batched: bool = True,
+    chunk_points: int | None = None,
+    chunk_data: int | None = None,
+    memory_mb: float | None = None,
+    b0: Tensor | None = None,
+    callback: Callable[[int, float], None] | None = None,
+) -> PathResult:
+    """Find a low-loss path from ``w1`` to ``w2`` (FourierPathFinder, Yu & Morozov Algorithm 2).
+
+    Parameters
+    ----------
+    f:
+        A surface (callable mapping points ``(B, d)`` to values ``(B,)``) or an
+        ``nn.Module`` whose ``d`` trainable parameters ``w1``/``w2`` hold, evaluated
+        on ``data``.
+    w1, w2:
+        End points, flat floating-point vectors ``(d,)``; they stay fixed exactly.
+    data:
+        ``(x, y)`` for a module; ``L(w)`` is the loss averaged over all items.
+    loss:
+        ``loss(model, x, y, params)`` returning the mean loss; default
+        :func:`lls_core.models.loss` (cross-entropy, or MSE for the autoencoder).
+    n_terms:
+        Number of Fourier terms ``K`` (ignored for ``curve='bezier'``, where K = 1).
+    n_points:
+        Number ``P >= 3`` of equally spaced values of ``t`` on [0, 1].
+    lam:
+        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4).
+    lr, steps:
+        Adam's learning rate and number of steps (authors, networks: 1e-3, 100).
+    grad_noise:
+        Standard deviation of Gaussian noise added to the gradient before each
+        step (authors' toy run: 1.0), drawn from ``seed``.
+    keep:
+        ``'best'`` returns the coefficients with the lowest objective seen (as
+        the authors' code does), ``'last'`` the final ones.
+    batched:
+        ``False`` evaluates path points one at a time (reference / baseline).
+    chunk_points, chunk_data, memory_mb:
+        Path points and data items per batched call. With ``memory_mb`` (modules
+        only) the chunks are chosen so that the autograd graph of one call stays
+        under that many MiB (measured by :func:`graph_bytes_per_item`); explicit
+        chunk sizes are upper limits.
+    b0:
+        Initial coefficients ``(K, d)``; default zeros (the straight line).
+    callback:
+        Called as ``callback(step, objective)`` after each evaluation.
+
+    Raises ``ValueError``/``TypeError`` naming the bad value before any work.
+    """
+    a, z = _validate(
+        f, w1, w2, data, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr, steps=steps,
+        grad_noise=grad_noise, curve=curve, keep=keep, chunk_points=chunk_points,
+        chunk_data=chunk_data, memory_mb=memory_mb,
+    )
+    K = n_terms if curve == "fourier" else 1
+    d = a.numel()
+    if b0 is not None:
+        if not isinstance(b0, Tensor) or tuple(b0.shape) != (K, d):
+            raise ValueError(f"b0 must have shape ({K}, {d}); got {tuple(b0.shape) if isinstance(b0, Tensor) else b0!r}")
+        if not bool(torch.isfinite(b0).all()):
+            raise ValueError("b0 has non-finite entries")
+    t = torch.linspace(0.0, 1.0, n_points, dtype=a.dtype, device=a.device)
+    land = _Landscape(f, data, loss, batched)
+    cp, cd = _choose_chunks(land, n_points - 2, d, chunk_points, chunk_data, memory_mb, f, data, loss)
+
+    start = time.perf_counter()
+    lin = path_points(a, z, torch.zeros(K, d, dtype=a.dtype, device=a.device), t, curve=curve)
+    linear_losses, _ = _losses_and_grad(land, lin, cp, cd, need_grad=False)
+    ends = (float(linear_losses[0]), float(linear_losses[-1]))
+
+    b = (torch.zeros(K, d, dtype=a.dtype, device=a.device) if b0 is None else b0.detach().clone()).to(a)
+    b.requires_grad_(True)
+    opt = torch.optim.Adam([b], lr=lr)
+    gen = torch.Generator(device=a.device).manual_seed(seed)
+    objective: list[float] = []
+    heights: list[float] = []
+    best = (math.inf, -1, b.detach().clone(), None)
+    for step in range(steps + 1):
+        if step < steps:
+            obj, grad, losses = _objective_and_grad(land, a, z, b, t, lam, curve, cp, cd, ends)
+        else:  # final evaluation: no gradient needed
+            W = path_points(a, z, b.detach(), t, curve=curve)
+            L_in, _ = _losses_and_grad(land, W[1:-1], cp, cd, need_grad=False)
+            losses = torch.cat([L_in.new_tensor([ends[0]]), L_in, L_in.new_tensor([ends[1]])])
+            diff = W[1:] - W[:-1]
+            obj = float(losses.sum()) + lam * float((diff * diff).sum())
+        objective.append(obj)
+        heights.append(float(losses.max()))
+        if callback is not None:
+            callback(step, obj)
+        if keep == "last" or obj < best[0]:
+            best = (obj, step, b.detach().clone(), losses.detach().clone())
+        if step == steps:
+            break
+        if not math.isfinite(obj):
+            raise FloatingPointError(f"objective became {obj} at step {step}; lower lr={lr} or check the landscape")
+        if grad_noise > 0:
+            grad = grad + grad_noise * torch.randn(grad.shape, generator=gen, dtype=grad.dtype, device=grad.device)
+        b.grad = grad
+        opt.step()
+    seconds = time.perf_counter() - start
+
+    _, best_step, b_best, losses_best = best
+    W_best = path_points(a, z, b_best, t, curve=curve)
+    return PathResult(
+        curve=curve,
+        w1=a.detach().clone(),
+        w2=z.detach().clone(),
+        b=b_best,
+        t=t,
+        losses=losses_best,
+        height=float(losses_best.max()),
+        length=_length(W_best),
+        linear_losses=linear_losses,
+        linear_height=float(linear_losses.max()),
+        linear_length=float(torch.linalg.vector_norm(z - a)),
+        objective=torch.tensor(objective, dtype=torch.float64),
+        heights=torch.tensor(heights, dtype=torch.float64),
+        best_step=best_step,
+        lam=float(lam),
+        seconds=seconds,
+        chunk_points=cp,
+        chunk_data=cd,
+        settings=dict(
+            n_terms=K, n_points=n_points, lr=lr, steps=steps, grad_noise=grad_noise, seed=seed,
+            keep=keep, batched=batched,
+        ),
+    )

@@ -1,0 +1,207 @@
+"""FourierPathFinder (Yu & Morozov 2026, Algorithm 2): batched vs point-by-point, toy landscape, invariants."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lls_core import models, params, pathfinder as pf
+
+W1_TOY = torch.tensor([-0.62, -0.54], dtype=torch.float64)
+W2_TOY = torch.tensor([0.49, -0.02], dtype=torch.float64)
+
+
+def toy(p: torch.Tensor) -> torch.Tensor:
+    """Yu & Morozov Figure 3 landscape (SPEC section 1), written out independently of lls_core.surfaces."""
+    x, y = p[:, 0], p[:, 1]
+    return (
+        -torch.exp(-3 * ((x - 0.5) ** 2 + y**2))
+        - torch.exp(-3 * ((x + 0.5) ** 2 + (y + 0.5) ** 2))
+        + torch.exp(-15 * ((x + 0.2) ** 2 + (y + 0.4) ** 2))
+        + torch.exp(-15 * (x**2 + (y - 0.3) ** 2))
+        + 1.0190055296306975
+    )
+
+
+class Tiny(nn.Module):
+    """A small MLP with biases: 6-5-3, softplus."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(6, 5)
+        self.b = nn.Linear(5, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(nn.functional.softplus(self.a(x.reshape(x.shape[0], 6))))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    m = Tiny().double()
+    x = torch.randn(40, 6, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,))
+    w1 = params.flatten(m)
+    w2 = w1 + torch.randn_like(w1)
+    return m, (x, y), w1, w2
+
+
+def reference_objective(m, data, w1, w2, b, n_points, lam, curve="fourier"):
+    """Eq. 4 written directly: a loop over points, plain module calls, autograd on b."""
+    x, y = data
+    b = b.detach().clone().requires_grad_(True)
+    t = torch.linspace(0, 1, n_points, dtype=w1.dtype)
+    pts = []
+    for ti in t:
+        if curve == "fourier":
+            c = torch.sin(math.pi * ti * torch.arange(1, b.shape[0] + 1, dtype=w1.dtype))
+        else:
+            c = (2 * ti * (1 - ti)).reshape(1)
+        if ti in (0.0, 1.0):
+            c = torch.zeros_like(c)
+        pts.append((1 - ti) * w1 + ti * w2 + c @ b)
+    total = 0.0
+    for p in pts:
+        total = total + models.loss(m, x, y, params.unflatten(m, p))
+    for p, q in zip(pts[:-1], pts[1:]):
+        total = total + lam * ((q - p) ** 2).sum()
+    total.backward()
+    return float(total.detach()), b.grad
+
+
+@pytest.mark.parametrize("curve", pf.CURVES)
+def test_batched_equals_point_by_point_and_reference(tiny, curve):
+    m, data, w1, w2 = tiny
+    K = 4 if curve == "fourier" else 1
+    b = 0.3 * torch.randn(K, w1.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    kw = dict(data=data, n_points=9, lam=0.7, curve=curve)
+    o1, g1, l1 = pf.objective_and_grad(m, w1, w2, b, batched=True, **kw)
+    o2, g2, l2 = pf.objective_and_grad(m, w1, w2, b, batched=False, **kw)
+    o3, g3 = reference_objective(m, data, w1, w2, b, 9, 0.7, curve)
+    assert o1 == pytest.approx(o2, rel=1e-12) and o1 == pytest.approx(o3, rel=1e-12)
+    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g1, g3, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(l1, l2, rtol=1e-12, atol=1e-14)
+
+
+def test_batched_equals_point_by_point_float32_lenet():
+    """The real study network in float32: same objective and gradient to float tolerance."""
+    m = models.build("lenet", seed=0)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
+    w1, w2 = params.flatten(m), params.flatten(models.build("lenet", seed=1))
+    b = 0.01 * torch.randn(3, w1.numel(), generator=g)
+    kw = dict(data=(x, y), n_points=7, lam=0.5)
+    o1, g1, _ = pf.objective_and_grad(m, w1, w2, b, batched=True, **kw)
+    o2, g2, _ = pf.objective_and_grad(m, w1, w2, b, batched=False, **kw)
+    assert o1 == pytest.approx(o2, rel=1e-5)
+    torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-6)
+
+
+def test_chunking_does_not_change_results(tiny):
+    m, data, w1, w2 = tiny
+    kw = dict(data=data, n_terms=3, n_points=11, lam=0.2, lr=1e-2, steps=5)
+    a = pf.find_path(m, w1, w2, **kw)
+    b = pf.find_path(m, w1, w2, chunk_points=2, chunk_data=7, **kw)
+    c = pf.find_path(m, w1, w2, memory_mb=1e-3, **kw)  # tiny bound: forces the smallest chunks
+    assert c.chunk_points == 1 and c.chunk_data < 40
+    for r in (b, c):
+        torch.testing.assert_close(a.b, r.b, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(a.losses, r.losses, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(a.objective, r.objective, rtol=1e-10, atol=1e-12)
+
+
+def test_toy_path_is_well_below_straight_line():
+    r = pf.find_path(toy, W1_TOY, W2_TOY, n_terms=15, n_points=101, lam=35.0, lr=1e-2, steps=300, grad_noise=1.0)
+    assert r.linear_height > 1.0  # the straight line crosses the bump at (-0.2, -0.4)
+    assert r.height < 0.8 * r.linear_height
+    assert r.length > r.linear_length  # a detour
+    # the reported losses are the landscape's values at the reported points
+    torch.testing.assert_close(r.losses, toy(r.points))
+    torch.testing.assert_close(r.linear_losses, toy(pf.path_points(W1_TOY, W2_TOY, torch.zeros_like(r.b), r.t)))
+    assert r.objective.shape == (301,) and r.objective[r.best_step] == r.objective.min()
+
+
+def test_zero_coefficients_are_linear_interpolation():
+    r = pf.find_path(toy, W1_TOY, W2_TOY, n_terms=5, n_points=21, steps=0)
+    t = torch.linspace(0, 1, 21, dtype=torch.float64)
+    line = W1_TOY + t[:, None] * (W2_TOY - W1_TOY)
+    assert torch.equal(r.b, torch.zeros(5, 2, dtype=torch.float64))
+    torch.testing.assert_close(r.points, line, rtol=0, atol=1e-15)
+    torch.testing.assert_close(r.losses, r.linear_losses)
+    assert r.height == r.linear_height
+    assert r.length == pytest.approx(float(torch.linalg.vector_norm(W2_TOY - W1_TOY)), rel=1e-12)
+
+
+@pytest.mark.parametrize("curve", pf.CURVES)
+def test_end_points_fixed_exactly(curve):
+    g = torch.Generator().manual_seed(3)
+    w1, w2 = torch.randn(7, generator=g), torch.randn(7, generator=g)
+    b = 1e3 * torch.randn(12 if curve == "fourier" else 1, 7, generator=g)
+    t = torch.linspace(0, 1, 33)
+    pts = pf.path_points(w1, w2, b, t, curve=curve)
+    assert torch.equal(pts[0], w1) and torch.equal(pts[-1], w2)
+    r = pf.find_path(toy, W1_TOY, W2_TOY, curve=curve, n_terms=12, lr=0.1, steps=20, grad_noise=3.0)
+    assert torch.equal(r.points[0], W1_TOY) and torch.equal(r.points[-1], W2_TOY)
+    assert r.losses[0] == toy(W1_TOY[None])[0] and r.losses[-1] == toy(W2_TOY[None])[0]
+
+
+def test_bezier_control_point_parametrisation():
+    """b = 0 is the straight line; the curve is the quadratic Bezier with control (w1 + w2)/2 + b."""
+    g = torch.Generator().manual_seed(4)
+    w1, w2, b = torch.randn(5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64), torch.randn(1, 5, generator=g, dtype=torch.float64)
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    theta = (w1 + w2) / 2 + b[0]
+    want = (1 - t)[:, None] ** 2 * w1 + 2 * (t * (1 - t))[:, None] * theta + t[:, None] ** 2 * w2
+    torch.testing.assert_close(pf.path_points(w1, w2, b, t, curve="bezier"), want)
+
+
+def test_lambda_trades_length_for_loss():
+    kw = dict(n_terms=10, n_points=51, lr=1e-2, steps=300)
+    short = pf.find_path(toy, W1_TOY, W2_TOY, lam=100.0, **kw)
+    long = pf.find_path(toy, W1_TOY, W2_TOY, lam=0.1, **kw)
+    assert long.length > short.length
+    assert long.losses.sum() < short.losses.sum()
+
+
+def test_module_result_matches_direct_evaluation(tiny):
+    m, data, w1, w2 = tiny
+    r = pf.find_path(m, w1, w2, data=data, n_terms=3, n_points=7, lam=0.1, lr=1e-2, steps=3, keep="last")
+    want = torch.stack([models.loss(m, *data, params.unflatten(m, p)) for p in r.points])
+    torch.testing.assert_close(r.losses, want)
+    assert r.best_step == 3 and r.height == float(want.max())
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(w2=torch.zeros(3, dtype=torch.float64)), "differ in size: w1 has 2 entries, w2 has 3"),
+        (dict(w1=torch.tensor([0.0, float("nan")], dtype=torch.float64)), r"w1 has 1 non-finite entries \(first: w1\[1\] = nan\)"),
+        (dict(w2=torch.tensor([float("inf"), 0.0], dtype=torch.float64)), "w2 has 1 non-finite"),
+        (dict(n_points=2), "n_points=2 is invalid: must be finite and >= 3"),
+        (dict(lam=-0.5), r"lam=-0.5 is invalid"),
+        (dict(lr=0.0), r"lr=0.0 is invalid: must be finite and > 0"),
+        (dict(n_terms=0), "n_terms=0"),
+        (dict(curve="spline"), "curve='spline'; valid: fourier, bezier"),
+        (dict(keep="first"), "keep='first'"),
+        (dict(chunk_points=0), "chunk_points=0"),
+    ],
+)
+def test_bad_input_is_named(kwargs, match):
+    args = dict(w1=W1_TOY, w2=W2_TOY)
+    args.update(kwargs)
+    w1, w2 = args.pop("w1"), args.pop("w2")
+    with pytest.raises(ValueError, match=match):
+        pf.find_path(toy, w1, w2, **args)
+
+
+def test_module_size_mismatch_and_missing_data(tiny):
+    m, data, w1, _ = tiny
+    d = params.num_params(m)
+    with pytest.raises(ValueError, match=f"end points have 5 entries but the module Tiny has d={d}"):
+        pf.find_path(m, torch.zeros(5), torch.zeros(5), data=data)
+    with pytest.raises(ValueError, match="needs data"):
+        pf.find_path(m, w1, w1)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        pf.find_path(toy, [0.0, 1.0], W2_TOY)
