@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lls_core import models, params
+from lls_core import models, params, pathfinder
 
 __all__ = [
     "SET_NAMES",
@@ -316,6 +316,9 @@ class PathConfig:
     steps: int = 100
     n_data: int | None = None
     seed: int = 0
+    keep: Literal["best", "last"] = "best"
+    batched: bool | None = None
+    memory_mb: float | None = 512.0
 
     def __post_init__(self) -> None:
         for name, lo in (("n_terms", 1), ("n_points", 3), ("steps", 0)):
@@ -328,6 +331,8 @@ class PathConfig:
             raise ValueError(f"PathConfig.lr={self.lr!r}: must be a finite number > 0")
         if self.n_data is not None and (not isinstance(self.n_data, int) or self.n_data < 1):
             raise ValueError(f"PathConfig.n_data={self.n_data!r}: must be None or an integer >= 1")
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"PathConfig.keep={self.keep!r}; valid: 'best', 'last'")
 
 
 @dataclass(frozen=True)
@@ -389,51 +394,15 @@ def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
     return models.loss(model, x, y, params.unflatten(model, w))
 
 
-def _minimal_fourier_path(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
-                          cfg: PathConfig) -> tuple[float, float, float]:
-    """ADAPTER until ``lls_core.pathfinder`` (issue 5) lands: a plain FourierPathFinder.
-
-    Point-by-point (no vmap), Adam on the coefficients ``b`` of shape
-    ``(n_terms, d)``; returns ``(height, length, linear_height)`` of the final path.
-    """
-    t = torch.linspace(0, 1, cfg.n_points, dtype=w1.dtype)
-    n = torch.arange(1, cfg.n_terms + 1, dtype=w1.dtype)
-    basis = torch.sin(torch.pi * t[:, None] * n[None, :])  # (P, N)
-    line = (1 - t)[:, None] * w1 + t[:, None] * w2  # (P, d)
-    b = torch.zeros(cfg.n_terms, w1.numel(), dtype=w1.dtype, requires_grad=True)
-    opt = torch.optim.Adam([b], lr=cfg.lr)
-    with torch.no_grad():
-        linear = [float(_loss_at(model, x, y, line[k])) for k in range(cfg.n_points)]
-    for _ in range(cfg.steps):
-        opt.zero_grad()
-        path = line + basis @ b
-        obj = sum(_loss_at(model, x, y, path[k]) for k in range(1, cfg.n_points - 1))
-        obj = obj + cfg.lam * (path[1:] - path[:-1]).pow(2).sum()
-        obj.backward()
-        opt.step()
-    with torch.no_grad():
-        path = line + basis @ b
-        losses = [float(_loss_at(model, x, y, path[k])) for k in range(cfg.n_points)]
-        length = float(torch.linalg.vector_norm(path[1:] - path[:-1], dim=1).sum())
-    return max(losses), length, max(linear)
-
-
 def _run_path(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
               cfg: PathConfig) -> tuple[float, float, float]:
-    """Height, length and straight-line height of one FourierPathFinder path."""
-    try:
-        from lls_core import pathfinder  # noqa: F401  (issue 5)
-    except ImportError:
-        return _minimal_fourier_path(model, x, y, w1, w2, cfg)
-    return _pathfinder_adapter(model, x, y, w1, w2, cfg)
-
-
-def _pathfinder_adapter(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
-                        cfg: PathConfig) -> tuple[float, float, float]:
-    from lls_core import pathfinder
-
+    """Height, length and straight-line height of one :func:`lls_core.pathfinder.find_path` run."""
+    batched = cfg.batched
+    if batched is None:
+        batched = not any(isinstance(m, nn.RNNBase) for m in model.modules())
     res = pathfinder.find_path(model, w1, w2, data=(x, y), n_terms=cfg.n_terms, n_points=cfg.n_points,
-                               lam=cfg.lam, lr=cfg.lr, steps=cfg.steps, seed=cfg.seed)
+                               lam=cfg.lam, lr=cfg.lr, steps=cfg.steps, seed=cfg.seed, keep=cfg.keep,
+                               batched=batched, memory_mb=cfg.memory_mb if batched else None)
     return float(res.height), float(res.length), float(res.linear_height)
 
 
