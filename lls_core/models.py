@@ -25,7 +25,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-__all__ = ["ARCHITECTURES", "PARAM_COUNTS", "ACTIVATIONS", "build", "loss", "is_classifier"]
+__all__ = [
+    "ARCHITECTURES",
+    "PARAM_COUNTS",
+    "ACTIVATIONS",
+    "build",
+    "loss",
+    "is_classifier",
+    "DEMO_ARCHITECTURES",
+    "build_demo",
+]
 
 ARCHITECTURES: tuple[str, ...] = ("fcp", "lenet", "autoencoder", "lstm")
 PARAM_COUNTS: dict[str, int] = {"fcp": 42_200, "lenet": 61_706, "autoencoder": 52_224, "lstm": 15_456}
@@ -167,3 +176,115 @@ def loss(model: nn.Module, x: Tensor, y: Tensor, params: dict[str, Tensor] | Non
     if is_classifier(model):
         return F.cross_entropy(out, y)
     return F.mse_loss(out, x)
+
+
+# ---------------------------------------------------------------------------
+# Demonstration networks for the visualization chapters (not part of the study)
+# ---------------------------------------------------------------------------
+# Small nets whose architecture is the variable under test: depth, width, batch
+# normalization and skip connections (Li et al. 2018; LLS survey Figures 3-4).
+# They take the same (N, 1, 28, 28) images and return logits (N, 10), so
+# :func:`loss` applies to them unchanged. Built with :func:`build_demo`.
+
+DEMO_ARCHITECTURES: tuple[str, ...] = ("mlp", "resnet")
+
+
+class DemoMLP(nn.Module):
+    """784 -> ``depth`` hidden layers of ``width`` units -> 10, with biases.
+
+    With ``batch_norm`` each hidden linear layer is followed by ``BatchNorm1d``
+    before the activation. Logits of shape ``(N, 10)``.
+    """
+
+    task = "classify"
+
+    def __init__(self, depth: int = 2, width: int = 32, batch_norm: bool = False, activation: str = "relu") -> None:
+        super().__init__()
+        self.activation = activation
+        self.act = _act(activation)
+        sizes = [784] + [width] * depth
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(depth)) if batch_norm else None
+        self.out = nn.Linear(sizes[-1], 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.reshape(x.shape[0], 784)
+        for i, layer in enumerate(self.hidden):
+            h = layer(h)
+            if self.norms is not None:
+                h = self.norms[i](h)
+            h = self.act(h)
+        return self.out(h)
+
+
+class _Block(nn.Module):
+    """Two 3x3 convolutions; ``h + F(h)`` with a skip connection, ``F(h)`` without."""
+
+    def __init__(self, channels: int, skip: bool, batch_norm: bool, act: Callable[[Tensor], Tensor]) -> None:
+        super().__init__()
+        self.skip, self.act = skip, act
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=not batch_norm)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=not batch_norm)
+        self.bn1 = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+        self.bn2 = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
+
+    def forward(self, h: Tensor) -> Tensor:
+        r = self.act(self.bn1(self.conv1(h)))
+        r = self.bn2(self.conv2(r))
+        return self.act(h + r if self.skip else r)
+
+
+class DemoResNet(nn.Module):
+    """Small residual net: 3x3 stem conv (stride 2, 28->14), ``blocks`` residual blocks, global average pool, linear.
+
+    ``skip=False`` removes the identity shortcuts and leaves a plain net of the same
+    depth and parameter count (Li et al. 2018's "ResNet-noshort"). Logits ``(N, 10)``.
+    """
+
+    task = "classify"
+
+    def __init__(
+        self, blocks: int = 3, channels: int = 8, skip: bool = True, batch_norm: bool = False, activation: str = "relu"
+    ) -> None:
+        super().__init__()
+        self.activation = activation
+        self.act = _act(activation)
+        self.stem = nn.Conv2d(1, channels, 3, stride=2, padding=1)
+        self.blocks = nn.Sequential(*(_Block(channels, skip, batch_norm, self.act) for _ in range(blocks)))
+        self.out = nn.Linear(channels, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.act(self.stem(x))
+        h = self.blocks(h)
+        return self.out(h.mean(dim=(2, 3)))
+
+
+def build_demo(
+    name: str,
+    *,
+    depth: int = 2,
+    width: int = 32,
+    blocks: int = 3,
+    channels: int = 8,
+    skip: bool = True,
+    batch_norm: bool = False,
+    activation: str = "relu",
+    seed: int = 0,
+) -> nn.Module:
+    """Build a demonstration net with PyTorch's default initialisation drawn from ``seed``.
+
+    ``"mlp"`` uses ``depth``, ``width``, ``batch_norm``; ``"resnet"`` uses ``blocks``,
+    ``channels``, ``skip``, ``batch_norm``. Default activation ReLU (as in Li et al.
+    2018). Raises ``ValueError`` naming a bad name, size or activation.
+    """
+    if name not in DEMO_ARCHITECTURES:
+        raise ValueError(f"unknown demo architecture {name!r}; valid: {', '.join(DEMO_ARCHITECTURES)}")
+    for label, value, low in (("depth", depth, 1), ("width", width, 1), ("blocks", blocks, 0), ("channels", channels, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{label}={value!r}: must be an integer >= {low}")
+    _act(activation)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if name == "mlp":
+            return DemoMLP(depth=depth, width=width, batch_norm=batch_norm, activation=activation)
+        return DemoResNet(blocks=blocks, channels=channels, skip=skip, batch_norm=batch_norm, activation=activation)

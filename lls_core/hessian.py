@@ -1,0 +1,326 @@
+"""Curvature of a loss at a point, from Hessian-vector products only.
+
+Everything here works on a *loss closure* ``loss_fn(w) -> scalar`` of one flat
+weight vector ``w`` of shape ``(d,)``; :func:`flat_loss` builds one from a network
+and its data. The Hessian is never formed (except by :func:`hessian_matrix`, for
+tests on tiny problems): every routine calls a Hessian-vector product ``hvp(v)``
+of shape ``(d,) -> (d,)`` made by :func:`make_hvp` (double backward through the
+cached gradient graph, so one HVP costs about one backward pass).
+
+* :func:`lanczos` -- ``m`` steps of the Lanczos iteration with full
+  re-orthogonalisation (float64 bookkeeping), giving the tridiagonal ``T``.
+* :func:`top_eigenvalues` -- largest algebraic eigenvalues by Lanczos (default),
+  deflated power iteration, or ARPACK (``scipy.sparse.linalg.eigsh``).
+* :func:`hutchinson_trace` -- ``tr(H) = E[v^T H v]`` with Rademacher probes.
+* :func:`spectral_density` -- stochastic Lanczos quadrature (Lin, Saad & Yang
+  2016; Ghorbani, Krishnan & Xiao 2019): each probe's Lanczos run gives Ritz
+  values ``theta_j`` and weights ``tau_j`` (squared first components of T's
+  eigenvectors, summing to 1); the density estimate is the probe average of
+  ``sum_j tau_j N(t; theta_j, sigma^2)``.
+
+Units: eigenvalues are in units of the loss per squared weight unit (loss is a
+mean over the data, so they do not grow with the number of examples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.linalg
+import torch
+from torch import Tensor, nn
+
+from lls_core import models, params
+
+__all__ = [
+    "LossFn",
+    "HVP",
+    "flat_loss",
+    "make_hvp",
+    "model_hvp",
+    "hessian_matrix",
+    "Tridiagonal",
+    "lanczos",
+    "Eigen",
+    "top_eigenvalues",
+    "TraceEstimate",
+    "hutchinson_trace",
+    "SpectralDensity",
+    "spectral_density",
+]
+
+LossFn = Callable[[Tensor], Tensor]
+"""A loss of one flat weight vector: ``(d,) -> ()``."""
+HVP = Callable[[Tensor], Tensor]
+"""A Hessian-vector product: ``(d,) -> (d,)``."""
+
+METHODS: tuple[str, ...] = ("lanczos", "power", "arpack")
+
+
+def flat_loss(model: nn.Module, x: Tensor, y: Tensor, *, data_chunk: int | None = None) -> LossFn:
+    """Loss closure ``w -> models.loss(model, x, y, unflatten(model, w))`` (mean over all ``N`` examples).
+
+    ``x``: ``(N, ...)`` inputs; ``y``: ``(N,)`` labels. With ``data_chunk`` the mean is
+    accumulated over chunks of that many examples (same value, less memory).
+    The closure is differentiable and ``torch.func.vmap``-able over ``w``. Models
+    with batch normalization should be in ``eval()`` mode (running statistics).
+    """
+    n = int(x.shape[0])
+    if n == 0 or int(y.shape[0]) != n:
+        raise ValueError(f"x has {n} examples and y has {int(y.shape[0])}; need the same positive number")
+    if data_chunk is not None and (not isinstance(data_chunk, int) or data_chunk < 1):
+        raise ValueError(f"data_chunk={data_chunk!r}: must be a positive integer or None")
+    step = n if data_chunk is None else data_chunk
+
+    def loss_fn(w: Tensor) -> Tensor:
+        p = params.unflatten(model, w)
+        if step >= n:
+            return models.loss(model, x, y, p)
+        total = 0.0
+        for i in range(0, n, step):
+            xb, yb = x[i : i + step], y[i : i + step]
+            total = total + models.loss(model, xb, yb, p) * xb.shape[0]
+        return total / n
+
+    return loss_fn
+
+
+def make_hvp(loss_fn: LossFn, w: Tensor) -> HVP:
+    """Hessian-vector product of ``loss_fn`` at ``w`` (shape ``(d,)``).
+
+    The gradient graph is built once (``create_graph=True``); each call then costs
+    one backward pass. ``v`` may be any floating dtype; the result has ``w``'s dtype.
+    """
+    if w.ndim != 1:
+        raise ValueError(f"w must be a flat vector of shape (d,); got shape {tuple(w.shape)}")
+    w_ = w.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(loss_fn(w_), w_, create_graph=True)
+
+    def hvp(v: Tensor) -> Tensor:
+        if v.shape != w_.shape:
+            raise ValueError(f"v has shape {tuple(v.shape)}; expected {tuple(w_.shape)}")
+        with torch.enable_grad():
+            (hv,) = torch.autograd.grad(g, w_, v.to(w_.dtype), retain_graph=True)
+        return hv.detach()
+
+    return hvp
+
+
+def model_hvp(model: nn.Module, x: Tensor, y: Tensor, w: Tensor | None = None, **kw) -> HVP:
+    """:func:`make_hvp` of :func:`flat_loss` at ``w`` (default: the model's own weights)."""
+    w = params.flatten(model) if w is None else w
+    return make_hvp(flat_loss(model, x, y, **kw), w)
+
+
+def hessian_matrix(loss_fn: LossFn, w: Tensor) -> Tensor:
+    """The dense ``(d, d)`` Hessian via ``torch.func.hessian`` (tiny problems and tests only)."""
+    if w.numel() > 5000:
+        raise ValueError(f"d={w.numel()} is too large for a dense Hessian here (limit 5000); use top_eigenvalues")
+    return torch.func.hessian(loss_fn)(w.detach())
+
+
+def _rng_vector(d: int, seed: int, kind: str = "gaussian") -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "rademacher":
+        return rng.choice(np.array([-1.0, 1.0]), size=d)
+    return rng.standard_normal(d)
+
+
+def _apply(hvp: HVP, v: np.ndarray) -> np.ndarray:
+    return hvp(torch.from_numpy(v)).double().cpu().numpy()
+
+
+@dataclass(frozen=True)
+class Tridiagonal:
+    """Lanczos result: ``T = tridiag(beta, alpha, beta)`` of size ``m``; ``basis`` ``(m, d)`` if kept."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    basis: np.ndarray | None
+
+    def ritz(self) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenvalues ``(m,)`` (ascending) and eigenvectors ``(m, m)`` (columns) of ``T``."""
+        if len(self.alpha) == 1:
+            return self.alpha.copy(), np.ones((1, 1))
+        return scipy.linalg.eigh_tridiagonal(self.alpha, self.beta)
+
+
+def lanczos(hvp: HVP, v0: np.ndarray | Tensor, m: int, *, keep_basis: bool = False) -> Tridiagonal:
+    """``m`` Lanczos steps from ``v0`` (shape ``(d,)``) with full re-orthogonalisation.
+
+    Stops early (smaller ``T``) when the Krylov space becomes invariant.
+    """
+    v = np.asarray(v0.detach().cpu() if isinstance(v0, Tensor) else v0, dtype=np.float64)
+    d = v.shape[0]
+    if not isinstance(m, int) or m < 1:
+        raise ValueError(f"m={m!r}: the number of Lanczos steps must be a positive integer")
+    m = min(m, d)
+    nrm = np.linalg.norm(v)
+    if not np.isfinite(nrm) or nrm == 0:
+        raise ValueError("v0 must be a finite, non-zero vector")
+    q = v / nrm
+    basis = np.zeros((m, d))
+    alpha, beta = [], []
+    for j in range(m):
+        basis[j] = q
+        z = _apply(hvp, q)
+        a = float(q @ z)
+        alpha.append(a)
+        # full re-orthogonalisation (twice is enough, Kahan-Parlett)
+        for _ in range(2):
+            z -= basis[: j + 1].T @ (basis[: j + 1] @ z)
+        b = float(np.linalg.norm(z))
+        if j == m - 1 or b <= 1e-10 * max(1.0, abs(a)):
+            break
+        beta.append(b)
+        q = z / b
+    k = len(alpha)
+    return Tridiagonal(np.array(alpha), np.array(beta[: k - 1]), basis[:k] if keep_basis else None)
+
+
+@dataclass(frozen=True)
+class Eigen:
+    """Largest algebraic eigenvalues ``values`` ``(k,)`` (descending), unit ``vectors`` ``(k, d)``."""
+
+    values: np.ndarray
+    vectors: np.ndarray
+    method: str
+    matvecs: int
+
+
+def top_eigenvalues(
+    hvp: HVP,
+    d: int,
+    k: int = 1,
+    *,
+    method: str = "lanczos",
+    iters: int | None = None,
+    tol: float = 1e-6,
+    seed: int = 0,
+) -> Eigen:
+    """The ``k`` largest eigenvalues of the ``d x d`` Hessian behind ``hvp``.
+
+    ``method``: ``"lanczos"`` (``iters`` steps, default ``min(d, max(4k, 40))``),
+    ``"power"`` (power iteration with deflation; it converges to the eigenvalue
+    of largest *magnitude*, which at a minimum is the largest one; ``iters`` per
+    eigenvalue, default 200, stopping at relative change ``tol``), or ``"arpack"``
+    (``scipy.sparse.linalg.eigsh``, ``which="LA"``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    if not isinstance(k, int) or not 1 <= k <= d:
+        raise ValueError(f"k={k!r}: must be an integer in [1, d={d}]")
+    if method == "lanczos":
+        m = min(d, iters or max(4 * k, 40))
+        t = lanczos(hvp, _rng_vector(d, seed), m, keep_basis=True)
+        vals, vecs = t.ritz()
+        order = np.argsort(vals)[::-1][:k]
+        return Eigen(vals[order], (t.basis.T @ vecs[:, order]).T, method, len(t.alpha))
+    if method == "arpack":
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        count = [0]
+
+        def mv(v: np.ndarray) -> np.ndarray:
+            count[0] += 1
+            return _apply(hvp, np.ascontiguousarray(v.reshape(-1), dtype=np.float64))
+
+        op = LinearOperator((d, d), matvec=mv, dtype=np.float64)
+        vals, vecs = eigsh(op, k=k, which="LA", tol=tol, v0=_rng_vector(d, seed), maxiter=iters)
+        order = np.argsort(vals)[::-1]
+        return Eigen(vals[order], vecs[:, order].T, method, count[0])
+    values, vectors, count = [], [], 0
+    for i in range(k):
+        v = _rng_vector(d, seed + i)
+        v /= np.linalg.norm(v)
+        lam = 0.0
+        for _ in range(iters or 200):
+            for u in vectors:  # deflate the eigenvectors already found
+                v -= (u @ v) * u
+            z = _apply(hvp, v)
+            for u, lu in zip(vectors, values):
+                z -= lu * (u @ v) * u
+            count += 1
+            new = float(v @ z)
+            nz = np.linalg.norm(z)
+            if nz == 0:
+                break
+            v = z / nz
+            if abs(new - lam) <= tol * max(abs(new), 1e-30):
+                lam = new
+                break
+            lam = new
+        values.append(lam)
+        vectors.append(v)
+    order = np.argsort(values)[::-1]
+    return Eigen(np.array(values)[order], np.array(vectors)[order], method, count)
+
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    """Hutchinson estimate of ``tr(H)``: ``mean`` with its standard error, from ``samples`` ``(n,)``."""
+
+    mean: float
+    stderr: float
+    samples: np.ndarray
+
+
+def hutchinson_trace(hvp: HVP, d: int, n_samples: int = 100, *, seed: int = 0) -> TraceEstimate:
+    """``tr(H) ~ mean(v^T H v)`` over ``n_samples`` Rademacher vectors ``v`` of length ``d``."""
+    if not isinstance(n_samples, int) or n_samples < 2:
+        raise ValueError(f"n_samples={n_samples!r}: need an integer >= 2 (for a standard error)")
+    s = np.array([float(v @ _apply(hvp, v)) for v in (_rng_vector(d, seed + i, "rademacher") for i in range(n_samples))])
+    return TraceEstimate(float(s.mean()), float(s.std(ddof=1) / np.sqrt(n_samples)), s)
+
+
+@dataclass(frozen=True)
+class SpectralDensity:
+    """Stochastic Lanczos quadrature: per probe, Ritz ``nodes`` and ``weights`` (each ``(n_probes, m)``).
+
+    Each row of ``weights`` sums to 1 (zero-padded where a run stopped early), so
+    the estimate is a probability density over eigenvalues; ``dim`` is ``d``.
+    """
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    dim: int
+
+    def density(self, grid: np.ndarray, sigma: float) -> np.ndarray:
+        """Gaussian-smoothed density at ``grid`` ``(G,)`` points, bandwidth ``sigma`` (eigenvalue units)."""
+        if not sigma > 0:
+            raise ValueError(f"sigma={sigma!r}: the smoothing bandwidth must be positive")
+        g = np.asarray(grid, dtype=np.float64)[:, None, None]
+        k = np.exp(-0.5 * ((g - self.nodes[None]) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+        return (k * self.weights[None]).sum(axis=2).mean(axis=1)
+
+    def moment(self, k: int) -> float:
+        """Estimate of ``tr(H^k) / d`` (exact in expectation for ``k < 2m``)."""
+        return float((self.weights * self.nodes**k).sum(axis=1).mean())
+
+    def mass_below(self, t: float) -> float:
+        """Estimated fraction of the ``d`` eigenvalues below ``t``."""
+        return float((self.weights * (self.nodes < t)).sum(axis=1).mean())
+
+    @property
+    def extremes(self) -> tuple[float, float]:
+        """Smallest and largest Ritz value over all probes (estimates of ``lambda_min``, ``lambda_max``)."""
+        live = self.weights > 0
+        return float(self.nodes[live].min()), float(self.nodes[live].max())
+
+
+def spectral_density(hvp: HVP, d: int, *, n_probes: int = 4, m: int = 60, seed: int = 0) -> SpectralDensity:
+    """Stochastic Lanczos quadrature with ``n_probes`` Rademacher probes of ``m`` Lanczos steps each."""
+    if not isinstance(n_probes, int) or n_probes < 1:
+        raise ValueError(f"n_probes={n_probes!r}: must be a positive integer")
+    m = min(m, d)
+    nodes = np.zeros((n_probes, m))
+    weights = np.zeros((n_probes, m))
+    for i in range(n_probes):
+        t = lanczos(hvp, _rng_vector(d, seed + i, "rademacher"), m)
+        vals, vecs = t.ritz()
+        nodes[i, : len(vals)] = vals
+        weights[i, : len(vals)] = vecs[0] ** 2
+    return SpectralDensity(nodes, weights, d)
