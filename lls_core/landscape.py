@@ -575,8 +575,8 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
 class Sharpness:
     """Curvature of the loss at one solution.
 
-    ``top_eigenvalue``: largest Hessian eigenvalue (Lanczos, scipy ``eigsh`` on
-    Hessian-vector products), loss units per squared weight unit; ``trace``:
+    ``top_eigenvalue``: largest Hessian eigenvalue (Lanczos on Hessian-vector
+    products), loss units per squared weight unit; ``trace``:
     Hutchinson estimate of tr(H) with ``trace_se`` its standard error over
     ``n_probes`` Rademacher probes; ``n_hvp``: Hessian-vector products used.
     """
@@ -598,65 +598,31 @@ class SharpnessSet:
     trace_se: np.ndarray
 
 
-def _hvp_operator(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Callable[[Tensor], Tensor]:
-    """``v -> H v`` at ``w`` for the mean loss over ``(x, y)`` (double backward; works for the LSTM too)."""
-    try:
-        from lls_core import hessian  # issue 8
-
-        if hasattr(hessian, "hvp_operator"):
-            return hessian.hvp_operator(model, x, y, w)  # type: ignore[no-any-return]
-    except ImportError:
-        pass
-    wp = w.detach().clone().requires_grad_(True)
-    loss = _loss_at(model, x, y, wp)
-    (g,) = torch.autograd.grad(loss, wp, create_graph=True)
-
-    def hvp(v: Tensor) -> Tensor:
-        (hv,) = torch.autograd.grad(g, wp, grad_outputs=v, retain_graph=True)
-        return hv.detach()
-
-    return hvp
-
-
 def sharpness(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_probes: int = 10,
-              tol: float = 1e-3, max_hvp: int = 200, seed: int = 0) -> Sharpness:
+              lanczos_steps: int = 30, seed: int = 0) -> Sharpness:
     """Top Hessian eigenvalue and Hutchinson trace of the loss over ``(x, y)`` at ``w`` (``(d,)``).
 
-    The eigenvalue comes from ``scipy.sparse.linalg.eigsh(which="LA")`` (Lanczos)
-    with relative tolerance ``tol``; the trace from ``n_probes`` Rademacher vectors
-    ``z``: ``mean(z . H z)``.
+    Uses :mod:`lls_core.hessian`: the eigenvalue is the largest Ritz value of
+    ``lanczos_steps`` Lanczos steps (extreme eigenvalues converge first), the trace
+    the mean of ``z . H z`` over ``n_probes`` Rademacher vectors ``z``.
     """
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from lls_core import hessian
 
     d = params.num_params(model)
     if not isinstance(w, Tensor) or w.shape != (d,):
         raise ValueError(f"w must be a tensor of shape ({d},); got {getattr(w, 'shape', w)}")
     if not isinstance(n_probes, int) or n_probes < 2:
         raise ValueError(f"n_probes={n_probes!r}: need an integer >= 2 (for a standard error)")
-    hvp = _hvp_operator(model, x, y, w)
-    count = [0]
-
-    def mv(v: np.ndarray) -> np.ndarray:
-        count[0] += 1
-        t = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64).ravel()).to(w.dtype)
-        return hvp(t).double().numpy()
-
-    op = LinearOperator((d, d), matvec=mv, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    v0 = rng.standard_normal(d)
-    top = float(eigsh(op, k=1, which="LA", tol=tol, v0=v0, ncv=min(d, 12), maxiter=max_hvp,
-                      return_eigenvectors=False)[0])
-    vals = []
-    for _ in range(n_probes):
-        z = torch.from_numpy(rng.integers(0, 2, d) * 2.0 - 1).to(w.dtype)
-        vals.append(float(z @ hvp(z)))
-        count[0] += 1
-    v = np.asarray(vals)
-    return Sharpness(top, float(v.mean()), float(v.std(ddof=1) / np.sqrt(n_probes)), n_probes, count[0])
+    if not isinstance(lanczos_steps, int) or lanczos_steps < 2:
+        raise ValueError(f"lanczos_steps={lanczos_steps!r}: need an integer >= 2")
+    hvp = hessian.model_hvp(model, x, y, w.detach())
+    top = hessian.top_eigenvalues(hvp, d, 1, method="lanczos", iters=min(d, lanczos_steps), seed=seed)
+    tr = hessian.hutchinson_trace(hvp, d, n_probes, seed=seed + 1)
+    return Sharpness(float(top.values[0]), tr.mean, tr.stderr, n_probes, top.matvecs + n_probes)
 
 
 def sharpness_set(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, set_name: str = "",
-                  n_probes: int = 10, tol: float = 1e-3, seed: int = 0,
+                  n_probes: int = 10, lanczos_steps: int = 30, seed: int = 0,
                   progress: bool = False) -> SharpnessSet:
     """:func:`sharpness` at each of the ``K`` vectors of ``w`` (``(K, d)``)."""
     w = _check_matrix(w, set_name or "w")
@@ -665,6 +631,7 @@ def sharpness_set(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, set_name
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc=f"sharpness {set_name}")
-    res = [sharpness(model, x, y, w[k], n_probes=n_probes, tol=tol, seed=seed + k) for k in it]
+    res = [sharpness(model, x, y, w[k], n_probes=n_probes, lanczos_steps=lanczos_steps, seed=seed + k)
+           for k in it]
     return SharpnessSet(set_name, np.array([r.top_eigenvalue for r in res]),
                         np.array([r.trace for r in res]), np.array([r.trace_se for r in res]))

@@ -163,7 +163,8 @@ def barrier_frame(results: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
 
 
 def all_sharpness(topo: Topography, *, sets: Sequence[str] | None = None, n_probes: int = 10,
-                  n_data: int | None = None, tol: float = 1e-3, progress: bool = False) -> dict[str, SharpnessSet]:
+                  n_data: int | None = None, lanczos_steps: int = 30,
+                  progress: bool = False) -> dict[str, SharpnessSet]:
     """Top Hessian eigenvalue and Hutchinson trace of the training loss at every vector of every set.
 
     ``n_data``: use the first ``n_data`` training images (``None``: all).
@@ -172,7 +173,8 @@ def all_sharpness(topo: Topography, *, sets: Sequence[str] | None = None, n_prob
     if n_data is not None:
         x, y = x[:n_data], y[:n_data]
     names = list(sets) if sets is not None else list(topo.sets)
-    return {n: landscape.sharpness_set(topo.model, x, y, topo.sets[n], set_name=n, n_probes=n_probes, tol=tol,
+    return {n: landscape.sharpness_set(topo.model, x, y, topo.sets[n], set_name=n, n_probes=n_probes,
+                                       lanczos_steps=lanczos_steps,
                                        progress=progress) for n in names}
 
 
