@@ -318,7 +318,7 @@ class PathConfig:
     seed: int = 0
     keep: Literal["best", "last"] = "best"
     batched: bool | None = None
-    memory_mb: float | None = 512.0
+    memory_mb: float | None = None
 
     def __post_init__(self) -> None:
         for name, lo in (("n_terms", 1), ("n_points", 3), ("steps", 0)):

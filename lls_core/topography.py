@@ -41,16 +41,20 @@ __all__ = [
     "vector_spread",
     "claims",
     "verdict",
+    "resemblance",
+    "published_table_s1",
 ]
 
 PATH_PROFILES: dict[str, PathConfig] = {
     "smoke": PathConfig(n_terms=4, n_points=7, steps=3, lr=1e-3, n_data=250),
     "quick": PathConfig(n_terms=10, n_points=21, steps=30, lr=1e-3, n_data=1000),
-    "paper": PathConfig(n_terms=10, n_points=51, steps=100, lr=1e-3, n_data=None),
+    "paper": PathConfig(n_terms=10, n_points=51, steps=100, lr=1e-3, n_data=None, memory_mb=8192.0),
 }
 """FourierPathFinder settings per profile. ``paper`` is the authors' (10 terms, 51
 points, Adam lr 1e-3, 100 steps, every image); ``lam`` = 1 everywhere (unpublished
-for networks; the path-finder chapter shows the height is insensitive to it)."""
+for networks; the path-finder chapter shows the height is insensitive to it). The
+small profiles evaluate all path points and images in one batched call; ``paper``
+bounds each call's autograd graph to 8 GiB."""
 
 SET_ORDER: tuple[str, ...] = ("BFGS-train", "BFGS-test", "SGD-train", "SGD-test", "LBFGS-train", "LBFGS-test")
 
@@ -279,3 +283,71 @@ def claims(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = N
                     stats.compare(sharp[pair[0]].top_eigenvalue, sharp[pair[1]].top_eigenvalue,
                                   alternative="greater", **cmp), "greater")
     return pd.DataFrame(rows)
+
+
+def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = None,
+                sharp: Mapping[str, SharpnessSet] | None = None, *, third: str = "LBFGS-train",
+                refs: tuple[str, str] = ("BFGS-train", "SGD-train"), n_boot: int = 2000,
+                seed: int = 0) -> pd.DataFrame:
+    """Does set ``third`` look more like ``refs[0]`` or like ``refs[1]``?
+
+    For each measurement available (barrier height on the training landscape,
+    distance from the midpoint of the two reference centroids, per-vector spread,
+    top Hessian eigenvalue) it compares ``third`` with each reference set by the
+    common-language effect size ``P(third > ref)``: 0.5 means indistinguishable.
+    ``closer_to`` names the reference whose effect size lies nearer 0.5, and
+    ``distinct_from`` lists the references from which ``third`` differs
+    significantly (two-sided Mann–Whitney p < 0.05). Columns: ``metric``,
+    ``cl_<ref>``, ``lo_<ref>``, ``hi_<ref>``, ``p_<ref>`` for both references,
+    ``closer_to``, ``distinct_from``.
+    """
+    s = topo.sets
+    for n in (third, *refs):
+        if n not in s:
+            raise KeyError(f"no weight set {n!r}; available: {', '.join(s)}")
+    metrics: dict[str, dict[str, np.ndarray]] = {}
+    if bars and all((n, "train") in bars for n in (third, *refs)):
+        metrics["barrier height (train landscape)"] = {n: bars[(n, "train")].height for n in (third, *refs)}
+    dist = landscape.distances(s, between=refs)
+    metrics["distance from the common origin"] = {n: dist.distance[n] for n in (third, *refs)}
+    spread = vector_spread({n: s[n] for n in (third, *refs)})
+    metrics["per-vector s.d. of the weights"] = spread
+    if sharp and all(n in sharp for n in (third, *refs)):
+        metrics["top Hessian eigenvalue"] = {n: sharp[n].top_eigenvalue for n in (third, *refs)}
+        metrics["Hessian trace"] = {n: sharp[n].trace for n in (third, *refs)}
+    rows = []
+    for name, vals in metrics.items():
+        row: dict[str, Any] = {"metric": name}
+        dev = {}
+        sig = []
+        for r in refs:
+            if min(vals[third].size, vals[r].size) < 2:
+                break
+            c = stats.compare(vals[third], vals[r], n_boot=n_boot, seed=seed)
+            row.update({f"cl_{r}": c.cl, f"lo_{r}": c.cl_ci[0], f"hi_{r}": c.cl_ci[1], f"p_{r}": c.p})
+            dev[r] = abs(c.cl - 0.5)
+            if c.p < 0.05:
+                sig.append(r)
+        else:
+            row["closer_to"] = min(dev, key=dev.get) if dev[refs[0]] != dev[refs[1]] else "tie"
+            row["distinct_from"] = ", ".join(sig) if sig else "neither"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Yu & Morozov's Table S1 (published values) as a DataFrame: ``arch``, ``set``, ``mean``, ``std``.
+
+    Read from ``data/published/yu_morozov_table_s1.csv`` (``#`` lines are the source note).
+    """
+    p = Path(path) if path is not None else _PROJECT_ROOT / "data" / "published" / "yu_morozov_table_s1.csv"
+    if not p.is_file():
+        raise FileNotFoundError(f"published Table S1 not found at {p}")
+    df = pd.read_csv(p, comment="#")
+    missing = {"arch", "set", "mean", "std"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{p} lacks columns {sorted(missing)}; has {list(df.columns)}")
+    return df
