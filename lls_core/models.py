@@ -146,18 +146,21 @@ class LSTMNet(nn.Module):
 _BUILDERS = {"fcp": FCP, "lenet": LeNet, "autoencoder": Autoencoder, "lstm": LSTMNet}
 
 
-def build(name: str, *, activation: str = "softplus", seed: int = 0) -> nn.Module:
+def build(name: str, *, activation: str = "softplus", seed: int = 0, perm_seed: int = 0) -> nn.Module:
     """Build architecture ``name`` with PyTorch's default initialisation drawn from ``seed``.
 
     Deterministic: the same ``(name, activation, seed)`` always gives the same weights.
+    ``perm_seed`` is the LSTM's fixed pixel-permutation seed (independent of
+    ``seed``; ignored by the other networks).
     Raises ``ValueError`` naming the valid architectures or activations.
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
     _act(activation)
+    kwargs = {"perm_seed": perm_seed} if name == "lstm" else {}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _BUILDERS[name](activation=activation)
+        return _BUILDERS[name](activation=activation, **kwargs)
 
 
 def is_classifier(model: nn.Module) -> bool:

@@ -31,3 +31,171 @@ def test_split_is_stratified_disjoint_and_deterministic():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.load(**kwargs)
+
+
+# --- the IDX reader, checksums and the download (full MNIST) -------------------------------
+
+import gzip  # noqa: E402
+import hashlib  # noqa: E402
+import http.server  # noqa: E402
+import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import os  # noqa: E402
+
+# The real files live at ../shared/data/mnist from the project root; $LLS_MNIST_TEST_DIR overrides.
+REAL = Path(os.environ.get("LLS_MNIST_TEST_DIR") or Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "mnist")
+needs_real = pytest.mark.skipif(
+    not (REAL / "t10k-images-idx3-ubyte.gz").is_file(), reason="../shared/data/mnist not present"
+)
+
+
+def _idx_bytes(arr: np.ndarray) -> bytes:
+    code = {np.uint8: 0x08, np.int32: 0x0C}[arr.dtype.type]
+    header = bytes([0, 0, code, arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
+    return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
+
+
+def _fake_mnist(folder: Path, n_train=60, n_test=30, gz=True, seed=0):
+    """Write four small IDX files; return MnistFile specs carrying their real MD5 sums."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.arange(n_train, dtype=np.uint8) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": np.arange(n_test, dtype=np.uint8) % 10,
+    }
+    specs = {}
+    for stem, arr in arrays.items():
+        raw = _idx_bytes(arr)
+        blob = gzip.compress(raw, mtime=0) if gz else raw
+        (folder / (stem + (".gz" if gz else ""))).write_bytes(blob)
+        md5 = hashlib.md5(blob).hexdigest()
+        specs[stem] = data.MnistFile(stem, md5 if gz else "0" * 32, md5 if not gz else "0" * 32, len(arr))
+    return arrays, specs
+
+
+@needs_real
+def test_real_files_checksums_and_label_counts():
+    stems = ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte"]
+    a = data.mnist_arrays(REAL, stems=stems)
+    assert a["t10k-images-idx3-ubyte"].shape == (10000, 28, 28) and a["t10k-images-idx3-ubyte"].dtype == np.uint8
+    # Label counts from ../shared/SPEC.md (Data).
+    assert np.bincount(a["train-labels-idx1-ubyte"]).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(a["t10k-labels-idx1-ubyte"]).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@needs_real
+def test_real_raw_file_checked_against_raw_md5(tmp_path):
+    raw = gzip.decompress((REAL / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(raw)
+    a = data.mnist_arrays(tmp_path, stems=["t10k-labels-idx1-ubyte"])
+    assert a["t10k-labels-idx1-ubyte"].shape == (10000,)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(raw[:-1] + bytes([(raw[-1] + 1) % 10]))  # one label changed
+    with pytest.raises(data.ChecksumError, match="27ae3e4e09519cfbb04c329615203637"):
+        data.mnist_arrays(tmp_path, stems=["t10k-labels-idx1-ubyte"])
+
+
+@needs_real
+def test_real_folder_without_train_images_names_the_missing_file():
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.gz") as e:
+        data.load("mnist", data_dir=REAL)
+    assert "f68b3c2dcbeaaa9fbdd348bbdeb94873" in str(e.value) and "t10k" not in str(e.value).split("Put")[0]
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_generated_idx_roundtrip(tmp_path, gz):
+    arrays, _ = _fake_mnist(tmp_path, gz=gz)
+    for stem, arr in arrays.items():
+        got = data.read_idx(tmp_path / (stem + (".gz" if gz else "")))
+        assert got.dtype == arr.dtype and np.array_equal(got, arr)
+    wide = np.arange(-5, 7, dtype=np.int32).reshape(3, 4)
+    (tmp_path / "wide").write_bytes(_idx_bytes(wide))
+    assert np.array_equal(data.read_idx(tmp_path / "wide"), wide)
+
+
+def test_load_full_mnist_from_generated_files(tmp_path, monkeypatch):
+    arrays, specs = _fake_mnist(tmp_path)
+    for stem, spec in specs.items():
+        monkeypatch.setitem(data.MNIST_FILES, stem, spec)
+    ds = data.load("mnist", data_dir=tmp_path)
+    assert ds.x_train.shape == (60, 1, 28, 28) and ds.x_test.shape == (30, 1, 28, 28)
+    assert torch.equal(ds.x_train[0, 0], torch.from_numpy(arrays["train-images-idx3-ubyte"][0]).float() / 255)
+    sub = data.load("mnist", data_dir=tmp_path, n_train=20, n_test=10, seed=3)
+    assert torch.bincount(sub.y_train).tolist() == [2] * 10 and sub.checksum != ds.checksum
+
+
+def test_truncated_and_corrupt_files_name_file_and_checksum(tmp_path, monkeypatch):
+    _, specs = _fake_mnist(tmp_path)
+    for stem, spec in specs.items():
+        monkeypatch.setitem(data.MNIST_FILES, stem, spec)
+    target = tmp_path / "t10k-images-idx3-ubyte.gz"
+    good = target.read_bytes()
+    target.write_bytes(good[: len(good) // 2])  # truncated
+    with pytest.raises(data.ChecksumError, match=r"t10k-images-idx3-ubyte\.gz.*" + specs["t10k-images-idx3-ubyte"].md5_gz):
+        data.load("mnist", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: not a readable gzip"):
+        data.read_idx(target)
+    raw = tmp_path / "raw-trunc"
+    raw.write_bytes(gzip.decompress(good)[:-100])
+    with pytest.raises(ValueError, match="raw-trunc: IDX payload"):
+        data.read_idx(raw)
+    raw.write_bytes(b"\x01\x02\x03\x04hello")
+    with pytest.raises(ValueError, match="raw-trunc: not an IDX file"):
+        data.read_idx(raw)
+
+
+def test_missing_offline_error_names_files_and_folder(tmp_path):
+    with pytest.raises(FileNotFoundError) as e:
+        data.load("mnist", data_dir=tmp_path / "nowhere")
+    msg = str(e.value)
+    assert str(tmp_path / "nowhere") in msg
+    assert all(s + ".gz" in msg for s in data.MNIST_FILES)
+
+
+@pytest.fixture()
+def http_server(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving tmp_path/'srv'."""
+    root = tmp_path / "srv"
+    root.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(root), **k)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield root, f"http://127.0.0.1:{srv.server_address[1]}/"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_http_download_good_file_accepted(http_server, tmp_path, monkeypatch):
+    root, url = http_server
+    arrays, specs = _fake_mnist(root)
+    for stem, spec in specs.items():
+        monkeypatch.setitem(data.MNIST_FILES, stem, spec)
+    dest = tmp_path / "dest"
+    dead = "http://127.0.0.1:9/"  # nothing listens on the discard port: the next mirror is tried
+    a = data.mnist_arrays(dest, download=True, mirrors=[dead, url], retries=1)
+    assert np.array_equal(a["t10k-images-idx3-ubyte"], arrays["t10k-images-idx3-ubyte"])
+    assert sorted(p.name for p in dest.iterdir()) == sorted(s + ".gz" for s in specs)
+
+
+def test_http_download_wrong_checksum_refused_nothing_left(http_server, tmp_path):
+    root, url = http_server
+    (root / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not the real labels")
+    dest = tmp_path / "dest"
+    with pytest.raises(OSError, match="wrong MD5") as e:
+        data.download_file("t10k-labels-idx1-ubyte.gz", data.MNIST_FILES["t10k-labels-idx1-ubyte"].md5_gz, dest, mirrors=[url], retries=2, backoff=0)
+    assert "t10k-labels-idx1-ubyte.gz" in str(e.value)
+    assert list(dest.iterdir()) == []
+    with pytest.raises(OSError, match="put the official files|Put the official files"):
+        data.mnist_arrays(dest, download=True, mirrors=[url], retries=1, stems=["t10k-labels-idx1-ubyte"])
+    assert list(dest.iterdir()) == []

@@ -1,0 +1,572 @@
+"""L-BFGS-GSS: limited-memory BFGS with a derivative-free golden-section line search.
+
+This is the quasi-Newton optimizer of Yu & Morozov (2026, Algorithm 1), written as a
+:class:`torch.optim.Optimizer`. One call of :meth:`LBFGSGSS.step` is one iteration:
+
+1. one forward+backward pass (the closure, with gradients enabled) gives the loss
+   ``f(w)`` and the gradient ``g`` of shape ``(d,)``;
+2. the newest pair ``s = w_k - w_{k-1}``, ``y = g_k - g_{k-1}`` enters the history of
+   at most ``history_size`` pairs, unless it is unusable (see *resets*);
+3. the two-loop recursion (Nocedal 1980) gives ``r = H g`` with the initial matrix
+   ``H_0 = gamma I``, ``gamma = s.y / y.y`` of the newest pair (1 with no history);
+4. a golden-section line search along the unit direction ``u = -r / |r|`` (first trial
+   ``initial_step * |r|``, doubled while the loss falls, then golden sections of ratio
+   0.382) uses at most ``line_search_budget`` *forward-only* loss evaluations;
+5. the best point found is accepted only if its loss is strictly lower than ``f(w)``.
+
+Resets (history cleared, steepest descent ``r = g`` for this iteration), each counted in
+the optimizer's state and reported by :meth:`LBFGSGSS.diagnostics`, never printed:
+
+* ``nonfinite``: the direction ``r`` or the gradient has a NaN/Inf entry;
+* ``curvature``: the new pair has ``cos(s, y) = s.y / (|s| |y|) < curvature_eps`` (1e-4);
+* ``zero_pair``: ``|s| |y| = 0``;
+* ``no_decrease``: the line search found no point lower than the current loss; no step
+  is taken (the parameters are left exactly as they were) and the history is cleared.
+
+Forward-only evaluations
+------------------------
+The closure is written in the usual torch style, except that it must call
+``loss.backward()`` only when gradients are enabled::
+
+    def closure():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        if torch.is_grad_enabled():
+            loss.backward()
+        return loss
+
+:meth:`LBFGSGSS.step` calls it once under :func:`torch.enable_grad` (for ``g``) and then,
+for every line-search trial, under :func:`torch.no_grad`: no graph is built and no backward
+pass runs. A closure that calls ``backward()`` unconditionally fails on the first trial
+with a ``RuntimeError`` that says so (instead of silently paying for a backward pass per
+trial, as the authors' code does).
+
+All state (history, counters, per-step diagnostics) lives in ``optimizer.state`` as
+tensors, lists and numbers only, so ``state_dict()`` survives
+``torch.save`` / ``torch.load(..., weights_only=True)`` and ``load_state_dict`` resumes a run
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "GOLDEN",
+    "RESET_REASONS",
+    "LineSearchResult",
+    "StepInfo",
+    "Diagnostics",
+    "golden_section_search",
+    "two_loop_direction",
+    "LBFGSGSS",
+]
+
+GOLDEN: float = (3.0 - math.sqrt(5.0)) / 2.0
+"""The golden-section fraction 0.381966...: the new trial sits this far into the larger segment."""
+
+RESET_REASONS: tuple[str, ...] = ("nonfinite", "curvature", "zero_pair", "no_decrease")
+"""Names of the resets, in the order of their bits in ``StepInfo.reset_flags``."""
+
+
+# --------------------------------------------------------------------------- line search
+
+
+@dataclass(frozen=True)
+class LineSearchResult:
+    """Outcome of :func:`golden_section_search` on ``phi(t)``, ``t >= 0``.
+
+    ``step``: accepted ``t`` (0.0 when no decrease was found); ``value``: ``phi(step)``
+    (``phi(0)`` when no decrease); ``evaluations``: calls of ``phi`` made (including
+    ``phi(0)`` when it was not supplied); ``decreased``: whether ``value < phi(0)``;
+    ``bracket``: the final interval ``(lo, hi)`` known to hold the best point;
+    ``trials``: every ``(t, phi(t))`` evaluated, in order (non-finite values as ``inf``).
+    """
+
+    step: float
+    value: float
+    evaluations: int
+    decreased: bool
+    bracket: tuple[float, float]
+    trials: tuple[tuple[float, float], ...]
+
+
+def _check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
+    return value
+
+
+def _check_positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}={value!r}: must be a finite number {bound}")
+    return float(value)
+
+
+def golden_section_search(
+    f: Callable[[float], float],
+    *,
+    f0: float | None = None,
+    initial_step: float = 1.0,
+    budget: int = 6,
+    tol: float = 1e-4,
+    expansion: float = 2.0,
+) -> LineSearchResult:
+    """Minimise a 1-D function ``phi = f`` over ``t >= 0`` with at most ``budget`` calls.
+
+    Bracketing: try ``t = initial_step``. If ``phi(t) < phi(0)``, multiply ``t`` by
+    ``expansion`` while the value keeps falling; the last three points bracket a minimum.
+    Otherwise shrink towards 0 by golden sections (``t <- 0.382 t``) until a value below
+    ``phi(0)`` appears. Then golden-section search (Kiefer 1953) on the bracket
+    ``a < b < c`` (``phi(b)`` lowest): each new trial sits a fraction 0.382 into the larger
+    of ``[a, b]``, ``[b, c]``, so one evaluation per iteration shrinks the bracket.
+
+    Stops when the budget is spent, or, once a decrease is in hand, when the bracket
+    width ``c - a`` falls below ``tol`` or the bracket is flat to within ``tol``
+    (``max(phi(a), phi(c)) - phi(b) < tol``); both tolerances are absolute.
+    The search never returns a point whose value is not strictly below ``phi(0)``: when
+    none is found it returns ``step=0.0``, ``value=phi(0)``, ``decreased=False``.
+    Non-finite values of ``phi`` count as ``+inf`` (worse than any finite value).
+
+    Raises ``ValueError`` for a non-positive budget (or 1 without ``f0``), non-positive
+    ``initial_step`` or ``tol``, ``expansion <= 1``, or a non-finite ``phi(0)``.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable (a 1-D function of the step), got {type(f).__name__}")
+    _check_positive_int("budget", budget, minimum=1)
+    _check_positive_float("initial_step", initial_step)
+    _check_positive_float("tol", tol)
+    if not isinstance(expansion, (int, float)) or not math.isfinite(expansion) or expansion <= 1.0:
+        raise ValueError(f"expansion={expansion!r}: must be a finite number > 1")
+    if f0 is None and budget < 2:
+        raise ValueError(f"budget={budget}: must be >= 2 when f0 is not given (phi(0) costs one call)")
+
+    trials: list[tuple[float, float]] = []
+
+    def ev(t: float) -> float:
+        v = float(f(t))
+        if not math.isfinite(v):
+            v = math.inf
+        trials.append((t, v))
+        return v
+
+    if f0 is None:
+        f0 = ev(0.0)
+    f0 = float(f0)
+    if not math.isfinite(f0):
+        raise ValueError(f"phi(0)={f0!r} is not finite; the line search needs a finite starting value")
+
+    def done(step: float, value: float, lo: float, hi: float) -> LineSearchResult:
+        return LineSearchResult(step, value, len(trials), value < f0, (lo, hi), tuple(trials))
+
+    # Phase 1: find a point below phi(0) and a bracket a < b < c around it.
+    a, b, c = 0.0, float(initial_step), math.inf
+    fa, fb, fc = f0, ev(float(initial_step)), math.inf
+    if fb < f0:
+        while True:
+            if len(trials) >= budget:  # still falling when the budget ran out: keep the best
+                return done(b, fb, a, b)
+            t = b * expansion
+            ft = ev(t)
+            if ft < fb:
+                a, fa, b, fb = b, fb, t, ft
+            else:
+                c, fc = t, ft
+                break
+    else:
+        c, fc = b, fb
+        while True:
+            if len(trials) >= budget:
+                return LineSearchResult(0.0, f0, len(trials), False, (0.0, c), tuple(trials))
+            t = GOLDEN * c
+            ft = ev(t)
+            if ft < f0:
+                b, fb = t, ft
+                break
+            c, fc = t, ft
+
+    # Phase 2: golden sections on a < b < c with phi(b) < phi(a), phi(b) <= phi(c); stop when
+    # the bracket is narrower than tol or flat to within tol (both ends less than tol above b).
+    while len(trials) < budget and (c - a) > tol and max(fa, fc) - fb >= tol:
+        if (c - b) > (b - a):
+            x = b + GOLDEN * (c - b)
+        else:
+            x = b - GOLDEN * (b - a)
+        fx = ev(x)
+        if fx < fb:
+            if x > b:
+                a, fa, b, fb = b, fb, x, fx
+            else:
+                c, fc, b, fb = b, fb, x, fx
+        elif x > b:
+            c, fc = x, fx
+        else:
+            a, fa = x, fx
+    return done(b, fb, a, c)
+
+
+# --------------------------------------------------------------------------- two-loop recursion
+
+
+def two_loop_direction(g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Tensor]) -> Tensor:
+    """Return ``r = H g`` (shape ``(d,)``) by the L-BFGS two-loop recursion.
+
+    ``H`` is the BFGS inverse-Hessian approximation built from the pairs
+    ``(s_i, y_i)`` (oldest first), starting from ``H_0 = gamma I`` with
+    ``gamma = s_m.y_m / y_m.y_m`` of the newest pair (``gamma = 1`` with no pairs).
+    """
+    if len(s_list) != len(y_list):
+        raise ValueError(f"s_list has {len(s_list)} vectors but y_list has {len(y_list)}")
+    q = g.clone()
+    m = len(s_list)
+    if m == 0:
+        return q
+    rho = [1.0 / torch.dot(y, s) for s, y in zip(s_list, y_list)]
+    alpha: list[Tensor] = [torch.zeros((), dtype=g.dtype)] * m
+    for i in range(m - 1, -1, -1):
+        alpha[i] = rho[i] * torch.dot(s_list[i], q)
+        q.sub_(alpha[i] * y_list[i])
+    gamma = torch.dot(s_list[-1], y_list[-1]) / torch.dot(y_list[-1], y_list[-1])
+    r = q.mul_(gamma)
+    for i in range(m):
+        beta = rho[i] * torch.dot(y_list[i], r)
+        r.add_((alpha[i] - beta) * s_list[i])
+    return r
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one :meth:`LBFGSGSS.step` did.
+
+    ``loss``: loss at the start (the closure's value); ``new_loss``: loss after the step
+    (equal to ``loss`` when no step was taken); ``step_length``: Euclidean length of the
+    update ``|w_new - w|`` (parameter units); ``step_ratio``: the accepted step as a
+    multiple of the quasi-Newton step ``|r|`` (1.0 = full step ``w - H g``);
+    ``evaluations``: forward-only line-search evaluations (one forward+backward comes on
+    top); ``resets``: names from :data:`RESET_REASONS` that fired; ``history``: pairs
+    held after the step.
+    """
+
+    iteration: int
+    loss: float
+    new_loss: float
+    step_length: float
+    step_ratio: float
+    evaluations: int
+    resets: tuple[str, ...]
+    history: int
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """The per-step record of a run (one entry per :meth:`LBFGSGSS.step`) and totals.
+
+    Sequences have one entry per iteration; ``reset_counts`` maps each of
+    :data:`RESET_REASONS` to how often it fired; ``gradient_evaluations`` counts
+    forward+backward closure calls, ``forward_evaluations`` forward-only ones.
+    """
+
+    loss: tuple[float, ...]
+    new_loss: tuple[float, ...]
+    step_length: tuple[float, ...]
+    step_ratio: tuple[float, ...]
+    evaluations: tuple[int, ...]
+    reset_flags: tuple[int, ...]
+    reset_counts: dict[str, int]
+    gradient_evaluations: int
+    forward_evaluations: int
+
+    @property
+    def iterations(self) -> int:
+        return len(self.loss)
+
+    def step(self, i: int) -> StepInfo:
+        """The ``i``-th step as a :class:`StepInfo` (``history`` is not kept per step: -1)."""
+        flags = self.reset_flags[i]
+        names = tuple(n for k, n in enumerate(RESET_REASONS) if flags >> k & 1)
+        return StepInfo(i + 1, self.loss[i], self.new_loss[i], self.step_length[i], self.step_ratio[i],
+                        self.evaluations[i], names, -1)
+
+
+_DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags")
+
+
+# --------------------------------------------------------------------------- the optimizer
+
+
+class LBFGSGSS(torch.optim.Optimizer):
+    """L-BFGS with a golden-section line search (Yu & Morozov 2026, Algorithm 1), full batch.
+
+    Parameters
+    ----------
+    params: the tensors to optimise (one parameter group; all of one dtype and device,
+        all with ``requires_grad=True``).
+    history_size: pairs ``(s, y)`` kept (``m``; 10 in the paper).
+    line_search_budget: forward-only loss evaluations per line search (6 in the paper).
+    tol: line-search tolerance on the bracket width (parameter units, the search runs
+        along a unit vector) and on the change of the best loss (1e-4 in the paper).
+    initial_step: first trial step as a multiple of ``|r|`` (0.2 in the authors' code;
+        1.0 would try the full quasi-Newton step first).
+    expansion: factor by which the trial step grows while the loss falls (2).
+    curvature_eps: a pair with ``cos(s, y)`` below this resets the history (1e-4).
+    tolerance_grad: when ``max |g| <= tolerance_grad`` the step is skipped (converged).
+
+    Use it like :class:`torch.optim.LBFGS`: ``loss = opt.step(closure)`` (one iteration;
+    it returns the closure's loss at the starting point). See the module docstring for
+    how the closure must treat ``backward()``.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        history_size: int = 10,
+        line_search_budget: int = 6,
+        tol: float = 1e-4,
+        *,
+        initial_step: float = 0.2,
+        expansion: float = 2.0,
+        curvature_eps: float = 1e-4,
+        tolerance_grad: float = 0.0,
+    ) -> None:
+        _check_positive_int("history_size", history_size)
+        _check_positive_int("line_search_budget", line_search_budget)
+        _check_positive_float("tol", tol)
+        _check_positive_float("initial_step", initial_step)
+        _check_positive_float("curvature_eps", curvature_eps, allow_zero=True)
+        _check_positive_float("tolerance_grad", tolerance_grad, allow_zero=True)
+        if not isinstance(expansion, (int, float)) or not math.isfinite(expansion) or expansion <= 1.0:
+            raise ValueError(f"expansion={expansion!r}: must be a finite number > 1")
+        defaults = dict(
+            history_size=history_size,
+            line_search_budget=line_search_budget,
+            tol=float(tol),
+            initial_step=float(initial_step),
+            expansion=float(expansion),
+            curvature_eps=float(curvature_eps),
+            tolerance_grad=float(tolerance_grad),
+        )
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError(
+                f"LBFGSGSS supports exactly one parameter group, got {len(self.param_groups)}; "
+                "pass model.parameters() (or one list of tensors)"
+            )
+        self._params: list[Tensor] = self.param_groups[0]["params"]
+        first = self._params[0]
+        for i, p in enumerate(self._params):
+            if not p.requires_grad:
+                raise ValueError(f"parameter {i} (shape {tuple(p.shape)}) has requires_grad=False; "
+                                 "pass only trainable tensors")
+            if not p.is_floating_point():
+                raise TypeError(f"parameter {i} has dtype {p.dtype}; L-BFGS-GSS needs floating-point parameters")
+            if p.dtype != first.dtype or p.device != first.device:
+                raise ValueError(f"parameter {i} is {p.dtype} on {p.device} but parameter 0 is "
+                                 f"{first.dtype} on {first.device}; all must match")
+        self._numel = sum(p.numel() for p in self._params)
+
+    # ---------------------------------------------------------------- helpers
+    def _state(self) -> dict[str, Any]:
+        # Global state registered on the first parameter (as torch.optim.LBFGS does), so that
+        # load_state_dict casts the tensors onto the parameters' device and dtype.
+        state = self.state[self._params[0]]
+        if "n_iter" not in state:
+            state["n_iter"] = 0
+            state["gradient_evaluations"] = 0
+            state["forward_evaluations"] = 0
+            state["old_s"] = []
+            state["old_y"] = []
+            state["prev_grad"] = None
+            state["prev_step"] = None
+            state["resets"] = {name: 0 for name in RESET_REASONS}
+            state["diag"] = {key: [] for key in _DIAG_KEYS}
+        return state
+
+    def _flat_params(self) -> Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self._params])
+
+    def _set_flat(self, w: Tensor) -> None:
+        i = 0
+        for p in self._params:
+            n = p.numel()
+            p.copy_(w[i : i + n].view_as(p))
+            i += n
+
+    def _flat_grad(self) -> Tensor:
+        if all(p.grad is None for p in self._params):
+            raise ValueError(
+                "the closure left every parameter without a gradient: call loss.backward() inside "
+                "the closure when torch.is_grad_enabled()"
+            )
+        parts = []
+        for p in self._params:
+            if p.grad is None:
+                parts.append(torch.zeros(p.numel(), dtype=p.dtype, device=p.device))
+            elif p.grad.is_sparse:
+                raise ValueError("LBFGSGSS does not support sparse gradients")
+            else:
+                parts.append(p.grad.detach().reshape(-1))
+        return torch.cat(parts).clone()
+
+    @staticmethod
+    def _forward(closure: Callable[[], Any]) -> float:
+        try:
+            with torch.no_grad():
+                value = closure()
+        except RuntimeError as err:
+            if "does not require grad" in str(err) or "does not have a grad_fn" in str(err):
+                raise RuntimeError(
+                    "the closure called backward() during a forward-only line-search evaluation. "
+                    "L-BFGS-GSS evaluates trial points under torch.no_grad(); write the closure as "
+                    "'loss = ...; if torch.is_grad_enabled(): loss.backward(); return loss'"
+                ) from err
+            raise
+        return float(value)
+
+    def diagnostics(self) -> Diagnostics:
+        """The per-step record of this optimizer so far (a frozen snapshot)."""
+        st = self._state()
+        d = st["diag"]
+        return Diagnostics(
+            loss=tuple(d["loss"]),
+            new_loss=tuple(d["new_loss"]),
+            step_length=tuple(d["step_length"]),
+            step_ratio=tuple(d["step_ratio"]),
+            evaluations=tuple(int(e) for e in d["evaluations"]),
+            reset_flags=tuple(int(f) for f in d["reset_flags"]),
+            reset_counts=dict(st["resets"]),
+            gradient_evaluations=int(st["gradient_evaluations"]),
+            forward_evaluations=int(st["forward_evaluations"]),
+        )
+
+    @property
+    def last_step(self) -> StepInfo | None:
+        """The most recent step's :class:`StepInfo`, or ``None`` before the first step."""
+        st = self._state()
+        d = st["diag"]
+        if not d["loss"]:
+            return None
+        info = self.diagnostics().step(len(d["loss"]) - 1)
+        return StepInfo(info.iteration, info.loss, info.new_loss, info.step_length, info.step_ratio,
+                        info.evaluations, info.resets, len(st["old_s"]))
+
+    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        """A deep copy of the optimizer state (independent of later steps)."""
+        return copy.deepcopy(super().state_dict())
+
+    # ---------------------------------------------------------------- the iteration
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
+        """Run one L-BFGS-GSS iteration and return the closure's loss at the starting point."""
+        if closure is None or not callable(closure):
+            raise TypeError("LBFGSGSS.step needs a closure that re-evaluates the loss (see the class docstring)")
+        group = self.param_groups[0]
+        st = self._state()
+        flags = 0
+
+        with torch.enable_grad():
+            orig = closure()
+        st["gradient_evaluations"] += 1
+        loss = float(orig)
+        if st["n_iter"] == 0 and not math.isfinite(loss):
+            raise ValueError(f"the closure returned a non-finite loss ({loss}) at the starting point")
+        g = self._flat_grad()
+
+        def record(new_loss: float, length: float, ratio: float, evals: int, fl: int) -> Any:
+            st["n_iter"] += 1
+            d = st["diag"]
+            for key, val in zip(_DIAG_KEYS, (loss, new_loss, length, ratio, evals, fl)):
+                d[key].append(val)
+            for k, name in enumerate(RESET_REASONS):
+                if fl >> k & 1:
+                    st["resets"][name] += 1
+            return orig
+
+        if not math.isfinite(loss) or not bool(torch.isfinite(g).all()):
+            # A NaN/Inf at the start of a later step (e.g. a data-dependent closure): no step,
+            # forget the curvature information, try again next time.
+            st["old_s"], st["old_y"] = [], []
+            st["prev_grad"], st["prev_step"] = None, None
+            return record(loss, 0.0, 0.0, 0, 1 << RESET_REASONS.index("nonfinite"))
+
+        # Update the history with the newest pair, unless it is unusable.
+        if st["prev_grad"] is not None and st["prev_step"] is not None:
+            s = st["prev_step"]
+            y = g - st["prev_grad"]
+            sy = float(torch.dot(s, y))
+            norm_prod = float(s.norm() * y.norm())
+            if not math.isfinite(sy) or not math.isfinite(norm_prod):
+                flags |= 1 << RESET_REASONS.index("nonfinite")
+            elif norm_prod == 0.0:
+                flags |= 1 << RESET_REASONS.index("zero_pair")
+            elif sy / norm_prod < group["curvature_eps"]:
+                flags |= 1 << RESET_REASONS.index("curvature")
+            else:
+                st["old_s"].append(s)
+                st["old_y"].append(y)
+                while len(st["old_s"]) > group["history_size"]:
+                    st["old_s"].pop(0)
+                    st["old_y"].pop(0)
+            if flags:
+                st["old_s"], st["old_y"] = [], []
+
+        if float(g.abs().max()) <= group["tolerance_grad"]:
+            st["prev_grad"], st["prev_step"] = None, None
+            return record(loss, 0.0, 0.0, 0, flags)
+
+        r = two_loop_direction(g, st["old_s"], st["old_y"])
+        r_norm = float(r.norm())
+        if not math.isfinite(r_norm) or r_norm == 0.0 or float(torch.dot(g, r)) <= 0.0:
+            # Not a descent direction: non-finite entries, or (rarely, by round-off) g.r <= 0.
+            reason = "nonfinite" if not math.isfinite(r_norm) else "curvature"
+            flags |= 1 << RESET_REASONS.index(reason)
+            st["old_s"], st["old_y"] = [], []
+            r = g.clone()
+            r_norm = float(r.norm())
+        u = r / (-r_norm)  # unit descent direction
+
+        w0 = self._flat_params()
+        evals = 0
+
+        def phi(t: float) -> float:
+            nonlocal evals
+            evals += 1
+            self._set_flat(w0 + t * u)
+            return self._forward(closure)
+
+        try:
+            res = golden_section_search(
+                phi,
+                f0=loss,
+                initial_step=group["initial_step"] * r_norm,
+                budget=group["line_search_budget"],
+                tol=group["tol"],
+                expansion=group["expansion"],
+            )
+        except BaseException:
+            self._set_flat(w0)
+            raise
+        finally:
+            st["forward_evaluations"] += evals
+
+        if not res.decreased:
+            self._set_flat(w0)
+            st["old_s"], st["old_y"] = [], []
+            st["prev_grad"], st["prev_step"] = None, None
+            return record(loss, 0.0, 0.0, res.evaluations, flags | 1 << RESET_REASONS.index("no_decrease"))
+
+        self._set_flat(w0 + res.step * u)
+        step_vec = self._flat_params() - w0  # the step actually taken, after rounding
+        st["prev_grad"] = g
+        st["prev_step"] = step_vec
+        return record(res.value, float(step_vec.norm()), res.step / r_norm, res.evaluations, flags)

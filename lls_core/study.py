@@ -1,0 +1,354 @@
+"""The MNIST topography study's training protocol (Yu & Morozov 2026), resumable and spread with Dask.
+
+For each architecture and optimizer: train from ``n_inits`` initialisations (seeds
+0, 1, ...; the same seeds for every optimizer), keep the ``k_best`` runs with the
+lowest training loss, and form two weight sets from them: ``<prefix>-train``
+(each run's weights at the minimum of its training-loss curve) and
+``<prefix>-test`` (the early-stopping checkpoint at the minimum of its test-loss
+curve). With the default optimizers this gives the paper's four sets BFGS-train,
+BFGS-test, SGD-train, SGD-test; adding ``"lbfgs"`` (torch's L-BFGS, strong Wolfe)
+adds LBFGS-train and LBFGS-test.
+
+Public API for other chapters and modules (the part-2 analyses use this)::
+
+    from lls_core import study
+    sets = study.weight_sets("fcp", "quick")        # dict[str, Tensor (K, d)]
+    sets["BFGS-train"].shape                        # (k_best, 42200)
+    res = study.run_study("fcp", "quick", optimizers=("sgd", "lbfgs_gss", "lbfgs"))
+    res.runs["sgd"][0].train_loss                   # (epochs + 1,) curve
+
+Both reuse every finished run found in the artifact store (:mod:`lls_core.store`)
+and train only what is missing, so any chapter can be run alone and a killed
+study resumes where it stopped, giving the same weights as an uninterrupted one.
+
+Profiles (:data:`PROFILES`) are named configurations: ``smoke`` (the test suite:
+500 embedded images, 3 initialisations, a few epochs), ``quick`` (the default book
+build: minutes on 2 cores) and ``paper`` (full MNIST, 75 initialisations, best 48,
+1000 L-BFGS-GSS iterations; meant for a GPU, never run in CI).
+
+Runs are independent, so :func:`run_study` maps them over Dask workers: a
+``LocalCluster`` with ``workers`` processes by default, or any running scheduler
+(``scheduler="tcp://host:8786"``, e.g. a dask-jobqueue SLURM cluster) or a
+``distributed.Client``. With ``workers=1`` and no scheduler the very same task
+function runs in this process, one run after the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+
+from . import data, models
+from .store import RunKey, Store
+from .train import OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train
+
+__all__ = [
+    "Profile",
+    "PROFILES",
+    "get_profile",
+    "Task",
+    "StudyResult",
+    "plan",
+    "run_study",
+    "weight_sets",
+    "DEFAULT_OPTIMIZERS",
+]
+
+DEFAULT_OPTIMIZERS: tuple[str, ...] = ("sgd", "lbfgs_gss")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named study configuration: data, how many initialisations, which K best, each optimizer's settings."""
+
+    name: str
+    dataset: str = "mnist-5k"
+    n_train: int | None = 4000
+    n_test: int | None = 1000
+    split_seed: int = 0
+    n_inits: int = 75
+    k_best: int = 48
+    activation: str = "softplus"
+    perm_seed: int = 0
+    optimizers: tuple[tuple[str, Any], ...] = ()
+    """(name, config) pairs; any registered optimizer not listed uses its defaults."""
+
+    def __post_init__(self) -> None:
+        if self.dataset not in data.DATASETS:
+            raise ValueError(f"Profile {self.name!r}: dataset={self.dataset!r}; valid: {', '.join(data.DATASETS)}")
+        if not (isinstance(self.n_inits, int) and self.n_inits >= 1):
+            raise ValueError(f"Profile {self.name!r}: n_inits={self.n_inits!r} must be an integer >= 1")
+        if not (isinstance(self.k_best, int) and 1 <= self.k_best <= self.n_inits):
+            raise ValueError(f"Profile {self.name!r}: k_best={self.k_best!r} must be in 1..n_inits={self.n_inits}")
+        if self.activation not in models.ACTIVATIONS:
+            raise ValueError(f"Profile {self.name!r}: activation={self.activation!r}; valid: {', '.join(models.ACTIVATIONS)}")
+        for name, _ in self.optimizers:
+            if name not in OPTIMIZERS:
+                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+
+    def config(self, optimizer: str) -> Any:
+        """The configuration this profile uses for ``optimizer``."""
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        return dict(self.optimizers).get(optimizer) or OPTIMIZERS[optimizer]()
+
+    def replace(self, **changes: Any) -> "Profile":
+        """A copy with fields changed; ``sgd=SGDConfig(...)``-style keywords replace one optimizer's config."""
+        opts = dict(self.optimizers)
+        for name in list(changes):
+            if name in OPTIMIZERS:
+                opts[name] = changes.pop(name)
+        return dataclasses.replace(self, optimizers=tuple(sorted(opts.items())), **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        "smoke",
+        n_train=500,
+        n_test=250,
+        n_inits=3,
+        k_best=2,
+        optimizers=(
+            ("lbfgs", TorchLBFGSConfig(iterations=8)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=8)),
+            ("sgd", SGDConfig(epochs=4, lr=0.5)),
+        ),
+    ),
+    "quick": Profile(
+        "quick",
+        n_train=1000,
+        n_test=500,
+        n_inits=4,
+        k_best=3,
+        optimizers=(
+            ("lbfgs", TorchLBFGSConfig(iterations=40)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=40)),
+            ("sgd", SGDConfig(epochs=25, lr=0.5)),
+        ),
+    ),
+    "paper": Profile(
+        "paper",
+        dataset="mnist",
+        n_train=None,
+        n_test=None,
+        n_inits=75,
+        k_best=48,
+        optimizers=(
+            ("lbfgs", TorchLBFGSConfig(iterations=1000)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=1000)),
+            ("sgd", SGDConfig(epochs=100, lr=0.5)),
+        ),
+    ),
+}
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    """A :class:`Profile` by name (``smoke``, ``quick``, ``paper``), or the profile itself."""
+    if isinstance(profile, Profile):
+        return profile
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    return PROFILES[profile]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run to do: its key, its optimizer config and where the data come from. Picklable for Dask."""
+
+    key: RunKey
+    config: Any
+    data_dir: str | None = None
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(name: str, n_train: int | None, n_test: int | None, seed: int, data_dir: str | None) -> data.Dataset:
+    return data.load(name, n_train=n_train, n_test=n_test, seed=seed, data_dir=data_dir)
+
+
+def _key(arch: str, prof: Profile, optimizer: str, seed: int, ds: data.Dataset) -> RunKey:
+    cfg = prof.config(optimizer)
+    return RunKey(
+        arch=arch,
+        activation=prof.activation,
+        optimizer=optimizer,
+        hyper=tuple(sorted(dataclasses.asdict(cfg).items())),
+        seed=seed,
+        dataset=prof.dataset,
+        n_train=ds.n_train,
+        n_test=ds.n_test,
+        split_seed=prof.split_seed,
+        data_checksum=ds.checksum,
+        perm_seed=prof.perm_seed,
+    )
+
+
+def plan(
+    arch: str, profile: str | Profile, optimizers: Sequence[str] = DEFAULT_OPTIMIZERS, *, data_dir: str | None = None
+) -> list[Task]:
+    """All tasks of one architecture's study (finished or not), in a fixed order."""
+    prof = get_profile(profile)
+    if arch not in models.ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    for o in optimizers:
+        if o not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {o!r}; valid: {', '.join(OPTIMIZERS)}")
+    ds = _dataset(prof.dataset, prof.n_train, prof.n_test, prof.split_seed, data_dir)
+    return [
+        Task(_key(arch, prof, o, seed, ds), prof.config(o), data_dir)
+        for o in optimizers
+        for seed in range(prof.n_inits)
+    ]
+
+
+def execute(task: Task, store_root: str, device: str | None = None, threads: int | None = None) -> str:
+    """Do one task and save it in the store at ``store_root`` (the function every worker runs).
+
+    Skips the work when the run is already stored. Returns the stored file's path.
+    """
+    store = Store(store_root)
+    if store.has(task.key):
+        return str(store.path(task.key))
+    if threads:
+        torch.set_num_threads(threads)
+    k = task.key
+    ds = _dataset(k.dataset, k.n_train, k.n_test, k.split_seed, task.data_dir)
+    if ds.checksum != k.data_checksum:
+        raise ValueError(
+            f"the data set {k.dataset} on this worker has checksum {ds.checksum[:12]}..., "
+            f"the task expects {k.data_checksum[:12]}...: different files or split"
+        )
+    result = train(k.arch, task.config, ds, seed=k.seed, activation=k.activation, perm_seed=k.perm_seed, device=device)
+    return str(store.save(k, result))
+
+
+@dataclass(frozen=True, eq=False)
+class StudyResult:
+    """All runs of one architecture's study. ``runs[optimizer]`` is a tuple of :class:`RunResult`, by seed."""
+
+    arch: str
+    profile: Profile
+    runs: dict[str, tuple[RunResult, ...]]
+    n_computed: int
+    n_reused: int
+    store_root: str = field(default="")
+
+    def best(self, optimizer: str) -> tuple[RunResult, ...]:
+        """The ``k_best`` runs of ``optimizer`` with the lowest training loss (ties broken by seed)."""
+        runs = self.runs[optimizer]
+        order = sorted(range(len(runs)), key=lambda i: (_finite(runs[i].min_train_loss), runs[i].seed))
+        return tuple(runs[i] for i in order[: self.profile.k_best])
+
+    def weight_sets(self) -> dict[str, Tensor]:
+        """``{"<prefix>-train": (K, d), "<prefix>-test": (K, d)}`` for every optimizer of the study."""
+        out: dict[str, Tensor] = {}
+        for opt in self.runs:
+            prefix = OPTIMIZERS[opt].set_prefix
+            best = self.best(opt)
+            out[f"{prefix}-train"] = torch.stack([r.w_train for r in best])
+            out[f"{prefix}-test"] = torch.stack([r.w_test for r in best])
+        return out
+
+    def table1(self) -> dict[str, float]:
+        """Mean over the K best runs of the minimum training loss and of the minimum test loss, per optimizer."""
+        out: dict[str, float] = {}
+        for opt in self.runs:
+            best = self.best(opt)
+            out[f"train_{opt}"] = sum(r.min_train_loss for r in best) / len(best)
+            out[f"test_{opt}"] = sum(r.min_test_loss for r in best) / len(best)
+        return out
+
+
+def _finite(x: float) -> float:
+    return x if x == x and x != float("inf") else float("inf")
+
+
+def _client(scheduler: Any, workers: int) -> tuple[Any, Any]:
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+    if isinstance(scheduler, str):
+        return Client(scheduler), "own-client"
+    return scheduler, None  # an existing distributed.Client: the caller closes it
+
+
+def run_study(
+    arch: str,
+    profile: str | Profile = "quick",
+    optimizers: Sequence[str] = DEFAULT_OPTIMIZERS,
+    *,
+    store: Store | str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    device: str | None = None,
+    progress: bool = True,
+    data_dir: str | None = None,
+) -> StudyResult:
+    """Train (or reuse) every run of ``arch``'s study under ``profile`` and return them all.
+
+    ``store``: a :class:`Store` or its root (default: :func:`lls_core.store.default_root`).
+    ``workers``: Dask worker processes of a LocalCluster (default: the CPU count, at
+    most the number of missing runs); ``1`` runs in this process. ``scheduler``: a
+    Dask scheduler address or ``distributed.Client`` to use instead. ``device``:
+    ``"cuda"`` / ``"cpu"`` (default: CUDA when available). A progress bar counts
+    finished runs when ``progress``.
+    """
+    prof = get_profile(profile)
+    st = store if isinstance(store, Store) else Store(store)
+    tasks = plan(arch, prof, optimizers, data_dir=data_dir)
+    todo = [t for t in tasks if not st.has(t.key)]
+    device = device or default_device()
+    if workers is None:
+        workers = max(1, min(os.cpu_count() or 1, len(todo)))
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    if todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{arch} ({prof.name})", disable=not progress)
+        root = str(st.root)
+        if scheduler is None and workers == 1:
+            for t in todo:
+                execute(t, root, device)
+                bar.update(1)
+        else:
+            from distributed import as_completed
+
+            client, cluster = _client(scheduler, workers)
+            try:
+                threads = 1 if scheduler is None else None
+                futures = client.map(execute, todo, store_root=root, device=device, threads=threads, pure=False)
+                for fut in as_completed(futures):
+                    fut.result()
+                    bar.update(1)
+            finally:
+                if cluster is not None:
+                    client.close()
+                if cluster not in (None, "own-client"):
+                    cluster.close()
+        bar.close()
+    runs = {o: tuple(st.load(t.key) for t in tasks if t.key.optimizer == o) for o in optimizers}
+    return StudyResult(arch, prof, runs, n_computed=len(todo), n_reused=len(tasks) - len(todo), store_root=str(st.root))
+
+
+def weight_sets(
+    arch: str,
+    profile: str | Profile = "quick",
+    optimizers: Sequence[str] = DEFAULT_OPTIMIZERS,
+    **kwargs: Any,
+) -> dict[str, Tensor]:
+    """The weight sets of ``arch`` under ``profile``: ``{set name: Tensor (K, d)}``.
+
+    Set names are ``BFGS-train``, ``BFGS-test``, ``SGD-train``, ``SGD-test`` (and
+    ``LBFGS-train``/``LBFGS-test`` with ``"lbfgs"`` among ``optimizers``). Reuses
+    finished runs from the store and trains only the missing ones; ``kwargs`` go to
+    :func:`run_study` (``store``, ``workers``, ``scheduler``, ``device``, ``progress``).
+    """
+    return run_study(arch, profile, optimizers, **kwargs).weight_sets()

@@ -1,0 +1,161 @@
+"""Training runs: curves, early-stopping checkpoints, determinism, pluggable optimizers, the study protocol."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from lls_core import data, models, params, study, train
+from lls_core.store import Store
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return data.load("mnist-5k", n_train=200, n_test=100, seed=0)
+
+
+def _has_gss():
+    try:
+        import lls_core.lbfgs_gss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+CONFIGS = [
+    train.SGDConfig(epochs=3, lr=0.5),
+    train.TorchLBFGSConfig(iterations=4),
+    pytest.param(
+        train.LBFGSGSSConfig(iterations=4),
+        marks=pytest.mark.skipif(not _has_gss(), reason="lls_core.lbfgs_gss not merged yet"),
+    ),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+def test_run_records_curves_and_checkpoints(tiny, config):
+    r = train.train("fcp", config, tiny, seed=1, device="cpu")
+    n = config.steps + 1
+    assert r.train_loss.shape == (n,) and r.test_loss.shape == (n,)
+    assert r.w_train.shape == r.w_test.shape == r.w_final.shape == (models.PARAM_COUNTS["fcp"],)
+    # Index 0 is the initialisation: ln(10)-ish for a fresh classifier.
+    assert abs(float(r.train_loss[0]) - math.log(10)) < 0.2
+    assert r.min_train_loss < float(r.train_loss[0])  # it learned something
+    assert r.best_test_step == int(torch.argmin(r.test_loss)) and r.best_train_step == int(torch.argmin(r.train_loss))
+    # The checkpoints really are the weights at those minima: re-evaluate them.
+    m = models.build("fcp")
+    params.assign(m, r.w_test)
+    assert train.evaluate(m, tiny.x_test, tiny.y_test) == pytest.approx(r.min_test_loss, rel=1e-5)
+    params.assign(m, r.w_train)
+    assert train.evaluate(m, tiny.x_train, tiny.y_train) == pytest.approx(r.min_train_loss, rel=1e-5)
+    params.assign(m, r.w_final)
+    assert train.evaluate(m, tiny.x_train, tiny.y_train) == pytest.approx(float(r.train_loss[-1]), rel=1e-5)
+
+
+@pytest.mark.parametrize("arch", models.ARCHITECTURES)
+def test_every_architecture_trains_deterministically(tiny, arch):
+    cfg = train.SGDConfig(epochs=1, lr=0.5)
+    a = train.train(arch, cfg, tiny, seed=3, device="cpu")
+    b = train.train(arch, cfg, tiny, seed=3, device="cpu")
+    c = train.train(arch, cfg, tiny, seed=4, device="cpu")
+    assert torch.equal(a.w_final, b.w_final) and torch.equal(a.train_loss, b.train_loss)
+    assert not torch.equal(a.w_final, c.w_final)
+    assert torch.isfinite(a.train_loss).all()
+
+
+def test_lstm_permutation_seed_changes_the_network(tiny):
+    m0, m1 = models.build("lstm", seed=0, perm_seed=0), models.build("lstm", seed=0, perm_seed=1)
+    assert torch.equal(params.flatten(m0), params.flatten(m1))  # same weights ...
+    assert not torch.equal(m0.perm, m1.perm)  # ... different fixed permutation
+    assert not torch.equal(m0(tiny.x_test[:4]), m1(tiny.x_test[:4]))
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: train.SGDConfig(lr=-1.0), "lr=-1.0"),
+        (lambda: train.SGDConfig(epochs=0), "epochs=0"),
+        (lambda: train.LBFGSGSSConfig(line_search_budget=0), "line_search_budget=0"),
+        (lambda: train.optimizer_config("adam"), "valid: sgd, lbfgs_gss, lbfgs"),
+        (lambda: train.optimizer_config("sgd", lrate=0.1), "lrate"),
+        (lambda: study.get_profile("huge"), "valid: smoke, quick, paper"),
+        (lambda: study.Profile("x", n_inits=3, k_best=5), "k_best=5"),
+        (lambda: study.plan("resnet", "smoke"), "valid: fcp"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_a_new_optimizer_plugs_in(tiny, tmp_path, monkeypatch):
+    @dataclasses.dataclass(frozen=True)
+    class AdamConfig:
+        lr: float = 1e-2
+        epochs: int = 2
+        batch_size: int = 64
+        name = "adam_test"
+        label = "Adam"
+        set_prefix = "ADAM"
+        mode = "minibatch"
+
+        @property
+        def steps(self):
+            return self.epochs
+
+        def make(self, ps):
+            return torch.optim.Adam(ps, lr=self.lr)
+
+    monkeypatch.setitem(train.OPTIMIZERS, "adam_test", AdamConfig)
+    train.register_optimizer(AdamConfig)
+    prof = study.Profile("t", n_train=100, n_test=50, n_inits=2, k_best=1)
+    res = study.run_study("fcp", prof, ("adam_test",), store=tmp_path, workers=1, progress=False, device="cpu")
+    sets = res.weight_sets()
+    assert set(sets) == {"ADAM-train", "ADAM-test"} and sets["ADAM-train"].shape == (1, 42200)
+
+
+PROFILE = study.Profile(
+    "unit",
+    n_train=120,
+    n_test=60,
+    n_inits=3,
+    k_best=2,
+    optimizers=(("sgd", train.SGDConfig(epochs=2, lr=0.5)), ("lbfgs", train.TorchLBFGSConfig(iterations=3))),
+)
+
+
+def test_study_selects_k_best_by_training_loss_and_reuses_runs(tmp_path):
+    res = study.run_study("fcp", PROFILE, ("sgd", "lbfgs"), store=tmp_path, workers=1, progress=False, device="cpu")
+    assert (res.n_computed, res.n_reused) == (6, 0)
+    sgd = res.runs["sgd"]
+    worst = max(sgd, key=lambda r: r.min_train_loss)
+    best = res.best("sgd")
+    assert len(best) == 2 and worst not in best
+    assert all(b.min_train_loss <= worst.min_train_loss for b in best)
+    sets = res.weight_sets()
+    assert set(sets) == {"SGD-train", "SGD-test", "LBFGS-train", "LBFGS-test"}
+    assert torch.equal(sets["SGD-test"][0], best[0].w_test)
+    t1 = res.table1()
+    assert t1["train_sgd"] == pytest.approx(sum(r.min_train_loss for r in best) / 2)
+    again = study.run_study("fcp", PROFILE, ("sgd", "lbfgs"), store=tmp_path, workers=1, progress=False, device="cpu")
+    assert (again.n_computed, again.n_reused) == (0, 6)
+    for k, v in again.weight_sets().items():
+        assert torch.equal(v, sets[k])
+    # weight_sets() is the same thing in one call.
+    assert torch.equal(study.weight_sets("fcp", PROFILE, ("sgd",), store=tmp_path, workers=1, progress=False)["SGD-train"], sets["SGD-train"])
+
+
+def test_dask_cluster_gives_the_serial_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    prof = PROFILE.replace(n_inits=2, k_best=1)
+    serial = study.run_study("fcp", prof, ("sgd",), store=tmp_path / "a", workers=1, progress=False, device="cpu")
+    # Any scheduler address is accepted (here an in-process cluster, cheap to start; the benchmark uses processes).
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        par = study.run_study(
+            "fcp", prof, ("sgd",), store=tmp_path / "b", scheduler=cluster.scheduler_address, progress=False, device="cpu"
+        )
+    assert par.n_computed == 2
+    for a, b in zip(serial.runs["sgd"], par.runs["sgd"]):
+        assert torch.allclose(a.w_final, b.w_final, atol=1e-6) and a.seed == b.seed
+    assert len(list(Store(tmp_path / "b").runs())) == 2
