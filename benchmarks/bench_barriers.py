@@ -1,7 +1,7 @@
 """Barrier computation speed: seconds per FourierPathFinder pair, and Dask's speed-up over pairs.
 
 Settings are the ``quick`` profile of :data:`lls_core.topography.PATH_PROFILES`
-(21 points, 10 Fourier terms, 30 Adam steps, 1,000 training images of the
+(15 points, 10 Fourier terms, 30 Adam steps at lr 3e-3, 500 training images of the
 embedded MNIST set). End points are two initialisations of each network (the cost
 of a path does not depend on where its ends lie).
 

@@ -36,7 +36,9 @@ class Comparison:
 
     ``cl`` is P(a > b) (+ half the ties), in [0, 1]; ``cl_ci`` its bootstrap
     interval at ``level``; ``median_diff`` = median(a) - median(b) with ``median_diff_ci``.
-    ``p`` is for ``alternative`` (``"greater"``: a tends to exceed b).
+    ``p`` is for ``alternative`` (``"greater"``: a tends to exceed b);
+    ``p_greater`` and ``p_less`` are the two one-sided p-values, so that a
+    significant effect against the expected direction is visible too.
     """
 
     n_a: int
@@ -52,13 +54,16 @@ class Comparison:
     median_diff: float
     median_diff_ci: tuple[float, float]
     level: float
+    p_greater: float = float("nan")
+    p_less: float = float("nan")
 
     def supports(self, direction: Literal["greater", "less"], alpha: float = 0.05) -> bool:
-        """True when the test is significant at ``alpha`` *and* the CL interval excludes 0.5 in ``direction``."""
+        """True when the one-sided test in ``direction`` is significant at ``alpha`` *and* the CL
+        interval excludes 0.5 on that side."""
         if direction == "greater":
-            return self.p < alpha and self.cl_ci[0] > 0.5 and self.cl > 0.5
+            return self.p_greater < alpha and self.cl_ci[0] > 0.5 and self.cl > 0.5
         if direction == "less":
-            return self.p < alpha and self.cl_ci[1] < 0.5 and self.cl < 0.5
+            return self.p_less < alpha and self.cl_ci[1] < 0.5 and self.cl < 0.5
         raise ValueError(f"direction={direction!r}; valid: 'greater', 'less'")
 
 
@@ -133,6 +138,8 @@ def compare(
     _check_level(level, n_boot)
     xa, xb = _as_sample(a, "a"), _as_sample(b, "b")
     test = sps.mannwhitneyu(xa, xb, alternative=alternative, method="auto")
+    p_gt = float(sps.mannwhitneyu(xa, xb, alternative="greater", method="auto").pvalue)
+    p_lt = float(sps.mannwhitneyu(xa, xb, alternative="less", method="auto").pvalue)
     rng = np.random.default_rng(seed)
     kw = dict(paired=False, vectorized=True, n_resamples=n_boot, confidence_level=level,
               method="percentile", random_state=rng)
@@ -157,6 +164,8 @@ def compare(
         median_diff=float(np.median(xa) - np.median(xb)),
         median_diff_ci=md_ci,
         level=level,
+        p_greater=p_gt,
+        p_less=p_lt,
     )
 
 

@@ -20,6 +20,8 @@ def test_compare_matches_scipy_and_detects_a_shift():
     assert c.cl_ci[0] <= c.cl <= c.cl_ci[1]
     assert c.median_diff_ci[0] <= c.median_diff <= c.median_diff_ci[1]
     assert c.supports("greater") and not c.supports("less")
+    flipped = stats.compare(b, a, alternative="greater", n_boot=500)  # the expected direction is wrong
+    assert flipped.p > 0.5 and flipped.supports("less")  # ... and that is visible
 
 
 def test_compare_without_effect_has_interval_around_half():
