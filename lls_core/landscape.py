@@ -247,8 +247,11 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
     """scikit-learn KernelPCA of the pooled ``(K_a, d)`` and ``(K_b, d)`` sets.
 
     ``kernel``: one of :data:`KERNELS` (``linear`` is ordinary PCA). ``gamma``:
-    ``"median"`` (default; :func:`median_gamma` of the pooled, centred vectors), a
-    positive float, or ``None`` (scikit-learn's ``1 / d``); used by rbf, poly and sigmoid.
+    ``"median"`` (default), a positive float, or ``None`` (scikit-learn's ``1 / d``);
+    used by rbf, poly and sigmoid. ``"median"`` is :func:`median_gamma` of the pooled,
+    centred vectors for rbf, and ``1 / median |x_i|^2`` for poly and sigmoid, so that
+    ``gamma <x, x'>`` is of order 1 and those kernels are really non-linear (with
+    ``1 / d`` they reduce to an affine function of the linear kernel for weight vectors).
     ``center``: subtract the pooled mean first (no effect on rbf, linear and the
     eigenvectors' separation; it keeps poly/sigmoid kernels from being dominated by
     the mean vector).
@@ -269,8 +272,13 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
     g: float | None
     if kernel in ("linear", "cosine"):
         g = None
-    elif gamma == "median":
+    elif gamma == "median" and kernel == "rbf":
         g = median_gamma(x)
+    elif gamma == "median":  # poly, sigmoid: put the typical gamma <x, x'> scale at 1
+        med = float(np.median(np.einsum("ij,ij->i", x, x)))
+        if med <= 0:
+            raise ValueError("all vectors are zero after centring: gamma='median' is undefined")
+        g = 1.0 / med
     elif gamma is None:
         g = 1.0 / x.shape[1]
     elif isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and gamma > 0:

@@ -133,6 +133,12 @@ def test_rbf_separates_concentric_shells_but_linear_pca_does_not():
     s_lin = stats.separation(lin.pc1, lin.labels, n_perm=499, n_boot=200)
     assert s_rbf.auc > 0.95 and s_rbf.p < 0.01
     assert s_lin.auc < 0.8
+    for k in ("poly", "sigmoid"):  # the paper's other controls: no radial separation either
+        kp = ls.kernel_pca(sets["inner"], sets["outer"], kernel=k)
+        x = torch.cat([sets["inner"], sets["outer"]]).numpy()
+        x = x - x.mean(0)
+        assert kp.gamma == pytest.approx(1 / np.median((x * x).sum(1)))
+        assert stats.separation(kp.pc1, kp.labels, n_perm=199, n_boot=100).auc < 0.8
     assert rbf.gamma == pytest.approx(ls.median_gamma(torch.cat([sets["inner"], sets["outer"]]).numpy()))
     assert rbf.explained[0] > rbf.explained[1] > 0
 
