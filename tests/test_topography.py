@@ -87,3 +87,15 @@ def test_path_profiles_are_valid_and_ordered():
     p = topography.PATH_PROFILES
     assert p["paper"].n_points == 51 and p["paper"].steps == 100 and p["paper"].n_terms == 10
     assert p["smoke"].n_points <= p["quick"].n_points <= p["paper"].n_points
+
+
+def test_autoencoder_exception_is_checked_the_other_way():
+    topo = _fake()
+    ae = topography.Topography("autoencoder", "synthetic", topo.n_inits, topo.k_best, topo.model, topo.dataset,
+                               topo.sets)
+    table = topography.claims(ae, _bars(ae), None, n_boot=300)
+    rows = table[table["claim"].str.startswith("autoencoder exception")]
+    assert len(rows) == 4 and (rows["verdict"] == "contradicted").all()
+    flat = topography.claims(ae, _bars(ae, high=()), None, n_boot=300)
+    rows = flat[flat["claim"].str.startswith("autoencoder exception")]
+    assert (rows["verdict"] == "not contradicted").all()
