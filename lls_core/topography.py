@@ -135,10 +135,8 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
     own = None
     if client is None and workers > 1:
-        from dask.distributed import Client, LocalCluster
-
-        own = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(own)
+        own = _LazyClient(workers)  # starts a cluster only if some path is not in the store
+        client = own
     try:
         out: dict[tuple[str, str], Barriers] = {}
         for name in names:
@@ -153,8 +151,36 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
         return out
     finally:
         if own is not None:
-            client.close()
             own.close()
+
+
+class _LazyClient:
+    """A Dask client made on first use: a LocalCluster of ``workers`` single-threaded processes."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._cluster: Any = None
+        self._client: Any = None
+
+    def _get(self) -> Any:
+        if self._client is None:
+            from dask.distributed import Client, LocalCluster
+
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self._client = Client(self._cluster)
+        return self._client
+
+    def scatter(self, *a: Any, **k: Any) -> Any:
+        return self._get().scatter(*a, **k)
+
+    def submit(self, *a: Any, **k: Any) -> Any:
+        return self._get().submit(*a, **k)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._cluster.close()
 
 
 def barrier_frame(results: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:

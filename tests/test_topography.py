@@ -99,3 +99,28 @@ def test_autoencoder_exception_is_checked_the_other_way():
     flat = topography.claims(ae, _bars(ae, high=()), None, n_boot=300)
     rows = flat[flat["claim"].str.startswith("autoencoder exception")]
     assert (rows["verdict"] == "not contradicted").all()
+
+
+def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypatch):
+    from test_landscape import _trained_set
+
+    model, x, y, w = _trained_set(k=3)
+    ds = data.Dataset("tiny", x, y, x[:30], y[:30])
+    topo = topography.Topography("fcp", "synthetic", 3, 3, model, ds, {"SGD-train": w, "BFGS-train": w.flip(0)},
+                                 store_root=str(tmp_path))
+    cfg = landscape.PathConfig(n_points=5, steps=2)
+    first = topography.all_barriers(topo, n_pairs=2, config=cfg)
+    assert len(first) == 4 and all(b.n_cached == 0 for b in first.values())
+    assert any((tmp_path / "barriers" / "fcp").glob("pair-*.npz"))
+
+    import dask.distributed
+
+    def boom(*a, **k):
+        raise AssertionError("a cluster was started although every path is stored")
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", boom)
+    again = topography.all_barriers(topo, n_pairs=2, config=cfg, workers=2)
+    assert all(b.n_cached == 2 for b in again.values())
+    np.testing.assert_allclose(again[("SGD-train", "test")].height, first[("SGD-train", "test")].height)
+    frame = topography.barrier_frame(again)
+    assert len(frame) == 8 and set(frame["landscape"]) == {"train", "test"}
