@@ -356,9 +356,9 @@ def run_chapter(
     nb = jupytext.read(chapter.path)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
     env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND")}
-    os.environ.update(
-        LLS_FIGURE_DIR=str(fig_dir), LLS_PROFILE=profile, LLS_BUILD_DIR=str(build_dir), LLS_ROOT=str(root), MPLBACKEND="agg"
-    )
+    os.environ.update(LLS_FIGURE_DIR=str(fig_dir), LLS_PROFILE=profile, LLS_BUILD_DIR=str(build_dir), LLS_ROOT=str(root))
+    # the kernel's inline backend puts figures into the notebook (agg would show none)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     start = time.perf_counter()
     try:
         papermill.execute_notebook(

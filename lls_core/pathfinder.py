@@ -21,13 +21,22 @@ with Adam; the path height is ``max_i L(w(t_i))`` (Eq. 5) and the length
 ``(B,)`` (every :mod:`lls_core.surfaces` entry is one), or a network given as an
 ``nn.Module`` with data ``(x, y)``: then ``L(w)`` is the mean loss of
 :func:`lls_core.models.loss` over all of the data at weights ``w`` (the full-batch
-training or test loss). All path points of a chunk are evaluated in one batched
-call (``torch.func.vmap`` over ``functional_call``), chunked over path points and
-over data so that the autograd graph held at once stays below a caller-set
-bound. The gradient with respect to ``b`` is autograd's: the chunked losses are
-differentiated with respect to the stacked points ``W`` and that gradient is
-pulled back through ``W(b)``. End points are never differentiated (their basis
-values are exactly zero) and are copied verbatim into every path.
+training or test loss).
+
+Evaluation is batched: all path points of a chunk go through the network in one
+call. The four study networks have hand-batched forward passes
+(``BATCHED_FORWARD``: stacked matmuls, grouped convolutions, a written-out LSTM,
+since ``vmap`` has no rule for ``aten::lstm``); any other module goes through
+``torch.func.vmap`` over ``functional_call``. Where a network's first layer is a
+bias-free linear map of the input (FCP, autoencoder), it is evaluated in the
+path's own coordinates: ``W = C @ [w1; w2; b]``, so the first layer needs
+``K + 2`` products with the data instead of one per point
+(``FACTORED_FIRST_LAYER``). Calls are chunked over path points and over data so
+that the autograd graph alive at once stays below a caller-set bound
+(``memory_mb``). The gradient with respect to ``b`` is autograd's, through
+``W(b)``, accumulated chunk by chunk. End points are never differentiated (their
+basis values are exactly zero), are evaluated once, and are copied verbatim into
+every path.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal
 
 import torch
 from torch import Tensor, nn
@@ -53,6 +62,8 @@ __all__ = [
     "path_losses",
     "objective_and_grad",
     "graph_bytes_per_item",
+    "BATCHED_FORWARD",
+    "FACTORED_FIRST_LAYER",
 ]
 
 CURVES: tuple[str, ...] = ("fourier", "bezier")
@@ -156,25 +167,145 @@ def path_points(w1: Tensor, w2: Tensor, b: Tensor, t: Tensor, *, curve: str = "f
 
 
 # --------------------------------------------------------------------------- evaluation
+def _stacked_linear(w: Tensor, x: Tensor) -> Tensor:
+    """``x @ w[j].T`` for every ``j`` of ``w`` ``(J, out, in)``, as one matmul: ``(J, N, out)``."""
+    J, out = w.shape[0], w.shape[1]
+    N = x.shape[0]
+    z = x.reshape(N, -1) @ w.reshape(J * out, -1).T  # (N, J*out)
+    return z.reshape(N, J, out).transpose(0, 1)
+
+
+def _fcp_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """FCP at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    The first layer is one matrix product of the shared images with all ``B``
+    weight matrices stacked side by side; the later layers are batched matmuls.
+    """
+    if pre1 is None:
+        pre1 = _stacked_linear(p["fc1.weight"], x)
+    h = m.act(pre1)  # (B, N, h1)
+    h = m.act(torch.bmm(h, p["fc2.weight"].transpose(1, 2)))
+    return torch.bmm(h, p["fc3.weight"].transpose(1, 2))
+
+
+def _lenet_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """LeNet at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    conv1 stacks the ``B`` filter banks as ``B * 6`` output channels of one
+    convolution of the shared images; conv2 is a grouped convolution with one
+    group per weight set; the dense layers are batched matmuls.
+    """
+    import torch.nn.functional as F
+
+    B = p["conv1.weight"].shape[0]
+    N = x.shape[0]
+    c1 = p["conv1.weight"]
+    h = F.conv2d(x, c1.reshape(B * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1), padding=m.conv1.padding)
+    h = F.avg_pool2d(m.act(h), 2)
+    c2 = p["conv2.weight"]
+    h = F.conv2d(h, c2.reshape(B * c2.shape[1], *c2.shape[2:]), p["conv2.bias"].reshape(-1), groups=B)
+    h = F.avg_pool2d(m.act(h), 2)  # (N, B*16, 5, 5)
+    h = h.reshape(N, B, -1).transpose(0, 1)  # (B, N, 400)
+    h = m.act(torch.baddbmm(p["fc1.bias"][:, None, :], h, p["fc1.weight"].transpose(1, 2)))
+    h = m.act(torch.baddbmm(p["fc2.bias"][:, None, :], h, p["fc2.weight"].transpose(1, 2)))
+    return torch.baddbmm(p["fc3.bias"][:, None, :], h, p["fc3.weight"].transpose(1, 2))
+
+
+def _autoencoder_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
+    if pre1 is None:
+        pre1 = _stacked_linear(p["enc1.weight"], x)
+    h = m.act(pre1)
+    h = m.act(torch.bmm(h, p["enc2.weight"].transpose(1, 2)))
+    h = m.act(torch.bmm(h, p["dec1.weight"].transpose(1, 2)))
+    return torch.sigmoid(torch.bmm(h, p["dec2.weight"].transpose(1, 2)))
+
+
+def _lstm_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Pixel-permuted LSTM at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    ``vmap`` has no batching rule for ``aten::lstm``, so the recurrence is written
+    out (PyTorch's gate order i, f, g, o): the input projections of all time
+    steps and weight sets are one matmul, the recurrent ones a batched matmul per step.
+    """
+    N = x.shape[0]
+    seq = x.reshape(N, -1)[:, m.perm].reshape(N, 28, 28)
+    T, F_in = seq.shape[1], seq.shape[2]
+    w_ih, w_hh = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"]
+    B, H4 = w_ih.shape[0], w_ih.shape[1]
+    H = H4 // 4
+    bias = (p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])[:, None, :]  # (B, 1, 4H)
+    xin = (seq.reshape(N * T, F_in) @ w_ih.reshape(B * H4, F_in).T).reshape(N, T, B, H4)
+    h = x.new_zeros(B, N, H)
+    c = x.new_zeros(B, N, H)
+    w_hh_t = w_hh.transpose(1, 2)
+    for s in range(T):
+        g = torch.baddbmm(bias + xin[:, s].transpose(0, 1), h, w_hh_t)
+        i, f, gg, o = g.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    return torch.bmm(h, p["fc.weight"].transpose(1, 2))
+
+
+# Hand-batched forward passes of the study networks (``batched=True`` with the
+# default loss). Each returns the outputs of all ``B`` weight sets, ``(B, N, ...)``;
+# any other module goes through ``vmap`` over ``functional_call``.
+BATCHED_FORWARD: dict[type, Callable[..., Tensor]] = {
+    _models.FCP: _fcp_outputs,
+    _models.LeNet: _lenet_outputs,
+    _models.Autoencoder: _autoencoder_outputs,
+    _models.LSTMNet: _lstm_outputs,
+}
+
+# Networks whose first layer is a bias-free linear map of the (shared) input.
+# Along a path its weights are ``C @ V1`` (coefficients ``C`` (B, K+2) times the
+# stacked first-layer blocks of ``w1``, ``w2``, ``b_1..b_K``), and so is its
+# output: ``x W_i^T = sum_k C_ik (x V1_k^T)``. Computing the K+2 products
+# ``x V1_k^T`` once and mixing them per point costs K+2 instead of B large matmuls
+# (forward and backward); the result is the same up to rounding.
+FACTORED_FIRST_LAYER: dict[type, str] = {
+    _models.FCP: "fc1.weight",
+    _models.Autoencoder: "enc1.weight",
+}
+
+
 class _Landscape:
-    """Batched, chunked evaluation of ``L`` at stacked points ``W`` ``(B, d)``."""
+    """Batched, chunked evaluation of ``L`` at stacked points ``W`` ``(B, d)``.
+
+    ``batched``: ``True`` (hand-batched forward if the module has one, else vmap),
+    ``"vmap"`` (always vmap over functional_call) or ``False`` (one point at a time).
+    """
 
     def __init__(
         self,
         f: Surface | nn.Module,
         data: tuple[Tensor, Tensor] | None,
         loss: LossFn | None,
-        batched: bool,
+        batched: bool | str,
     ) -> None:
+        if batched not in (True, False, "vmap"):
+            raise ValueError(f"batched={batched!r}; valid: True, False, 'vmap'")
         self.module = f if isinstance(f, nn.Module) else None
         self.surface = None if self.module is not None else f
         self.batched = batched
+        self.fast = None
+        self._vmap_ok = True
+        self.first: tuple[int, torch.Size] | None = None
         if self.module is not None:
             assert data is not None
             self.x, self.y = data
             self.loss = loss or _models.loss
             self.n_data = int(self.x.shape[0])
             model, lossfn = self.module, self.loss
+            if batched is True and loss is None:
+                self.fast = BATCHED_FORWARD.get(type(model))
+                name = FACTORED_FIRST_LAYER.get(type(model))
+                if self.fast is not None and name is not None:
+                    off = 0
+                    for n, shape in _params.shapes(model):
+                        if n == name:
+                            self.first = (off, shape)
+                        off += shape.numel()
 
             def one(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
                 return lossfn(model, x, y, _params.unflatten(model, w))
@@ -184,6 +315,32 @@ class _Landscape:
         else:
             self.n_data = 1
 
+    def values_path(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` at the points ``W = C @ V`` (``C`` (B, J), ``V`` (J, d)): ``(B,)``.
+
+        Same as ``values(C @ V)``; for a network with a factored first layer the
+        first layer is computed from ``V`` directly (see ``FACTORED_FIRST_LAYER``).
+        """
+        W = C @ V
+        if self.fast is None or self.first is None or C.shape[0] <= V.shape[0]:
+            # Factoring pays only when a call holds more points than basis vectors.
+            return self.values(W, lo, hi)
+        x = self.x[lo:hi]
+        off, shape = self.first
+        V1 = V[:, off : off + shape.numel()].reshape(V.shape[0], *shape)
+        z = _stacked_linear(V1, x)  # (J, N, out)
+        pre1 = torch.einsum("bj,jno->bno", C, z)
+        out = self.fast(self.module, _params.unflatten(self.module, W), x, pre1)
+        return self._reduce(out, x, self.y[lo:hi])
+
+    def _reduce(self, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        """Mean loss per weight set from batched outputs ``(B, N, ...)``: ``(B,)``."""
+        B, N = out.shape[0], out.shape[1]
+        if _models.is_classifier(self.module):
+            ce = torch.nn.functional.cross_entropy(out.reshape(B * N, -1), y.repeat(B), reduction="none")
+            return ce.reshape(B, N).mean(1)
+        return (out.reshape(B, N, -1) - x.reshape(1, N, -1)).pow(2).mean((1, 2))
+
     def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
         """``L`` restricted to data ``[lo, hi)`` (mean over that slice) at each row of ``W``: ``(B,)``."""
         if self.surface is not None:
@@ -191,8 +348,15 @@ class _Landscape:
                 return self.surface(W)
             return torch.stack([self.surface(w[None])[0] for w in W])
         x, y = self.x[lo:hi], self.y[lo:hi]
-        if self.batched:
-            return self._many(W, x, y)
+        if self.fast is not None:
+            return self._reduce(self.fast(self.module, _params.unflatten(self.module, W), x), x, y)
+        if self.batched and self._vmap_ok:
+            try:
+                return self._many(W, x, y)
+            except RuntimeError as err:  # e.g. no batching rule for an op (aten::lstm)
+                if "atching rule" not in str(err):
+                    raise
+                self._vmap_ok = False
         return torch.stack([self._one(w, x, y) for w in W])
 
 
@@ -200,26 +364,16 @@ def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def _losses_and_grad(land: _Landscape, W: Tensor, chunk_points: int, chunk_data: int, need_grad: bool):
-    """Losses ``(B,)`` at ``W`` and, if ``need_grad``, ``dsum(L)/dW`` ``(B, d)``."""
+def _losses(land: _Landscape, W: Tensor, chunk_points: int, chunk_data: int) -> Tensor:
+    """Losses ``(B,)`` at the rows of ``W``, chunked, without a graph."""
     B = W.shape[0]
     out = torch.zeros(B, dtype=W.dtype, device=W.device)
-    grad = torch.zeros_like(W) if need_grad else None
     data_chunks = _chunks(land.n_data, chunk_data)
-    for p0, p1 in _chunks(B, chunk_points):
-        for d0, d1 in data_chunks:
-            scale = (d1 - d0) / land.n_data
-            if need_grad:
-                leaf = W[p0:p1].detach().requires_grad_(True)
-                with torch.enable_grad():
-                    v = land.values(leaf, d0, d1) * scale
-                    (g,) = torch.autograd.grad(v.sum(), leaf)
-                grad[p0:p1] += g
-            else:
-                with torch.no_grad():
-                    v = land.values(W[p0:p1], d0, d1) * scale
-            out[p0:p1] += v.detach()
-    return out, grad
+    with torch.no_grad():
+        for p0, p1 in _chunks(B, chunk_points):
+            for d0, d1 in data_chunks:
+                out[p0:p1] += land.values(W[p0:p1], d0, d1) * ((d1 - d0) / land.n_data)
+    return out
 
 
 def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn | None = None, probe: int = 32) -> float:
@@ -232,26 +386,31 @@ def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn
     """
     land = _Landscape(f, data, loss, batched=True)
     x, y = data
-    n = min(probe, int(x.shape[0]))
     w = _params.flatten(f).to(x.device)
-    W = torch.stack([w, w]).requires_grad_(True)
-    total = 0
-    seen: set[int] = set()
 
-    def pack(t: Tensor) -> Tensor:
-        nonlocal total
-        key = t.untyped_storage().data_ptr() if t.device.type != "meta" else id(t)
-        if key not in seen:
-            seen.add(key)
-            total += t.untyped_storage().nbytes()
-        return t
+    def saved_bytes(n: int) -> int:
+        W = torch.stack([w, w]).requires_grad_(True)
+        total = 0
+        seen: set[tuple[int, int]] = set()
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        v = land.values(W, 0, n)
-    del v
-    # The stacked weights themselves are shared by all items; do not charge them per item.
-    total = max(total - 2 * W.numel() * W.element_size(), 0)
-    return total / (2 * n)
+        def pack(t: Tensor) -> Tensor:
+            nonlocal total
+            key = (t.data_ptr(), t.numel())
+            if key not in seen:
+                seen.add(key)
+                total += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            land.values(W, 0, n)
+        return total
+
+    # The marginal cost of more items: fixed costs (weights, copies of them) cancel.
+    n2 = min(probe, int(x.shape[0]))
+    n1 = max(1, n2 // 2)
+    if n2 == n1:
+        return saved_bytes(n2) / 2.0
+    return max(saved_bytes(n2) - saved_bytes(n1), 0) / (2.0 * (n2 - n1))
 
 
 def _choose_chunks(
@@ -272,8 +431,10 @@ def _choose_chunks(
     per_item = graph_bytes_per_item(f, data, loss)  # type: ignore[arg-type]
     budget = memory_mb * 2**20
     # Points of a chunk also need their weights and gradients (2 x d floats each).
-    per_point_fixed = 2 * d * 4
-    cd = min(cd, max(1, int(budget // max(per_item + per_point_fixed, 1))))
+    per_point_fixed = 2 * d * data[0].element_size()  # type: ignore[index]
+    # Memory of one call: cp * (cd * per_item + per_point_fixed). Keep all data per
+    # call if one point fits, else split the data; then fit as many points as possible.
+    cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
     cp = min(cp, max(1, int(budget // (per_item * cd + per_point_fixed))))
     return cp, cd
 
@@ -380,39 +541,63 @@ def objective_and_grad(
     n_points: int = 51,
     lam: float = 1.0,
     curve: str = "fourier",
-    batched: bool = True,
+    batched: bool | str = True,
     chunk_points: int | None = None,
     chunk_data: int | None = None,
+    memory_mb: float | None = 1024.0,
     end_losses: tuple[float, float] | None = None,
 ) -> tuple[float, Tensor, Tensor]:
     """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``.
 
     ``batched=False`` evaluates the points one at a time (the reference the
     batched evaluation is tested against). ``end_losses`` may pass the two end
-    points' losses when already known (they do not depend on ``b``).
+    points' losses when already known (they do not depend on ``b``). Chunking as
+    in :func:`find_path`.
     """
     t = torch.linspace(0.0, 1.0, n_points, dtype=w1.dtype, device=w1.device)
     land = _Landscape(f, data, loss, batched)
-    cp = n_points - 2 if chunk_points is None else chunk_points
-    cd = land.n_data if chunk_data is None else chunk_data
+    cp, cd = _choose_chunks(land, n_points - 2, w1.numel(), chunk_points, chunk_data, memory_mb, f, data, loss)
     return _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses)
 
 
+def _coefficients(t: Tensor, K: int, curve: str) -> Tensor:
+    """``C`` ``(P, K + 2)`` with ``W = C @ [w1; w2; b_1; ...; b_K]``: ``[1 - t, t, basis(t)]``."""
+    return torch.cat([(1.0 - t)[:, None], t[:, None], basis(t, K, curve)], dim=1)
+
+
 def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
-    bb = b.detach().requires_grad_(True)
+    """Objective, gradient w.r.t. ``b`` and losses; autograd through ``W(b) = C @ V(b)``.
+
+    Each (point chunk x data chunk) builds its own small graph from ``b`` and is
+    differentiated at once, so only one chunk's graph is alive at any time.
+    """
+    K = b.shape[0]
+    C = _coefficients(t, K, curve)[1:-1]  # interior points only: the ends do not depend on b
+    ends = torch.stack([w1, w2])
+    grad = torch.zeros_like(b)
+    L_in = torch.zeros(C.shape[0], dtype=w1.dtype, device=w1.device)
+    data_chunks = _chunks(land.n_data, cd)
+    for p0, p1 in _chunks(C.shape[0], cp):
+        for d0, d1 in data_chunks:
+            leaf = b.detach().requires_grad_(True)
+            with torch.enable_grad():
+                v = land.values_path(C[p0:p1], torch.cat([ends, leaf]), d0, d1) * ((d1 - d0) / land.n_data)
+                (g,) = torch.autograd.grad(v.sum(), leaf)
+            grad += g
+            L_in[p0:p1] += v.detach()
+    if end_losses is None:
+        L_end = _losses(land, ends, 2, cd)
+        end_losses = (float(L_end[0]), float(L_end[1]))
+    leaf = b.detach().requires_grad_(True)
     with torch.enable_grad():
-        W = path_points(w1, w2, bb, t, curve=curve)
-        inner = W[1:-1]
-        L_in, G = _losses_and_grad(land, inner.detach(), cp, cd, need_grad=True)
-        if end_losses is None:
-            L_end, _ = _losses_and_grad(land, torch.stack([w1, w2]), 2, cd, need_grad=False)
-            end_losses = (float(L_end[0]), float(L_end[1]))
+        W = path_points(w1, w2, leaf, t, curve=curve)
         diff = W[1:] - W[:-1]
         pen = lam * (diff * diff).sum()
-        torch.autograd.backward([inner, pen], [G, torch.ones_like(pen)])
+        (g,) = torch.autograd.grad(pen, leaf)
+    grad += g
     losses = torch.cat([L_in.new_tensor([end_losses[0]]), L_in, L_in.new_tensor([end_losses[1]])])
     obj = float(losses.sum()) + float(pen.detach())
-    return obj, bb.grad.detach(), losses
+    return obj, grad, losses
 
 
 def path_losses(
@@ -428,7 +613,7 @@ def path_losses(
     land = _Landscape(f, data, loss, batched=True)
     cp = points.shape[0] if chunk_points is None else chunk_points
     cd = land.n_data if chunk_data is None else chunk_data
-    out, _ = _losses_and_grad(land, points, cp, cd, need_grad=False)
+    out = _losses(land, points, cp, cd)
     return out
 
 
@@ -453,10 +638,10 @@ def find_path(
     seed: int = 0,
     curve: Literal["fourier", "bezier"] = "fourier",
     keep: Literal["best", "last"] = "best",
-    batched: bool = True,
+    batched: bool | str = True,
     chunk_points: int | None = None,
     chunk_data: int | None = None,
-    memory_mb: float | None = None,
+    memory_mb: float | None = 1024.0,
     b0: Tensor | None = None,
     callback: Callable[[int, float], None] | None = None,
 ) -> PathResult:
@@ -480,7 +665,10 @@ def find_path(
     n_points:
         Number ``P >= 3`` of equally spaced values of ``t`` on [0, 1].
     lam:
-        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4).
+        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4). The authors'
+        toy run used 35; their network code leaves ``Lambda`` out of the one call
+        that needs it (it raises ``TypeError`` as published), so no network value
+        is recorded. Default 1.0.
     lr, steps:
         Adam's learning rate and number of steps (authors, networks: 1e-3, 100).
     grad_noise:
@@ -490,12 +678,15 @@ def find_path(
         ``'best'`` returns the coefficients with the lowest objective seen (as
         the authors' code does), ``'last'`` the final ones.
     batched:
-        ``False`` evaluates path points one at a time (reference / baseline).
+        ``True``: all points of a chunk in one call (hand-batched forward for the
+        study networks, else ``vmap`` over ``functional_call``); ``"vmap"``: always
+        vmap; ``False``: one point at a time (reference / baseline).
     chunk_points, chunk_data, memory_mb:
         Path points and data items per batched call. With ``memory_mb`` (modules
-        only) the chunks are chosen so that the autograd graph of one call stays
-        under that many MiB (measured by :func:`graph_bytes_per_item`); explicit
-        chunk sizes are upper limits.
+        only; default 1024) the chunks are chosen so that the autograd graph of one
+        call stays under that many MiB (measured by :func:`graph_bytes_per_item`);
+        explicit chunk sizes are upper limits. ``memory_mb=None`` removes the bound
+        (all interior points and all data in one call unless chunk sizes are given).
     b0:
         Initial coefficients ``(K, d)``; default zeros (the straight line).
     callback:
@@ -521,7 +712,7 @@ def find_path(
 
     start = time.perf_counter()
     lin = path_points(a, z, torch.zeros(K, d, dtype=a.dtype, device=a.device), t, curve=curve)
-    linear_losses, _ = _losses_and_grad(land, lin, cp, cd, need_grad=False)
+    linear_losses = _losses(land, lin, cp, cd)
     ends = (float(linear_losses[0]), float(linear_losses[-1]))
 
     b = (torch.zeros(K, d, dtype=a.dtype, device=a.device) if b0 is None else b0.detach().clone()).to(a)
@@ -536,7 +727,7 @@ def find_path(
             obj, grad, losses = _objective_and_grad(land, a, z, b, t, lam, curve, cp, cd, ends)
         else:  # final evaluation: no gradient needed
             W = path_points(a, z, b.detach(), t, curve=curve)
-            L_in, _ = _losses_and_grad(land, W[1:-1], cp, cd, need_grad=False)
+            L_in = _losses(land, W[1:-1], cp, cd)
             losses = torch.cat([L_in.new_tensor([ends[0]]), L_in, L_in.new_tensor([ends[1]])])
             diff = W[1:] - W[:-1]
             obj = float(losses.sum()) + lam * float((diff * diff).sum())

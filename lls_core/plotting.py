@@ -22,6 +22,12 @@ __all__ = [
     "use_style",
     "save_figure",
     "figure_dir",
+    "plot_contour",
+    "plot_surface",
+    "plot_surface_grid",
+    "plotly_surfaces",
+    "plotly_html",
+    "show_figure",
 ]
 
 # Fixed colours, chosen from colour-blind-safe palettes (Okabe-Ito + tab20 extras).
@@ -115,8 +121,315 @@ def save_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; figures are for reading
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Surfaces: contours with optimizer paths, 3-D surfaces, interactive views
+# ---------------------------------------------------------------------------
+
+_CRITICAL_STYLE = {
+    "minima": {"marker": "o", "label": "minimum", "facecolor": "white", "edgecolor": "black"},
+    "saddles": {"marker": "X", "label": "saddle", "facecolor": "#F0E442", "edgecolor": "black"},
+    "maxima": {"marker": "^", "label": "maximum", "facecolor": "#D55E00", "edgecolor": "black"},
+}
+
+
+def _surface_grid(surface, n, domain, clip):
+    import numpy as np
+
+    X, Y, Z = surface.grid(n=n, domain=domain)
+    if clip is not None:
+        lo, hi = clip
+        Z = np.clip(Z, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+    return X, Y, Z
+
+
+def _path_items(paths):
+    """Normalise ``paths`` to a list of (label or None, (T, 2) float array)."""
+    import numpy as np
+
+    if paths is None:
+        return []
+    items = paths.items() if hasattr(paths, "items") else ((None, p) for p in paths)
+    out = []
+    for label, p in items:
+        arr = np.asarray(p.detach().cpu() if hasattr(p, "detach") else p, dtype=float)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError(f"path {label!r} must have shape (T, 2); got {arr.shape}")
+        out.append((label, arr))
+    return out
+
+
+def _path_color(label, i):
+    import matplotlib.pyplot as plt
+
+    if label is not None and label.lower() in _ALIASES:
+        return color(label)
+    cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    return cycle[i % len(cycle)]
+
+
+def plot_contour(
+    surface,
+    ax=None,
+    *,
+    levels=30,
+    n: int = 201,
+    domain=None,
+    clip=None,
+    filled: bool = True,
+    cmap: str | None = None,
+    paths=None,
+    path_kw: dict | None = None,
+    mark_critical: bool | tuple[str, ...] = True,
+    colorbar: bool = True,
+    colorbar_kw: dict | None = None,
+    legend: bool = True,
+    title: str | None = None,
+):
+    """Contour plot of a :class:`lls_core.surfaces.Surface`, optionally with paths on it.
+
+    Args:
+        surface: any surface (``surface.grid`` is used on an ``n x n`` grid).
+        ax: matplotlib axes to draw into (a new figure when ``None``).
+        levels: number of levels (spaced evenly between the plotted min and max)
+            or an explicit increasing sequence of heights.
+        domain: ``((xmin, xmax), (ymin, ymax))``; default the surface's own.
+        clip: ``(low, high)`` heights to clip to before drawing (either may be
+            ``None``), for surfaces whose range would swamp the levels.
+        paths: optimizer or interpolation paths, each an array of shape ``(T, 2)``:
+            a mapping ``label -> path`` (labels that are book names such as
+            ``"Adam"`` get the book's colour) or a plain sequence of paths. Each is
+            drawn as a line with its start (circle) and end (star) marked.
+        path_kw: extra keyword arguments for the path lines (``linewidth``...).
+        mark_critical: mark the surface's listed minima / saddles / maxima;
+            ``True`` for all, or a tuple such as ``("minima",)``.
+        colorbar, legend, title: as named; ``colorbar_kw`` overrides the colorbar's
+            keyword arguments (e.g. ``{"spacing": "uniform"}`` for log-spaced levels).
+
+    Returns the axes. Axes are labelled ``x`` and ``y``; heights are dimensionless.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots()
+    X, Y, Z = _surface_grid(surface, n, domain, clip)
+    finite = Z[np.isfinite(Z)]
+    if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):
+        if levels < 2:
+            raise ValueError(f"levels must be >= 2 or a sequence of heights; got {levels}")
+        lo, hi = float(finite.min()), float(finite.max())
+        lv = np.linspace(lo, hi if hi > lo else lo + 1.0, int(levels) + 1)
+    else:
+        lv = np.asarray(levels, dtype=float)
+    if filled:
+        cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap, extend="both" if clip is None else "neither")
+        ax.contour(X, Y, Z, levels=lv, colors="k", linewidths=0.3, alpha=0.35)
+    else:
+        cs = ax.contour(X, Y, Z, levels=lv, cmap=cmap, linewidths=0.9)
+    if colorbar:
+        from matplotlib.ticker import MaxNLocator
+
+        cb_kw = {"shrink": 0.85, "label": r"$z = f(x, y)$", "ticks": MaxNLocator(6)}
+        cb_kw.update(colorbar_kw or {})
+        ax.figure.colorbar(cs, ax=ax, **cb_kw)
+    (x0, x1), (y0, y1) = (X[0, 0], X[0, -1]), (Y[0, 0], Y[-1, 0])
+    kinds = ("minima", "saddles", "maxima") if mark_critical is True else tuple(mark_critical or ())
+    for kind in kinds:
+        if kind not in _CRITICAL_STYLE:
+            raise ValueError(f"mark_critical entries must be minima, saddles or maxima; got {kind!r}")
+        pts = [q for q in getattr(surface, kind) if x0 <= q[0] <= x1 and y0 <= q[1] <= y1]
+        if pts:
+            st = _CRITICAL_STYLE[kind]
+            ax.scatter(*zip(*pts), s=36, marker=st["marker"], c=st["facecolor"], edgecolors=st["edgecolor"],
+                       linewidths=0.8, label=st["label"], zorder=5)
+    kw = {"linewidth": 1.4, "alpha": 0.95}
+    kw.update(path_kw or {})
+    for i, (label, arr) in enumerate(_path_items(paths)):
+        c = _path_color(label, i)
+        ax.plot(arr[:, 0], arr[:, 1], color=c, label=label, zorder=6, **kw)
+        ax.plot(*arr[0], "o", color=c, markersize=5, markerfacecolor="white", zorder=7)
+        ax.plot(*arr[-1], "*", color=c, markersize=9, zorder=7)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(r"$x$")
+    ax.set_ylabel(r"$y$")
+    ax.grid(False)
+    if title is not None:
+        ax.set_title(title)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize="x-small", framealpha=0.8, frameon=True)
+    return ax
+
+
+def plot_surface(
+    surface,
+    ax=None,
+    *,
+    n: int = 101,
+    domain=None,
+    clip=None,
+    cmap: str | None = None,
+    elev: float = 30.0,
+    azim: float = -60.0,
+    paths=None,
+    title: str | None = None,
+):
+    """3-D surface plot of a :class:`lls_core.surfaces.Surface` (matplotlib ``mplot3d``).
+
+    ``ax`` must be a 3-D axes (``fig.add_subplot(projection="3d")``) or ``None``
+    for a new figure. ``clip`` clips heights as in :func:`plot_contour`; ``paths``
+    (as in :func:`plot_contour`) are drawn on the surface. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        ax = plt.figure().add_subplot(projection="3d")
+    if getattr(ax, "name", "") != "3d":
+        raise ValueError("plot_surface needs a 3-D axes: fig.add_subplot(projection='3d')")
+    X, Y, Z = _surface_grid(surface, n, domain, clip)
+    count = min(int(n), 80)
+    ax.plot_surface(X, Y, Z, cmap=cmap or matplotlib.rcParams["image.cmap"], rcount=count, ccount=count,
+                    linewidth=0, antialiased=True, alpha=0.95)
+    for i, (label, arr) in enumerate(_path_items(paths)):
+        import torch
+
+        z = surface(torch.as_tensor(arr, dtype=torch.float64)).detach().numpy()
+        if clip is not None:
+            z = np.clip(z, -np.inf if clip[0] is None else clip[0], np.inf if clip[1] is None else clip[1])
+        ax.plot(arr[:, 0], arr[:, 1], z, color=_path_color(label, i), label=label, linewidth=1.5, zorder=10)
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_xlabel(r"$x$")
+    ax.set_ylabel(r"$y$")
+    ax.set_zlabel(r"$z$")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_surface_grid(
+    surfaces,
+    *,
+    n: int = 101,
+    titles=None,
+    clip=None,
+    levels=30,
+    paths=None,
+    mark_critical=True,
+    panel_size: tuple[float, float] = (3.4, 3.0),
+    elev: float = 30.0,
+    azim: float = -60.0,
+):
+    """A row of 3-D surfaces above a row of their contours (as in the survey's Figures 2, 7, 10).
+
+    ``surfaces`` is a sequence of surfaces; ``titles``, ``clip`` and ``paths`` are
+    either one value for every panel or a ``list`` with one entry per surface
+    (so give shared paths as a mapping, and a shared clip as a tuple). Returns the figure; its axes are
+    ``fig.axes[:k]`` (3-D) and the contour axes after them (colorbars follow).
+    """
+    import matplotlib.pyplot as plt
+
+    surfaces = list(surfaces)
+    k = len(surfaces)
+    if k == 0:
+        raise ValueError("plot_surface_grid needs at least one surface")
+
+    def per(v, i):
+        if isinstance(v, list):
+            if len(v) != k:
+                raise ValueError(f"per-surface lists need {k} entries; got {len(v)}")
+            return v[i]
+        return v
+
+    fig = plt.figure(figsize=(panel_size[0] * k, panel_size[1] * 2))
+    top = [fig.add_subplot(2, k, i + 1, projection="3d") for i in range(k)]
+    bottom = [fig.add_subplot(2, k, k + i + 1) for i in range(k)]
+    for i, s in enumerate(surfaces):
+        t = per(titles, i) if titles is not None else s.title
+        plot_surface(s, top[i], n=n, clip=per(clip, i), title=t, elev=elev, azim=azim, paths=per(paths, i))
+        plot_contour(s, bottom[i], n=n, clip=per(clip, i), levels=levels, paths=per(paths, i),
+                     mark_critical=mark_critical, legend=False)
+    fig.tight_layout()
+    return fig
+
+
+def plotly_surfaces(surfaces, *, n: int = 81, clip=None, titles=None, height: int = 560):
+    """An interactive (rotatable) 3-D plotly figure of one or more surfaces.
+
+    With several surfaces a drop-down menu switches between them. Listed minima
+    are shown as markers. Returns a ``plotly.graph_objects.Figure``; embed it
+    with :func:`plotly_html` (plotly.js inline, so the book works offline).
+    """
+    import numpy as np
+    import plotly.graph_objects as go
+    import torch
+
+    surfaces = list(surfaces) if isinstance(surfaces, (list, tuple)) else [surfaces]
+    fig = go.Figure()
+    groups = []
+    for i, s in enumerate(surfaces):
+        X, Y, Z = _surface_grid(s, n, None, clip[i] if isinstance(clip, list) else clip)
+        visible = i == 0
+        first = len(fig.data)
+        fig.add_trace(go.Surface(x=X[0], y=Y[:, 0], z=Z, colorscale="Viridis", showscale=False,
+                                 name=s.name, visible=visible,
+                                 hovertemplate="x=%{x:.3f}<br>y=%{y:.3f}<br>z=%{z:.4f}<extra></extra>"))
+        if s.minima:
+            pts = np.array(s.minima)
+            z = s(torch.as_tensor(pts, dtype=torch.float64)).detach().numpy()
+            fig.add_trace(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=z, mode="markers", name="minima",
+                                       marker={"size": 4, "color": "white", "line": {"color": "black", "width": 1}},
+                                       visible=visible, showlegend=False))
+        groups.append((first, len(fig.data)))
+    names = [t for t in titles] if titles is not None else [s.title for s in surfaces]
+    buttons = []
+    for i, (a, b) in enumerate(groups):
+        vis = [a <= j < b for j in range(len(fig.data))]
+        buttons.append({"label": names[i], "method": "update",
+                        "args": [{"visible": vis}, {"title.text": names[i]}]})
+    layout = {
+        "title": {"text": names[0], "x": 0.5, "xanchor": "center"},
+        "height": height,
+        "margin": {"l": 0, "r": 0, "t": 50, "b": 0},
+        "scene": {"xaxis_title": "x", "yaxis_title": "y", "zaxis_title": "z"},
+    }
+    if len(surfaces) > 1:
+        layout["updatemenus"] = [{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
+                                  "y": 1.12, "yanchor": "top", "showactive": True}]
+    fig.update_layout(**layout)
+    return fig
+
+
+def plotly_html(fig, *, include_plotlyjs: bool = True, div_id: str | None = None) -> str:
+    """HTML for a plotly figure with plotly.js embedded inline (never a CDN: the book works offline).
+
+    Embed plotly.js once per page: pass ``include_plotlyjs=False`` for further
+    figures on the same page. Display in a notebook with ``IPython.display.HTML``.
+    """
+    return fig.to_html(include_plotlyjs=bool(include_plotlyjs), full_html=False, div_id=div_id)
+
+
+def show_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
+    """Save ``fig`` with :func:`save_figure`, close it, and display the saved PNG.
+
+    The displayed image is the written file, so the notebook shows exactly the
+    promised figure under any matplotlib backend (also a non-interactive one such
+    as ``agg``), and closing it prevents a second copy under the inline backend.
+    Returns the path of the PNG.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    path = save_figure(fig, name)
+    plt.close(fig)
+    display(Image(filename=str(path)))
     return path

@@ -473,8 +473,8 @@ def fig10_layer(
     * ``plane``: ``F = 1`` (panel a);
     * ``saddle``: as printed (``saddle="printed"``),
       ``2 exp(-((x+2)^2 - (y+2)^2)/0.2) = 2 exp(-(x+2)^2/0.2) exp((y+2)^2/0.2)``,
-      which grows without bound along ``y`` (about ``1e78`` at ``y = 4`` on ``x = -2``)
-      and equals 2 with a slope of about 30 on the diagonals ``|x+2| = |y+2|``,
+      which grows without bound along ``y`` (about ``3e78`` at ``y = 4`` on ``x = -2``)
+      and equals 2 on the diagonals ``|x+2| = |y+2|`` with an x-slope of ``-20 (x+2)``,
       right where the deep well (-0.5, -0.5) and a shallow well (2, 2) sit, so it
       cannot be what the survey's panels show. The ``"bounded"`` variant keeps the
       printed x-factor ``exp(-(x+2)^2/0.2)`` and replaces the runaway y-factor
@@ -619,7 +619,8 @@ def find_critical_points(
 
     Starts a damped Newton iteration on the gradient from every node of a
     ``starts_per_axis x starts_per_axis`` grid (all in one float64 batch; steps
-    capped at 5% of the domain's span), polishes each distinct candidate with
+    capped at 5% of the domain's span; at most ``max_iter`` iterations, fewer
+    once every start has converged or left the domain), polishes each distinct candidate with
     ``scipy.optimize.root`` (analytic Jacobian = the Hessian), and keeps points
     inside the domain whose gradient norm is below ``tol`` and whose Hessian
     eigenvalues all exceed ``min_curvature`` in magnitude (degenerate points,
@@ -645,7 +646,12 @@ def find_critical_points(
         norm = step.norm(dim=-1, keepdim=True)
         step = torch.where(norm > cap, step * cap / norm, step)
         step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        # points that left the domain (with a margin) are dropped later: freeze them
+        out = (p[:, 0] < x0 - cap) | (p[:, 0] > x1 + cap) | (p[:, 1] < y0 - cap) | (p[:, 1] > y1 + cap)
+        step[out] = 0.0
         p = p + step
+        if float(step.abs().max()) < 1e-13:  # every start has converged or left
+            break
     g = surface.grad(p).norm(dim=-1)
     curv = torch.linalg.eigvalsh(surface.hessian(p)).abs().min(dim=-1).values
     inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)

@@ -85,27 +85,43 @@ def test_batched_equals_point_by_point_and_reference(tiny, curve):
     torch.testing.assert_close(l1, l2, rtol=1e-12, atol=1e-14)
 
 
-def test_batched_equals_point_by_point_float32_lenet():
-    """The real study network in float32: same objective and gradient to float tolerance."""
-    m = models.build("lenet", seed=0)
+@pytest.mark.parametrize("arch", models.ARCHITECTURES)
+def test_batched_equals_point_by_point_study_networks(arch):
+    """Each study network in float32: the hand-batched forward (with the factored first
+    layer where there is one) gives the loop's objective and gradient to float tolerance."""
+    m = models.build(arch, seed=0)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
-    w1, w2 = params.flatten(m), params.flatten(models.build("lenet", seed=1))
+    w1, w2 = params.flatten(m), params.flatten(models.build(arch, seed=1))
     b = 0.01 * torch.randn(3, w1.numel(), generator=g)
-    kw = dict(data=(x, y), n_points=7, lam=0.5)
-    o1, g1, _ = pf.objective_and_grad(m, w1, w2, b, batched=True, **kw)
-    o2, g2, _ = pf.objective_and_grad(m, w1, w2, b, batched=False, **kw)
+    kw = dict(data=(x, y), n_points=12, lam=0.5)  # 10 interior points > 5 basis rows: factored first layer
+    o1, g1, l1 = pf.objective_and_grad(m, w1, w2, b, batched=True, **kw)
+    o2, g2, l2 = pf.objective_and_grad(m, w1, w2, b, batched=False, **kw)
+    assert pf.BATCHED_FORWARD.get(type(m)) is not None
     assert o1 == pytest.approx(o2, rel=1e-5)
-    torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(l1, l2, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g1, g2, rtol=1e-3, atol=1e-5)
+
+
+def test_vmap_path_equals_loop_for_other_modules(tiny):
+    """A module without a hand-batched forward goes through vmap over functional_call."""
+    m, data, w1, w2 = tiny
+    b = 0.2 * torch.randn(2, w1.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    o1, g1, _ = pf.objective_and_grad(m, w1, w2, b, data=data, n_points=6, batched="vmap")
+    o2, g2, _ = pf.objective_and_grad(m, w1, w2, b, data=data, n_points=6, batched=False)
+    assert o1 == pytest.approx(o2, rel=1e-12)
+    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-12)
 
 
 def test_chunking_does_not_change_results(tiny):
     m, data, w1, w2 = tiny
-    kw = dict(data=data, n_terms=3, n_points=11, lam=0.2, lr=1e-2, steps=5)
+    kw = dict(data=data, n_terms=3, n_points=9, lam=0.2, lr=1e-2, steps=3)
     a = pf.find_path(m, w1, w2, **kw)
     b = pf.find_path(m, w1, w2, chunk_points=2, chunk_data=7, **kw)
-    c = pf.find_path(m, w1, w2, memory_mb=1e-3, **kw)  # tiny bound: forces the smallest chunks
-    assert c.chunk_points == 1 and c.chunk_data < 40
+    # A bound that fits one point with about ten data items: chunks chosen from the measured graph size.
+    per_item = pf.graph_bytes_per_item(m, data)
+    c = pf.find_path(m, w1, w2, memory_mb=(10.5 * per_item + 2 * w1.numel() * 8) / 2**20, **kw)
+    assert c.chunk_points == 1 and 5 <= c.chunk_data <= 15
     for r in (b, c):
         torch.testing.assert_close(a.b, r.b, rtol=1e-9, atol=1e-12)
         torch.testing.assert_close(a.losses, r.losses, rtol=1e-10, atol=1e-12)
@@ -158,7 +174,7 @@ def test_bezier_control_point_parametrisation():
 
 
 def test_lambda_trades_length_for_loss():
-    kw = dict(n_terms=10, n_points=51, lr=1e-2, steps=300)
+    kw = dict(n_terms=10, n_points=51, lr=1e-2, steps=150)
     short = pf.find_path(toy, W1_TOY, W2_TOY, lam=100.0, **kw)
     long = pf.find_path(toy, W1_TOY, W2_TOY, lam=0.1, **kw)
     assert long.length > short.length
@@ -205,3 +221,14 @@ def test_module_size_mismatch_and_missing_data(tiny):
         pf.find_path(m, w1, w1)
     with pytest.raises(TypeError, match="torch.Tensor"):
         pf.find_path(toy, [0.0, 1.0], W2_TOY)
+
+
+def test_registry_toy_surface_is_a_landscape():
+    """lls_core.surfaces' toy is the landscape above and plugs into find_path unchanged."""
+    from lls_core import surfaces
+
+    s = surfaces.get("toy")
+    pts = torch.rand(20, 2, dtype=torch.float64) * 2 - 1
+    torch.testing.assert_close(s(pts), toy(pts))
+    r = pf.find_path(s, W1_TOY, W2_TOY, n_terms=5, n_points=31, lam=35.0, lr=1e-2, steps=30)
+    assert r.height < r.linear_height

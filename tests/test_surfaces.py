@@ -256,7 +256,7 @@ def test_printed_saddle_layer_grows_without_bound_along_y():
     assert torch.allclose(z, 2 * torch.exp(v**2 / 0.2), rtol=1e-12)  # = 2 exp(v^2 / 0.2)
     assert z[30] > 1e19 and z[-1] > 1e78
     assert not layer.bounded_above and not surfaces.get("fig10_printed").bounded_above
-    # on the diagonals |x+2| = |y+2| it equals 2, with a slope of 10 |x+2|
+    # on the diagonals |x+2| = |y+2| it equals 2, with an x-slope of -20 (x+2)
     assert layer.value(-0.5, -0.5) == pytest.approx(2.0)
     assert layer.grad(torch.tensor([-0.5, -0.5], dtype=torch.float64))[0] == pytest.approx(-30.0)
 
