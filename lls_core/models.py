@@ -190,6 +190,7 @@ def loss(model: nn.Module, x: Tensor, y: Tensor, params: dict[str, Tensor] | Non
 # :func:`loss` applies to them unchanged. Built with :func:`build_demo`.
 
 DEMO_ARCHITECTURES: tuple[str, ...] = ("mlp", "resnet")
+DEMO_INITS: tuple[str, ...] = ("torch", "he")
 
 
 class DemoMLP(nn.Module):
@@ -238,7 +239,8 @@ class _Block(nn.Module):
 
 
 class DemoResNet(nn.Module):
-    """Small residual net: 3x3 stem conv (stride 2, 28->14), ``blocks`` residual blocks, global average pool, linear.
+    """Small residual net: 3x3 stem conv (stride 2) and 2x2 average pool (28->7), ``blocks`` residual
+    blocks at 7x7, global average pool, linear.
 
     ``skip=False`` removes the identity shortcuts and leaves a plain net of the same
     depth and parameter count (Li et al. 2018's "ResNet-noshort"). Logits ``(N, 10)``.
@@ -257,7 +259,7 @@ class DemoResNet(nn.Module):
         self.out = nn.Linear(channels, 10)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.act(self.stem(x))
+        h = F.avg_pool2d(self.act(self.stem(x)), 2)
         h = self.blocks(h)
         return self.out(h.mean(dim=(2, 3)))
 
@@ -272,14 +274,20 @@ def build_demo(
     skip: bool = True,
     batch_norm: bool = False,
     activation: str = "relu",
+    init: str = "torch",
     seed: int = 0,
 ) -> nn.Module:
     """Build a demonstration net with PyTorch's default initialisation drawn from ``seed``.
 
     ``"mlp"`` uses ``depth``, ``width``, ``batch_norm``; ``"resnet"`` uses ``blocks``,
     ``channels``, ``skip``, ``batch_norm``. Default activation ReLU (as in Li et al.
-    2018). Raises ``ValueError`` naming a bad name, size or activation.
+    2018). ``init="torch"`` keeps PyTorch's default initialisation; ``"he"`` draws
+    every weight of dim >= 2 from He et al.'s normal (std sqrt(2 / fan_in)) and zeroes
+    biases, which keeps the signal alive through deep ReLU stacks. Raises
+    ``ValueError`` naming a bad name, size, activation or init.
     """
+    if init not in DEMO_INITS:
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(DEMO_INITS)}")
     if name not in DEMO_ARCHITECTURES:
         raise ValueError(f"unknown demo architecture {name!r}; valid: {', '.join(DEMO_ARCHITECTURES)}")
     for label, value, low in (("depth", depth, 1), ("width", width, 1), ("blocks", blocks, 0), ("channels", channels, 1)):
@@ -289,5 +297,13 @@ def build_demo(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if name == "mlp":
-            return DemoMLP(depth=depth, width=width, batch_norm=batch_norm, activation=activation)
-        return DemoResNet(blocks=blocks, channels=channels, skip=skip, batch_norm=batch_norm, activation=activation)
+            net: nn.Module = DemoMLP(depth=depth, width=width, batch_norm=batch_norm, activation=activation)
+        else:
+            net = DemoResNet(blocks=blocks, channels=channels, skip=skip, batch_norm=batch_norm, activation=activation)
+        if init == "he":
+            for mod in net.modules():
+                if isinstance(mod, (nn.Linear, nn.Conv2d)):
+                    nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+                    if mod.bias is not None:
+                        nn.init.zeros_(mod.bias)
+        return net

@@ -57,6 +57,8 @@ __all__ = [
     "TrainResult",
     "train",
     "recalibrate_batch_norm",
+    "random_plane",
+    "plot_slice",
 ]
 
 NORMS: tuple[str, ...] = ("filter", "layer", "none")
@@ -215,12 +217,13 @@ def slice_2d(
     return Slice2D(a, b, out.reshape(len(b), len(a)).numpy())
 
 
-def nonconvex_fraction(s: Slice2D, *, radius: float | None = None, rel_tol: float = 1e-3) -> float:
+def nonconvex_fraction(s: Slice2D, *, radius: float | None = None, rel_tol: float = 0.01, abs_tol: float = 1e-2) -> float:
     """Fraction of interior grid points where the slice's finite-difference 2x2 Hessian has a negative eigenvalue.
 
     A convex bowl scores 0; a chaotic surface scores high. Only points within
     ``radius`` of the origin count (default: the whole interior). Negative means
-    below ``-rel_tol`` times the median absolute curvature, so flat noise does not count.
+    below ``-max(abs_tol, rel_tol * median |curvature|)`` (loss units per squared
+    direction unit), so round-off on a flat plateau does not count.
     """
     L = s.loss
     ha, hb = np.diff(s.alphas).mean(), np.diff(s.betas).mean()
@@ -232,8 +235,8 @@ def nonconvex_fraction(s: Slice2D, *, radius: float | None = None, rel_tol: floa
     mask = np.ones_like(A, dtype=bool) if radius is None else (A**2 + B**2 <= radius**2)
     if not mask.any():
         raise ValueError(f"radius={radius!r} leaves no interior grid point")
-    scale = np.median(np.abs(np.concatenate([faa[mask], fbb[mask]]))) + 1e-30
-    return float((lam_min[mask] < -rel_tol * scale).mean())
+    scale = max(abs_tol, rel_tol * float(np.median(np.abs(np.concatenate([faa[mask], fbb[mask]])))))
+    return float((lam_min[mask] < -scale).mean())
 
 
 @dataclass(frozen=True)
@@ -401,3 +404,38 @@ def recalibrate_batch_norm(model: nn.Module, x: Tensor, batch_size: int = 1000) 
             m.momentum = mom
     model.eval()
     return model
+
+
+def random_plane(
+    model: nn.Module,
+    loss_fn: LossFn,
+    w: Tensor,
+    *,
+    n: int = 21,
+    span: float = 1.0,
+    seed: int = 0,
+    norm: str = "filter",
+    bias_bn: str = "zero",
+    chunk_size: int = 16,
+) -> Slice2D:
+    """The 2-D slice on ``n x n`` points of ``[-span, span]^2`` along two random directions
+    (seeds ``seed`` and ``seed + 1``, normalized as in :func:`random_direction`) through ``w``."""
+    if not isinstance(n, int) or n < 3:
+        raise ValueError(f"n={n!r}: need an integer >= 3 grid points per axis")
+    if not span > 0:
+        raise ValueError(f"span={span!r}: must be positive")
+    u = random_direction(model, w, seed=seed, norm=norm, bias_bn=bias_bn)
+    v = random_direction(model, w, seed=seed + 1, norm=norm, bias_bn=bias_bn)
+    return slice_2d(loss_fn, w, u, v, np.linspace(-span, span, n), chunk_size=chunk_size)
+
+
+def plot_slice(ax, s: Slice2D, *, levels: int = 20, log: bool = True, path: np.ndarray | None = None, title: str = ""):
+    """Contour plot of a :class:`Slice2D` on ``ax`` (log10 of the loss by default); optional ``path`` ``(T, 2)``."""
+    z = np.log10(np.maximum(s.loss, 1e-12)) if log else s.loss
+    cs = ax.contour(s.alphas, s.betas, z, levels=levels, cmap="viridis", linewidths=0.8)
+    ax.plot([0], [0], marker="*", color="black", markersize=8)
+    if path is not None:
+        ax.plot(path[:, 0], path[:, 1], marker=".", color="#D55E00", linewidth=1, markersize=3)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    return cs
