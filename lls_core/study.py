@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -56,11 +57,17 @@ __all__ = [
     "StudyResult",
     "plan",
     "run_study",
+    "run_studies",
+    "execute",
     "weight_sets",
     "DEFAULT_OPTIMIZERS",
+    "published",
+    "table1",
+    "plot_loss_curves",
 ]
 
-DEFAULT_OPTIMIZERS: tuple[str, ...] = ("sgd", "lbfgs_gss")
+DEFAULT_OPTIMIZERS: tuple[str, ...] = ("lbfgs_gss", "sgd")
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -108,18 +115,20 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
+    # The test suite's: 300 + 200 embedded images, 3 initialisations (best 2), a few steps.
     "smoke": Profile(
         "smoke",
-        n_train=500,
-        n_test=250,
+        n_train=300,
+        n_test=200,
         n_inits=3,
         k_best=2,
         optimizers=(
-            ("lbfgs", TorchLBFGSConfig(iterations=8)),
-            ("lbfgs_gss", LBFGSGSSConfig(iterations=8)),
-            ("sgd", SGDConfig(epochs=4, lr=0.5)),
+            ("lbfgs", TorchLBFGSConfig(iterations=6)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=6)),
+            ("sgd", SGDConfig(epochs=3)),
         ),
     ),
+    # The default book build: 1,000 + 500 embedded images, 4 initialisations (best 3); minutes on 2 cores.
     "quick": Profile(
         "quick",
         n_train=1000,
@@ -127,11 +136,12 @@ PROFILES: dict[str, Profile] = {
         n_inits=4,
         k_best=3,
         optimizers=(
-            ("lbfgs", TorchLBFGSConfig(iterations=40)),
-            ("lbfgs_gss", LBFGSGSSConfig(iterations=40)),
-            ("sgd", SGDConfig(epochs=25, lr=0.5)),
+            ("lbfgs", TorchLBFGSConfig(iterations=30)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=30)),
+            ("sgd", SGDConfig(epochs=30)),
         ),
     ),
+    # The paper's scale: full MNIST, 75 initialisations, best 48, 1000 quasi-Newton iterations (GPU).
     "paper": Profile(
         "paper",
         dataset="mnist",
@@ -142,7 +152,7 @@ PROFILES: dict[str, Profile] = {
         optimizers=(
             ("lbfgs", TorchLBFGSConfig(iterations=1000)),
             ("lbfgs_gss", LBFGSGSSConfig(iterations=1000)),
-            ("sgd", SGDConfig(epochs=100, lr=0.5)),
+            ("sgd", SGDConfig(epochs=100)),
         ),
     ),
 }
@@ -279,8 +289,8 @@ def _client(scheduler: Any, workers: int) -> tuple[Any, Any]:
     return scheduler, None  # an existing distributed.Client: the caller closes it
 
 
-def run_study(
-    arch: str,
+def run_studies(
+    archs: Sequence[str],
     profile: str | Profile = "quick",
     optimizers: Sequence[str] = DEFAULT_OPTIMIZERS,
     *,
@@ -290,52 +300,67 @@ def run_study(
     device: str | None = None,
     progress: bool = True,
     data_dir: str | None = None,
-) -> StudyResult:
-    """Train (or reuse) every run of ``arch``'s study under ``profile`` and return them all.
+) -> dict[str, StudyResult]:
+    """Train (or reuse) every run of each architecture's study under ``profile``; ``{arch: StudyResult}``.
 
+    All missing runs of all architectures go to one pool of workers.
     ``store``: a :class:`Store` or its root (default: :func:`lls_core.store.default_root`).
     ``workers``: Dask worker processes of a LocalCluster (default: the CPU count, at
-    most the number of missing runs); ``1`` runs in this process. ``scheduler``: a
-    Dask scheduler address or ``distributed.Client`` to use instead. ``device``:
-    ``"cuda"`` / ``"cpu"`` (default: CUDA when available). A progress bar counts
-    finished runs when ``progress``.
+    most the number of missing runs); ``1`` runs in this process, through the same
+    :func:`execute`. ``scheduler``: a Dask scheduler address (``"tcp://..."``) or a
+    ``distributed.Client`` to use instead. ``device``: ``"cuda"`` / ``"cpu"``
+    (default: CUDA when available). A progress bar counts finished runs when ``progress``.
     """
     prof = get_profile(profile)
     st = store if isinstance(store, Store) else Store(store)
-    tasks = plan(arch, prof, optimizers, data_dir=data_dir)
-    todo = [t for t in tasks if not st.has(t.key)]
-    device = device or default_device()
+    tasks = {a: plan(a, prof, optimizers, data_dir=data_dir) for a in archs}
+    every = [t for a in archs for t in tasks[a]]
+    todo = [t for t in every if not st.has(t.key)]
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, len(todo)))
-    if not (isinstance(workers, int) and workers >= 1):
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    device = device or default_device()
     if todo:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{arch} ({prof.name})", disable=not progress)
+        label = "+".join(archs) if len(archs) <= 2 else f"{len(archs)} networks"
+        bar = tqdm(total=len(every), initial=len(every) - len(todo), desc=f"{label} ({prof.name})", disable=not progress)
         root = str(st.root)
-        if scheduler is None and workers == 1:
-            for t in todo:
-                execute(t, root, device)
-                bar.update(1)
-        else:
-            from distributed import as_completed
-
-            client, cluster = _client(scheduler, workers)
-            try:
-                threads = 1 if scheduler is None else None
-                futures = client.map(execute, todo, store_root=root, device=device, threads=threads, pure=False)
-                for fut in as_completed(futures):
-                    fut.result()
+        try:
+            if scheduler is None and workers == 1:
+                for t in todo:
+                    execute(t, root, device)
                     bar.update(1)
-            finally:
-                if cluster is not None:
-                    client.close()
-                if cluster not in (None, "own-client"):
-                    cluster.close()
-        bar.close()
-    runs = {o: tuple(st.load(t.key) for t in tasks if t.key.optimizer == o) for o in optimizers}
-    return StudyResult(arch, prof, runs, n_computed=len(todo), n_reused=len(tasks) - len(todo), store_root=str(st.root))
+            else:
+                from distributed import as_completed
+
+                client, cluster = _client(scheduler, workers)
+                try:
+                    threads = 1 if scheduler is None else None
+                    futures = client.map(execute, todo, store_root=root, device=device, threads=threads, pure=False)
+                    for fut in as_completed(futures):
+                        fut.result()
+                        bar.update(1)
+                finally:
+                    if cluster is not None:
+                        client.close()
+                    if cluster not in (None, "own-client"):
+                        cluster.close()
+        finally:
+            bar.close()
+    done = {id(t) for t in todo}
+    out = {}
+    for a in archs:
+        runs = {o: tuple(st.load(t.key) for t in tasks[a] if t.key.optimizer == o) for o in optimizers}
+        n_new = sum(id(t) in done for t in tasks[a])
+        out[a] = StudyResult(a, prof, runs, n_computed=n_new, n_reused=len(tasks[a]) - n_new, store_root=str(st.root))
+    return out
+
+
+def run_study(arch: str, profile: str | Profile = "quick", optimizers: Sequence[str] = DEFAULT_OPTIMIZERS, **kwargs: Any) -> StudyResult:
+    """:func:`run_studies` for one architecture (same keywords)."""
+    return run_studies([arch], profile, optimizers, **kwargs)[arch]
 
 
 def weight_sets(
@@ -352,3 +377,91 @@ def weight_sets(
     :func:`run_study` (``store``, ``workers``, ``scheduler``, ``device``, ``progress``).
     """
     return run_study(arch, profile, optimizers, **kwargs).weight_sets()
+
+
+# ---------------------------------------------------------------- tables and figures for the chapters
+
+_NN_NAMES = {"fcp": "FCP", "lenet": "LeNet", "autoencoder": "Autoencoder", "lstm": "LSTM"}
+
+
+def published(name: str = "table1") -> "Any":
+    """A published table of Yu & Morozov (2026) as a pandas DataFrame indexed by ``arch``.
+
+    ``name``: ``"table1"`` (mean losses; ``data/published/yu_morozov_table1.csv``) or
+    ``"table_s1"`` (weight statistics; ``data/published/yu_morozov_table_s1.csv``).
+    """
+    import pandas as pd
+
+    files = {"table1": "yu_morozov_table1.csv", "table_s1": "yu_morozov_table_s1.csv"}
+    if name not in files:
+        raise ValueError(f"unknown published table {name!r}; valid: {', '.join(files)}")
+    path = _PROJECT_ROOT / "data" / "published" / files[name]
+    return pd.read_csv(path, comment="#").set_index("arch")
+
+
+def table1(results: dict[str, StudyResult], optimizers: Sequence[str] = DEFAULT_OPTIMIZERS) -> "Any":
+    """Table 1 with the book's numbers beside the published ones: a DataFrame indexed by network name.
+
+    Columns ``(loss, optimizer, source)`` with loss in {train, test}, optimizer the
+    display label (``L-BFGS-GSS``, ``SGD``, ...) and source in {book, published}
+    (published only exists for L-BFGS-GSS and SGD); plus ``params``. Book values:
+    the mean over the K selected runs of the minimum training loss (train) and of the
+    minimum test loss (test).
+    """
+    import pandas as pd
+
+    pub = published("table1")
+    rows = {}
+    for arch, res in results.items():
+        ours = res.table1()
+        row: dict[tuple[str, str, str], float] = {}
+        for loss in ("train", "test"):
+            for opt in optimizers:
+                label = OPTIMIZERS[opt].label
+                row[(loss, label, "book")] = ours[f"{loss}_{opt}"]
+                col = f"{loss}_{opt}"
+                if col in pub.columns and arch in pub.index:
+                    row[(loss, label, "published")] = float(pub.loc[arch, col])
+        row[("params", "", "")] = float(models.PARAM_COUNTS[arch])
+        rows[_NN_NAMES[arch]] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["loss", "optimizer", "source"])
+    frame.index.name = "network"
+    return frame
+
+
+def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], optimizers: Sequence[str] = DEFAULT_OPTIMIZERS):
+    """Figure 2 / S1: train (solid) and test (dashed) loss curves of the K selected runs.
+
+    One row per architecture, one column per optimizer; x is the epoch (mini-batch
+    optimizers) or the iteration (full-batch ones), y the mean loss (log scale). The
+    run with the lowest training loss is drawn bold; dots mark each selected run's
+    early-stopping point (minimum test loss). Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    fig, axes = plt.subplots(len(archs), len(optimizers), figsize=(5.2 * len(optimizers), 3.4 * len(archs)), squeeze=False)
+    for i, arch in enumerate(archs):
+        res = results[arch]
+        for j, opt in enumerate(optimizers):
+            ax = axes[i][j]
+            cls = OPTIMIZERS[opt]
+            c_train, c_test = plotting.color(f"{cls.set_prefix}-train"), plotting.color(f"{cls.set_prefix}-test")
+            best = res.best(opt)
+            for rank, r in enumerate(best):
+                lw, alpha = (2.0, 1.0) if rank == 0 else (0.8, 0.45)
+                steps = torch.arange(len(r.train_loss))
+                ax.plot(steps, r.train_loss, color=c_train, lw=lw, alpha=alpha, label="train" if rank == 0 else None)
+                ax.plot(steps, r.test_loss, color=c_test, lw=lw, alpha=alpha, ls="--", label="test" if rank == 0 else None)
+                ax.plot([r.best_test_step], [r.min_test_loss], "o", color=c_test, ms=4 if rank else 6, alpha=alpha)
+            ax.set_yscale("log")
+            unit = "epoch" if cls.mode == "minibatch" else "iteration"
+            ax.set_xlabel(f"{unit}")
+            what = "MSE" if arch == "autoencoder" else "cross-entropy (nats)"
+            ax.set_ylabel(f"loss, {what}")
+            ax.set_title(f"{_NN_NAMES[arch]}: {cls.label}")
+            ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    return fig

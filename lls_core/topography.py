@@ -375,12 +375,15 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """Yu & Morozov's Table S1 (published values) as a DataFrame: ``arch``, ``set``, ``mean``, ``std``.
 
-    Read from ``data/published/yu_morozov_table_s1.csv`` (``#`` lines are the source note).
+    Read from ``data/published/yu_morozov_table_s1.csv`` (``#`` lines name the source; its
+    ``weight_set`` column is returned as ``set``).
     """
     p = Path(path) if path is not None else _PROJECT_ROOT / "data" / "published" / "yu_morozov_table_s1.csv"
     if not p.is_file():
         raise FileNotFoundError(f"published Table S1 not found at {p}")
     df = pd.read_csv(p, comment="#")
+    if "weight_set" in df.columns and "set" not in df.columns:  # the training chapter's column name
+        df = df.rename(columns={"weight_set": "set"})
     missing = {"arch", "set", "mean", "std"} - set(df.columns)
     if missing:
         raise ValueError(f"{p} lacks columns {sorted(missing)}; has {list(df.columns)}")
