@@ -28,6 +28,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Sequence
@@ -456,25 +457,34 @@ def _pair_path(cache_dir: Path, key: str) -> Path:
     return cache_dir / f"pair-{key}.npz"
 
 
-def _save_pair(path: Path, r: PairBarrier) -> None:
+def _save_pair(path: Path, r: PairBarrier, meta: str) -> None:
+    """Write one pair's result with its metadata (JSON string) atomically: temp file, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pair-", suffix=".npz")
     os.close(fd)
     try:
-        np.savez(tmp, **{k: np.asarray(v) for k, v in asdict(r).items()})
+        np.savez(tmp, meta=np.asarray(meta), **{k: np.asarray(v) for k, v in asdict(r).items()})
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _load_pair(path: Path) -> PairBarrier | None:
+def _load_pair(path: Path, meta: str) -> PairBarrier | None:
+    """The stored pair, or ``None`` when absent or unreadable; ``ValueError`` when its metadata differ."""
+    if not path.is_file():
+        return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            return PairBarrier(int(z["i"]), int(z["j"]), float(z["height"]), float(z["length"]),
-                               float(z["linear_height"]), float(z["endpoint_loss"]), float(z["seconds"]))
-    except (OSError, KeyError, ValueError):
+            stored = str(z["meta"])
+            r = PairBarrier(int(z["i"]), int(z["j"]), float(z["height"]), float(z["length"]),
+                            float(z["linear_height"]), float(z["endpoint_loss"]), float(z["seconds"]))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None  # unreadable or partial file: recompute
+    if stored != meta:
+        raise ValueError(f"stored path {path} was computed for different settings:\n  stored:  {stored}\n"
+                         f"  request: {meta}")
+    return r
 
 
 def _pair_task(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, cfg: PathConfig,
@@ -503,7 +513,9 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     independent tasks (data scattered once) and gathered as they finish. Without
     it they run here, one after another. ``cache_dir``: every finished pair is
     written there atomically, keyed by a hash of the two vectors, the data, the model
-    and ``config``; a rerun loads finished pairs and computes only the missing ones.
+    and ``config``, with that metadata inside (a file whose metadata differ from the
+    request is refused with ``ValueError``); a rerun loads finished pairs and computes
+    only the missing ones, and a truncated file is recomputed.
     """
     w = _check_matrix(w, set_name or "w", 2)
     d = params.num_params(model)
@@ -520,12 +532,14 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     if cdir is not None:
         xs = x[: config.n_data] if config.n_data is not None else x
         ys = y[: config.n_data] if config.n_data is not None else y
-        base = _digest(_model_key(model), json.dumps(asdict(config), sort_keys=True),
-                       _tensor_bytes(xs), _tensor_bytes(ys))
+        data_hash = _digest(_tensor_bytes(xs), _tensor_bytes(ys))
+        meta = json.dumps({"model": json.loads(_model_key(model)), "config": asdict(config), "data": data_hash,
+                           "format": 1}, sort_keys=True)
+        base = _digest(meta)
         for p, (i, j) in enumerate(pairs):
             key = _digest(base, _tensor_bytes(w[i]), _tensor_bytes(w[j]))
             keys.append(key)
-            got = _load_pair(_pair_path(cdir, key))
+            got = _load_pair(_pair_path(cdir, key), meta)
             if got is not None:
                 results[p] = PairBarrier(int(i), int(j), *list(asdict(got).values())[2:])
     n_cached = len(results)
@@ -534,7 +548,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     def _done(p: int, r: PairBarrier) -> None:
         results[p] = r
         if cdir is not None:
-            _save_pair(_pair_path(cdir, keys[p]), r)
+            _save_pair(_pair_path(cdir, keys[p]), r, meta)
 
     bar = None
     if progress and todo:

@@ -195,6 +195,19 @@ def test_barriers_resume_from_cache(tmp_path: Path):
     other = ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
                         cache_dir=tmp_path)
     assert other.n_cached == 0  # a different configuration never reuses results
+    files = sorted(tmp_path.glob("pair-*.npz"))
+    files[0].write_bytes(files[0].read_bytes()[:40])  # a truncated file is recomputed
+    assert ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S").n_cached >= 3
+    # a file whose stored metadata disagree with its name is refused, not silently used
+    files = sorted(tmp_path.glob("pair-*.npz"))
+    with np.load(files[1], allow_pickle=False) as z:
+        fields = {k: z[k] for k in z.files}
+    fields["meta"] = np.asarray("{}")
+    np.savez(files[1], **fields)
+    with pytest.raises(ValueError, match="different settings"):  # files[1] belongs to one of the two
+        ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path)
+        ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
+                    cache_dir=tmp_path)
 
 
 def test_barriers_on_dask_equal_serial():
