@@ -564,7 +564,10 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     elif todo:
         from dask.distributed import as_completed
 
-        fx, fy, fm = client.scatter([x, y, model], broadcast=True)
+        # hash=False: fresh keys on every call. With content-hashed keys a second call that
+        # scatters the same model while the first call's futures are being released can
+        # leave its tasks waiting forever for data the scheduler has just forgotten.
+        fx, fy, fm = client.scatter([x, y, model], broadcast=True, hash=False)
         futs = {}
         for p in todo:
             i, j = pairs[p]

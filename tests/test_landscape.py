@@ -219,7 +219,11 @@ def test_barriers_on_dask_equal_serial():
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl, \
             Client(cl) as client:
         spread = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, client=client)
+        # a second call on the same client with the same model and other data (the test landscape)
+        other = ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg, client=client)
     np.testing.assert_allclose(spread.height, serial.height, rtol=1e-5)
+    np.testing.assert_allclose(other.height, ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg).height,
+                               rtol=1e-5)
     np.testing.assert_allclose(spread.length, serial.length, rtol=1e-5)
 
 
