@@ -51,9 +51,11 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -66,6 +68,9 @@ __all__ = [
     "golden_section_search",
     "two_loop_direction",
     "LBFGSGSS",
+    "OPTIMIZERS",
+    "RunTrace",
+    "run_optimizer",
 ]
 
 GOLDEN: float = (3.0 - math.sqrt(5.0)) / 2.0
@@ -229,16 +234,18 @@ def two_loop_direction(g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Ten
     m = len(s_list)
     if m == 0:
         return q
-    rho = [1.0 / torch.dot(y, s) for s, y in zip(s_list, y_list)]
-    alpha: list[Tensor] = [torch.zeros((), dtype=g.dtype)] * m
+    # Scalars as Python floats (double precision) and in-place axpy updates: no temporaries
+    # of size d beyond q itself.
+    rho = [1.0 / float(torch.dot(y, s)) for s, y in zip(s_list, y_list)]
+    alpha = [0.0] * m
     for i in range(m - 1, -1, -1):
-        alpha[i] = rho[i] * torch.dot(s_list[i], q)
-        q.sub_(alpha[i] * y_list[i])
-    gamma = torch.dot(s_list[-1], y_list[-1]) / torch.dot(y_list[-1], y_list[-1])
+        alpha[i] = rho[i] * float(torch.dot(s_list[i], q))
+        q.add_(y_list[i], alpha=-alpha[i])
+    gamma = float(torch.dot(s_list[-1], y_list[-1])) / float(torch.dot(y_list[-1], y_list[-1]))
     r = q.mul_(gamma)
     for i in range(m):
-        beta = rho[i] * torch.dot(y_list[i], r)
-        r.add_((alpha[i] - beta) * s_list[i])
+        beta = rho[i] * float(torch.dot(y_list[i], r))
+        r.add_(s_list[i], alpha=alpha[i] - beta)
     return r
 
 
@@ -255,7 +262,8 @@ class StepInfo:
     multiple of the quasi-Newton step ``|r|`` (1.0 = full step ``w - H g``);
     ``evaluations``: forward-only line-search evaluations (one forward+backward comes on
     top); ``resets``: names from :data:`RESET_REASONS` that fired; ``history``: pairs
-    held after the step.
+    ``(s, y)`` held at the end of the step (the ones that shaped its direction; 0 after a
+    reset).
     """
 
     iteration: int
@@ -272,7 +280,8 @@ class StepInfo:
 class Diagnostics:
     """The per-step record of a run (one entry per :meth:`LBFGSGSS.step`) and totals.
 
-    Sequences have one entry per iteration; ``reset_counts`` maps each of
+    Sequences have one entry per iteration (fields as in :class:`StepInfo`;
+    ``reset_flags`` has bit ``k`` set when ``RESET_REASONS[k]`` fired); ``reset_counts`` maps each of
     :data:`RESET_REASONS` to how often it fired; ``gradient_evaluations`` counts
     forward+backward closure calls, ``forward_evaluations`` forward-only ones.
     """
@@ -283,6 +292,7 @@ class Diagnostics:
     step_ratio: tuple[float, ...]
     evaluations: tuple[int, ...]
     reset_flags: tuple[int, ...]
+    history: tuple[int, ...]
     reset_counts: dict[str, int]
     gradient_evaluations: int
     forward_evaluations: int
@@ -292,14 +302,17 @@ class Diagnostics:
         return len(self.loss)
 
     def step(self, i: int) -> StepInfo:
-        """The ``i``-th step as a :class:`StepInfo` (``history`` is not kept per step: -1)."""
+        """Step ``i`` (0-based; negative counts from the end) as a :class:`StepInfo`."""
+        if not -self.iterations <= i < self.iterations:
+            raise IndexError(f"step {i} out of range: {self.iterations} steps recorded")
+        i = i % self.iterations
         flags = self.reset_flags[i]
         names = tuple(n for k, n in enumerate(RESET_REASONS) if flags >> k & 1)
         return StepInfo(i + 1, self.loss[i], self.new_loss[i], self.step_length[i], self.step_ratio[i],
-                        self.evaluations[i], names, -1)
+                        self.evaluations[i], names, self.history[i])
 
 
-_DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags")
+_DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags", "history")
 
 
 # --------------------------------------------------------------------------- the optimizer
@@ -321,6 +334,12 @@ class LBFGSGSS(torch.optim.Optimizer):
     expansion: factor by which the trial step grows while the loss falls (2).
     curvature_eps: a pair with ``cos(s, y)`` below this resets the history (1e-4).
     tolerance_grad: when ``max |g| <= tolerance_grad`` the step is skipped (converged).
+    shrink_after_failure: after a line search without decrease, start the next one where
+        it stopped (first trial ``0.382**budget`` times smaller, again after each failure;
+        back to ``initial_step`` after a success). Without it the next iteration repeats
+        the identical steepest-descent trials and the run stalls for good, e.g. on
+        Rosenbrock from (-1.84, -0.93), where ``0.2 |g|`` overshoots by a factor of 1000.
+        (The authors' search does not stall there: it moves to a *higher* point instead.)
 
     Use it like :class:`torch.optim.LBFGS`: ``loss = opt.step(closure)`` (one iteration;
     it returns the closure's loss at the starting point). See the module docstring for
@@ -338,6 +357,7 @@ class LBFGSGSS(torch.optim.Optimizer):
         expansion: float = 2.0,
         curvature_eps: float = 1e-4,
         tolerance_grad: float = 0.0,
+        shrink_after_failure: bool = True,
     ) -> None:
         _check_positive_int("history_size", history_size)
         _check_positive_int("line_search_budget", line_search_budget)
@@ -355,6 +375,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             expansion=float(expansion),
             curvature_eps=float(curvature_eps),
             tolerance_grad=float(tolerance_grad),
+            shrink_after_failure=bool(shrink_after_failure),
         )
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
@@ -373,7 +394,6 @@ class LBFGSGSS(torch.optim.Optimizer):
             if p.dtype != first.dtype or p.device != first.device:
                 raise ValueError(f"parameter {i} is {p.dtype} on {p.device} but parameter 0 is "
                                  f"{first.dtype} on {first.device}; all must match")
-        self._numel = sum(p.numel() for p in self._params)
 
     # ---------------------------------------------------------------- helpers
     def _state(self) -> dict[str, Any]:
@@ -389,6 +409,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             state["prev_grad"] = None
             state["prev_step"] = None
             state["resets"] = {name: 0 for name in RESET_REASONS}
+            state["shrink"] = 1.0
             state["diag"] = {key: [] for key in _DIAG_KEYS}
         return state
 
@@ -444,6 +465,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             step_ratio=tuple(d["step_ratio"]),
             evaluations=tuple(int(e) for e in d["evaluations"]),
             reset_flags=tuple(int(f) for f in d["reset_flags"]),
+            history=tuple(int(h) for h in d["history"]),
             reset_counts=dict(st["resets"]),
             gradient_evaluations=int(st["gradient_evaluations"]),
             forward_evaluations=int(st["forward_evaluations"]),
@@ -452,13 +474,8 @@ class LBFGSGSS(torch.optim.Optimizer):
     @property
     def last_step(self) -> StepInfo | None:
         """The most recent step's :class:`StepInfo`, or ``None`` before the first step."""
-        st = self._state()
-        d = st["diag"]
-        if not d["loss"]:
-            return None
-        info = self.diagnostics().step(len(d["loss"]) - 1)
-        return StepInfo(info.iteration, info.loss, info.new_loss, info.step_length, info.step_ratio,
-                        info.evaluations, info.resets, len(st["old_s"]))
+        diag = self.diagnostics()
+        return diag.step(-1) if diag.iterations else None
 
     def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
         """A deep copy of the optimizer state (independent of later steps)."""
@@ -477,7 +494,7 @@ class LBFGSGSS(torch.optim.Optimizer):
         with torch.enable_grad():
             orig = closure()
         st["gradient_evaluations"] += 1
-        loss = float(orig)
+        loss = float(orig.detach()) if isinstance(orig, Tensor) else float(orig)
         if st["n_iter"] == 0 and not math.isfinite(loss):
             raise ValueError(f"the closure returned a non-finite loss ({loss}) at the starting point")
         g = self._flat_grad()
@@ -485,7 +502,8 @@ class LBFGSGSS(torch.optim.Optimizer):
         def record(new_loss: float, length: float, ratio: float, evals: int, fl: int) -> Any:
             st["n_iter"] += 1
             d = st["diag"]
-            for key, val in zip(_DIAG_KEYS, (loss, new_loss, length, ratio, evals, fl)):
+            values = (loss, new_loss, length, ratio, evals, fl, len(st["old_s"]))
+            for key, val in zip(_DIAG_KEYS, values):
                 d[key].append(val)
             for k, name in enumerate(RESET_REASONS):
                 if fl >> k & 1:
@@ -535,20 +553,32 @@ class LBFGSGSS(torch.optim.Optimizer):
             r_norm = float(r.norm())
         u = r / (-r_norm)  # unit descent direction
 
+        first_trial = group["initial_step"] * r_norm * st["shrink"]
+        if not first_trial > 0.0 or not math.isfinite(first_trial):
+            # The trial step underflowed after repeated failures: nothing left to try.
+            st["prev_grad"], st["prev_step"] = None, None
+            return record(loss, 0.0, 0.0, 0, flags | 1 << RESET_REASONS.index("no_decrease"))
+
         w0 = self._flat_params()
+        trial = torch.empty_like(w0)
         evals = 0
+
+        def point(t: float) -> Tensor:
+            # The same arithmetic for the trials and for the accepted point, so that the
+            # accepted weights are exactly the ones whose loss was measured.
+            return torch.add(w0, u, alpha=t, out=trial)
 
         def phi(t: float) -> float:
             nonlocal evals
             evals += 1
-            self._set_flat(w0 + t * u)
+            self._set_flat(point(t))
             return self._forward(closure)
 
         try:
             res = golden_section_search(
                 phi,
                 f0=loss,
-                initial_step=group["initial_step"] * r_norm,
+                initial_step=first_trial,
                 budget=group["line_search_budget"],
                 tol=group["tol"],
                 expansion=group["expansion"],
@@ -561,12 +591,216 @@ class LBFGSGSS(torch.optim.Optimizer):
 
         if not res.decreased:
             self._set_flat(w0)
+            if group["shrink_after_failure"]:
+                st["shrink"] *= GOLDEN ** res.evaluations
             st["old_s"], st["old_y"] = [], []
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, res.evaluations, flags | 1 << RESET_REASONS.index("no_decrease"))
 
-        self._set_flat(w0 + res.step * u)
+        self._set_flat(point(res.step))
         step_vec = self._flat_params() - w0  # the step actually taken, after rounding
+        st["shrink"] = 1.0
         st["prev_grad"] = g
         st["prev_step"] = step_vec
         return record(res.value, float(step_vec.norm()), res.step / r_norm, res.evaluations, flags)
+
+
+# --------------------------------------------------------------------------- comparison runs
+
+OPTIMIZERS: tuple[str, ...] = ("L-BFGS-GSS", "L-BFGS", "SGD", "Adam")
+"""Optimizers :func:`run_optimizer` knows: ours, torch's L-BFGS (strong Wolfe), full-batch SGD, Adam."""
+
+
+@dataclass(frozen=True, eq=False)
+class RunTrace:
+    """One optimizer run, iteration by iteration (index 0 = the starting point).
+
+    ``loss``: ``(n + 1,)`` loss at each iterate; ``gradient_evaluations`` and
+    ``forward_evaluations``: ``(n + 1,)`` cumulative counts of forward+backward and of
+    forward-only loss evaluations; ``seconds``: ``(n + 1,)`` cumulative wall clock of the
+    optimizer steps (s); ``step_length``: ``(n,)`` Euclidean length of each update;
+    ``step_ratio``: ``(n,)`` accepted step over the quasi-Newton step ``|H g|`` (L-BFGS-GSS
+    only, NaN otherwise); ``path``: ``(n + 1, d)`` iterates when recorded, else ``None``.
+    """
+
+    optimizer: str
+    loss: np.ndarray
+    gradient_evaluations: np.ndarray
+    forward_evaluations: np.ndarray
+    seconds: np.ndarray
+    step_length: np.ndarray
+    step_ratio: np.ndarray
+    path: np.ndarray | None
+
+    @property
+    def evaluations(self) -> np.ndarray:
+        """All loss evaluations (forward+backward and forward-only), cumulative, ``(n + 1,)``."""
+        return self.gradient_evaluations + self.forward_evaluations
+
+    @property
+    def iterations(self) -> int:
+        return len(self.loss) - 1
+
+    def truncate(self, max_evaluations: int) -> "RunTrace":
+        """The run up to its last iterate reached within ``max_evaluations`` evaluations."""
+        _check_positive_int("max_evaluations", max_evaluations)
+        k = int(np.searchsorted(self.evaluations, max_evaluations, side="right")) - 1
+        return RunTrace(
+            optimizer=self.optimizer,
+            loss=self.loss[: k + 1],
+            gradient_evaluations=self.gradient_evaluations[: k + 1],
+            forward_evaluations=self.forward_evaluations[: k + 1],
+            seconds=self.seconds[: k + 1],
+            step_length=self.step_length[:k],
+            step_ratio=self.step_ratio[:k],
+            path=None if self.path is None else self.path[: k + 1],
+        )
+
+
+class _CachedClosure:
+    """Counts evaluations and answers repeated requests for an already evaluated point.
+
+    ``torch.optim.LBFGS`` re-evaluates the current point at the start of every ``step``;
+    in a single long ``step(max_iter=n)`` it would reuse the line search's last value.
+    The cache makes ``max_iter=1`` steps (needed to observe each iteration) cost the same
+    as the single long call: a hit restores the stored loss and gradients.
+    """
+
+    def __init__(self, params: list[Tensor], loss_fn: Callable[[], Tensor], cache: bool) -> None:
+        self.params, self.loss_fn, self.cache = params, loss_fn, cache
+        self.store: dict[bytes, tuple[Tensor, list[Tensor | None]]] = {}
+        self.backward = 0
+        self.forward = 0
+
+    def __call__(self) -> Tensor:
+        key = b""
+        if self.cache and torch.is_grad_enabled():
+            key = torch.cat([p.detach().reshape(-1) for p in self.params]).cpu().numpy().tobytes()
+            hit = self.store.get(key)
+            if hit is not None:
+                for p, g in zip(self.params, hit[1]):
+                    p.grad = None if g is None else g.clone()
+                return hit[0]
+        for p in self.params:
+            p.grad = None
+        loss = self.loss_fn()
+        if torch.is_grad_enabled():
+            loss.backward()
+            self.backward += 1
+            if self.cache:
+                if len(self.store) > 64:
+                    self.store.clear()
+                self.store[key] = (loss.detach(), [None if p.grad is None else p.grad.clone() for p in self.params])
+        else:
+            self.forward += 1
+        return loss
+
+
+def run_optimizer(
+    name: str,
+    params: Sequence[Tensor],
+    loss_fn: Callable[[], Tensor],
+    n_iter: int,
+    *,
+    lr: float | None = None,
+    max_evaluations: int | None = None,
+    record_path: bool = False,
+    options: dict[str, Any] | None = None,
+) -> RunTrace:
+    """Run optimizer ``name`` (one of :data:`OPTIMIZERS`) for ``n_iter`` iterations, in place.
+
+    ``params``: the tensors to optimise (changed in place); ``loss_fn()``: returns the scalar
+    loss at the current parameters, building a graph when gradients are enabled (no
+    ``backward`` inside: the runner calls it). One iteration is one ``step``: for
+    L-BFGS-GSS one forward+backward plus its line search, for ``"L-BFGS"``
+    (``torch.optim.LBFGS``, strong-Wolfe line search, ``max_iter=1`` per step, evaluations
+    cached so that the count equals one long ``step(max_iter=n)`` call) one quasi-Newton
+    iteration with all its line-search evaluations (forward+backward each), for SGD and
+    Adam one full-batch gradient step with learning rate ``lr`` (defaults 0.1 and 0.01).
+    With ``max_evaluations`` the run also stops after the iteration in which the count of
+    all loss evaluations reaches it; it always stops after an iteration that evaluated
+    nothing new (torch's L-BFGS once its tolerances say it has converged), so the trace
+    may be shorter than ``n_iter``. ``options`` go to the optimizer's constructor.
+
+    The loss of each iterate is the one the optimizer itself computed there; only the
+    final iterate of SGD, Adam and L-BFGS costs one extra, uncounted and untimed, forward.
+    ``step_ratio`` is the accepted step as a multiple of the quasi-Newton step ``|H g|``
+    for L-BFGS-GSS, torch's accepted ``t`` for L-BFGS (1 = the full quasi-Newton step from
+    the second iteration on), NaN for SGD and Adam.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    _check_positive_int("n_iter", n_iter)
+    if max_evaluations is not None:
+        _check_positive_int("max_evaluations", max_evaluations)
+    params = list(params)
+    if not params or not all(isinstance(p, Tensor) and p.requires_grad for p in params):
+        raise ValueError("params must be a non-empty sequence of tensors with requires_grad=True")
+    if lr is not None:
+        _check_positive_float("lr", lr)
+    opts = dict(options or {})
+    if name == "L-BFGS-GSS":
+        opt: torch.optim.Optimizer = LBFGSGSS(params, **opts)
+    elif name == "L-BFGS":
+        opts = {"lr": 1.0 if lr is None else lr, "history_size": 10, "max_eval": 25,
+                "tolerance_grad": 0.0, "tolerance_change": 0.0, **opts}
+        opt = torch.optim.LBFGS(params, max_iter=1, line_search_fn="strong_wolfe", **opts)
+    elif name == "SGD":
+        opt = torch.optim.SGD(params, lr=0.1 if lr is None else lr, **opts)
+    else:
+        opt = torch.optim.Adam(params, lr=0.01 if lr is None else lr, **opts)
+    closure = _CachedClosure(params, loss_fn, cache=(name == "L-BFGS"))
+
+    def flat() -> Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in params]).clone()
+
+    losses: list[float] = []
+    fb, fw, secs = [0], [0], [0.0]
+    lengths: list[float] = []
+    ratios: list[float] = []
+    path = [flat().cpu().numpy()] if record_path else None
+    w_prev = flat()
+    elapsed = 0.0
+    for _ in range(n_iter):
+        t0 = time.perf_counter()
+        if name in ("SGD", "Adam"):
+            loss = closure()  # forward+backward at the current point (clears .grad first)
+            opt.step()
+        else:
+            loss = opt.step(closure)
+        elapsed += time.perf_counter() - t0
+        losses.append(float(loss.detach()) if isinstance(loss, Tensor) else float(loss))
+        w = flat()
+        lengths.append(float((w - w_prev).norm()))
+        w_prev = w
+        if name == "L-BFGS-GSS":
+            ratios.append(opt.last_step.step_ratio)  # type: ignore[attr-defined]
+        elif name == "L-BFGS":
+            t = opt.state[params[0]].get("t", float("nan"))
+            ratios.append(float(t))
+        else:
+            ratios.append(float("nan"))
+        fb.append(closure.backward)
+        fw.append(closure.forward)
+        secs.append(elapsed)
+        if path is not None:
+            path.append(w.cpu().numpy())
+        if max_evaluations is not None and fb[-1] + fw[-1] >= max_evaluations:
+            break
+        if fb[-1] + fw[-1] == fb[-2] + fw[-2]:
+            break  # converged: torch's L-BFGS returns without evaluating anything new
+    if name == "L-BFGS-GSS":
+        losses.append(opt.last_step.new_loss)  # type: ignore[union-attr]
+    else:
+        with torch.no_grad():  # bookkeeping only: not counted, not timed
+            losses.append(float(loss_fn()))
+    return RunTrace(
+        optimizer=name,
+        loss=np.asarray(losses),
+        gradient_evaluations=np.asarray(fb),
+        forward_evaluations=np.asarray(fw),
+        seconds=np.asarray(secs),
+        step_length=np.asarray(lengths),
+        step_ratio=np.asarray(ratios),
+        path=None if path is None else np.stack(path),
+    )

@@ -16,13 +16,14 @@ Public API for other chapters and modules (the part-2 analyses use this)::
     sets["BFGS-train"].shape                        # (k_best, 42200)
     res = study.run_study("fcp", "quick", optimizers=("sgd", "lbfgs_gss", "lbfgs"))
     res.runs["sgd"][0].train_loss                   # (epochs + 1,) curve
+    ds = study.dataset("quick")                     # the exact train/test split of those runs
 
 Both reuse every finished run found in the artifact store (:mod:`lls_core.store`)
 and train only what is missing, so any chapter can be run alone and a killed
 study resumes where it stopped, giving the same weights as an uninterrupted one.
 
 Profiles (:data:`PROFILES`) are named configurations: ``smoke`` (the test suite:
-500 embedded images, 3 initialisations, a few epochs), ``quick`` (the default book
+300 embedded images, 3 initialisations, a few steps), ``quick`` (the default book
 build: minutes on 2 cores) and ``paper`` (full MNIST, 75 initialisations, best 48,
 1000 L-BFGS-GSS iterations; meant for a GPU, never run in CI).
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -59,6 +61,7 @@ __all__ = [
     "run_study",
     "run_studies",
     "execute",
+    "dataset",
     "weight_sets",
     "DEFAULT_OPTIMIZERS",
     "published",
@@ -85,6 +88,8 @@ class Profile:
     perm_seed: int = 0
     optimizers: tuple[tuple[str, Any], ...] = ()
     """(name, config) pairs; any registered optimizer not listed uses its defaults."""
+    arch_overrides: tuple[tuple[str, str, Any], ...] = ()
+    """(arch, optimizer, config) triples replacing ``optimizers`` for one architecture."""
 
     def __post_init__(self) -> None:
         if self.dataset not in data.DATASETS:
@@ -98,11 +103,19 @@ class Profile:
         for name, _ in self.optimizers:
             if name not in OPTIMIZERS:
                 raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+        for arch, name, _ in self.arch_overrides:
+            if arch not in models.ARCHITECTURES:
+                raise ValueError(f"Profile {self.name!r}: unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+            if name not in OPTIMIZERS:
+                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
 
-    def config(self, optimizer: str) -> Any:
-        """The configuration this profile uses for ``optimizer``."""
+    def config(self, optimizer: str, arch: str | None = None) -> Any:
+        """The configuration this profile uses for ``optimizer`` (on ``arch``, where it has an override)."""
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        for a, o, cfg in self.arch_overrides:
+            if a == arch and o == optimizer:
+                return cfg
         return dict(self.optimizers).get(optimizer) or OPTIMIZERS[optimizer]()
 
     def replace(self, **changes: Any) -> "Profile":
@@ -115,20 +128,21 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # The test suite's: 300 + 200 embedded images, 3 initialisations (best 2), a few steps.
+    # The test suite's: 200 + 100 embedded images, 3 initialisations (best 2), a few steps.
     "smoke": Profile(
         "smoke",
-        n_train=300,
-        n_test=200,
+        n_train=200,
+        n_test=100,
         n_inits=3,
         k_best=2,
         optimizers=(
-            ("lbfgs", TorchLBFGSConfig(iterations=6)),
-            ("lbfgs_gss", LBFGSGSSConfig(iterations=6)),
+            ("lbfgs", TorchLBFGSConfig(iterations=5)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=5)),
             ("sgd", SGDConfig(epochs=3)),
         ),
     ),
     # The default book build: 1,000 + 500 embedded images, 4 initialisations (best 3); minutes on 2 cores.
+    # The quasi-Newton runs get 200 iterations, fewer on the two costly networks.
     "quick": Profile(
         "quick",
         n_train=1000,
@@ -136,9 +150,15 @@ PROFILES: dict[str, Profile] = {
         n_inits=4,
         k_best=3,
         optimizers=(
-            ("lbfgs", TorchLBFGSConfig(iterations=30)),
-            ("lbfgs_gss", LBFGSGSSConfig(iterations=30)),
+            ("lbfgs", TorchLBFGSConfig(iterations=200)),
+            ("lbfgs_gss", LBFGSGSSConfig(iterations=200)),
             ("sgd", SGDConfig(epochs=30)),
+        ),
+        arch_overrides=(
+            ("lenet", "lbfgs", TorchLBFGSConfig(iterations=30)),
+            ("lenet", "lbfgs_gss", LBFGSGSSConfig(iterations=30)),
+            ("lstm", "lbfgs", TorchLBFGSConfig(iterations=60)),
+            ("lstm", "lbfgs_gss", LBFGSGSSConfig(iterations=60)),
         ),
     ),
     # The paper's scale: full MNIST, 75 initialisations, best 48, 1000 quasi-Newton iterations (GPU).
@@ -181,8 +201,14 @@ def _dataset(name: str, n_train: int | None, n_test: int | None, seed: int, data
     return data.load(name, n_train=n_train, n_test=n_test, seed=seed, data_dir=data_dir)
 
 
+def dataset(profile: str | Profile = "quick", *, data_dir: str | None = None) -> data.Dataset:
+    """The train/test data a profile's runs use (the same split, hence the same losses, as the stored runs)."""
+    prof = get_profile(profile)
+    return _dataset(prof.dataset, prof.n_train, prof.n_test, prof.split_seed, data_dir)
+
+
 def _key(arch: str, prof: Profile, optimizer: str, seed: int, ds: data.Dataset) -> RunKey:
-    cfg = prof.config(optimizer)
+    cfg = prof.config(optimizer, arch)
     return RunKey(
         arch=arch,
         activation=prof.activation,
@@ -210,22 +236,22 @@ def plan(
             raise ValueError(f"unknown optimizer {o!r}; valid: {', '.join(OPTIMIZERS)}")
     ds = _dataset(prof.dataset, prof.n_train, prof.n_test, prof.split_seed, data_dir)
     return [
-        Task(_key(arch, prof, o, seed, ds), prof.config(o), data_dir)
+        Task(_key(arch, prof, o, seed, ds), prof.config(o, arch), data_dir)
         for o in optimizers
         for seed in range(prof.n_inits)
     ]
 
 
-def execute(task: Task, store_root: str, device: str | None = None, threads: int | None = None) -> str:
+def execute(task: Task, store_root: str, device: str | None = None, threads: int | None = 1) -> str:
     """Do one task and save it in the store at ``store_root`` (the function every worker runs).
 
-    Skips the work when the run is already stored. Returns the stored file's path.
+    Skips the work when the run is already stored. ``threads``: torch CPU threads
+    for the run (a process-wide setting that the worker keeps; ``None`` leaves
+    torch's setting). Returns the stored file's path.
     """
     store = Store(store_root)
     if store.has(task.key):
         return str(store.path(task.key))
-    if threads:
-        torch.set_num_threads(threads)
     k = task.key
     ds = _dataset(k.dataset, k.n_train, k.n_test, k.split_seed, task.data_dir)
     if ds.checksum != k.data_checksum:
@@ -233,6 +259,8 @@ def execute(task: Task, store_root: str, device: str | None = None, threads: int
             f"the data set {k.dataset} on this worker has checksum {ds.checksum[:12]}..., "
             f"the task expects {k.data_checksum[:12]}...: different files or split"
         )
+    if threads and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)  # process-wide: a worker keeps it (run_studies restores its own)
     result = train(k.arch, task.config, ds, seed=k.seed, activation=k.activation, perm_seed=k.perm_seed, device=device)
     return str(store.save(k, result))
 
@@ -282,7 +310,7 @@ def _client(scheduler: Any, workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster), cluster
     if isinstance(scheduler, str):
         return Client(scheduler), "own-client"
@@ -300,6 +328,7 @@ def run_studies(
     device: str | None = None,
     progress: bool = True,
     data_dir: str | None = None,
+    threads_per_run: int | None = 1,
 ) -> dict[str, StudyResult]:
     """Train (or reuse) every run of each architecture's study under ``profile``; ``{arch: StudyResult}``.
 
@@ -310,6 +339,10 @@ def run_studies(
     :func:`execute`. ``scheduler``: a Dask scheduler address (``"tcp://..."``) or a
     ``distributed.Client`` to use instead. ``device``: ``"cuda"`` / ``"cpu"``
     (default: CUDA when available). A progress bar counts finished runs when ``progress``.
+    ``threads_per_run``: torch CPU threads inside each run (default 1: the study's
+    parallelism is across runs, and several threads per tiny network only contend;
+    one thread also makes serial and Dask results bit-identical). ``None`` keeps
+    torch's setting.
     """
     prof = get_profile(profile)
     st = store if isinstance(store, Store) else Store(store)
@@ -329,16 +362,19 @@ def run_studies(
         root = str(st.root)
         try:
             if scheduler is None and workers == 1:
-                for t in todo:
-                    execute(t, root, device)
-                    bar.update(1)
+                before = torch.get_num_threads()
+                try:
+                    for t in todo:
+                        execute(t, root, device, threads_per_run)
+                        bar.update(1)
+                finally:
+                    torch.set_num_threads(before)
             else:
                 from distributed import as_completed
 
                 client, cluster = _client(scheduler, workers)
                 try:
-                    threads = 1 if scheduler is None else None
-                    futures = client.map(execute, todo, store_root=root, device=device, threads=threads, pure=False)
+                    futures = client.map(execute, todo, store_root=root, device=device, threads=threads_per_run, pure=False)
                     for fut in as_completed(futures):
                         fut.result()
                         bar.update(1)
@@ -434,11 +470,13 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
     """Figure 2 / S1: train (solid) and test (dashed) loss curves of the K selected runs.
 
     One row per architecture, one column per optimizer; x is the epoch (mini-batch
-    optimizers) or the iteration (full-batch ones), y the mean loss (log scale). The
+    optimizers) or the iteration (full-batch ones), y the mean loss. The
     run with the lowest training loss is drawn bold; dots mark each selected run's
-    early-stopping point (minimum test loss). Returns the matplotlib Figure.
+    early-stopping point (minimum test loss); the y axis is logarithmic where the
+    curves span more than a decade. Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from . import plotting
 
@@ -456,12 +494,16 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
                 ax.plot(steps, r.train_loss, color=c_train, lw=lw, alpha=alpha, label="train" if rank == 0 else None)
                 ax.plot(steps, r.test_loss, color=c_test, lw=lw, alpha=alpha, ls="--", label="test" if rank == 0 else None)
                 ax.plot([r.best_test_step], [r.min_test_loss], "o", color=c_test, ms=4 if rank else 6, alpha=alpha)
-            ax.set_yscale("log")
+            lo = min(float(torch.nan_to_num(r.train_loss, nan=math.inf).min()) for r in best)
+            hi = max(float(torch.nan_to_num(r.test_loss, nan=-math.inf).max()) for r in best)
+            if lo > 0 and hi / lo > 10:  # log scale only where the curves span more than a decade
+                ax.set_yscale("log")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             unit = "epoch" if cls.mode == "minibatch" else "iteration"
             ax.set_xlabel(f"{unit}")
             what = "MSE" if arch == "autoencoder" else "cross-entropy (nats)"
             ax.set_ylabel(f"loss, {what}")
             ax.set_title(f"{_NN_NAMES[arch]}: {cls.label}")
-            ax.legend(loc="upper right", fontsize="small")
+            ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     return fig

@@ -232,3 +232,16 @@ def test_registry_toy_surface_is_a_landscape():
     torch.testing.assert_close(s(pts), toy(pts))
     r = pf.find_path(s, W1_TOY, W2_TOY, n_terms=5, n_points=31, lam=35.0, lr=1e-2, steps=30)
     assert r.height < r.linear_height
+
+
+def test_lenet_grouped_and_per_set_conv2_agree(monkeypatch):
+    m = models.build("lenet", seed=0)
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(6, 1, 28, 28, generator=g)
+    W = params.flatten(m) + 0.01 * torch.randn(4, params.num_params(m), generator=g)
+    outs = []
+    for grouped in (True, False):
+        monkeypatch.setattr(pf, "LENET_GROUPED_CONV2", grouped)
+        outs.append(pf.BATCHED_FORWARD[type(m)](m, params.unflatten(m, W), x))
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(outs[1][2], torch.func.functional_call(m, params.unflatten(m, W[2]), (x,)))

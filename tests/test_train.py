@@ -82,6 +82,7 @@ def test_lstm_permutation_seed_changes_the_network(tiny):
         (lambda: study.get_profile("huge"), "valid: smoke, quick, paper"),
         (lambda: study.Profile("x", n_inits=3, k_best=5), "k_best=5"),
         (lambda: study.plan("resnet", "smoke"), "valid: fcp"),
+        (lambda: study.Profile("x", n_inits=2, k_best=1, arch_overrides=(("vgg", "sgd", train.SGDConfig()),)), "'vgg'"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(make, match):
@@ -151,11 +152,25 @@ def test_dask_cluster_gives_the_serial_results(tmp_path):
     prof = PROFILE.replace(n_inits=2, k_best=1)
     serial = study.run_study("fcp", prof, ("sgd",), store=tmp_path / "a", workers=1, progress=False, device="cpu")
     # Any scheduler address is accepted (here an in-process cluster, cheap to start; the benchmark uses processes).
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        par = study.run_study(
-            "fcp", prof, ("sgd",), store=tmp_path / "b", scheduler=cluster.scheduler_address, progress=False, device="cpu"
-        )
+    threads = torch.get_num_threads()
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+            par = study.run_study(
+                "fcp", prof, ("sgd",), store=tmp_path / "b", scheduler=cluster.scheduler_address, progress=False, device="cpu"
+            )
+    finally:
+        torch.set_num_threads(threads)  # in-process workers set torch's (process-wide) thread count
     assert par.n_computed == 2
     for a, b in zip(serial.runs["sgd"], par.runs["sgd"]):
-        assert torch.allclose(a.w_final, b.w_final, atol=1e-6) and a.seed == b.seed
+        assert torch.equal(a.w_final, b.w_final) and a.seed == b.seed  # one torch thread per run on both paths
     assert len(list(Store(tmp_path / "b").runs())) == 2
+
+
+def test_profile_architecture_overrides_reach_the_run_keys():
+    prof = study.get_profile("quick")
+    assert prof.config("lbfgs_gss", "lenet").iterations < prof.config("lbfgs_gss", "fcp").iterations
+    assert prof.config("lbfgs_gss") == prof.config("lbfgs_gss", "fcp")
+    small = study.Profile("o", n_train=100, n_test=50, n_inits=1, k_best=1,
+                          arch_overrides=(("lstm", "sgd", train.SGDConfig(epochs=1)),))
+    hyper = {a: dict(study.plan(a, small, ("sgd",))[0].key.hyper) for a in ("fcp", "lstm")}
+    assert hyper["lstm"]["epochs"] == 1 and hyper["fcp"]["epochs"] == train.SGDConfig().epochs

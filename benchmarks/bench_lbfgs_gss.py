@@ -1,0 +1,163 @@
+"""Cost of one L-BFGS-GSS iteration in units of forward+backward passes, against torch's L-BFGS.
+
+For FCP and LeNet trained full batch on the embedded MNIST digits (4,000 training images
+as one batch), this script measures in one run:
+
+* ``t_fb``: one forward+backward pass over the batch, ``t_f``: one forward pass (no graph),
+  each the median of samples taken before, between and after the optimizer steps;
+* L-BFGS-GSS: the wall clock of each ``step`` and the number ``e_i`` of forward-only
+  line-search evaluations it made. Its **cost ratio** is the median over iterations of
+  ``step time_i / (t_fb + e_i * t_f)`` (the median, because other processes on a shared
+  machine add outliers): 1.0 means the optimizer costs nothing beyond its loss
+  evaluations; the goal is at most 1.10. Also printed: total step time over the time spent
+  inside the closure during those steps (the optimizer's own overhead, immune to drift
+  between the baseline and the steps);
+* ``torch.optim.LBFGS(line_search_fn="strong_wolfe")`` for the same number of iterations
+  (one ``step`` call with ``max_iter=n``): seconds per iteration, forward+backward passes
+  per iteration, and its own cost ratio ``time / (evaluations * t_fb)``.
+
+``fcp_vs_torch_lbfgs`` is L-BFGS-GSS's time per iteration divided by torch L-BFGS's time per
+iteration on FCP (above 1: an L-BFGS-GSS iteration is dearer, because its line search
+spends ``line_search_budget`` forward passes where a strong-Wolfe search usually accepts
+the first trial).
+
+Usage: ``python benchmarks/bench_lbfgs_gss.py [--iters-fcp 20] [--iters-lenet 4] [--threads 1]``.
+The last printed line is ``fcp_cost_ratio=<x> lenet_cost_ratio=<x> fcp_vs_torch_lbfgs=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from lls_core import data, models
+from lls_core.lbfgs_gss import LBFGSGSS
+
+
+def _median_time(fn, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure(arch: str, n_iter: int, x: torch.Tensor, y: torch.Tensor, reps: int = 5) -> dict[str, float]:
+    model = models.build(arch, seed=0)
+
+    def fb() -> None:
+        model.zero_grad()
+        models.loss(model, x, y).backward()
+
+    def fwd() -> None:
+        with torch.no_grad():
+            models.loss(model, x, y)
+
+    fb(), fwd()  # warm-up
+    # Samples of t_fb and t_f are taken before, between the optimizer steps and after, so
+    # that the baseline sees the same machine load as the steps it is compared with.
+    t_fb = [_median_time(fb, 1) for _ in range(reps)]
+    t_f = [_median_time(fwd, 1) for _ in range(reps)]
+
+    # L-BFGS-GSS, step by step.
+    opt = LBFGSGSS(model.parameters())
+    inside = {"t": 0.0}
+
+    def closure():
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = models.loss(model, x, y)
+        if torch.is_grad_enabled():
+            loss.backward()
+        inside["t"] += time.perf_counter() - t0
+        return loss
+
+    step_times, closure_times = [], []
+    for _ in range(n_iter):
+        inside["t"] = 0.0
+        t0 = time.perf_counter()
+        opt.step(closure)
+        step_times.append(time.perf_counter() - t0)
+        closure_times.append(inside["t"])
+        t_fb.append(_median_time(fb, 1))
+        t_f.append(_median_time(fwd, 1))
+    evals = opt.diagnostics().evaluations
+
+    # torch L-BFGS with strong Wolfe, the same number of iterations in one call.
+    model_t = models.build(arch, seed=0)
+    opt_t = torch.optim.LBFGS(model_t.parameters(), lr=1.0, max_iter=n_iter, max_eval=25 * n_iter,
+                              history_size=10, tolerance_grad=0.0, tolerance_change=0.0,
+                              line_search_fn="strong_wolfe")
+    count = {"fb": 0}
+
+    def closure_t():
+        opt_t.zero_grad()
+        loss = models.loss(model_t, x, y)
+        loss.backward()
+        count["fb"] += 1
+        return loss
+
+    t0 = time.perf_counter()
+    opt_t.step(closure_t)
+    torch_time = time.perf_counter() - t0
+    torch_iters = opt_t.state[opt_t.param_groups[0]["params"][0]]["n_iter"]
+
+    t_fb += [_median_time(fb, 1) for _ in range(reps)]
+    t_f += [_median_time(fwd, 1) for _ in range(reps)]
+    tfb, tf = statistics.median(t_fb), statistics.median(t_f)
+
+    gss_time = sum(step_times)
+    per_iter_ratio = [st / (tfb + e * tf) for st, e in zip(step_times, evals)]
+    return {
+        "t_fb_ms": 1e3 * tfb,
+        "t_f_ms": 1e3 * tf,
+        "gss_iters": n_iter,
+        "gss_s_per_iter": gss_time / n_iter,
+        "gss_forward_per_iter": sum(evals) / n_iter,
+        "gss_fb_units_per_iter": gss_time / n_iter / tfb,
+        "gss_cost_ratio": statistics.median(per_iter_ratio),
+        "gss_overhead": sum(step_times) / sum(closure_times),
+        "torch_iters": torch_iters,
+        "torch_s_per_iter": torch_time / torch_iters,
+        "torch_fb_per_iter": count["fb"] / torch_iters,
+        "torch_fb_units_per_iter": torch_time / torch_iters / tfb,
+        "torch_cost_ratio": torch_time / (count["fb"] * tfb),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iters-fcp", type=int, default=20)
+    parser.add_argument("--iters-lenet", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    for name in ("iters_fcp", "iters_lenet", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)}: must be >= 1")
+    torch.set_num_threads(args.threads)
+    ds = data.load("mnist-5k")
+    results = {}
+    for arch, n in (("fcp", args.iters_fcp), ("lenet", args.iters_lenet)):
+        r = measure(arch, n, ds.x_train, ds.y_train)
+        results[arch] = r
+        print(
+            f"{arch}: forward+backward {r['t_fb_ms']:.1f} ms, forward {r['t_f_ms']:.1f} ms | "
+            f"L-BFGS-GSS {r['gss_s_per_iter'] * 1e3:.1f} ms/iter = {r['gss_fb_units_per_iter']:.2f} fb units "
+            f"(1 fb + {r['gss_forward_per_iter']:.1f} forwards), cost ratio {r['gss_cost_ratio']:.3f}, "
+            f"step/closure time {r['gss_overhead']:.3f} | "
+            f"torch L-BFGS {r['torch_s_per_iter'] * 1e3:.1f} ms/iter = {r['torch_fb_units_per_iter']:.2f} fb units "
+            f"({r['torch_fb_per_iter']:.2f} fb/iter over {r['torch_iters']} iters), "
+            f"cost ratio {r['torch_cost_ratio']:.3f}",
+            flush=True,
+        )
+    vs = results["fcp"]["gss_s_per_iter"] / results["fcp"]["torch_s_per_iter"]
+    print(f"fcp_cost_ratio={results['fcp']['gss_cost_ratio']:.3f} "
+          f"lenet_cost_ratio={results['lenet']['gss_cost_ratio']:.3f} fcp_vs_torch_lbfgs={vs:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,920 @@
+"""The survey's gradient-descent family, run from many starting points at once.
+
+This module holds three things:
+
+1. A **registry** of update rules (:data:`REGISTRY`, :func:`get`, :func:`names`): the ten
+   algorithms of the LLS survey's benchmark (BGD, SGD, Momentum, Nesterov, AdaGrad,
+   RMSProp, Adam, AdaDelta, Adamax, Nadam) plus AMSGrad, each with the update rule and
+   default hyperparameters of Ruder (2016), and four algorithms of the survey's Table 3
+   that the book also runs: NAG as published by Nesterov (1983), SPSA (Spall 1992),
+   SVRG (Johnson & Zhang 2013) and SARAH (Nguyen et al. 2017). Each entry is an
+   :class:`OptimizerSpec` stating its equation, reference, defaults and how it maps onto
+   ``torch.optim``.
+2. **Gradient oracles** (:class:`ExactOracle`, :class:`GaussianNoiseOracle`,
+   :class:`FiniteSumOracle`): what the optimizer sees instead of the exact gradient, so
+   that SGD and BGD are different algorithms.
+3. A **vectorized multi-start runner** (:func:`run`, :func:`run_many`): ``N`` starting
+   points on ``S`` surfaces for ``A`` optimizers advance together as one ``(S, A, N, d)``
+   tensor with one forward/backward pass per iteration; every run is independent (all
+   rules act element-wise), and each run gets a status (converged / max_iter / diverged),
+   its iterations to converge, and optionally a thinned trajectory.
+
+Use of ``torch.optim``
+----------------------
+All rules act element-wise, so one ``torch.optim`` optimizer over a single parameter
+tensor of shape ``(R, d)`` runs ``R`` independent problems. Where ``torch.optim`` implements
+Ruder's rule the registry uses it (``OptimizerSpec.torch`` names the class and keyword
+mapping); the differences are listed per entry and are all of the "where does eps sit"
+kind. Written by hand, because ``torch.optim`` has no identical rule:
+
+* **Nesterov** (Ruder's form, gradient at the look-ahead point ``theta - gamma v``).
+  ``torch.optim.SGD(nesterov=True)`` is the same algorithm re-parametrised: its iterate is
+  Ruder's look-ahead point ``phi = theta - gamma v`` (the test suite checks the identity).
+* **Nadam** (Ruder's eq. without a momentum schedule). ``torch.optim.NAdam`` implements
+  Dozat's momentum schedule ``mu_t = beta1 (1 - 0.5 * 0.96**(t psi))``.
+* **AMSGrad** (Ruder's form: max of ``v``, no bias correction). ``torch.optim.Adam(amsgrad=True)``
+  bias-corrects ``m`` and the running maximum of ``v``.
+* NAG (Nesterov 1983), SPSA, SVRG, SARAH: absent from ``torch.optim``.
+
+Shapes: a *run* is one start on one surface. ``starts`` is ``(N, d)`` (the same starts on
+every surface) or ``(S, N, d)``; results are ``(S, N, ...)``. Losses are in the surface's
+units, coordinates in its units. All work is in ``float64``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "OptimizerSpec",
+    "REGISTRY",
+    "SURVEY_TEN",
+    "BENCHMARK_ELEVEN",
+    "names",
+    "get",
+    "validate_hyperparameters",
+    "GradientOracle",
+    "ExactOracle",
+    "GaussianNoiseOracle",
+    "FiniteSumOracle",
+    "RunResult",
+    "run",
+    "run_many",
+    "STATUS_NAMES",
+    "CONVERGED",
+    "MAX_ITER",
+    "DIVERGED",
+]
+
+CONVERGED, MAX_ITER, DIVERGED = 0, 1, 2
+STATUS_NAMES: tuple[str, ...] = ("converged", "max_iter", "diverged")
+
+DTYPE = torch.float64
+
+
+# ----------------------------------------------------------------------------- hyperparameter checks
+def _positive(name: str, v: float) -> str | None:
+    return None if v > 0 else f"{name} must be > 0"
+
+
+def _nonnegative(name: str, v: float) -> str | None:
+    return None if v >= 0 else f"{name} must be >= 0"
+
+
+def _unit_interval(name: str, v: float) -> str | None:
+    return None if 0 <= v < 1 else f"{name} must lie in [0, 1)"
+
+
+def _open_unit(name: str, v: float) -> str | None:
+    return None if 0 < v < 1 else f"{name} must lie in (0, 1)"
+
+
+def _int_ge1(name: str, v: float) -> str | None:
+    return None if float(v).is_integer() and v >= 1 else f"{name} must be an integer >= 1"
+
+
+_CHECKS: dict[str, Callable[[str, float], str | None]] = {
+    "lr": _positive,
+    "momentum": _unit_interval,
+    "beta1": _unit_interval,
+    "beta2": _unit_interval,
+    "gamma": _unit_interval,  # RMSProp / AdaDelta decay
+    "eps": _positive,
+    "a": _positive,
+    "c": _positive,
+    "A": _nonnegative,
+    "alpha": _open_unit,  # SPSA step exponent
+    "gamma_c": _open_unit,  # SPSA perturbation exponent
+    "inner": _int_ge1,  # SVRG/SARAH inner-loop length
+}
+
+
+# ----------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One update rule: what it computes, where it comes from, how it is run.
+
+    Attributes:
+        name: display name (also the key of :data:`REGISTRY` and of ``plotting.color``).
+        equation: the update in LaTeX, with ``g_t`` the gradient (estimate) at step ``t``.
+        reference: bibliography key(s) (``book/bib``) for the rule and its defaults.
+        defaults: default hyperparameters (read-only mapping).
+        torch: ``torch.optim`` class and keyword mapping used to run it, or ``None`` when
+            the rule is written by hand here.
+        differences: how ``torch.optim`` (or the original paper) differs from the rule as
+            implemented, in words.
+        kind: ``"first-order"``, ``"zeroth-order"`` (uses loss values only) or
+            ``"finite-sum"`` (needs a :class:`FiniteSumOracle`).
+        stochastic_default: whether :func:`run` gives it a noisy oracle by default.
+    """
+
+    name: str
+    equation: str
+    reference: str
+    defaults: Mapping[str, float]
+    torch: str | None
+    differences: str
+    kind: str = "first-order"
+    stochastic_default: bool = False
+
+
+def _spec(**kw: Any) -> OptimizerSpec:
+    kw["defaults"] = MappingProxyType(dict(kw["defaults"]))
+    return OptimizerSpec(**kw)
+
+
+_SPECS: list[OptimizerSpec] = [
+    _spec(
+        name="BGD",
+        equation=r"\theta_{t+1} = \theta_t - \eta\, \nabla f(\theta_t)",
+        reference="Ruder2016",
+        defaults={"lr": 0.01},
+        torch="torch.optim.SGD(lr=lr)",
+        differences="identical; always run with the exact gradient",
+    ),
+    _spec(
+        name="SGD",
+        equation=r"\theta_{t+1} = \theta_t - \eta\, g_t,\quad \mathbb{E}[g_t] = \nabla f(\theta_t)",
+        reference="RobbinsMonro1951,Ruder2016",
+        defaults={"lr": 0.01},
+        torch="torch.optim.SGD(lr=lr)",
+        differences="identical; by default run with a GaussianNoiseOracle (with the exact "
+        "gradient it is BGD, which is what the survey's identical rows show)",
+        stochastic_default=True,
+    ),
+    _spec(
+        name="Momentum",
+        equation=r"v_t = \gamma v_{t-1} + \eta g_t,\quad \theta_{t+1} = \theta_t - v_t",
+        reference="Ruder2016",
+        defaults={"lr": 0.01, "momentum": 0.9},
+        torch="torch.optim.SGD(lr=lr, momentum=momentum, dampening=0)",
+        differences="same iterates: torch keeps b_t = gamma b_{t-1} + g_t and steps lr*b_t, "
+        "so v_t = lr*b_t while lr is constant",
+    ),
+    _spec(
+        name="Nesterov",
+        equation=r"v_t = \gamma v_{t-1} + \eta \nabla f(\theta_t - \gamma v_{t-1}),\quad "
+        r"\theta_{t+1} = \theta_t - v_t",
+        reference="Ruder2016",
+        defaults={"lr": 0.01, "momentum": 0.9},
+        torch=None,
+        differences="hand-written; torch.optim.SGD(nesterov=True) is the same algorithm in the "
+        "look-ahead variable phi_t = theta_t - gamma v_{t-1}: its iterates are Ruder's look-ahead "
+        "points, so the two trajectories differ by gamma v",
+    ),
+    _spec(
+        name="AdaGrad",
+        equation=r"G_t = G_{t-1} + g_t^2,\quad \theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{G_t + \epsilon}} g_t",
+        reference="Duchi2011,Ruder2016",
+        defaults={"lr": 0.01, "eps": 1e-8},
+        torch="torch.optim.Adagrad(lr=lr, eps=eps)",
+        differences="torch puts eps outside the root: eta g / (sqrt(G) + eps); torch's default "
+        "eps is 1e-10, the registry passes Ruder's 1e-8",
+    ),
+    _spec(
+        name="RMSProp",
+        equation=r"E[g^2]_t = \gamma E[g^2]_{t-1} + (1-\gamma) g_t^2,\quad "
+        r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{E[g^2]_t + \epsilon}} g_t",
+        reference="TielemanHinton2012,Ruder2016",
+        defaults={"lr": 0.001, "gamma": 0.9, "eps": 1e-8},
+        torch="torch.optim.RMSprop(lr=lr, alpha=gamma, eps=eps)",
+        differences="torch puts eps outside the root; torch's default alpha is 0.99, the registry "
+        "passes Hinton's 0.9",
+    ),
+    _spec(
+        name="Adam",
+        equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
+        r"\theta_{t+1} = \theta_t - \frac{\eta\, \hat m_t}{\sqrt{\hat v_t} + \epsilon},\ "
+        r"\hat m_t = \frac{m_t}{1-\beta_1^t},\ \hat v_t = \frac{v_t}{1-\beta_2^t}",
+        reference="KingmaBa2015,Ruder2016",
+        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        torch="torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps)",
+        differences="identical (eps outside the root of the bias-corrected v in both)",
+    ),
+    _spec(
+        name="AdaDelta",
+        equation=r"E[g^2]_t = \gamma E[g^2]_{t-1} + (1-\gamma) g_t^2,\ "
+        r"\Delta\theta_t = -\frac{\sqrt{E[\Delta\theta^2]_{t-1}+\epsilon}}{\sqrt{E[g^2]_t+\epsilon}} g_t,\ "
+        r"E[\Delta\theta^2]_t = \gamma E[\Delta\theta^2]_{t-1} + (1-\gamma)\Delta\theta_t^2",
+        reference="Zeiler2012,Ruder2016",
+        defaults={"gamma": 0.9, "eps": 1e-6},
+        torch="torch.optim.Adadelta(lr=1.0, rho=gamma, eps=eps)",
+        differences="identical with torch's lr=1 (AdaDelta has no learning rate; torch's lr "
+        "scales the update)",
+    ),
+    _spec(
+        name="Adamax",
+        equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t|),\ "
+        r"\theta_{t+1} = \theta_t - \frac{\eta}{u_t} \frac{m_t}{1-\beta_1^t}",
+        reference="KingmaBa2015,Ruder2016",
+        defaults={"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        torch="torch.optim.Adamax(lr=lr, betas=(beta1, beta2), eps=eps)",
+        differences="torch adds eps to |g_t| inside the max (Ruder's rule has no eps; u_t > 0 "
+        "needs it when g = 0)",
+    ),
+    _spec(
+        name="Nadam",
+        equation=r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{\hat v_t} + \epsilon}"
+        r"\Big(\beta_1 \hat m_t + \frac{(1-\beta_1) g_t}{1-\beta_1^t}\Big)",
+        reference="Dozat2016,Ruder2016",
+        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        torch=None,
+        differences="hand-written; torch.optim.NAdam follows Dozat's momentum schedule "
+        "mu_t = beta1 (1 - 0.5 * 0.96**(0.004 t)) and bias-corrects with the product of the mu's",
+    ),
+    _spec(
+        name="AMSGrad",
+        equation=r"\hat v_t = \max(\hat v_{t-1}, v_t),\quad \theta_{t+1} = \theta_t - "
+        r"\frac{\eta}{\sqrt{\hat v_t} + \epsilon} m_t",
+        reference="Reddi2018,Ruder2016",
+        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        torch=None,
+        differences="hand-written (Ruder's form, no bias correction); torch.optim.Adam(amsgrad=True) "
+        "divides the bias-corrected m by the root of the running max of v, bias-corrected",
+    ),
+    _spec(
+        name="NAG",
+        equation=r"x_{k+1} = y_k - \eta \nabla f(y_k),\ a_{k+1} = \tfrac{1 + \sqrt{4 a_k^2 + 1}}{2},\ "
+        r"y_{k+1} = x_{k+1} + \tfrac{a_k - 1}{a_{k+1}} (x_{k+1} - x_k),\ a_0 = 1,\ y_0 = x_0",
+        reference="Nesterov1983",
+        defaults={"lr": 0.01},
+        torch=None,
+        differences="hand-written; Nesterov chooses eta = 1/L by a step-size search, here eta is fixed",
+    ),
+    _spec(
+        name="SPSA",
+        equation=r"\hat g_k = \frac{f(x_k + c_k \Delta_k) - f(x_k - c_k \Delta_k)}{2 c_k} \Delta_k^{-1},\ "
+        r"x_{k+1} = x_k - a_k \hat g_k,\ a_k = \frac{a}{(k + 1 + A)^\alpha},\ c_k = \frac{c}{(k+1)^{\gamma}}",
+        reference="Spall1992",
+        defaults={"a": 0.5, "c": 0.01, "A": 100.0, "alpha": 0.602, "gamma_c": 0.101},
+        torch=None,
+        differences="hand-written; zeroth order: two loss values per step, Rademacher "
+        "perturbations Delta_k (Spall's recommended exponents 0.602 and 0.101)",
+        kind="zeroth-order",
+    ),
+    _spec(
+        name="SVRG",
+        equation=r"v_t = \nabla f_{B_t}(x_t) - \nabla f_{B_t}(\tilde x) + \nabla f(\tilde x),\ "
+        r"x_{t+1} = x_t - \eta v_t,\ \tilde x \leftarrow x_t \text{ every } m \text{ steps}",
+        reference="JohnsonZhang2013",
+        defaults={"lr": 0.01, "inner": 50},
+        torch=None,
+        differences="hand-written; option I of the paper (snapshot = last inner iterate)",
+        kind="finite-sum",
+    ),
+    _spec(
+        name="SARAH",
+        equation=r"v_t = \nabla f_{B_t}(x_t) - \nabla f_{B_t}(x_{t-1}) + v_{t-1},\ "
+        r"x_{t+1} = x_t - \eta v_t,\ v \leftarrow \nabla f(x_t) \text{ every } m \text{ steps}",
+        reference="Nguyen2017",
+        defaults={"lr": 0.01, "inner": 50},
+        torch=None,
+        differences="hand-written; outer loop restarts with a full gradient every m steps",
+        kind="finite-sum",
+    ),
+]
+
+REGISTRY: Mapping[str, OptimizerSpec] = MappingProxyType({s.name: s for s in _SPECS})
+SURVEY_TEN: tuple[str, ...] = (
+    "BGD", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdaDelta", "Adamax", "Nadam",
+)
+BENCHMARK_ELEVEN: tuple[str, ...] = (*SURVEY_TEN, "AMSGrad")
+_LOWER = {k.lower(): k for k in REGISTRY}
+
+
+def names() -> tuple[str, ...]:
+    """All registered optimizer names, in registry order."""
+    return tuple(REGISTRY)
+
+
+def get(name: str) -> OptimizerSpec:
+    """The :class:`OptimizerSpec` for ``name`` (case-insensitive); ``KeyError`` lists valid names."""
+    if not isinstance(name, str) or name.lower() not in _LOWER:
+        raise KeyError(f"unknown optimizer {name!r}; valid names: {', '.join(REGISTRY)}")
+    return REGISTRY[_LOWER[name.lower()]]
+
+
+def validate_hyperparameters(name: str, hyper: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Defaults of ``name`` overridden by ``hyper``, checked; returns the full mapping.
+
+    Raises ``KeyError`` for an unknown optimizer, ``ValueError`` for an unknown
+    hyperparameter name or an invalid value (negative learning rate, a decay outside
+    [0, 1), a non-finite number, ...), naming the bad value and what is valid.
+    """
+    spec = get(name)
+    out = dict(spec.defaults)
+    for key, value in (hyper or {}).items():
+        if key not in spec.defaults:
+            raise ValueError(
+                f"{spec.name} has no hyperparameter {key!r}; valid: {', '.join(spec.defaults)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{spec.name}: {key}={value!r} must be a real number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{spec.name}: {key}={value!r} must be finite")
+        problem = _CHECKS[key](key, value)
+        if problem:
+            raise ValueError(f"{spec.name}: {key}={value!r} is invalid: {problem}")
+        out[key] = value
+    return out
+
+
+# ----------------------------------------------------------------------------- oracles
+class GradientOracle(Protocol):
+    """What an optimizer sees: a gradient estimate built from the exact gradient.
+
+    ``__call__(x, g, generator)`` gets points ``x`` ``(..., d)``, their exact gradients ``g``
+    (same shape) and a ``torch.Generator``; it returns the estimate (same shape).
+    """
+
+    stochastic: bool
+
+    def __call__(self, x: Tensor, g: Tensor, generator: torch.Generator) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class ExactOracle:
+    """The exact gradient (full-batch / deterministic): ``g_t = grad f(x_t)``."""
+
+    stochastic: bool = field(default=False, init=False)
+
+    def __call__(self, x: Tensor, g: Tensor, generator: torch.Generator) -> Tensor:
+        return g
+
+
+@dataclass(frozen=True)
+class GaussianNoiseOracle:
+    """Additive Gaussian gradient noise: ``g_t = grad f(x_t) + sigma * xi_t``, ``xi_t ~ N(0, I)``.
+
+    Noise is drawn independently for every run, coordinate and step. ``sigma`` is in
+    loss units per coordinate unit (the units of a gradient).
+    """
+
+    sigma: float = 1.0
+    stochastic: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.sigma, (int, float)) and math.isfinite(self.sigma) and self.sigma >= 0):
+            raise ValueError(f"GaussianNoiseOracle: sigma={self.sigma!r} must be a finite number >= 0")
+
+    def __call__(self, x: Tensor, g: Tensor, generator: torch.Generator) -> Tensor:
+        if self.sigma == 0:
+            return g
+        return g + self.sigma * torch.randn(g.shape, dtype=g.dtype, generator=generator)
+
+
+@dataclass(frozen=True, eq=False)
+class FiniteSumOracle:
+    """A finite-sum surface ``f = (1/n) sum_i f_i`` whose mini-batches give the noise.
+
+    The components are ``f_i(x) = f(x) + a_i . x + 1/2 sum_j b_ij x_j^2`` with the
+    columns of ``a`` and ``b`` (shape ``(n, d)``) centred, so that the average of the
+    ``f_i`` is exactly ``f`` while ``grad f_i(x) = grad f(x) + a_i + b_i * x`` varies
+    with ``i``. A mini-batch ``B`` of ``batch_size`` indices, drawn uniformly with
+    replacement, independently for every run and step, gives
+    ``g = grad f(x) + mean_B(a) + mean_B(b) * x``. Because the component Hessians differ
+    (``b``), variance-reduced methods (SVRG, SARAH) have something to reduce.
+
+    Build one with :meth:`make`.
+    """
+
+    a: Tensor
+    b: Tensor
+    batch_size: int
+    stochastic: bool = field(default=True, init=False)
+
+    @staticmethod
+    def make(n: int = 100, batch_size: int = 10, scale_a: float = 1.0, scale_b: float = 0.5,
+             d: int = 2, seed: int = 0) -> "FiniteSumOracle":
+        """``n`` components with ``a ~ N(0, scale_a^2)``, ``b ~ N(0, scale_b^2)``, centred."""
+        if not (isinstance(n, int) and n >= 2):
+            raise ValueError(f"FiniteSumOracle: n={n!r} must be an integer >= 2")
+        if not (isinstance(batch_size, int) and 1 <= batch_size <= n):
+            raise ValueError(f"FiniteSumOracle: batch_size={batch_size!r} must be an integer in [1, n={n}]")
+        for label, s in (("scale_a", scale_a), ("scale_b", scale_b)):
+            if not (math.isfinite(s) and s >= 0):
+                raise ValueError(f"FiniteSumOracle: {label}={s!r} must be a finite number >= 0")
+        gen = torch.Generator().manual_seed(seed)
+        a = torch.randn(n, d, dtype=DTYPE, generator=gen) * scale_a
+        b = torch.randn(n, d, dtype=DTYPE, generator=gen) * scale_b
+        return FiniteSumOracle(a - a.mean(0), b - b.mean(0), batch_size)
+
+    @property
+    def n(self) -> int:
+        """Number of components."""
+        return self.a.shape[0]
+
+    def sample(self, batch_shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
+        """Mini-batch indices ``(*batch_shape, batch_size)``, uniform with replacement."""
+        return torch.randint(0, self.n, (*batch_shape, self.batch_size), generator=generator)
+
+    def batch_grad(self, x: Tensor, g: Tensor, idx: Tensor) -> Tensor:
+        """``grad f_B(x)`` for per-run batches ``idx`` ``(..., batch)``, exact ``g`` ``(..., d)``."""
+        return g + self.a[idx].mean(-2) + self.b[idx].mean(-2) * x
+
+    def __call__(self, x: Tensor, g: Tensor, generator: torch.Generator) -> Tensor:
+        return self.batch_grad(x, g, self.sample(tuple(x.shape[:-1]), generator))
+
+
+# ----------------------------------------------------------------------------- update rules
+class _Rule:
+    """Vectorized update rule on points of shape ``(S, N, d)`` (element-wise in the runs).
+
+    ``query`` names extra points ``(S, M, d)`` where the runner should evaluate the loss
+    and exact gradient before ``step`` (look-ahead points, SPSA's perturbed pairs);
+    ``step`` returns the next points.
+    """
+
+    def __init__(self, x0: Tensor, hp: Mapping[str, float], oracle: Any, gen: torch.Generator):
+        self.hp, self.oracle, self.gen = hp, oracle, gen
+
+    def query(self, x: Tensor, active: Tensor, t: int) -> Tensor | None:
+        return None
+
+    def step(self, x: Tensor, g: Tensor, t: int, extra_loss: Tensor | None,
+             extra_grad: Tensor | None) -> Tensor:  # t = 1, 2, ...
+        raise NotImplementedError
+
+
+class _TorchRule(_Rule):
+    """A ``torch.optim`` optimizer over one parameter tensor holding all runs."""
+
+    factory: Callable[[list[Tensor], Mapping[str, float]], torch.optim.Optimizer]
+
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.p = x0.clone().contiguous()
+        self.opt = type(self).factory([self.p], hp)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        self.p.copy_(x)
+        self.p.grad = self.oracle(x, g, self.gen)
+        self.opt.step()
+        return self.p
+
+
+def _torch_rule(factory: Callable[[list[Tensor], Mapping[str, float]], torch.optim.Optimizer]) -> type:
+    return type("_TorchOptim", (_TorchRule,), {"factory": staticmethod(factory)})
+
+
+_KW = {"foreach": False}
+_RULES: dict[str, type] = {
+    "BGD": _torch_rule(lambda p, h: torch.optim.SGD(p, lr=h["lr"], **_KW)),
+    "SGD": _torch_rule(lambda p, h: torch.optim.SGD(p, lr=h["lr"], **_KW)),
+    "Momentum": _torch_rule(lambda p, h: torch.optim.SGD(p, lr=h["lr"], momentum=h["momentum"], **_KW)),
+    "AdaGrad": _torch_rule(lambda p, h: torch.optim.Adagrad(p, lr=h["lr"], eps=h["eps"], **_KW)),
+    "RMSProp": _torch_rule(
+        lambda p, h: torch.optim.RMSprop(p, lr=h["lr"], alpha=h["gamma"], eps=h["eps"], **_KW)),
+    "Adam": _torch_rule(
+        lambda p, h: torch.optim.Adam(p, lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"], **_KW)),
+    "AdaDelta": _torch_rule(lambda p, h: torch.optim.Adadelta(p, lr=1.0, rho=h["gamma"], eps=h["eps"], **_KW)),
+    "Adamax": _torch_rule(
+        lambda p, h: torch.optim.Adamax(p, lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"], **_KW)),
+}
+
+
+class _Nesterov(_Rule):
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.v = torch.zeros_like(x0)
+
+    def query(self, x, active, t):
+        return torch.where(active[..., None], x - self.hp["momentum"] * self.v, x)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        lr, mu = self.hp["lr"], self.hp["momentum"]
+        look = x - mu * self.v
+        self.v = mu * self.v + lr * self.oracle(look, extra_grad, self.gen)
+        return x - self.v
+
+
+class _Nadam(_Rule):
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.m, self.v = torch.zeros_like(x0), torch.zeros_like(x0)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        lr, b1, b2, eps = (self.hp[k] for k in ("lr", "beta1", "beta2", "eps"))
+        g = self.oracle(x, g, self.gen)
+        self.m = b1 * self.m + (1 - b1) * g
+        self.v = b2 * self.v + (1 - b2) * g * g
+        m_hat = self.m / (1 - b1**t)
+        v_hat = self.v / (1 - b2**t)
+        return x - lr / (v_hat.sqrt() + eps) * (b1 * m_hat + (1 - b1) * g / (1 - b1**t))
+
+
+class _AMSGrad(_Rule):
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.m, self.v, self.vmax = (torch.zeros_like(x0) for _ in range(3))
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        lr, b1, b2, eps = (self.hp[k] for k in ("lr", "beta1", "beta2", "eps"))
+        g = self.oracle(x, g, self.gen)
+        self.m = b1 * self.m + (1 - b1) * g
+        self.v = b2 * self.v + (1 - b2) * g * g
+        self.vmax = torch.maximum(self.vmax, self.v)
+        return x - lr * self.m / (self.vmax.sqrt() + eps)
+
+
+class _NAG(_Rule):
+    """Nesterov (1983): the run's iterate is x_k; the gradient is taken at y_k."""
+
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.y, self.a = x0.clone(), 1.0
+
+    def query(self, x, active, t):
+        return torch.where(active[..., None], self.y, x)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        x_next = self.y - self.hp["lr"] * self.oracle(self.y, extra_grad, self.gen)
+        a_next = (1 + math.sqrt(4 * self.a**2 + 1)) / 2
+        self.y = x_next + (self.a - 1) / a_next * (x_next - x)
+        self.a = a_next
+        return x_next
+
+
+class _SPSA(_Rule):
+    def query(self, x, active, t):
+        h = self.hp
+        self.ck = h["c"] / t ** h["gamma_c"]
+        self.delta = torch.randint(0, 2, x.shape, generator=self.gen).to(x.dtype) * 2 - 1
+        return torch.cat([x + self.ck * self.delta, x - self.ck * self.delta], dim=-2)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        h = self.hp
+        ak = h["a"] / (t + h["A"]) ** h["alpha"]
+        n = x.shape[-2]
+        diff = extra_loss[..., :n] - extra_loss[..., n:]
+        return x - ak * (diff / (2 * self.ck))[..., None] / self.delta
+
+
+class _SVRG(_Rule):
+    def __init__(self, x0, hp, oracle, gen):
+        if not isinstance(oracle, FiniteSumOracle):
+            raise TypeError(f"SVRG needs a FiniteSumOracle, got {type(oracle).__name__}")
+        super().__init__(x0, hp, oracle, gen)
+        self.m = int(hp["inner"])
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        if (t - 1) % self.m == 0:  # new snapshot: full gradient at the current iterate
+            self.snap, self.snap_g = x.clone(), g.clone()
+        idx = self.oracle.sample(tuple(x.shape[:-1]), self.gen)
+        v = (self.oracle.batch_grad(x, g, idx)
+             - self.oracle.batch_grad(self.snap, self.snap_g, idx) + self.snap_g)
+        return x - self.hp["lr"] * v
+
+
+class _SARAH(_Rule):
+    def __init__(self, x0, hp, oracle, gen):
+        if not isinstance(oracle, FiniteSumOracle):
+            raise TypeError(f"SARAH needs a FiniteSumOracle, got {type(oracle).__name__}")
+        super().__init__(x0, hp, oracle, gen)
+        self.m = int(hp["inner"])
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        if (t - 1) % self.m == 0:  # outer iteration: full gradient
+            self.v = g.clone()
+        else:
+            idx = self.oracle.sample(tuple(x.shape[:-1]), self.gen)
+            self.v = (self.oracle.batch_grad(x, g, idx)
+                      - self.oracle.batch_grad(self.prev, self.prev_g, idx) + self.v)
+        self.prev, self.prev_g = x.clone(), g.clone()
+        return x - self.hp["lr"] * self.v
+
+
+_RULES.update({"Nesterov": _Nesterov, "Nadam": _Nadam, "AMSGrad": _AMSGrad, "NAG": _NAG,
+               "SPSA": _SPSA, "SVRG": _SVRG, "SARAH": _SARAH})
+assert set(_RULES) == set(REGISTRY)
+
+
+# ----------------------------------------------------------------------------- runner
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """Outcome of one optimizer: ``S`` surfaces x ``N`` starts, every run independent.
+
+    Attributes:
+        optimizer: registry name.
+        hyperparameters: the values used (defaults overridden).
+        oracle: description of the gradient oracle.
+        surfaces: one label per surface (``S``).
+        starts: ``(S, N, d)`` starting points.
+        final_x: ``(S, N, d)`` point where the run stopped (converged / left the bound /
+            cap); for a diverged run, the first offending point, possibly non-finite.
+        initial_loss, final_loss: ``(S, N)``.
+        final_grad_norm: ``(S, N)`` exact gradient norm at ``final_x``.
+        status: ``(S, N)`` int8 codes into :data:`STATUS_NAMES`.
+        iterations: ``(S, N)`` int64: updates performed before stopping (the iteration at
+            which a run converged or diverged; ``max_iter`` at the cap).
+        record_iters: ``(K,)`` iterations at which trajectories were recorded, or ``None``.
+        trajectory: ``(S, N, K, d)`` points (held at the stop point once a run stops).
+        loss_trace: ``(S, N, K)`` losses along the trajectory.
+        step_ratio: ``(S, N, K)`` effective step size ``|x_{t+1} - x_t| / |grad f(x_t)|``
+            (exact gradient; NaN once stopped).
+        max_iter, grad_tol, bound: the stopping settings.
+    """
+
+    optimizer: str
+    hyperparameters: Mapping[str, float]
+    oracle: str
+    surfaces: tuple[str, ...]
+    starts: Tensor
+    final_x: Tensor
+    initial_loss: Tensor
+    final_loss: Tensor
+    final_grad_norm: Tensor
+    status: Tensor
+    iterations: Tensor
+    record_iters: Tensor | None
+    trajectory: Tensor | None
+    loss_trace: Tensor | None
+    step_ratio: Tensor | None
+    max_iter: int
+    grad_tol: float
+    bound: float
+
+    def fraction(self, status: str) -> Tensor:
+        """``(S,)`` fraction of runs per surface with the given status name."""
+        if status not in STATUS_NAMES:
+            raise ValueError(f"unknown status {status!r}; valid: {', '.join(STATUS_NAMES)}")
+        return (self.status == STATUS_NAMES.index(status)).double().mean(1)
+
+    def status_names(self) -> list[list[str]]:
+        """The status codes as names, ``S`` lists of ``N``."""
+        return [[STATUS_NAMES[c] for c in row] for row in self.status.tolist()]
+
+
+def _label(fn: Any, k: int) -> str:
+    return str(getattr(fn, "name", None) or getattr(fn, "__name__", None) or f"surface{k}")
+
+
+def _oracle_label(oracle: Any) -> str:
+    if isinstance(oracle, FiniteSumOracle):
+        return f"FiniteSumOracle(n={oracle.n}, batch_size={oracle.batch_size})"
+    return repr(oracle)
+
+
+def _loss_grad(fns: Sequence[Callable[[Tensor], Tensor]], x: Tensor) -> tuple[Tensor, Tensor]:
+    """Loss ``(S, M)`` and exact gradient ``(S, M, d)`` of surface ``k`` on ``x[k]``, one backward."""
+    S, M, d = x.shape
+    with torch.enable_grad():
+        xr = x.detach().requires_grad_(True)
+        vals = [f(xr[k]) for k, f in enumerate(fns)]
+        for k, v in enumerate(vals):
+            if v.shape != (M,):
+                raise ValueError(f"surface {k} returned shape {tuple(v.shape)} for input (M={M}, d={d}); expected ({M},)")
+        val = torch.stack(vals)
+        (g,) = torch.autograd.grad(val.sum(), xr)
+    return val.detach(), g
+
+
+def run(
+    optimizer: str,
+    surfaces: Callable[[Tensor], Tensor] | Sequence[Callable[[Tensor], Tensor]],
+    starts: Tensor,
+    *,
+    hyper: Mapping[str, float] | None = None,
+    oracle: GradientOracle | None = None,
+    max_iter: int = 1000,
+    grad_tol: float = 1e-6,
+    bound: float = 1e3,
+    record_every: int | None = None,
+    seed: int = 0,
+) -> RunResult:
+    """Run one optimizer from every start on every surface, all as one tensor.
+
+    Args:
+        optimizer: a registry name (:func:`names`).
+        surfaces: one callable or a sequence of ``S`` callables, each mapping ``(M, d)`` to
+            ``(M,)`` (e.g. ``lls_core.surfaces.get("case1")``), differentiable by autograd;
+            registered surface names (``"case1"``) are looked up.
+        starts: ``(N, d)`` (used on every surface) or ``(S, N, d)``.
+        hyper: hyperparameter overrides (see ``get(optimizer).defaults``).
+        oracle: gradient oracle; ``None`` gives :class:`ExactOracle`, except SGD
+            (``GaussianNoiseOracle(1.0)``) and SVRG/SARAH (``FiniteSumOracle.make()``).
+        max_iter: cap on the number of updates per run.
+        grad_tol: a run has *converged* at the first iterate with exact ``|grad f| <= grad_tol``.
+        bound: a run has *diverged* at the first iterate with a non-finite loss or
+            coordinate, or with ``max_j |x_j| > bound``.
+        record_every: record trajectories every this many iterations (plus the last);
+            ``None`` records nothing.
+        seed: seed of the generator used by stochastic oracles and SPSA.
+
+    A run stops (its point is frozen) when it converges or diverges; the loop ends when
+    all runs have stopped or after ``max_iter`` updates. See :func:`run_many` to run
+    several optimizers in the same tensor (same results, one gradient evaluation per
+    iteration for all of them).
+    """
+    return run_many(
+        [optimizer], surfaces, starts,
+        hypers=None if hyper is None else {optimizer: hyper},
+        oracles=None if oracle is None else {optimizer: oracle},
+        max_iter=max_iter, grad_tol=grad_tol, bound=bound, record_every=record_every, seed=seed,
+    )[get(optimizer).name]
+
+
+def run_many(
+    optimizers: Sequence[str],
+    surfaces: Callable[[Tensor], Tensor] | Sequence[Callable[[Tensor], Tensor]],
+    starts: Tensor,
+    *,
+    hypers: Mapping[str, Mapping[str, float]] | None = None,
+    oracles: Mapping[str, GradientOracle] | None = None,
+    max_iter: int = 1000,
+    grad_tol: float = 1e-6,
+    bound: float = 1e3,
+    record_every: int | None = None,
+    seed: int = 0,
+) -> dict[str, RunResult]:
+    """Run ``A`` optimizers x ``S`` surfaces x ``N`` starts as one ``(S, A, N, d)`` tensor.
+
+    Arguments as in :func:`run`; ``hypers`` and ``oracles`` map optimizer names to their
+    overrides. Each optimizer's stochastic draws come from its own generator seeded with
+    ``seed``, so ``run_many([...])[name]`` equals ``run(name, ...)``. Returns one
+    :class:`RunResult` per optimizer, keyed by registry name.
+    """
+    if isinstance(optimizers, str) or not optimizers:
+        raise TypeError("optimizers must be a non-empty sequence of names")
+    specs = [get(n) for n in optimizers]
+    if len({s.name for s in specs}) != len(specs):
+        raise ValueError(f"optimizers contains a name twice: {list(optimizers)}")
+    hypers = dict(hypers or {})
+    oracles = dict(oracles or {})
+    for key in (*hypers, *oracles):
+        if get(key).name not in {s.name for s in specs}:
+            raise ValueError(f"hypers/oracles name {key!r}, which is not among optimizers {list(optimizers)}")
+    hyper_of = {get(k).name: v for k, v in hypers.items()}
+    oracle_of = {get(k).name: v for k, v in oracles.items()}
+    hps = [validate_hyperparameters(s.name, hyper_of.get(s.name)) for s in specs]
+
+    fns = [surfaces] if (callable(surfaces) or isinstance(surfaces, str)) else list(surfaces)
+    if any(isinstance(f, str) for f in fns):
+        from lls_core import surfaces as _surfaces  # registered names, e.g. "case1"
+
+        fns = [_surfaces.get(f) if isinstance(f, str) else f for f in fns]
+    if not fns or not all(callable(f) for f in fns):
+        raise TypeError("surfaces must be a callable, a registered surface name, or a non-empty sequence of them")
+    if not isinstance(starts, Tensor):
+        raise TypeError(f"starts must be a torch.Tensor of shape (N, d) or (S, N, d), got {type(starts).__name__}")
+    x0 = starts.to(DTYPE)
+    if x0.ndim == 2:
+        x0 = x0.unsqueeze(0).expand(len(fns), -1, -1)
+    if x0.ndim != 3 or x0.shape[0] != len(fns) or x0.shape[1] < 1 or x0.shape[2] < 1:
+        raise ValueError(
+            f"starts has shape {tuple(starts.shape)}; expected (N, d) or (S={len(fns)}, N, d) with N >= 1"
+        )
+    if not torch.isfinite(x0).all():
+        raise ValueError("starts contain non-finite values")
+    if isinstance(max_iter, bool) or not (isinstance(max_iter, int) and max_iter >= 0):
+        raise ValueError(f"max_iter={max_iter!r} must be an integer >= 0")
+    if not (math.isfinite(grad_tol) and grad_tol >= 0):
+        raise ValueError(f"grad_tol={grad_tol!r} must be a finite number >= 0")
+    if not bound > 0:
+        raise ValueError(f"bound={bound!r} must be > 0")
+    if record_every is not None and not (isinstance(record_every, int) and record_every >= 1):
+        raise ValueError(f"record_every={record_every!r} must be None or an integer >= 1")
+
+    S, N, d = x0.shape
+    A = len(specs)
+    ors = []
+    for s in specs:
+        o = oracle_of.get(s.name)
+        if o is None:
+            if s.kind == "finite-sum":
+                o = FiniteSumOracle.make(d=d)
+            elif s.stochastic_default:
+                o = GaussianNoiseOracle(1.0)
+            else:
+                o = ExactOracle()
+        if not callable(o):
+            raise TypeError(f"oracle for {s.name} must be a gradient oracle, got {type(o).__name__}")
+        if s.name == "BGD" and getattr(o, "stochastic", False):
+            raise ValueError("BGD uses the exact gradient; give it no oracle or ExactOracle() (SGD takes noise)")
+        ors.append(o)
+
+    X = x0.unsqueeze(1).expand(S, A, N, d).clone()
+    with torch.no_grad():
+        rules = [_RULES[s.name](X[:, a].clone(), hp, o, torch.Generator().manual_seed(seed))
+                 for a, (s, hp, o) in enumerate(zip(specs, hps, ors))]
+        status = torch.full((S, A, N), MAX_ITER, dtype=torch.int8)
+        iters = torch.full((S, A, N), max_iter, dtype=torch.int64)
+        active = torch.ones(S, A, N, dtype=torch.bool)
+        final_x = X.clone()
+        final_loss = torch.full((S, A, N), float("nan"), dtype=DTYPE)
+        final_gn = torch.full((S, A, N), float("nan"), dtype=DTYPE)
+        init_loss = None
+        rec_x: list[Tensor] = []
+        rec_l: list[Tensor] = []
+        rec_s: list[Tensor] = []
+        rec_t: list[int] = []
+        all_active = True
+        for t in range(max_iter + 1):
+            # extra evaluation points (look-ahead, SPSA pairs) depend only on the state, so they
+            # join the main evaluation: one forward/backward per iteration for everything
+            queries = ([r.query(X[:, a], active[:, a], t + 1) for a, r in enumerate(rules)]
+                       if t < max_iter else [None] * A)
+            extra = [q for q in queries if q is not None]
+            flat = X.reshape(S, A * N, d)
+            loss_all, g_all = _loss_grad(fns, torch.cat([flat, *extra], dim=1) if extra else flat)
+            loss, G = loss_all[:, : A * N].view(S, A, N), g_all[:, : A * N].view(S, A, N, d)
+            if init_loss is None:
+                init_loss = loss.clone()
+            gnorm = G.norm(dim=-1)
+            ok = (X.abs().amax(-1) <= bound) & torch.isfinite(loss)  # False for NaN too
+            new_div = active & ~ok
+            new_conv = active & ok & (gnorm <= grad_tol)
+            stop = new_div | new_conv
+            if t == max_iter:
+                stop = stop | active
+            if stop.any():
+                status[new_div] = DIVERGED
+                status[new_conv] = CONVERGED
+                iters[new_div | new_conv] = t
+                final_x[stop] = X[stop]
+                final_loss[stop] = loss[stop]
+                final_gn[stop] = gnorm[stop]
+                active = active & ~stop
+                X[new_div] = 0.0  # a stopped run is frozen; keep only finite numbers in play
+                all_active = False
+            any_active = bool(active.any()) if not all_active else True
+            record = record_every is not None and (t % record_every == 0 or t == max_iter or not any_active)
+            if record:
+                rec_t.append(t)
+                rec_x.append(torch.where(active[..., None], X, final_x))
+                rec_l.append(torch.where(active, loss, final_loss))
+            if not any_active or t == max_iter:
+                if record:
+                    rec_s.append(torch.full((S, A, N), float("nan"), dtype=DTYPE))
+                break
+            if extra:
+                sizes = [q.shape[1] for q in extra]
+                el_parts = iter(loss_all[:, A * N :].split(sizes, 1))
+                eg_parts = iter(g_all[:, A * N :].split(sizes, 1))
+            outs = []
+            for a, (r, q) in enumerate(zip(rules, queries)):
+                e_l, e_g = (next(el_parts), next(eg_parts)) if q is not None else (None, None)
+                outs.append(r.step(X[:, a], G[:, a], t + 1, e_l, e_g))
+            X_new = torch.stack(outs, dim=1)
+            if record:
+                ratio = (X_new - X).norm(dim=-1) / gnorm
+                rec_s.append(torch.where(active, ratio, torch.full_like(ratio, float("nan"))))
+            X = X_new if all_active else torch.where(active[..., None], X_new, X)
+
+    results: dict[str, RunResult] = {}
+    for a, (s, hp, o) in enumerate(zip(specs, hps, ors)):
+        traj = loss_tr = step_r = rec_iters = None
+        if record_every is not None:
+            rec_iters = torch.tensor(rec_t, dtype=torch.int64)
+            traj = torch.stack([r[:, a] for r in rec_x], 2)
+            loss_tr = torch.stack([r[:, a] for r in rec_l], 2)
+            step_r = torch.stack([r[:, a] for r in rec_s], 2)
+        results[s.name] = RunResult(
+            optimizer=s.name,
+            hyperparameters=MappingProxyType(dict(hp)),
+            oracle=_oracle_label(o),
+            surfaces=tuple(_label(f, k) for k, f in enumerate(fns)),
+            starts=x0.clone(),
+            final_x=final_x[:, a].clone(),
+            initial_loss=init_loss[:, a].clone(),
+            final_loss=final_loss[:, a].clone(),
+            final_grad_norm=final_gn[:, a].clone(),
+            status=status[:, a].clone(),
+            iterations=iters[:, a].clone(),
+            record_iters=rec_iters,
+            trajectory=traj,
+            loss_trace=loss_tr,
+            step_ratio=step_r,
+            max_iter=max_iter,
+            grad_tol=float(grad_tol),
+            bound=float(bound),
+        )
+    return results
