@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--n-images", type=int, default=256, help="training images the loss averages over")
     ap.add_argument("--chunk", type=int, default=8, help="grid points per vmap call")
     ap.add_argument("--loop-points", type=int, default=260, help="points timed in the loop (0 = all)")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = leave as is); 1 is stable on shared cores")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
