@@ -6,19 +6,23 @@ embedded MNIST set). End points are two initialisations of each network (the cos
 of a path does not depend on where its ends lie).
 
 * ``pair_s_fcp`` / ``pair_s_lenet``: wall time of one pair, run in this process
-  with all cores available to torch (mean over the pairs timed).
+  with one torch thread (mean over the pairs timed). One thread per path is how the
+  chapters run them (one Dask worker process per core); on a busy 2-core machine two
+  intra-op threads per small network were measured 5-10x *slower* than one.
 * ``dask_speedup``: wall time of ``N`` FCP pairs on a Dask ``LocalCluster`` with
   one single-threaded worker process, divided by the wall time of the same pairs
-  with two single-threaded workers; both runs in this script, cluster start-up
-  excluded.
+  with two single-threaded workers; both runs in this script, cluster start-up and
+  the workers' first imports excluded. On a machine shared with other jobs the two
+  workers may not get two cores, and the ratio shows it.
 
-Run: ``PYTHONPATH=. python benchmarks/bench_barriers.py [--pairs 4] [--lenet-pairs 1]``.
+Run: ``PYTHONPATH=. python benchmarks/bench_barriers.py [--pairs 8] [--lenet-pairs 1]``.
 The last line is ``pair_s_fcp=<s> pair_s_lenet=<s> dask_speedup=<x>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import time
 
@@ -47,6 +51,7 @@ def _dask(n_workers: int, n_pairs: int, cfg: landscape.PathConfig, ds: data.Data
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
             Client(cl) as client:
         client.run(torch.set_num_threads, 1)
+        client.run(importlib.import_module, "lls_core.landscape")  # imports are start-up, not work
         start = time.perf_counter()
         landscape.barriers(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg, client=client,
                            threads_per_task=1)
@@ -55,10 +60,11 @@ def _dask(n_workers: int, n_pairs: int, cfg: landscape.PathConfig, ds: data.Data
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=4, help="FCP pairs per timing (default 4)")
+    ap.add_argument("--pairs", type=int, default=8, help="FCP pairs per timing (default 8)")
     ap.add_argument("--lenet-pairs", type=int, default=1, help="LeNet pairs timed (default 1)")
     a = ap.parse_args()
     cfg = PATH_PROFILES["quick"]
+    torch.set_num_threads(1)
     ds = data.load("mnist-5k")
     print(f"quick profile: {cfg}; {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}", flush=True)
     fcp = _serial("fcp", a.pairs, cfg, ds)
