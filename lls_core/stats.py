@@ -1,4 +1,4 @@
-"""The LLS survey's Table 4 statistics, each defined explicitly.
+"""Statistics: the LLS survey's Table 4 summaries (each defined explicitly) and two-sample tests.
 
 Table 4 of the LLS survey summarises a per-run figure over 1000 runs with ten
 columns: Min, Q1, Q3, Mode, Med, Mean, Var, SD, Skew, Kurt. The survey does not say how
@@ -26,17 +26,46 @@ Non-finite values are rejected (the caller decides which runs enter, e.g. not th
 diverged ones); an empty sample gives NaN everywhere, and Skew/Kurt are NaN for a
 sample without spread (range below ``SPREAD_RTOL`` times its magnitude, where they
 would be rounding noise) or with fewer than 3 / 4 values.
+
+Two-sample tests with effect sizes and confidence intervals, for the claims of Yu &
+Morozov (2026), which the paper states from histograms and scatter plots and the
+topography chapters turn into numbers with uncertainties:
+
+* :func:`compare` — two independent samples (barrier heights, distances, Hessian
+  eigenvalues): the Mann–Whitney U test, the common-language effect size
+  ``CL = P(A > B) + 0.5 P(A = B) = U_A / (n_A n_B)`` (0.5 = no difference), its
+  rank-biserial form ``r = 2 CL - 1``, the difference of medians, and percentile
+  bootstrap intervals for both (scipy.stats.bootstrap, the two samples resampled
+  independently).
+* :func:`separation` — do two labelled groups separate along one coordinate (a
+  principal component)? The area under the ROC curve of that coordinate as a score
+  for the group label, oriented so that ``AUC >= 0.5``; a label-permutation p-value
+  for that oriented statistic (valid because the coordinate was computed without
+  the labels, e.g. by unsupervised kernel PCA), and a stratified bootstrap interval.
+* :func:`holm` — Holm's step-down adjustment when several claims are tested at once.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["TABLE4_COLUMNS", "Summary", "describe", "kde_mode", "naive_mode"]
+__all__ = [
+    "TABLE4_COLUMNS",
+    "Summary",
+    "describe",
+    "kde_mode",
+    "naive_mode",
+    "Comparison",
+    "Separation",
+    "compare",
+    "separation",
+    "holm",
+]
 
 TABLE4_COLUMNS: tuple[str, ...] = ("Min", "Q1", "Q3", "Mode", "Med", "Mean", "Var", "SD", "Skew", "Kurt")
 #: Skew and Kurt are NaN when max - min <= SPREAD_RTOL * max(1, max |value|) (no spread to describe).
@@ -126,3 +155,207 @@ def describe(values: object) -> Summary:
         Skew=skew,
         Kurt=kurt,
     )
+
+
+# --------------------------------------------------------------------------- two-sample tests
+Alternative = Literal["two-sided", "greater", "less"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Mann–Whitney comparison of sample ``a`` against sample ``b``.
+
+    ``cl`` is P(a > b) (+ half the ties), in [0, 1]; ``cl_ci`` its bootstrap
+    interval at ``level``; ``median_diff`` = median(a) - median(b) with ``median_diff_ci``.
+    ``p`` is for ``alternative`` (``"greater"``: a tends to exceed b);
+    ``p_greater`` and ``p_less`` are the two one-sided p-values, so that a
+    significant effect against the expected direction is visible too.
+    """
+
+    n_a: int
+    n_b: int
+    u: float
+    p: float
+    alternative: str
+    cl: float
+    cl_ci: tuple[float, float]
+    rank_biserial: float
+    median_a: float
+    median_b: float
+    median_diff: float
+    median_diff_ci: tuple[float, float]
+    level: float
+    p_greater: float = float("nan")
+    p_less: float = float("nan")
+
+    def supports(self, direction: Literal["greater", "less"], alpha: float = 0.05) -> bool:
+        """True when the one-sided test in ``direction`` is significant at ``alpha`` *and* the CL
+        interval excludes 0.5 on that side."""
+        if direction == "greater":
+            return self.p_greater < alpha and self.cl_ci[0] > 0.5 and self.cl > 0.5
+        if direction == "less":
+            return self.p_less < alpha and self.cl_ci[1] < 0.5 and self.cl < 0.5
+        raise ValueError(f"direction={direction!r}; valid: 'greater', 'less'")
+
+
+@dataclass(frozen=True)
+class Separation:
+    """How well one coordinate separates two groups: oriented ROC AUC in [0.5, 1].
+
+    ``auc_ci``: stratified bootstrap interval at ``level``; ``p``: permutation
+    p-value (``(1 + #{null >= observed}) / (1 + n_perm)``); ``sign``: +1 when group
+    ``b`` has the larger scores, -1 otherwise.
+    """
+
+    n_a: int
+    n_b: int
+    auc: float
+    auc_ci: tuple[float, float]
+    p: float
+    sign: int
+    n_perm: int
+    level: float
+
+
+def _finite_sample(x: object, name: str, min_n: int = 2) -> np.ndarray:
+    a = np.asarray(x, dtype=float).ravel()
+    if a.size < min_n:
+        raise ValueError(f"{name} has {a.size} values; need at least {min_n}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains non-finite values (NaN or Inf): {a[~np.isfinite(a)][:5]}")
+    return a
+
+
+def _check_level(level: float, n_boot: int) -> None:
+    if not 0.5 < level < 1:
+        raise ValueError(f"level={level!r}: must lie in (0.5, 1), e.g. 0.95")
+    if not isinstance(n_boot, int) or n_boot < 100:
+        raise ValueError(f"n_boot={n_boot!r}: must be an integer >= 100")
+
+
+def _cl(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """P(a > b) + 0.5 P(a = b) along ``axis`` (vectorised over bootstrap resamples)."""
+    a = np.moveaxis(a, axis, -1)[..., :, None]
+    b = np.moveaxis(b, axis, -1)[..., None, :]
+    return (np.greater(a, b).mean(axis=(-2, -1)) + 0.5 * np.equal(a, b).mean(axis=(-2, -1)))
+
+
+def _median_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(a, axis=axis) - np.median(b, axis=axis)
+
+
+def _interval(res: sps._resampling.BootstrapResult) -> tuple[float, float]:  # type: ignore[name-defined]
+    lo, hi = res.confidence_interval
+    return float(lo), float(hi)
+
+
+def compare(
+    a: object,
+    b: object,
+    *,
+    alternative: Alternative = "two-sided",
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Comparison:
+    """Mann–Whitney U test of ``a`` vs ``b`` with effect sizes and bootstrap intervals.
+
+    ``a``, ``b``: 1-D samples (any array-like; at least 2 finite values each).
+    Raises ``ValueError`` for too-small or non-finite samples, a bad ``alternative``,
+    ``level`` or ``n_boot``.
+    """
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(f"alternative={alternative!r}; valid: 'two-sided', 'greater', 'less'")
+    _check_level(level, n_boot)
+    xa, xb = _finite_sample(a, "a"), _finite_sample(b, "b")
+    test = sps.mannwhitneyu(xa, xb, alternative=alternative, method="auto")
+    p_gt = float(sps.mannwhitneyu(xa, xb, alternative="greater", method="auto").pvalue)
+    p_lt = float(sps.mannwhitneyu(xa, xb, alternative="less", method="auto").pvalue)
+    rng = np.random.default_rng(seed)
+    kw = dict(paired=False, vectorized=True, n_resamples=n_boot, confidence_level=level,
+              method="percentile", random_state=rng)
+    cl = float(_cl(xa, xb))
+    if np.ptp(np.concatenate([xa, xb])) == 0:  # all equal: the bootstrap is degenerate
+        cl_ci = (cl, cl)
+        md_ci = (0.0, 0.0)
+    else:
+        cl_ci = _interval(sps.bootstrap((xa, xb), _cl, **kw))
+        md_ci = _interval(sps.bootstrap((xa, xb), _median_diff, **kw))
+    return Comparison(
+        n_a=xa.size,
+        n_b=xb.size,
+        u=float(test.statistic),
+        p=float(test.pvalue),
+        alternative=alternative,
+        cl=cl,
+        cl_ci=cl_ci,
+        rank_biserial=2 * cl - 1,
+        median_a=float(np.median(xa)),
+        median_b=float(np.median(xb)),
+        median_diff=float(np.median(xa) - np.median(xb)),
+        median_diff_ci=md_ci,
+        level=level,
+        p_greater=p_gt,
+        p_less=p_lt,
+    )
+
+
+def separation(
+    scores: object,
+    labels: object,
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    n_perm: int = 2000,
+    seed: int = 0,
+) -> Separation:
+    """Oriented ROC AUC of ``scores`` for binary ``labels`` (0 = group a, 1 = group b).
+
+    ``scores``: shape ``(n,)``; ``labels``: ``(n,)`` with values 0 and 1, at least two
+    of each. The statistic is ``max(AUC, 1 - AUC)``; the permutation null applies
+    the same orientation, so choosing the sign after looking does not bias ``p``.
+    """
+    s = _finite_sample(scores, "scores", min_n=4)
+    y = np.asarray(labels).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"labels have shape {y.shape}; scores have shape {s.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"labels must be 0 or 1; got values {np.unique(y)[:10]}")
+    n_b = int(y.sum())
+    n_a = y.size - n_b
+    if min(n_a, n_b) < 2:
+        raise ValueError(f"need at least 2 samples per group; got {n_a} (label 0) and {n_b} (label 1)")
+    _check_level(level, n_boot)
+    if not isinstance(n_perm, int) or n_perm < 99:
+        raise ValueError(f"n_perm={n_perm!r}: must be an integer >= 99")
+    rng = np.random.default_rng(seed)
+    sa, sb = s[y == 0], s[y == 1]
+    raw = float(_cl(sb, sa))  # = ROC AUC of s for label 1 (ties count one half)
+    sign = 1 if raw >= 0.5 else -1
+    auc = max(raw, 1 - raw)
+    # Under permutation the midranks stay put; only which of them belong to group b changes.
+    ranks = sps.rankdata(s)
+    perm_idx = rng.permuted(np.tile(np.arange(s.size), (n_perm, 1)), axis=1)[:, :n_b]
+    null = (ranks[perm_idx].sum(axis=1) - n_b * (n_b + 1) / 2) / (n_a * n_b)
+    null = np.maximum(null, 1 - null)
+    p = (1 + np.count_nonzero(null >= auc - 1e-12)) / (1 + n_perm)
+    boot_a = sa[rng.integers(0, n_a, (n_boot, n_a))]
+    boot_b = sb[rng.integers(0, n_b, (n_boot, n_b))]
+    boot = _cl(boot_b, boot_a) if sign > 0 else _cl(boot_a, boot_b)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(boot, [tail, 1 - tail])
+    return Separation(n_a=n_a, n_b=n_b, auc=auc, auc_ci=(float(lo), float(hi)), p=float(p),
+                      sign=sign, n_perm=n_perm, level=level)
+
+
+def holm(pvalues: object) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (same order as the input), capped at 1."""
+    p = _finite_sample(pvalues, "pvalues", min_n=1)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError(f"p-values must lie in [0, 1]; got {p[(p < 0) | (p > 1)][:5]}")
+    order = np.argsort(p)
+    m = p.size
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out

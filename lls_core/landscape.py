@@ -1,0 +1,662 @@
+"""Topography of sets of trained networks: barriers, weight statistics, distances, kernel PCA, sharpness.
+
+Yu & Morozov (2026) compare four *weight sets* per architecture — BFGS-train,
+BFGS-test, SGD-train, SGD-test, each ``K`` flat weight vectors — through
+
+* barrier heights between random pairs within a set, found by FourierPathFinder on
+  the training and on the test landscape (Figures 4, S2): :func:`barriers`;
+* the mean and standard deviation of all components of a set (Table S1):
+  :func:`weight_stats`;
+* each vector's distance from a common origin, by default the midpoint of two
+  centroids (Figures 5, S3): :func:`distances`;
+* kernel PCA of two sets pooled (Figures 6, S4): :func:`kernel_pca`.
+
+The book adds what the paper infers but does not measure: the sharpness of each
+solution, as the largest Hessian eigenvalue and the Hessian trace of the training
+loss (:func:`sharpness`, :func:`sharpness_set`).
+
+Everything here takes plain tensors: a weight set is a ``(K, d)`` float tensor, a
+set collection a ``Mapping[str, Tensor]`` with a common ``d``; networks are
+evaluated at a flat vector through :func:`lls_core.params.unflatten` and
+:func:`lls_core.models.loss`. Results are frozen dataclasses of numpy arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from lls_core import models, params, pathfinder
+
+__all__ = [
+    "SET_NAMES",
+    "LANDSCAPES",
+    "KERNELS",
+    "check_sets",
+    "WeightStats",
+    "weight_stats",
+    "centroid",
+    "common_origin",
+    "Distances",
+    "distances",
+    "KPCA",
+    "kernel_pca",
+    "median_gamma",
+    "PathConfig",
+    "PairBarrier",
+    "Barriers",
+    "sample_pairs",
+    "pair_barrier",
+    "barriers",
+    "Sharpness",
+    "SharpnessSet",
+    "sharpness",
+    "sharpness_set",
+]
+
+SET_NAMES: tuple[str, ...] = ("BFGS-train", "BFGS-test", "SGD-train", "SGD-test")
+"""The paper's four sets, in the order of its tables."""
+LANDSCAPES: tuple[str, ...] = ("train", "test")
+KERNELS: tuple[str, ...] = ("rbf", "linear", "poly", "sigmoid", "cosine")
+
+
+# --------------------------------------------------------------------------- sets
+def _check_matrix(w: object, name: str, min_rows: int = 1) -> Tensor:
+    if not isinstance(w, Tensor):
+        raise TypeError(f"weight set {name!r} must be a torch.Tensor of shape (K, d); got {type(w).__name__}")
+    if w.ndim != 2:
+        raise ValueError(f"weight set {name!r} must have shape (K, d); got shape {tuple(w.shape)}")
+    if not w.is_floating_point():
+        raise TypeError(f"weight set {name!r} must be floating point; got {w.dtype}")
+    if w.shape[0] < min_rows:
+        raise ValueError(f"weight set {name!r} has K={w.shape[0]} vectors; need at least {min_rows}")
+    if not torch.isfinite(w).all():
+        raise ValueError(f"weight set {name!r} contains non-finite values (NaN or Inf)")
+    return w
+
+
+def check_sets(sets: Mapping[str, Tensor], min_rows: int = 1) -> dict[str, Tensor]:
+    """Validate a collection of weight sets: each ``(K_i, d)``, finite, one common ``d``.
+
+    Returns a plain dict (same order). Raises ``TypeError``/``ValueError`` naming the
+    offending set.
+    """
+    if not isinstance(sets, Mapping) or not sets:
+        raise ValueError("sets must be a non-empty mapping name -> (K, d) tensor")
+    out = {str(k): _check_matrix(v, str(k), min_rows) for k, v in sets.items()}
+    dims = {k: v.shape[1] for k, v in out.items()}
+    if len(set(dims.values())) > 1:
+        raise ValueError(f"weight sets disagree on d (number of parameters): {dims}")
+    return out
+
+
+def _need(sets: Mapping[str, Tensor], *names: str) -> None:
+    for n in names:
+        if n not in sets:
+            raise KeyError(f"no weight set named {n!r}; available: {', '.join(sets)}")
+
+
+# --------------------------------------------------------------------------- Table S1
+@dataclass(frozen=True)
+class WeightStats:
+    """Mean and standard deviation of all components of each set (Yu & Morozov Table S1).
+
+    ``mean[i]``, ``std[i]`` belong to ``names[i]``; ``n_values[i]`` = K_i * d.
+    The standard deviation is the population one (ddof = 0) over all K*d numbers.
+    """
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    n_values: tuple[int, ...]
+
+    def to_frame(self) -> "Any":
+        """A pandas DataFrame indexed by set name with columns ``mean``, ``std``, ``n_values``."""
+        import pandas as pd
+
+        return pd.DataFrame({"mean": self.mean, "std": self.std, "n_values": self.n_values},
+                            index=pd.Index(self.names, name="set"))
+
+
+def weight_stats(sets: Mapping[str, Tensor]) -> WeightStats:
+    """Table S1 for ``sets``: each set's ``(K, d)`` entries pooled into one sample (float64 sums)."""
+    s = check_sets(sets)
+    means, stds, ns = [], [], []
+    for w in s.values():
+        v = w.detach().reshape(-1).double()
+        means.append(float(v.mean()))
+        stds.append(float(v.std(unbiased=False)))
+        ns.append(int(v.numel()))
+    return WeightStats(tuple(s), tuple(means), tuple(stds), tuple(ns))
+
+
+# --------------------------------------------------------------------------- Figures 5, S3
+def centroid(w: Tensor) -> Tensor:
+    """Mean of the ``K`` vectors of a ``(K, d)`` set: shape ``(d,)``."""
+    return _check_matrix(w, "w").detach().double().mean(dim=0)
+
+
+def common_origin(sets: Mapping[str, Tensor], between: tuple[str, str] = ("BFGS-train", "SGD-test"),
+                  alpha: float = 0.5) -> Tensor:
+    """``(1 - alpha) c_a + alpha c_b`` for the centroids of the two named sets; ``(d,)`` float64.
+
+    ``alpha = 0.5`` (default) is the midpoint the paper uses; 0 or 1 puts the origin
+    at one centroid.
+    """
+    s = check_sets(sets)
+    _need(s, *between)
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha={alpha!r}: must lie in [0, 1] (0 = centroid of {between[0]}, 1 = of {between[1]})")
+    return (1 - alpha) * centroid(s[between[0]]) + alpha * centroid(s[between[1]])
+
+
+@dataclass(frozen=True)
+class Distances:
+    """Distances of every vector from a common origin (Figures 5, S3).
+
+    ``distance[name]``: shape ``(K,)``, Euclidean, in weight units. ``centroid_gap``:
+    ``|c_a - c_b|`` for the two sets ``between`` (the paper's dotted lines);
+    ``centroid_offset[name]``: ``|c_name - origin|``.
+    """
+
+    between: tuple[str, str]
+    alpha: float
+    origin: np.ndarray
+    distance: dict[str, np.ndarray] = field(repr=False)
+    centroid_offset: dict[str, float]
+    centroid_gap: float
+
+
+def distances(sets: Mapping[str, Tensor], *, between: tuple[str, str] = ("BFGS-train", "SGD-test"),
+              alpha: float = 0.5, origin: Tensor | None = None) -> Distances:
+    """Distance of each vector of every set from the common origin.
+
+    ``origin`` overrides the default midpoint (shape ``(d,)``); ``between`` and
+    ``alpha`` define the default (see :func:`common_origin`).
+    """
+    s = check_sets(sets)
+    _need(s, *between)
+    d = next(iter(s.values())).shape[1]
+    if origin is None:
+        o = common_origin(s, between, alpha)
+    else:
+        if not isinstance(origin, Tensor) or origin.shape != (d,):
+            raise ValueError(f"origin must be a tensor of shape ({d},); got {getattr(origin, 'shape', type(origin))}")
+        o = origin.detach().double()
+    dist = {k: torch.linalg.vector_norm(w.detach().double() - o, dim=1).numpy() for k, w in s.items()}
+    offs = {k: float(torch.linalg.vector_norm(centroid(w) - o)) for k, w in s.items()}
+    gap = float(torch.linalg.vector_norm(centroid(s[between[0]]) - centroid(s[between[1]])))
+    return Distances(tuple(between), float(alpha), o.numpy(), dist, offs, gap)
+
+
+# --------------------------------------------------------------------------- Figures 6, S4
+@dataclass(frozen=True)
+class KPCA:
+    """Kernel PCA of two pooled sets. ``scores``: ``(K_a + K_b, n_components)``; ``labels``: 0 = a, 1 = b.
+
+    ``gamma`` is the value actually used (``None`` for kernels without one);
+    ``eigenvalues``: the centred kernel matrix's top eigenvalues, ``(n_components,)``;
+    ``explained``: their share of the trace of the centred kernel matrix.
+    """
+
+    names: tuple[str, str]
+    kernel: str
+    gamma: float | None
+    degree: int
+    coef0: float
+    scores: np.ndarray
+    labels: np.ndarray
+    eigenvalues: np.ndarray
+    explained: np.ndarray
+
+    @property
+    def pc1(self) -> np.ndarray:
+        return self.scores[:, 0]
+
+
+def median_gamma(x: np.ndarray) -> float:
+    """The median heuristic for the RBF width: ``1 / median_{i<j} |x_i - x_j|^2``.
+
+    ``x``: ``(n, d)``. It puts the typical kernel value at exp(-1); scikit-learn's
+    default ``1 / d`` would make ``gamma |x_i - x_j|^2`` tiny for weight vectors
+    (``|x_i - x_j|^2`` grows like d times the squared weight scale), leaving RBF-kPCA
+    almost linear.
+    """
+    from scipy.spatial.distance import pdist
+
+    d2 = pdist(np.asarray(x, dtype=np.float64), "sqeuclidean")
+    med = float(np.median(d2))
+    if med <= 0:
+        raise ValueError("all vectors coincide: the median squared distance is 0, the RBF width is undefined")
+    return 1.0 / med
+
+
+def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str | None = "median",
+               n_components: int = 2, degree: int = 3, coef0: float = 1.0, center: bool = True,
+               names: tuple[str, str] = ("a", "b")) -> KPCA:
+    """scikit-learn KernelPCA of the pooled ``(K_a, d)`` and ``(K_b, d)`` sets.
+
+    ``kernel``: one of :data:`KERNELS` (``linear`` is ordinary PCA). ``gamma``:
+    ``"median"`` (default), a positive float, or ``None`` (scikit-learn's ``1 / d``);
+    used by rbf, poly and sigmoid. ``"median"`` is :func:`median_gamma` of the pooled,
+    centred vectors for rbf, and ``1 / median |x_i|^2`` for poly and sigmoid, so that
+    ``gamma <x, x'>`` is of order 1 and those kernels are really non-linear (with
+    ``1 / d`` they reduce to an affine function of the linear kernel for weight vectors).
+    ``center``: subtract the pooled mean first (no effect on rbf, linear and the
+    eigenvectors' separation; it keeps poly/sigmoid kernels from being dominated by
+    the mean vector).
+    """
+    from sklearn.decomposition import KernelPCA
+
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel={kernel!r}; valid: {', '.join(KERNELS)}")
+    wa, wb = _check_matrix(a, names[0], 2), _check_matrix(b, names[1], 2)
+    if wa.shape[1] != wb.shape[1]:
+        raise ValueError(f"sets {names[0]!r} and {names[1]!r} disagree on d: {wa.shape[1]} vs {wb.shape[1]}")
+    n = wa.shape[0] + wb.shape[0]
+    if not isinstance(n_components, int) or not 1 <= n_components < n:
+        raise ValueError(f"n_components={n_components!r}: must be an integer in [1, {n - 1}]")
+    x = torch.cat([wa, wb]).detach().double().numpy()
+    if center:
+        x = x - x.mean(axis=0)
+    g: float | None
+    if kernel in ("linear", "cosine"):
+        g = None
+    elif gamma == "median" and kernel == "rbf":
+        g = median_gamma(x)
+    elif gamma == "median":  # poly, sigmoid: put the typical gamma <x, x'> scale at 1
+        med = float(np.median(np.einsum("ij,ij->i", x, x)))
+        if med <= 0:
+            raise ValueError("all vectors are zero after centring: gamma='median' is undefined")
+        g = 1.0 / med
+    elif gamma is None:
+        g = 1.0 / x.shape[1]
+    elif isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and gamma > 0:
+        g = float(gamma)
+    else:
+        raise ValueError(f"gamma={gamma!r}: must be 'median', None (1/d) or a positive number")
+    kp = KernelPCA(n_components=n_components, kernel=kernel, gamma=g, degree=degree, coef0=coef0,
+                   eigen_solver="dense")
+    scores = kp.fit_transform(x)
+    lam = np.asarray(kp.eigenvalues_, dtype=float)
+    # Trace of the centred kernel matrix, for the share of "variance" each component carries.
+    from sklearn.metrics.pairwise import pairwise_kernels
+
+    kw = {"gamma": g} if g is not None else {}
+    if kernel == "poly":
+        kw.update(degree=degree, coef0=coef0)
+    elif kernel == "sigmoid":
+        kw.update(coef0=coef0)
+    k = pairwise_kernels(x, metric=kernel, **kw)
+    h = np.eye(n) - 1.0 / n
+    total = float(np.trace(h @ k @ h))
+    labels = np.r_[np.zeros(wa.shape[0], int), np.ones(wb.shape[0], int)]
+    return KPCA(tuple(names), kernel, g, degree, coef0, scores, labels, lam,
+                lam / total if total > 0 else np.full_like(lam, np.nan))
+
+
+# --------------------------------------------------------------------------- Figures 4, S2
+@dataclass(frozen=True)
+class PathConfig:
+    """FourierPathFinder settings for the barrier runs (Yu & Morozov Algorithm 2).
+
+    ``n_terms`` Fourier terms, ``n_points`` points on t in [0, 1], penalty ``lam``,
+    Adam with ``lr`` for ``steps`` steps (authors: 10, 51, -, 1e-3, 100; the paper's
+    lambda for networks did not survive extraction, so ``lam`` is a parameter),
+    ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's
+    data (``None`` = all), ``seed`` for any randomness in the path finder.
+    """
+
+    n_terms: int = 10
+    n_points: int = 51
+    lam: float = 1.0
+    lr: float = 1e-3
+    steps: int = 100
+    n_data: int | None = None
+    seed: int = 0
+    keep: Literal["best", "last"] = "best"
+    batched: bool | None = None
+    memory_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, lo in (("n_terms", 1), ("n_points", 3), ("steps", 0)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"PathConfig.{name}={v!r}: must be an integer >= {lo}")
+        if not (self.lam >= 0 and np.isfinite(self.lam)):
+            raise ValueError(f"PathConfig.lam={self.lam!r}: must be a finite number >= 0")
+        if not (self.lr > 0 and np.isfinite(self.lr)):
+            raise ValueError(f"PathConfig.lr={self.lr!r}: must be a finite number > 0")
+        if self.n_data is not None and (not isinstance(self.n_data, int) or self.n_data < 1):
+            raise ValueError(f"PathConfig.n_data={self.n_data!r}: must be None or an integer >= 1")
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"PathConfig.keep={self.keep!r}; valid: 'best', 'last'")
+
+
+@dataclass(frozen=True)
+class PairBarrier:
+    """One path between vectors ``i`` and ``j`` of a set.
+
+    ``height``: max loss along the optimized path (Eq. 5); ``linear_height``: the
+    same along the straight line; ``length``: sum of |w(t_{k+1}) - w(t_k)| (weight
+    units); ``endpoint_loss``: the larger of the two end points' losses; ``seconds``:
+    wall time of the path search.
+    """
+
+    i: int
+    j: int
+    height: float
+    length: float
+    linear_height: float
+    endpoint_loss: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Barriers:
+    """All pairs of one set on one landscape; arrays of shape ``(P,)`` (``pairs``: ``(P, 2)``)."""
+
+    set_name: str
+    landscape: str
+    config: PathConfig
+    pairs: np.ndarray
+    height: np.ndarray
+    length: np.ndarray
+    linear_height: np.ndarray
+    endpoint_loss: np.ndarray
+    seconds: np.ndarray
+    n_cached: int = 0
+
+    @property
+    def excess(self) -> np.ndarray:
+        """Height above the higher end point: the barrier proper, ``(P,)``."""
+        return self.height - self.endpoint_loss
+
+
+def sample_pairs(k: int, n_pairs: int, seed: int = 0) -> np.ndarray:
+    """``n_pairs`` distinct unordered pairs ``(i, j)``, ``i < j < k``, drawn without replacement.
+
+    Returns an int64 array of shape ``(n_pairs, 2)``. Deterministic in ``seed``.
+    """
+    if not isinstance(k, int) or k < 2:
+        raise ValueError(f"k={k!r}: need at least 2 vectors to form a pair")
+    total = k * (k - 1) // 2
+    if not isinstance(n_pairs, int) or not 1 <= n_pairs <= total:
+        raise ValueError(f"n_pairs={n_pairs!r}: must be an integer in [1, {total}] for k={k} vectors")
+    iu, ju = np.triu_indices(k, 1)
+    pick = np.random.default_rng(seed).choice(total, size=n_pairs, replace=False)
+    return np.stack([iu[pick], ju[pick]], axis=1).astype(np.int64)
+
+
+def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
+    return models.loss(model, x, y, params.unflatten(model, w))
+
+
+def _run_path(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
+              cfg: PathConfig) -> tuple[float, float, float]:
+    """Height, length and straight-line height of one :func:`lls_core.pathfinder.find_path` run."""
+    batched = cfg.batched
+    if batched is None:
+        batched = not any(isinstance(m, nn.RNNBase) for m in model.modules())
+    res = pathfinder.find_path(model, w1, w2, data=(x, y), n_terms=cfg.n_terms, n_points=cfg.n_points,
+                               lam=cfg.lam, lr=cfg.lr, steps=cfg.steps, seed=cfg.seed, keep=cfg.keep,
+                               batched=batched, memory_mb=cfg.memory_mb if batched else None)
+    return float(res.height), float(res.length), float(res.linear_height)
+
+
+def pair_barrier(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
+                 config: PathConfig = PathConfig(), i: int = 0, j: int = 1) -> PairBarrier:
+    """FourierPathFinder between ``w1`` and ``w2`` (each ``(d,)``) on the loss over ``(x, y)``."""
+    d = params.num_params(model)
+    for name, w in (("w1", w1), ("w2", w2)):
+        if not isinstance(w, Tensor) or w.shape != (d,):
+            raise ValueError(f"{name} must be a tensor of shape ({d},) for this model; got {getattr(w, 'shape', w)}")
+        if not torch.isfinite(w).all():
+            raise ValueError(f"{name} contains non-finite values")
+    if config.n_data is not None:
+        x, y = x[: config.n_data], y[: config.n_data]
+    torch.manual_seed(config.seed)
+    start = time.perf_counter()
+    h, length, lin = _run_path(model, x, y, w1.detach(), w2.detach(), config)
+    secs = time.perf_counter() - start
+    with torch.no_grad():
+        ends = max(float(_loss_at(model, x, y, w1)), float(_loss_at(model, x, y, w2)))
+    return PairBarrier(int(i), int(j), h, length, lin, ends, secs)
+
+
+# ------------------------------------------------------------------ pair cache (resume)
+def _digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else p.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:32]
+
+
+def _tensor_bytes(t: Tensor) -> bytes:
+    return t.detach().contiguous().cpu().numpy().tobytes()
+
+
+def _model_key(model: nn.Module) -> str:
+    return json.dumps({"class": type(model).__name__, "activation": getattr(model, "activation", None),
+                       "perm_seed": getattr(model, "perm_seed", None), "d": params.num_params(model)})
+
+
+def _pair_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / f"pair-{key}.npz"
+
+
+def _save_pair(path: Path, r: PairBarrier, meta: str) -> None:
+    """Write one pair's result with its metadata (JSON string) atomically: temp file, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pair-", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, meta=np.asarray(meta), **{k: np.asarray(v) for k, v in asdict(r).items()})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_pair(path: Path, meta: str) -> PairBarrier | None:
+    """The stored pair, or ``None`` when absent or unreadable; ``ValueError`` when its metadata differ."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stored = str(z["meta"])
+            r = PairBarrier(int(z["i"]), int(z["j"]), float(z["height"]), float(z["length"]),
+                            float(z["linear_height"]), float(z["endpoint_loss"]), float(z["seconds"]))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None  # unreadable or partial file: recompute
+    if stored != meta:
+        raise ValueError(f"stored path {path} was computed for different settings:\n  stored:  {stored}\n"
+                         f"  request: {meta}")
+    return r
+
+
+def _pair_task(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, cfg: PathConfig,
+               i: int, j: int, threads: int) -> PairBarrier:
+    import copy
+
+    if threads:
+        torch.set_num_threads(threads)
+    # functional_call swaps tensors into the module while it runs: give each task its own copy,
+    # so that tasks sharing one worker process (threads) never see each other's weights.
+    return pair_barrier(copy.deepcopy(model), x, y, w1, w2, cfg, i, j)
+
+
+def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
+             config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
+             client: Any = None, cache_dir: str | os.PathLike | None = None,
+             threads_per_task: int = 1, progress: bool = False) -> Barriers:
+    """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
+
+    The loss is ``models.loss(model, x, y)`` at each path point (``x``: images
+    ``(N, 1, 28, 28)``, ``y``: labels ``(N,)``): pass the training data for the
+    training landscape and the test data for the test landscape (``landscape`` is
+    only a label). Pairs come from :func:`sample_pairs` with ``seed``.
+
+    ``client``: a ``dask.distributed.Client``; pairs are then submitted as
+    independent tasks (data scattered once) and gathered as they finish. Without
+    it they run here, one after another. ``cache_dir``: every finished pair is
+    written there atomically, keyed by a hash of the two vectors, the data, the model
+    and ``config``, with that metadata inside (a file whose metadata differ from the
+    request is refused with ``ValueError``); a rerun loads finished pairs and computes
+    only the missing ones, and a truncated file is recomputed.
+    """
+    w = _check_matrix(w, set_name or "w", 2)
+    d = params.num_params(model)
+    if w.shape[1] != d:
+        raise ValueError(f"set {set_name!r} has d={w.shape[1]}; the model has {d} parameters")
+    if landscape not in LANDSCAPES:
+        raise ValueError(f"landscape={landscape!r}; valid: {', '.join(LANDSCAPES)}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} labels")
+    pairs = sample_pairs(int(w.shape[0]), n_pairs, seed)
+    results: dict[int, PairBarrier] = {}
+    keys: list[str] = []
+    cdir = Path(cache_dir) if cache_dir is not None else None
+    if cdir is not None:
+        xs = x[: config.n_data] if config.n_data is not None else x
+        ys = y[: config.n_data] if config.n_data is not None else y
+        data_hash = _digest(_tensor_bytes(xs), _tensor_bytes(ys))
+        meta = json.dumps({"model": json.loads(_model_key(model)), "config": asdict(config), "data": data_hash,
+                           "format": 1}, sort_keys=True)
+        base = _digest(meta)
+        for p, (i, j) in enumerate(pairs):
+            key = _digest(base, _tensor_bytes(w[i]), _tensor_bytes(w[j]))
+            keys.append(key)
+            got = _load_pair(_pair_path(cdir, key), meta)
+            if got is not None:
+                results[p] = PairBarrier(int(i), int(j), *list(asdict(got).values())[2:])
+    n_cached = len(results)
+    todo = [p for p in range(len(pairs)) if p not in results]
+
+    def _done(p: int, r: PairBarrier) -> None:
+        results[p] = r
+        if cdir is not None:
+            _save_pair(_pair_path(cdir, keys[p]), r, meta)
+
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"barriers {set_name} ({landscape})")
+    if client is None:
+        for p in todo:
+            i, j = pairs[p]
+            _done(p, pair_barrier(model, x, y, w[i], w[j], config, int(i), int(j)))
+            if bar is not None:
+                bar.update()
+    elif todo:
+        from dask.distributed import as_completed
+
+        # hash=False: fresh keys on every call. With content-hashed keys a second call that
+        # scatters the same model while the first call's futures are being released can
+        # leave its tasks waiting forever for data the scheduler has just forgotten.
+        fx, fy, fm = client.scatter([x, y, model], broadcast=True, hash=False)
+        futs = {}
+        for p in todo:
+            i, j = pairs[p]
+            f = client.submit(_pair_task, fm, fx, fy, w[i].clone(), w[j].clone(), config, int(i), int(j),
+                              threads_per_task, pure=False)
+            futs[f] = p
+        for f in as_completed(futs):
+            _done(futs[f], f.result())
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+    rs = [results[p] for p in range(len(pairs))]
+    return Barriers(
+        set_name=set_name,
+        landscape=landscape,
+        config=config,
+        pairs=pairs,
+        height=np.array([r.height for r in rs]),
+        length=np.array([r.length for r in rs]),
+        linear_height=np.array([r.linear_height for r in rs]),
+        endpoint_loss=np.array([r.endpoint_loss for r in rs]),
+        seconds=np.array([r.seconds for r in rs]),
+        n_cached=n_cached,
+    )
+
+
+# --------------------------------------------------------------------------- sharpness
+@dataclass(frozen=True)
+class Sharpness:
+    """Curvature of the loss at one solution.
+
+    ``top_eigenvalue``: largest Hessian eigenvalue (Lanczos on Hessian-vector
+    products), loss units per squared weight unit; ``trace``:
+    Hutchinson estimate of tr(H) with ``trace_se`` its standard error over
+    ``n_probes`` Rademacher probes; ``n_hvp``: Hessian-vector products used.
+    """
+
+    top_eigenvalue: float
+    trace: float
+    trace_se: float
+    n_probes: int
+    n_hvp: int
+
+
+@dataclass(frozen=True)
+class SharpnessSet:
+    """Sharpness of every vector of a set: arrays of shape ``(K,)``."""
+
+    set_name: str
+    top_eigenvalue: np.ndarray
+    trace: np.ndarray
+    trace_se: np.ndarray
+
+
+def sharpness(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_probes: int = 10,
+              lanczos_steps: int = 30, seed: int = 0) -> Sharpness:
+    """Top Hessian eigenvalue and Hutchinson trace of the loss over ``(x, y)`` at ``w`` (``(d,)``).
+
+    Uses :mod:`lls_core.hessian`: the eigenvalue is the largest Ritz value of
+    ``lanczos_steps`` Lanczos steps (extreme eigenvalues converge first), the trace
+    the mean of ``z . H z`` over ``n_probes`` Rademacher vectors ``z``.
+    """
+    from lls_core import hessian
+
+    d = params.num_params(model)
+    if not isinstance(w, Tensor) or w.shape != (d,):
+        raise ValueError(f"w must be a tensor of shape ({d},); got {getattr(w, 'shape', w)}")
+    if not isinstance(n_probes, int) or n_probes < 2:
+        raise ValueError(f"n_probes={n_probes!r}: need an integer >= 2 (for a standard error)")
+    if not isinstance(lanczos_steps, int) or lanczos_steps < 2:
+        raise ValueError(f"lanczos_steps={lanczos_steps!r}: need an integer >= 2")
+    hvp = hessian.model_hvp(model, x, y, w.detach())
+    top = hessian.top_eigenvalues(hvp, d, 1, method="lanczos", iters=min(d, lanczos_steps), seed=seed)
+    tr = hessian.hutchinson_trace(hvp, d, n_probes, seed=seed + 1)
+    return Sharpness(float(top.values[0]), tr.mean, tr.stderr, n_probes, top.matvecs + n_probes)
+
+
+def sharpness_set(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, set_name: str = "",
+                  n_probes: int = 10, lanczos_steps: int = 30, seed: int = 0,
+                  progress: bool = False) -> SharpnessSet:
+    """:func:`sharpness` at each of the ``K`` vectors of ``w`` (``(K, d)``)."""
+    w = _check_matrix(w, set_name or "w")
+    it: Sequence[int] | Any = range(w.shape[0])
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc=f"sharpness {set_name}")
+    res = [sharpness(model, x, y, w[k], n_probes=n_probes, lanczos_steps=lanczos_steps, seed=seed + k)
+           for k in it]
+    return SharpnessSet(set_name, np.array([r.top_eigenvalue for r in res]),
+                        np.array([r.trace for r in res]), np.array([r.trace_se for r in res]))

@@ -1,0 +1,267 @@
+"""lls_core.landscape on synthetic weight sets and tiny networks (independent references where possible)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import PCA
+from torch import nn
+
+from lls_core import landscape as ls
+from lls_core import params, stats
+
+
+class TinyClassifier(nn.Module):
+    """4-5-3 softplus classifier (d = 20 + 5 + 15 + 3 = 43)."""
+
+    task = "classify"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(4, 5)
+        self.fc2 = nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.fc2(nn.functional.softplus(self.fc1(x)))
+
+
+class LinearAutoencoder(nn.Module):
+    """x -> W x (no bias): MSE reconstruction loss with a Hessian known in closed form."""
+
+    task = "reconstruct"
+
+    def __init__(self, p: int = 3) -> None:
+        super().__init__()
+        self.lin = nn.Linear(p, p, bias=False)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def _shells(k=24, d=200, r_in=1.0, r_out=1.6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(2 * k, d, generator=g, dtype=torch.float64)
+    u = u / u.norm(dim=1, keepdim=True)
+    return {"inner": r_in * u[:k], "outer": r_out * u[k:]}
+
+
+def _data(n=60, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    return x, y
+
+
+def _trained_set(k=4, steps=150):
+    """k solutions of the tiny classifier from different seeds (a short full-batch Adam run each)."""
+    x, y = _data()
+    model = TinyClassifier()
+    out = []
+    for s in range(k):
+        torch.manual_seed(s)
+        m = TinyClassifier()
+        opt = torch.optim.Adam(m.parameters(), lr=0.05)
+        for _ in range(steps):
+            opt.zero_grad()
+            nn.functional.cross_entropy(m(x), y).backward()
+            opt.step()
+        out.append(params.flatten(m))
+    return model, x, y, torch.stack(out)
+
+
+# ----------------------------------------------------------------------------- sets
+def test_check_sets_rejects_bad_sets():
+    good = torch.zeros(3, 5)
+    with pytest.raises(ValueError, match="disagree on d"):
+        ls.check_sets({"a": good, "b": torch.zeros(3, 6)})
+    with pytest.raises(ValueError, match="shape"):
+        ls.check_sets({"a": torch.zeros(5)})
+    with pytest.raises(ValueError, match="non-finite"):
+        ls.check_sets({"a": torch.full((2, 2), float("nan"))})
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        ls.check_sets({"a": np.zeros((2, 2))})
+
+
+def test_weight_stats_match_numpy():
+    g = torch.Generator().manual_seed(0)
+    sets = {"A": torch.randn(5, 7, generator=g) * 0.1 + 0.02, "B": torch.randn(3, 7, generator=g)}
+    ws = ls.weight_stats(sets)
+    for k, name in enumerate(ws.names):
+        v = sets[name].numpy().ravel().astype(np.float64)
+        assert ws.mean[k] == pytest.approx(v.mean())
+        assert ws.std[k] == pytest.approx(v.std())
+        assert ws.n_values[k] == v.size
+    frame = ws.to_frame()
+    assert list(frame.index) == ["A", "B"]
+
+
+def test_distances_recover_shell_radii_and_origin():
+    sets = _shells(k=40, d=400)
+    dist = ls.distances(sets, between=("outer", "inner"))
+    # Centroids of many random unit directions lie near 0, so distances ~ the radii.
+    assert np.median(dist.distance["inner"]) == pytest.approx(1.0, abs=0.1)
+    assert np.median(dist.distance["outer"]) == pytest.approx(1.6, abs=0.1)
+    ca, cb = sets["outer"].mean(0), sets["inner"].mean(0)
+    np.testing.assert_allclose(dist.origin, ((ca + cb) / 2).numpy())
+    assert dist.centroid_gap == pytest.approx(float((ca - cb).norm()))
+    at_a = ls.distances(sets, between=("outer", "inner"), alpha=0.0)
+    np.testing.assert_allclose(at_a.origin, ca.numpy())
+    with pytest.raises(ValueError, match="alpha"):
+        ls.distances(sets, between=("outer", "inner"), alpha=1.5)
+    with pytest.raises(KeyError, match="BFGS-train"):
+        ls.distances(sets)
+
+
+# ----------------------------------------------------------------------------- kPCA
+def test_linear_kernel_pca_equals_sklearn_pca():
+    sets = _shells(k=10, d=30)
+    res = ls.kernel_pca(sets["inner"], sets["outer"], kernel="linear")
+    ref = PCA(2).fit_transform(torch.cat([sets["inner"], sets["outer"]]).numpy())
+    for c in range(2):  # equal up to the sign of each component
+        s = np.sign(res.scores[:, c] @ ref[:, c])
+        np.testing.assert_allclose(s * res.scores[:, c], ref[:, c], atol=1e-8)
+    assert res.gamma is None and res.labels.tolist() == [0] * 10 + [1] * 10
+
+
+def test_rbf_separates_concentric_shells_but_linear_pca_does_not():
+    """The paper's reading of Figure 6: a radial difference shows up with RBF only."""
+    sets = _shells(k=24, d=200)
+    rbf = ls.kernel_pca(sets["inner"], sets["outer"], kernel="rbf")
+    lin = ls.kernel_pca(sets["inner"], sets["outer"], kernel="linear")
+    s_rbf = stats.separation(rbf.pc1, rbf.labels, n_perm=499, n_boot=200)
+    s_lin = stats.separation(lin.pc1, lin.labels, n_perm=499, n_boot=200)
+    assert s_rbf.auc > 0.95 and s_rbf.p < 0.01
+    assert s_lin.auc < 0.8
+    for k in ("poly", "sigmoid"):  # the paper's other controls: no radial separation either
+        kp = ls.kernel_pca(sets["inner"], sets["outer"], kernel=k)
+        x = torch.cat([sets["inner"], sets["outer"]]).numpy()
+        x = x - x.mean(0)
+        assert kp.gamma == pytest.approx(1 / np.median((x * x).sum(1)))
+        assert stats.separation(kp.pc1, kp.labels, n_perm=199, n_boot=100).auc < 0.8
+    assert rbf.gamma == pytest.approx(ls.median_gamma(torch.cat([sets["inner"], sets["outer"]]).numpy()))
+    assert rbf.explained[0] > rbf.explained[1] > 0
+
+
+def test_kernel_pca_bad_input():
+    a = torch.randn(5, 8)
+    with pytest.raises(ValueError, match="kernel"):
+        ls.kernel_pca(a, a, kernel="laplace")
+    with pytest.raises(ValueError, match="gamma"):
+        ls.kernel_pca(a, a, gamma=-1.0)
+    with pytest.raises(ValueError, match="disagree on d"):
+        ls.kernel_pca(a, torch.randn(5, 9))
+
+
+# ----------------------------------------------------------------------------- barriers
+def test_sample_pairs_distinct_and_deterministic():
+    p = ls.sample_pairs(6, 15, seed=3)
+    assert p.shape == (15, 2) and (p[:, 0] < p[:, 1]).all()
+    assert len({tuple(r) for r in p.tolist()}) == 15
+    np.testing.assert_array_equal(p, ls.sample_pairs(6, 15, seed=3))
+    with pytest.raises(ValueError, match=r"\[1, 15\]"):
+        ls.sample_pairs(6, 16)
+
+
+def test_path_config_validation():
+    with pytest.raises(ValueError, match="n_points"):
+        ls.PathConfig(n_points=2)
+    with pytest.raises(ValueError, match="lam"):
+        ls.PathConfig(lam=-1.0)
+
+
+def test_barrier_zero_steps_is_the_straight_line_and_search_lowers_it():
+    model, x, y, w = _trained_set()
+    line = ls.pair_barrier(model, x, y, w[0], w[1], ls.PathConfig(n_points=11, steps=0))
+    assert line.height == pytest.approx(line.linear_height)
+    assert line.height >= line.endpoint_loss - 1e-6
+    found = ls.pair_barrier(model, x, y, w[0], w[1], ls.PathConfig(n_points=11, steps=60, lr=0.05, lam=0.01))
+    assert found.linear_height == pytest.approx(line.linear_height)
+    assert found.height < line.height
+    assert found.length >= float((w[0] - w[1]).norm()) - 1e-4  # no path is shorter than the chord
+
+
+def test_barriers_resume_from_cache(tmp_path: Path):
+    model, x, y, w = _trained_set()
+    cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
+    first = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
+    assert first.n_cached == 0 and len(list(tmp_path.glob("pair-*.npz"))) == 4
+    victim = sorted(tmp_path.glob("pair-*.npz"))[0]
+    victim.unlink()
+    again = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
+    assert again.n_cached == 3
+    np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
+    np.testing.assert_array_equal(again.pairs, first.pairs)
+    other = ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
+                        cache_dir=tmp_path)
+    assert other.n_cached == 0  # a different configuration never reuses results
+    files = sorted(tmp_path.glob("pair-*.npz"))
+    files[0].write_bytes(files[0].read_bytes()[:40])  # a truncated file is recomputed
+    assert ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S").n_cached >= 3
+    # a file whose stored metadata disagree with its name is refused, not silently used
+    files = sorted(tmp_path.glob("pair-*.npz"))
+    with np.load(files[1], allow_pickle=False) as z:
+        fields = {k: z[k] for k in z.files}
+    fields["meta"] = np.asarray("{}")
+    np.savez(files[1], **fields)
+    with pytest.raises(ValueError, match="different settings"):  # files[1] belongs to one of the two
+        ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path)
+        ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
+                    cache_dir=tmp_path)
+
+
+def test_barriers_on_dask_equal_serial():
+    from dask.distributed import Client, LocalCluster
+
+    model, x, y, w = _trained_set(k=3)
+    cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
+    serial = ls.barriers(model, x, y, w, n_pairs=3, config=cfg)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl, \
+            Client(cl) as client:
+        spread = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, client=client)
+        # a second call on the same client with the same model and other data (the test landscape)
+        other = ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg, client=client)
+    np.testing.assert_allclose(spread.height, serial.height, rtol=1e-5)
+    np.testing.assert_allclose(other.height, ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg).height,
+                               rtol=1e-5)
+    np.testing.assert_allclose(spread.length, serial.length, rtol=1e-5)
+
+
+def test_barriers_bad_input():
+    model, x, y, w = _trained_set(k=2, steps=1)
+    with pytest.raises(ValueError, match="model has"):
+        ls.barriers(model, x, y, torch.zeros(3, 7), n_pairs=1)
+    with pytest.raises(ValueError, match="landscape"):
+        ls.barriers(model, x, y, w, n_pairs=1, landscape="validation")
+    with pytest.raises(ValueError, match="n_pairs"):
+        ls.barriers(model, x, y, w, n_pairs=2)
+
+
+# ----------------------------------------------------------------------------- sharpness
+def test_sharpness_of_linear_autoencoder_matches_closed_form():
+    p, n = 3, 50
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, p, generator=g, dtype=torch.float64) * torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    model = LinearAutoencoder(p).double()
+    w = torch.randn(p * p, generator=g, dtype=torch.float64)
+    # loss = 1/(n p) sum_n |W x_n - x_n|^2  ->  H = I_p (x) (2/(n p)) X^T X
+    block = 2.0 / (n * p) * (x.T @ x)
+    res = ls.sharpness(model, x, torch.zeros(n), w, n_probes=200, seed=1)
+    assert res.top_eigenvalue == pytest.approx(float(torch.linalg.eigvalsh(block)[-1]), rel=1e-6)
+    exact_trace = p * float(torch.trace(block))
+    assert abs(res.trace - exact_trace) < 4 * res.trace_se + 1e-9
+
+
+def test_sharpness_of_tiny_classifier_matches_dense_hessian():
+    model, x, y, w = _trained_set(k=1)
+    w0 = w[0].double()
+    model = model.double()
+    xd = x.double()
+    hess = torch.autograd.functional.hessian(lambda v: ls._loss_at(model, xd, y, v), w0)
+    ev = torch.linalg.eigvalsh(hess)
+    res = ls.sharpness(model, xd, y, w0, n_probes=300, seed=2, lanczos_steps=43)
+    assert res.top_eigenvalue == pytest.approx(float(ev[-1]), rel=1e-4)
+    assert abs(res.trace - float(ev.sum())) < 4 * res.trace_se
+    many = ls.sharpness_set(model, xd, y, torch.stack([w0, w0]), n_probes=4)
+    assert many.top_eigenvalue.shape == (2,)
+    np.testing.assert_allclose(many.top_eigenvalue, res.top_eigenvalue, rtol=1e-4)
