@@ -399,8 +399,7 @@ def stage_book(profile: str, build_dir: Path, root: Path | None = None) -> Path:
     """Assemble the Jupyter Book source folder ``<build_dir>/src`` from the executed notebooks.
 
     The .md chapter sources are *not* copied (a same-named .md beside the .ipynb
-    would clash); prose pages from ``book/`` are, and ``bibtex_bibfiles`` is set to
-    every ``book/bib/*.bib``.
+    would clash); prose pages from ``book/`` (with ``book/references.bib``) are.
     """
     root = root or project_root()
     src = build_dir / "src"
@@ -415,9 +414,7 @@ def stage_book(profile: str, build_dir: Path, root: Path | None = None) -> Path:
             if not nb.exists():
                 raise FileNotFoundError(f"{nb} is missing: run the chapter first (lls-book run {Path(entry).name} --profile {profile})")
             shutil.copy2(nb, src / "notebooks" / nb.name)
-    config = yaml.safe_load((root / "_config.yml").read_text())
-    config["bibtex_bibfiles"] = sorted(f"book/bib/{p.name}" for p in (root / "book" / "bib").glob("*.bib"))
-    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.copy2(root / "_config.yml", src / "_config.yml")
     shutil.copy2(root / "_toc.yml", src / "_toc.yml")
     return src
 
@@ -427,7 +424,7 @@ def build_html(profile: str = "quick", build_dir: Path | str | None = None, root
     root = root or project_root()
     build_dir = (Path(build_dir) if build_dir is not None else root / "_build").resolve()
     src = stage_book(profile, build_dir, root)
-    if (build_dir / "jb").exists():  # always a clean Sphinx build: a stale environment kept old bib files
+    if (build_dir / "jb").exists():  # always a clean Sphinx build: a stale environment can keep old state
         shutil.rmtree(build_dir / "jb")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(build_dir / "jb"), "-W", "-n", "--keep-going"]

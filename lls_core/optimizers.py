@@ -124,7 +124,7 @@ class OptimizerSpec:
     Attributes:
         name: display name (also the key of :data:`REGISTRY` and of ``plotting.color``).
         equation: the update in LaTeX, with ``g_t`` the gradient (estimate) at step ``t``.
-        reference: bibliography key(s) (``book/bib``) for the rule and its defaults.
+        reference: bibliography key(s) (``book/references.bib``) for the rule and its defaults.
         defaults: default hyperparameters (read-only mapping).
         torch: ``torch.optim`` class and keyword mapping used to run it, or ``None`` when
             the rule is written by hand here.

@@ -252,3 +252,16 @@ def test_environment_yml_lists_the_pinned_dependencies():
     env = (ROOT / "environment.yml").read_text()
     missing = [p for p in pins if p not in env]
     assert not missing, f"environment.yml lacks {missing} (keep it in step with pyproject.toml)"
+
+
+def test_every_cited_key_is_in_the_bibliography_once():
+    import re
+
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,]+),", bib, flags=re.M)
+    dupes = {k for k in keys if keys.count(k) > 1}
+    assert not dupes, f"duplicate bibliography keys: {sorted(dupes)}"
+    sources = list((ROOT / "notebooks").glob("*.md")) + list((ROOT / "book").glob("*.md"))
+    cited = {k.strip() for src in sources for group in re.findall(r"\{cite[pt]?\}`([^`]+)`", src.read_text()) for k in group.split(",")}
+    missing = sorted(cited - set(keys))
+    assert not missing, f"cited but not in book/references.bib: {missing}"
