@@ -18,6 +18,9 @@ sigmoid/tanh gates, so ``activation`` does not apply to it.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from typing import Callable
 
 import torch
@@ -35,6 +38,22 @@ __all__ = [
     "DEMO_ARCHITECTURES",
     "build_demo",
 ]
+
+
+_RNG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Seed torch's global RNG for a model's initialisation, restoring it afterwards.
+
+    PyTorch's layer initialisers draw from the process-wide generator, so two
+    models built at once in two threads (Dask's in-process workers) would
+    interleave their draws; the lock makes every build see only its own seed.
+    """
+    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 ARCHITECTURES: tuple[str, ...] = ("fcp", "lenet", "autoencoder", "lstm")
 PARAM_COUNTS: dict[str, int] = {"fcp": 42_200, "lenet": 61_706, "autoencoder": 52_224, "lstm": 15_456}
@@ -158,8 +177,7 @@ def build(name: str, *, activation: str = "softplus", seed: int = 0, perm_seed: 
         raise ValueError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
     _act(activation)
     kwargs = {"perm_seed": perm_seed} if name == "lstm" else {}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with _seeded(seed):
         return _BUILDERS[name](activation=activation, **kwargs)
 
 
@@ -294,8 +312,7 @@ def build_demo(
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{label}={value!r}: must be an integer >= {low}")
     _act(activation)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with _seeded(seed):
         if name == "mlp":
             net: nn.Module = DemoMLP(depth=depth, width=width, batch_norm=batch_norm, activation=activation)
         else:
