@@ -37,6 +37,7 @@ from lls_core import models, params
 __all__ = [
     "LossFn",
     "HVP",
+    "FlatLoss",
     "flat_loss",
     "make_hvp",
     "model_hvp",
@@ -59,32 +60,51 @@ HVP = Callable[[Tensor], Tensor]
 METHODS: tuple[str, ...] = ("lanczos", "power", "arpack")
 
 
-def flat_loss(model: nn.Module, x: Tensor, y: Tensor, *, data_chunk: int | None = None) -> LossFn:
+@dataclass(frozen=True, eq=False)
+class FlatLoss:
+    """The loss closure made by :func:`flat_loss`: ``w (d,) -> ()``, mean loss of ``model`` over ``(x, y)``.
+
+    A plain callable (differentiable, ``torch.func.vmap``-able over ``w``) that also
+    carries its model and data, so batched evaluators (:mod:`lls_core.visualize`)
+    can use the hand-batched forward passes of :mod:`lls_core.batched`.
+    """
+
+    model: nn.Module
+    x: Tensor
+    """Inputs ``(N, ...)``."""
+    y: Tensor
+    """Labels ``(N,)``."""
+    data_chunk: int | None = None
+    """Examples per forward pass (``None``: all at once)."""
+
+    def __call__(self, w: Tensor) -> Tensor:
+        n = int(self.x.shape[0])
+        p = params.unflatten(self.model, w)
+        step = n if self.data_chunk is None else self.data_chunk
+        if step >= n:
+            return models.loss(self.model, self.x, self.y, p)
+        total = 0.0
+        for i in range(0, n, step):
+            xb, yb = self.x[i : i + step], self.y[i : i + step]
+            total = total + models.loss(self.model, xb, yb, p) * xb.shape[0]
+        return total / n
+
+
+def flat_loss(model: nn.Module, x: Tensor, y: Tensor, *, data_chunk: int | None = None) -> FlatLoss:
     """Loss closure ``w -> models.loss(model, x, y, unflatten(model, w))`` (mean over all ``N`` examples).
 
     ``x``: ``(N, ...)`` inputs; ``y``: ``(N,)`` labels. With ``data_chunk`` the mean is
     accumulated over chunks of that many examples (same value, less memory).
-    The closure is differentiable and ``torch.func.vmap``-able over ``w``. Models
-    with batch normalization should be in ``eval()`` mode (running statistics).
+    The closure (a :class:`FlatLoss`) is differentiable and ``torch.func.vmap``-able
+    over ``w``. Models with batch normalization should be in ``eval()`` mode
+    (running statistics).
     """
     n = int(x.shape[0])
     if n == 0 or int(y.shape[0]) != n:
         raise ValueError(f"x has {n} examples and y has {int(y.shape[0])}; need the same positive number")
     if data_chunk is not None and (not isinstance(data_chunk, int) or data_chunk < 1):
         raise ValueError(f"data_chunk={data_chunk!r}: must be a positive integer or None")
-    step = n if data_chunk is None else data_chunk
-
-    def loss_fn(w: Tensor) -> Tensor:
-        p = params.unflatten(model, w)
-        if step >= n:
-            return models.loss(model, x, y, p)
-        total = 0.0
-        for i in range(0, n, step):
-            xb, yb = x[i : i + step], y[i : i + step]
-            total = total + models.loss(model, xb, yb, p) * xb.shape[0]
-        return total / n
-
-    return loss_fn
+    return FlatLoss(model, x, y, data_chunk)
 
 
 def make_hvp(loss_fn: LossFn, w: Tensor) -> HVP:

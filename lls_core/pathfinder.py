@@ -25,11 +25,11 @@ training or test loss).
 
 Evaluation is batched: all path points of a chunk go through the network in one
 call. The four study networks have hand-batched forward passes
-(``BATCHED_FORWARD``: stacked matmuls, grouped convolutions, a written-out LSTM,
-since ``vmap`` has no rule for ``aten::lstm``); any other module goes through
-``torch.func.vmap`` over ``functional_call``. Where a network's first layer is a
-bias-free linear map of the input (FCP, autoencoder), it is evaluated in the
-path's own coordinates: ``W = C @ [w1; w2; b]``, so the first layer needs
+(:mod:`lls_core.batched`: stacked matmuls, per-set convolutions, a written-out
+LSTM, since ``vmap`` has no rule for ``aten::lstm``); any other module goes
+through ``torch.func.vmap`` over ``functional_call``. Where a network's first
+layer is a dense linear map of the input (FCP, autoencoder), it is evaluated in
+the path's own coordinates: ``W = C @ [w1; w2; b]``, so the first layer needs
 ``K + 2`` products with the data instead of one per point
 (``FACTORED_FIRST_LAYER``). Calls are chunked over path points and over data so
 that the autograd graph alive at once stays below a caller-set bound
@@ -50,6 +50,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
+from . import batched as _batched
 from . import models as _models
 from . import params as _params
 
@@ -167,116 +168,18 @@ def path_points(w1: Tensor, w2: Tensor, b: Tensor, t: Tensor, *, curve: str = "f
 
 
 # --------------------------------------------------------------------------- evaluation
-def _stacked_linear(w: Tensor, x: Tensor) -> Tensor:
-    """``x @ w[j].T`` for every ``j`` of ``w`` ``(J, out, in)``, as one matmul: ``(J, N, out)``."""
-    J, out = w.shape[0], w.shape[1]
-    N = x.shape[0]
-    z = x.reshape(N, -1) @ w.reshape(J * out, -1).T  # (N, J*out)
-    return z.reshape(N, J, out).transpose(0, 1)
+# The hand-batched forward passes of the study networks live in
+# :mod:`lls_core.batched` (shared with the slices of :mod:`lls_core.visualize`).
+BATCHED_FORWARD = _batched.BATCHED_FORWARD
 
-
-def _fcp_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
-    """FCP at ``B`` weight sets at once: logits ``(B, N, 10)``.
-
-    The first layer is one matrix product of the shared images with all ``B``
-    weight matrices stacked side by side; the later layers are batched matmuls.
-    """
-    if pre1 is None:
-        pre1 = _stacked_linear(p["fc1.weight"], x)
-    h = m.act(pre1)  # (B, N, h1)
-    h = m.act(torch.bmm(h, p["fc2.weight"].transpose(1, 2)))
-    return torch.bmm(h, p["fc3.weight"].transpose(1, 2))
-
-
-#: conv2 of LeNet as one grouped convolution (True) or one convolution per weight
-#: set (False). On a CPU the per-set convolutions measured faster for small chunks.
-LENET_GROUPED_CONV2 = False
-
-
-def _lenet_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
-    """LeNet at ``B`` weight sets at once: logits ``(B, N, 10)``.
-
-    conv1 stacks the ``B`` filter banks as ``B * 6`` output channels of one
-    convolution of the shared images; conv2 is a grouped convolution with one
-    group per weight set; the dense layers are batched matmuls.
-    """
-    import torch.nn.functional as F
-
-    B = p["conv1.weight"].shape[0]
-    N = x.shape[0]
-    c1 = p["conv1.weight"]
-    h = F.conv2d(x, c1.reshape(B * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1), padding=m.conv1.padding)
-    h = F.avg_pool2d(m.act(h), 2)
-    c2, b2 = p["conv2.weight"], p["conv2.bias"]
-    if LENET_GROUPED_CONV2:
-        h = F.conv2d(h, c2.reshape(B * c2.shape[1], *c2.shape[2:]), b2.reshape(-1), groups=B)
-        h = F.avg_pool2d(m.act(h), 2)  # (N, B*16, 5, 5)
-        h = h.reshape(N, B, -1).transpose(0, 1)  # (B, N, 400)
-    else:
-        cin = c2.shape[2]
-        h = torch.stack([F.conv2d(h[:, g * cin : (g + 1) * cin], c2[g], b2[g]) for g in range(B)])
-        h = F.avg_pool2d(m.act(h.flatten(0, 1)), 2).reshape(B, N, -1)  # (B, N, 400)
-    h = m.act(torch.baddbmm(p["fc1.bias"][:, None, :], h, p["fc1.weight"].transpose(1, 2)))
-    h = m.act(torch.baddbmm(p["fc2.bias"][:, None, :], h, p["fc2.weight"].transpose(1, 2)))
-    return torch.baddbmm(p["fc3.bias"][:, None, :], h, p["fc3.weight"].transpose(1, 2))
-
-
-def _autoencoder_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
-    """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
-    if pre1 is None:
-        pre1 = _stacked_linear(p["enc1.weight"], x)
-    h = m.act(pre1)
-    h = m.act(torch.bmm(h, p["enc2.weight"].transpose(1, 2)))
-    h = m.act(torch.bmm(h, p["dec1.weight"].transpose(1, 2)))
-    return torch.sigmoid(torch.bmm(h, p["dec2.weight"].transpose(1, 2)))
-
-
-def _lstm_outputs(m: nn.Module, p: dict[str, Tensor], x: Tensor, pre1: Tensor | None = None) -> Tensor:
-    """Pixel-permuted LSTM at ``B`` weight sets at once: logits ``(B, N, 10)``.
-
-    ``vmap`` has no batching rule for ``aten::lstm``, so the recurrence is written
-    out (PyTorch's gate order i, f, g, o): the input projections of all time
-    steps and weight sets are one matmul, the recurrent ones a batched matmul per step.
-    """
-    N = x.shape[0]
-    seq = x.reshape(N, -1)[:, m.perm].reshape(N, 28, 28)
-    T, F_in = seq.shape[1], seq.shape[2]
-    w_ih, w_hh = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"]
-    B, H4 = w_ih.shape[0], w_ih.shape[1]
-    H = H4 // 4
-    bias = (p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])[:, None, :]  # (B, 1, 4H)
-    xin = (seq.reshape(N * T, F_in) @ w_ih.reshape(B * H4, F_in).T).reshape(N, T, B, H4)
-    h = x.new_zeros(B, N, H)
-    c = x.new_zeros(B, N, H)
-    w_hh_t = w_hh.transpose(1, 2)
-    for s in range(T):
-        g = torch.baddbmm(bias + xin[:, s].transpose(0, 1), h, w_hh_t)
-        i, f, gg, o = g.chunk(4, dim=-1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
-        h = torch.sigmoid(o) * torch.tanh(c)
-    return torch.bmm(h, p["fc.weight"].transpose(1, 2))
-
-
-# Hand-batched forward passes of the study networks (``batched=True`` with the
-# default loss). Each returns the outputs of all ``B`` weight sets, ``(B, N, ...)``;
-# any other module goes through ``vmap`` over ``functional_call``.
-BATCHED_FORWARD: dict[type, Callable[..., Tensor]] = {
-    _models.FCP: _fcp_outputs,
-    _models.LeNet: _lenet_outputs,
-    _models.Autoencoder: _autoencoder_outputs,
-    _models.LSTMNet: _lstm_outputs,
-}
-
-# Networks whose first layer is a bias-free linear map of the (shared) input.
-# Along a path its weights are ``C @ V1`` (coefficients ``C`` (B, K+2) times the
-# stacked first-layer blocks of ``w1``, ``w2``, ``b_1..b_K``), and so is its
-# output: ``x W_i^T = sum_k C_ik (x V1_k^T)``. Computing the K+2 products
-# ``x V1_k^T`` once and mixing them per point costs K+2 instead of B large matmuls
-# (forward and backward); the result is the same up to rounding.
-FACTORED_FIRST_LAYER: dict[type, str] = {
-    _models.FCP: "fc1.weight",
-    _models.Autoencoder: "enc1.weight",
-}
+# Networks whose first stage is evaluated in the path's own coordinates: along a
+# path the weights are ``C @ V`` (coefficients ``C`` (B, K+2) times the rows
+# ``w1``, ``w2``, ``b_1..b_K``) and the first stage is linear in them, so it runs
+# on the K+2 rows of ``V`` and is mixed per point (``batched.affine_outputs``):
+# K+2 instead of B large matmuls, forward and backward. With K+2 ~ 12 rows this
+# pays for the dense first layers; for LeNet's conv1 (25 multiply-adds per output)
+# the mix of 12 rows costs about as much as the convolution, so paths do not factor it.
+FACTORED_FIRST_LAYER: frozenset[type] = frozenset({_models.FCP, _models.Autoencoder})
 
 
 class _Landscape:
@@ -298,9 +201,9 @@ class _Landscape:
         self.module = f if isinstance(f, nn.Module) else None
         self.surface = None if self.module is not None else f
         self.batched = batched
-        self.fast = None
+        self.fast = False
+        self.factor = False
         self._vmap_ok = True
-        self.first: tuple[int, torch.Size] | None = None
         if self.module is not None:
             assert data is not None
             self.x, self.y = data
@@ -308,14 +211,8 @@ class _Landscape:
             self.n_data = int(self.x.shape[0])
             model, lossfn = self.module, self.loss
             if batched is True and loss is None:
-                self.fast = BATCHED_FORWARD.get(type(model))
-                name = FACTORED_FIRST_LAYER.get(type(model))
-                if self.fast is not None and name is not None:
-                    off = 0
-                    for n, shape in _params.shapes(model):
-                        if n == name:
-                            self.first = (off, shape)
-                        off += shape.numel()
+                self.fast = _batched.supports(model)
+                self.factor = self.fast and type(model) in FACTORED_FIRST_LAYER
 
             def one(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
                 return lossfn(model, x, y, _params.unflatten(model, w))
@@ -331,25 +228,10 @@ class _Landscape:
         Same as ``values(C @ V)``; for a network with a factored first layer the
         first layer is computed from ``V`` directly (see ``FACTORED_FIRST_LAYER``).
         """
-        W = C @ V
-        if self.fast is None or self.first is None or C.shape[0] <= V.shape[0]:
-            # Factoring pays only when a call holds more points than basis vectors.
-            return self.values(W, lo, hi)
-        x = self.x[lo:hi]
-        off, shape = self.first
-        V1 = V[:, off : off + shape.numel()].reshape(V.shape[0], *shape)
-        z = _stacked_linear(V1, x)  # (J, N, out)
-        pre1 = torch.einsum("bj,jno->bno", C, z)
-        out = self.fast(self.module, _params.unflatten(self.module, W), x, pre1)
-        return self._reduce(out, x, self.y[lo:hi])
-
-    def _reduce(self, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
-        """Mean loss per weight set from batched outputs ``(B, N, ...)``: ``(B,)``."""
-        B, N = out.shape[0], out.shape[1]
-        if _models.is_classifier(self.module):
-            ce = torch.nn.functional.cross_entropy(out.reshape(B * N, -1), y.repeat(B), reduction="none")
-            return ce.reshape(B, N).mean(1)
-        return (out.reshape(B, N, -1) - x.reshape(1, N, -1)).pow(2).mean((1, 2))
+        if not self.fast:
+            return self.values(C @ V, lo, hi)
+        x, y = self.x[lo:hi], self.y[lo:hi]
+        return _batched.affine_losses(self.module, C, V, x, y, factor=self.factor)
 
     def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
         """``L`` restricted to data ``[lo, hi)`` (mean over that slice) at each row of ``W``: ``(B,)``."""
@@ -358,8 +240,8 @@ class _Landscape:
                 return self.surface(W)
             return torch.stack([self.surface(w[None])[0] for w in W])
         x, y = self.x[lo:hi], self.y[lo:hi]
-        if self.fast is not None:
-            return self._reduce(self.fast(self.module, _params.unflatten(self.module, W), x), x, y)
+        if self.fast:
+            return _batched.losses(self.module, W, x, y)
         if self.batched and self._vmap_ok:
             try:
                 return self._many(W, x, y)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lls_core import models, params, pathfinder as pf
+from lls_core import batched, models, params, pathfinder as pf
 
 W1_TOY = torch.tensor([-0.62, -0.54], dtype=torch.float64)
 W2_TOY = torch.tensor([0.49, -0.02], dtype=torch.float64)
@@ -241,7 +241,7 @@ def test_lenet_grouped_and_per_set_conv2_agree(monkeypatch):
     W = params.flatten(m) + 0.01 * torch.randn(4, params.num_params(m), generator=g)
     outs = []
     for grouped in (True, False):
-        monkeypatch.setattr(pf, "LENET_GROUPED_CONV2", grouped)
+        monkeypatch.setattr(batched, "LENET_GROUPED_CONV2", grouped)
         outs.append(pf.BATCHED_FORWARD[type(m)](m, params.unflatten(m, W), x))
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(outs[1][2], torch.func.functional_call(m, params.unflatten(m, W[2]), (x,)))

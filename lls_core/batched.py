@@ -1,0 +1,275 @@
+"""The four study networks evaluated at many weight vectors in one call.
+
+Shared by :mod:`lls_core.pathfinder` (points along a path, with gradients) and
+:mod:`lls_core.visualize` (grid points of a slice, without). Shapes: ``B``
+weight vectors (rows of ``W`` ``(B, d)``), ``N`` data items, ``J`` basis vectors.
+
+Each network is split into a *first stage* that is linear in the parameters of
+its first layer (weights and bias together) and the *rest*:
+
+| network     | first stage (per weight set)               | output of the first stage |
+|-------------|--------------------------------------------|---------------------------|
+| FCP         | ``x @ fc1.weight.T``                       | ``(B, N, 50)``            |
+| Autoencoder | ``x @ enc1.weight.T``                      | ``(B, N, 32)``            |
+| LeNet       | ``conv1(x) + conv1.bias``                  | ``(B, N, 6, 28, 28)``     |
+| LSTM        | input projections of all 28 steps + biases | ``(B, N, 28, 192)``       |
+
+The rest is written out batched over weight sets: stacked and batched matrix
+products, LeNet's second convolution once per weight set (or grouped, see
+``LENET_GROUPED_CONV2``), the LSTM recurrence step by step (``vmap`` has no rule
+for ``aten::lstm``). :func:`outputs` equals ``functional_call`` of the module at
+each row of ``W`` up to rounding.
+
+Affine families. When the points are ``W = C @ V`` (coefficients ``C`` ``(B, J)``,
+basis rows ``V`` ``(J, d)``) -- a path ``(1 - t) w1 + t w2 + sum_k c_k(t) b_k``,
+or a slice ``w + a u + b v`` -- the first stage, being linear, is
+``sum_j C_ij first(V_j)``: :func:`affine_outputs` runs it on the ``J`` basis rows
+only and mixes the results, ``J`` instead of ``B`` first-layer passes. The
+result is the same up to rounding; it pays when ``B > J`` and the first layer is
+costly next to the mix (``J`` multiply-adds per first-stage output).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import models as _models
+from . import params as _params
+
+__all__ = [
+    "BATCHED_FORWARD",
+    "FIRST_STAGE",
+    "LENET_GROUPED_CONV2",
+    "supports",
+    "stacked_linear",
+    "mix",
+    "outputs",
+    "first_stage",
+    "affine_outputs",
+    "mean_losses",
+    "losses",
+    "affine_losses",
+]
+
+Params = dict[str, Tensor]
+
+
+# --------------------------------------------------------------------------- building blocks
+def stacked_linear(w: Tensor, x: Tensor) -> Tensor:
+    """``x @ w[j].T`` for every ``j`` of ``w`` ``(J, out, in)``, as one matmul: ``(J, N, out)``."""
+    J, out = w.shape[0], w.shape[1]
+    N = x.shape[0]
+    z = x.reshape(N, -1) @ w.reshape(J * out, -1).T  # (N, J*out)
+    return z.reshape(N, J, out).transpose(0, 1)
+
+
+def mix(C: Tensor, Z: Tensor) -> Tensor:
+    """``sum_j C[i, j] Z[j]`` for ``C`` ``(B, J)`` and ``Z`` ``(J, ...)``: ``(B, ...)``, one matmul."""
+    J = Z.shape[0]
+    return (C @ Z.reshape(J, -1)).reshape(C.shape[0], *Z.shape[1:])
+
+
+def _avg_pool2(h: Tensor) -> Tensor:
+    """2 x 2 average pooling over the last two (even) dimensions of ``h`` ``(..., H, W)``.
+
+    Without autograd: row pairs, then column pairs added, then scaled by 1/4 in
+    place; about three times as fast on a CPU as ``F.avg_pool2d`` for LeNet's
+    small maps, same values up to rounding. With autograd: ``F.avg_pool2d``,
+    whose backward is faster than that of strided adds.
+    """
+    if torch.is_grad_enabled():
+        return F.avg_pool2d(h.reshape(-1, *h.shape[-3:]), 2).reshape(*h.shape[:-2], h.shape[-2] // 2, h.shape[-1] // 2)
+    r = h.unflatten(-2, (h.shape[-2] // 2, 2))
+    r = r[..., 0, :] + r[..., 1, :]
+    return (r[..., ::2] + r[..., 1::2]).mul_(0.25)
+
+
+# --------------------------------------------------------------------------- the four networks
+def _fcp_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+    return stacked_linear(p["fc1.weight"], x)
+
+
+def _fcp_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """FCP at ``B`` weight sets at once: logits ``(B, N, 10)``."""
+    h = m.act(_fcp_first(m, p, x) if pre1 is None else pre1)  # (B, N, 50)
+    h = m.act(torch.bmm(h, p["fc2.weight"].transpose(1, 2)))
+    return torch.bmm(h, p["fc3.weight"].transpose(1, 2))
+
+
+#: conv2 of LeNet as one grouped convolution (True) or one convolution per weight
+#: set (False). On a CPU the per-set convolutions measured faster for small chunks.
+LENET_GROUPED_CONV2 = False
+
+
+def _lenet_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+    """conv1 of ``B`` filter banks as ``B * 6`` output channels of one convolution: ``(B, N, 6, 28, 28)``."""
+    c1 = p["conv1.weight"]
+    B, N = c1.shape[0], x.shape[0]
+    h = F.conv2d(x, c1.reshape(B * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1), padding=m.conv1.padding)
+    return h.reshape(N, B, c1.shape[1], *h.shape[2:]).transpose(0, 1)
+
+
+def _lenet_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """LeNet at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    conv2 runs once per weight set (or as one grouped convolution); the dense
+    layers are batched matmuls.
+    """
+    if pre1 is None:
+        pre1 = _lenet_first(m, p, x)
+    B, N = pre1.shape[0], pre1.shape[1]
+    if pre1.transpose(0, 1).is_contiguous():  # conv1's own layout (N, B * 6, 28, 28): pool it without a copy
+        h = _avg_pool2(m.act(pre1.transpose(0, 1).flatten(1, 2)))
+        h = h.reshape(N, B, -1, *h.shape[-2:]).transpose(0, 1)  # (B, N, 6, 14, 14)
+    else:  # mixed from a factored first stage: (B, N, 6, 28, 28)
+        h = _avg_pool2(m.act(pre1))
+    c2, b2 = p["conv2.weight"], p["conv2.bias"]
+    if LENET_GROUPED_CONV2:
+        h = h.transpose(0, 1).reshape(N, B * h.shape[2], *h.shape[3:])
+        h = F.conv2d(h, c2.reshape(B * c2.shape[1], *c2.shape[2:]), b2.reshape(-1), groups=B)
+        h = h.reshape(N, B, -1, *h.shape[2:]).transpose(0, 1)  # (B, N, 16, 10, 10)
+    else:
+        h = torch.stack([F.conv2d(h[g], c2[g], b2[g]) for g in range(B)])  # (B, N, 16, 10, 10)
+    h = _avg_pool2(m.act(h)).reshape(B, N, -1)  # (B, N, 400)
+    h = m.act(torch.baddbmm(p["fc1.bias"][:, None, :], h, p["fc1.weight"].transpose(1, 2)))
+    h = m.act(torch.baddbmm(p["fc2.bias"][:, None, :], h, p["fc2.weight"].transpose(1, 2)))
+    return torch.baddbmm(p["fc3.bias"][:, None, :], h, p["fc3.weight"].transpose(1, 2))
+
+
+def _autoencoder_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+    return stacked_linear(p["enc1.weight"], x)
+
+
+def _autoencoder_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
+    h = m.act(_autoencoder_first(m, p, x) if pre1 is None else pre1)
+    h = m.act(torch.bmm(h, p["enc2.weight"].transpose(1, 2)))
+    h = m.act(torch.bmm(h, p["dec1.weight"].transpose(1, 2)))
+    return torch.sigmoid(torch.bmm(h, p["dec2.weight"].transpose(1, 2)))
+
+
+def _lstm_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+    """Input projections of all steps plus both biases, one matmul: ``(B, N, T, 4H)``."""
+    N = x.shape[0]
+    seq = x.reshape(N, -1)[:, m.perm].reshape(N, 28, 28)
+    T, F_in = seq.shape[1], seq.shape[2]
+    w_ih = p["lstm.weight_ih_l0"]
+    B, H4 = w_ih.shape[0], w_ih.shape[1]
+    xin = (seq.reshape(N * T, F_in) @ w_ih.reshape(B * H4, F_in).T).reshape(N, T, B, H4).permute(2, 0, 1, 3)
+    return xin + (p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])[:, None, None, :]
+
+
+def _lstm_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Pixel-permuted LSTM at ``B`` weight sets at once: logits ``(B, N, 10)``.
+
+    The recurrence is written out (PyTorch's gate order i, f, g, o): the input
+    projections come from the first stage, the recurrent ones are a batched
+    matmul per step.
+    """
+    if pre1 is None:
+        pre1 = _lstm_first(m, p, x)
+    B, N, T, H4 = pre1.shape
+    H = H4 // 4
+    h = pre1.new_zeros(B, N, H)
+    c = pre1.new_zeros(B, N, H)
+    w_hh_t = p["lstm.weight_hh_l0"].transpose(1, 2)
+    for s in range(T):
+        g = torch.baddbmm(pre1[:, :, s], h, w_hh_t)
+        i, f, gg, o = g.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    return torch.bmm(h, p["fc.weight"].transpose(1, 2))
+
+
+#: Hand-batched forward passes: ``forward(module, params, x, pre1=None)`` with
+#: ``params`` from :func:`lls_core.params.unflatten` of ``W`` ``(B, d)`` returns the
+#: outputs of all ``B`` weight sets ``(B, N, ...)``; ``pre1`` replaces the first stage.
+BATCHED_FORWARD: dict[type, Callable[..., Tensor]] = {
+    _models.FCP: _fcp_outputs,
+    _models.LeNet: _lenet_outputs,
+    _models.Autoencoder: _autoencoder_outputs,
+    _models.LSTMNet: _lstm_outputs,
+}
+
+#: First stages ``first(module, params, x) -> (B, N, ...)``, linear in the first
+#: layer's parameters (see the table in the module docstring).
+FIRST_STAGE: dict[type, Callable[[nn.Module, Params, Tensor], Tensor]] = {
+    _models.FCP: _fcp_first,
+    _models.LeNet: _lenet_first,
+    _models.Autoencoder: _autoencoder_first,
+    _models.LSTMNet: _lstm_first,
+}
+
+
+# --------------------------------------------------------------------------- entry points
+def supports(model: nn.Module) -> bool:
+    """Whether ``model`` (exactly one of the study network classes) has a hand-batched forward."""
+    return type(model) in BATCHED_FORWARD
+
+
+def _forward(model: nn.Module) -> Callable[..., Tensor]:
+    fwd = BATCHED_FORWARD.get(type(model))
+    if fwd is None:
+        raise TypeError(
+            f"no hand-batched forward for {type(model).__name__}; "
+            f"valid: {', '.join(t.__name__ for t in BATCHED_FORWARD)} (use torch.func.vmap otherwise)"
+        )
+    return fwd
+
+
+def outputs(model: nn.Module, W: Tensor, x: Tensor) -> Tensor:
+    """Outputs ``(B, N, ...)`` of ``model`` at each row of ``W`` ``(B, d)`` on inputs ``x`` ``(N, ...)``."""
+    return _forward(model)(model, _params.unflatten(model, W), x)
+
+
+def first_stage(model: nn.Module, V: Tensor, x: Tensor) -> Tensor:
+    """The first stage (see the module docstring) at each row of ``V`` ``(J, d)`` on ``x``: ``(J, N, ...)``."""
+    _forward(model)
+    return FIRST_STAGE[type(model)](model, _params.unflatten(model, V), x).contiguous()
+
+
+def affine_outputs(
+    model: nn.Module, C: Tensor, V: Tensor, x: Tensor, *, factor: bool = True, Z: Tensor | None = None
+) -> Tensor:
+    """Outputs ``(B, N, ...)`` at the points ``W = C @ V`` (``C`` ``(B, J)``, ``V`` ``(J, d)``).
+
+    With ``factor`` (and ``B > J``) the first stage runs on the ``J`` rows of ``V``
+    and is mixed with ``C`` (see the module docstring); otherwise it runs on ``W``.
+    ``Z`` may pass :func:`first_stage` of ``V`` on ``x`` when already computed (it
+    is then used whatever ``B``). Differentiable in ``C`` and ``V``.
+    """
+    fwd = _forward(model)
+    W = C @ V
+    if Z is None:
+        if not factor or C.shape[0] <= V.shape[0]:
+            return fwd(model, _params.unflatten(model, W), x)
+        Z = first_stage(model, V, x)  # (J, N, ...)
+    return fwd(model, _params.unflatten(model, W), x, mix(C, Z))
+
+
+def mean_losses(model: nn.Module, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """Loss of :func:`lls_core.models.loss` per weight set from batched outputs ``(B, N, ...)``: ``(B,)``.
+
+    Cross-entropy against ``y`` ``(N,)`` for classifiers, MSE against ``x`` for the autoencoder.
+    """
+    B, N = out.shape[0], out.shape[1]
+    if _models.is_classifier(model):
+        ce = F.cross_entropy(out.reshape(B * N, -1), y.repeat(B), reduction="none")
+        return ce.reshape(B, N).mean(1)
+    return (out.reshape(B, N, -1) - x.reshape(1, N, -1)).pow(2).mean((1, 2))
+
+
+def losses(model: nn.Module, W: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """Mean loss over ``(x, y)`` at each row of ``W`` ``(B, d)``: ``(B,)``."""
+    return mean_losses(model, outputs(model, W, x), x, y)
+
+
+def affine_losses(
+    model: nn.Module, C: Tensor, V: Tensor, x: Tensor, y: Tensor, *, factor: bool = True, Z: Tensor | None = None
+) -> Tensor:
+    """Mean loss over ``(x, y)`` at the points ``W = C @ V``: ``(B,)`` (see :func:`affine_outputs`)."""
+    return mean_losses(model, affine_outputs(model, C, V, x, factor=factor, Z=Z), x, y)
