@@ -305,6 +305,12 @@ def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn
     return max(saved_bytes(n2) - saved_bytes(n1), 0) / (2.0 * (n2 - n1))
 
 
+CALL_MB = 384.0
+"""Size (MiB of autograd graph) that automatic chunking aims one batched call at."""
+CALL_POINTS = 8
+"""Points per call that automatic data chunking leaves room for."""
+
+
 def _choose_chunks(
     land: _Landscape,
     n_interior: int,
@@ -324,10 +330,19 @@ def _choose_chunks(
     budget = memory_mb * 2**20
     # Points of a chunk also need their weights and gradients (2 x d floats each).
     per_point_fixed = 2 * d * data[0].element_size()  # type: ignore[index]
-    # Memory of one call: cp * (cd * per_item + per_point_fixed). Keep all data per
-    # call if one point fits, else split the data; then fit as many points as possible.
+    # Memory of one call: cp * (cd * per_item + per_point_fixed). Calls are aimed at
+    # CALL_MB (below the caller's bound): on 2 CPU cores a LeNet step over 5,000 images
+    # took 0.84 x the floor in calls of 4 points x 1,250 images against 1.05 x in calls
+    # of 3 x 5,000 that filled a 1 GiB bound. Where the caller's bound is looser than
+    # that and the data were not chunked by the caller, they are split so that about
+    # CALL_POINTS points fit in one such call; then as many points as fit are taken.
+    # A tighter bound is filled as before: all the data that fit, then points.
+    target = min(budget, CALL_MB * 2**20)
+    if chunk_data is None and budget > target:
+        want = min(cp, CALL_POINTS)
+        cd = min(cd, max(1, int((target / want - per_point_fixed) // max(per_item, 1e-9))))
     cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
-    cp = min(cp, max(1, int(budget // (per_item * cd + per_point_fixed))))
+    cp = min(cp, max(1, int(max(target, per_item * cd + per_point_fixed) // (per_item * cd + per_point_fixed))))
     return cp, cd
 
 
