@@ -240,6 +240,16 @@ def test_page_loads_in_browser(entry, browser, server):
     assert "404" not in state["title"], f"{entry}: {state['title']}"
     assert not state["broken"], f"{entry}: images that do not resolve: {state['broken']}"
     assert not state["errors"], f"{entry}: error outputs: {state['errors']}"
+    # every equation is typeset by the (offline) MathJax shipped with the book
+    n_math = browser.execute_script("return document.querySelectorAll('span.math, div.math').length")
+    if n_math:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        typeset = "return document.querySelectorAll('mjx-container').length"
+        try:
+            WebDriverWait(browser, 20).until(lambda d: d.execute_script(typeset) > 0)
+        except Exception:
+            pytest.fail(f"{entry}: {n_math} equations but MathJax typeset none")
     severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
     assert not severe, f"{entry}: console errors: {severe}"
 

@@ -23,7 +23,8 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
             continue
         seen.add(key)
         unique.append(js)
-    context["script_files"] = unique
+    # in place: later handlers (MathJax on pages with equations) add to this same list
+    scripts[:] = unique
 
 
 def setup(app):
