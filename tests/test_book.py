@@ -118,7 +118,7 @@ def test_every_toc_entry_exists():
         assert (ROOT / f"{entry}.md").exists(), f"_toc.yml names {entry} but {entry}.md does not exist"
 
 
-def test_chapters_have_one_imports_cell_style_front_matter():
+def test_chapters_have_a_title_and_a_smoke_profile():
     for ch in book.chapters(ROOT):
         assert ch.title != ch.slug, f"chapter {ch.slug} has no '# title'"
         assert "smoke" in ch.profiles, f"chapter {ch.slug} has no smoke profile"
@@ -275,3 +275,19 @@ def test_every_cited_key_is_in_the_bibliography_once():
     cited = {k.strip() for src in sources for group in re.findall(r"\{cite[pt]?\}`([^`]+)`", src.read_text()) for k in group.split(",")}
     missing = sorted(cited - set(keys))
     assert not missing, f"cited but not in book/references.bib: {missing}"
+
+
+def test_documented_example_commands_are_valid():
+    """Every `lls-book run ...` line in the README and the book's pages names a real chapter and parameters."""
+    import re
+    import shlex
+
+    docs = [ROOT / "README.md", *(ROOT / "book").glob("*.md")]
+    lines = [m for doc in docs for m in re.findall(r"^lls-book run [^#\n]*", doc.read_text(), flags=re.M)]
+    assert lines, "no example commands found"
+    for line in lines:
+        words = shlex.split(line)[2:]
+        chapter = book.get_chapter(words[0], ROOT)
+        profile = words[words.index("--profile") + 1] if "--profile" in words else "quick"
+        overrides = {words[i + 1]: book.parse_value(words[i + 2]) for i, w in enumerate(words) if w == "-p"}
+        book.resolve_parameters(chapter, profile, overrides)
