@@ -168,9 +168,7 @@ def _toc_files(toc: Mapping[str, Any]) -> list[str]:
 
     def walk(node: Any) -> None:
         if isinstance(node, Mapping):
-            if "file" in node:
-                out.append(str(node["file"]))
-            for key in ("root",):
+            for key in ("root", "file"):
                 if key in node:
                     out.append(str(node[key]))
             for key in ("parts", "chapters", "sections"):
@@ -356,9 +354,13 @@ def run_chapter(
     nb = jupytext.read(chapter.path)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
     env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND")}
-    os.environ.update(LLS_FIGURE_DIR=str(fig_dir), LLS_PROFILE=profile, LLS_BUILD_DIR=str(build_dir), LLS_ROOT=str(root))
-    # the kernel's inline backend puts figures into the notebook (agg would show none)
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    os.environ.update(
+        LLS_FIGURE_DIR=str(fig_dir),
+        LLS_PROFILE=profile,
+        LLS_BUILD_DIR=str(build_dir),
+        LLS_ROOT=str(root),
+        MPLBACKEND="module://matplotlib_inline.backend_inline",  # figures into the notebook (agg shows none)
+    )
     start = time.perf_counter()
     try:
         papermill.execute_notebook(

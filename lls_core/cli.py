@@ -59,12 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             _list()
         elif args.command == "run":
-            chapter = book.get_chapter(args.chapter)
-            overrides = {}
-            for name, text in args.parameter:
-                chapter.parameter(name)  # unknown names fail here, before any work
-                overrides[name] = book.parse_value(text)
-            book.resolve_parameters(chapter, args.profile, overrides)
+            overrides = {name: book.parse_value(text) for name, text in args.parameter}
+            # run_chapter validates the chapter, profile and every override before any work
             res = book.run_chapter(args.chapter, args.profile, overrides, args.build_dir, progress=True)
             print(f"{res.slug} ({res.profile}) ran in {res.wall_seconds:.1f} s -> {res.notebook}")
             for f in res.figures:
