@@ -82,8 +82,16 @@ def color(name: str) -> str:
 
 
 def use_style(context: str = "notebook") -> None:
-    """Apply the book's seaborn theme (white grid, readable fonts, 150 dpi PNGs)."""
+    """Apply the book's seaborn theme (white grid, readable fonts, 150 dpi PNGs) and table style.
+
+    Inside IPython, DataFrames and Stylers are then shown in the book's one table
+    style (:func:`lls_core.tables.use_table_style`).
+    """
     import seaborn as sns
+
+    from .tables import use_table_style
+
+    use_table_style()
 
     sns.set_theme(context=context, style="whitegrid", palette="colorblind", font_scale=0.95)
     matplotlib.rcParams.update(
