@@ -47,6 +47,7 @@ __all__ = [
     "resolve_parameters",
     "parse_value",
     "run_chapter",
+    "present_notebook",
     "stage_book",
     "build_html",
     "build_book",
@@ -57,6 +58,9 @@ PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
 parameters cell's defaults); ``paper``: the papers' full scale."""
 
 KERNEL = "python3"
+KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=ERROR",)
+"""Arguments for the chapter kernel: only errors on the console (ipykernel 7 otherwise warns that a
+local kernel's sockets are plain TCP on every start, which reads as an alarm to a reader rerunning a chapter)."""
 
 
 class ParameterError(ValueError):
@@ -371,6 +375,7 @@ def run_chapter(
             cwd=str(root),
             progress_bar=progress,
             log_output=False,
+            extra_arguments=list(KERNEL_ARGS),
         )
     except BaseException:
         if tmp.exists():
@@ -394,6 +399,90 @@ def run_chapter(
     return result
 
 
+# ----------------------------------------------------------------------------- presentation
+
+
+def _glue_only(source: str) -> bool:
+    """True for a code cell whose every statement is a ``glue(...)`` call (plumbing for the prose)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    return bool(tree.body) and all(
+        isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and getattr(st.value.func, "id", None) == "glue"
+        for st in tree.body
+    )
+
+
+def _value_md(value: Any) -> str:
+    text = repr(value).replace("|", "\\|")
+    return f"`{text}`"
+
+
+def parameters_block(chapter: Chapter, profile: str, used: Mapping[str, Any]) -> str:
+    """The MyST block a chapter opens with: the profile and the effective parameter values.
+
+    ``used`` are the values the kernel received (papermill's record). A value is marked
+    *profile* where the profile sets it and *override* where neither the defaults nor the
+    profile give it (a ``-p`` on the command line).
+    """
+    prof = chapter.profiles.get(profile, {}) if profile in PROFILES else {}
+    rows = []
+    for p in chapter.parameters:
+        value = used.get(p.name, p.default)
+        if p.name in prof and value == prof[p.name]:
+            origin = f"{profile} profile"
+        elif value == p.default:
+            origin = "default"
+        else:
+            origin = "override (-p)"
+        rows.append(f"| `{p.name}` | {_value_md(value)} | {origin} | {p.help.replace('|', '/')} |")
+    table = "\n".join(["| parameter | value | set by | meaning |", "|---|---|---|---|", *rows])
+    rerun = f"lls-book run {chapter.slug} --profile {profile}"
+    return (
+        f":::{{admonition}} This page was computed under the `{profile}` profile\n"
+        f":class: note lls-params{' dropdown' if len(rows) > 8 else ''}\n\n"
+        f"{table}\n\n"
+        f"Rerun it with `{rerun} -p NAME VALUE`; {{doc}}`the reproducibility appendix <reproducibility>` lists every chapter's parameters.\n"
+        ":::\n"
+    )
+
+
+def present_notebook(executed: Path, target: Path, chapter: Chapter, profile: str) -> Path:
+    """Copy an executed chapter into the book sources with its plumbing out of sight.
+
+    - papermill's injected-parameters cell and the chapter's own parameters cell get
+      ``remove-cell`` (their values appear in the table below instead);
+    - code cells that only ``glue`` numbers for the prose get ``remove-cell`` (the glued
+      values stay available to the prose);
+    - a block naming the profile and listing the effective parameters is inserted right
+      after the chapter's title cell.
+
+    The executed notebook itself is left untouched; ``target`` is written atomically.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    used = dict((nb.metadata.get("papermill", {}) or {}).get("parameters", {}) or {})
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        hide = "injected-parameters" in tags or "parameters" in tags or _glue_only(cell.source)
+        if hide and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    title_at = next(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and any(line.startswith("# ") for line in c.source.splitlines())),
+        None,
+    )
+    if title_at is not None and chapter.parameters:
+        block = nbformat.v4.new_markdown_cell(parameters_block(chapter, profile, used))
+        block.metadata["tags"] = ["lls-parameters"]
+        nb.cells.insert(title_at + 1, block)
+    _atomic_write_text(target, nbformat.writes(nb))
+    return target
+
+
 # ----------------------------------------------------------------------------- the book
 
 
@@ -415,7 +504,7 @@ def stage_book(profile: str, build_dir: Path, root: Path | None = None) -> Path:
             nb = executed / f"{Path(entry).name}.ipynb"
             if not nb.exists():
                 raise FileNotFoundError(f"{nb} is missing: run the chapter first (lls-book run {Path(entry).name} --profile {profile})")
-            shutil.copy2(nb, src / "notebooks" / nb.name)
+            present_notebook(nb, src / "notebooks" / nb.name, _read_chapter(root / f"{entry}.md"), profile)
     shutil.copy2(root / "_config.yml", src / "_config.yml")
     shutil.copy2(root / "_toc.yml", src / "_toc.yml")
     return src
