@@ -28,6 +28,11 @@ __all__ = [
     "plotly_surfaces",
     "plotly_html",
     "show_figure",
+    "tidy_log_axis",
+    "set_linestyle",
+    "barrier_histograms",
+    "share_y_limits",
+    "plural",
 ]
 
 # Fixed colours, chosen from colour-blind-safe palettes (Okabe-Ito + tab20 extras).
@@ -441,3 +446,123 @@ def show_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     plt.close(fig)
     display(Image(filename=str(path)))
     return path
+
+
+# ---------------------------------------------------------------------------
+# Small fixes that several figures need
+# ---------------------------------------------------------------------------
+
+
+def plural(n: int, word: str, plural_form: str | None = None) -> str:
+    """``"1 hidden layer"``, ``"2 hidden layers"``: never ``"layer(s)"``."""
+    return f"{n} {word if n == 1 else (plural_form or word + 's')}"
+
+
+def tidy_log_axis(ax, axis: str = "x", max_labels: int = 6) -> None:
+    """Label only the decades of a log axis, at most ``max_labels`` of them, and no minor ticks.
+
+    On a log axis spanning less than a decade matplotlib labels minor ticks too, and
+    their labels (``4×10⁻¹``, ``6×10⁻¹``...) overprint each other and the major ones.
+    Here the minor labels are removed; within one decade a few plain ticks are placed by
+    :class:`~matplotlib.ticker.MaxNLocator`, within two by 1-2-5 subdivisions, and wider
+    spans label at most ``max_labels`` decades.
+    """
+    import numpy as np
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    lo, hi = (ax.get_xlim() if axis == "x" else ax.get_ylim())
+    target.set_minor_formatter(NullFormatter())
+    span = np.log10(hi / lo) if lo > 0 and hi > 0 else np.inf
+    if span < 2:
+        # under a decade LogLocator falls back to dense linear ticks: ask for a few plain ones
+        locator = MaxNLocator(nbins=max(max_labels - 2, 2)) if span < 1 else LogLocator(base=10, subs=(1.0, 2.0, 5.0))
+        target.set_major_locator(locator)
+        fmt = ScalarFormatter()
+        fmt.set_scientific(False)
+        target.set_major_formatter(fmt)
+    else:
+        target.set_major_locator(LogLocator(base=10, numticks=max_labels))
+
+
+_SET_LINESTYLES = {"train": "-", "test": "--"}
+
+
+def set_linestyle(name: str) -> str:
+    """Solid for a training set (``BFGS-train``), dashed for a test set (``SGD-test``), else solid."""
+    return _SET_LINESTYLES.get(name.rsplit("-", 1)[-1].lower(), "-")
+
+
+def barrier_histograms(frame, archs, landscape: str, sets, *, bins: int = 12, panel: tuple[float, float] = (5.6, 4.0)):
+    """Step histograms of path heights per weight set, one panel per architecture.
+
+    ``frame`` has columns ``arch``, ``landscape``, ``set`` and ``height`` (one row per
+    path). Every set keeps its book colour; training sets are solid and test sets dashed,
+    and each set is drawn a little thinner than the one before, so that identical
+    histograms stay visible instead of hiding each other. Heights spanning more than a
+    factor of 10 get a log axis with only its decades labelled (:func:`tidy_log_axis`).
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.lines import Line2D
+
+    archs = list(archs)
+    fig, axes = plt.subplots(1, len(archs), figsize=(panel[0] * len(archs), panel[1]), squeeze=False, layout="constrained")
+    for ax, arch in zip(axes[0], archs):
+        sub = frame[(frame["arch"] == arch) & (frame["landscape"] == landscape)]
+        order = [s for s in sets if s in set(sub["set"])]
+        heights = sub["height"].to_numpy(dtype=float)
+        heights = heights[np.isfinite(heights)]
+        log = bool(heights.size and heights.min() > 0 and heights.max() > 10 * heights.min())
+        if heights.size:
+            lo, hi = heights.min(), heights.max()
+            if hi <= lo:
+                lo, hi = lo - 0.5 * abs(lo or 1), hi + 0.5 * abs(hi or 1)
+            edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+        handles = []
+        for i, name in enumerate(order):
+            h = sub.loc[sub["set"] == name, "height"].to_numpy(dtype=float)
+            h = h[np.isfinite(h)]
+            c, ls, lw = color(name), set_linestyle(name), max(2.6 - 0.35 * i, 0.9)
+            ax.hist(h, bins=edges, histtype="step", color=c, linestyle=ls, linewidth=lw, zorder=3 + i)
+            ax.plot(h, np.zeros_like(h), "|", color=c, markersize=9, alpha=0.8, clip_on=False, zorder=10)
+            handles.append(Line2D([], [], color=c, linestyle=ls, linewidth=lw, label=f"{name} ({h.size})"))
+        if log:
+            ax.set_xscale("log")
+            tidy_log_axis(ax, "x")
+        unit = "MSE" if arch == "autoencoder" else "cross-entropy, nats"
+        ax.set_xlabel(f"path height on the {landscape} loss ({unit})")
+        ax.set_ylabel("pairs")
+        ax.set_title(arch)
+        if handles:
+            ax.legend(handles=handles, title="set (pairs)", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def share_y_limits(axes, *, log: bool | None = None) -> None:
+    """Give panels one y range (and one scale) so that their curves compare by eye.
+
+    ``log=None`` chooses a log scale when the positive data of all panels span more than
+    two decades. Panels that must stay apart (different quantities) should not be passed.
+    """
+    import numpy as np
+
+    axes = [ax for ax in np.ravel(axes)]
+    ys = [line.get_ydata() for ax in axes for line in ax.get_lines()]
+    vals = np.concatenate([np.asarray(y, dtype=float).ravel() for y in ys]) if ys else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return
+    pos = vals[vals > 0]
+    if log is None:
+        log = bool(pos.size == vals.size and pos.size and pos.max() > 100 * pos.min())
+    for ax in axes:
+        ax.set_yscale("log" if log else "linear")
+    if log:
+        lo, hi = pos.min() / 1.5, pos.max() * 1.5
+    else:
+        pad = 0.05 * (vals.max() - vals.min() or 1.0)
+        lo, hi = vals.min() - pad, vals.max() + pad
+    for ax in axes:
+        ax.set_ylim(lo, hi)
