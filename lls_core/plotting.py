@@ -28,6 +28,7 @@ __all__ = [
     "plotly_surfaces",
     "plotly_html",
     "show_figure",
+    "colorbar_ticks",
     "tidy_log_axis",
     "set_linestyle",
     "barrier_histograms",
@@ -153,6 +154,20 @@ _CRITICAL_STYLE = {
 }
 
 
+def colorbar_ticks(lo: float, hi: float, n: int = 5):
+    """At most ``n`` + 1 round tick values inside ``[lo, hi]`` (none beyond the bar's ends).
+
+    matplotlib's locator may return a tick past the top of a colour bar, which is then
+    drawn on the bar's end and overprints its neighbour (``9.0`` over ``7.5``).
+    """
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    vals = MaxNLocator(nbins=n).tick_values(lo, hi)
+    eps = 1e-9 * max(abs(hi - lo), 1e-300)
+    return np.array([v for v in vals if lo - eps <= v <= hi + eps])
+
+
 def _surface_grid(surface, n, domain, clip):
     import numpy as np
 
@@ -242,15 +257,17 @@ def plot_contour(
         lv = np.linspace(lo, hi if hi > lo else lo + 1.0, int(levels) + 1)
     else:
         lv = np.asarray(levels, dtype=float)
+    # arrows on the colour bar only where heights really lie beyond the levels
+    below = bool(finite.size and finite.min() < lv[0])
+    above = bool(finite.size and finite.max() > lv[-1])
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[(below, above)]
     if filled:
-        cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap, extend="both" if clip is None else "neither")
+        cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap, extend=extend)
         ax.contour(X, Y, Z, levels=lv, colors="k", linewidths=0.3, alpha=0.35)
     else:
         cs = ax.contour(X, Y, Z, levels=lv, cmap=cmap, linewidths=0.9)
     if colorbar:
-        from matplotlib.ticker import MaxNLocator
-
-        cb_kw = {"shrink": 0.85, "label": r"$z = f(x, y)$", "ticks": MaxNLocator(6)}
+        cb_kw = {"shrink": 0.85, "label": r"$z = f(x, y)$", "ticks": colorbar_ticks(lv[0], lv[-1])}
         cb_kw.update(colorbar_kw or {})
         ax.figure.colorbar(cs, ax=ax, **cb_kw)
     (x0, x1), (y0, y1) = (X[0, 0], X[0, -1]), (Y[0, 0], Y[-1, 0])

@@ -68,3 +68,20 @@ def test_plural():
     assert plotting.plural(1, "hidden layer") == "1 hidden layer"
     assert plotting.plural(3, "hidden layer") == "3 hidden layers"
     assert plotting.plural(2, "batch", "batches") == "2 batches"
+
+
+def test_colorbar_ticks_stay_inside_the_bar():
+    ticks = plotting.colorbar_ticks(-0.2, 8.0)
+    assert ticks.min() >= -0.2 and ticks.max() <= 8.0 and 3 <= len(ticks) <= 6
+
+
+def test_contour_colorbar_has_no_tick_beyond_its_ends():
+    from lls_core import surfaces
+
+    fig, ax = plt.subplots()
+    plotting.plot_contour(surfaces.get("fig2a"), ax, n=41, mark_critical=False)
+    cbar_ax = fig.axes[-1]
+    lo, hi = cbar_ax.get_ylim()
+    ticks = cbar_ax.get_yticks()
+    assert len(ticks) and ticks.min() >= lo - 1e-9 and ticks.max() <= hi + 1e-9
+    plt.close(fig)
