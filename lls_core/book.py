@@ -51,6 +51,7 @@ __all__ = [
     "stage_book",
     "build_html",
     "build_book",
+    "build_pdf",
 ]
 
 PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
@@ -545,3 +546,42 @@ def build_book(profile: str = "quick", build_dir: Path | str | None = None, root
         bar.set_postfix_str(slug)
         run_chapter(slug, profile, build_dir=build_dir, root=root)
     return build_html(profile, build_dir, root)
+
+
+LATEX_PACKAGES = "texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf tex-gyre"
+"""The Debian packages the PDF build needs (``sudo apt-get install ...``)."""
+
+
+def pdf_tools_missing() -> str | None:
+    """None when ``latexmk`` and ``xelatex`` are installed, else a message saying how to get them."""
+    missing = [tool for tool in ("latexmk", "xelatex") if shutil.which(tool) is None]
+    if not missing:
+        return None
+    return f"the PDF build needs {', '.join(missing)}; on Debian/Ubuntu: sudo apt-get install {LATEX_PACKAGES}"
+
+
+def build_pdf(profile: str = "quick", build_dir: Path | str | None = None, root: Path | None = None) -> Path:
+    """The whole book as one PDF (xelatex via Jupyter Book's ``pdflatex`` builder) from the executed chapters.
+
+    Needs ``latexmk`` and ``xelatex`` (Debian: ``apt-get install`` :data:`LATEX_PACKAGES`);
+    without them it raises ``RuntimeError`` saying so before any work. Returns
+    ``<build_dir>/lls-book.pdf``. Interactive outputs (the 3-D surface) appear as text.
+    """
+    root = root or project_root()
+    build_dir = (Path(build_dir) if build_dir is not None else root / "_build").resolve()
+    problem = pdf_tools_missing()
+    if problem:
+        raise RuntimeError(problem)
+    src = stage_book(profile, build_dir, root)
+    out = build_dir / "pdf"
+    if out.exists():
+        shutil.rmtree(out)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--builder", "pdflatex", "--path-output", str(out)]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    pdfs = sorted((out / "_build" / "latex").glob("*.pdf"))
+    if proc.returncode != 0 or not pdfs:
+        raise RuntimeError(f"the PDF build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    target = build_dir / "lls-book.pdf"
+    shutil.copy2(pdfs[0], target)
+    return target
