@@ -12,6 +12,7 @@
   are pointed at ``notebooks/<chapter>.md`` (Binder opens it with jupytext). Colab
   can open only ``.ipynb`` files, so its link keeps the ``.ipynb`` name (the
   repository must carry paired ``.ipynb`` copies for it to work; see the README).
+- A figure's image gets its caption as alt text (myst-nb leaves the hashed file name).
 """
 
 from __future__ import annotations
@@ -87,9 +88,24 @@ def _source_links_to_markdown(app, pagename, templatename, context, doctree):
     _rewrite(context.get("header_buttons"), f"{pagename}.ipynb", f"{pagename}.md", skip=("colab", "_sources"))
 
 
+def _alt_from_captions(app, doctree, docname):
+    from docutils import nodes
+
+    for figure in doctree.findall(nodes.figure):
+        captions = list(figure.findall(nodes.caption))
+        if not captions:
+            continue
+        text = " ".join(captions[0].astext().split())
+        for image in figure.findall(nodes.image):
+            alt = image.get("alt", "")
+            if not alt or alt.endswith((".png", ".svg", ".jpg")) or "/" in alt:
+                image["alt"] = text
+
+
 def setup(app):
     # early: a later handler may return a template name, which ends the event chain
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     app.connect("html-page-context", _source_links_to_markdown, priority=900)  # after the theme's buttons (501)
     app.connect("config-inited", _fill_footer)
+    app.connect("doctree-resolved", _alt_from_captions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
