@@ -143,3 +143,16 @@ def test_footer_fields_are_filled(key, monkeypatch):
 
     lls_sphinx_fixes._fill_footer(None, Config)
     assert key not in Config.html_theme_options["extra_footer"]
+
+
+def test_papermill_reads_every_parameter_line():
+    """papermill's own reader must see every knob (an '=' in a help comment hides it, with a console warning)."""
+    import jupytext
+    from papermill.translators import PythonTranslator
+
+    for ch in book.chapters(ROOT):
+        nb = jupytext.read(ch.path)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        seen = {p.name for p in PythonTranslator.inspect(cell)}
+        missing = [p.name for p in ch.parameters if p.name not in seen]
+        assert not missing, f"{ch.slug}: papermill cannot parse the lines of {missing} (no '=' in their # help)"
