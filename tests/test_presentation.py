@@ -156,3 +156,15 @@ def test_papermill_reads_every_parameter_line():
         seen = {p.name for p in PythonTranslator.inspect(cell)}
         missing = [p.name for p in ch.parameters if p.name not in seen]
         assert not missing, f"{ch.slug}: papermill cannot parse the lines of {missing} (no '=' in their # help)"
+
+
+def test_bibliography_is_sorted_by_label():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import lls_bibstyle
+    from pybtex.database import parse_file
+    from pybtex.plugin import find_plugin
+
+    lls_bibstyle.setup(None)
+    style = find_plugin("pybtex.style.formatting", "lls_authoryear")()
+    labels = [e.label for e in style.format_bibliography(parse_file(str(ROOT / "book" / "references.bib")))]
+    assert labels == sorted(labels, key=str.lower)

@@ -18,6 +18,7 @@ from pybtex.plugin import register_plugin
 from pybtex.richtext import Text
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
+from pybtex.style.sorting import BaseSortingStyle
 
 
 def _plain(latex: str) -> str:
@@ -53,12 +54,20 @@ class AuthorYearLabelStyle(BaseLabelStyle):
                 yield label
 
 
+class AuthorYearSortingStyle(BaseSortingStyle):
+    """Alphabetical by the label a reader sees (so title-only entries file under their title)."""
+
+    def sorting_key(self, entry):
+        return author_year_label(entry).lower()
+
+
 class AuthorYearStyle(PlainStyle):
     default_label_style = "lls_authoryear"
-    default_sorting_style = "author_year_title"
+    default_sorting_style = "lls_authoryear"
 
 
 def setup(app):
     register_plugin("pybtex.style.labels", "lls_authoryear", AuthorYearLabelStyle)
+    register_plugin("pybtex.style.sorting", "lls_authoryear", AuthorYearSortingStyle)
     register_plugin("pybtex.style.formatting", "lls_authoryear", AuthorYearStyle)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
