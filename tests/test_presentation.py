@@ -168,3 +168,12 @@ def test_bibliography_is_sorted_by_label():
     style = find_plugin("pybtex.style.formatting", "lls_authoryear")()
     labels = [e.label for e in style.format_bibliography(parse_file(str(ROOT / "book" / "references.bib")))]
     assert labels == sorted(labels, key=str.lower)
+
+
+def test_pdf_build_refuses_up_front_without_latex(monkeypatch, capsys):
+    from lls_core import cli
+
+    monkeypatch.setattr(book.shutil, "which", lambda tool: None)
+    assert "apt-get install" in book.pdf_tools_missing()
+    assert cli.main(["build", "--profile", "smoke", "--html-only", "--pdf", "--build-dir", "/nonexistent"]) == 2
+    assert "xelatex" in capsys.readouterr().err
