@@ -141,7 +141,7 @@ _MISSING_CELL = re.compile(r">(\s*)(nan|NaN|None|<NA>|&lt;NA&gt;|NaT)(\s*)<")
 
 
 def _styler_html(styler) -> str:
-    styler = styler.set_table_attributes('class="lls-table"')
+    styler = styler.set_table_attributes('class="lls-table dataframe"')  # 'dataframe': the theme's dark mode then keeps the page background
     out = styler.to_html()
     return _MISSING_CELL.sub(lambda m: f">{m.group(1)}{MISSING}{m.group(3)}<", out)
 

@@ -76,7 +76,7 @@ def test_dataframe_html_rounds_marks_missing_and_never_cuts():
     long_text = "a very long description " * 10
     df = pd.DataFrame({"loss": [1.23456, np.nan, 3e-7], "note": ["x", None, long_text], "n": [1, 2, 3]})
     out = table_html(df)
-    assert 'class="lls-table"' in out and "lls-table-wrap" in out
+    assert 'class="lls-table dataframe"' in out and "lls-table-wrap" in out
     assert "1.23<" in out and "3.00×10⁻⁷" in out
     assert ">nan<" not in out and ">None<" not in out and out.count(MISSING) == 2
     assert long_text.strip() in out and "…" not in out and "..." not in out
@@ -105,7 +105,7 @@ def test_styler_keeps_its_formats_and_replaces_missing():
     df = pd.DataFrame({"a": [1.0, np.nan], "b": ["x", None]})
     out = table_html(df.style.format({"a": "{:.1f}"}))
     assert "1.0" in out and ">nan<" not in out and ">None<" not in out and MISSING in out
-    assert 'class="lls-table"' in out
+    assert 'class="lls-table dataframe"' in out
 
 
 def test_multiindex_and_series():
