@@ -410,7 +410,8 @@ def plotly_surfaces(surfaces, *, n: int = 81, clip=None, titles=None, height: in
         X, Y, Z = _surface_grid(s, n, None, clip[i] if isinstance(clip, list) else clip)
         visible = i == 0
         first = len(fig.data)
-        fig.add_trace(go.Surface(x=X[0], y=Y[:, 0], z=Z, colorscale="Viridis", showscale=False,
+        fig.add_trace(go.Surface(x=X[0], y=Y[:, 0], z=Z, colorscale="Viridis", showscale=True,
+                                 colorbar={"title": {"text": "z"}, "len": 0.6, "thickness": 14, "x": 0.98},
                                  name=s.name, visible=visible,
                                  hovertemplate="x=%{x:.3f}<br>y=%{y:.3f}<br>z=%{z:.4f}<extra></extra>"))
         if s.minima:
@@ -429,7 +430,7 @@ def plotly_surfaces(surfaces, *, n: int = 81, clip=None, titles=None, height: in
     layout = {
         "title": {"text": names[0], "x": 0.5, "xanchor": "center"},
         "height": height,
-        "margin": {"l": 0, "r": 0, "t": 50, "b": 0},
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},  # room for the tick labels
         "scene": {"xaxis_title": "x", "yaxis_title": "y", "zaxis_title": "z"},
     }
     if len(surfaces) > 1:
