@@ -34,6 +34,7 @@ __all__ = [
     "barrier_histograms",
     "share_y_limits",
     "plural",
+    "batch_colors",
 ]
 
 # Fixed colours, chosen from colour-blind-safe palettes (Okabe-Ito + tab20 extras).
@@ -584,3 +585,21 @@ def share_y_limits(axes, *, log: bool | None = None) -> None:
         lo, hi = vals.min() - pad, vals.max() + pad
     for ax in axes:
         ax.set_ylim(lo, hi)
+
+
+def batch_colors(sizes) -> dict:
+    """One colour per batch size (or any ordered setting), never an optimizer's colour.
+
+    Colours run along the colour-blind-safe sequential map ``cividis`` in the order of
+    the sorted sizes, so the smallest batch is darkest in every figure that uses the same
+    sizes. Returns ``{size: hex colour}``.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    keys = sorted(set(sizes))
+    if not keys:
+        return {}
+    cmap = colormaps["cividis"]
+    pos = [0.5] if len(keys) == 1 else [0.05 + 0.8 * i / (len(keys) - 1) for i in range(len(keys))]
+    return {k: to_hex(cmap(p)) for k, p in zip(keys, pos)}

@@ -85,3 +85,12 @@ def test_contour_colorbar_has_no_tick_beyond_its_ends():
     ticks = cbar_ax.get_yticks()
     assert len(ticks) and ticks.min() >= lo - 1e-9 and ticks.max() <= hi + 1e-9
     plt.close(fig)
+
+
+def test_batch_colors_are_ordered_distinct_and_not_optimizer_colours():
+    cols = plotting.batch_colors([64, 16, 256, 16])
+    assert list(cols) == [16, 64, 256] and len(set(cols.values())) == 3
+    taken = {c.lower() for c in (*plotting.OPTIMIZER_COLORS.values(), *plotting.SET_COLORS.values())}
+    assert not taken & {c.lower() for c in cols.values()}
+    assert plotting.batch_colors([16, 64]) == {16: cols[16], 64: plotting.batch_colors([16, 64])[64]}
+    assert plotting.batch_colors([]) == {}
