@@ -525,6 +525,7 @@ def barrier_histograms(frame, archs, landscape: str, sets, *, bins: int = 12, pa
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     archs = list(archs)
     fig, axes = plt.subplots(1, len(archs), figsize=(panel[0] * len(archs), panel[1]), squeeze=False, layout="constrained")
@@ -553,6 +554,7 @@ def barrier_histograms(frame, archs, landscape: str, sets, *, bins: int = 12, pa
         unit = "MSE" if arch == "autoencoder" else "cross-entropy, nats"
         ax.set_xlabel(f"path height on the {landscape} loss ({unit})")
         ax.set_ylabel("pairs")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts
         ax.set_title(arch)
         if handles:
             ax.legend(handles=handles, title="set (pairs)", loc="upper left", bbox_to_anchor=(1.0, 1.0))
