@@ -177,3 +177,20 @@ def test_pdf_build_refuses_up_front_without_latex(monkeypatch, capsys):
     assert "apt-get install" in book.pdf_tools_missing()
     assert cli.main(["build", "--profile", "smoke", "--html-only", "--pdf", "--build-dir", "/nonexistent"]) == 2
     assert "xelatex" in capsys.readouterr().err
+
+
+def test_source_links_point_at_the_markdown_chapters():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import lls_sphinx_fixes
+
+    buttons = [{"buttons": [
+        {"url": "https://github.com/o/r/edit/main/notebooks/surfaces.ipynb"},
+        {"url": "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/surfaces.ipynb"},
+        {"url": "https://colab.research.google.com/github/o/r/blob/main/notebooks/surfaces.ipynb"},
+        {"url": "../_sources/notebooks/surfaces.ipynb"},
+    ]}]
+    context = {"header_buttons": buttons}
+    lls_sphinx_fixes._source_links_to_markdown(None, "notebooks/surfaces", "page.html", context, None)
+    urls = [b["url"] for b in buttons[0]["buttons"]]
+    assert urls[0].endswith("notebooks/surfaces.md") and urls[1].endswith("notebooks/surfaces.md")
+    assert urls[2].endswith(".ipynb") and urls[3].endswith(".ipynb")  # Colab and the download keep the notebook
