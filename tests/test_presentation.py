@@ -117,7 +117,8 @@ def test_citation_file_parses_and_names_the_papers():
     assert "Survey of Loss Landscape Surfaces: Theory, Applications and Algorithms" in titles
     assert any(r.get("doi") == "10.31224/5069" for r in cff["references"])
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert cff["repository-code"] == config["repository"]["url"]  # one URL, two places
+    assert cff["repository-code"] == config["repository"]["url"]  # one URL, repeated where it must be
+    assert config["repository"]["url"] in (ROOT / "book" / "citation.md").read_text()
 
 
 def test_config_numbers_and_links():
