@@ -22,6 +22,14 @@ Kurt     bias-corrected sample *excess* kurtosis G2 (``scipy.stats.kurtosis(fish
          bias=False)``; pandas' ``kurt``): 0 for a normal distribution
 =======  ====================================================================================
 
+``describe(values, conventions="survey")`` computes the columns as the LLS survey's
+Table 4 was computed (numpy / scipy defaults; these conventions reproduce the printed
+table, see :func:`lls_core.benchmark.survey_table4`): Var with ``ddof=0`` (population
+variance), SD its root, Skew the biased g1 (``scipy.stats.skew``), Kurt the biased excess
+kurtosis g2 (``scipy.stats.kurtosis``), and Mode ``scipy.stats.mode`` of the raw values
+(:func:`naive_mode`: the minimum when all values differ). Min, quartiles, Med and Mean
+are the same under both conventions.
+
 Non-finite values are rejected (the caller decides which runs enter, e.g. not the
 diverged ones); an empty sample gives NaN everywhere, and Skew/Kurt are NaN for a
 sample without spread (range below ``SPREAD_RTOL`` times its magnitude, where they
@@ -56,6 +64,7 @@ from scipy import stats as sps
 
 __all__ = [
     "TABLE4_COLUMNS",
+    "Conventions",
     "Summary",
     "describe",
     "kde_mode",
@@ -68,6 +77,7 @@ __all__ = [
 ]
 
 TABLE4_COLUMNS: tuple[str, ...] = ("Min", "Q1", "Q3", "Mode", "Med", "Mean", "Var", "SD", "Skew", "Kurt")
+Conventions = Literal["book", "survey"]
 #: Skew and Kurt are NaN when max - min <= SPREAD_RTOL * max(1, max |value|) (no spread to describe).
 SPREAD_RTOL = 1e-9
 
@@ -129,29 +139,40 @@ def kde_mode(values: object, grid: int = 2048) -> float:
     return float(xs[int(np.argmax(dens))])
 
 
-def describe(values: object) -> Summary:
-    """Table 4 columns of a 1-D sample (any array-like of finite floats)."""
+def describe(values: object, conventions: Conventions = "book") -> Summary:
+    """Table 4 columns of a 1-D sample (any array-like of finite floats).
+
+    ``conventions="book"`` (default): the definitions of the module table (``ddof=1``,
+    bias-corrected Skew and Kurt, KDE mode). ``conventions="survey"``: the LLS survey's
+    (``ddof=0``, biased Skew and excess Kurt, ``scipy.stats.mode``).
+
+    Example: ``describe([1.0, 2.0, 4.0], "survey").Var == np.var([1.0, 2.0, 4.0])``.
+    """
+    if conventions not in ("book", "survey"):
+        raise ValueError(f"conventions={conventions!r}; valid: 'book', 'survey'")
+    survey = conventions == "survey"
     a = _as_sample(values)
     n = int(a.size)
     if n == 0:
         nan = math.nan
         return Summary(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
     q1, med, q3 = np.percentile(a, [25, 50, 75])
-    var = float(np.var(a, ddof=1)) if n > 1 else math.nan
+    ddof = 0 if survey else 1
+    var = float(np.var(a, ddof=ddof)) if n > ddof else math.nan
     # Skew and Kurt divide by SD^3 and SD^4: for values equal up to rounding they are noise
     spread = n > 1 and np.ptp(a) > SPREAD_RTOL * max(1.0, float(np.abs(a).max()))
-    skew = float(sps.skew(a, bias=False)) if spread and n >= 3 else math.nan
-    kurt = float(sps.kurtosis(a, fisher=True, bias=False)) if spread and n >= 4 else math.nan
+    skew = float(sps.skew(a, bias=survey)) if spread and n >= 3 else math.nan
+    kurt = float(sps.kurtosis(a, fisher=True, bias=survey)) if spread and n >= 4 else math.nan
     return Summary(
         n=n,
         Min=float(a.min()),
         Q1=float(q1),
         Q3=float(q3),
-        Mode=kde_mode(a),
+        Mode=naive_mode(a) if survey else kde_mode(a),
         Med=float(med),
         Mean=float(a.mean()),
         Var=var,
-        SD=math.sqrt(var) if n > 1 else math.nan,
+        SD=math.sqrt(var) if n > ddof else math.nan,
         Skew=skew,
         Kurt=kurt,
     )
