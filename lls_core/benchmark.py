@@ -374,7 +374,9 @@ def survey_runs(
         raise ValueError(f"start={start!r} must be a pair of numbers (x, y)") from None
     if len(start) != 2 or not torch.isfinite(x0).all():
         raise ValueError(f"start={start!r} must be a pair of finite numbers (x, y)")
-    variants = dict(opt.SURVEY_VARIANTS if variants is None else variants)
+    if variants is None:
+        variants = {k: v for k, v in opt.SURVEY_VARIANTS.items() if k in names_}
+    variants = dict(variants)
     for k in variants:
         if k not in names_:
             raise ValueError(f"variants names {k!r}, which is not among algorithms {names_}")
@@ -484,3 +486,217 @@ def compare_table4(ours: pd.DataFrame, published: pd.DataFrame | None = None, *,
     out["max_abs_diff"] = diffs.max(axis=1, skipna=False)
     out["match"] = (diffs <= tol + 1e-9).all(axis=1) & diffs.notna().all(axis=1)
     return out
+
+
+# ----------------------------------------------------------------------------- the survey's verdicts, re-tested
+def start_dependence(
+    optimizers: Sequence[str] = opt.SURVEY_TEN,
+    surface_names: Sequence[str] = ("case1", "case2"),
+    *,
+    level: float = 8.0,
+    n: int = 64,
+    n_sectors: int = 4,
+    max_iter: int = 1000,
+    grad_tol: float = 1e-6,
+    outcome: Literal["loss_ratio", "iterations"] = "loss_ratio",
+    sgd_sigma: float = 0.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Does the outcome depend on where on one level set a run starts?
+
+    ``n`` starts on the level set ``f = level`` of each surface, at uniformly random angles
+    (surfaces homogeneous of degree 2 and positive, such as Use Cases I and II: the start
+    at angle ``theta`` is ``sqrt(level / f(cos theta, sin theta)) (cos theta, sin theta)``;
+    ``level = 8`` is ``f_I(-2, 2)``). The outcome is ``outcome="loss_ratio"``: the
+    decimal logarithm of ``f(x_T) / f(x_0)`` after exactly ``T = max_iter`` updates (no
+    early stop; floored at 1e-300), the survey's figure on a log scale; or
+    ``"iterations"``: updates until the exact gradient norm is at most ``grad_tol``
+    (``max_iter + 1`` for a run that did not get there). Both surfaces are symmetric under
+    ``x -> -x`` and ``y -> -y``, so angles are folded into ``[0, pi/2)`` and cut into
+    ``n_sectors`` equal sectors (by the angle of ``(|x|, |y|)``); the Kruskal-Wallis test across sectors says whether the
+    outcome depends on the direction of the start (p = 1 when every outcome is equal).
+    SGD sees Gaussian noise of scale ``sgd_sigma`` (0: exact gradients, as in the survey).
+
+    Returns one row per optimizer and surface: optimizer, surface, n, median, min, max
+    (of the outcome), spread (max - min), constant (spread below 1e-9 of the largest
+    magnitude: rounding only; then kruskal_h = 0 and p = 1), kruskal_h, p.
+    """
+    if outcome not in ("loss_ratio", "iterations"):
+        raise ValueError(f"outcome={outcome!r}; valid: 'loss_ratio', 'iterations'")
+    if not (isinstance(level, (int, float)) and math.isfinite(level) and level > 0):
+        raise ValueError(f"level={level!r} must be a positive finite number")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2 * n_sectors:
+        raise ValueError(f"n={n!r} must be an integer >= 2 * n_sectors = {2 * n_sectors}")
+    if isinstance(n_sectors, bool) or not isinstance(n_sectors, int) or n_sectors < 2:
+        raise ValueError(f"n_sectors={n_sectors!r} must be an integer >= 2")
+    gen = torch.Generator().manual_seed(seed)
+    theta = 2 * math.pi * torch.rand(n, generator=gen, dtype=torch.float64)
+    u = torch.stack([theta.cos(), theta.sin()], 1)
+    folded = np.arctan2(np.abs(u[:, 1].numpy()), np.abs(u[:, 0].numpy()))  # reflections -> [0, pi/2]
+    sector = np.minimum((folded / (math.pi / 2 / n_sectors)).astype(int), n_sectors - 1)
+    rows = []
+    for name in surface_names:
+        surf = _surface(name)
+        with torch.no_grad():
+            fu, f2u = surf(u), surf(2 * u)
+        if not (fu > 0).all() or not torch.allclose(f2u, 4 * fu, rtol=1e-12, atol=0):
+            raise ValueError(f"surface {name!r} is not homogeneous of degree 2 and positive; "
+                             "start_dependence needs one such as 'case1' or 'case2'")
+        x0 = u * (level / fu).sqrt()[:, None]
+        res = run_benchmark(optimizers, [name], x0, sgd_sigma=sgd_sigma, max_iter=max_iter,
+                            grad_tol=grad_tol if outcome == "iterations" else 0.0, bound=math.inf, seed=seed)
+        for a, r in res.items():
+            if outcome == "iterations":
+                it = np.where(r.status[0].numpy() == opt.CONVERGED, r.iterations[0].numpy(),
+                              max_iter + 1).astype(float)
+            else:
+                ratio = (r.final_loss[0] / r.initial_loss[0]).numpy()
+                it = np.log10(np.clip(ratio, 1e-300, None))
+            groups = [it[sector == k] for k in range(n_sectors) if (sector == k).any()]
+            constant = bool(np.ptp(it) <= 1e-9 * max(1.0, float(np.abs(it).max())))
+            if constant:
+                h, p = 0.0, 1.0
+            else:
+                h, p = (float(v) for v in sps_kruskal(*groups))
+            rows.append({"optimizer": a, "surface": ROMAN.get(surf.name, surf.name), "n": n,
+                         "median": float(np.median(it)), "min": float(it.min()), "max": float(it.max()),
+                         "spread": float(np.ptp(it)), "constant": constant, "kruskal_h": h, "p": p})
+    return pd.DataFrame(rows)
+
+
+def sps_kruskal(*groups: np.ndarray) -> tuple[float, float]:
+    """Kruskal-Wallis H and p (scipy), for :func:`start_dependence`."""
+    from scipy.stats import kruskal
+
+    out = kruskal(*groups)
+    return float(out.statistic), float(out.pvalue)
+
+
+def _verdict(p_for: float, p_against: float, alpha: float) -> str:
+    if p_for < alpha:
+        return "supported"
+    if p_against < alpha:
+        return "contradicted"
+    return "not resolved"
+
+
+def survey_claims(
+    results: Mapping[str, opt.RunResult],
+    *,
+    dependence: pd.DataFrame | None = None,
+    success_radius: float = 1e-2,
+    alpha: float = 0.05,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The survey's verdicts on its benchmark, re-tested on the book's multi-start benchmark.
+
+    ``results``: :func:`run_benchmark` output for the survey's ten algorithms on Use Cases
+    I, II, III and IV (in that order; Use Case IV may be ``case4`` or a
+    :func:`peaks_surface`). ``dependence``: a :func:`start_dependence` table (optional; it
+    adds the Use Case I / II start-dependence claims for BGD). Each claim gets a test:
+
+    * "AdaDelta / RMSProp excellent on Surface IV": Fisher's exact test of its success rate
+      (ending within ``success_radius`` of the global minimum) against the other nine
+      algorithms pooled, one-sided;
+    * "RMSProp weak on Surfaces I and II (Figure 9)": Mann-Whitney test of its final distance
+      to the minimum against the other nine pooled (larger = weaker);
+    * "Momentum shows high kurtosis: consistent convergence with occasional outliers":
+      bootstrap interval of the difference in excess kurtosis of the final distance to the
+      nearest minimum, Momentum minus the other nine pooled, per surface I, II, IV;
+    * "iterations to converge rise with surface complexity": Mann-Whitney tests, all ten
+      algorithms pooled, of the updates to converge (``max_iter + 1`` when a run did not),
+      II against I and IV against II;
+    * "on Use Case I the start does not matter, on II it does": the Kruskal-Wallis p of
+      :func:`start_dependence` for BGD.
+
+    p-values are Holm-adjusted over all claims with one (``p_holm``). ``verdict``:
+    "supported" when the adjusted p (or, for kurtosis, the interval) favours the claim,
+    "contradicted" when it significantly favours the opposite, "not resolved" otherwise; a
+    start-independence claim is "supported" only when every start gives the same outcome.
+    Returns columns claim, where (in the survey), test, estimate, interval, p, p_holm, verdict.
+    """
+    ten = [a for a in opt.SURVEY_TEN if a in results]
+    if len(ten) != len(opt.SURVEY_TEN):
+        raise ValueError(f"results must hold the ten survey algorithms; missing {sorted(set(opt.SURVEY_TEN) - set(ten))}")
+    labels = results[ten[0]].surfaces
+    if len(labels) != 4:
+        raise ValueError(f"results must cover Use Cases I-IV (4 surfaces); got {labels}")
+    figs = {a: per_run_figures(results[a], success_radius=success_radius) for a in ten}
+    I, II, IV = 0, 1, 3
+    rows: list[dict] = []
+
+    def others(a: str, fig: str, surfs: Sequence[int]) -> np.ndarray:
+        return np.concatenate([figs[b][fig][s] for b in ten if b != a for s in surfs])
+
+    def own(a: str, fig: str, surfs: Sequence[int]) -> np.ndarray:
+        return np.concatenate([figs[a][fig][s] for s in surfs])
+
+    for a in ("AdaDelta", "RMSProp"):
+        sa, so = own(a, "success", [IV]), others(a, "success", [IV])
+        c = stats.compare_proportions(int(sa.sum()), sa.size, int(so.sum()), so.size, level=level)
+        rows.append({"claim": f"{a} excellent on Surface IV", "where": "Table 4 discussion",
+                     "test": "Fisher exact, success vs the other nine",
+                     "estimate": f"{100 * c.p_a:.1f}% vs {100 * c.p_b:.1f}%",
+                     "interval": f"[{100 * c.ci_a[0]:.1f}, {100 * c.ci_a[1]:.1f}]%",
+                     "p": c.p_greater, "p_against": c.p_less})
+    da, do = own("RMSProp", "distance", [I, II]), others("RMSProp", "distance", [I, II])
+    da, do = da[np.isfinite(da)], do[np.isfinite(do)]
+    c = stats.rank_test(da, do, level=level)
+    rows.append({"claim": "RMSProp weak on Surfaces I and II", "where": "Figure 9 caption",
+                 "test": "Mann-Whitney, final distance vs the other nine",
+                 "estimate": f"P(farther) = {c.cl:.2f}", "interval": f"[{c.cl_ci[0]:.2f}, {c.cl_ci[1]:.2f}]",
+                 "p": c.p_greater, "p_against": c.p_less})
+    for s, lab in ((I, "I"), (II, "II"), (IV, "IV")):
+        ka, ko = own("Momentum", "distance", [s]), others("Momentum", "distance", [s])
+        d = stats.bootstrap_difference(ka[np.isfinite(ka)], ko[np.isfinite(ko)], "kurtosis", level=level,
+                                       n_boot=n_boot, seed=seed)
+        verdict = ("supported" if d.supports("greater") else "contradicted" if d.supports("less")
+                   else "not resolved")
+        rows.append({"claim": f"Momentum: high kurtosis on Surface {lab}", "where": "Key observation 4",
+                     "test": "bootstrap, excess kurtosis of final distance minus the other nine",
+                     "estimate": f"{d.value_a:.2f} vs {d.value_b:.2f}",
+                     "interval": f"[{d.diff_ci[0]:.2f}, {d.diff_ci[1]:.2f}]",
+                     "p": math.nan, "p_against": math.nan, "verdict": verdict})
+    max_iter = results[ten[0]].max_iter
+    it = {s: np.concatenate([np.where(results[a].status[s].numpy() == opt.CONVERGED,
+                                      results[a].iterations[s].numpy(), results[a].max_iter + 1)
+                             for a in ten]).astype(float) for s in (I, II, IV)}
+    for hi, lo, lab in ((II, I, "II vs I"), (IV, II, "IV vs II")):
+        c = stats.rank_test(it[hi], it[lo], level=level)
+        cv = [100 * float(np.mean(it[s] <= max_iter)) for s in (hi, lo)]
+        rows.append({"claim": f"iterations rise with complexity ({lab})", "where": "Figure 9 discussion",
+                     "test": "Mann-Whitney, updates to converge, ten algorithms pooled",
+                     "estimate": f"converged {cv[0]:.0f}% vs {cv[1]:.0f}%; P(more) = {c.cl:.2f}",
+                     "interval": f"[{c.cl_ci[0]:.2f}, {c.cl_ci[1]:.2f}]", "p": c.p_greater, "p_against": c.p_less})
+    if dependence is not None:
+        dep = dependence.set_index(["optimizer", "surface"])
+        for lab, expect in (("I", "independent"), ("II", "dependent")):
+            if ("BGD", lab) not in dep.index:
+                raise ValueError(f"dependence lacks the row BGD / {lab}")
+            r = dep.loc[("BGD", lab)]
+            row = {"claim": f"start {'does not matter' if expect == 'independent' else 'matters'} on Use Case {lab} (BGD)",
+                   "where": "Figure 7 discussion", "test": "Kruskal-Wallis across start directions on one level set",
+                   "estimate": f"outcome from {r['min']:.3g} to {r['max']:.3g}", "interval": "",
+                   "p": float(r["p"]) if expect == "dependent" else math.nan,
+                   "p_against": float(r["p"]) if expect == "independent" else math.nan}
+            if expect == "independent":
+                row["verdict"] = "supported" if r["constant"] else ("contradicted" if r["p"] < alpha else
+                                                                       "not resolved")
+                row["p"] = math.nan
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    p_all = df[["p", "p_against"]].to_numpy(float)
+    mask = np.isfinite(p_all)
+    adj = np.full(p_all.shape, math.nan)
+    if mask.any():
+        adj[mask] = stats.holm(p_all[mask])
+    df["p_holm"] = adj[:, 0]
+    against = adj[:, 1]
+    if "verdict" not in df:
+        df["verdict"] = None
+    df["verdict"] = [v if isinstance(v, str) else _verdict(p if np.isfinite(p) else 1.0,
+                                                             q if np.isfinite(q) else 1.0, alpha)
+                     for v, p, q in zip(df["verdict"], df["p_holm"], against)]
+    return df[["claim", "where", "test", "estimate", "interval", "p", "p_holm", "verdict"]]
