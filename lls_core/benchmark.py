@@ -500,6 +500,7 @@ def start_dependence(
     grad_tol: float = 1e-6,
     outcome: Literal["loss_ratio", "iterations"] = "loss_ratio",
     sgd_sigma: float = 0.0,
+    alpha: float = 0.05,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Does the outcome depend on where on one level set a run starts?
@@ -519,7 +520,8 @@ def start_dependence(
 
     Returns one row per optimizer and surface: optimizer, surface, n, median, min, max
     (of the outcome), spread (max - min), constant (spread below 1e-9 of the largest
-    magnitude: rounding only; then kruskal_h = 0 and p = 1), kruskal_h, p.
+    magnitude: rounding only; then kruskal_h = 0 and p = 1), kruskal_h, p, depends
+    (``p < alpha``: the outcome depends on the start direction).
     """
     if outcome not in ("loss_ratio", "iterations"):
         raise ValueError(f"outcome={outcome!r}; valid: 'loss_ratio', 'iterations'")
@@ -560,7 +562,8 @@ def start_dependence(
                 h, p = (float(v) for v in sps_kruskal(*groups))
             rows.append({"optimizer": a, "surface": ROMAN.get(surf.name, surf.name), "n": n,
                          "median": float(np.median(it)), "min": float(it.min()), "max": float(it.max()),
-                         "spread": float(np.ptp(it)), "constant": constant, "kruskal_h": h, "p": p})
+                         "spread": float(np.ptp(it)), "constant": constant, "kruskal_h": h, "p": p,
+                         "depends": bool(p < alpha)})
     return pd.DataFrame(rows)
 
 
