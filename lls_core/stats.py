@@ -515,10 +515,15 @@ def bootstrap_difference(
         return Difference(statistic, xa.size, xb.size, nan if flat(xa) else va, nan if flat(xb) else vb, nan,
                           (nan, nan), level)
     rng = np.random.default_rng(seed)
-    ba = xa[rng.integers(0, xa.size, (n_boot, xa.size))]
-    bb = xb[rng.integers(0, xb.size, (n_boot, xb.size))]
-    with np.errstate(all="ignore"):
-        boot = fn(ba, axis=1) - fn(bb, axis=1)
+    chunk = max(1, 2_000_000 // max(xa.size, xb.size))  # resamples per block: bounded memory
+    parts = []
+    for start in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - start)
+        ba = xa[rng.integers(0, xa.size, (m, xa.size))]
+        bb = xb[rng.integers(0, xb.size, (m, xb.size))]
+        with np.errstate(all="ignore"):
+            parts.append(fn(ba, axis=1) - fn(bb, axis=1))
+    boot = np.concatenate(parts)
     boot = boot[np.isfinite(boot)]
     tail = (1 - level) / 2
     lo, hi = (np.quantile(boot, [tail, 1 - tail]) if boot.size else (math.nan, math.nan))
