@@ -443,6 +443,14 @@ def survey_table4(
         raise ValueError(f"undefined={undefined!r}; valid: 'zero', 'nan'")
     if conventions not in ("book", "survey"):
         raise ValueError(f"conventions={conventions!r}; valid: 'book', 'survey'")
+    if runs is not None:
+        given = dict(algorithms=tuple(algorithms), start=tuple(start), n_updates=n_updates, lr=lr,
+                     peaks_coefficient=peaks_coefficient, variants=variants, hypers=hypers)
+        default = dict(algorithms=tuple(opt.SURVEY_TEN), start=SURVEY_START, n_updates=1000, lr=1e-3,
+                       peaks_coefficient=5.0, variants=None, hypers=None)
+        changed = [k for k in given if given[k] != default[k]]
+        if changed:
+            raise ValueError(f"runs= was given, so the run arguments must keep their defaults; got {changed}")
     if runs is None:
         runs = survey_runs(algorithms=algorithms, start=start, n_updates=n_updates, lr=lr,
                            peaks_coefficient=peaks_coefficient, variants=variants, hypers=hypers)
@@ -559,7 +567,7 @@ def start_dependence(
             if constant:
                 h, p = 0.0, 1.0
             else:
-                h, p = (float(v) for v in sps_kruskal(*groups))
+                h, p = _kruskal(groups)
             rows.append({"optimizer": a, "surface": ROMAN.get(surf.name, surf.name), "n": n,
                          "median": float(np.median(it)), "min": float(it.min()), "max": float(it.max()),
                          "spread": float(np.ptp(it)), "constant": constant, "kruskal_h": h, "p": p,
@@ -567,7 +575,7 @@ def start_dependence(
     return pd.DataFrame(rows)
 
 
-def sps_kruskal(*groups: np.ndarray) -> tuple[float, float]:
+def _kruskal(groups: Sequence[np.ndarray]) -> tuple[float, float]:
     """Kruskal-Wallis H and p (scipy), for :func:`start_dependence`."""
     from scipy.stats import kruskal
 

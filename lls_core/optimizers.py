@@ -8,8 +8,11 @@ This module holds three things:
    default hyperparameters of Ruder (2016), and four algorithms of the survey's Table 3
    that the book also runs: NAG as published by Nesterov (1983), SPSA (Spall 1992),
    SVRG (Johnson & Zhang 2013) and SARAH (Nguyen et al. 2017). Each entry is an
-   :class:`OptimizerSpec` stating its equation, reference, defaults and how it maps onto
-   ``torch.optim``.
+   :class:`OptimizerSpec` stating its equation, reference, defaults (with the source of
+   each value in ``provenance``) and how it maps onto ``torch.optim``. Three further
+   entries, ``Adamax-survey``, ``Nadam-survey`` and ``AdaDelta-survey``
+   (:data:`SURVEY_VARIANTS`), are the LLS survey's own versions of those rules, which
+   reproduce its Table 4 (``lls_core.benchmark.survey_table4``).
 2. **Gradient oracles** (:class:`ExactOracle`, :class:`GaussianNoiseOracle`,
    :class:`FiniteSumOracle`): what the optimizer sees instead of the exact gradient, so
    that SGD and BGD are different algorithms.

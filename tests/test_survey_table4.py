@@ -189,3 +189,10 @@ def test_peaks_surface_critical_points():
     assert float(g.norm()) < 1e-8
     r = benchmark.run_benchmark(["BGD"], ["peaks_c5"], benchmark.starts(4), max_iter=5)
     assert np.isfinite(benchmark.per_run_figures(r["BGD"])["distance"]).all()
+
+
+def test_runs_argument_refuses_changed_run_settings(runs):
+    with pytest.raises(ValueError, match="runs= was given"):
+        benchmark.survey_table4(runs=runs, lr=0.01)
+    t = benchmark.survey_table4(runs=runs, conventions="book")
+    assert t.loc[0, "Var"] > benchmark.survey_table4(runs=runs).loc[0, "Var"]  # ddof 1 > ddof 0
