@@ -196,3 +196,11 @@ def test_runs_argument_refuses_changed_run_settings(runs):
         benchmark.survey_table4(runs=runs, lr=0.01)
     t = benchmark.survey_table4(runs=runs, conventions="book")
     assert t.loc[0, "Var"] > benchmark.survey_table4(runs=runs).loc[0, "Var"]  # ddof 1 > ddof 0
+
+
+def test_published_file_names_its_source():
+    from pathlib import Path
+
+    lines = (Path(benchmark.__file__).resolve().parent.parent / "data" / "published" / "survey_table4.csv").read_text().splitlines()
+    assert lines[0].startswith("# source:") and "Table 4" in lines[0]
+    assert not any("seed" in line for line in lines if line.startswith("#"))
