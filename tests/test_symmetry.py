@@ -1,0 +1,165 @@
+"""Permutation alignment (lls_core.symmetry): function preserved, shuffles undone, distance never grows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.func import functional_call
+
+from lls_core import batched, models, params, symmetry
+
+torch.set_num_threads(1)
+ARCHS = list(models.ARCHITECTURES)
+
+
+def _net(arch: str, seed: int) -> tuple[torch.nn.Module, torch.Tensor]:
+    m = models.build(arch, seed=seed)
+    w = params.flatten(m)
+    # Break the initialisation's symmetry of scale between layers so that every group matters.
+    return m, w + 0.05 * torch.randn(w.shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _out(m: torch.nn.Module, w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return functional_call(m, params.unflatten(m, w), (x,))
+
+
+def test_groups_cover_the_spec() -> None:
+    assert symmetry.group_sizes("fcp") == {"h1": 50, "h2": 50}
+    assert symmetry.group_sizes("lenet") == {"c1": 6, "c2": 16, "f1": 120, "f2": 84}
+    assert symmetry.group_sizes("autoencoder") == {"e1": 32, "code": 32, "d1": 32}
+    assert symmetry.group_sizes("lstm") == {"h": 48}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_permutation_keeps_outputs_and_moves_weights(arch: str) -> None:
+    m, w = _net(arch, 1)
+    x = torch.rand(7, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    perms = symmetry.random_perms(arch, seed=5)
+    w2 = symmetry.permute(arch, w, perms)
+    assert w2.dtype == w.dtype and w2.shape == w.shape
+    assert float((w2 - w).norm()) > 0.1 * float(w.norm())  # really moved
+    torch.testing.assert_close(_out(m, w2, x), _out(m, w, x), rtol=1e-5, atol=1e-5)
+    # every group on its own is a symmetry too (catches a group permuted on one side only)
+    for g, p in perms.items():
+        torch.testing.assert_close(_out(m, symmetry.permute(arch, w, {g: p}), x), _out(m, w, x), rtol=1e-5,
+                                   atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_alignment_keeps_outputs_and_never_increases_distance(arch: str) -> None:
+    m, ref = _net(arch, 1)
+    _, w = _net(arch, 2)
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    res = symmetry.align(arch, ref, w)
+    torch.testing.assert_close(_out(m, res.w, x), _out(m, w, x), rtol=1e-5, atol=1e-5)
+    assert res.distance_after <= res.distance_before
+    assert res.distance_after < res.distance_before  # independent inits: some permutation helps
+    assert res.distance_after == pytest.approx(float((res.w.double() - ref.double()).norm()), rel=1e-6)
+    assert res.distance_before == pytest.approx(float((w.double() - ref.double()).norm()), rel=1e-6)
+    # the reported permutations reproduce the output
+    torch.testing.assert_close(symmetry.permute(arch, w, res.perms), res.w)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shuffled_copy_is_recovered_exactly(arch: str) -> None:
+    _, ref = _net(arch, 3)
+    perms = symmetry.random_perms(arch, seed=11)
+    shuffled = symmetry.permute(arch, ref, perms)
+    res = symmetry.align(arch, ref, shuffled)
+    assert res.distance_before > 1.0
+    assert res.distance_after == 0.0
+    assert torch.equal(res.w, ref)
+    for g, p in perms.items():  # the found permutation undoes the shuffle: p[perm[i]] = i
+        assert np.array_equal(p[res.perms[g]], np.arange(p.size))
+
+
+def test_shuffled_copy_with_noise_lands_near_the_reference() -> None:
+    _, ref = _net("lenet", 4)
+    noise = 0.01 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(9))
+    noisy = symmetry.permute("lenet", ref + noise, symmetry.random_perms("lenet", 2))
+    res = symmetry.align("lenet", ref, noisy)
+    assert res.distance_before > 5 * float(noise.norm())
+    assert res.distance_after == pytest.approx(float(noise.norm()), rel=1e-4)  # only the noise is left
+
+
+@pytest.mark.parametrize("arch", ["fcp", "lstm"])
+def test_batched_rows_match_single_calls(arch: str) -> None:
+    _, ref = _net(arch, 0)
+    W = torch.stack([_net(arch, s)[1] for s in (5, 6, 7)])
+    res = symmetry.align(arch, ref, W)
+    assert res.w.shape == W.shape and res.perms[next(iter(res.perms))].shape[0] == 3
+    assert res.distance_before.shape == (3,)
+    assert np.all(res.distance_after <= res.distance_before)
+    for r in range(3):
+        one = symmetry.align(arch, ref, W[r])
+        assert one.distance_after == pytest.approx(float(res.distance_after[r]), rel=1e-9)
+        torch.testing.assert_close(one.w, res.w[r])
+
+
+def test_numpy_input_gives_float64_tensor() -> None:
+    _, ref = _net("fcp", 0)
+    res = symmetry.align("fcp", ref.numpy(), ref.numpy()[None])
+    assert res.w.dtype == torch.float64 and res.distance_after[0] == 0.0
+
+
+@pytest.mark.parametrize("arch", ["fcp", "lstm"])
+def test_consensus_of_shuffled_copies_collapses(arch: str) -> None:
+    _, ref = _net(arch, 8)
+    W = torch.stack([symmetry.permute(arch, ref + 1e-3 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(s)), symmetry.random_perms(arch, s))
+                     for s in range(5)])
+    cons = symmetry.consensus(arch, W)
+    assert cons.converged
+    assert cons.spread_after < 0.05 * cons.spread_before
+    assert cons.w.shape == W.shape and cons.w.dtype == W.dtype
+    # every row is a permutation of its input row
+    for r in range(5):
+        torch.testing.assert_close(symmetry.permute(arch, W[r], {g: p[r] for g, p in cons.perms.items()}), cons.w[r])
+    np.testing.assert_allclose(cons.reference, cons.w.double().mean(0).numpy(), atol=1e-6)
+
+
+def test_consensus_of_independent_nets_never_spreads_more() -> None:
+    W = torch.stack([_net("autoencoder", s)[1] for s in range(4)])
+    cons = symmetry.consensus("autoencoder", W)
+    assert cons.spread_after < cons.spread_before
+
+
+def test_interpolation_losses_end_points() -> None:
+    m, w1 = _net("fcp", 0)
+    _, w2 = _net("fcp", 1)
+    x = torch.rand(20, 1, 28, 28)
+    y = torch.randint(0, 10, (20,))
+    t, loss = symmetry.interpolation_losses(m, x, y, w1, w2, n_points=5)
+    assert t.shape == loss.shape == (5,)
+    assert loss[0] == pytest.approx(float(models.loss(m, x, y, params.unflatten(m, w1))), rel=1e-5)
+    assert loss[-1] == pytest.approx(float(batched.losses(m, w2[None], x, y)[0]), rel=1e-5)
+    with pytest.raises(ValueError, match="n_points"):
+        symmetry.interpolation_losses(m, x, y, w1, w2, n_points=1)
+
+
+def test_bad_input_is_refused_clearly() -> None:
+    _, ref = _net("fcp", 0)
+    with pytest.raises(ValueError, match=r"unknown architecture 'resnet'; valid: fcp, lenet"):
+        symmetry.align("resnet", ref, ref)
+    with pytest.raises(ValueError, match=r"shape \(100,\); fcp needs \(42200,\)"):
+        symmetry.align("fcp", torch.zeros(100), ref)
+    with pytest.raises(ValueError, match=r"w has shape \(15456,\).*d = 42200"):
+        symmetry.align("fcp", ref, torch.zeros(15456))
+    bad = ref.clone()
+    bad[3] = float("nan")
+    with pytest.raises(ValueError, match="w contains 1 non-finite values"):
+        symmetry.align("fcp", ref, bad)
+    with pytest.raises(ValueError, match="reference contains 1 non-finite"):
+        symmetry.align("fcp", bad, ref)
+    with pytest.raises(ValueError, match="max_iter=0"):
+        symmetry.align("fcp", ref, ref, max_iter=0)
+    with pytest.raises(TypeError, match="torch.Tensor or numpy array"):
+        symmetry.align("fcp", ref, [1.0, 2.0])
+    with pytest.raises(ValueError, match="at least 2 vectors"):
+        symmetry.consensus("fcp", ref[None])
+    with pytest.raises(ValueError, match=r"\(R, 42200\)"):
+        symmetry.consensus("fcp", ref)
+    with pytest.raises(ValueError, match=r"perms\['h1'\] must be a permutation of 0..49"):
+        symmetry.permute("fcp", ref, {"h1": np.zeros(50, int)})
+    with pytest.raises(ValueError, match=r"unknown groups \['h9'\]"):
+        symmetry.permute("fcp", ref, {"h9": np.arange(50)})
