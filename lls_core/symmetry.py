@@ -44,18 +44,22 @@ Example::
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from lls_core import models, params
 
 __all__ = ["GROUPS", "Alignment", "Consensus", "group_sizes", "permute", "random_perms", "align", "consensus",
-           "interpolation_losses"]
+           "interpolation_losses", "AUTHORS_LSTM_FILE", "AUTHORS_LSTM_MD5", "AUTHORS_PERM_SEED",
+           "authors_lstm_path", "authors_lstm_weights"]
 
 # Per architecture: (parameter name, view shape, group per axis of the view (None: not permuted)).
 _SPECS: dict[str, tuple[tuple[str, tuple[int, ...], tuple[str | None, ...]], ...]] = {
@@ -235,6 +239,12 @@ def _match(arch: str, ref: np.ndarray, w: np.ndarray, max_iter: int, rng: np.ran
     return perms, it
 
 
+def _one_blas_thread() -> threadpool_limits:
+    """Single-threaded BLAS for the small products of weight matching: on a busy 2-core machine
+    OpenBLAS's threads measured 20x slower than one."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 @dataclass(frozen=True, eq=False)
 class Alignment:
     """Result of :func:`align`.
@@ -281,7 +291,8 @@ def align(arch: str, reference: Tensor, w: Tensor, *, max_iter: int = 100, seed:
     rows = a[None] if a.ndim == 1 else a
     outs, perms, its = [], {g: [] for g in GROUPS[arch]}, []
     for r in rows:  # each row its own generator: a row's result does not depend on the others
-        p, it = _match(arch, ref, r, max_iter, np.random.default_rng(seed))
+        with _one_blas_thread():
+            p, it = _match(arch, ref, r, max_iter, np.random.default_rng(seed))
         outs.append(_permute(arch, r, p))
         its.append(it)
         for g in perms:
@@ -355,7 +366,8 @@ def consensus(arch: str, w: Tensor, *, max_passes: int = 20, max_iter: int = 100
         changed = False
         for i in rng.permutation(k):
             ref = (total - cur[i]) / (k - 1)
-            p, _ = _match(arch, ref, x[i], max_iter, rng, init=perms[i])
+            with _one_blas_thread():
+                p, _ = _match(arch, ref, x[i], max_iter, rng, init=perms[i])
             if any(not np.array_equal(p[g], perms[i][g]) for g in sizes):
                 new = _permute(arch, x[i], p)
                 total += new - cur[i]
@@ -394,3 +406,52 @@ def interpolation_losses(model: torch.nn.Module, x: Tensor, y: Tensor, w1: Tenso
     with torch.no_grad():
         loss = batched.losses(model, W, x, y)
     return t.numpy(), loss.double().numpy()
+
+
+# ------------------------------------------------------------------ the authors' published LSTM solutions
+AUTHORS_LSTM_FILE = "LSTM_BFGS_Training_best48_weights.npy"
+AUTHORS_LSTM_MD5 = "087bb1f40bafe9e0086f22f8e18f2d69"
+AUTHORS_PERM_SEED = 1234
+"""The authors' pixel-permutation seed (build the LSTM with ``perm_seed=AUTHORS_PERM_SEED`` to evaluate them)."""
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def authors_lstm_path() -> Path | None:
+    """Where the authors' 48 LSTM solutions are, or ``None``.
+
+    Looked for in ``$LLS_AUTHORS_DIR``, ``<project>/.lls-data/authors`` and
+    ``<project>/../shared/data/authors``, in that order. The file has no licence, so the
+    project never ships it.
+    """
+    dirs = [os.environ.get("LLS_AUTHORS_DIR"), _ROOT / ".lls-data" / "authors", _ROOT / ".." / "shared" / "data" / "authors"]
+    for d in dirs:
+        if d and (Path(d) / AUTHORS_LSTM_FILE).is_file():
+            return Path(d) / AUTHORS_LSTM_FILE
+    return None
+
+
+def authors_lstm_weights(path: str | os.PathLike[str] | None = None) -> Tensor:
+    """The authors' best 48 L-BFGS-GSS LSTM training solutions: float32 ``(48, 15456)``.
+
+    Their flat layout is ``nn.LSTM(28, 48)`` (``weight_ih_l0``, ``weight_hh_l0``,
+    ``bias_ih_l0``, ``bias_hh_l0``) then ``Linear(48, 10, bias=False)``: the same order
+    as :class:`lls_core.models.LSTMNet`, so no remapping is needed; their pixel
+    permutation is drawn from seed :data:`AUTHORS_PERM_SEED`. Loaded with
+    ``allow_pickle=False`` and checked (MD5, shape, finiteness). Raises
+    ``FileNotFoundError`` when the file is absent (see :func:`authors_lstm_path`).
+    """
+    from lls_core import data
+
+    p = Path(path) if path is not None else authors_lstm_path()
+    if p is None or not p.is_file():
+        raise FileNotFoundError(f"{AUTHORS_LSTM_FILE} not found (looked at {path!r} / $LLS_AUTHORS_DIR, "
+                                f"{_ROOT / '.lls-data' / 'authors'}, {_ROOT / '..' / 'shared' / 'data' / 'authors'})")
+    got = data.md5sum(p)
+    if got != AUTHORS_LSTM_MD5:
+        raise ValueError(f"{p}: MD5 {got}, expected {AUTHORS_LSTM_MD5} (the published file)")
+    a = np.load(p, allow_pickle=False)
+    d = models.PARAM_COUNTS["lstm"]
+    if a.ndim != 2 or a.shape[1] != d or not np.isfinite(a).all():
+        raise ValueError(f"{p}: shape {a.shape}, expected finite (K, {d})")
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))

@@ -163,3 +163,21 @@ def test_bad_input_is_refused_clearly() -> None:
         symmetry.permute("fcp", ref, {"h1": np.zeros(50, int)})
     with pytest.raises(ValueError, match=r"unknown groups \['h9'\]"):
         symmetry.permute("fcp", ref, {"h9": np.arange(50)})
+
+
+def test_missing_authors_file_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="LSTM_BFGS_Training_best48_weights.npy not found"):
+        symmetry.authors_lstm_weights(tmp_path / "nope.npy")
+
+
+@pytest.mark.skipif(symmetry.authors_lstm_path() is None, reason="the authors' LSTM file is not present")
+def test_authors_lstm_layout_is_ours() -> None:
+    from lls_core import data
+
+    w = symmetry.authors_lstm_weights()
+    assert w.shape == (48, models.PARAM_COUNTS["lstm"]) and w.dtype == torch.float32
+    m = models.build("lstm", perm_seed=symmetry.AUTHORS_PERM_SEED)
+    ds = data.load("mnist-5k")
+    with torch.no_grad():  # training-loss minima: a wrong layout or permutation gives a loss of order 1
+        loss = batched.losses(m, w[:2], ds.x_train[:300], ds.y_train[:300])
+    assert float(loss.max()) < 1e-4
