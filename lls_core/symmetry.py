@@ -59,7 +59,8 @@ from lls_core import models, params
 
 __all__ = ["GROUPS", "Alignment", "Consensus", "group_sizes", "permute", "random_perms", "align", "consensus",
            "interpolation_losses", "AUTHORS_LSTM_FILE", "AUTHORS_LSTM_MD5", "AUTHORS_PERM_SEED",
-           "authors_lstm_path", "authors_lstm_weights"]
+           "authors_lstm_path", "authors_lstm_weights", "SetAlignment", "align_sets", "PairedShift",
+           "paired_shift", "claims_before_after"]
 
 # Per architecture: (parameter name, view shape, group per axis of the view (None: not permuted)).
 _SPECS: dict[str, tuple[tuple[str, tuple[int, ...], tuple[str | None, ...]], ...]] = {
@@ -406,6 +407,144 @@ def interpolation_losses(model: torch.nn.Module, x: Tensor, y: Tensor, w1: Tenso
     with torch.no_grad():
         loss = batched.losses(model, W, x, y)
     return t.numpy(), loss.double().numpy()
+
+
+# ------------------------------------------------------------------ weight sets of the study
+@dataclass(frozen=True, eq=False)
+class SetAlignment:
+    """Result of :func:`align_sets`: ``sets[name]`` ``(K, d)`` aligned (same rows, same order);
+    ``consensus``: the pooled :class:`Consensus`; ``spread_before`` / ``spread_after``:
+    per set, the root-mean-square distance of its vectors from the set's own mean."""
+
+    arch: str
+    sets: dict[str, Tensor] = field(repr=False)
+    consensus: Consensus = field(repr=False)
+    spread_before: dict[str, float]
+    spread_after: dict[str, float]
+
+
+def align_sets(arch: str, sets: Mapping[str, Tensor], *, max_passes: int = 20, seed: int = 0) -> SetAlignment:
+    """Align every vector of every set to one consensus of all of them (:func:`consensus` on the pooled sets).
+
+    ``sets``: ``{name: (K_name, d)}`` (e.g. :attr:`lls_core.topography.Topography.sets`).
+    One common reference for all sets keeps distances and projections *between*
+    sets meaningful; rows keep their order, so pair ``(i, j)`` of a set is the same
+    two networks before and after.
+
+    >>> al = align_sets("fcp", topo.sets)
+    >>> aligned = dataclasses.replace(topo, sets=al.sets)
+    """
+    arch = _check_arch(arch)
+    if not sets:
+        raise ValueError("sets is empty: need at least one (K, d) weight set")
+    names = list(sets)
+    mats = [sets[n] for n in names]
+    for n, m in zip(names, mats):
+        _as_array(m, f"set {n!r}", arch, (2,))
+    cons = consensus(arch, torch.cat([m.detach() for m in mats]), max_passes=max_passes, seed=seed)
+    out, i = {}, 0
+    for n, m in zip(names, mats):
+        out[n] = cons.w[i:i + m.shape[0]].to(m.dtype)
+        i += m.shape[0]
+    before = {n: _rms_spread(m.detach().double().numpy()) for n, m in zip(names, mats)}
+    after = {n: _rms_spread(out[n].double().numpy()) for n in names}
+    return SetAlignment(arch, out, cons, before, after)
+
+
+@dataclass(frozen=True)
+class PairedShift:
+    """Paired change of one measurement (e.g. the barrier of the same pair) from ``before`` to ``after``.
+
+    ``median_ratio``: median of ``after / before``; ``share_lower``: fraction of pairs
+    with ``after < before``; ``p_lower`` / ``p_higher``: one-sided Wilcoxon
+    signed-rank p-values (1.0 where every difference is zero); ``n``: pairs.
+    """
+
+    n: int
+    median_before: float
+    median_after: float
+    median_ratio: float
+    share_lower: float
+    p_lower: float
+    p_higher: float
+
+    def verdict(self, alpha: float = 0.05) -> str:
+        """``lower after alignment`` / ``higher after alignment`` (one-sided p < ``alpha``) or ``not resolved``."""
+        if self.p_lower < alpha:
+            return "lower after alignment"
+        if self.p_higher < alpha:
+            return "higher after alignment"
+        return "not resolved"
+
+
+def paired_shift(before: object, after: object) -> PairedShift:
+    """Wilcoxon signed-rank test of ``after`` against ``before`` (same items, ``(n,)`` each, n >= 2).
+
+    >>> paired_shift(heights_raw, heights_aligned).verdict()
+    """
+    from scipy.stats import wilcoxon
+
+    b = np.asarray(before, dtype=float).ravel()
+    a = np.asarray(after, dtype=float).ravel()
+    if b.shape != a.shape or b.size < 2:
+        raise ValueError(f"before and after must be paired samples of equal size >= 2; got {b.size} and {a.size}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("before/after contain non-finite values")
+    diff = a - b
+    if np.all(diff == 0):
+        p_lo = p_hi = 1.0
+    else:
+        p_lo = float(wilcoxon(a, b, alternative="less").pvalue)
+        p_hi = float(wilcoxon(a, b, alternative="greater").pvalue)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.median(a / b)) if np.all(b != 0) else float("nan")
+    return PairedShift(int(b.size), float(np.median(b)), float(np.median(a)), ratio, float((diff < 0).mean()),
+                       p_lo, p_hi)
+
+
+def claims_before_after(topo: object, aligned: object, bars: Mapping | None = None,
+                        bars_aligned: Mapping | None = None, *, kpca_gamma: float | str | None = "median",
+                        alpha: float = 0.05, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
+    """The paper's claims (:func:`lls_core.topography.claims`) on raw and on aligned weight sets, side by side.
+
+    ``topo`` / ``aligned``: :class:`lls_core.topography.Topography` before and after
+    :func:`align_sets` (``dataclasses.replace(topo, sets=al.sets)``); ``bars`` /
+    ``bars_aligned``: their :func:`lls_core.topography.all_barriers`. The barrier
+    claims appear twice: by FourierPathFinder height (the paper's) and by
+    straight-line height (``path`` = ``"straight line"``, the measure of Entezari et
+    al. and Ainsworth et al.). Sharpness claims are left out: the Hessian of a
+    permuted network is ``P H P^T``, with the same spectrum. Columns: ``claim``,
+    ``evidence``, ``a``, ``b``, ``path``, ``effect_before``, ``p_before``,
+    ``verdict_before``, ``effect_after``, ``p_after``, ``verdict_after``, ``changed``.
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from lls_core import topography
+
+    if getattr(topo, "arch", None) != getattr(aligned, "arch", None):
+        raise ValueError(f"topo is {getattr(topo, 'arch', None)!r} but aligned is {getattr(aligned, 'arch', None)!r}")
+    kw = dict(kpca_gamma=kpca_gamma, alpha=alpha, n_boot=n_boot, seed=seed)
+    barrier_fig = ("Fig. 4", "Fig. S2")
+
+    def both(t: object, b: Mapping | None) -> pd.DataFrame:
+        main = topography.claims(t, b, None, **kw).assign(path="")
+        if b:
+            main.loc[main["evidence"].isin(barrier_fig), "path"] = "FourierPathFinder"
+            line = {k: dataclasses.replace(v, height=np.asarray(v.linear_height)) for k, v in b.items()}
+            lin = topography.claims(t, line, None, **kw)
+            lin = lin[lin["evidence"].isin(barrier_fig)].assign(path="straight line")
+            main = pd.concat([main, lin], ignore_index=True)
+        return main
+
+    key = ["claim", "evidence", "a", "b", "path"]
+    keep = ["effect", "p", "verdict"]
+    before = both(topo, bars)[key + keep]
+    after = both(aligned, bars_aligned)[key + keep]
+    out = before.merge(after, on=key, how="outer", suffixes=("_before", "_after"), sort=False)
+    out["changed"] = out["verdict_before"] != out["verdict_after"]
+    return out
 
 
 # ------------------------------------------------------------------ the authors' published LSTM solutions

@@ -181,3 +181,87 @@ def test_authors_lstm_layout_is_ours() -> None:
     with torch.no_grad():  # training-loss minima: a wrong layout or permutation gives a loss of order 1
         loss = batched.losses(m, w[:2], ds.x_train[:300], ds.y_train[:300])
     assert float(loss.max()) < 1e-4
+
+
+def _fake_sets(arch: str, k: int = 5) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    base = {s: torch.stack([_net(arch, 10 * i + j)[1] for j in range(k)]) for i, s in
+            enumerate(("BFGS-train", "BFGS-test", "SGD-train", "SGD-test"))}
+    base["BFGS-train"] = base["BFGS-train"] * 2.0  # a longer set, as the paper reports
+    return {n: v + 0.01 * torch.randn(v.shape, generator=g) for n, v in base.items()}
+
+
+def test_align_sets_keeps_rows_and_shrinks_spread() -> None:
+    sets = _fake_sets("autoencoder", 4)
+    al = symmetry.align_sets("autoencoder", sets)
+    assert list(al.sets) == list(sets)
+    for n in sets:
+        assert al.sets[n].shape == sets[n].shape
+        # each row a permutation of its own input row: equal norms, equal sorted entries
+        torch.testing.assert_close(al.sets[n].sort(dim=1).values, sets[n].sort(dim=1).values)
+    assert sum(al.spread_after.values()) < sum(al.spread_before.values())
+    with pytest.raises(ValueError, match="sets is empty"):
+        symmetry.align_sets("fcp", {})
+    with pytest.raises(ValueError, match=r"set 'x' has shape \(3, 7\)"):
+        symmetry.align_sets("fcp", {"x": torch.zeros(3, 7)})
+
+
+def test_paired_shift_detects_a_drop_and_not_noise() -> None:
+    rng = np.random.default_rng(0)
+    b = rng.uniform(1, 2, 30)
+    drop = symmetry.paired_shift(b, 0.5 * b)
+    assert drop.verdict() == "lower after alignment" and drop.share_lower == 1.0
+    assert drop.median_ratio == pytest.approx(0.5)
+    rise = symmetry.paired_shift(b, b + 0.3)
+    assert rise.verdict() == "higher after alignment"
+    same = symmetry.paired_shift(b, b)
+    assert same.p_lower == same.p_higher == 1.0 and same.verdict() == "not resolved"
+    noise = symmetry.paired_shift(b, b + 1e-3 * np.tile([1.0, -1.0], 15))  # no net shift
+    assert noise.verdict() == "not resolved"
+    with pytest.raises(ValueError, match="equal size >= 2"):
+        symmetry.paired_shift([1.0], [0.5])
+    with pytest.raises(ValueError, match="non-finite"):
+        symmetry.paired_shift([1.0, np.nan], [0.5, 0.2])
+
+
+def _fake_bars(sets: dict[str, torch.Tensor], scale: dict[str, float]) -> dict:
+    from lls_core import landscape
+
+    out = {}
+    rng = np.random.default_rng(1)
+    for n, v in sets.items():
+        k = v.shape[0]
+        pairs = landscape.sample_pairs(k, 6, 0)
+        for w in ("train", "test"):
+            h = scale[n] * rng.uniform(1.0, 1.1, 6)
+            out[(n, w)] = landscape.Barriers(n, w, landscape.PathConfig(), pairs, h, np.ones(6), 1.5 * h,
+                                             0.5 * h, np.ones(6))
+    return out
+
+
+def test_claims_before_after_lines_up_both_tables() -> None:
+    import dataclasses
+
+    from lls_core import topography
+
+    sets = _fake_sets("fcp", 5)
+    topo = topography.Topography("fcp", "smoke", 5, 5, models.build("fcp"), None, sets)
+    al = symmetry.align_sets("fcp", sets)
+    aligned = dataclasses.replace(topo, sets=al.sets)
+    raw_scale = {"BFGS-train": 3.0, "BFGS-test": 3.0, "SGD-train": 1.0, "SGD-test": 1.0}
+    bars = _fake_bars(sets, raw_scale)
+    bars_al = _fake_bars(al.sets, {n: 1.0 for n in sets})  # alignment erases the BFGS excess
+    t = symmetry.claims_before_after(topo, aligned, bars, bars_al, n_boot=200)
+    barrier = t[t["evidence"].isin(["Fig. 4", "Fig. S2"])]
+    assert set(barrier["path"]) == {"FourierPathFinder", "straight line"} and len(barrier) == 8
+    assert (barrier["verdict_before"] == "supported").all()
+    assert (barrier["verdict_after"] != "supported").all() and barrier["changed"].all()
+    # the per-vector spread is invariant under permutations: identical before and after
+    sd = t[t["evidence"] == "Table S1"].iloc[0]
+    assert sd["effect_before"] == pytest.approx(sd["effect_after"]) and not sd["changed"]
+    assert {"Fig. 5", "Fig. 6"} <= set(t["evidence"])
+    # aligning nothing changes nothing
+    same = symmetry.claims_before_after(topo, topo, bars, bars, n_boot=200)
+    assert not same["changed"].any()
+    with pytest.raises(ValueError, match="topo is 'fcp' but aligned is 'lstm'"):
+        symmetry.claims_before_after(topo, dataclasses.replace(topo, arch="lstm"), bars, bars)
