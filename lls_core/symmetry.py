@@ -47,7 +47,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Literal, Mapping
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ from lls_core import models, params
 
 __all__ = ["GROUPS", "Alignment", "Consensus", "group_sizes", "permute", "random_perms", "align", "consensus",
            "interpolation_losses", "AUTHORS_LSTM_FILE", "AUTHORS_LSTM_MD5", "AUTHORS_PERM_SEED",
-           "authors_lstm_path", "authors_lstm_weights", "SetAlignment", "align_sets", "PairedShift",
+           "authors_lstm_path", "authors_lstm_weights", "SetAlignment", "SetMode", "align_sets", "PairedShift",
            "paired_shift", "claims_before_after"]
 
 # Per architecture: (parameter name, view shape, group per axis of the view (None: not permuted)).
@@ -412,43 +412,90 @@ def interpolation_losses(model: torch.nn.Module, x: Tensor, y: Tensor, w1: Tenso
 # ------------------------------------------------------------------ weight sets of the study
 @dataclass(frozen=True, eq=False)
 class SetAlignment:
-    """Result of :func:`align_sets`: ``sets[name]`` ``(K, d)`` aligned (same rows, same order);
-    ``consensus``: the pooled :class:`Consensus`; ``spread_before`` / ``spread_after``:
-    per set, the root-mean-square distance of its vectors from the set's own mean."""
+    """Result of :func:`align_sets`.
+
+    ``sets[name]``: ``(K, d)`` aligned (same rows, same order); ``mode``: how;
+    ``spread_before`` / ``spread_after``: per set, the root-mean-square distance of its
+    vectors from the set's own mean; ``pooled_before`` / ``pooled_after``: the same
+    for all vectors of all sets about their common mean; ``passes``: consensus passes
+    per set (``"*"``: the pooled or the between-sets consensus); ``converged``: every
+    consensus stopped because a pass changed nothing.
+    """
 
     arch: str
+    mode: str
     sets: dict[str, Tensor] = field(repr=False)
-    consensus: Consensus = field(repr=False)
     spread_before: dict[str, float]
     spread_after: dict[str, float]
+    pooled_before: float
+    pooled_after: float
+    passes: dict[str, int]
+    converged: bool
 
 
-def align_sets(arch: str, sets: Mapping[str, Tensor], *, max_passes: int = 20, seed: int = 0) -> SetAlignment:
-    """Align every vector of every set to one consensus of all of them (:func:`consensus` on the pooled sets).
+SetMode = Literal["per_set", "pooled"]
+
+
+def align_sets(arch: str, sets: Mapping[str, Tensor], *, mode: SetMode = "per_set", max_passes: int = 20,
+               seed: int = 0) -> SetAlignment:
+    """Bring every set into one coordinate system of hidden units.
 
     ``sets``: ``{name: (K_name, d)}`` (e.g. :attr:`lls_core.topography.Topography.sets`).
-    One common reference for all sets keeps distances and projections *between*
-    sets meaningful; rows keep their order, so pair ``(i, j)`` of a set is the same
-    two networks before and after.
+
+    * ``"per_set"`` (default): each set is aligned to its own consensus
+      (:func:`consensus`); then the sets' consensus means are aligned to each other
+      (a consensus of the means) and each set's permutation of its mean is applied to
+      all its members, which keeps distances within a set and puts all sets in one
+      coordinate system. In the study the sets share their initialisations (run ``s``
+      of every optimizer starts from the same weights), so a pooled consensus would
+      anchor each vector to its siblings of the other sets; per set, each set holds
+      one vector per initialisation.
+    * ``"pooled"``: one consensus of all vectors of all sets.
+
+    Rows keep their order, so pair ``(i, j)`` of a set is the same two networks
+    before and after.
 
     >>> al = align_sets("fcp", topo.sets)
     >>> aligned = dataclasses.replace(topo, sets=al.sets)
     """
     arch = _check_arch(arch)
+    if mode not in ("per_set", "pooled"):
+        raise ValueError(f"mode={mode!r}; valid: 'per_set', 'pooled'")
     if not sets:
         raise ValueError("sets is empty: need at least one (K, d) weight set")
     names = list(sets)
     mats = [sets[n] for n in names]
     for n, m in zip(names, mats):
         _as_array(m, f"set {n!r}", arch, (2,))
-    cons = consensus(arch, torch.cat([m.detach() for m in mats]), max_passes=max_passes, seed=seed)
-    out, i = {}, 0
-    for n, m in zip(names, mats):
-        out[n] = cons.w[i:i + m.shape[0]].to(m.dtype)
-        i += m.shape[0]
+    out: dict[str, Tensor] = {}
+    passes: dict[str, int] = {}
+    ok = True
+    if mode == "pooled":
+        cons = consensus(arch, torch.cat([m.detach() for m in mats]), max_passes=max_passes, seed=seed)
+        i = 0
+        for n, m in zip(names, mats):
+            out[n] = cons.w[i:i + m.shape[0]].to(m.dtype)
+            i += m.shape[0]
+        passes["*"], ok = cons.passes, cons.converged
+    else:
+        per = {}
+        for n, m in zip(names, mats):
+            if m.shape[0] < 2:
+                raise ValueError(f"set {n!r} has {m.shape[0]} vector; per-set alignment needs at least 2")
+            per[n] = consensus(arch, m.detach(), max_passes=max_passes, seed=seed)
+            passes[n], ok = per[n].passes, ok and per[n].converged
+        if len(names) > 1:
+            top = consensus(arch, np.stack([per[n].reference for n in names]), max_passes=max_passes, seed=seed)
+            passes["*"], ok = top.passes, ok and top.converged
+            for k, n in enumerate(names):
+                out[n] = permute(arch, per[n].w, {g: p[k] for g, p in top.perms.items()}).to(mats[k].dtype)
+        else:
+            out[names[0]] = per[names[0]].w.to(mats[0].dtype)
     before = {n: _rms_spread(m.detach().double().numpy()) for n, m in zip(names, mats)}
     after = {n: _rms_spread(out[n].double().numpy()) for n in names}
-    return SetAlignment(arch, out, cons, before, after)
+    pooled_b = _rms_spread(torch.cat([m.detach() for m in mats]).double().numpy())
+    pooled_a = _rms_spread(torch.cat([out[n] for n in names]).double().numpy())
+    return SetAlignment(arch, mode, out, before, after, pooled_b, pooled_a, passes, ok)
 
 
 @dataclass(frozen=True)
@@ -542,7 +589,7 @@ def claims_before_after(topo: object, aligned: object, bars: Mapping | None = No
     keep = ["effect", "p", "verdict"]
     before = both(topo, bars)[key + keep]
     after = both(aligned, bars_aligned)[key + keep]
-    out = before.merge(after, on=key, how="outer", suffixes=("_before", "_after"), sort=False)
+    out = before.merge(after, on=key, how="left", suffixes=("_before", "_after"), sort=False)
     out["changed"] = out["verdict_before"] != out["verdict_after"]
     return out
 

@@ -191,10 +191,12 @@ def _fake_sets(arch: str, k: int = 5) -> dict[str, torch.Tensor]:
     return {n: v + 0.01 * torch.randn(v.shape, generator=g) for n, v in base.items()}
 
 
-def test_align_sets_keeps_rows_and_shrinks_spread() -> None:
+@pytest.mark.parametrize("mode", ["per_set", "pooled"])
+def test_align_sets_keeps_rows_and_shrinks_spread(mode: str) -> None:
     sets = _fake_sets("autoencoder", 4)
-    al = symmetry.align_sets("autoencoder", sets)
-    assert list(al.sets) == list(sets)
+    al = symmetry.align_sets("autoencoder", sets, mode=mode)
+    assert list(al.sets) == list(sets) and al.mode == mode
+    assert al.pooled_after < al.pooled_before
     for n in sets:
         assert al.sets[n].shape == sets[n].shape
         # each row a permutation of its own input row: equal norms, equal sorted entries
@@ -202,6 +204,8 @@ def test_align_sets_keeps_rows_and_shrinks_spread() -> None:
     assert sum(al.spread_after.values()) < sum(al.spread_before.values())
     with pytest.raises(ValueError, match="sets is empty"):
         symmetry.align_sets("fcp", {})
+    with pytest.raises(ValueError, match="mode='mixed'; valid: 'per_set', 'pooled'"):
+        symmetry.align_sets("fcp", sets, mode="mixed")
     with pytest.raises(ValueError, match=r"set 'x' has shape \(3, 7\)"):
         symmetry.align_sets("fcp", {"x": torch.zeros(3, 7)})
 
@@ -265,3 +269,21 @@ def test_claims_before_after_lines_up_both_tables() -> None:
     assert not same["changed"].any()
     with pytest.raises(ValueError, match="topo is 'fcp' but aligned is 'lstm'"):
         symmetry.claims_before_after(topo, dataclasses.replace(topo, arch="lstm"), bars, bars)
+
+
+def test_per_set_alignment_undoes_shuffles_within_and_between_sets() -> None:
+    # two sets of noisy shuffled copies of two base networks: within each set the copies
+    # collapse onto one network, and the two sets end in one coordinate system (their
+    # means as close as the base networks can be brought by one permutation).
+    _, a = _net("fcp", 20)
+    g = torch.Generator().manual_seed(3)
+    sets = {n: torch.stack([symmetry.permute("fcp", a + 1e-3 * torch.randn(a.shape, generator=g),
+                                             symmetry.random_perms("fcp", 100 * k + r)) for r in range(4)])
+            for k, n in enumerate(("BFGS-train", "SGD-test"))}
+    al = symmetry.align_sets("fcp", sets)
+    assert al.converged
+    for n in sets:
+        assert al.spread_after[n] < 0.05 * al.spread_before[n]
+    gap = float((al.sets["BFGS-train"].mean(0) - al.sets["SGD-test"].mean(0)).norm())
+    assert gap < 0.05 * float((sets["BFGS-train"].mean(0) - sets["SGD-test"].mean(0)).norm())
+    assert al.pooled_after < 0.05 * al.pooled_before
