@@ -580,7 +580,8 @@ def claims_before_after(topo: object, aligned: object, bars: Mapping | None = No
         if b:
             main.loc[main["evidence"].isin(barrier_fig), "path"] = "FourierPathFinder"
             line = {k: dataclasses.replace(v, height=np.asarray(v.linear_height)) for k, v in b.items()}
-            lin = topography.claims(t, line, None, **kw)
+            # no sets: only the barrier rows are computed (the others are the same as above)
+            lin = topography.claims(dataclasses.replace(t, sets={}), line, None, **kw)
             lin = lin[lin["evidence"].isin(barrier_fig)].assign(path="straight line")
             main = pd.concat([main, lin], ignore_index=True)
         return main
