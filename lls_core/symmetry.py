@@ -21,7 +21,7 @@ the conjecture that solutions are linearly connected modulo permutations). A
 candidate permutation is kept only when it lowers the true distance, so the
 distance never increases; where a group appears on both axes of one matrix (the
 LSTM's recurrent weights ``P W_hh P^T``) the assignment is a linearisation and
-that check makes the descent exact.
+that check keeps the descent monotone.
 
 Permutable groups (sizes), in the flat layout of :mod:`lls_core.models`
 (``model.named_parameters()`` order):
