@@ -60,7 +60,7 @@ from lls_core import models, params
 __all__ = ["GROUPS", "Alignment", "Consensus", "group_sizes", "permute", "random_perms", "align", "consensus",
            "interpolation_losses", "AUTHORS_LSTM_FILE", "AUTHORS_LSTM_MD5", "AUTHORS_PERM_SEED",
            "authors_lstm_path", "authors_lstm_weights", "SetAlignment", "SetMode", "align_sets", "PairedShift",
-           "paired_shift", "claims_before_after"]
+           "paired_shift", "claims_before_after", "unit_activations", "align_activations"]
 
 # Per architecture: (parameter name, view shape, group per axis of the view (None: not permuted)).
 _SPECS: dict[str, tuple[tuple[str, tuple[int, ...], tuple[str | None, ...]], ...]] = {
@@ -407,6 +407,80 @@ def interpolation_losses(model: torch.nn.Module, x: Tensor, y: Tensor, w1: Tenso
     with torch.no_grad():
         loss = batched.losses(model, W, x, y)
     return t.numpy(), loss.double().numpy()
+
+
+# ------------------------------------------------------------------ activation matching
+def unit_activations(arch: str, w: Tensor, x: Tensor, *, activation: str = "softplus",
+                     perm_seed: int = 0) -> dict[str, Tensor]:
+    """Post-activation outputs of every permutable group of ``arch`` at weights ``w`` ``(d,)`` on images ``x``.
+
+    Returns ``{group: (n_units, M)}``: each unit's activations over all ``M``
+    observations (images; times spatial positions for LeNet's channels, times the 28
+    steps for the LSTM's hidden state). ``activation`` and ``perm_seed`` as in
+    :func:`lls_core.models.build`.
+    """
+    import torch.nn.functional as F
+    from torch.func import functional_call
+
+    arch = _check_arch(arch)
+    m = models.build(arch, activation=activation, perm_seed=perm_seed)
+    a = torch.from_numpy(_as_array(w, "w", arch, (1,))).float()
+    p = params.unflatten(m, a)
+    act = models.ACTIVATIONS[activation]
+    n = x.shape[0]
+    with torch.no_grad():
+        if arch == "lstm":
+            seq = x.reshape(n, 784)[:, m.perm].reshape(n, 28, 28)
+            out, _ = functional_call(m.lstm, {k.split(".", 1)[1]: v for k, v in p.items() if k.startswith("lstm.")},
+                                     (seq,))
+            return {"h": out.reshape(-1, 48).T}
+        if arch == "lenet":
+            c1 = act(F.conv2d(x, p["conv1.weight"], p["conv1.bias"], padding=2))
+            c2 = act(F.conv2d(F.avg_pool2d(c1, 2), p["conv2.weight"], p["conv2.bias"]))
+            f1 = act(F.linear(F.avg_pool2d(c2, 2).reshape(n, 400), p["fc1.weight"], p["fc1.bias"]))
+            f2 = act(F.linear(f1, p["fc2.weight"], p["fc2.bias"]))
+            return {"c1": c1.transpose(0, 1).reshape(6, -1), "c2": c2.transpose(0, 1).reshape(16, -1),
+                    "f1": f1.T, "f2": f2.T}
+        h = x.reshape(n, 784)
+        out = {}
+        layers = {"fcp": (("h1", "fc1"), ("h2", "fc2")),
+                  "autoencoder": (("e1", "enc1"), ("code", "enc2"), ("d1", "dec1"))}[arch]
+        for g, layer in layers:
+            h = act(F.linear(h, p[f"{layer}.weight"]))
+            out[g] = h.T
+        return out
+
+
+def align_activations(arch: str, reference: Tensor, w: Tensor, x: Tensor, *, activation: str = "softplus",
+                      perm_seed: int = 0) -> Alignment:
+    """Permute the hidden units of ``w`` ``(d,)`` so that their activations on ``x`` best match ``reference``'s.
+
+    Activation matching (Ainsworth et al. 2023, Sec. 3.1): for each group, the
+    permutation maximising the summed products of standardised activations of
+    reference unit ``i`` and unit ``j`` of ``w`` over the images ``x`` (one linear
+    assignment per group; a unit's activations do not depend on how other layers
+    are ordered, so no iteration is needed). Unlike weight matching it does not
+    guarantee a smaller weight distance; ``distance_after`` reports what it gives.
+    """
+    arch = _check_arch(arch)
+    ref = _as_array(reference, "reference", arch, (1,))
+    a = _as_array(w, "w", arch, (1,))
+    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1:] != (1, 28, 28) or x.shape[0] < 2:
+        raise ValueError(f"x must be images of shape (N >= 2, 1, 28, 28); got {getattr(x, 'shape', type(x).__name__)}")
+    za = unit_activations(arch, torch.from_numpy(ref), x, activation=activation, perm_seed=perm_seed)
+    zb = unit_activations(arch, torch.from_numpy(a), x, activation=activation, perm_seed=perm_seed)
+    perms = {}
+    with _one_blas_thread():
+        for g, n in GROUPS[arch].items():
+            u, v = za[g].double().numpy(), zb[g].double().numpy()
+            u = (u - u.mean(1, keepdims=True)) / (u.std(1, keepdims=True) + 1e-12)
+            v = (v - v.mean(1, keepdims=True)) / (v.std(1, keepdims=True) + 1e-12)
+            _, col = linear_sum_assignment(u @ v.T, maximize=True)
+            perms[g] = col
+    out = _permute(arch, a, perms)
+    dtype = w.dtype if isinstance(w, Tensor) else torch.float64
+    return Alignment(arch, torch.from_numpy(out).to(dtype), perms, float(np.linalg.norm(a - ref)),
+                     float(np.linalg.norm(out - ref)), 1)
 
 
 # ------------------------------------------------------------------ weight sets of the study

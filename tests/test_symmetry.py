@@ -287,3 +287,17 @@ def test_per_set_alignment_undoes_shuffles_within_and_between_sets() -> None:
     gap = float((al.sets["BFGS-train"].mean(0) - al.sets["SGD-test"].mean(0)).norm())
     assert gap < 0.05 * float((sets["BFGS-train"].mean(0) - sets["SGD-test"].mean(0)).norm())
     assert al.pooled_after < 0.05 * al.pooled_before
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_activation_matching_recovers_a_shuffle_and_keeps_outputs(arch: str) -> None:
+    m, ref = _net(arch, 30)
+    x = torch.rand(12, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    shuffled = symmetry.permute(arch, ref, symmetry.random_perms(arch, 4))
+    res = symmetry.align_activations(arch, ref, shuffled, x)
+    assert res.distance_before > 1.0 and res.distance_after == pytest.approx(0.0, abs=1e-6)
+    _, other = _net(arch, 31)
+    res2 = symmetry.align_activations(arch, ref, other, x)
+    torch.testing.assert_close(_out(m, res2.w, x), _out(m, other, x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"x must be images of shape \(N >= 2, 1, 28, 28\)"):
+        symmetry.align_activations(arch, ref, other, torch.rand(3, 784))
