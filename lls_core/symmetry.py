@@ -678,13 +678,25 @@ AUTHORS_PERM_SEED = 1234
 _ROOT = Path(__file__).resolve().parent.parent
 
 
+def _authors_module():  # noqa: ANN202 - the optional lls_core.authors module, or None
+    try:
+        from lls_core import authors
+    except ImportError:
+        return None
+    return authors if hasattr(authors, "locate") and hasattr(authors, "load_weights") else None
+
+
 def authors_lstm_path() -> Path | None:
     """Where the authors' 48 LSTM solutions are, or ``None``.
 
     Looked for in ``$LLS_AUTHORS_DIR``, ``<project>/.lls-data/authors`` and
-    ``<project>/../shared/data/authors``, in that order. The file has no licence, so the
-    project never ships it.
+    ``<project>/../shared/data/authors``, in that order (through
+    ``lls_core.authors.locate`` where that module exists). The file has no licence, so
+    the project never ships it.
     """
+    shared = _authors_module()
+    if shared is not None:  # the package's own loader, once it is there
+        return shared.locate("lstm")
     dirs = [os.environ.get("LLS_AUTHORS_DIR"), _ROOT / ".lls-data" / "authors", _ROOT / ".." / "shared" / "data" / "authors"]
     for d in dirs:
         if d and (Path(d) / AUTHORS_LSTM_FILE).is_file():
@@ -704,6 +716,9 @@ def authors_lstm_weights(path: str | os.PathLike[str] | None = None) -> Tensor:
     """
     from lls_core import data
 
+    shared = _authors_module()
+    if shared is not None:
+        return shared.load_weights("lstm", path)
     p = Path(path) if path is not None else authors_lstm_path()
     if p is None or not p.is_file():
         raise FileNotFoundError(f"{AUTHORS_LSTM_FILE} not found (looked at {path!r} / $LLS_AUTHORS_DIR, "
