@@ -410,23 +410,24 @@ def interpolation_losses(model: torch.nn.Module, x: Tensor, y: Tensor, w1: Tenso
 
 
 # ------------------------------------------------------------------ activation matching
-def unit_activations(arch: str, w: Tensor, x: Tensor, *, activation: str = "softplus",
-                     perm_seed: int = 0) -> dict[str, Tensor]:
+def unit_activations(arch: str, w: Tensor, x: Tensor, *, activation: str | None = None,
+                     perm_seed: int | None = None) -> dict[str, Tensor]:
     """Post-activation outputs of every permutable group of ``arch`` at weights ``w`` ``(d,)`` on images ``x``.
 
     Returns ``{group: (n_units, M)}``: each unit's activations over all ``M``
     observations (images; times spatial positions for LeNet's channels, times the 28
     steps for the LSTM's hidden state). ``activation`` and ``perm_seed`` as in
-    :func:`lls_core.models.build`.
+    :func:`lls_core.models.build` (``None``: its defaults).
     """
     import torch.nn.functional as F
     from torch.func import functional_call
 
     arch = _check_arch(arch)
-    m = models.build(arch, activation=activation, perm_seed=perm_seed)
+    kw = {k: v for k, v in (("activation", activation), ("perm_seed", perm_seed)) if v is not None}
+    m = models.build(arch, **kw)
     a = torch.from_numpy(_as_array(w, "w", arch, (1,))).float()
     p = params.unflatten(m, a)
-    act = models.ACTIVATIONS[activation]
+    act = models.ACTIVATIONS[m.activation]
     n = x.shape[0]
     with torch.no_grad():
         if arch == "lstm":
@@ -451,8 +452,8 @@ def unit_activations(arch: str, w: Tensor, x: Tensor, *, activation: str = "soft
         return out
 
 
-def align_activations(arch: str, reference: Tensor, w: Tensor, x: Tensor, *, activation: str = "softplus",
-                      perm_seed: int = 0) -> Alignment:
+def align_activations(arch: str, reference: Tensor, w: Tensor, x: Tensor, *, activation: str | None = None,
+                      perm_seed: int | None = None) -> Alignment:
     """Permute the hidden units of ``w`` ``(d,)`` so that their activations on ``x`` best match ``reference``'s.
 
     Activation matching (Ainsworth et al. 2023, Sec. 3.1): for each group, the
