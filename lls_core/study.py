@@ -252,6 +252,13 @@ def execute(task: Task, store_root: str, device: str | None = None, threads: int
     store = Store(store_root)
     if store.has(task.key):
         return str(store.path(task.key))
+    with store.lock(task.key):  # another process may be training this very run: wait, then reuse it
+        if store.has(task.key):
+            return str(store.path(task.key))
+        return _execute(task, store, device, threads)
+
+
+def _execute(task: Task, store: Store, device: str | None, threads: int | None) -> str:
     k = task.key
     ds = _dataset(k.dataset, k.n_train, k.n_test, k.split_seed, task.data_dir)
     if ds.checksum != k.data_checksum:
@@ -310,7 +317,7 @@ def _client(scheduler: Any, workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0")
         return Client(cluster), cluster
     if isinstance(scheduler, str):
         return Client(scheduler), "own-client"
