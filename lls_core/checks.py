@@ -27,7 +27,8 @@ import math
 import numbers
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
-__all__ = ["UnknownNameError", "integer", "real", "choice", "name", "tensor", "same_device", "labels", "sequence"]
+__all__ = ["UnknownNameError", "integer", "real", "choice", "name", "tensor", "same_device", "labels", "sequence",
+           "images"]
 
 T = TypeVar("T")
 
@@ -165,3 +166,21 @@ def labels(argname: str, y: Any, n_classes: int) -> Any:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{argname} holds the label {bad}; expected labels in [0, {n_classes - 1}]")
     return y
+
+
+def images(x: Any, y: Any, *, n_classes: int | None = 10, what: str = "data", min_images: int = 1) -> None:
+    """Images ``x`` ``(N, ...)`` (floating, finite) and labels ``y`` ``(N,)`` that belong together.
+
+    Refuses an empty set, a non-floating ``x``, NaN images, labels outside
+    ``[0, n_classes)`` (``n_classes=None``: labels unused, only the length is checked)
+    and tensors on different devices, each with a message naming ``what``.
+    """
+    tensor(f"{what} images", x, floating=True, finite=True, min_rows=min_images)
+    tensor(f"{what} labels", y, ndim=1)
+    if x.ndim < 2:
+        raise ValueError(f"{what} images have shape {tuple(x.shape)}; expected (N, ...) with one row per image")
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"{what} has {x.shape[0]} images but {y.shape[0]} labels; expected one label per image")
+    same_device(**{f"{what}_images": x, f"{what}_labels": y})
+    if n_classes is not None:
+        labels(f"{what} labels", y, n_classes)

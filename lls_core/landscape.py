@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lls_core import models, params, pathfinder
+from lls_core import checks, models, params, pathfinder
 from lls_core.io import atomic_write, quarantine, sha256_bytes
 
 __all__ = [
@@ -194,6 +194,7 @@ def distances(sets: Mapping[str, Tensor], *, between: tuple[str, str] = ("BFGS-t
     else:
         if not isinstance(origin, Tensor) or origin.shape != (d,):
             raise ValueError(f"origin must be a tensor of shape ({d},); got {getattr(origin, 'shape', type(origin))}")
+        checks.tensor("origin", origin, finite=True)
         o = origin.detach().double()
     dist = {k: torch.linalg.vector_norm(w.detach().double() - o, dim=1).numpy() for k, w in s.items()}
     offs = {k: float(torch.linalg.vector_norm(centroid(w) - o)) for k, w in s.items()}
@@ -283,7 +284,7 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
         g = 1.0 / med
     elif gamma is None:
         g = 1.0 / x.shape[1]
-    elif isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and gamma > 0:
+    elif isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and 0 < gamma < math.inf:
         g = float(gamma)
     else:
         raise ValueError(f"gamma={gamma!r}: must be 'median', None (1/d) or a positive number")
@@ -302,6 +303,14 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
     k = pairwise_kernels(x, metric=kernel, **kw)
     h = np.eye(n) - 1.0 / n
     total = float(np.trace(h @ k @ h))
+    scale = float(np.abs(k).max()) if k.size else 0.0
+    if not (total > 1e-12 * n * scale and np.isfinite(scores).all() and lam.size and lam.max() > 0):
+        try:
+            hint = f"; the median rule gives gamma={median_gamma(x):.3g}" if kernel == "rbf" else ""
+        except ValueError:
+            hint = ""
+        raise ValueError(f"kernel={kernel!r} with gamma={g!r} makes every centred kernel value zero (all points "
+                         f"look alike): no component carries variance{hint}")
     labels = np.r_[np.zeros(wa.shape[0], int), np.ones(wb.shape[0], int)]
     return KPCA(tuple(names), kernel, g, degree, coef0, scores, labels, lam,
                 lam / total if total > 0 else np.full_like(lam, np.nan))
@@ -425,6 +434,11 @@ def pair_barrier(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
             raise ValueError(f"{name} must be a tensor of shape ({d},) for this model; got {getattr(w, 'shape', w)}")
         if not torch.isfinite(w).all():
             raise ValueError(f"{name} contains non-finite values")
+    checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")
+    checks.same_device(w1=w1, w2=w2, x=x)
+    if w1.dtype != w2.dtype or next(model.parameters()).dtype != w1.dtype:
+        raise ValueError(f"w1 ({w1.dtype}), w2 ({w2.dtype}) and the model ({next(model.parameters()).dtype}) "
+                         "must share one dtype")
     if config.n_data is not None:
         x, y = x[: config.n_data], y[: config.n_data]
     torch.manual_seed(config.seed)
@@ -546,6 +560,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         raise ValueError(f"landscape={landscape!r}; valid: {', '.join(LANDSCAPES)}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} labels")
+    checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")
     pairs = sample_pairs(int(w.shape[0]), n_pairs, seed)
     results: dict[int, PairBarrier] = {}
     keys: list[str] = []
