@@ -506,8 +506,8 @@ class _ValueParser:
             while True:
                 out.append(self.value(depth + 1, False))
                 self.items += 1
-                if self.items > 1000:
-                    raise self.fail("more than 1000 list items")
+                if self.items > 500:
+                    raise self.fail("more than 500 list items")
                 self.ws()
                 nxt = self.text[self.i : self.i + 1]
                 self.i += 1
@@ -551,7 +551,7 @@ def parse_value(text: str) -> Any:
     * numbers: ``3``, ``-2``, ``0100`` (decimal 100, never octal), ``1e-3``, ``-1e3``, ``.5``;
     * ``true`` / ``false`` / ``null`` (also ``True`` / ``False`` / ``None``);
     * a quoted string is always a string: ``"1e-3"`` stays text;
-    * lists ``[1, 2.5, fcp]``, nested at most two deep, 1000 items at most;
+    * lists ``[1, 2.5, fcp]``, nested at most two deep, 500 items at most;
     * anything else is the word itself (``adam``, ``1:30``, ``0x3D`` stay text).
 
     Raises :class:`ParameterError` for unbalanced brackets or quotes and for text
