@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             chapter = book.get_chapter(args.chapter)
             overrides = {name: book.parse_override(chapter, name, text) for name, text in pairs}
+            book.resolve_parameters(chapter, args.profile, overrides)  # refuse before echoing anything
             for name, value in overrides.items():
                 print(f"parameter {name} = {value!r}", file=sys.stderr)
             # run_chapter validates the profile, every override and the rules before any work
