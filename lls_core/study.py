@@ -365,6 +365,7 @@ def run_studies(
     if isinstance(archs, str) or not archs:
         raise ValueError(f"archs={archs!r}: expected a non-empty list of names from {', '.join(models.ARCHITECTURES)}")
     st = store if isinstance(store, Store) else Store(store)
+    st.clean_temp()  # temporary files of writers that were killed
     tasks = {a: plan(a, prof, optimizers, data_dir=data_dir) for a in archs}
     every = [t for a in archs for t in tasks[a]]
     todo = [t for t in every if not st.has(t.key)]

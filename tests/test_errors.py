@@ -137,3 +137,16 @@ def test_checks_messages_and_unknown_name_error():
     from lls_core import surfaces
 
     assert issubclass(surfaces.UnknownSurfaceError, UnknownNameError)
+
+
+def test_find_path_refuses_mixed_dtypes_before_any_work():
+    from lls_core import pathfinder
+
+    model = models.build("fcp")
+    d = sum(p.numel() for p in model.parameters())
+    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    with pytest.raises(ValueError, match="dtypes differ \\(w1 torch.float64, w2 torch.float64, the module torch.float32"):
+        pathfinder.find_path(model, torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64), data=(x, y),
+                             steps=1, n_points=3)
+    with pytest.raises(ValueError, match="x torch.float64"):
+        pathfinder.find_path(model, torch.zeros(d), torch.ones(d), data=(x.double(), y), steps=1, n_points=3)
