@@ -267,3 +267,27 @@ def test_clean_temp_removes_orphans_of_dead_writers_only(tmp_path):
     mine.write_bytes(b"y")
     assert st.clean_temp() == 1
     assert not orphan.exists() and mine.exists()
+
+
+def test_two_workers_never_train_the_same_run(tmp_path, monkeypatch):
+    import threading
+
+    prof = study.Profile("twice", n_train=60, n_test=30, n_inits=1, k_best=1,
+                         optimizers=(("sgd", train.SGDConfig(epochs=1, lr=0.5)),))
+    task = study.plan("fcp", prof, ("sgd",))[0]
+    calls = []
+    real = study.train
+
+    def slow(*a, **k):
+        calls.append(threading.get_ident())
+        time.sleep(1.0)  # the second worker arrives while the first trains
+        return real(*a, **k)
+
+    monkeypatch.setattr(study, "train", slow)
+    paths = []
+    workers = [threading.Thread(target=lambda: paths.append(study.execute(task, str(tmp_path), "cpu", None))) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert len(calls) == 1 and len(paths) == 2 and paths[0] == paths[1]
