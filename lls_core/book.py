@@ -619,7 +619,8 @@ def check_parameters(slug: str, namespace: Mapping[str, Any], root: Path | None 
     """Validate a chapter's parameters *inside* its kernel (the cell after the parameters cell).
 
     ``namespace``: the notebook's ``globals()``. Every declared parameter is checked
-    as :func:`resolve_parameters` checks it (types, bounds, list items, rules, CPUs);
+    as :func:`resolve_parameters` checks it (types, bounds, list items, rules; a
+    ``cpus`` parameter above :func:`cpu_count` is lowered to it with a warning);
     any other public global (papermill injects unknown names too) is refused as an
     unknown parameter. Runs under ``lls-book``, papermill and Jupyter alike.
     Returns the checked values (and writes coerced ones back into ``namespace``).
@@ -645,9 +646,12 @@ def check_parameters(slug: str, namespace: Mapping[str, Any], root: Path | None 
     values: dict[str, Any] = {}
     for p in chapter.parameters:
         values[p.name] = p.validate(namespace[p.name])
-        if p.cpus and values[p.name] > cpu_count():
-            raise ParameterError(f"parameter {p.name!r} = {values[p.name]!r} is more than the {cpu_count()} CPUs "
-                                 f"this machine lets this process use; expected {p.describe()}")
+        if p.cpus and values[p.name] > cpu_count():  # the default may exceed a small machine: lower it, say so
+            import warnings
+
+            warnings.warn(f"parameter {p.name!r} = {values[p.name]!r} is more than the {cpu_count()} CPUs here; "
+                          f"using {cpu_count()}", stacklevel=2)
+            values[p.name] = cpu_count()
     check_rules(chapter, values)
     if isinstance(namespace, dict):
         namespace.update(values)

@@ -264,3 +264,10 @@ def test_papermill_directly_gets_the_same_checks(tmp_path):
             papermill.execute_notebook(str(src), str(tmp_path / "out.ipynb"), parameters=params, kernel_name="python3",
                                        cwd=str(ROOT), progress_bar=False)
         assert info.value.exec_count <= 3  # stopped in the check cell, before any work
+
+
+def test_kernel_check_lowers_workers_to_the_cpus():
+    ns = dict(profile="smoke", workers=book.cpu_count() + 1)
+    with pytest.warns(UserWarning, match="more than the"):
+        assert book.check_parameters("training", ns, ROOT)["workers"] == book.cpu_count()
+    assert ns["workers"] == book.cpu_count()
