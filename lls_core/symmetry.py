@@ -129,9 +129,9 @@ def group_sizes(arch: str) -> dict[str, int]:
 
 
 def _check_arch(arch: object) -> str:
-    if not isinstance(arch, str) or arch not in _SPECS:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
-    return arch
+    from lls_core import checks
+
+    return checks.name("arch", arch, models.ARCHITECTURES, what="architecture")
 
 
 def _as_array(w: object, name: str, arch: str, ndims: tuple[int, ...]) -> np.ndarray:
