@@ -68,8 +68,12 @@ def wall_times(build_dir: str | Path, profile: str | None = None) -> pd.DataFram
 
 
 def _runs(build_dir: str | Path) -> dict:
-    log = Path(build_dir) / "runs.json"
-    return json.loads(log.read_text()) if log.exists() else {}
+    """The run log, read as the runner reads it (a damaged ``runs.json`` is rebuilt from the per-run records)."""
+    from . import book
+
+    if not Path(build_dir).exists():
+        return {}
+    return book._read_runs(Path(build_dir))
 
 
 def parameters_used(build_dir: str | Path, profile: str | None = None) -> pd.DataFrame:

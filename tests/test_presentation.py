@@ -35,6 +35,7 @@ def _executed(tmp_path, params):
         nbformat.v4.new_code_cell("n = 2\nlr = 0.1", metadata={"tags": ["injected-parameters"]}),
         nbformat.v4.new_code_cell('glue("a", 1, display=False)\nglue("b", 2, display=False)'),
         nbformat.v4.new_code_cell('x = 1\nglue("c", x, display=False)'),
+        nbformat.v4.new_code_cell('import lls_core.book  # checks\nlls_core.book.check_parameters("demo", globals())'),
         nbformat.v4.new_markdown_cell("Text {glue:text}`a`."),
     ]
     path = tmp_path / "demo.ipynb"
@@ -58,6 +59,7 @@ def test_present_notebook_hides_plumbing_and_states_the_profile(tmp_path):
     assert "remove-cell" in tags[2] and "remove-cell" in tags[3]  # parameters, injected
     assert "remove-cell" in tags[4]  # glue only
     assert "remove-cell" not in tags[5]  # computes something too: shown
+    assert "remove-cell" in tags[6]  # the chapter's parameter self-check
 
 
 def test_parameters_block_defaults_and_long_tables_collapse(tmp_path):
