@@ -79,9 +79,11 @@ __all__ = [
     "parse_override",
     "check_parameters",
     "run_chapter",
+    "present_notebook",
     "stage_book",
     "build_html",
     "build_book",
+    "build_pdf",
 ]
 
 PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
@@ -89,6 +91,9 @@ PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
 parameters cell's defaults); ``paper``: the papers' full scale."""
 
 KERNEL = "python3"
+KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=ERROR",)
+"""Arguments for the chapter kernel: only errors on the console (ipykernel 7 otherwise warns that a
+local kernel's sockets are plain TCP on every start, which reads as an alarm to a reader rerunning a chapter)."""
 
 
 class ParameterError(ValueError):
@@ -843,6 +848,7 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
                 cwd=str(root),
                 progress_bar=progress,
                 log_output=False,
+                extra_arguments=list(KERNEL_ARGS),
             )
         except BaseException:
             if tmp.exists():
@@ -878,6 +884,108 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
     return result
 
 
+# ----------------------------------------------------------------------------- presentation
+
+
+def _call_name(node: ast.AST) -> str | None:
+    func = node.func if isinstance(node, ast.Call) else None
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _glue_only(source: str) -> bool:
+    """True for a plumbing cell: every statement is a ``glue(...)`` call (numbers for the prose),
+    or the chapter's self-check (``check_parameters(...)`` and the import it needs)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+
+    def plumbing(st: ast.stmt) -> bool:
+        if isinstance(st, ast.Expr) and _call_name(st.value) in ("glue", "check_parameters"):
+            return True
+        if isinstance(st, ast.Assign) and _call_name(st.value) == "check_parameters":
+            return True
+        return isinstance(st, (ast.Import, ast.ImportFrom)) and all(
+            (a.name == "lls_core.book" or (getattr(st, "module", None) == "lls_core" and a.name == "book")) for a in st.names
+        )
+
+    return bool(tree.body) and all(plumbing(st) for st in tree.body) and any(not isinstance(st, (ast.Import, ast.ImportFrom)) for st in tree.body)
+
+
+def _value_md(value: Any) -> str:
+    text = repr(value).replace("|", "\\|")
+    return f"`{text}`"
+
+
+def parameters_block(chapter: Chapter, profile: str, used: Mapping[str, Any]) -> str:
+    """The MyST block a chapter opens with: the profile and the effective parameter values.
+
+    ``used`` are the values the kernel received (papermill's record). A value is marked
+    *profile* where the profile sets it and *override* where neither the defaults nor the
+    profile give it (a ``-p`` on the command line).
+    """
+    prof = chapter.profiles.get(profile, {}) if profile in PROFILES else {}
+    rows = []
+    for p in chapter.parameters:
+        value = used.get(p.name, p.default)
+        if p.name in prof and value == prof[p.name]:
+            origin = f"{profile} profile"
+        elif value == p.default:
+            origin = "default"
+        else:
+            origin = "override (-p)"
+        rows.append(f"| `{p.name}` | {_value_md(value)} | {origin} | {p.help.replace('|', '/')} |")
+    table = "\n".join(["| parameter | value | set by | meaning |", "|---|---|---|---|", *rows])
+    rerun = f"lls-book run {chapter.slug} --profile {profile}"
+    return (
+        f":::{{admonition}} This page was computed under the `{profile}` profile\n"
+        f":class: note lls-params{' dropdown' if len(rows) > 8 else ''}\n\n"
+        f"{table}\n\n"
+        f"Rerun it with `{rerun} -p NAME VALUE`; {{doc}}`the reproducibility appendix <reproducibility>` lists every chapter's parameters.\n"
+        ":::\n"
+    )
+
+
+def present_notebook(executed: Path, target: Path, chapter: Chapter, profile: str) -> Path:
+    """Copy an executed chapter into the book sources with its plumbing out of sight.
+
+    - papermill's injected-parameters cell and the chapter's own parameters cell get
+      ``remove-cell`` (their values appear in the table below instead);
+    - code cells that only ``glue`` numbers for the prose, and the chapter's parameter
+      self-check cell (``check_parameters``), get ``remove-cell`` (glued values stay
+      available to the prose);
+    - a block naming the profile and listing the effective parameters is inserted right
+      after the chapter's title cell.
+
+    The executed notebook itself is left untouched; ``target`` is written atomically.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    used = dict((nb.metadata.get("papermill", {}) or {}).get("parameters", {}) or {})
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        hide = "injected-parameters" in tags or "parameters" in tags or _glue_only(cell.source)
+        if hide and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    title_at = next(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and any(line.startswith("# ") for line in c.source.splitlines())),
+        None,
+    )
+    if title_at is not None and chapter.parameters:
+        block = nbformat.v4.new_markdown_cell(parameters_block(chapter, profile, used))
+        block.metadata["tags"] = ["lls-parameters"]
+        nb.cells.insert(title_at + 1, block)
+    _atomic_write_text(target, nbformat.writes(nb))
+    return target
+
+
 # ----------------------------------------------------------------------------- the book
 
 
@@ -899,7 +1007,7 @@ def stage_book(profile: str, build_dir: Path, root: Path | None = None) -> Path:
             nb = executed / f"{Path(entry).name}.ipynb"
             if not nb.exists():
                 raise FileNotFoundError(f"{nb} is missing: run the chapter first (lls-book run {Path(entry).name} --profile {profile})")
-            shutil.copy2(nb, src / "notebooks" / nb.name)
+            present_notebook(nb, src / "notebooks" / nb.name, _read_chapter(root / f"{entry}.md"), profile)
     shutil.copy2(root / "_config.yml", src / "_config.yml")
     shutil.copy2(root / "_toc.yml", src / "_toc.yml")
     return src
@@ -943,3 +1051,42 @@ def build_book(profile: str = "quick", build_dir: Path | str | None = None, root
         bar.set_postfix_str(slug)
         run_chapter(slug, profile, build_dir=build_dir, root=root)
     return build_html(profile, build_dir, root)
+
+
+LATEX_PACKAGES = "texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf tex-gyre"
+"""The Debian packages the PDF build needs (``sudo apt-get install ...``)."""
+
+
+def pdf_tools_missing() -> str | None:
+    """None when ``latexmk`` and ``xelatex`` are installed, else a message saying how to get them."""
+    missing = [tool for tool in ("latexmk", "xelatex") if shutil.which(tool) is None]
+    if not missing:
+        return None
+    return f"the PDF build needs {', '.join(missing)}; on Debian/Ubuntu: sudo apt-get install {LATEX_PACKAGES}"
+
+
+def build_pdf(profile: str = "quick", build_dir: Path | str | None = None, root: Path | None = None) -> Path:
+    """The whole book as one PDF (xelatex via Jupyter Book's ``pdflatex`` builder) from the executed chapters.
+
+    Needs ``latexmk`` and ``xelatex`` (Debian: ``apt-get install`` :data:`LATEX_PACKAGES`);
+    without them it raises ``RuntimeError`` saying so before any work. Returns
+    ``<build_dir>/lls-book.pdf``. Interactive outputs (the 3-D surface) appear as text.
+    """
+    root = root or project_root()
+    build_dir = (Path(build_dir) if build_dir is not None else root / "_build").resolve()
+    problem = pdf_tools_missing()
+    if problem:
+        raise RuntimeError(problem)
+    src = stage_book(profile, build_dir, root)
+    out = build_dir / "pdf"
+    if out.exists():
+        shutil.rmtree(out)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--builder", "pdflatex", "--path-output", str(out)]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    pdfs = sorted((out / "_build" / "latex").glob("*.pdf"))
+    if proc.returncode != 0 or not pdfs:
+        raise RuntimeError(f"the PDF build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    target = build_dir / "lls-book.pdf"
+    shutil.copy2(pdfs[0], target)
+    return target

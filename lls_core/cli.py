@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--build-dir", type=Path, default=None)
     build.add_argument("--only", action="append", default=None, metavar="CHAPTER", help="execute only these chapters")
     build.add_argument("--html-only", action="store_true", help="rebuild the HTML from already executed chapters")
+    build.add_argument("--pdf", action="store_true", help="also write the whole book as one PDF (needs LaTeX; see the README)")
     return ap
 
 
@@ -115,11 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "build":
             if args.profile not in book.PROFILES:
                 raise book.ParameterError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(book.PROFILES)}")
+            if args.pdf and book.pdf_tools_missing():  # before hours of chapters, not after
+                raise book.ParameterError(book.pdf_tools_missing())
             if args.html_only:
                 html = book.build_html(args.profile, args.build_dir)
             else:
                 html = book.build_book(args.profile, args.build_dir, only=args.only)
             print(f"book written to {html / 'index.html'}")
+            if args.pdf:
+                print(f"PDF written to {book.build_pdf(args.profile, args.build_dir)}")
     except (book.ParameterError, KeyError, FileNotFoundError) as err:  # the user's input: one line, exit 2
         print(f"lls-book: error: {_one_line(err)}", file=sys.stderr)
         return 2

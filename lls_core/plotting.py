@@ -27,6 +27,13 @@ __all__ = [
     "plotly_surfaces",
     "plotly_html",
     "show_figure",
+    "colorbar_ticks",
+    "tidy_log_axis",
+    "set_linestyle",
+    "barrier_histograms",
+    "share_y_limits",
+    "plural",
+    "batch_colors",
 ]
 
 # Fixed colours, chosen from colour-blind-safe palettes (Okabe-Ito + tab20 extras).
@@ -81,8 +88,16 @@ def color(name: str) -> str:
 
 
 def use_style(context: str = "notebook") -> None:
-    """Apply the book's seaborn theme (white grid, readable fonts, 150 dpi PNGs)."""
+    """Apply the book's seaborn theme (white grid, readable fonts, 150 dpi PNGs) and table style.
+
+    Inside IPython, DataFrames and Stylers are then shown in the book's one table
+    style (:func:`lls_core.tables.use_table_style`).
+    """
     import seaborn as sns
+
+    from .tables import use_table_style
+
+    use_table_style()
 
     sns.set_theme(context=context, style="whitegrid", palette="colorblind", font_scale=0.95)
     matplotlib.rcParams.update(
@@ -130,6 +145,20 @@ _CRITICAL_STYLE = {
     "saddles": {"marker": "X", "label": "saddle", "facecolor": "#F0E442", "edgecolor": "black"},
     "maxima": {"marker": "^", "label": "maximum", "facecolor": "#D55E00", "edgecolor": "black"},
 }
+
+
+def colorbar_ticks(lo: float, hi: float, n: int = 5):
+    """At most ``n`` + 1 round tick values inside ``[lo, hi]`` (none beyond the bar's ends).
+
+    matplotlib's locator may return a tick past the top of a colour bar, which is then
+    drawn on the bar's end and overprints its neighbour (``9.0`` over ``7.5``).
+    """
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    vals = MaxNLocator(nbins=n).tick_values(lo, hi)
+    eps = 1e-9 * max(abs(hi - lo), 1e-300)
+    return np.array([v for v in vals if lo - eps <= v <= hi + eps])
 
 
 def _surface_grid(surface, n, domain, clip):
@@ -221,15 +250,17 @@ def plot_contour(
         lv = np.linspace(lo, hi if hi > lo else lo + 1.0, int(levels) + 1)
     else:
         lv = np.asarray(levels, dtype=float)
+    # arrows on the colour bar only where heights really lie beyond the levels
+    below = bool(finite.size and finite.min() < lv[0])
+    above = bool(finite.size and finite.max() > lv[-1])
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[(below, above)]
     if filled:
-        cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap, extend="both" if clip is None else "neither")
+        cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap, extend=extend)
         ax.contour(X, Y, Z, levels=lv, colors="k", linewidths=0.3, alpha=0.35)
     else:
         cs = ax.contour(X, Y, Z, levels=lv, cmap=cmap, linewidths=0.9)
     if colorbar:
-        from matplotlib.ticker import MaxNLocator
-
-        cb_kw = {"shrink": 0.85, "label": r"$z = f(x, y)$", "ticks": MaxNLocator(6)}
+        cb_kw = {"shrink": 0.85, "label": r"$z = f(x, y)$", "ticks": colorbar_ticks(lv[0], lv[-1])}
         cb_kw.update(colorbar_kw or {})
         ax.figure.colorbar(cs, ax=ax, **cb_kw)
     (x0, x1), (y0, y1) = (X[0, 0], X[0, -1]), (Y[0, 0], Y[-1, 0])
@@ -372,7 +403,8 @@ def plotly_surfaces(surfaces, *, n: int = 81, clip=None, titles=None, height: in
         X, Y, Z = _surface_grid(s, n, None, clip[i] if isinstance(clip, list) else clip)
         visible = i == 0
         first = len(fig.data)
-        fig.add_trace(go.Surface(x=X[0], y=Y[:, 0], z=Z, colorscale="Viridis", showscale=False,
+        fig.add_trace(go.Surface(x=X[0], y=Y[:, 0], z=Z, colorscale="Viridis", showscale=True,
+                                 colorbar={"title": {"text": "z"}, "len": 0.6, "thickness": 14, "x": 0.98},
                                  name=s.name, visible=visible,
                                  hovertemplate="x=%{x:.3f}<br>y=%{y:.3f}<br>z=%{z:.4f}<extra></extra>"))
         if s.minima:
@@ -391,7 +423,7 @@ def plotly_surfaces(surfaces, *, n: int = 81, clip=None, titles=None, height: in
     layout = {
         "title": {"text": names[0], "x": 0.5, "xanchor": "center"},
         "height": height,
-        "margin": {"l": 0, "r": 0, "t": 50, "b": 0},
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},  # room for the tick labels
         "scene": {"xaxis_title": "x", "yaxis_title": "y", "zaxis_title": "z"},
     }
     if len(surfaces) > 1:
@@ -425,3 +457,143 @@ def show_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     plt.close(fig)
     display(Image(filename=str(path)))
     return path
+
+
+# ---------------------------------------------------------------------------
+# Small fixes that several figures need
+# ---------------------------------------------------------------------------
+
+
+def plural(n: int, word: str, plural_form: str | None = None) -> str:
+    """``"1 hidden layer"``, ``"2 hidden layers"``: never ``"layer(s)"``."""
+    return f"{n} {word if n == 1 else (plural_form or word + 's')}"
+
+
+def tidy_log_axis(ax, axis: str = "x", max_labels: int = 6) -> None:
+    """Label only the decades of a log axis, at most ``max_labels`` of them, and no minor ticks.
+
+    On a log axis spanning less than a decade matplotlib labels minor ticks too, and
+    their labels (``4×10⁻¹``, ``6×10⁻¹``...) overprint each other and the major ones.
+    Here the minor labels are removed; within one decade a few plain ticks are placed by
+    :class:`~matplotlib.ticker.MaxNLocator`, within two by 1-2-5 subdivisions, and wider
+    spans label at most ``max_labels`` decades.
+    """
+    import numpy as np
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    lo, hi = (ax.get_xlim() if axis == "x" else ax.get_ylim())
+    target.set_minor_formatter(NullFormatter())
+    span = np.log10(hi / lo) if lo > 0 and hi > 0 else np.inf
+    if span < 2:
+        # under a decade LogLocator falls back to dense linear ticks: ask for a few plain ones
+        locator = MaxNLocator(nbins=max(max_labels - 2, 2)) if span < 1 else LogLocator(base=10, subs=(1.0, 2.0, 5.0))
+        target.set_major_locator(locator)
+        fmt = ScalarFormatter()
+        fmt.set_scientific(False)
+        target.set_major_formatter(fmt)
+    else:
+        target.set_major_locator(LogLocator(base=10, numticks=max_labels))
+
+
+_SET_LINESTYLES = {"train": "-", "test": "--"}
+
+
+def set_linestyle(name: str) -> str:
+    """Solid for a training set (``BFGS-train``), dashed for a test set (``SGD-test``), else solid."""
+    return _SET_LINESTYLES.get(name.rsplit("-", 1)[-1].lower(), "-")
+
+
+def barrier_histograms(frame, archs, landscape: str, sets, *, bins: int = 12, panel: tuple[float, float] = (5.6, 4.0)):
+    """Step histograms of path heights per weight set, one panel per architecture.
+
+    ``frame`` has columns ``arch``, ``landscape``, ``set`` and ``height`` (one row per
+    path). Every set keeps its book colour; training sets are solid and test sets dashed,
+    and each set is drawn a little thinner than the one before, so that identical
+    histograms stay visible instead of hiding each other. Heights spanning more than a
+    factor of 10 get a log axis with only its decades labelled (:func:`tidy_log_axis`).
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    archs = list(archs)
+    fig, axes = plt.subplots(1, len(archs), figsize=(panel[0] * len(archs), panel[1]), squeeze=False, layout="constrained")
+    for ax, arch in zip(axes[0], archs):
+        sub = frame[(frame["arch"] == arch) & (frame["landscape"] == landscape)]
+        order = [s for s in sets if s in set(sub["set"])]
+        heights = sub["height"].to_numpy(dtype=float)
+        heights = heights[np.isfinite(heights)]
+        log = bool(heights.size and heights.min() > 0 and heights.max() > 10 * heights.min())
+        if heights.size:
+            lo, hi = heights.min(), heights.max()
+            if hi <= lo:
+                lo, hi = lo - 0.5 * abs(lo or 1), hi + 0.5 * abs(hi or 1)
+            edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+        handles = []
+        for i, name in enumerate(order):
+            h = sub.loc[sub["set"] == name, "height"].to_numpy(dtype=float)
+            h = h[np.isfinite(h)]
+            c, ls, lw = color(name), set_linestyle(name), max(2.6 - 0.35 * i, 0.9)
+            ax.hist(h, bins=edges, histtype="step", color=c, linestyle=ls, linewidth=lw, zorder=3 + i)
+            ax.plot(h, np.zeros_like(h), "|", color=c, markersize=9, alpha=0.8, clip_on=False, zorder=10)
+            handles.append(Line2D([], [], color=c, linestyle=ls, linewidth=lw, label=f"{name} ({h.size})"))
+        if log:
+            ax.set_xscale("log")
+            tidy_log_axis(ax, "x")
+        unit = "MSE" if arch == "autoencoder" else "cross-entropy, nats"
+        ax.set_xlabel(f"path height on the {landscape} loss ({unit})")
+        ax.set_ylabel("pairs")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts
+        ax.set_title(arch)
+        if handles:
+            ax.legend(handles=handles, title="set (pairs)", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def share_y_limits(axes, *, log: bool | None = None) -> None:
+    """Give panels one y range (and one scale) so that their curves compare by eye.
+
+    ``log=None`` chooses a log scale when the positive data of all panels span more than
+    two decades. Panels that must stay apart (different quantities) should not be passed.
+    """
+    import numpy as np
+
+    axes = [ax for ax in np.ravel(axes)]
+    ys = [line.get_ydata() for ax in axes for line in ax.get_lines()]
+    vals = np.concatenate([np.asarray(y, dtype=float).ravel() for y in ys]) if ys else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return
+    pos = vals[vals > 0]
+    if log is None:
+        log = bool(pos.size == vals.size and pos.size and pos.max() > 100 * pos.min())
+    for ax in axes:
+        ax.set_yscale("log" if log else "linear")
+    if log:
+        lo, hi = pos.min() / 1.5, pos.max() * 1.5
+    else:
+        pad = 0.05 * (vals.max() - vals.min() or 1.0)
+        lo, hi = vals.min() - pad, vals.max() + pad
+    for ax in axes:
+        ax.set_ylim(lo, hi)
+
+
+def batch_colors(sizes) -> dict:
+    """One colour per batch size (or any ordered setting), never an optimizer's colour.
+
+    Colours run along the colour-blind-safe sequential map ``cividis`` in the order of
+    the sorted sizes, so the smallest batch is darkest in every figure that uses the same
+    sizes. Returns ``{size: hex colour}``.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    keys = sorted(set(sizes))
+    if not keys:
+        return {}
+    cmap = colormaps["cividis"]
+    pos = [0.5] if len(keys) == 1 else [0.05 + 0.8 * i / (len(keys) - 1) for i in range(len(keys))]
+    return {k: to_hex(cmap(p)) for k, p in zip(keys, pos)}

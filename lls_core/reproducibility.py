@@ -1,4 +1,6 @@
-"""Facts for the reproducibility appendix: environment versions, profiles, wall times."""
+"""Facts for the reproducibility appendix: environment versions, profiles, wall times,
+the parameters each chapter actually ran with (from the run log ``runs.json``, not the
+sources), the git commit and the build date."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pandas as pd
 
 from .book import PROFILES, Chapter
 
-__all__ = ["environment", "profile_table", "wall_times"]
+__all__ = ["environment", "profile_table", "wall_times", "parameters_used", "git_commit", "build_summary"]
 
 _PACKAGES = (
     "lls-core", "torch", "numpy", "scipy", "pandas", "matplotlib", "seaborn", "scikit-learn",
@@ -63,3 +65,61 @@ def wall_times(build_dir: str | Path, profile: str | None = None) -> pd.DataFram
     if not rows:
         return pd.DataFrame(columns=["wall time (s)", "finished"])
     return pd.DataFrame(rows).set_index(["profile", "chapter"]).sort_index()
+
+
+def _runs(build_dir: str | Path) -> dict:
+    """The run log, read as the runner reads it (a damaged ``runs.json`` is rebuilt from the per-run records)."""
+    from . import book
+
+    if not Path(build_dir).exists():
+        return {}
+    return book._read_runs(Path(build_dir))
+
+
+def parameters_used(build_dir: str | Path, profile: str | None = None) -> pd.DataFrame:
+    """Every parameter value each executed chapter ran with, read from ``<build_dir>/runs.json``.
+
+    One row per (profile, chapter, parameter), with the value as the kernel received it
+    (``repr``), so the table shows what ran rather than what the sources say. Empty
+    (with the columns) when nothing was recorded.
+    """
+    rows = [
+        {"profile": prof, "chapter": slug, "parameter": name, "value": repr(value)}
+        for prof, chapters in _runs(build_dir).items()
+        if profile is None or prof == profile
+        for slug, info in chapters.items()
+        for name, value in sorted((info.get("parameters") or {}).items())
+    ]
+    if not rows:
+        return pd.DataFrame(columns=["profile", "chapter", "parameter", "value"]).set_index(["profile", "chapter", "parameter"])
+    return pd.DataFrame(rows).set_index(["profile", "chapter", "parameter"]).sort_index()
+
+
+def git_commit(root: str | Path) -> str:
+    """The commit the sources were at (``git rev-parse HEAD``), ``+ local changes`` when the tree
+    differs from it, or ``unknown`` outside a git checkout."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=20)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head.stdout.strip() + (" + local changes" if dirty else "")
+
+
+def build_summary(build_dir: str | Path, profile: str) -> dict[str, str]:
+    """Chapters executed under ``profile``, their total wall time, and when the first and last finished."""
+    runs = _runs(build_dir).get(profile, {})
+    total = sum(float(info.get("wall_seconds", 0.0)) for info in runs.values())
+    finished = sorted(str(info.get("finished", "")) for info in runs.values() if info.get("finished"))
+    return {
+        "profile": profile,
+        "chapters executed": str(len(runs)),
+        "total wall time": f"{total / 60:.1f} min ({total:.0f} s)",
+        "first chapter finished": finished[0] if finished else "—",
+        "last chapter finished": finished[-1] if finished else "—",
+    }
