@@ -575,11 +575,19 @@ def embed_trajectories(
 
         import phate
 
+        # PHATE reads Euclidean distances only (k-nearest-neighbour kernel), so give it the exact
+        # principal-component scores of all n snapshots (n x rank, same distances) instead of the
+        # d-dimensional weights: phate's own randomized PCA of d ~ 1e5 columns costs seconds.
+        D2 = torch.cdist(W, W).pow(2).numpy()
+        J = np.eye(n) - 1.0 / n
+        evals, evecs = np.linalg.eigh(-0.5 * J @ D2 @ J)
+        keep = evals > 1e-10 * max(evals.max(), 1e-300)
+        scores = evecs[:, keep] * np.sqrt(evals[keep])
         op = phate.PHATE(n_components=2, knn=min(knn, n - 2), mds_solver="smacof", random_state=seed,
-                         n_pca=min(100, n - 1), n_jobs=1, verbose=0)
+                         n_pca=None, n_jobs=1, verbose=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            coords = np.asarray(op.fit_transform(W.numpy()), dtype=np.float64)
+            coords = np.asarray(op.fit_transform(scores), dtype=np.float64)
         stress = float("nan")
     splits = np.cumsum([t.shape[0] for t in trajs])[:-1]
     return TrajectoryEmbedding(tuple(np.split(coords, splits)), method, float(stress))

@@ -59,7 +59,7 @@ def test_trend_test_is_calibrated_under_the_null():
 def test_trend_test_small_designs_cannot_claim_support():
     # two levels, two runs each: the smallest two-sided p is 1/3 -- never significant
     t = vizstudy.trend_test([0, 0, 1, 1], [0.0, 0.1, 0.9, 1.0])
-    assert t.rho == pytest.approx(1.0, abs=1e-12) and t.p > 0.3 and t.verdict == "not resolved"
+    assert t.rho == pytest.approx(0.894, abs=1e-3) and t.p > 0.3 and t.verdict == "not resolved"
     # within-group permutation with 2 levels and 4 groups: smallest p = 2/16
     g = vizstudy.trend_test([0, 1] * 4, [0, 1, 0.1, 1.1, 0.2, 1.2, 0.3, 1.3], groups=[0, 0, 1, 1, 2, 2, 3, 3])
     assert g.p == pytest.approx(0.125, abs=0.02) and g.verdict == "not resolved"
