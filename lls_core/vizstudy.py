@@ -606,10 +606,12 @@ class Barriers:
 
     def facts(self) -> dict[str, float]:
         """Scalars for glue: ``pairs``, ``median``, ``min``, ``max`` barrier, ``endpoint_median``, and the
-        median ``ratio`` of barrier to end-point loss."""
+        median ``ratio`` of barrier to end-point loss (``inf`` where an end-point loss is 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(self.endpoint_loss > 0, self.values / np.where(self.endpoint_loss > 0, self.endpoint_loss, 1), np.inf)
         return {"pairs": len(self.pairs), "median": float(np.median(self.values)), "min": float(self.values.min()),
                 "max": float(self.values.max()), "endpoint_median": float(np.median(self.endpoint_loss)),
-                "ratio": float(np.median(self.values / self.endpoint_loss))}
+                "ratio": float(np.median(ratio))}
 
 
 def barriers(loss_fn: hessian.LossFn, ws: Sequence[Tensor], *, n: int = 21) -> Barriers:
