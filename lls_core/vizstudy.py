@@ -13,7 +13,7 @@ statistic over all the runs:
 * :func:`scores` -- mean loss and error rate of a net on a data set.
 * :func:`trend_test` -- Spearman's rank correlation between the level and a
   measure over all runs, a permutation p-value (two-sided; permuting within groups
-  when runs share an initialisation) and a bootstrap interval; the verdict is
+  when runs share an initialisation) and a Fisher-z interval; the verdict is
   "supported", "contradicted" or "not resolved" (never "supported" without a
   significant effect in the expected direction).
 * :func:`batch_study` -- Keskar et al. (2017): one net per (batch size, seed), each
@@ -170,7 +170,7 @@ class Trend:
     """Rank trend of a ``measure`` over the levels of a variable (see :func:`trend_test`).
 
     ``rho``: Spearman's correlation between level and measure over ``n`` runs at
-    ``n_levels`` levels; ``ci``: bootstrap interval at ``level``; ``p``: two-sided
+    ``n_levels`` levels; ``ci``: Fisher-z interval at ``level``; ``p``: two-sided
     permutation p-value; ``expected``: the claim's direction; ``verdict``: one of
     :data:`VERDICTS`.
     """
@@ -214,7 +214,6 @@ def trend_test(
     alpha: float = 0.05,
     level: float = 0.95,
     n_perm: int = 9999,
-    n_boot: int = 2000,
     seed: int = 0,
 ) -> Trend:
     """Does ``values`` rise (``expected="increase"``) or fall with ``levels``? One value per run, ``(n,)`` each.
@@ -224,8 +223,10 @@ def trend_test(
     ``n_excluded``). p-value: two-sided, from ``n_perm`` random permutations of the
     values (within each group when ``groups`` is given: runs of one group share an
     initialisation, so only their order across levels is exchangeable); ``(1 + #
-    {|rho*| >= |rho|}) / (1 + n_perm)``. Interval: percentile bootstrap, resampling
-    runs within each level (or whole groups when ``groups`` is given). Verdict:
+    {|rho*| >= |rho|}) / (1 + n_perm)``. Interval: Fisher's z transform of rho with
+    Bonett and Wright's standard error ``sqrt((1 + rho^2 / 2) / (n - 3))`` (a percentile
+    bootstrap of rho over a handful of runs per level is biased by the ties resampling
+    creates, and can exclude rho itself). Verdict:
     "supported" when ``p < alpha`` and the interval excludes 0 on the expected
     side, "contradicted" when both point the other way, else "not resolved".
     Example::
@@ -239,9 +240,8 @@ def trend_test(
         raise ValueError(f"alpha={alpha!r}: must lie in (0, 0.5)")
     if not 0.5 < level < 1:
         raise ValueError(f"level={level!r}: must lie in (0.5, 1)")
-    for name, v in (("n_perm", n_perm), ("n_boot", n_boot)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 99:
-            raise ValueError(f"{name}={v!r}: must be an integer >= 99")
+    if not isinstance(n_perm, int) or isinstance(n_perm, bool) or n_perm < 99:
+        raise ValueError(f"n_perm={n_perm!r}: must be an integer >= 99")
     lv = np.asarray(levels, dtype=float).ravel()
     val = np.asarray(values, dtype=float).ravel()
     if lv.shape != val.shape:
@@ -282,38 +282,14 @@ def trend_test(
             perms[:, idx] = rng.permuted(np.tile(rv[idx], (n_perm, 1)), axis=1)
     null = _rank_corr(rl, perms)
     p = float((1 + np.count_nonzero(np.abs(null) >= abs(rho) - 1e-12)) / (1 + n_perm))
-    # bootstrap: runs within levels, or whole groups
-    if grp is None:
-        cols = [rng.choice(np.flatnonzero(lv == u), size=(n_boot, int((lv == u).sum()))) for u in np.unique(lv)]
-        idx = np.concatenate(cols, axis=1)
+    # Fisher z interval with Bonett & Wright's (2000) standard error for Spearman's rho
+    if n > 3:
+        z, se = math.atanh(max(min(rho, 0.9999), -0.9999)), math.sqrt((1 + rho**2 / 2) / (n - 3))
+        q = float(sps.norm.ppf(0.5 + level / 2))
+        ci = (math.tanh(z - q * se), math.tanh(z + q * se))
     else:
-        names = list(dict.fromkeys(grp.tolist()))
-        members = [np.flatnonzero(grp == g) for g in names]
-        pick = rng.integers(0, len(names), size=(n_boot, len(names)))
-        idx = np.stack([np.concatenate([members[j] for j in row]) for row in pick]) if len({m.size for m in members}) == 1 \
-            else None
-        if idx is None:  # unequal groups: resample per row (ragged), computed one by one
-            boots = []
-            for row in pick:
-                ii = np.concatenate([members[j] for j in row])
-                boots.append(sps.spearmanr(lv[ii], val[ii]).statistic if np.ptp(lv[ii]) > 0 else np.nan)
-            boot = np.asarray(boots, dtype=float)
-    if grp is None or idx is not None:
-        boot = _rank_corr_rows(lv[idx], val[idx])
-    tail = (1 - level) / 2
-    finite = boot[np.isfinite(boot)]
-    ci = (float(np.quantile(finite, tail)), float(np.quantile(finite, 1 - tail))) if finite.size else (rho, rho)
+        ci = (-1.0, 1.0)
     return result(rho, ci, p)
-
-
-def _rank_corr_rows(L: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row pair of ``L`` and ``V`` ``(B, n)`` (nan where a row is constant)."""
-    rl, rv = sps.rankdata(L, axis=1), sps.rankdata(V, axis=1)
-    a = rl - rl.mean(axis=1, keepdims=True)
-    b = rv - rv.mean(axis=1, keepdims=True)
-    den = np.sqrt((a**2).sum(axis=1) * (b**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
 
 
 def _median_by(table: pd.DataFrame, by: str, col: str) -> dict:

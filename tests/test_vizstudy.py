@@ -51,7 +51,7 @@ def test_trend_test_p_value_matches_full_enumeration():
 def test_trend_test_is_calibrated_under_the_null():
     rng = np.random.default_rng(0)
     lv = np.repeat([1, 2, 3], 4)
-    ps = np.array([vizstudy.trend_test(lv, rng.normal(size=12), n_perm=499, n_boot=200, seed=i).p for i in range(200)])
+    ps = np.array([vizstudy.trend_test(lv, rng.normal(size=12), n_perm=499, seed=i).p for i in range(200)])
     assert 0.01 < np.mean(ps < 0.05) < 0.10
     assert 0.4 < np.mean(ps < 0.5) < 0.6
 
@@ -208,3 +208,16 @@ def test_barriers_between_all_pairs():
     assert b.loss.shape == (3, 11) and b.facts()["pairs"] == 3
     with pytest.raises(ValueError, match="need at least 2"):
         vizstudy.barriers(f, ws[:1])
+
+
+def test_trend_interval_contains_rho_and_narrows_with_more_runs():
+    rng = np.random.default_rng(1)
+    lv = np.repeat([1, 2, 3], 4)
+    vals = lv + rng.normal(size=12)
+    t = vizstudy.trend_test(lv, vals)
+    assert t.ci[0] < t.rho < t.ci[1]
+    big = vizstudy.trend_test(np.repeat([1, 2, 3], 40), np.repeat([1, 2, 3], 40) + rng.normal(size=120))
+    assert big.ci[1] - big.ci[0] < t.ci[1] - t.ci[0]
+    # the Fisher-z interval with Bonett-Wright's standard error
+    z, se = np.arctanh(t.rho), np.sqrt((1 + t.rho**2 / 2) / 9)
+    np.testing.assert_allclose(t.ci, np.tanh([z - 1.959964 * se, z + 1.959964 * se]), rtol=1e-5)
