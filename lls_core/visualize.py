@@ -665,6 +665,11 @@ def train(
     statistics are recalibrated on ``x`` at the end and the model is left in
     ``eval()`` mode. Raises ``FloatingPointError`` when the loss diverges.
 
+    This is the demonstration nets' trainer (its one caller in the book is
+    :func:`lls_core.vizstudy.fit`); it is meant to give way to the study trainer of
+    :mod:`lls_core.train` once that can stop at a target loss and record a thinned
+    trajectory.
+
     Example::
 
         net = models.build_demo("mlp", depth=2, width=64, init="he", seed=0)
