@@ -4,7 +4,8 @@ One module per concept: ``surfaces`` (2-D test landscapes), ``optimizers`` (the
 survey's gradient-descent family), ``lbfgs_gss`` (Yu & Morozov's L-BFGS with a
 golden-section line search), ``pathfinder`` (FourierPathFinder), ``batched``
 (the study networks evaluated at many weight vectors in one call), ``data``,
-``models``, ``train``, ``landscape``, ``store``, ``plotting``, ``book`` (chapter
+``models``, ``train``, ``landscape``, ``symmetry`` (aligning hidden units by weight
+matching), ``store``, ``plotting``, ``book`` (chapter
 execution) and ``cli`` (the ``lls-book`` command).
 """
 
