@@ -11,6 +11,9 @@ cached gradient graph, so one HVP costs about one backward pass).
   re-orthogonalisation (float64 bookkeeping), giving the tridiagonal ``T``.
 * :func:`top_eigenvalues` -- largest algebraic eigenvalues by Lanczos (default),
   deflated power iteration, or ARPACK (``scipy.sparse.linalg.eigsh``).
+* :func:`extreme_eigenvalues` -- both ends of the spectrum (``lambda_min``,
+  ``lambda_max``) from one Lanczos run; :func:`lambda_max` -- the sharpness of a
+  loss at a point in one call (Keskar et al. 2017's measure at ``epsilon -> 0``).
 * :func:`hutchinson_trace` -- ``tr(H) = E[v^T H v]`` with Rademacher probes.
 * :func:`spectral_density` -- stochastic Lanczos quadrature (Lin, Saad & Yang
   2016; Ghorbani, Krishnan & Xiao 2019): each probe's Lanczos run gives Ritz
@@ -46,6 +49,9 @@ __all__ = [
     "lanczos",
     "Eigen",
     "top_eigenvalues",
+    "Extremes",
+    "extreme_eigenvalues",
+    "lambda_max",
     "TraceEstimate",
     "hutchinson_trace",
     "SpectralDensity",
@@ -280,12 +286,71 @@ def top_eigenvalues(
 
 
 @dataclass(frozen=True)
+class Extremes:
+    """Smallest and largest Ritz values of one Lanczos run (estimates of the Hessian's extreme eigenvalues).
+
+    Ritz values lie inside the spectrum, so ``lam_min >= lambda_min(H)`` and
+    ``lam_max <= lambda_max(H)``: with few steps both ends are underestimates in
+    magnitude, the negative end (usually closer to the bulk) the more so.
+    """
+
+    lam_min: float
+    lam_max: float
+    matvecs: int
+
+    @property
+    def ratio(self) -> float:
+        """``|lam_min / lam_max|`` (Li et al. 2018's convexity map); ``nan`` when ``lam_max <= 0``."""
+        return abs(self.lam_min / self.lam_max) if self.lam_max > 0 else float("nan")
+
+    def facts(self) -> dict[str, float]:
+        """Scalars for glue: ``lam_min``, ``lam_max``, ``ratio``, ``matvecs``."""
+        return {"lam_min": self.lam_min, "lam_max": self.lam_max, "ratio": self.ratio, "matvecs": self.matvecs}
+
+
+def extreme_eigenvalues(hvp: HVP, d: int, *, iters: int = 20, seed: int = 0) -> Extremes:
+    """``lambda_min`` and ``lambda_max`` of the ``d x d`` Hessian behind ``hvp`` from ``iters`` Lanczos steps.
+
+    One Krylov run from a Gaussian start drawn from ``seed`` gives both ends of the
+    spectrum (its extreme Ritz values), so the pair costs ``iters`` Hessian-vector
+    products. Example::
+
+        e = extreme_eigenvalues(make_hvp(f, w), w.numel(), iters=20)
+        e.lam_min, e.lam_max, e.ratio
+    """
+    if not isinstance(d, int) or d < 1:
+        raise ValueError(f"d={d!r}: must be a positive integer")
+    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 2:
+        raise ValueError(f"iters={iters!r}: need an integer >= 2 Lanczos steps")
+    t = lanczos(hvp, _rng_vector(d, seed), iters)
+    vals, _ = t.ritz()
+    return Extremes(float(vals.min()), float(vals.max()), len(t.alpha))
+
+
+def lambda_max(loss_fn: LossFn, w: Tensor, *, iters: int = 30, seed: int = 0) -> float:
+    """The largest Hessian eigenvalue of ``loss_fn`` at ``w`` ``(d,)`` (Lanczos, ``iters`` steps): the sharpness.
+
+    Units: loss per squared weight unit. Example: ``lambda_max(flat_loss(net, x, y), params.flatten(net))``.
+    """
+    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 2:
+        raise ValueError(f"iters={iters!r}: need an integer >= 2 Lanczos steps")
+    return float(top_eigenvalues(make_hvp(loss_fn, w), w.numel(), iters=iters, seed=seed).values[0])
+
+
+@dataclass(frozen=True)
 class TraceEstimate:
     """Hutchinson estimate of ``tr(H)``: ``mean`` with its standard error, from ``samples`` ``(n,)``."""
 
     mean: float
     stderr: float
     samples: np.ndarray
+
+    def z(self, value: float) -> float:
+        """How many standard errors ``value`` lies from the estimate: ``(value - mean) / stderr``."""
+        diff = value - self.mean
+        if self.stderr > 0:
+            return diff / self.stderr
+        return 0.0 if diff == 0 else float(np.copysign(np.inf, diff))
 
 
 def hutchinson_trace(hvp: HVP, d: int, n_samples: int = 100, *, seed: int = 0) -> TraceEstimate:

@@ -24,13 +24,20 @@ All functions work on flat weight vectors ``w`` of shape ``(d,)`` (see
   (scikit-learn).
 * :func:`linear_path` -- linear mode connectivity: the loss along the segment
   between two solutions, and its barrier.
-* :func:`train` -- a small mini-batch SGD trainer that records the trajectory.
+* :func:`curvature_map` -- Li et al.'s map of ``|lambda_min / lambda_max|`` of the
+  full Hessian at every point of a 2-D slice (Lanczos on Hessian-vector products).
+* :func:`embed_trajectories` -- whole training trajectories in one 2-D picture:
+  metric MDS of all their snapshots together, or PHATE (the ``phate`` package).
+* :func:`train` -- a small mini-batch SGD trainer that records the trajectory and
+  can stop at a target training loss (:func:`full_loss`).
+* :func:`plot_slice`, :func:`plot_map`, :func:`level_colors` -- the chapter's plots.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +45,7 @@ from torch import Tensor, nn
 
 from lls_core import batched as _batched
 from lls_core import models, params
+from lls_core import hessian as _hessian
 from lls_core.hessian import FlatLoss, LossFn
 
 __all__ = [
@@ -57,11 +65,20 @@ __all__ = [
     "mds",
     "LinearPath",
     "linear_path",
+    "CurvatureMap",
+    "curvature_map",
+    "TrajectoryEmbedding",
+    "EMBEDDINGS",
+    "embed_trajectories",
     "TrainResult",
+    "full_loss",
     "train",
     "recalibrate_batch_norm",
     "random_plane",
+    "plane_directions",
     "plot_slice",
+    "plot_map",
+    "level_colors",
 ]
 
 NORMS: tuple[str, ...] = ("filter", "layer", "none")
@@ -421,14 +438,201 @@ def linear_path(loss_fn: LossFn, w_a: Tensor, w_b: Tensor, n: int = 21, *, exten
 
 
 @dataclass(frozen=True)
+class CurvatureMap:
+    """Extreme Hessian eigenvalues over a 2-D slice: ``lam_min``, ``lam_max`` ``(len(betas), len(alphas))``.
+
+    Row = beta, column = alpha, as in :class:`Slice2D`. Ritz values from a short
+    Lanczos run lie inside the spectrum, so ``|lam_min|`` is a lower bound.
+    """
+
+    alphas: np.ndarray
+    betas: np.ndarray
+    lam_min: np.ndarray
+    lam_max: np.ndarray
+    iters: int
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """``|lam_min / lam_max|`` per grid point (``nan`` where ``lam_max <= 0``)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.lam_max > 0, np.abs(self.lam_min / self.lam_max), np.nan)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """``(lam_min, lam_max)`` at the grid point nearest to the origin."""
+        i, j = int(np.abs(self.betas).argmin()), int(np.abs(self.alphas).argmin())
+        return float(self.lam_min[i, j]), float(self.lam_max[i, j])
+
+    def facts(self) -> dict[str, float]:
+        """Scalars for glue: median and max ratio over the map, share of points with ratio > 0.1
+        (a descriptive share, not a decision), and the eigenvalues at the centre."""
+        r = self.ratio
+        lo, hi = self.center
+        return {"ratio_median": float(np.nanmedian(r)), "ratio_max": float(np.nanmax(r)),
+                "center_lam_min": lo, "center_lam_max": hi, "points": int(r.size)}
+
+
+def curvature_map(
+    loss_fn: LossFn,
+    w: Tensor,
+    u: Tensor,
+    v: Tensor,
+    alphas,
+    betas=None,
+    *,
+    iters: int = 20,
+    seed: int = 0,
+) -> CurvatureMap:
+    """Li et al. (2018)'s map: ``lambda_min`` and ``lambda_max`` of the Hessian of ``loss_fn`` at every
+    point ``w + a u + b v`` of the grid ``alphas x betas`` (``betas`` default ``alphas``).
+
+    Each point costs one gradient graph and ``iters`` Hessian-vector products
+    (:func:`lls_core.hessian.extreme_eigenvalues`, same Lanczos start at every point),
+    so keep grids small (5 x 5 to 11 x 11). ``w``, ``u``, ``v``: ``(d,)``. Example::
+
+        u, v = plane_directions(net, w)
+        m = curvature_map(hessian.flat_loss(net, x, y), w, u, v, np.linspace(-1, 1, 5))
+        m.ratio  # (5, 5)
+    """
+    a = _grid(alphas, "alphas")
+    b = a if betas is None else _grid(betas, "betas")
+    for name, t in (("u", u), ("v", v)):
+        if t.shape != w.shape:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}; w has {tuple(w.shape)}")
+    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 2:
+        raise ValueError(f"iters={iters!r}: need an integer >= 2 Lanczos steps")
+    lo = np.zeros((len(b), len(a)))
+    hi = np.zeros((len(b), len(a)))
+    w, u, v = w.detach(), u.detach().to(w.dtype), v.detach().to(w.dtype)
+    for i, bb in enumerate(b):
+        for j, aa in enumerate(a):
+            p = w + float(aa) * u + float(bb) * v
+            e = _hessian.extreme_eigenvalues(_hessian.make_hvp(loss_fn, p), p.numel(), iters=iters, seed=seed)
+            lo[i, j], hi[i, j] = e.lam_min, e.lam_max
+    return CurvatureMap(a, b, lo, hi, iters)
+
+
+EMBEDDINGS: tuple[str, ...] = ("mds", "phate")
+
+
+@dataclass(frozen=True)
+class TrajectoryEmbedding:
+    """All snapshots of several trajectories embedded together: ``coords[i]`` ``(T_i, 2)`` per trajectory.
+
+    ``stress``: normalized Kruskal stress of the MDS fit (``nan`` for PHATE, whose
+    distances are diffusion potentials, not weight-space distances).
+    """
+
+    coords: tuple[np.ndarray, ...]
+    method: str
+    stress: float
+
+    def facts(self) -> dict[str, float]:
+        """Scalars for glue: ``trajectories``, ``points``, ``stress``."""
+        return {"trajectories": len(self.coords), "points": int(sum(len(c) for c in self.coords)),
+                "stress": self.stress}
+
+
+def embed_trajectories(
+    trajectories: Sequence[Tensor],
+    *,
+    method: Literal["mds", "phate"] = "mds",
+    seed: int = 0,
+    knn: int = 5,
+) -> TrajectoryEmbedding:
+    """Embed every snapshot of several weight trajectories (each ``(T_i, d)``) in one plane.
+
+    ``"mds"``: metric MDS of the Euclidean distances between all snapshots
+    (:func:`mds`), so whole paths, not just end points, are compared (Liang et al.
+    2021 on MDS of trajectories). ``"phate"``: PHATE (Moon et al. 2019, the
+    ``phate`` package; ``knn`` neighbours, SMACOF solver, ``random_state=seed``),
+    which keeps local neighbourhoods and the progression along each path rather
+    than the raw distances. Example::
+
+        e = embed_trajectories([res_sgd.trajectory, res_gd.trajectory], method="phate")
+        e.coords[0]  # (T_0, 2)
+    """
+    if method not in EMBEDDINGS:
+        raise ValueError(f"unknown method {method!r}; valid: {', '.join(EMBEDDINGS)}")
+    trajs = list(trajectories)
+    if not trajs:
+        raise ValueError("trajectories is empty; give at least one (T, d) tensor")
+    d = trajs[0].shape[-1]
+    for k, t in enumerate(trajs):
+        if t.ndim != 2 or t.shape[1] != d or t.shape[0] < 2:
+            raise ValueError(f"trajectory {k} has shape {tuple(t.shape)}; need (T >= 2, d={d})")
+    if not isinstance(knn, int) or knn < 2:
+        raise ValueError(f"knn={knn!r}: must be an integer >= 2")
+    W = torch.cat([t.detach().double() for t in trajs])
+    n = W.shape[0]
+    if n < 4:
+        raise ValueError(f"{n} snapshots in all; need at least 4 to embed")
+    if method == "mds":
+        emb = mds(W, seed=seed)
+        coords, stress = emb.coords, emb.stress
+    else:
+        import warnings
+
+        import phate
+
+        # PHATE reads Euclidean distances only (k-nearest-neighbour kernel), so give it the exact
+        # principal-component scores of all n snapshots (n x rank, same distances) instead of the
+        # d-dimensional weights: phate's own randomized PCA of d ~ 1e5 columns costs seconds.
+        D2 = torch.cdist(W, W).pow(2).numpy()
+        J = np.eye(n) - 1.0 / n
+        evals, evecs = np.linalg.eigh(-0.5 * J @ D2 @ J)
+        keep = evals > 1e-10 * max(evals.max(), 1e-300)
+        scores = evecs[:, keep] * np.sqrt(evals[keep])
+        op = phate.PHATE(n_components=2, knn=min(knn, n - 2), mds_solver="smacof", random_state=seed,
+                         n_pca=None, n_jobs=1, verbose=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            coords = np.asarray(op.fit_transform(scores), dtype=np.float64)
+        stress = float("nan")
+    splits = np.cumsum([t.shape[0] for t in trajs])[:-1]
+    return TrajectoryEmbedding(tuple(np.split(coords, splits)), method, float(stress))
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """Final weights ``w`` ``(d,)``, ``trajectory`` ``(T, d)`` (initial weights first, then every
-    ``record_every`` steps, final last), mean mini-batch ``epoch_loss`` ``(epochs,)``, ``steps`` taken."""
+    ``record_every`` steps, final last), mean mini-batch ``epoch_loss`` ``(epochs run,)``, ``steps`` taken,
+    ``train_loss`` (mean loss over all training data at ``w``, eval mode), whether the target training
+    loss was ``reached`` (always True without a target), and ``target_loss`` (``nan`` without one)."""
 
     w: Tensor
     trajectory: Tensor
     epoch_loss: np.ndarray
     steps: int
+    train_loss: float = float("nan")
+    reached: bool = True
+    target_loss: float = float("nan")
+
+    def facts(self) -> dict[str, float]:
+        """Scalars for glue: ``steps``, ``epochs``, ``train_loss``, ``reached`` (0/1), ``target_loss``, ``points``."""
+        return {"steps": self.steps, "epochs": len(self.epoch_loss), "train_loss": self.train_loss,
+                "reached": float(self.reached), "target_loss": self.target_loss, "points": int(self.trajectory.shape[0])}
+
+
+def _has_bn(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@torch.no_grad()
+def full_loss(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000) -> float:
+    """Mean loss of ``model`` over all of ``(x, y)`` in eval mode (batch-norm statistics recalibrated on ``x``).
+
+    The model is left in ``eval()`` mode. This is the training loss a target in
+    :func:`train` refers to.
+    """
+    if _has_bn(model):
+        recalibrate_batch_norm(model, x, batch_size)
+    model.eval()
+    n = int(x.shape[0])
+    total = 0.0
+    for i in range(0, n, batch_size):
+        total += float(models.loss(model, x[i : i + batch_size], y[i : i + batch_size])) * min(batch_size, n - i)
+    return total / n
 
 
 def train(
@@ -442,47 +646,98 @@ def train(
     momentum: float = 0.0,
     seed: int = 0,
     record_every: int = 0,
+    max_points: int | None = None,
+    target_loss: float | None = None,
+    check_every: int | None = None,
 ) -> TrainResult:
     """Mini-batch SGD (``torch.optim.SGD``) on ``models.loss``, shuffling with ``seed``; trains ``model`` in place.
 
-    ``record_every`` > 0 stores the weights every that many steps (for PCA);
-    batch-norm statistics are recalibrated on ``x`` at the end and the model is
-    left in ``eval()`` mode.
+    ``x``: images ``(N, 1, 28, 28)``, ``y``: labels ``(N,)``; ``batch_size >= N`` is
+    full-batch gradient descent. ``record_every`` > 0 stores the weights every that
+    many steps (for PCA, MDS, PHATE); with ``max_points`` the record is thinned
+    (every other point dropped, interval doubled) whenever it exceeds
+    ``2 * max_points``, so memory stays bounded however long the run.
+
+    ``target_loss``: stop as soon as the training loss over all of ``(x, y)``
+    (:func:`full_loss`, eval mode) is at or below it, checked every ``check_every``
+    steps (default: four times per epoch) and at the end of every epoch; ``epochs``
+    is then the budget, and ``reached`` says whether the target was met. Batch-norm
+    statistics are recalibrated on ``x`` at the end and the model is left in
+    ``eval()`` mode. Raises ``FloatingPointError`` when the loss diverges.
+
+    This is the demonstration nets' trainer (its one caller in the book is
+    :func:`lls_core.vizstudy.fit`); it is meant to give way to the study trainer of
+    :mod:`lls_core.train` once that can stop at a target loss and record a thinned
+    trajectory.
+
+    Example::
+
+        net = models.build_demo("mlp", depth=2, width=64, init="he", seed=0)
+        res = train(net, x, y, epochs=200, batch_size=64, lr=0.02, momentum=0.9, target_loss=0.05)
+        res.steps, res.train_loss, res.reached
     """
     for label, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{label}={value!r}: must be a positive integer")
     if not lr > 0:
         raise ValueError(f"lr={lr!r}: must be positive")
+    if not isinstance(record_every, int) or record_every < 0:
+        raise ValueError(f"record_every={record_every!r}: must be an integer >= 0 (0 records start and end only)")
+    if max_points is not None and (not isinstance(max_points, int) or max_points < 2):
+        raise ValueError(f"max_points={max_points!r}: must be an integer >= 2 or None")
+    if target_loss is not None and not (isinstance(target_loss, (int, float)) and math.isfinite(target_loss) and target_loss > 0):
+        raise ValueError(f"target_loss={target_loss!r}: must be a positive finite number or None")
+    if check_every is not None and (not isinstance(check_every, int) or check_every < 1):
+        raise ValueError(f"check_every={check_every!r}: must be a positive integer or None")
     n = int(x.shape[0])
+    per_epoch = -(-n // batch_size)
+    check = check_every or max(1, per_epoch // 4)
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     traj = [params.flatten(model).clone()]
-    losses, step = [], 0
+    every = record_every
+    losses, step, reached = [], 0, False
+    bn = _has_bn(model)
     model.train()
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
-        total = 0.0
+        total, seen = 0.0, 0
         for i in range(0, n, batch_size):
             idx = perm[i : i + batch_size]
-            if idx.numel() < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            if idx.numel() < 2 and bn:
                 continue
             opt.zero_grad()
             value = models.loss(model, x[idx], y[idx])
             value.backward()
             opt.step()
             total += float(value.detach()) * idx.numel()
+            seen += idx.numel()
             step += 1
-            if record_every and step % record_every == 0:
+            if every and step % every == 0:
                 traj.append(params.flatten(model).clone())
-        losses.append(total / n)
+                if max_points is not None and len(traj) > 2 * max_points:
+                    traj = traj[::2]  # keeps the start; the kept points sit every 2 * every steps
+                    every *= 2
+            last = i + batch_size >= n
+            if target_loss is not None and (step % check == 0 or last):
+                reached = full_loss(model, x, y) <= target_loss
+                model.train()
+                if reached:
+                    break
+        losses.append(total / max(seen, 1))
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"training diverged (loss {losses[-1]}); lower lr={lr}")
-    recalibrate_batch_norm(model, x)
+        if reached:
+            break
+    final_loss = full_loss(model, x, y)  # recalibrates batch norm, leaves eval()
+    if not math.isfinite(final_loss):
+        raise FloatingPointError(f"training diverged (loss {final_loss}); lower lr={lr}")
     final = params.flatten(model).clone()
     if not torch.equal(traj[-1], final):
         traj.append(final)
-    return TrainResult(final, torch.stack(traj), np.array(losses), step)
+    target = float("nan") if target_loss is None else float(target_loss)
+    return TrainResult(final, torch.stack(traj), np.array(losses), step, final_loss,
+                       True if target_loss is None else final_loss <= target_loss, target)
 
 
 @torch.no_grad()
@@ -506,6 +761,14 @@ def recalibrate_batch_norm(model: nn.Module, x: Tensor, batch_size: int = 1000) 
     return model
 
 
+def plane_directions(
+    model: nn.Module, w: Tensor, *, seed: int = 0, norm: str = "filter", bias_bn: str = "zero"
+) -> tuple[Tensor, Tensor]:
+    """The two random directions ``(d,)`` of :func:`random_plane` (seeds ``seed`` and ``seed + 1``)."""
+    return (random_direction(model, w, seed=seed, norm=norm, bias_bn=bias_bn),
+            random_direction(model, w, seed=seed + 1, norm=norm, bias_bn=bias_bn))
+
+
 def random_plane(
     model: nn.Module,
     loss_fn: LossFn,
@@ -524,18 +787,69 @@ def random_plane(
         raise ValueError(f"n={n!r}: need an integer >= 3 grid points per axis")
     if not span > 0:
         raise ValueError(f"span={span!r}: must be positive")
-    u = random_direction(model, w, seed=seed, norm=norm, bias_bn=bias_bn)
-    v = random_direction(model, w, seed=seed + 1, norm=norm, bias_bn=bias_bn)
+    u, v = plane_directions(model, w, seed=seed, norm=norm, bias_bn=bias_bn)
     return slice_2d(loss_fn, w, u, v, np.linspace(-span, span, n), chunk_size=chunk_size)
 
 
-def plot_slice(ax, s: Slice2D, *, levels: int = 20, log: bool = True, path: np.ndarray | None = None, title: str = ""):
-    """Contour plot of a :class:`Slice2D` on ``ax`` (log10 of the loss by default); optional ``path`` ``(T, 2)``."""
+def plot_slice(
+    ax,
+    s: Slice2D,
+    *,
+    levels: int = 20,
+    log: bool = True,
+    path: np.ndarray | None = None,
+    title: str = "",
+    colorbar: bool = False,
+    vmin: float | None = None,
+    vmax: float | None = None,
+):
+    """Filled contour plot of a :class:`Slice2D` on ``ax`` (log10 of the loss by default); optional ``path`` ``(T, 2)``.
+
+    ``colorbar=True`` adds a labelled colour bar beside ``ax``; ``vmin``/``vmax`` (in the
+    plotted units) give several panels one colour scale.
+    """
     z = np.log10(np.maximum(s.loss, 1e-12)) if log else s.loss
-    cs = ax.contour(s.alphas, s.betas, z, levels=levels, cmap="viridis", linewidths=0.8)
-    ax.plot([0], [0], marker="*", color="black", markersize=8)
+    lo = float(np.nanmin(z)) if vmin is None else vmin
+    hi = float(np.nanmax(z)) if vmax is None else vmax
+    if not hi > lo:
+        hi = lo + 1e-9
+    cs = ax.contourf(s.alphas, s.betas, np.clip(z, lo, hi), levels=np.linspace(lo, hi, levels + 1), cmap="viridis")
+    ax.contour(s.alphas, s.betas, np.clip(z, lo, hi), levels=np.linspace(lo, hi, levels + 1), colors="white",
+               linewidths=0.3, alpha=0.5)
+    ax.plot([0], [0], marker="*", color="white", markeredgecolor="black", markersize=10)
     if path is not None:
         ax.plot(path[:, 0], path[:, 1], marker=".", color="#D55E00", linewidth=1, markersize=3)
     ax.set_aspect("equal")
     ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(cs, ax=ax, shrink=0.85, label="log10 training loss" if log else "training loss")
     return cs
+
+
+def plot_map(ax, m: "CurvatureMap", *, title: str = "", colorbar: bool = False, vmax: float = 1.0):
+    """Li et al.'s convexity map: ``|lambda_min / lambda_max|`` of a :class:`CurvatureMap` on ``ax``
+    (0 = locally convex, large = strong negative curvature), colour scale ``[0, vmax]``."""
+    im = ax.pcolormesh(m.alphas, m.betas, np.clip(m.ratio, 0, vmax), cmap="coolwarm", vmin=0, vmax=vmax,
+                       shading="nearest")
+    ax.plot([0], [0], marker="*", color="white", markeredgecolor="black", markersize=10)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, shrink=0.85, label=r"$|\lambda_{min} / \lambda_{max}|$")
+    return im
+
+
+def level_colors(levels: Sequence, cmap: str = "viridis") -> dict:
+    """One colour (hex) per value of an ordered variable (e.g. batch sizes), from light to dark along ``cmap``.
+
+    ``level_colors([16, 64, 256])`` maps each batch size to its own colour, the same
+    in every figure that uses the same list.
+    """
+    import matplotlib
+
+    items = list(dict.fromkeys(levels))
+    if not items:
+        raise ValueError("levels is empty; give at least one value")
+    cm = matplotlib.colormaps[cmap]
+    pos = np.linspace(0.85, 0.1, len(items)) if len(items) > 1 else [0.5]
+    return {k: matplotlib.colors.to_hex(cm(p)) for k, p in zip(items, pos)}

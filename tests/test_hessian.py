@@ -124,3 +124,30 @@ def test_bad_inputs_raise_clear_errors(problem):
         hessian.spectral_density(hvp, w.numel(), n_probes=1, m=3).density(np.zeros(3), 0.0)
     with pytest.raises(ValueError, match="too large"):
         hessian.hessian_matrix(lambda v: v.sum(), torch.zeros(6000))
+
+
+def test_extreme_eigenvalues_match_both_ends_of_eigvalsh(problem):
+    _, _, _, f, w, _, evals = problem
+    hvp = hessian.make_hvp(f, w)
+    d = w.numel()
+    full = hessian.extreme_eigenvalues(hvp, d, iters=d)
+    assert full.lam_max == pytest.approx(evals.max(), rel=1e-8)
+    assert full.lam_min == pytest.approx(evals.min(), rel=1e-6, abs=1e-8)
+    assert full.ratio == pytest.approx(abs(evals.min() / evals.max()), rel=1e-5)
+    short = hessian.extreme_eigenvalues(hvp, d, iters=8)
+    # Ritz values lie inside the spectrum
+    assert evals.min() - 1e-10 <= short.lam_min and short.lam_max <= evals.max() + 1e-10
+    assert short.matvecs == 8 and set(short.facts()) == {"lam_min", "lam_max", "ratio", "matvecs"}
+    assert hessian.lambda_max(f, w, iters=d) == pytest.approx(evals.max(), rel=1e-8)
+    assert np.isnan(hessian.Extremes(-1.0, -0.5, 3).ratio)
+    with pytest.raises(ValueError, match="iters=1"):
+        hessian.extreme_eigenvalues(hvp, d, iters=1)
+    with pytest.raises(ValueError, match="iters=0"):
+        hessian.lambda_max(f, w, iters=0)
+
+
+def test_trace_estimate_z_score():
+    t = hessian.TraceEstimate(10.0, 2.0, np.zeros(3))
+    assert t.z(14.0) == pytest.approx(2.0) and t.z(6.0) == pytest.approx(-2.0)
+    flat = hessian.TraceEstimate(1.0, 0.0, np.ones(3))
+    assert flat.z(1.0) == 0.0 and flat.z(2.0) == np.inf

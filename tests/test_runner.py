@@ -125,11 +125,11 @@ def test_every_chapter_parameter_is_bounded_and_checked_in_its_kernel():
 
 
 @pytest.mark.parametrize("slug, overrides, match", [
-    ("visualization", {"widths": [8, 10**8]}, "widths\\[1\\]' = 100000000 is out of range"),
-    ("visualization", {"noise_batches": [16, 10**8]}, "out of range"),
-    ("visualization", {"noise_batches": [0, 16]}, "noise_batches\\[0\\]' = 0 is out of range"),
+    ("visualization", {"depths": [1, 10**8]}, "depths\\[1\\]' = 100000000 is out of range"),
+    ("visualization", {"batch_sizes": [16, 10**8]}, "out of range"),
+    ("visualization", {"batch_sizes": [0, 16]}, "batch_sizes\\[0\\]' = 0 is out of range"),
     ("visualization", {"n_eval": 4000, "n_train": 50}, "n_eval=4000, n_train=50 break the rule 'n_eval <= n_train'"),
-    ("visualization", {"noise_batches": [64, 16]}, "break the rule"),
+    ("visualization", {"map_images": 300, "n_eval": 256}, "break the rule 'map_images <= n_eval'"),
     ("optimizer_benchmark", {"sweep_lrs": [-1]}, "has 1 items|out of range"),
     ("optimizer_benchmark", {"sweep_lrs": [0.1, -1]}, "sweep_lrs\\[1\\]' = -1.0 is out of range"),
     ("barriers", {"archs": ["../../x"]}, "archs\\[0\\]' = '../../x' is not allowed"),

@@ -172,3 +172,135 @@ def test_bad_inputs_raise_clear_errors(lenet_problem):
         visualize.trajectory_pca(w[None])
     with pytest.raises(ValueError, match="lr=-1"):
         visualize.train(m, torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), lr=-1)
+
+
+def _digits(n=120, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 10
+    x = 0.3 * torch.rand(n, 1, 28, 28, generator=g)
+    x[torch.arange(n), 0, 2 * y, :] += 1.0  # one bright row per class: learnable quickly
+    return x, y
+
+
+def test_train_stops_at_the_target_training_loss():
+    x, y = _digits()
+    m = models.build_demo("mlp", depth=1, width=16, seed=0)
+    res = visualize.train(m, x, y, epochs=200, batch_size=20, lr=0.05, momentum=0.9, target_loss=0.3, check_every=1)
+    assert res.reached and res.train_loss <= 0.3 and res.target_loss == 0.3
+    assert res.train_loss == pytest.approx(visualize.full_loss(m, x, y), rel=1e-6)
+    assert len(res.epoch_loss) < 200
+    # checked every step: one step fewer would not have reached it
+    m2 = models.build_demo("mlp", depth=1, width=16, seed=0)
+    before = visualize.train(m2, x, y, epochs=200, batch_size=20, lr=0.05, momentum=0.9, target_loss=0.3,
+                             check_every=res.steps - 1 if res.steps > 1 else 1)
+    assert before.steps >= res.steps
+    facts = res.facts()
+    assert facts["steps"] == res.steps and facts["reached"] == 1.0
+    # an unreachable target uses the whole budget and says so
+    m3 = models.build_demo("mlp", depth=1, width=16, seed=0)
+    miss = visualize.train(m3, x, y, epochs=2, batch_size=20, lr=0.05, target_loss=1e-6)
+    assert not miss.reached and len(miss.epoch_loss) == 2 and miss.steps == 12
+    # no target: unchanged behaviour, reached is True, target nan
+    m4 = models.build_demo("mlp", depth=1, width=16, seed=0)
+    plain = visualize.train(m4, x, y, epochs=2, batch_size=20, lr=0.05)
+    assert plain.reached and np.isnan(plain.target_loss) and plain.steps == 12
+
+
+def test_train_thins_the_trajectory_to_max_points():
+    x, y = _digits(60)
+    m = models.build_demo("mlp", depth=1, width=8, seed=0)
+    w0 = params.flatten(m)
+    res = visualize.train(m, x, y, epochs=10, batch_size=6, lr=0.05, record_every=1, max_points=8)
+    assert res.steps == 100
+    assert 8 <= res.trajectory.shape[0] <= 2 * 8 + 1
+    assert torch.equal(res.trajectory[0], w0) and torch.equal(res.trajectory[-1], res.w)
+    # the kept snapshots are evenly spaced: replaying with that interval gives the same points
+    m2 = models.build_demo("mlp", depth=1, width=8, seed=0)
+    every = 100 // (res.trajectory.shape[0] - 1) if 100 % (res.trajectory.shape[0] - 1) == 0 else None
+    if every:
+        ref = visualize.train(m2, x, y, epochs=10, batch_size=6, lr=0.05, record_every=every)
+        torch.testing.assert_close(ref.trajectory, res.trajectory)
+    with pytest.raises(ValueError, match="max_points=1"):
+        visualize.train(m, x, y, record_every=1, max_points=1)
+    with pytest.raises(ValueError, match="target_loss=-1"):
+        visualize.train(m, x, y, target_loss=-1)
+
+
+def test_curvature_map_equals_the_exact_hessian_eigenvalues():
+    def f(w):  # Hessian diag(-cos w_i) + 0.5 * 11^T
+        return torch.cos(w).sum() + 0.25 * w.sum() ** 2
+
+    w = torch.tensor([0.1, 1.0, 2.0, 3.0, -0.5], dtype=torch.float64)
+    u = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    v = torch.tensor([0.0, 0.0, 0.5, 0.0, 0.5], dtype=torch.float64)
+    grid = np.linspace(-1, 1, 3)
+    m = visualize.curvature_map(f, w, u, v, grid, np.array([-0.5, 0.5]), iters=5)
+    assert m.lam_min.shape == (2, 3)
+    for i, b in enumerate([-0.5, 0.5]):
+        for j, a in enumerate(grid):
+            p = (w + a * u + b * v).numpy()
+            ev = np.linalg.eigvalsh(np.diag(-np.cos(p)) + 0.5 * np.ones((5, 5)))
+            assert m.lam_min[i, j] == pytest.approx(ev.min(), abs=1e-8)
+            assert m.lam_max[i, j] == pytest.approx(ev.max(), abs=1e-8)
+    np.testing.assert_allclose(m.ratio, np.abs(m.lam_min / m.lam_max))
+    assert set(m.facts()) >= {"ratio_median", "ratio_max", "center_lam_min", "center_lam_max"}
+    with pytest.raises(ValueError, match="iters=1"):
+        visualize.curvature_map(f, w, u, v, grid, iters=1)
+    with pytest.raises(ValueError, match="u has shape"):
+        visualize.curvature_map(f, w, u[:3], v, grid)
+
+
+@pytest.mark.parametrize("method", visualize.EMBEDDINGS)
+def test_embed_trajectories_keeps_each_path_and_separates_distinct_ones(method):
+    rng = np.random.default_rng(0)
+    d = 40
+    t = np.linspace(0, 1, 15)[:, None]
+    e1, e2 = rng.normal(size=d), rng.normal(size=d)
+    a = torch.from_numpy(t * 10 * e1)  # two paths leaving the origin in different directions
+    b = torch.from_numpy(t * 10 * e2 + 0.01 * rng.normal(size=(15, d)))
+    emb = visualize.embed_trajectories([a, b], method=method, seed=0)
+    assert emb.method == method and [c.shape for c in emb.coords] == [(15, 2), (15, 2)]
+    assert np.all(np.isfinite(np.concatenate(emb.coords)))
+    # the two end points are further apart than two neighbouring points of one path
+    ca, cb = emb.coords
+    assert np.linalg.norm(ca[-1] - cb[-1]) > np.linalg.norm(ca[-1] - ca[-2])
+    again = visualize.embed_trajectories([a, b], method=method, seed=0)
+    np.testing.assert_allclose(np.concatenate(again.coords), np.concatenate(emb.coords))
+    if method == "mds":
+        assert 0 <= emb.stress < 0.2
+    else:
+        assert np.isnan(emb.stress)
+    assert emb.facts()["points"] == 30
+
+
+def test_embed_trajectories_rejects_bad_input():
+    a = torch.zeros(5, 3)
+    with pytest.raises(ValueError, match="unknown method 'tsne'"):
+        visualize.embed_trajectories([a], method="tsne")
+    with pytest.raises(ValueError, match="trajectory 1 has shape"):
+        visualize.embed_trajectories([a, torch.zeros(5, 4)])
+    with pytest.raises(ValueError, match="empty"):
+        visualize.embed_trajectories([])
+
+
+def test_level_colors_and_plots_with_colour_bars():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = visualize.level_colors([16, 64, 256, 16])
+    assert list(c) == [16, 64, 256] and len(set(c.values())) == 3
+    assert c == visualize.level_colors([16, 64, 256])
+    g = np.linspace(-1, 1, 5)
+    A, B = np.meshgrid(g, g)
+    fig, ax = plt.subplots()
+    visualize.plot_slice(ax, visualize.Slice2D(g, g, 1 + A**2 + B**2), colorbar=True)
+    assert len(fig.axes) == 2 and "log10" in fig.axes[1].get_ylabel()
+    m = visualize.CurvatureMap(g, g, -0.1 * np.ones((5, 5)), np.ones((5, 5)), 5)
+    fig2, ax2 = plt.subplots()
+    visualize.plot_map(ax2, m, colorbar=True)
+    assert len(fig2.axes) == 2
+    plt.close("all")
+    with pytest.raises(ValueError, match="empty"):
+        visualize.level_colors([])
