@@ -916,7 +916,9 @@ class RunTrace:
     forward-only loss evaluations; ``seconds``: ``(n + 1,)`` cumulative wall clock of the
     optimizer steps (s); ``step_length``: ``(n,)`` Euclidean length of each update;
     ``step_ratio``: ``(n,)`` accepted step over the quasi-Newton step ``|H g|`` (L-BFGS-GSS
-    only, NaN otherwise); ``path``: ``(n + 1, d)`` iterates when recorded, else ``None``.
+    only, NaN otherwise); ``path``: ``(n + 1, d)`` iterates when recorded, else ``None``;
+    ``diagnostics``: the L-BFGS-GSS optimizer's :class:`Diagnostics` of the whole run (its
+    mode and per-iteration counts), ``None`` for the other optimizers and after :meth:`truncate`.
     """
 
     optimizer: str
@@ -927,6 +929,7 @@ class RunTrace:
     step_length: np.ndarray
     step_ratio: np.ndarray
     path: np.ndarray | None
+    diagnostics: Diagnostics | None = None
 
     @property
     def evaluations(self) -> np.ndarray:
@@ -1099,4 +1102,5 @@ def run_optimizer(
         step_length=np.asarray(lengths),
         step_ratio=np.asarray(ratios),
         path=None if path is None else np.stack(path),
+        diagnostics=opt.diagnostics() if name == "L-BFGS-GSS" else None,  # type: ignore[attr-defined]
     )

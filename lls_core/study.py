@@ -84,8 +84,9 @@ class Profile:
     split_seed: int = 0
     n_inits: int = 75
     k_best: int = 48
-    activation: str = "softplus"
-    perm_seed: int = 0
+    activation: str | None = None
+    """``None``: each architecture's default (:data:`lls_core.models.DEFAULT_ACTIVATION`)."""
+    perm_seed: int = models.AUTHORS_PERM_SEED
     optimizers: tuple[tuple[str, Any], ...] = ()
     """(name, config) pairs; any registered optimizer not listed uses its defaults."""
     arch_overrides: tuple[tuple[str, str, Any], ...] = ()
@@ -98,8 +99,9 @@ class Profile:
             raise ValueError(f"Profile {self.name!r}: n_inits={self.n_inits!r} must be an integer >= 1")
         if not (isinstance(self.k_best, int) and 1 <= self.k_best <= self.n_inits):
             raise ValueError(f"Profile {self.name!r}: k_best={self.k_best!r} must be in 1..n_inits={self.n_inits}")
-        if self.activation not in models.ACTIVATIONS:
-            raise ValueError(f"Profile {self.name!r}: activation={self.activation!r}; valid: {', '.join(models.ACTIVATIONS)}")
+        if self.activation is not None and self.activation not in models.ACTIVATIONS:
+            raise ValueError(f"Profile {self.name!r}: activation={self.activation!r}; valid: None (each "
+                             f"architecture's default), {', '.join(models.ACTIVATIONS)}")
         for name, _ in self.optimizers:
             if name not in OPTIMIZERS:
                 raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
@@ -211,7 +213,7 @@ def _key(arch: str, prof: Profile, optimizer: str, seed: int, ds: data.Dataset) 
     cfg = prof.config(optimizer, arch)
     return RunKey(
         arch=arch,
-        activation=prof.activation,
+        activation=prof.activation or models.DEFAULT_ACTIVATION[arch],
         optimizer=optimizer,
         hyper=tuple(sorted(dataclasses.asdict(cfg).items())),
         seed=seed,

@@ -279,16 +279,17 @@ def train(
     dataset: Dataset,
     *,
     seed: int,
-    activation: str = "softplus",
-    perm_seed: int = 0,
+    activation: str | None = None,
+    perm_seed: int = models.AUTHORS_PERM_SEED,
     device: str | None = None,
 ) -> RunResult:
     """Train ``arch`` from the initialisation of ``seed`` with optimizer ``config`` on ``dataset``.
 
     Mini-batch optimizers shuffle with a generator seeded from ``seed`` (so a run
     is a deterministic function of its arguments on a given device); full-batch
-    optimizers see the whole training set at every step. ``perm_seed`` is the
-    LSTM's pixel-permutation seed (ignored by the other networks). Training stops
+    optimizers see the whole training set at every step. ``activation``: ``None`` for
+    the architecture's default (:data:`lls_core.models.DEFAULT_ACTIVATION`). ``perm_seed`` is the
+    LSTM's pixel-permutation seed (ignored by the other networks; default the authors' 1234). Training stops
     early if the loss becomes non-finite (the rest of the curves is NaN).
     """
     if type(config).__name__ not in {c.__name__ for c in OPTIMIZERS.values()}:
