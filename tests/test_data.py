@@ -13,6 +13,8 @@ def test_mnist5k_shapes_and_ranges():
     assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
     assert 0.0 <= float(ds.x_train.min()) and float(ds.x_train.max()) <= 1.0
     assert float(ds.x_train.max()) == 1.0  # real digits reach full intensity
+    assert torch.bincount(ds.y_train).tolist() == [500] * 10
+    assert len(set(ds.y_train[:50].tolist())) >= 8  # shuffled: a prefix mixes the classes
 
 
 def test_embedded_official_test_set():
