@@ -120,3 +120,16 @@ def test_their_vectors_fit_the_default_lstm():
 def test_stored_derived_numbers_recompute_exactly(tmp_path):
     out = authors.write_derived(WEIGHTS, tmp_path / "derived.csv")
     assert authors.read_derived(out) == authors.read_derived()
+
+
+def test_cli_fetch_mnist_downloads_into_the_folder(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(data, "mnist_arrays", lambda folder, download=False: calls.append((folder, download)) or {})
+    assert cli.main(["fetch", "mnist", "--dest", str(tmp_path)]) == 0
+    assert calls == [(tmp_path, True)] and str(tmp_path) in capsys.readouterr().out
+
+
+def test_cli_fetch_unknown_target_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["fetch", "imagenet"])
+    assert "authors-weights" in capsys.readouterr().err
