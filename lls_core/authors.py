@@ -126,7 +126,7 @@ def fetch(
     arch: str = "lstm",
     dest: str | os.PathLike[str] | None = None,
     *,
-    opener: Callable[..., Any] = urllib.request.urlopen,
+    opener: Callable[..., Any] | None = None,
     timeout: float = 120.0,
 ) -> Path:
     """Download ``arch``'s published file into ``dest`` (default :func:`default_dir`); return its path.
@@ -135,9 +135,10 @@ def fetch(
     the destination and are renamed into place only when their MD5 matches; on a mismatch or
     an error nothing is left behind and :class:`lls_core.data.ChecksumError` / ``OSError`` is
     raised. An existing file with the right checksum is kept without a download.
-    ``opener(url, timeout=...)`` returns a file-like response (``urllib.request.urlopen``).
+    ``opener(url, timeout=...)`` returns a file-like response (default ``urllib.request.urlopen``).
     """
     spec = _spec(arch)
+    opener = opener if opener is not None else urllib.request.urlopen
     folder = Path(dest) if dest is not None else default_dir()
     target = folder / spec.name
     if target.is_file() and data.md5sum(target) == spec.md5:

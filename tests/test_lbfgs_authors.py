@@ -321,7 +321,7 @@ def test_bad_mode_is_refused():
 
 
 def test_authors_mode_follows_the_transcription_through_uphill_steps_and_resets():
-    """On Rosenbrock from (-1.84, -0.93) the authors' search moves uphill and resets: same losses."""
+    """On Rosenbrock from (-1.84, -0.93) the authors' search moves uphill: the same losses still."""
 
     def rosen(w):
         return (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
