@@ -8,8 +8,15 @@
 ``run`` executes one chapter with papermill into ``_build/executed/<profile>/``
 (figures into ``_build/figures/<profile>/<chapter>/``); ``build`` runs every
 chapter and then Jupyter Book, writing the static site to ``_build/html``.
-Parameters are checked before anything runs: an unknown name, a wrong type or
-an out-of-range value stops with a message naming the parameter and what is allowed.
+Parameters are checked before anything runs: an unknown name, a wrong type, an
+out-of-range value or a broken rule stops with exit status 2 and one line naming
+the parameter and what is allowed; nothing is written. Values use a small strict
+grammar (numbers, ``true``/``false``/``null``, words, quoted strings, ``[lists]``;
+see :func:`lls_core.book.parse_value`), and a value may start with ``-``
+(``-p noise_t -1e3``). A second run of the same chapter and profile refuses to
+start (exit 3) unless ``--wait`` is given. A failing chapter exits 1 with one line
+naming the cell and the kept partial notebook; Ctrl-C or SIGTERM exit 130 after
+removing the run's temporary folder.
 ``fetch`` downloads data the book can use but does not ship (checksummed, atomic; the
 only sub-command that uses the network): ``authors-weights``, the authors' published
 LSTM solutions (URL pinned to commit 5765fce of their repository), or ``mnist``, the
@@ -36,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="quick", help=f"one of {', '.join(book.PROFILES)} (default quick)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--build-dir", type=Path, default=None, help="default: _build in the project root")
+    run.add_argument("--wait", action="store_true", help="wait for a running copy of this chapter and profile to finish")
     build = sub.add_parser("build", help="execute every chapter and build the HTML book")
     build.add_argument("--profile", default="quick", help=f"one of {', '.join(book.PROFILES)} (default quick)")
     build.add_argument("--build-dir", type=Path, default=None)
@@ -78,15 +86,54 @@ def _list() -> None:
             print(f"  figures: {', '.join(ch.figures)}")
 
 
+def _split_parameters(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Take ``-p NAME VALUE`` triples out of ``argv`` verbatim (argparse would read ``-1e3`` as an option)."""
+    rest: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in ("-p", "--parameter"):
+            if i + 2 >= len(argv):
+                raise book.ParameterError(f"{tok} needs a NAME and a VALUE")
+            pairs.append((argv[i + 1], argv[i + 2]))
+            i += 3
+            continue
+        rest.append(tok)
+        i += 1
+    return rest, pairs
+
+
+def _one_line(err: BaseException) -> str:
+    msg = err.args[0] if err.args else str(err)
+    return " ".join(str(msg).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rest, pairs = _split_parameters(argv)
+    except book.ParameterError as err:
+        print(f"lls-book: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    try:
+        args = _parser().parse_args(rest)
+    except SystemExit as exit_:  # argparse printed its usage line and message
+        return int(exit_.code or 0)
+    if pairs and args.command != "run":
+        print(f"lls-book: error: -p is only for 'lls-book run', not {args.command!r}", file=sys.stderr)
+        return 2
     try:
         if args.command == "list":
             _list()
         elif args.command == "run":
-            overrides = {name: book.parse_value(text) for name, text in args.parameter}
-            # run_chapter validates the chapter, profile and every override before any work
-            res = book.run_chapter(args.chapter, args.profile, overrides, args.build_dir, progress=True)
+            chapter = book.get_chapter(args.chapter)
+            overrides = {name: book.parse_override(chapter, name, text) for name, text in pairs}
+            book.resolve_parameters(chapter, args.profile, overrides)  # refuse before echoing anything
+            for name, value in overrides.items():
+                print(f"parameter {name} = {value!r}", file=sys.stderr)
+            # run_chapter validates the profile, every override and the rules before any work
+            res = book.run_chapter(args.chapter, args.profile, overrides, args.build_dir, progress=True, wait=args.wait)
             print(f"{res.slug} ({res.profile}) ran in {res.wall_seconds:.1f} s -> {res.notebook}")
             for f in res.figures:
                 print(f"  figure {f}")
@@ -100,10 +147,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"book written to {html / 'index.html'}")
         elif args.command == "fetch":
             _fetch(args.what, args.dest)
-    except (book.ParameterError, KeyError) as err:
-        msg = err.args[0] if err.args else str(err)
-        print(f"lls-book: error: {msg}", file=sys.stderr)
+    except (book.ParameterError, KeyError, FileNotFoundError) as err:  # the user's input: one line, exit 2
+        print(f"lls-book: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except book.ChapterBusy as err:
+        print(f"lls-book: busy: {_one_line(err)}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt as err:
+        print(f"lls-book: interrupted ({_one_line(err) or 'Ctrl-C'}); the previous results are kept", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if type(err).__name__ == "PapermillExecutionError":
+            evalue = " ".join(str(getattr(err, "evalue", "")).split())[:500]
+            print(f"lls-book: error: a chapter cell failed (cell {getattr(err, 'exec_count', '?')}): "
+                  f"{getattr(err, 'ename', '')}: {evalue}; the previous results are kept and the partial notebook "
+                  "is <build-dir>/executed/<profile>/<chapter>.failed.ipynb", file=sys.stderr)
+            return 1
+        if isinstance(err, RuntimeError):
+            print(f"lls-book: error: {_one_line(err)[:1000]}", file=sys.stderr)
+            return 1
+        raise
     return 0
 
 

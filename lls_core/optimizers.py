@@ -8,8 +8,11 @@ This module holds three things:
    default hyperparameters of Ruder (2016), and four algorithms of the survey's Table 3
    that the book also runs: NAG as published by Nesterov (1983), SPSA (Spall 1992),
    SVRG (Johnson & Zhang 2013) and SARAH (Nguyen et al. 2017). Each entry is an
-   :class:`OptimizerSpec` stating its equation, reference, defaults and how it maps onto
-   ``torch.optim``.
+   :class:`OptimizerSpec` stating its equation, reference, defaults (with the source of
+   each value in ``provenance``) and how it maps onto ``torch.optim``. Three further
+   entries, ``Adamax-survey``, ``Nadam-survey`` and ``AdaDelta-survey``
+   (:data:`SURVEY_VARIANTS`), are the LLS survey's own versions of those rules, which
+   reproduce its Table 4 (``lls_core.benchmark.survey_table4``).
 2. **Gradient oracles** (:class:`ExactOracle`, :class:`GaussianNoiseOracle`,
    :class:`FiniteSumOracle`): what the optimizer sees instead of the exact gradient, so
    that SGD and BGD are different algorithms.
@@ -57,6 +60,7 @@ __all__ = [
     "REGISTRY",
     "SURVEY_TEN",
     "BENCHMARK_ELEVEN",
+    "SURVEY_VARIANTS",
     "names",
     "get",
     "validate_hyperparameters",
@@ -133,6 +137,9 @@ class OptimizerSpec:
         kind: ``"first-order"``, ``"zeroth-order"`` (uses loss values only) or
             ``"finite-sum"`` (needs a :class:`FiniteSumOracle`).
         stochastic_default: whether :func:`run` gives it a noisy oracle by default.
+        provenance: where each default value comes from, per hyperparameter (read-only
+            mapping): the paper and place that gives it, or a statement that no source gives
+            it and why the book chose the value.
     """
 
     name: str
@@ -143,11 +150,26 @@ class OptimizerSpec:
     differences: str
     kind: str = "first-order"
     stochastic_default: bool = False
+    provenance: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _spec(**kw: Any) -> OptimizerSpec:
     kw["defaults"] = MappingProxyType(dict(kw["defaults"]))
+    prov = dict(kw.get("provenance", {}))
+    missing = set(kw["defaults"]) - set(prov)
+    if missing:  # every default says where it comes from
+        raise AssertionError(f"{kw['name']}: no provenance for {sorted(missing)}")
+    kw["provenance"] = MappingProxyType(prov)
     return OptimizerSpec(**kw)
+
+
+# where the default values come from (Ruder 2016 gives eta only for AdaGrad, RMSprop and Adamax)
+_NO_ETA = "not given by Ruder (2016) or the survey; the book's choice"
+_MOM = "Ruder (2016), Sec. 4.1: gamma 'usually set to 0.9'"
+_ADAM_B = "Kingma & Ba (2015), Algorithm 1, as quoted by Ruder (2016), Sec. 4.6"
+_ADAM_ETA = "Kingma & Ba (2015), Algorithm 1 (alpha = 0.001); Ruder (2016) gives no eta for Adam"
+_SURVEY = ("the value that reproduces the survey's Table 4 (lls_core.benchmark.survey_table4); "
+           "the survey states no settings")
 
 
 _SPECS: list[OptimizerSpec] = [
@@ -156,6 +178,7 @@ _SPECS: list[OptimizerSpec] = [
         equation=r"\theta_{t+1} = \theta_t - \eta\, \nabla f(\theta_t)",
         reference="Ruder2016",
         defaults={"lr": 0.01},
+        provenance={"lr": _NO_ETA},
         torch="torch.optim.SGD(lr=lr)",
         differences="identical; always run with the exact gradient",
     ),
@@ -164,6 +187,7 @@ _SPECS: list[OptimizerSpec] = [
         equation=r"\theta_{t+1} = \theta_t - \eta\, g_t,\quad \mathbb{E}[g_t] = \nabla f(\theta_t)",
         reference="RobbinsMonro1951,Ruder2016",
         defaults={"lr": 0.01},
+        provenance={"lr": _NO_ETA},
         torch="torch.optim.SGD(lr=lr)",
         differences="identical; by default run with a GaussianNoiseOracle (with the exact "
         "gradient it is BGD, which is what the survey's identical rows show)",
@@ -174,6 +198,7 @@ _SPECS: list[OptimizerSpec] = [
         equation=r"v_t = \gamma v_{t-1} + \eta g_t,\quad \theta_{t+1} = \theta_t - v_t",
         reference="Ruder2016",
         defaults={"lr": 0.01, "momentum": 0.9},
+        provenance={"lr": _NO_ETA, "momentum": _MOM},
         torch="torch.optim.SGD(lr=lr, momentum=momentum, dampening=0)",
         differences="same iterates: torch keeps b_t = gamma b_{t-1} + g_t and steps lr*b_t, "
         "so v_t = lr*b_t while lr is constant",
@@ -184,6 +209,7 @@ _SPECS: list[OptimizerSpec] = [
         r"\theta_{t+1} = \theta_t - v_t",
         reference="Ruder2016",
         defaults={"lr": 0.01, "momentum": 0.9},
+        provenance={"lr": _NO_ETA, "momentum": "Ruder (2016), Sec. 4.2: gamma 'around 0.9'"},
         torch=None,
         differences="hand-written; torch.optim.SGD(nesterov=True) is the same algorithm in the "
         "look-ahead variable phi_t = theta_t - gamma v_{t-1}: its iterates are Ruder's look-ahead "
@@ -194,6 +220,8 @@ _SPECS: list[OptimizerSpec] = [
         equation=r"G_t = G_{t-1} + g_t^2,\quad \theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{G_t + \epsilon}} g_t",
         reference="Duchi2011,Ruder2016",
         defaults={"lr": 0.01, "eps": 1e-8},
+        provenance={"lr": "Ruder (2016), Sec. 4.3: 'most implementations use a default value of 0.01'",
+                    "eps": "Ruder (2016), Sec. 4.3: 'usually on the order of 1e-8'"},
         torch="torch.optim.Adagrad(lr=lr, eps=eps)",
         differences="torch puts eps outside the root: eta g / (sqrt(G) + eps); torch's default "
         "eps is 1e-10, the registry passes Ruder's 1e-8",
@@ -204,6 +232,9 @@ _SPECS: list[OptimizerSpec] = [
         r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{E[g^2]_t + \epsilon}} g_t",
         reference="TielemanHinton2012,Ruder2016",
         defaults={"lr": 0.001, "gamma": 0.9, "eps": 1e-8},
+        provenance={"lr": "Ruder (2016), Sec. 4.5: 'a good default value for the learning rate is 0.001'",
+                    "gamma": "Ruder (2016), Sec. 4.5: 'Hinton suggests gamma to be set to 0.9'",
+                    "eps": "not given for RMSprop; the order Ruder (2016), Sec. 4.3, gives for AdaGrad"},
         torch="torch.optim.RMSprop(lr=lr, alpha=gamma, eps=eps)",
         differences="torch puts eps outside the root; torch's default alpha is 0.99, the registry "
         "passes Hinton's 0.9",
@@ -215,6 +246,7 @@ _SPECS: list[OptimizerSpec] = [
         r"\hat m_t = \frac{m_t}{1-\beta_1^t},\ \hat v_t = \frac{v_t}{1-\beta_2^t}",
         reference="KingmaBa2015,Ruder2016",
         defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        provenance={"lr": _ADAM_ETA, "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
         torch="torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps)",
         differences="identical (eps outside the root of the bias-corrected v in both)",
     ),
@@ -225,6 +257,8 @@ _SPECS: list[OptimizerSpec] = [
         r"E[\Delta\theta^2]_t = \gamma E[\Delta\theta^2]_{t-1} + (1-\gamma)\Delta\theta_t^2",
         reference="Zeiler2012,Ruder2016",
         defaults={"gamma": 0.9, "eps": 1e-6},
+        provenance={"gamma": "Ruder (2016), Sec. 4.4: 'around 0.9', like the momentum term",
+                    "eps": "Zeiler (2012), MNIST experiments; Ruder (2016) gives no value"},
         torch="torch.optim.Adadelta(lr=1.0, rho=gamma, eps=eps)",
         differences="identical with torch's lr=1 (AdaDelta has no learning rate; torch's lr "
         "scales the update)",
@@ -235,6 +269,9 @@ _SPECS: list[OptimizerSpec] = [
         r"\theta_{t+1} = \theta_t - \frac{\eta}{u_t} \frac{m_t}{1-\beta_1^t}",
         reference="KingmaBa2015,Ruder2016",
         defaults={"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        provenance={"lr": "Ruder (2016), Sec. 4.7: 'good default values are again eta = 0.002'",
+                    "beta1": "Ruder (2016), Sec. 4.7", "beta2": "Ruder (2016), Sec. 4.7",
+                    "eps": "not in Ruder's rule; torch.optim.Adamax's guard against u = 0, set to Adam's 1e-8"},
         torch="torch.optim.Adamax(lr=lr, betas=(beta1, beta2), eps=eps)",
         differences="torch adds eps to |g_t| inside the max (Ruder's rule has no eps; u_t > 0 "
         "needs it when g = 0)",
@@ -245,6 +282,8 @@ _SPECS: list[OptimizerSpec] = [
         r"\Big(\beta_1 \hat m_t + \frac{(1-\beta_1) g_t}{1-\beta_1^t}\Big)",
         reference="Dozat2016,Ruder2016",
         defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        provenance={"lr": "not given by Ruder (2016); Adam's alpha (Kingma & Ba 2015) carried over",
+                    "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
         torch=None,
         differences="hand-written; torch.optim.NAdam follows Dozat's momentum schedule "
         "mu_t = beta1 (1 - 0.5 * 0.96**(0.004 t)) and bias-corrects with the product of the mu's",
@@ -255,6 +294,8 @@ _SPECS: list[OptimizerSpec] = [
         r"\frac{\eta}{\sqrt{\hat v_t} + \epsilon} m_t",
         reference="Reddi2018,Ruder2016",
         defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        provenance={"lr": "not given by Ruder (2016); Adam's alpha (Kingma & Ba 2015) carried over",
+                    "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
         torch=None,
         differences="hand-written (Ruder's form, no bias correction); torch.optim.Adam(amsgrad=True) "
         "divides the bias-corrected m by the root of the running max of v, bias-corrected",
@@ -265,6 +306,7 @@ _SPECS: list[OptimizerSpec] = [
         r"y_{k+1} = x_{k+1} + \tfrac{a_k - 1}{a_{k+1}} (x_{k+1} - x_k),\ a_0 = 1,\ y_0 = x_0",
         reference="Nesterov1983",
         defaults={"lr": 0.01},
+        provenance={"lr": "the book's choice (Nesterov (1983) takes 1/L from a step-size search)"},
         torch=None,
         differences="hand-written; Nesterov chooses eta = 1/L by a step-size search, here eta is fixed",
     ),
@@ -274,6 +316,8 @@ _SPECS: list[OptimizerSpec] = [
         r"x_{k+1} = x_k - a_k \hat g_k,\ a_k = \frac{a}{(k + 1 + A)^\alpha},\ c_k = \frac{c}{(k+1)^{\gamma}}",
         reference="Spall1992",
         defaults={"a": 0.5, "c": 0.01, "A": 100.0, "alpha": 0.602, "gamma_c": 0.101},
+        provenance={"a": "the book's choice", "c": "the book's choice", "A": "the book's choice",
+                    "alpha": "Spall's recommended exponent 0.602", "gamma_c": "Spall's recommended exponent 0.101"},
         torch=None,
         differences="hand-written; zeroth order: two loss values per step, Rademacher "
         "perturbations Delta_k (Spall's recommended exponents 0.602 and 0.101)",
@@ -285,6 +329,7 @@ _SPECS: list[OptimizerSpec] = [
         r"x_{t+1} = x_t - \eta v_t,\ \tilde x \leftarrow x_t \text{ every } m \text{ steps}",
         reference="JohnsonZhang2013",
         defaults={"lr": 0.01, "inner": 50},
+        provenance={"lr": "the book's choice", "inner": "the book's choice"},
         torch=None,
         differences="hand-written; option I of the paper (snapshot = last inner iterate)",
         kind="finite-sum",
@@ -295,9 +340,49 @@ _SPECS: list[OptimizerSpec] = [
         r"x_{t+1} = x_t - \eta v_t,\ v \leftarrow \nabla f(x_t) \text{ every } m \text{ steps}",
         reference="Nguyen2017",
         defaults={"lr": 0.01, "inner": 50},
+        provenance={"lr": "the book's choice", "inner": "the book's choice"},
         torch=None,
         differences="hand-written; outer loop restarts with a full gradient every m steps",
         kind="finite-sum",
+    ),
+    # ---- the LLS survey's own versions of three rules (they reproduce its Table 4; see
+    # lls_core.benchmark.survey_table4). Ruder's rules above stay the book's defaults.
+    _spec(
+        name="Adamax-survey",
+        equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon),\ "
+        r"\theta_{t+1} = \theta_t - \frac{\eta}{u_t} m_t",
+        reference="LLSSurvey,Ruder2016",
+        defaults={"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        provenance={"lr": "Ruder (2016), Sec. 4.7", "beta1": "Ruder (2016), Sec. 4.7",
+                    "beta2": "Ruder (2016), Sec. 4.7", "eps": "as Adamax (torch.optim.Adamax's guard)"},
+        torch=None,
+        differences="hand-written; Adamax without the bias correction 1/(1 - beta1^t) of m, as the "
+        "LLS survey's Table 4 was computed",
+    ),
+    _spec(
+        name="Nadam-survey",
+        equation=r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{\hat v_t} + \epsilon}"
+        r"\big(\beta_1 \hat m_t + (1-\beta_1) g_t\big)",
+        reference="LLSSurvey,Dozat2016,Ruder2016",
+        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        provenance={"lr": "as Nadam", "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
+        torch=None,
+        differences="hand-written; Ruder's Nadam without the factor 1/(1 - beta1^t) on the gradient "
+        "term, as the LLS survey's Table 4 was computed",
+    ),
+    _spec(
+        name="AdaDelta-survey",
+        equation=r"E[g^2]_t = \rho E[g^2]_{t-1} + (1-\rho) g_t^2,\ "
+        r"\Delta\theta_t = -\frac{\sqrt{E[\Delta\theta^2]_{t-1}+\epsilon}}{\sqrt{E[g^2]_t}+\epsilon} g_t,\ "
+        r"E[\Delta\theta^2]_t = \rho E[\Delta\theta^2]_{t-1} + (1-\rho)\Delta\theta_t^2",
+        reference="LLSSurvey,Zeiler2012,Ruder2016",
+        defaults={"gamma": 0.95, "eps": 1e-6},
+        provenance={"gamma": "Zeiler (2012), MNIST experiments (rho = 0.95); " + _SURVEY,
+                    "eps": "Zeiler (2012), MNIST experiments; " + _SURVEY},
+        torch=None,
+        differences="hand-written; AdaDelta with rho = 0.95 and eps outside the root of E[g^2] "
+        "(Ruder's rule, and torch.optim.Adadelta, put it inside), as the LLS survey's Table 4 was "
+        "computed; with eps inside, the survey's Surface IV row is missed by up to 0.15",
     ),
 ]
 
@@ -306,6 +391,9 @@ SURVEY_TEN: tuple[str, ...] = (
     "BGD", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdaDelta", "Adamax", "Nadam",
 )
 BENCHMARK_ELEVEN: tuple[str, ...] = (*SURVEY_TEN, "AMSGrad")
+#: The survey's own versions of three rules (they reproduce its Table 4), keyed by Ruder's name.
+SURVEY_VARIANTS: Mapping[str, str] = MappingProxyType(
+    {"Adamax": "Adamax-survey", "Nadam": "Nadam-survey", "AdaDelta": "AdaDelta-survey"})
 _LOWER = {k.lower(): k for k in REGISTRY}
 
 
@@ -531,6 +619,54 @@ class _Nadam(_Rule):
         return x - lr / (v_hat.sqrt() + eps) * (b1 * m_hat + (1 - b1) * g / (1 - b1**t))
 
 
+class _NadamSurvey(_Rule):
+    """Nadam as the LLS survey computed it: no 1/(1 - beta1^t) on the gradient term."""
+
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.m, self.v = torch.zeros_like(x0), torch.zeros_like(x0)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        lr, b1, b2, eps = (self.hp[k] for k in ("lr", "beta1", "beta2", "eps"))
+        g = self.oracle(x, g, self.gen)
+        self.m = b1 * self.m + (1 - b1) * g
+        self.v = b2 * self.v + (1 - b2) * g * g
+        m_hat = self.m / (1 - b1**t)
+        v_hat = self.v / (1 - b2**t)
+        return x - lr / (v_hat.sqrt() + eps) * (b1 * m_hat + (1 - b1) * g)
+
+
+class _AdamaxSurvey(_Rule):
+    """Adamax as the LLS survey computed it: m is not bias-corrected."""
+
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.m, self.u = torch.zeros_like(x0), torch.zeros_like(x0)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        lr, b1, b2, eps = (self.hp[k] for k in ("lr", "beta1", "beta2", "eps"))
+        g = self.oracle(x, g, self.gen)
+        self.m = b1 * self.m + (1 - b1) * g
+        self.u = torch.maximum(b2 * self.u, g.abs() + eps)
+        return x - lr * self.m / self.u
+
+
+class _AdaDeltaSurvey(_Rule):
+    """AdaDelta as the LLS survey computed it: eps outside the root of E[g^2]."""
+
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.eg, self.ed = torch.zeros_like(x0), torch.zeros_like(x0)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        rho, eps = self.hp["gamma"], self.hp["eps"]
+        g = self.oracle(x, g, self.gen)
+        self.eg = rho * self.eg + (1 - rho) * g * g
+        dx = -(self.ed + eps).sqrt() / (self.eg.sqrt() + eps) * g
+        self.ed = rho * self.ed + (1 - rho) * dx * dx
+        return x + dx
+
+
 class _AMSGrad(_Rule):
     def __init__(self, x0, hp, oracle, gen):
         super().__init__(x0, hp, oracle, gen)
@@ -613,7 +749,8 @@ class _SARAH(_Rule):
 
 
 _RULES.update({"Nesterov": _Nesterov, "Nadam": _Nadam, "AMSGrad": _AMSGrad, "NAG": _NAG,
-               "SPSA": _SPSA, "SVRG": _SVRG, "SARAH": _SARAH})
+               "SPSA": _SPSA, "SVRG": _SVRG, "SARAH": _SARAH, "Adamax-survey": _AdamaxSurvey,
+               "Nadam-survey": _NadamSurvey, "AdaDelta-survey": _AdaDeltaSurvey})
 assert set(_RULES) == set(REGISTRY)
 
 

@@ -57,6 +57,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
+from . import checks
 from . import batched as _batched
 from . import models as _models
 from . import params as _params
@@ -441,6 +442,12 @@ def _validate(
         x, y = data
         if x.shape[0] == 0 or x.shape[0] != y.shape[0]:
             raise ValueError(f"data: x has {x.shape[0]} items and y has {y.shape[0]}; need the same number, >= 1")
+        checks.same_device(w1=a, w2=b, x=x, y=y)
+        p0 = next(iter(f.parameters()), None)
+        dtypes = {"w1": a.dtype, "w2": b.dtype, **({"the module": p0.dtype} if p0 is not None else {}),
+                  **({"x": x.dtype} if x.is_floating_point() else {})}
+        if len(set(dtypes.values())) > 1:
+            raise ValueError("dtypes differ (" + ", ".join(f"{k} {v}" for k, v in dtypes.items()) + "); expected one dtype")
     elif callable(f):
         if data is not None:
             raise ValueError("data is only used with an nn.Module; a surface callable takes points (B, d) only")

@@ -10,7 +10,6 @@ a PNG into the chapter's figure folder (``$LLS_FIGURE_DIR``, set by
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -117,16 +116,9 @@ def save_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     out = figure_dir()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; figures are for reading
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from .io import atomic_write
+
+    return atomic_write(path, lambda f: fig.savefig(f, format="png"))
 
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,14 @@ Kurt     bias-corrected sample *excess* kurtosis G2 (``scipy.stats.kurtosis(fish
          bias=False)``; pandas' ``kurt``): 0 for a normal distribution
 =======  ====================================================================================
 
+``describe(values, conventions="survey")`` computes the columns as the LLS survey's
+Table 4 was computed (numpy / scipy defaults; these conventions reproduce the printed
+table, see :func:`lls_core.benchmark.survey_table4`): Var with ``ddof=0`` (population
+variance), SD its root, Skew the biased g1 (``scipy.stats.skew``), Kurt the biased excess
+kurtosis g2 (``scipy.stats.kurtosis``), and Mode ``scipy.stats.mode`` of the raw values
+(:func:`naive_mode`: the minimum when all values differ). Min, quartiles, Med and Mean
+are the same under both conventions.
+
 Non-finite values are rejected (the caller decides which runs enter, e.g. not the
 diverged ones); an empty sample gives NaN everywhere, and Skew/Kurt are NaN for a
 sample without spread (range below ``SPREAD_RTOL`` times its magnitude, where they
@@ -42,6 +50,12 @@ topography chapters turn into numbers with uncertainties:
   for the group label, oriented so that ``AUC >= 0.5``; a label-permutation p-value
   for that oriented statistic (valid because the coordinate was computed without
   the labels, e.g. by unsupervised kernel PCA), and a stratified bootstrap interval.
+* :func:`rank_test` — the Mann–Whitney test and common-language effect size of
+  :func:`compare` without the bootstrap (Hanley–McNeil interval), for samples of thousands.
+* :func:`compare_proportions` — two success counts: Fisher's exact test (both one-sided
+  p-values) and Wilson intervals for each proportion.
+* :func:`bootstrap_difference` — a statistic (kurtosis, skewness, median, ...) of two
+  independent samples, its difference and a percentile bootstrap interval.
 * :func:`holm` — Holm's step-down adjustment when several claims are tested at once.
 """
 
@@ -56,6 +70,7 @@ from scipy import stats as sps
 
 __all__ = [
     "TABLE4_COLUMNS",
+    "Conventions",
     "Summary",
     "describe",
     "kde_mode",
@@ -65,9 +80,16 @@ __all__ = [
     "compare",
     "separation",
     "holm",
+    "RankTest",
+    "rank_test",
+    "ProportionComparison",
+    "compare_proportions",
+    "Difference",
+    "bootstrap_difference",
 ]
 
 TABLE4_COLUMNS: tuple[str, ...] = ("Min", "Q1", "Q3", "Mode", "Med", "Mean", "Var", "SD", "Skew", "Kurt")
+Conventions = Literal["book", "survey"]
 #: Skew and Kurt are NaN when max - min <= SPREAD_RTOL * max(1, max |value|) (no spread to describe).
 SPREAD_RTOL = 1e-9
 
@@ -129,29 +151,40 @@ def kde_mode(values: object, grid: int = 2048) -> float:
     return float(xs[int(np.argmax(dens))])
 
 
-def describe(values: object) -> Summary:
-    """Table 4 columns of a 1-D sample (any array-like of finite floats)."""
+def describe(values: object, conventions: Conventions = "book") -> Summary:
+    """Table 4 columns of a 1-D sample (any array-like of finite floats).
+
+    ``conventions="book"`` (default): the definitions of the module table (``ddof=1``,
+    bias-corrected Skew and Kurt, KDE mode). ``conventions="survey"``: the LLS survey's
+    (``ddof=0``, biased Skew and excess Kurt, ``scipy.stats.mode``).
+
+    Example: ``describe([1.0, 2.0, 4.0], "survey").Var == np.var([1.0, 2.0, 4.0])``.
+    """
+    if conventions not in ("book", "survey"):
+        raise ValueError(f"conventions={conventions!r}; valid: 'book', 'survey'")
+    survey = conventions == "survey"
     a = _as_sample(values)
     n = int(a.size)
     if n == 0:
         nan = math.nan
         return Summary(0, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
     q1, med, q3 = np.percentile(a, [25, 50, 75])
-    var = float(np.var(a, ddof=1)) if n > 1 else math.nan
+    ddof = 0 if survey else 1
+    var = float(np.var(a, ddof=ddof)) if n > ddof else math.nan
     # Skew and Kurt divide by SD^3 and SD^4: for values equal up to rounding they are noise
     spread = n > 1 and np.ptp(a) > SPREAD_RTOL * max(1.0, float(np.abs(a).max()))
-    skew = float(sps.skew(a, bias=False)) if spread and n >= 3 else math.nan
-    kurt = float(sps.kurtosis(a, fisher=True, bias=False)) if spread and n >= 4 else math.nan
+    skew = float(sps.skew(a, bias=survey)) if spread and n >= 3 else math.nan
+    kurt = float(sps.kurtosis(a, fisher=True, bias=survey)) if spread and n >= 4 else math.nan
     return Summary(
         n=n,
         Min=float(a.min()),
         Q1=float(q1),
         Q3=float(q3),
-        Mode=kde_mode(a),
+        Mode=naive_mode(a) if survey else kde_mode(a),
         Med=float(med),
         Mean=float(a.mean()),
         Var=var,
-        SD=math.sqrt(var) if n > 1 else math.nan,
+        SD=math.sqrt(var) if n > ddof else math.nan,
         Skew=skew,
         Kurt=kurt,
     )
@@ -359,3 +392,180 @@ def holm(pvalues: object) -> np.ndarray:
     out = np.empty(m)
     out[order] = np.minimum(adj, 1.0)
     return out
+
+
+# --------------------------------------------------------------------------- proportions, bootstrap
+@dataclass(frozen=True)
+class ProportionComparison:
+    """Success counts ``k_a / n_a`` against ``k_b / n_b``.
+
+    ``p_a``, ``p_b``: the proportions, with Wilson intervals ``ci_a``, ``ci_b`` at ``level``;
+    ``p_greater`` / ``p_less``: one-sided Fisher exact p-values for "a succeeds more / less
+    often than b"; ``odds_ratio``: the sample odds ratio (``inf`` or ``nan`` at the edges).
+    """
+
+    k_a: int
+    n_a: int
+    k_b: int
+    n_b: int
+    p_a: float
+    p_b: float
+    ci_a: tuple[float, float]
+    ci_b: tuple[float, float]
+    odds_ratio: float
+    p_greater: float
+    p_less: float
+    level: float
+
+    def supports(self, direction: Literal["greater", "less"], alpha: float = 0.05) -> bool:
+        """True when the one-sided Fisher test in ``direction`` is significant at ``alpha``."""
+        if direction == "greater":
+            return self.p_greater < alpha and self.p_a > self.p_b
+        if direction == "less":
+            return self.p_less < alpha and self.p_a < self.p_b
+        raise ValueError(f"direction={direction!r}; valid: 'greater', 'less'")
+
+
+def _count(k: object, n: object, name: str) -> tuple[int, int]:
+    if isinstance(k, bool) or isinstance(n, bool) or not all(float(v).is_integer() for v in (k, n)):
+        raise ValueError(f"{name}: counts must be integers; got k={k!r}, n={n!r}")
+    k, n = int(k), int(n)
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"{name}: need 0 <= k <= n and n >= 1; got k={k}, n={n}")
+    return k, n
+
+
+def compare_proportions(k_a: int, n_a: int, k_b: int, n_b: int, *, level: float = 0.95) -> ProportionComparison:
+    """Fisher's exact test of two proportions with Wilson intervals.
+
+    Example: ``compare_proportions(40, 50, 10, 50).supports("greater")`` is True.
+    """
+    k_a, n_a = _count(k_a, n_a, "a")
+    k_b, n_b = _count(k_b, n_b, "b")
+    if not 0.5 < level < 1:
+        raise ValueError(f"level={level!r}: must lie in (0.5, 1), e.g. 0.95")
+    table = [[k_a, n_a - k_a], [k_b, n_b - k_b]]
+    odds, p_gt = sps.fisher_exact(table, alternative="greater")
+    _, p_lt = sps.fisher_exact(table, alternative="less")
+
+    def wilson(k: int, n: int) -> tuple[float, float]:
+        ci = sps.binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        return float(ci.low), float(ci.high)
+
+    return ProportionComparison(k_a, n_a, k_b, n_b, k_a / n_a, k_b / n_b, wilson(k_a, n_a), wilson(k_b, n_b),
+                                float(odds), float(p_gt), float(p_lt), level)
+
+
+_STATISTICS = {
+    "kurtosis": lambda x, axis=-1: sps.kurtosis(x, axis=axis, fisher=True, bias=False),
+    "skew": lambda x, axis=-1: sps.skew(x, axis=axis, bias=False),
+    "median": lambda x, axis=-1: np.median(x, axis=axis),
+    "mean": lambda x, axis=-1: np.mean(x, axis=axis),
+    "sd": lambda x, axis=-1: np.std(x, axis=axis, ddof=1),
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``statistic(a) - statistic(b)`` with a percentile bootstrap interval at ``level``
+    (the two samples resampled independently). NaN interval when either sample has no spread."""
+
+    statistic: str
+    n_a: int
+    n_b: int
+    value_a: float
+    value_b: float
+    diff: float
+    diff_ci: tuple[float, float]
+    level: float
+
+    def supports(self, direction: Literal["greater", "less"]) -> bool:
+        """True when the interval lies entirely above (``"greater"``) or below (``"less"``) 0."""
+        lo, hi = self.diff_ci
+        if direction == "greater":
+            return bool(lo > 0)
+        if direction == "less":
+            return bool(hi < 0)
+        raise ValueError(f"direction={direction!r}; valid: 'greater', 'less'")
+
+
+def bootstrap_difference(
+    a: object,
+    b: object,
+    statistic: Literal["kurtosis", "skew", "median", "mean", "sd"] = "kurtosis",
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Difference:
+    """``statistic(a) - statistic(b)`` with a bootstrap interval.
+
+    Kurtosis is the bias-corrected excess kurtosis G2, skew the bias-corrected G1 (as in
+    :func:`describe`). ``a``, ``b``: 1-D finite samples with at least 4 values each.
+    """
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic={statistic!r}; valid: {', '.join(_STATISTICS)}")
+    _check_level(level, n_boot)
+    xa, xb = _finite_sample(a, "a", min_n=4), _finite_sample(b, "b", min_n=4)
+    fn = _STATISTICS[statistic]
+    va, vb = float(fn(xa)), float(fn(xb))
+    flat = lambda x: np.ptp(x) <= SPREAD_RTOL * max(1.0, float(np.abs(x).max()))  # noqa: E731
+    if statistic in ("kurtosis", "skew") and (flat(xa) or flat(xb)):
+        nan = math.nan
+        return Difference(statistic, xa.size, xb.size, nan if flat(xa) else va, nan if flat(xb) else vb, nan,
+                          (nan, nan), level)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // max(xa.size, xb.size))  # resamples per block: bounded memory
+    parts = []
+    for start in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - start)
+        ba = xa[rng.integers(0, xa.size, (m, xa.size))]
+        bb = xb[rng.integers(0, xb.size, (m, xb.size))]
+        with np.errstate(all="ignore"):
+            parts.append(fn(ba, axis=1) - fn(bb, axis=1))
+    boot = np.concatenate(parts)
+    boot = boot[np.isfinite(boot)]
+    tail = (1 - level) / 2
+    lo, hi = (np.quantile(boot, [tail, 1 - tail]) if boot.size else (math.nan, math.nan))
+    return Difference(statistic, xa.size, xb.size, va, vb, va - vb, (float(lo), float(hi)), level)
+
+
+@dataclass(frozen=True)
+class RankTest:
+    """Mann–Whitney comparison of ``a`` and ``b`` without resampling.
+
+    ``cl`` = P(a > b) + 0.5 P(a = b); ``cl_ci``: the Hanley–McNeil (1982) normal interval
+    at ``level``, clipped to [0, 1]; ``p_greater`` / ``p_less``: one-sided p-values (a tends
+    to exceed / fall below b); medians of both samples.
+    """
+
+    n_a: int
+    n_b: int
+    cl: float
+    cl_ci: tuple[float, float]
+    p_greater: float
+    p_less: float
+    median_a: float
+    median_b: float
+    level: float
+
+
+def rank_test(a: object, b: object, *, level: float = 0.95) -> RankTest:
+    """Mann–Whitney U test of ``a`` vs ``b`` with the common-language effect size.
+
+    Like :func:`compare` but O(n log n): for large samples (thousands of runs), where a
+    bootstrap of the pairwise statistic would be slow. Example:
+    ``rank_test([3, 4, 5, 6], [0, 1, 2, 3]).cl`` is 0.96875.
+    """
+    if not 0.5 < level < 1:
+        raise ValueError(f"level={level!r}: must lie in (0.5, 1), e.g. 0.95")
+    xa, xb = _finite_sample(a, "a"), _finite_sample(b, "b")
+    na, nb = xa.size, xb.size
+    p_gt = float(sps.mannwhitneyu(xa, xb, alternative="greater", method="asymptotic").pvalue)
+    res = sps.mannwhitneyu(xa, xb, alternative="less", method="asymptotic")
+    cl = float(sps.mannwhitneyu(xa, xb, alternative="two-sided").statistic) / (na * nb)
+    q1, q2 = cl / (2 - cl), 2 * cl * cl / (1 + cl)
+    se = math.sqrt(max(cl * (1 - cl) + (na - 1) * (q1 - cl * cl) + (nb - 1) * (q2 - cl * cl), 0.0) / (na * nb))
+    z = float(sps.norm.ppf(0.5 + level / 2))
+    return RankTest(na, nb, cl, (max(0.0, cl - z * se), min(1.0, cl + z * se)), p_gt, float(res.pvalue),
+                    float(np.median(xa)), float(np.median(xb)), level)

@@ -7,15 +7,20 @@ determines its result: architecture, activation, optimizer name and every
 hyperparameter, initialisation seed, data set name, split size and seed, the
 data's SHA-256 checksum, and the LSTM permutation seed. Its SHA-256 names the file.
 
-Each file is written to a temporary file in the same folder, flushed, fsynced and
-renamed with ``os.replace``: a reader sees either no file or a complete one, so a
-study killed at any moment leaves only whole runs (plus perhaps an orphan
-``.tmp-*`` file, ignored and removable with :meth:`Store.clean_temp`).
+Each file is written with :func:`lls_core.io.atomic_write` (temporary file in the
+same folder, fsync, ``os.replace``, the user's umask): a reader sees either no file
+or a complete one, so a study killed at any moment leaves only whole runs (plus
+perhaps an orphan ``.tmp-<pid>-*`` file, removed by :meth:`Store.clean_temp` once
+its writer is gone).
 
 Besides the key the file records provenance (``lls_core``, torch, numpy and Python
-versions, device, wall time, date) and the loss curves. :meth:`Store.load` reads
-with ``torch.load(weights_only=True)`` (no pickled code) and refuses a file whose
-stored key differs from the requested one, naming the differing fields.
+versions, device, wall time, date), the loss curves and a SHA-256 checksum over all
+of it. :meth:`Store.has` and :meth:`Store.load` read with
+``torch.load(weights_only=True)`` (no pickled code) and verify the checksum and the
+stored key: a file that is unreadable, altered, of another format or holding
+another run is moved to ``<root>/quarantine/`` with a warning naming it, and counts
+as absent, so the study recomputes it. :meth:`Store.lock` is a per-run file lock:
+two processes never train the same run twice.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +39,13 @@ import numpy as np
 import torch
 
 from . import __version__
+from .io import FileLock, atomic_write, clean_temp, quarantine, sha256_bytes
 from .train import RunResult
 
-__all__ = ["RunKey", "Store", "MetadataMismatch", "default_root", "FORMAT"]
+__all__ = ["RunKey", "Store", "MetadataMismatch", "CorruptArtifact", "default_root", "FORMAT"]
 
-FORMAT = 1
+FORMAT = 2
+"""2: a content checksum over every field (format 1 had none; such files are recomputed)."""
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -94,31 +100,88 @@ def _provenance(result: RunResult) -> dict[str, Any]:
     }
 
 
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.+")
+
+
+def _component(what: str, value: str) -> str:
+    """A key field used as a folder name: plain characters only, never ``..`` or a separator."""
+    if not isinstance(value, str) or not value or value in {".", ".."} or not set(value) <= _NAME_OK:
+        raise ValueError(f"{what}={value!r} cannot name a store folder; expected letters, digits, '_', '-', '.', '+' "
+                         "(no path separators, not '.' or '..')")
+    return value
+
+
+def _checksum(payload: dict[str, Any]) -> str:
+    """SHA-256 over every field of a stored run except ``checksum`` (tensors by dtype, shape and bytes)."""
+    chunks: list[bytes] = []
+    for name in sorted(k for k in payload if k != "checksum"):
+        v = payload[name]
+        chunks.append(name.encode())
+        if isinstance(v, torch.Tensor):
+            t = v.detach().cpu().contiguous()
+            chunks += [str(t.dtype).encode(), repr(tuple(t.shape)).encode(), t.view(torch.uint8).numpy().tobytes()
+                       if t.numel() else b""]
+        else:
+            chunks.append(json.dumps(v, sort_keys=True).encode())
+    return sha256_bytes(chunks)
+
+
+class CorruptArtifact(MetadataMismatch):
+    """A stored file that cannot be read or fails its checksum (it has been moved to quarantine)."""
+
+
 class Store:
     """Finished runs under ``root`` (see the module docstring). Creating a Store touches no file."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
+        self._verified: dict[Path, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
 
     def path(self, key: RunKey) -> Path:
-        return self.root / "runs" / key.arch / key.optimizer / f"{key.digest[:32]}.pt"
+        """``<root>/runs/<arch>/<optimizer>/<digest>.pt``; a field that would leave the folder is refused."""
+        return self.root / "runs" / _component("arch", key.arch) / _component("optimizer", key.optimizer) / f"{key.digest[:32]}.pt"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where damaged files are moved (kept for inspection, never read again)."""
+        return self.root / "quarantine"
 
     def has(self, key: RunKey) -> bool:
-        return self.path(key).is_file()
+        """True when a verified run for ``key`` is stored.
+
+        A file that cannot be read, fails its checksum, holds another key or another
+        format is moved to :attr:`quarantine_dir` with an :class:`~lls_core.io.ArtifactWarning`
+        and reported absent, so the caller recomputes it.
+        """
+        path = self.path(key)
+        if not path.is_file():
+            return False
+        st = path.stat()
+        if self._verified.get(path) == (st.st_size, st.st_mtime_ns):
+            return True
+        try:
+            self._read(key, path)
+        except CorruptArtifact:
+            return False
+        return True
+
+    def lock(self, key: RunKey, wait: bool = True) -> FileLock:
+        """A per-run lock (``with store.lock(key): ...``): two processes never train the same run at once."""
+        return FileLock(self.root / "locks" / f"{key.digest[:32]}.lock", wait=wait,
+                        what=f"run {key.arch}/{key.optimizer} seed {key.seed}")
 
     def save(self, key: RunKey, result: RunResult) -> Path:
-        """Write ``result`` under ``key`` atomically (temp file, fsync, ``os.replace``); return the path."""
+        """Write ``result`` under ``key`` atomically with a content checksum; return the path."""
         if (result.arch, result.optimizer, result.seed) != (key.arch, key.optimizer, key.seed):
             raise MetadataMismatch(
                 f"result ({result.arch}, {result.optimizer}, seed {result.seed}) does not belong to key "
                 f"({key.arch}, {key.optimizer}, seed {key.seed})"
             )
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+        payload: dict[str, Any] = {
             "format": FORMAT,
             "key": json.dumps(key.as_dict(), sort_keys=True),
             "provenance": json.dumps(_provenance(result), sort_keys=True),
@@ -130,31 +193,54 @@ class Store:
             "best_train_step": result.best_train_step,
             "best_test_step": result.best_test_step,
         }
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        payload["checksum"] = _checksum(payload)
+        atomic_write(target, lambda f: torch.save(payload, f))
+        st = target.stat()
+        self._verified[target] = (st.st_size, st.st_mtime_ns)
         return target
 
+    def _read(self, key: RunKey, path: Path) -> dict[str, Any]:
+        """The verified payload at ``path``; quarantine and raise :class:`CorruptArtifact` otherwise."""
+        def bad(reason: str) -> CorruptArtifact:
+            self._verified.pop(path, None)
+            moved = quarantine(path, reason, self.quarantine_dir)
+            return CorruptArtifact(f"{path}: {reason} (moved to {moved}; it will be recomputed)")
+
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated, zeroed or foreign bytes: torch raises many types
+            raise bad(f"unreadable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no message'}") from None
+        if not isinstance(blob, dict):
+            raise bad(f"holds a {type(blob).__name__}, not a stored run")
+        if blob.get("format") != FORMAT:
+            raise bad(f"artifact format {blob.get('format')!r}, this lls_core reads {FORMAT}")
+        try:
+            stored_sum = blob["checksum"]
+            actual = _checksum(blob)
+            stored = json.loads(blob["key"])
+        except Exception as err:
+            raise bad(f"incomplete record: {type(err).__name__}: {err}") from None
+        if stored_sum != actual:
+            raise bad(f"checksum mismatch: stored {str(stored_sum)[:12]}..., content {actual[:12]}...")
+        wanted = key.as_dict()
+        if stored != wanted:
+            diff = [f"{k}: stored {stored.get(k)!r}, requested {wanted.get(k)!r}" for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
+            raise bad("holds a different run: " + "; ".join(diff))
+        st = path.stat()
+        self._verified[path] = (st.st_size, st.st_mtime_ns)
+        return blob
+
     def load(self, key: RunKey) -> RunResult:
-        """The stored run for ``key``; ``FileNotFoundError`` if absent, :class:`MetadataMismatch` if it differs."""
+        """The stored, verified run for ``key``.
+
+        ``FileNotFoundError`` if absent; :class:`CorruptArtifact` (a :class:`MetadataMismatch`)
+        if the file is damaged or holds another run (it is then quarantined, see :meth:`has`).
+        """
         path = self.path(key)
         if not path.is_file():
             raise FileNotFoundError(f"no finished run for {key.arch}/{key.optimizer} seed {key.seed} at {path}")
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        if blob.get("format") != FORMAT:
-            raise MetadataMismatch(f"{path}: artifact format {blob.get('format')!r}, this lls_core reads {FORMAT}")
-        stored, wanted = json.loads(blob["key"]), key.as_dict()
-        if stored != wanted:
-            diff = [f"{k}: stored {stored.get(k)!r}, requested {wanted.get(k)!r}" for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
-            raise MetadataMismatch(f"{path} holds a different run:\n  " + "\n  ".join(diff))
+        blob = self._read(key, path)
+        stored = json.loads(blob["key"])
         prov = json.loads(blob["provenance"])
         return RunResult(
             arch=key.arch,
@@ -175,8 +261,7 @@ class Store:
 
     def provenance(self, key: RunKey) -> dict[str, Any]:
         """The stored provenance record (versions, device, wall time, date) of a finished run."""
-        blob = torch.load(self.path(key), map_location="cpu", weights_only=True)
-        return json.loads(blob["provenance"])
+        return json.loads(self._read(key, self.path(key))["provenance"])
 
     def runs(self) -> Iterator[Path]:
         """Paths of all finished runs under this store."""
@@ -185,18 +270,9 @@ class Store:
             yield from sorted(p for p in base.glob("*/*/*.pt") if not p.name.startswith("."))
 
     def temp_files(self) -> list[Path]:
-        """Orphan temporary files (left by a process killed while writing)."""
-        base = self.root / "runs"
-        return sorted(base.glob("*/*/.tmp-*")) if base.is_dir() else []
+        """Temporary files under the store (a writer's, or orphans left by a process killed while writing)."""
+        return sorted(self.root.rglob(".tmp-*")) if self.root.is_dir() else []
 
     def clean_temp(self, older_than_s: float = 3600.0) -> int:
-        """Delete orphan temporary files older than ``older_than_s`` seconds; return how many."""
-        now, n = time.time(), 0
-        for p in self.temp_files():
-            try:
-                if now - p.stat().st_mtime > older_than_s:
-                    p.unlink()
-                    n += 1
-            except FileNotFoundError:
-                pass
-        return n
+        """Delete orphan temporary files (writer gone, or older than ``older_than_s`` s); return how many."""
+        return len(clean_temp(self.root, older_than_s))

@@ -100,14 +100,22 @@ class Profile:
             raise ValueError(f"Profile {self.name!r}: dataset={self.dataset!r}; valid: {', '.join(data.DATASETS)}")
         if not (isinstance(self.n_inits, int) and self.n_inits >= 1):
             raise ValueError(f"Profile {self.name!r}: n_inits={self.n_inits!r} must be an integer >= 1")
+        for label, n in (("n_train", self.n_train), ("n_test", self.n_test)):
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 10):
+                raise ValueError(f"Profile {self.name!r}: {label}={n!r} must be None or an integer >= 10 (one image per class)")
+        if isinstance(self.split_seed, bool) or not isinstance(self.split_seed, int) or self.split_seed < 0:
+            raise ValueError(f"Profile {self.name!r}: split_seed={self.split_seed!r} must be an integer >= 0")
         if not (isinstance(self.k_best, int) and 1 <= self.k_best <= self.n_inits):
             raise ValueError(f"Profile {self.name!r}: k_best={self.k_best!r} must be in 1..n_inits={self.n_inits}")
         if self.activation is not None and self.activation not in models.ACTIVATIONS:
             raise ValueError(f"Profile {self.name!r}: activation={self.activation!r}; valid: None (each "
                              f"architecture's default), {', '.join(models.ACTIVATIONS)}")
-        for name, _ in self.optimizers:
+        for name, cfg in self.optimizers:
             if name not in OPTIMIZERS:
                 raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+            if cfg is not None and type(cfg).__name__ != OPTIMIZERS[name].__name__:
+                raise ValueError(f"Profile {self.name!r}: the {name} config is a {type(cfg).__name__}; "
+                                 f"expected a {OPTIMIZERS[name].__name__}")
         for arch, name, _ in self.arch_overrides:
             if arch not in models.ARCHITECTURES:
                 raise ValueError(f"Profile {self.name!r}: unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
@@ -258,6 +266,13 @@ def execute(task: Task, store_root: str, device: str | None = None, threads: int
     store = Store(store_root)
     if store.has(task.key):
         return str(store.path(task.key))
+    with store.lock(task.key):  # another process may be training this very run: wait, then reuse it
+        if store.has(task.key):
+            return str(store.path(task.key))
+        return _execute(task, store, device, threads)
+
+
+def _execute(task: Task, store: Store, device: str | None, threads: int | None) -> str:
     k = task.key
     ds = _dataset(k.dataset, k.n_train, k.n_test, k.split_seed, task.data_dir)
     if ds.checksum != k.data_checksum:
@@ -316,7 +331,7 @@ def _client(scheduler: Any, workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0")
         return Client(cluster), cluster
     if isinstance(scheduler, str):
         return Client(scheduler), "own-client"
@@ -351,7 +366,12 @@ def run_studies(
     torch's setting.
     """
     prof = get_profile(profile)
+    if isinstance(optimizers, str) or not optimizers or len(set(optimizers)) != len(optimizers):
+        raise ValueError(f"optimizers={optimizers!r}: expected a non-empty list of distinct names from {', '.join(OPTIMIZERS)}")
+    if isinstance(archs, str) or not archs:
+        raise ValueError(f"archs={archs!r}: expected a non-empty list of names from {', '.join(models.ARCHITECTURES)}")
     st = store if isinstance(store, Store) else Store(store)
+    st.clean_temp()  # temporary files of writers that were killed
     tasks = {a: plan(a, prof, optimizers, data_dir=data_dir) for a in archs}
     every = [t for a in archs for t in tasks[a]]
     todo = [t for t in every if not st.has(t.key)]

@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .checks import UnknownNameError
+
 __all__ = [
     "Surface",
     "CriticalPoint",
@@ -787,11 +789,8 @@ def peaks(coefficient: float = PEAKS_COEFFICIENT, *, name: str | None = None) ->
     )
 
 
-class UnknownSurfaceError(KeyError, ValueError):
+class UnknownSurfaceError(UnknownNameError):
     """Raised by :func:`get` for a name that is not registered (both a KeyError and a ValueError)."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 _REGISTRY: dict[str, Surface] = {}

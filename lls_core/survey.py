@@ -67,7 +67,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "table5_sec": {"index": "str", "criterion": "str", "ranking": "str"},
     "table6_lls_ssc": {"index": "str", "criterion": "str", "ranking": "str"},
     "table7_sgd_ssc": {"index": "str", "criterion": "str", "ranking": "str"},
-    "published_claims": {"claim": "str", "stated": "int", "qualifier": "str", "quantity": "str", "where": "str"},
+    "published_claims": {"claim": "str", "stated": "int", "qualifier": "str", "quantity": "str", "where": "str",
+                         "basis": "str"},
     "figure1_levels": {"level": "int", "field": "str", "evidence": "str"},
     "figure5_filter": {
         "stage": "int",
@@ -253,7 +254,9 @@ def claims_vs_data(data_dir: str | Path | None = None) -> pd.DataFrame:
 
     Columns: ``claim``, ``stated`` (int), ``qualifier``, ``computed`` (Int64, empty where
     the data cannot give it), ``agrees`` (boolean, empty where not computable; a stated
-    bound 'over N' agrees with any computed value above N).
+    bound 'over N' agrees with any computed value above N), ``basis`` (``count``: the
+    data count what the survey counted; ``interpretation``: the book chose which data
+    stand for the claim, so an agreement there is a reading, not a check).
     """
     claims = table("published_claims", data_dir)
     c = counts(data_dir)
@@ -275,6 +278,7 @@ def claims_vs_data(data_dir: str | Path | None = None) -> pd.DataFrame:
                 "qualifier": r.qualifier,
                 "computed": pd.NA if computed is None else int(computed),
                 "agrees": agrees,
+                "basis": r.basis,
             }
         )
     out = pd.DataFrame(rows)
@@ -287,7 +291,7 @@ def filter_stages(data_dir: str | Path | None = None) -> pd.DataFrame:
     """Figure 5's stages with a ``computed`` count from the file each stage names.
 
     Rules: ``references.csv`` counts the numbered references (its highest number; the
-    seed's text keeps only entries 70-188), ``table2_timeline.csv`` the listed papers,
+    survey's extracted text keeps only entries 70-188), ``table2_timeline.csv`` the listed papers,
     ``table3_algorithms.csv`` the rows. A stage without a file gets an empty count.
     """
     stages = table("figure5_filter", data_dir).copy()

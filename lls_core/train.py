@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Iterable, Literal
 import torch
 from torch import Tensor
 
-from . import models, params
+from . import checks, models, params
 from .data import Dataset
 
 __all__ = [
@@ -296,6 +296,8 @@ def train(
         raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(OPTIMIZERS)}")
     if arch not in models.ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    for what, x, y in (("training", dataset.x_train, dataset.y_train), ("test", dataset.x_test, dataset.y_test)):
+        checks.images(x, y, n_classes=10 if arch != "autoencoder" else None, what=f"{what} data")
     device = device or default_device()
     t0 = time.perf_counter()
     model = models.build(arch, activation=activation, seed=seed, perm_seed=perm_seed).to(device)

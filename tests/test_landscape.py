@@ -10,6 +10,7 @@ from torch import nn
 
 from lls_core import landscape as ls
 from lls_core import params, stats
+from lls_core.io import ArtifactWarning
 
 
 class TinyClassifier(nn.Module):
@@ -198,16 +199,56 @@ def test_barriers_resume_from_cache(tmp_path: Path):
     files = sorted(tmp_path.glob("pair-*.npz"))
     files[0].write_bytes(files[0].read_bytes()[:40])  # a truncated file is recomputed
     assert ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S").n_cached >= 3
-    # a file whose stored metadata disagree with its name is refused, not silently used
+    # a file whose stored metadata disagree with its name is quarantined and recomputed, never used
     files = sorted(tmp_path.glob("pair-*.npz"))
     with np.load(files[1], allow_pickle=False) as z:
         fields = {k: z[k] for k in z.files}
     fields["meta"] = np.asarray("{}")
     np.savez(files[1], **fields)
-    with pytest.raises(ValueError, match="different settings"):  # files[1] belongs to one of the two
-        ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path)
-        ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
-                    cache_dir=tmp_path)
+    with pytest.warns(ArtifactWarning, match=files[1].name):
+        res = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
+        ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01), cache_dir=tmp_path)
+    np.testing.assert_allclose(res.height, first.height, rtol=1e-6)
+
+
+def _rewrite(path: Path, **changes) -> None:
+    with np.load(path, allow_pickle=False) as z:
+        fields = {k: z[k] for k in z.files}
+    fields.update({k: np.asarray(v) for k, v in changes.items()})
+    np.savez(path, **fields)
+
+
+@pytest.mark.parametrize("damage", ["altered_height", "nan_height", "nan_height_resummed", "zero_bytes", "junk"])
+def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage: str):
+    from lls_core import io as lio
+
+    model, x, y, w = _trained_set()
+    cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
+    first = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path)
+    victim = sorted(tmp_path.glob("pair-*.npz"))[0]
+    if damage == "altered_height":
+        with np.load(victim, allow_pickle=False) as z:
+            h = float(z["height"])
+        _rewrite(victim, height=h * 0.5)  # a plausible but wrong number: only the checksum catches it
+    elif damage == "nan_height":
+        _rewrite(victim, height=float("nan"))
+    elif damage == "nan_height_resummed":  # NaN with a matching checksum: still refused
+        with np.load(victim, allow_pickle=False) as z:
+            vals = {k: z[k].item() for k in ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds")}
+            meta = str(z["meta"])
+        vals["height"] = float("nan")
+        _rewrite(victim, height=float("nan"), checksum=ls._pair_checksum(meta, vals))
+    elif damage == "zero_bytes":
+        victim.write_bytes(b"")
+    else:
+        victim.write_bytes(b"PK\x03\x04 not a zip at all" * 10)
+    with pytest.warns(lio.ArtifactWarning, match=victim.name):
+        again = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path)
+    assert again.n_cached == 2
+    np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
+    assert len(list((tmp_path / "quarantine").iterdir())) == 1
+    assert victim.is_file()  # recomputed and stored again
+    assert ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path).n_cached == 3
 
 
 def test_barriers_on_dask_equal_serial():

@@ -50,7 +50,7 @@ def _hand(name, hp, x0=1.0, steps=3):
             E = hp["gamma"] * E + (1 - hp["gamma"]) * g(x) ** 2
             x = x - hp["lr"] / math.sqrt(E + hp["eps"]) * g(x)
             xs.append(x)
-    elif name in ("Adam", "Nadam", "AMSGrad", "Adamax"):
+    elif name in ("Adam", "Nadam", "AMSGrad", "Adamax", "Adamax-survey", "Nadam-survey"):
         b1, b2, eps, lr = hp["beta1"], hp["beta2"], hp["eps"], hp["lr"]
         m = v = vmax = u = 0.0
         for t in range(1, steps + 1):
@@ -65,6 +65,11 @@ def _hand(name, hp, x0=1.0, steps=3):
             elif name == "AMSGrad":
                 vmax = max(vmax, v)
                 x = x - lr * m / (math.sqrt(vmax) + eps)
+            elif name == "Nadam-survey":  # no 1/(1 - beta1^t) on the gradient term
+                x = x - lr / (math.sqrt(vh) + eps) * (b1 * mh + (1 - b1) * gt)
+            elif name == "Adamax-survey":  # m not bias-corrected
+                u = max(b2 * u, abs(gt) + eps)
+                x = x - lr * m / u
             else:
                 u = max(b2 * u, abs(gt))
                 x = x - lr / u * mh
@@ -75,6 +80,15 @@ def _hand(name, hp, x0=1.0, steps=3):
             gt = g(x)
             Eg = hp["gamma"] * Eg + (1 - hp["gamma"]) * gt**2
             dx = -math.sqrt(Ed + hp["eps"]) / math.sqrt(Eg + hp["eps"]) * gt
+            Ed = hp["gamma"] * Ed + (1 - hp["gamma"]) * dx**2
+            x = x + dx
+            xs.append(x)
+    elif name == "AdaDelta-survey":  # eps outside the root of E[g^2]
+        Eg = Ed = 0.0
+        for _ in range(steps):
+            gt = g(x)
+            Eg = hp["gamma"] * Eg + (1 - hp["gamma"]) * gt**2
+            dx = -math.sqrt(Ed + hp["eps"]) / (math.sqrt(Eg) + hp["eps"]) * gt
             Ed = hp["gamma"] * Ed + (1 - hp["gamma"]) * dx**2
             x = x + dx
             xs.append(x)
@@ -119,6 +133,20 @@ def test_first_three_steps_match_hand_computation(name):
     assert r.record_iters.tolist() == [0, 1, 2, 3]
     assert got[0] == 1.0 and got[1] != 1.0
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
+
+
+def test_every_default_names_its_source():
+    for spec in opt.REGISTRY.values():
+        assert set(spec.provenance) == set(spec.defaults), spec.name
+        assert all(isinstance(v, str) and v for v in spec.provenance.values())
+    # Ruder gives a learning rate for AdaGrad, RMSprop and Adamax only
+    for name in ("BGD", "SGD", "Momentum", "Nesterov", "Adam", "Nadam", "AMSGrad"):
+        assert "Ruder (2016), Sec" not in opt.get(name).provenance["lr"], name
+    for name in ("AdaGrad", "RMSProp", "Adamax"):
+        assert opt.get(name).provenance["lr"].startswith("Ruder (2016), Sec."), name
+    assert dict(opt.SURVEY_VARIANTS) == {"Adamax": "Adamax-survey", "Nadam": "Nadam-survey",
+                                         "AdaDelta": "AdaDelta-survey"}
+    assert opt.get("AdaDelta-survey").defaults["gamma"] == 0.95
 
 
 def test_literal_values_bgd_and_momentum():

@@ -143,3 +143,163 @@ def test_lbfgs_gss_counts_survive_the_store(tmp_path):
     st = store.Store(tmp_path)
     st.save(key, r)
     assert st.load(key).counts == r.counts and r.counts["iterations"] == 2
+
+
+# ------------------------------------------------------------------ damaged artifacts, locks, exposure
+
+
+def _damage(path: Path, how: str, r) -> None:
+    raw = bytearray(path.read_bytes())
+    if how == "bit_flip_weights":  # one bit inside the stored w_final: torch.load alone would not notice
+        at = raw.find(r.w_final.numpy().tobytes()[:64])
+        assert at > 0
+        raw[at + 17] ^= 0x04
+    elif how == "zero_4k":
+        at = raw.find(r.w_final.numpy().tobytes()[:64])
+        raw[at : at + 4096] = bytes(min(4096, len(raw) - at))
+    elif how == "zero_bytes":
+        raw = bytearray()
+    elif how == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif how == "junk":
+        raw = bytearray(b"this is not a stored run\n" * 50)
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("how", ["bit_flip_weights", "zero_4k", "zero_bytes", "truncated", "junk"])
+def test_damaged_run_is_quarantined_named_and_absent(tmp_path, run_and_key, how):
+    from lls_core.io import ArtifactWarning
+
+    r, key = run_and_key
+    st = store.Store(tmp_path)
+    path = st.save(key, r)
+    _damage(path, how, r)
+    fresh = store.Store(tmp_path)  # a new process: nothing verified yet
+    with pytest.warns(ArtifactWarning, match=path.name):
+        assert not fresh.has(key)
+    assert not path.exists()
+    moved = list(fresh.quarantine_dir.iterdir())
+    assert len(moved) == 1 and moved[0].name.startswith(path.name)
+    with pytest.raises(FileNotFoundError):
+        fresh.load(key)
+    fresh.save(key, r)  # recomputed and stored again: now verified
+    assert store.Store(tmp_path).has(key) and torch.equal(store.Store(tmp_path).load(key).w_final, r.w_final)
+
+
+def test_load_of_damaged_run_names_the_file(tmp_path, run_and_key):
+    r, key = run_and_key
+    st = store.Store(tmp_path)
+    path = st.save(key, r)
+    path.write_bytes(b"")
+    with pytest.warns(UserWarning), pytest.raises(store.CorruptArtifact, match=str(path)):
+        store.Store(tmp_path).load(key)
+
+
+def test_old_format_without_checksum_is_recomputed(tmp_path, run_and_key):
+    r, key = run_and_key
+    st = store.Store(tmp_path)
+    path = st.save(key, r)
+    blob = torch.load(path, weights_only=True)
+    blob["format"] = 1
+    del blob["checksum"]
+    torch.save(blob, path)
+    with pytest.warns(UserWarning, match="format 1"):
+        assert not store.Store(tmp_path).has(key)
+
+
+def test_study_recomputes_a_damaged_run(tmp_path):
+    from lls_core.io import ArtifactWarning
+
+    prof = study.Profile("damage", n_train=60, n_test=30, n_inits=2, k_best=1,
+                         optimizers=(("sgd", train.SGDConfig(epochs=1, lr=0.5)),))
+    first = study.run_study("fcp", prof, ("sgd",), store=tmp_path, workers=1, progress=False, device="cpu")
+    victim = sorted((tmp_path / "runs" / "fcp" / "sgd").glob("*.pt"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    with pytest.warns(ArtifactWarning, match=victim.name):
+        again = study.run_study("fcp", prof, ("sgd",), store=tmp_path, workers=1, progress=False, device="cpu")
+    assert (again.n_computed, again.n_reused) == (1, 1)
+    for a, b in zip(first.runs["sgd"], again.runs["sgd"]):
+        assert torch.equal(a.w_final, b.w_final)
+
+
+@pytest.mark.parametrize("field,value", [("arch", "../../x"), ("optimizer", ".."), ("arch", "a/b"), ("optimizer", "")])
+def test_store_path_refuses_traversal(tmp_path, run_and_key, field, value):
+    _, key = run_and_key
+    bad = key.__class__(**{**key.__dict__, field: value})
+    with pytest.raises(ValueError, match="cannot name a store folder"):
+        store.Store(tmp_path).path(bad)
+
+
+def test_artifacts_follow_the_umask(tmp_path, run_and_key):
+    r, key = run_and_key
+    old = os.umask(0o022)
+    try:
+        path = store.Store(tmp_path).save(key, r)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_per_run_lock_blocks_a_second_trainer(tmp_path, run_and_key):
+    from lls_core.io import LockBusy
+
+    _, key = run_and_key
+    st = store.Store(tmp_path)
+    code = ("import sys, time; from lls_core import store; from tests.test_store import _key_from_json;"
+            "k = _key_from_json(sys.argv[1]); l = store.Store(sys.argv[2]).lock(k).acquire();"
+            "print('held', flush=True); time.sleep(30)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(key.as_dict()), str(tmp_path)], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(LockBusy, match=f"process {proc.pid}"):
+            st.lock(key, wait=False).acquire()
+    finally:
+        proc.kill()
+        proc.wait()
+    with st.lock(key, wait=False):  # the kernel released the dead holder's lock
+        pass
+
+
+def _key_from_json(text: str) -> store.RunKey:
+    d = json.loads(text)
+    d["hyper"] = tuple(sorted(d["hyper"].items()))
+    return store.RunKey(**d)
+
+
+def test_clean_temp_removes_orphans_of_dead_writers_only(tmp_path):
+    st = store.Store(tmp_path)
+    folder = tmp_path / "runs" / "fcp" / "sgd"
+    folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = folder / f".tmp-{dead.stdout.strip()}-abcd-x.pt"
+    mine = folder / f".tmp-{os.getpid()}-abcd-y.pt"
+    orphan.write_bytes(b"x" * 10)
+    mine.write_bytes(b"y")
+    assert st.clean_temp() == 1
+    assert not orphan.exists() and mine.exists()
+
+
+def test_two_workers_never_train_the_same_run(tmp_path, monkeypatch):
+    import threading
+
+    prof = study.Profile("twice", n_train=60, n_test=30, n_inits=1, k_best=1,
+                         optimizers=(("sgd", train.SGDConfig(epochs=1, lr=0.5)),))
+    task = study.plan("fcp", prof, ("sgd",))[0]
+    calls = []
+    real = study.train
+
+    def slow(*a, **k):
+        calls.append(threading.get_ident())
+        time.sleep(1.0)  # the second worker arrives while the first trains
+        return real(*a, **k)
+
+    monkeypatch.setattr(study, "train", slow)
+    paths = []
+    workers = [threading.Thread(target=lambda: paths.append(study.execute(task, str(tmp_path), "cpu", None))) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert len(calls) == 1 and len(paths) == 2 and paths[0] == paths[1]

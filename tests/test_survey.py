@@ -187,3 +187,11 @@ def test_chapter_glues_the_counts_it_states():
     text = CHAPTER.read_text()
     for key in ("papers_2007", "papers_2018_2021", "papers_2018_2021_non_survey", "n_algorithms", "first_year", "last_year"):
         assert f"{{glue:text}}`{key}" in text, f"the chapter does not glue {key}"
+
+
+def test_interpreted_claims_are_marked():
+    cmp = survey.claims_vs_data().set_index("claim")
+    assert set(cmp["basis"]) == {"count", "interpretation"}
+    assert cmp.loc["key contributions analysed", "basis"] == "interpretation"
+    assert cmp.loc["research themes", "basis"] == "interpretation"
+    assert cmp.loc["foundational LLS papers in 2007", "basis"] == "count"
