@@ -3,6 +3,7 @@
     lls-book list                                   # chapters, their parameters and profiles
     lls-book run CHAPTER [--profile NAME] [-p NAME VALUE]...
     lls-book build [--profile NAME] [--only CHAPTER]...
+    lls-book fetch authors-weights|mnist [--dest FOLDER]
 
 ``run`` executes one chapter with papermill into ``_build/executed/<profile>/``
 (figures into ``_build/figures/<profile>/<chapter>/``); ``build`` runs every
@@ -16,6 +17,10 @@ see :func:`lls_core.book.parse_value`), and a value may start with ``-``
 start (exit 3) unless ``--wait`` is given. A failing chapter exits 1 with one line
 naming the cell and the kept partial notebook; Ctrl-C or SIGTERM exit 130 after
 removing the run's temporary folder.
+``fetch`` downloads data the book can use but does not ship (checksummed, atomic; the
+only sub-command that uses the network): ``authors-weights``, the authors' published
+LSTM solutions (URL pinned to commit 5765fce of their repository), or ``mnist``, the
+four official MNIST files (into ``$LLS_MNIST_DIR`` or ``.lls-data/mnist``).
 """
 
 from __future__ import annotations
@@ -45,7 +50,27 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--only", action="append", default=None, metavar="CHAPTER", help="execute only these chapters")
     build.add_argument("--html-only", action="store_true", help="rebuild the HTML from already executed chapters")
     build.add_argument("--pdf", action="store_true", help="also write the whole book as one PDF (needs LaTeX; see the README)")
+    fetch = sub.add_parser("fetch", help="download checksummed data: the authors' weights or full MNIST")
+    fetch.add_argument("what", choices=FETCHABLE)
+    fetch.add_argument("--dest", type=Path, default=None, help="target folder (default: .lls-data/<what>)")
     return ap
+
+
+FETCHABLE: tuple[str, ...] = ("authors-weights", "mnist")
+
+
+def _fetch(what: str, dest: Path | None) -> None:
+    from . import authors, data
+
+    try:
+        if what == "authors-weights":
+            print(f"authors' LSTM weights: {authors.fetch('lstm', dest)}")
+        else:
+            folder = dest if dest is not None else data.default_data_dir()
+            data.mnist_arrays(folder, download=True)
+            print(f"MNIST files verified in {folder}")
+    except (OSError, ValueError) as err:  # ChecksumError is a ValueError
+        raise book.ParameterError(str(err)) from err
 
 
 def _list() -> None:
@@ -125,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"book written to {html / 'index.html'}")
             if args.pdf:
                 print(f"PDF written to {book.build_pdf(args.profile, args.build_dir)}")
+        elif args.command == "fetch":
+            _fetch(args.what, args.dest)
     except (book.ParameterError, KeyError, FileNotFoundError) as err:  # the user's input: one line, exit 2
         print(f"lls-book: error: {_one_line(err)}", file=sys.stderr)
         return 2
