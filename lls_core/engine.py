@@ -65,6 +65,8 @@ __all__ = [
     "CALL_POINTS",
     "FACTORED_FIRST_LAYER",
     "PER_RUN_FIRST_STAGE",
+    "Anchors",
+    "first_stage_all",
 ]
 
 Surface = Callable[[Tensor], Tensor]
@@ -367,24 +369,8 @@ class Lines:
             m = engine.module
             assert m is not None
             with torch.no_grad():
-                self.Z0 = Z0 if Z0 is not None else self._first(W0, with_bias=True)
-                self.ZD = self._first(D, with_bias=True)
-
-    def _first(self, V: Tensor, *, with_bias: bool) -> Tensor:
-        eng = self.engine
-        m = eng.module
-        assert m is not None
-        R = V.shape[0]
-        out = None
-        # Chunks of the data so that no single matmul output exceeds the call size.
-        step = max(1, int(CALL_MB * 2**20 // max(1, eng.first_stage_bytes(R) // max(1, eng.n_data))))
-        for d0, d1 in chunks(eng.n_data, step):
-            z = _batched.FIRST_STAGE[type(m)](m, _params.unflatten(m, V), eng.x[d0:d1])
-            if out is None:
-                out = torch.empty((R, eng.n_data, *z.shape[2:]), dtype=z.dtype, device=z.device)
-            out[:, d0:d1] = z
-        assert out is not None
-        return out
+                self.Z0 = Z0 if Z0 is not None else first_stage_all(engine, W0)
+                self.ZD = first_stage_all(engine, D)
 
     def losses(self, a: Tensor, rows: Tensor | None = None) -> Tensor:
         """Losses at ``W0_r + a_r D_r`` for the runs ``rows`` (default all; ``a`` one step per row): ``(len(rows),)``."""
@@ -412,6 +398,28 @@ class Lines:
                     o = fwd(m, p, x, z)
                     out[p0:p1] += _batched.mean_losses(m, o, x, y) * ((d1 - d0) / eng.n_data)
         return out
+
+
+def first_stage_all(engine: Engine, V: Tensor) -> Tensor:
+    """The first stage of each row of ``V`` ``(J, d)`` on all of the engine's data: ``(J, N, ...)``, no graph.
+
+    Linear in ``V`` (bias included), so ``first(W0 + a D) = first(W0) + a first(D)``.
+    Computed in data chunks of about :data:`CALL_MB`.
+    """
+    m = engine.module
+    if m is None or not engine.fast:
+        raise TypeError("first stages exist for the hand-batched study networks only")
+    J = V.shape[0]
+    per_item = max(1, engine.first_stage_bytes(J) // max(1, engine.n_data))
+    out = None
+    with torch.no_grad():
+        for d0, d1 in chunks(engine.n_data, max(1, int(CALL_MB * 2**20 // per_item))):
+            z = _batched.FIRST_STAGE[type(m)](m, _params.unflatten(m, V), engine.x[d0:d1])
+            if out is None:
+                out = torch.empty((J, engine.n_data, *z.shape[2:]), dtype=z.dtype, device=z.device)
+            out[:, d0:d1] = z
+    assert out is not None
+    return out
 
 
 # --------------------------------------------------------------------------- memory
@@ -484,3 +492,110 @@ def choose_chunks(
     cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
     cp = min(cp, max(1, int(max(target, per_item * cd + per_point_fixed) // (per_item * cd + per_point_fixed))))
     return max(cp, 1), max(cd, 1)
+
+
+# --------------------------------------------------------------------------- anchored lines
+class Anchors:
+    """Line-search trials of ``R`` independent runs, each along a line from its last gradient point.
+
+    An optimizer run asks for the loss and gradient at its current point (the
+    *anchor* ``w0``), then for losses at trial points ``w0 + a D`` along one
+    direction. :meth:`grads` evaluates the anchors of some runs (and keeps their
+    first stages, when ``cacheable``); :meth:`values` evaluates trial points: a
+    run's first trial after an anchor fixes its direction ``D = w - w0`` (one
+    first-stage pass on ``D``), later trials on that line (``w - w0 = a D`` to
+    within rounding) reuse both first stages -- ``Z0 + a ZD`` in one ``addcmul``
+    -- so the trial costs the layers above the first only. The layers above run at
+    the trial point ``w`` itself. A trial off the line starts a new direction;
+    without cached first stages a trial is a full forward.
+
+    The runs need not tell their step ``a`` or direction: both are read from the
+    points, so any optimizer that evaluates along lines from its gradient point
+    (L-BFGS-GSS in either mode, steepest descent) gets the saving unchanged.
+    """
+
+    def __init__(self, engine: Engine, R: int, d: int, *, cache_mb: float = 2048.0) -> None:
+        self.engine, self.R = engine, R
+        self.cacheable = engine.fast and 0 < 2 * engine.first_stage_bytes(R) <= cache_mb * 2**20
+        self.w0: list[Tensor | None] = [None] * R
+        self.D: list[Tensor | None] = [None] * R
+        self.Z0: Tensor | None = None  # (R, N, ...)
+        self.ZD: Tensor | None = None
+        self.trials = 0
+        self.factored_trials = 0
+
+    def grads(self, rows: list[int], W: Tensor) -> tuple[Tensor, Tensor]:
+        """Losses ``(k,)`` and gradients ``(k, d)`` at the points ``W`` ``(k, d)`` of runs ``rows`` (new anchors)."""
+        L, G, Z = self.engine.losses_and_grads(W, keep_first=self.cacheable)
+        if Z is not None:
+            if self.Z0 is None:
+                self.Z0 = torch.zeros((self.R, *Z.shape[1:]), dtype=Z.dtype, device=Z.device)
+                self.ZD = torch.zeros_like(self.Z0)
+            self.Z0[rows] = Z
+        for i, r in enumerate(rows):
+            self.w0[r] = W[i].detach().clone()
+            self.D[r] = None
+        return L, G
+
+    def values(self, rows: list[int], W: Tensor) -> Tensor:
+        """Losses ``(k,)`` at the trial points ``W`` ``(k, d)`` of runs ``rows`` (no graph)."""
+        self.trials += len(rows)
+        if not self.cacheable or self.Z0 is None:
+            return self.engine.losses(W)
+        alpha = torch.ones(len(rows), dtype=W.dtype, device=W.device)
+        lined, fresh, new_dir = [], [], []
+        for i, r in enumerate(rows):
+            w0 = self.w0[r]
+            if w0 is None:
+                fresh.append(i)
+                continue
+            diff = W[i] - w0
+            D = self.D[r]
+            if D is not None:
+                dd = float(torch.dot(D, D))
+                a = float(torch.dot(diff, D)) / dd if dd > 0 else math.nan
+                off = float((diff - a * D).abs().max()) if math.isfinite(a) else math.inf
+                if off <= 1e-5 * float(diff.abs().max()):
+                    alpha[i] = a
+                    lined.append(i)
+                    continue
+            if not bool(torch.isfinite(diff).all()):
+                fresh.append(i)
+                continue
+            self.D[r] = diff
+            new_dir.append((i, r))
+            lined.append(i)
+        out = torch.empty(len(rows), dtype=W.dtype, device=W.device)
+        if new_dir:
+            m = self.engine.module
+            assert m is not None and self.ZD is not None
+            Dn = torch.stack([self.D[r] for _, r in new_dir])  # type: ignore[misc]
+            with torch.no_grad():
+                self.ZD[[r for _, r in new_dir]] = first_stage_all(self.engine, Dn)
+        if lined:
+            self.factored_trials += len(lined)
+            sel = torch.tensor([rows[i] for i in lined], device=W.device)
+            out[lined] = self._trial(sel, W[lined], alpha[lined])
+        if fresh:
+            out[fresh] = self.engine.losses(W[fresh])
+        return out
+
+    def _trial(self, sel: Tensor, W: Tensor, a: Tensor) -> Tensor:
+        eng = self.engine
+        m = eng.module
+        assert m is not None and self.Z0 is not None and self.ZD is not None
+        fwd = _batched.BATCHED_FORWARD[type(m)]
+        B = W.shape[0]
+        out = torch.zeros(B, dtype=W.dtype, device=W.device)
+        cp, cd = eng.chunk_sizes(B)
+        shape = (-1,) + (1,) * (self.Z0.ndim - 1)
+        with torch.no_grad():
+            p_all = _params.unflatten(m, W)
+            for p0, p1 in chunks(B, cp):
+                s = sel[p0:p1]
+                p = {k: v[p0:p1] for k, v in p_all.items()}
+                for d0, d1 in chunks(eng.n_data, cd):
+                    z = torch.addcmul(self.Z0[s, d0:d1], a[p0:p1].view(shape), self.ZD[s, d0:d1])
+                    x, y = eng.x[d0:d1], eng.y[d0:d1]
+                    out[p0:p1] += _batched.mean_losses(m, fwd(m, p, x, z), x, y) * ((d1 - d0) / eng.n_data)
+        return out

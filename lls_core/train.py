@@ -37,15 +37,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Sequence
 
 import torch
 from torch import Tensor
 
 from . import models, params
 from .data import Dataset
+from .engine import Anchors, Engine, chunks
 
 __all__ = [
     "SGDConfig",
@@ -56,6 +59,7 @@ __all__ = [
     "optimizer_config",
     "RunResult",
     "train",
+    "train_ensemble",
     "evaluate",
     "default_device",
 ]
@@ -232,6 +236,8 @@ class RunResult:
     wall_s: float
     device: str
     hyper: dict[str, Any] = field(default_factory=dict)
+    trajectory: Tensor | None = None
+    """Weights after every step ``(steps + 1, d)`` when recorded (``train(..., record_trajectory=True)``), else None."""
 
     @property
     def min_train_loss(self) -> float:
@@ -261,6 +267,22 @@ def _argmin(curve: Tensor) -> int:
     return int(torch.nan_to_num(curve, nan=math.inf).argmin())
 
 
+def _check_run_args(arch: str, config: Any, seeds: Sequence[int]) -> list[int]:
+    if type(config).__name__ not in {c.__name__ for c in OPTIMIZERS.values()}:
+        raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(OPTIMIZERS)}")
+    if arch not in models.ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one initialisation seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ValueError(f"seed {s!r}: seeds must be integers >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {seeds} repeat a value; each run needs its own seed")
+    return seeds
+
+
 def train(
     arch: str,
     config: Any,
@@ -270,84 +292,238 @@ def train(
     activation: str = "softplus",
     perm_seed: int = 0,
     device: str | None = None,
+    record_trajectory: bool = False,
 ) -> RunResult:
     """Train ``arch`` from the initialisation of ``seed`` with optimizer ``config`` on ``dataset``.
 
+    One run: :func:`train_ensemble` with a single seed (the same code, so a run
+    alone and the same run inside an ensemble agree to float rounding).
     Mini-batch optimizers shuffle with a generator seeded from ``seed`` (so a run
     is a deterministic function of its arguments on a given device); full-batch
     optimizers see the whole training set at every step. ``perm_seed`` is the
     LSTM's pixel-permutation seed (ignored by the other networks). Training stops
     early if the loss becomes non-finite (the rest of the curves is NaN).
     """
-    if type(config).__name__ not in {c.__name__ for c in OPTIMIZERS.values()}:
-        raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(OPTIMIZERS)}")
-    if arch not in models.ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    return train_ensemble(arch, config, dataset, [seed], activation=activation, perm_seed=perm_seed,
+                          device=device, record_trajectory=record_trajectory)[0]
+
+
+class _Runs:
+    """Book-keeping of ``R`` runs: curves, early-stopping checkpoints, alive flags, trajectories."""
+
+    def __init__(self, W: Tensor, n_steps: int, trajectory: bool) -> None:
+        R = W.shape[0]
+        self.train = torch.full((R, n_steps + 1), math.nan, dtype=torch.float64)
+        self.test = torch.full((R, n_steps + 1), math.nan, dtype=torch.float64)
+        w = W.detach().cpu()
+        self.best = [{"train": (math.inf, 0, w[r].clone()), "test": (math.inf, 0, w[r].clone())} for r in range(R)]
+        self.alive = [True] * R
+        self.final: list[Tensor | None] = [None] * R
+        self.traj = torch.full((R, n_steps + 1, W.shape[1]), math.nan, dtype=W.dtype) if trajectory else None
+
+    def record(self, step: int, W: Tensor, ltr: Tensor, lte: Tensor, rows: list[int]) -> None:
+        """Losses of runs ``rows`` (``W`` their weights ``(k, d)``) after ``step``; a non-finite one ends the run."""
+        w = W.detach().cpu()
+        for i, r in enumerate(rows):
+            a, b = float(ltr[i]), float(lte[i])
+            self.train[r, step], self.test[r, step] = a, b
+            if self.traj is not None:
+                self.traj[r, step] = w[i]
+            if not (math.isfinite(a) and math.isfinite(b)):
+                self.alive[r] = False
+                self.final[r] = w[i].clone()
+                continue
+            for key, value in (("train", a), ("test", b)):
+                if value < self.best[r][key][0]:
+                    self.best[r][key] = (value, step, w[i].clone())
+
+    def rows(self) -> list[int]:
+        return [r for r, a in enumerate(self.alive) if a]
+
+
+def train_ensemble(
+    arch: str,
+    config: Any,
+    dataset: Dataset,
+    seeds: Sequence[int],
+    *,
+    activation: str = "softplus",
+    perm_seed: int = 0,
+    device: str | None = None,
+    record_trajectory: bool = False,
+    memory_mb: float = 1024.0,
+) -> tuple[RunResult, ...]:
+    """Train ``R = len(seeds)`` runs of ``arch`` together, each exactly as it would run alone.
+
+    Every run has its own initialisation (``models.build(arch, seed=s)``), its own
+    mini-batch order (a generator seeded from its seed), its own optimizer state
+    (L-BFGS history, line search, step counters), its own curves and its own
+    early-stopping checkpoints; the ensemble only shares the evaluation, through
+    :class:`lls_core.engine.Engine`:
+
+    * mini-batch optimizers (``mode="minibatch"``) step the stacked weights
+      ``W`` ``(R, d)`` as one parameter; the optimizer must act elementwise (SGD,
+      with or without momentum, Adam, ...), so that row ``r`` moves exactly as run
+      ``r`` alone. Each step evaluates every run on its own 64 images in one call.
+    * full-batch optimizers (``mode="fullbatch"``: L-BFGS-GSS in any mode, torch's
+      L-BFGS) run one optimizer per run, each in its own thread; their closures
+      hand the requested points to one coordinator, which evaluates all pending
+      requests of all runs in one batched call (gradients with
+      :meth:`~lls_core.engine.Engine.losses_and_grads`, line-search trials with
+      :class:`~lls_core.engine.Anchors`: a trial along the run's line costs the
+      layers above the first only).
+
+    A run whose training or test loss becomes non-finite stops there (the rest of
+    its curves stays NaN, its final weights are those at that step) while the
+    others go on. ``record_trajectory`` keeps the weights after every step in
+    ``RunResult.trajectory`` ``(steps + 1, d)``. ``memory_mb`` bounds one batched
+    call's autograd graph. ``wall_s`` of each result is the ensemble's wall time
+    divided by ``R``. Returns the results in the order of ``seeds``.
+    """
+    seeds = _check_run_args(arch, config, seeds)
     device = device or default_device()
     t0 = time.perf_counter()
-    model = models.build(arch, activation=activation, seed=seed, perm_seed=perm_seed).to(device)
+    model = models.build(arch, activation=activation, seed=seeds[0], perm_seed=perm_seed).to(device)
+    W = torch.stack([params.flatten(models.build(arch, activation=activation, seed=s, perm_seed=perm_seed))
+                     for s in seeds]).to(device)
     xtr, ytr = dataset.x_train.to(device), dataset.y_train.to(device)
     xte, yte = dataset.x_test.to(device), dataset.y_test.to(device)
+    eng_tr = Engine(model, (xtr, ytr), memory_mb=memory_mb)
+    eng_te = Engine(model, (xte, yte), memory_mb=memory_mb)
     n_steps = config.steps
-    train_curve = torch.full((n_steps + 1,), math.nan, dtype=torch.float64)
-    test_curve = torch.full((n_steps + 1,), math.nan, dtype=torch.float64)
-    best = {"train": (math.inf, 0, params.flatten(model).cpu()), "test": (math.inf, 0, params.flatten(model).cpu())}
+    runs = _Runs(W, n_steps, record_trajectory)
 
-    def record(step: int) -> bool:
-        ltr, lte = evaluate(model, xtr, ytr), evaluate(model, xte, yte)
-        train_curve[step], test_curve[step] = ltr, lte
-        if not (math.isfinite(ltr) and math.isfinite(lte)):
-            return False
-        w = None
-        for key, value in (("train", ltr), ("test", lte)):
-            if value < best[key][0]:
-                w = params.flatten(model).cpu() if w is None else w
-                best[key] = (value, step, w)
-        return True
+    def record(step: int, Wr: Tensor, rows: list[int]) -> None:
+        runs.record(step, Wr, eng_tr.losses(Wr), eng_te.losses(Wr), rows)
 
-    opt = config.make(model.parameters())
-    ok = record(0)
+    record(0, W, list(range(len(seeds))))
     if config.mode == "minibatch":
-        gen = torch.Generator().manual_seed(10_007 * seed + 1)
-        bs = config.batch_size
-        for epoch in range(1, n_steps + 1):
-            if not ok:
-                break
-            order = torch.randperm(xtr.shape[0], generator=gen).to(device)
-            for i in range(0, xtr.shape[0], bs):
-                idx = order[i : i + bs]
-                opt.zero_grad(set_to_none=True)
-                models.loss(model, xtr[idx], ytr[idx]).backward()
-                opt.step()
-            ok = record(epoch)
+        W = _train_minibatch(config, eng_tr, W, seeds, n_steps, runs, record)
     else:
+        W = _train_fullbatch(config, eng_tr, W, n_steps, runs, record)
+    wall = (time.perf_counter() - t0) / len(seeds)
+    hyper = dataclasses.asdict(config)
+    Wc = W.detach().cpu()
+    out = []
+    for r, s in enumerate(seeds):
+        final = runs.final[r] if runs.final[r] is not None else Wc[r].clone()
+        out.append(RunResult(
+            arch=arch,
+            optimizer=config.name,
+            seed=s,
+            train_loss=runs.train[r].clone(),
+            test_loss=runs.test[r].clone(),
+            w_final=final,
+            w_train=runs.best[r]["train"][2],
+            w_test=runs.best[r]["test"][2],
+            best_train_step=runs.best[r]["train"][1],
+            best_test_step=runs.best[r]["test"][1],
+            wall_s=wall,
+            device=str(device),
+            hyper=dict(hyper),
+            trajectory=None if runs.traj is None else runs.traj[r].clone(),
+        ))
+    return tuple(out)
+
+
+def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_steps: int, runs: _Runs, record: Any) -> Tensor:
+    """Mini-batch epochs of all runs at once: ``W`` ``(R, d)`` is one parameter of an elementwise optimizer."""
+    R = W.shape[0]
+    Wp = W.clone().requires_grad_(True)
+    opt = config.make([Wp])
+    gens = [torch.Generator().manual_seed(10_007 * s + 1) for s in seeds]
+    x, y = eng.x, eng.y
+    n, bs = x.shape[0], config.batch_size
+    # Runs per backward call: the graph of one call stays within the engine's bound.
+    per_run = eng.per_item_bytes() * min(bs, n) if eng.memory_mb is not None else 0.0
+    rc = R if not per_run else max(1, min(R, int(eng.memory_mb * 2**20 // max(per_run, 1.0))))
+    for epoch in range(1, n_steps + 1):
+        rows = runs.rows()
+        if not rows:
+            break
+        order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)  # (R, n)
+        for i in range(0, n, bs):
+            idx = order[:, i : i + bs]
+            opt.zero_grad(set_to_none=True)
+            for r0, r1 in chunks(R, rc):
+                j = idx[r0:r1]
+                eng.minibatch_losses(Wp[r0:r1], x[j], y[j]).sum().backward()
+            opt.step()
+        with torch.no_grad():
+            Wd = Wp.detach()
+            record(epoch, Wd[rows], rows)
+    return Wp.detach()
+
+
+def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any) -> Tensor:
+    """Full-batch optimizers, one per run, stepped together; their evaluations batched by one coordinator."""
+    R, d = W.shape
+    ps = [W[r].clone().requires_grad_(True) for r in range(R)]
+    opts = [config.make([p]) for p in ps]
+    anchors = Anchors(eng, R, d)
+    cond = threading.Condition()
+    requests: dict[int, tuple[bool, Tensor]] = {}
+    results: dict[int, tuple[Tensor, Tensor | None]] = {}
+    finished: dict[int, BaseException | None] = {}
+
+    def closure_for(r: int) -> Any:
+        p = ps[r]
 
         def closure() -> Tensor:
-            value = models.loss(model, xtr, ytr)
-            if torch.is_grad_enabled():
-                opt.zero_grad(set_to_none=False)
-                value.backward()
-            return value
+            grad = torch.is_grad_enabled()
+            with cond:
+                requests[r] = (grad, p.detach())
+                cond.notify_all()
+                cond.wait_for(lambda: r in results)
+                loss, g = results.pop(r)
+            if grad:
+                p.grad = g
+            return loss
 
+        return closure
+
+    def work(r: int) -> None:
+        err: BaseException | None = None
+        try:
+            opts[r].step(closure_for(r))
+        except BaseException as e:  # handed to the coordinator, re-raised there
+            err = e
+        with cond:
+            finished[r] = err
+            cond.notify_all()
+
+    with ThreadPoolExecutor(max_workers=R, thread_name_prefix="lls-run") as pool:
         for it in range(1, n_steps + 1):
-            if not ok:
+            rows = runs.rows()
+            if not rows:
                 break
-            opt.step(closure)
-            ok = record(it)
-    w_final = params.flatten(model).cpu()
-    hyper = dataclasses.asdict(config)
-    return RunResult(
-        arch=arch,
-        optimizer=config.name,
-        seed=seed,
-        train_loss=train_curve,
-        test_loss=test_curve,
-        w_final=w_final,
-        w_train=best["train"][2],
-        w_test=best["test"][2],
-        best_train_step=best["train"][1],
-        best_test_step=best["test"][1],
-        wall_s=time.perf_counter() - t0,
-        device=str(device),
-        hyper=hyper,
-    )
+            finished.clear()
+            for r in rows:
+                pool.submit(work, r)
+            while True:
+                with cond:
+                    cond.wait_for(lambda: len(requests) + len(finished) == len(rows))
+                    if len(finished) == len(rows):
+                        break
+                    batch = dict(requests)
+                    requests.clear()
+                answers: dict[int, tuple[Tensor, Tensor | None]] = {}
+                g_rows = [r for r, (g, _) in batch.items() if g]
+                v_rows = [r for r, (g, _) in batch.items() if not g]
+                if g_rows:
+                    L, G = anchors.grads(g_rows, torch.stack([batch[r][1] for r in g_rows]))
+                    for i, r in enumerate(g_rows):
+                        answers[r] = (L[i].clone(), G[i].clone())
+                if v_rows:
+                    L = anchors.values(v_rows, torch.stack([batch[r][1] for r in v_rows]))
+                    for i, r in enumerate(v_rows):
+                        answers[r] = (L[i].clone(), None)
+                with cond:
+                    results.update(answers)
+                    cond.notify_all()
+            errors = [e for e in finished.values() if e is not None]
+            if errors:
+                raise errors[0]
+            Wr = torch.stack([ps[r].detach() for r in rows])
+            record(it, Wr, rows)
+    return torch.stack([p.detach() for p in ps])
