@@ -236,6 +236,8 @@ class RunResult:
     wall_s: float
     device: str
     hyper: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    """Optimizer diagnostics where the optimizer has them (L-BFGS-GSS: reset counts, evaluations)."""
     trajectory: Tensor | None = None
     """Weights after every step ``(steps + 1, d)`` when recorded (``train(..., record_trajectory=True)``), else None."""
 
@@ -352,6 +354,7 @@ def train_ensemble(
     device: str | None = None,
     record_trajectory: bool = False,
     memory_mb: float = 1024.0,
+    init: Tensor | None = None,
 ) -> tuple[RunResult, ...]:
     """Train ``R = len(seeds)`` runs of ``arch`` together, each exactly as it would run alone.
 
@@ -378,14 +381,28 @@ def train_ensemble(
     others go on. ``record_trajectory`` keeps the weights after every step in
     ``RunResult.trajectory`` ``(steps + 1, d)``. ``memory_mb`` bounds one batched
     call's autograd graph. ``wall_s`` of each result is the ensemble's wall time
-    divided by ``R``. Returns the results in the order of ``seeds``.
+    divided by ``R``. ``init`` ``(R, d)`` replaces the initial weights drawn from
+    the seeds (which still seed the mini-batch order). Returns the results in the
+    order of ``seeds``.
+
+    Example::
+
+        runs = train_ensemble("fcp", SGDConfig(epochs=5), data.load("mnist-5k"), range(75))
+        [r.min_train_loss for r in runs]
     """
     seeds = _check_run_args(arch, config, seeds)
     device = device or default_device()
     t0 = time.perf_counter()
     model = models.build(arch, activation=activation, seed=seeds[0], perm_seed=perm_seed).to(device)
-    W = torch.stack([params.flatten(models.build(arch, activation=activation, seed=s, perm_seed=perm_seed))
-                     for s in seeds]).to(device)
+    if init is None:
+        W = torch.stack([params.flatten(models.build(arch, activation=activation, seed=s, perm_seed=perm_seed))
+                         for s in seeds]).to(device)
+    else:
+        d = params.num_params(model)
+        if not isinstance(init, Tensor) or tuple(init.shape) != (len(seeds), d) or not init.is_floating_point():
+            shape = tuple(init.shape) if isinstance(init, Tensor) else type(init).__name__
+            raise ValueError(f"init must be a float tensor of shape ({len(seeds)}, {d}) (one row per seed), got {shape}")
+        W = init.detach().to(device=device, dtype=torch.float32).clone()
     xtr, ytr = dataset.x_train.to(device), dataset.y_train.to(device)
     xte, yte = dataset.x_test.to(device), dataset.y_test.to(device)
     eng_tr = Engine(model, (xtr, ytr), memory_mb=memory_mb)
@@ -397,10 +414,11 @@ def train_ensemble(
         runs.record(step, Wr, eng_tr.losses(Wr), eng_te.losses(Wr), rows)
 
     record(0, W, list(range(len(seeds))))
+    infos: list[dict[str, Any]] = [{} for _ in seeds]
     if config.mode == "minibatch":
         W = _train_minibatch(config, eng_tr, W, seeds, n_steps, runs, record)
     else:
-        W = _train_fullbatch(config, eng_tr, W, n_steps, runs, record)
+        W = _train_fullbatch(config, eng_tr, W, n_steps, runs, record, infos)
     wall = (time.perf_counter() - t0) / len(seeds)
     hyper = dataclasses.asdict(config)
     Wc = W.detach().cpu()
@@ -421,6 +439,7 @@ def train_ensemble(
             wall_s=wall,
             device=str(device),
             hyper=dict(hyper),
+            info=infos[r],
             trajectory=None if runs.traj is None else runs.traj[r].clone(),
         ))
     return tuple(out)
@@ -455,7 +474,8 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
     return Wp.detach()
 
 
-def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any) -> Tensor:
+def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any,
+                     infos: list[dict[str, Any]]) -> Tensor:
     """Full-batch optimizers, one per run, stepped together; their evaluations batched by one coordinator."""
     R, d = W.shape
     ps = [W[r].clone().requires_grad_(True) for r in range(R)]
@@ -526,4 +546,9 @@ def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _R
                 raise errors[0]
             Wr = torch.stack([ps[r].detach() for r in rows])
             record(it, Wr, rows)
+    for r, opt in enumerate(opts):
+        if hasattr(opt, "diagnostics"):
+            dg = opt.diagnostics()
+            infos[r] = {"resets": dict(dg.reset_counts), "gradient_evaluations": dg.gradient_evaluations,
+                        "forward_evaluations": dg.forward_evaluations}
     return torch.stack([p.detach() for p in ps])
