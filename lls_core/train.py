@@ -60,6 +60,7 @@ __all__ = [
     "RunResult",
     "train",
     "train_ensemble",
+    "FullBatchEnsemble",
     "evaluate",
     "default_device",
 ]
@@ -474,81 +475,123 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
     return Wp.detach()
 
 
-def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any,
-                     infos: list[dict[str, Any]]) -> Tensor:
-    """Full-batch optimizers, one per run, stepped together; their evaluations batched by one coordinator."""
-    R, d = W.shape
-    ps = [W[r].clone().requires_grad_(True) for r in range(R)]
-    opts = [config.make([p]) for p in ps]
-    anchors = Anchors(eng, R, d)
-    cond = threading.Condition()
-    requests: dict[int, tuple[bool, Tensor]] = {}
-    results: dict[int, tuple[Tensor, Tensor | None]] = {}
-    finished: dict[int, BaseException | None] = {}
+class FullBatchEnsemble:
+    """``R`` full-batch optimizer runs stepped together, their evaluations batched by one coordinator.
 
-    def closure_for(r: int) -> Any:
-        p = ps[r]
+    One optimizer per run (``config.make([p_r])`` on its own leaf ``p_r`` ``(d,)``),
+    each stepped in its own thread with a closure that posts its request (loss and
+    gradient when gradients are enabled, else the loss only) and waits. The
+    coordinator (:meth:`step`, in the caller's thread) waits until every stepping run
+    has posted a request or finished its step, evaluates all posted requests in
+    one batched call (gradients through :meth:`~lls_core.engine.Anchors.grads`,
+    trials through :meth:`~lls_core.engine.Anchors.values`), answers them, and
+    repeats. Every run sees exactly the answers it would get alone, so its history,
+    line search and counters are its own. Use as a context manager (it owns a
+    thread pool).
+    """
+
+    def __init__(self, config: Any, engine: Engine, W: Tensor) -> None:
+        R, d = W.shape
+        self.ps = [W[r].clone().requires_grad_(True) for r in range(R)]
+        self.opts = [config.make([p]) for p in self.ps]
+        self.anchors = Anchors(engine, R, d)
+        self._cond = threading.Condition()
+        self._requests: dict[int, tuple[bool, Tensor]] = {}
+        self._results: dict[int, tuple[Tensor, Tensor | None]] = {}
+        self._finished: dict[int, BaseException | None] = {}
+        self._pool = ThreadPoolExecutor(max_workers=R, thread_name_prefix="lls-run")
+
+    def __enter__(self) -> "FullBatchEnsemble":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _closure(self, r: int) -> Any:
+        p, cond = self.ps[r], self._cond
 
         def closure() -> Tensor:
             grad = torch.is_grad_enabled()
             with cond:
-                requests[r] = (grad, p.detach())
+                self._requests[r] = (grad, p.detach())
                 cond.notify_all()
-                cond.wait_for(lambda: r in results)
-                loss, g = results.pop(r)
+                cond.wait_for(lambda: r in self._results)
+                loss, g = self._results.pop(r)
             if grad:
                 p.grad = g
             return loss
 
         return closure
 
-    def work(r: int) -> None:
+    def _work(self, r: int) -> None:
         err: BaseException | None = None
         try:
-            opts[r].step(closure_for(r))
+            self.opts[r].step(self._closure(r))
         except BaseException as e:  # handed to the coordinator, re-raised there
             err = e
-        with cond:
-            finished[r] = err
-            cond.notify_all()
+        with self._cond:
+            self._finished[r] = err
+            self._cond.notify_all()
 
-    with ThreadPoolExecutor(max_workers=R, thread_name_prefix="lls-run") as pool:
+    def step(self, rows: list[int]) -> None:
+        """One optimizer step of each run in ``rows``."""
+        cond = self._cond
+        self._finished.clear()
+        for r in rows:
+            self._pool.submit(self._work, r)
+        while True:
+            with cond:
+                cond.wait_for(lambda: len(self._requests) + len(self._finished) == len(rows))
+                if len(self._finished) == len(rows):
+                    break
+                batch = dict(self._requests)
+                self._requests.clear()
+            answers: dict[int, tuple[Tensor, Tensor | None]] = {}
+            g_rows = [r for r, (g, _) in batch.items() if g]
+            v_rows = [r for r, (g, _) in batch.items() if not g]
+            try:
+                if g_rows:
+                    L, G = self.anchors.grads(g_rows, torch.stack([batch[r][1] for r in g_rows]))
+                    for i, r in enumerate(g_rows):
+                        answers[r] = (L[i].clone(), G[i].clone())
+                if v_rows:
+                    L = self.anchors.values(v_rows, torch.stack([batch[r][1] for r in v_rows]))
+                    for i, r in enumerate(v_rows):
+                        answers[r] = (L[i].clone(), None)
+            except BaseException as e:  # answer every waiting run so that no thread hangs
+                nan = torch.tensor(math.nan)
+                answers = {r: (nan, torch.full_like(batch[r][1], math.nan) if g else None) for r, (g, _) in batch.items()}
+                with cond:
+                    self._results.update(answers)
+                    cond.notify_all()
+                    cond.wait_for(lambda: len(self._finished) == len(rows))
+                raise e
+            with cond:
+                self._results.update(answers)
+                cond.notify_all()
+        errors = [e for e in self._finished.values() if e is not None]
+        if errors:
+            raise errors[0]
+
+    def weights(self, rows: list[int] | None = None) -> Tensor:
+        """Current weights ``(k, d)`` of runs ``rows`` (default all)."""
+        rows = list(range(len(self.ps))) if rows is None else rows
+        return torch.stack([self.ps[r].detach() for r in rows])
+
+
+def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any,
+                     infos: list[dict[str, Any]]) -> Tensor:
+    """Full-batch optimizers, one per run, stepped together (:class:`FullBatchEnsemble`)."""
+    with FullBatchEnsemble(config, eng, W) as ens:
         for it in range(1, n_steps + 1):
             rows = runs.rows()
             if not rows:
                 break
-            finished.clear()
-            for r in rows:
-                pool.submit(work, r)
-            while True:
-                with cond:
-                    cond.wait_for(lambda: len(requests) + len(finished) == len(rows))
-                    if len(finished) == len(rows):
-                        break
-                    batch = dict(requests)
-                    requests.clear()
-                answers: dict[int, tuple[Tensor, Tensor | None]] = {}
-                g_rows = [r for r, (g, _) in batch.items() if g]
-                v_rows = [r for r, (g, _) in batch.items() if not g]
-                if g_rows:
-                    L, G = anchors.grads(g_rows, torch.stack([batch[r][1] for r in g_rows]))
-                    for i, r in enumerate(g_rows):
-                        answers[r] = (L[i].clone(), G[i].clone())
-                if v_rows:
-                    L = anchors.values(v_rows, torch.stack([batch[r][1] for r in v_rows]))
-                    for i, r in enumerate(v_rows):
-                        answers[r] = (L[i].clone(), None)
-                with cond:
-                    results.update(answers)
-                    cond.notify_all()
-            errors = [e for e in finished.values() if e is not None]
-            if errors:
-                raise errors[0]
-            Wr = torch.stack([ps[r].detach() for r in rows])
-            record(it, Wr, rows)
-    for r, opt in enumerate(opts):
+            ens.step(rows)
+            record(it, ens.weights(rows), rows)
+    for r, opt in enumerate(ens.opts):
         if hasattr(opt, "diagnostics"):
             dg = opt.diagnostics()
             infos[r] = {"resets": dict(dg.reset_counts), "gradient_evaluations": dg.gradient_evaluations,
                         "forward_evaluations": dg.forward_evaluations}
-    return torch.stack([p.detach() for p in ps])
+    return ens.weights()
