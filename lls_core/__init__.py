@@ -3,7 +3,9 @@
 One module per concept: ``surfaces`` (2-D test landscapes), ``optimizers`` (the
 survey's gradient-descent family), ``lbfgs_gss`` (Yu & Morozov's L-BFGS with a
 golden-section line search), ``pathfinder`` (FourierPathFinder), ``batched``
-(the study networks evaluated at many weight vectors in one call), ``data``,
+(the study networks evaluated at many weight vectors in one call), ``data``
+(embedded digits and the official test set), ``authors`` (the authors' published
+solutions: fetch, load, derived numbers),
 ``models``, ``train``, ``landscape``, ``store``, ``plotting``, ``book`` (chapter
 execution) and ``cli`` (the ``lls-book`` command).
 """

@@ -3,12 +3,17 @@
     lls-book list                                   # chapters, their parameters and profiles
     lls-book run CHAPTER [--profile NAME] [-p NAME VALUE]...
     lls-book build [--profile NAME] [--only CHAPTER]...
+    lls-book fetch authors-weights|mnist [--dest FOLDER]
 
 ``run`` executes one chapter with papermill into ``_build/executed/<profile>/``
 (figures into ``_build/figures/<profile>/<chapter>/``); ``build`` runs every
 chapter and then Jupyter Book, writing the static site to ``_build/html``.
 Parameters are checked before anything runs: an unknown name, a wrong type or
 an out-of-range value stops with a message naming the parameter and what is allowed.
+``fetch`` downloads data the book can use but does not ship (checksummed, atomic; the
+only sub-command that uses the network): ``authors-weights``, the authors' published
+LSTM solutions (URL pinned to commit 5765fce of their repository), or ``mnist``, the
+four official MNIST files (into ``$LLS_MNIST_DIR`` or ``.lls-data/mnist``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,27 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--build-dir", type=Path, default=None)
     build.add_argument("--only", action="append", default=None, metavar="CHAPTER", help="execute only these chapters")
     build.add_argument("--html-only", action="store_true", help="rebuild the HTML from already executed chapters")
+    fetch = sub.add_parser("fetch", help="download checksummed data: the authors' weights or full MNIST")
+    fetch.add_argument("what", choices=FETCHABLE)
+    fetch.add_argument("--dest", type=Path, default=None, help="target folder (default: .lls-data/<what>)")
     return ap
+
+
+FETCHABLE: tuple[str, ...] = ("authors-weights", "mnist")
+
+
+def _fetch(what: str, dest: Path | None) -> None:
+    from . import authors, data
+
+    try:
+        if what == "authors-weights":
+            print(f"authors' LSTM weights: {authors.fetch('lstm', dest)}")
+        else:
+            folder = dest if dest is not None else data.default_data_dir()
+            data.mnist_arrays(folder, download=True)
+            print(f"MNIST files verified in {folder}")
+    except (OSError, ValueError) as err:  # ChecksumError is a ValueError
+        raise book.ParameterError(str(err)) from err
 
 
 def _list() -> None:
@@ -73,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 html = book.build_book(args.profile, args.build_dir, only=args.only)
             print(f"book written to {html / 'index.html'}")
+        elif args.command == "fetch":
+            _fetch(args.what, args.dest)
     except (book.ParameterError, KeyError) as err:
         msg = err.args[0] if err.args else str(err)
         print(f"lls-book: error: {msg}", file=sys.stderr)

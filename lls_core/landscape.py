@@ -312,15 +312,15 @@ class PathConfig:
     """FourierPathFinder settings for the barrier runs (Yu & Morozov Algorithm 2).
 
     ``n_terms`` Fourier terms, ``n_points`` points on t in [0, 1], penalty ``lam``,
-    Adam with ``lr`` for ``steps`` steps (authors: 10, 51, -, 1e-3, 100; the paper's
-    lambda for networks did not survive extraction, so ``lam`` is a parameter),
+    Adam with ``lr`` for ``steps`` steps (authors' code: 10, 51, 1e-3, 1e-3, 100; lambda =
+    ``0.001 * smoothness_loss`` in commits d1697ac, 5a68028, e11b717; ``lam`` stays a parameter),
     ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's
     data (``None`` = all), ``seed`` for any randomness in the path finder.
     """
 
     n_terms: int = 10
     n_points: int = 51
-    lam: float = 1.0
+    lam: float = 1e-3
     lr: float = 1e-3
     steps: int = 100
     n_data: int | None = None

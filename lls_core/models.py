@@ -10,10 +10,16 @@
 |               | hidden 48 (both bias vectors), last hidden -> linear 48->10   |        |
 
 Every model takes images of shape ``(N, 1, 28, 28)``, float32 in [0, 1], and
-reshapes them itself. The paper's text says ReLU for FCP and LeNet; the authors'
-code uses softplus everywhere, which is smooth (suits a quasi-Newton method):
-``activation`` is a parameter, default ``"softplus"``. The LSTM uses the standard
-sigmoid/tanh gates, so ``activation`` does not apply to it.
+reshapes them itself. Default activations (:data:`DEFAULT_ACTIVATION`, sources in
+``data/settings/yu_morozov_settings.csv``): ReLU for FCP and LeNet, as the paper's text
+states and as the authors' code had it until commit b76bd85 (2026-01-07) switched LeNet
+to softplus (FCP: ReLU in d1697ac, softplus from 5a68028) after their weight files
+(5765fce, 2025-11-06) were published; softplus for the autoencoder (paper and code).
+``activation`` stays a parameter (``"softplus"`` is the smooth alternative). The LSTM
+uses the standard sigmoid/tanh gates (recorded as ``"tanh"``; ``activation`` does not
+apply to it); its pixel permutation is
+``torch.randperm(784, generator=torch.Generator().manual_seed(1234))``, the authors' (their
+``NN_arch.LSTM_sMNIST``, ``seed=1234``): :data:`AUTHORS_PERM_SEED`.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from torch.func import functional_call
 
 __all__ = [
     "ARCHITECTURES",
+    "DEFAULT_ACTIVATION",
+    "AUTHORS_PERM_SEED",
     "PARAM_COUNTS",
     "ACTIVATIONS",
     "build",
@@ -65,6 +73,13 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+DEFAULT_ACTIVATION: dict[str, str] = {"fcp": "relu", "lenet": "relu", "autoencoder": "softplus", "lstm": "tanh"}
+"""The activation each architecture gets when none is given (the paper's text; see the module docstring)."""
+
+AUTHORS_PERM_SEED: int = 1234
+"""Seed of the LSTM's pixel permutation in the authors' code (``LSTM_sMNIST(seed=1234)``)."""
+
+
 def _act(name: str) -> Callable[[Tensor], Tensor]:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
@@ -76,7 +91,7 @@ class FCP(nn.Module):
 
     task = "classify"
 
-    def __init__(self, activation: str = "softplus") -> None:
+    def __init__(self, activation: str = "relu") -> None:
         super().__init__()
         self.activation = activation
         self.act = _act(activation)
@@ -96,7 +111,7 @@ class LeNet(nn.Module):
 
     task = "classify"
 
-    def __init__(self, activation: str = "softplus") -> None:
+    def __init__(self, activation: str = "relu") -> None:
         super().__init__()
         self.activation = activation
         self.act = _act(activation)
@@ -147,7 +162,7 @@ class LSTMNet(nn.Module):
 
     task = "classify"
 
-    def __init__(self, activation: str = "softplus", perm_seed: int = 0) -> None:
+    def __init__(self, activation: str = "tanh", perm_seed: int = AUTHORS_PERM_SEED) -> None:
         super().__init__()
         self.activation = activation  # not used: LSTM gates are sigmoid/tanh
         self.perm_seed = perm_seed
@@ -165,16 +180,22 @@ class LSTMNet(nn.Module):
 _BUILDERS = {"fcp": FCP, "lenet": LeNet, "autoencoder": Autoencoder, "lstm": LSTMNet}
 
 
-def build(name: str, *, activation: str = "softplus", seed: int = 0, perm_seed: int = 0) -> nn.Module:
+def build(name: str, *, activation: str | None = None, seed: int = 0, perm_seed: int = AUTHORS_PERM_SEED) -> nn.Module:
     """Build architecture ``name`` with PyTorch's default initialisation drawn from ``seed``.
 
     Deterministic: the same ``(name, activation, seed)`` always gives the same weights.
-    ``perm_seed`` is the LSTM's fixed pixel-permutation seed (independent of
-    ``seed``; ignored by the other networks).
+    ``activation``: one of :data:`ACTIVATIONS`; ``None`` gives :data:`DEFAULT_ACTIVATION`
+    of ``name``. ``perm_seed`` is the LSTM's fixed pixel-permutation seed (independent of
+    ``seed``; ignored by the other networks; default the authors' 1234).
     Raises ``ValueError`` naming the valid architectures or activations.
+
+    >>> build("fcp").activation, build("lstm").perm_seed
+    ('relu', 1234)
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
+    if activation is None:
+        activation = DEFAULT_ACTIVATION[name]
     _act(activation)
     kwargs = {"perm_seed": perm_seed} if name == "lstm" else {}
     with _seeded(seed):

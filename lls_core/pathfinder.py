@@ -17,6 +17,13 @@ coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)
 with Adam; the path height is ``max_i L(w(t_i))`` (Eq. 5) and the length
 ``sum_i |w(t_{i+1}) - w(t_i)|``.
 
+Penalty weights (sources in ``data/settings/yu_morozov_settings.csv``): networks
+:data:`NETWORK_LAMBDA` = 1e-3, the ``0.001 * smoothness_loss`` of the authors' network
+code in commits d1697ac, 5a68028 and e11b717 of github.com/jy856-jpg/path-finding (their
+head, 4e2128f, turned it into a ``Lambda`` argument that its one call leaves out); toy
+:data:`TOY_LAMBDA` = 35 (their toy notebook). On the toy the authors minimise the sum
+of ``MSE(f(w(t_i)), 0) = f(w(t_i))^2``, not of ``f``: :func:`toy_objective` gives both.
+
 ``L`` is either a surface, a callable mapping points ``(B, d)`` to values
 ``(B,)`` (every :mod:`lls_core.surfaces` entry is one), or a network given as an
 ``nn.Module`` with data ``(x, y)``: then ``L(w)`` is the mean loss of
@@ -56,6 +63,11 @@ from . import params as _params
 
 __all__ = [
     "CURVES",
+    "NETWORK_LAMBDA",
+    "TOY_LAMBDA",
+    "TOY_OBJECTIVES",
+    "toy_objective",
+    "remeasure",
     "PathResult",
     "find_path",
     "basis",
@@ -68,6 +80,14 @@ __all__ = [
 ]
 
 CURVES: tuple[str, ...] = ("fourier", "bezier")
+
+NETWORK_LAMBDA: float = 1e-3
+"""Length-penalty weight of the authors' network paths (``0.001 * smoothness_loss``, commits d1697ac, 5a68028, e11b717)."""
+
+TOY_LAMBDA: float = 35.0
+"""Length-penalty weight of the authors' toy path (``Path_finding_toy_model.ipynb``, commits a95b9bd, 4e2128f)."""
+
+TOY_OBJECTIVES: tuple[str, ...] = ("squared", "plain")
 
 Surface = Callable[[Tensor], Tensor]
 LossFn = Callable[[nn.Module, Tensor, Tensor, "dict[str, Tensor] | None"], Tensor]
@@ -366,6 +386,49 @@ def _length(W: Tensor) -> float:
     return float(torch.linalg.vector_norm(W[1:] - W[:-1], dim=1).sum())
 
 
+def toy_objective(f: Surface, kind: Literal["squared", "plain"] = "squared") -> Surface:
+    """The per-point term ``L`` of the path objective on a surface ``f`` (points ``(B, d)`` -> ``(B,)``).
+
+    ``"squared"``: ``L = f^2``, the authors' toy code (``nn.MSELoss()(f(w), 0)`` summed over the
+    path points); ``"plain"``: ``L = f``, Eq. 4 as printed. Heights of the landscape itself
+    are then ``path_losses(f, result.points)``.
+
+    >>> sq = toy_objective(lambda w: w.sum(-1))
+    >>> float(sq(torch.tensor([[1.0, 2.0]]))[0])
+    9.0
+    """
+    if not callable(f):
+        raise TypeError(f"f must be a callable surface, got {type(f).__name__}")
+    if kind == "plain":
+        return f
+    if kind != "squared":
+        raise ValueError(f"kind={kind!r}: valid: {', '.join(TOY_OBJECTIVES)}")
+
+    def squared(w: Tensor) -> Tensor:
+        return f(w) ** 2
+
+    return squared
+
+
+def remeasure(result: "PathResult", f: Surface) -> "PathResult":
+    """``result`` with its losses, height and straight-line losses measured on the surface ``f`` instead.
+
+    For a path found on ``toy_objective(f, "squared")``: the heights of the landscape ``f``
+    itself along the same points (``objective`` and ``heights``, the optimisation record,
+    are kept as they were).
+    """
+    import dataclasses
+
+    if not callable(f):
+        raise TypeError(f"f must be a callable surface, got {type(f).__name__}")
+    with torch.no_grad():
+        losses = f(result.points).reshape(-1)
+        lin = path_points(result.w1, result.w2, torch.zeros_like(result.b), result.t, curve=result.curve)
+        lin_losses = f(lin).reshape(-1)
+    return dataclasses.replace(result, losses=losses, height=float(losses.max()), linear_losses=lin_losses,
+                               linear_height=float(lin_losses.max()))
+
+
 # --------------------------------------------------------------------------- entry point
 def find_path(
     f: Surface | nn.Module,
@@ -376,7 +439,7 @@ def find_path(
     loss: LossFn | None = None,
     n_terms: int = 10,
     n_points: int = 51,
-    lam: float = 1.0,
+    lam: float = NETWORK_LAMBDA,
     lr: float = 1e-3,
     steps: int = 100,
     grad_noise: float = 0.0,
@@ -410,10 +473,10 @@ def find_path(
     n_points:
         Number ``P >= 3`` of equally spaced values of ``t`` on [0, 1].
     lam:
-        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4). The authors'
-        toy run used 35; their network code leaves ``Lambda`` out of the one call
-        that needs it (it raises ``TypeError`` as published), so no network value
-        is recorded. Default 1.0.
+        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4). Default
+        :data:`NETWORK_LAMBDA` = 1e-3, the authors' network value (``0.001 *
+        smoothness_loss`` in commits d1697ac, 5a68028, e11b717; their head leaves the
+        ``Lambda`` argument out of its one call). Their toy run used :data:`TOY_LAMBDA` = 35.
     lr, steps:
         Adam's learning rate and number of steps (authors, networks: 1e-3, 100).
     grad_noise:

@@ -53,8 +53,9 @@ PATH_PROFILES: dict[str, PathConfig] = {
 """FourierPathFinder settings per profile. ``paper`` is the authors' (10 terms, 51
 points, Adam lr 1e-3, 100 steps, every image). ``quick`` fits 2 CPU cores: 15 points,
 500 images, 30 steps at lr 3e-3 (about the same total movement of the coefficients
-as the authors' 100 steps at 1e-3). ``lam`` = 1 everywhere (unpublished
-for networks; the path-finder chapter shows the height is insensitive to it). The
+as the authors' 100 steps at 1e-3). ``lam`` = 1e-3 everywhere (the PathConfig default:
+the authors' network code, commits d1697ac, 5a68028, e11b717; the path-finder chapter
+sweeps it from 1e-4 to 1 on an FCP pair). The
 small profiles evaluate all path points and images in one batched call; ``paper``
 bounds each call's autograd graph to 8 GiB."""
 

@@ -41,7 +41,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Literal, Sequence
 
 import torch
 from torch import Tensor
@@ -114,14 +114,19 @@ class SGDConfig:
 class LBFGSGSSConfig:
     """The authors' L-BFGS with golden-section line search (:mod:`lls_core.lbfgs_gss`), full batch.
 
-    ``iterations`` (paper: 1000), ``history_size`` m = 10, ``line_search_budget``
-    6 loss evaluations, ``tol`` 1e-4 (../shared/SPEC.md, section 4).
+    ``iterations``: 1000, the "Epochs: 1000" of the authors' repository README (their notebooks
+    loop 100 or 10 times); ``history_size`` m = 10, ``line_search_budget`` 6 loss evaluations,
+    ``tol`` 1e-4 (the paper's Algorithm 1 and the authors' code); ``variant`` (the optimizer's
+    ``mode``): ``"authors"``
+    follows the authors' optimizer step for step (accepts uphill steps), ``"safe"`` never
+    accepts a higher point (see :class:`lls_core.lbfgs_gss.LBFGSGSS`).
     """
 
     iterations: int = 1000
     history_size: int = 10
     line_search_budget: int = 6
     tol: float = 1e-4
+    variant: Literal["authors", "safe"] = "authors"
 
     name: ClassVar[str] = "lbfgs_gss"
     label: ClassVar[str] = "L-BFGS-GSS"
@@ -133,6 +138,8 @@ class LBFGSGSSConfig:
         _positive(self, "history_size")
         _positive(self, "line_search_budget")
         _positive(self, "tol", float)
+        if self.variant not in ("authors", "safe"):
+            raise ValueError(f"LBFGSGSSConfig.variant={self.variant!r}: valid: authors, safe")
 
     @property
     def steps(self) -> int:
@@ -141,7 +148,8 @@ class LBFGSGSSConfig:
     def make(self, ps: Iterable[Tensor]) -> torch.optim.Optimizer:
         from .lbfgs_gss import LBFGSGSS
 
-        return LBFGSGSS(ps, history_size=self.history_size, line_search_budget=self.line_search_budget, tol=self.tol)
+        return LBFGSGSS(ps, history_size=self.history_size, line_search_budget=self.line_search_budget, tol=self.tol,
+                        mode=self.variant)
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,9 @@ def optimizer_config(name: str, **hyper: Any) -> Any:
 class RunResult:
     """One training run. Curves have shape ``(steps + 1,)`` (index 0 = the initialisation), losses are means
     over the whole set (cross-entropy in nats, or MSE per pixel for the autoencoder); weights have shape ``(d,)``.
+    ``counts``: for L-BFGS-GSS, :meth:`lls_core.lbfgs_gss.Diagnostics.counts` of the run (iterations, accepted
+    uphill steps, iterations with a history reset, iterations whose line search found nothing lower); empty for
+    other optimizers.
     """
 
     arch: str
@@ -237,8 +248,7 @@ class RunResult:
     wall_s: float
     device: str
     hyper: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    """Optimizer diagnostics where the optimizer has them (L-BFGS-GSS: reset counts, evaluations)."""
+    counts: dict[str, int] = field(default_factory=dict)
     trajectory: Tensor | None = None
     """Weights after every step ``(steps + 1, d)`` when recorded (``train(..., record_trajectory=True)``), else None."""
 
@@ -292,8 +302,8 @@ def train(
     dataset: Dataset,
     *,
     seed: int,
-    activation: str = "softplus",
-    perm_seed: int = 0,
+    activation: str | None = None,
+    perm_seed: int = models.AUTHORS_PERM_SEED,
     device: str | None = None,
     record_trajectory: bool = False,
 ) -> RunResult:
@@ -303,8 +313,9 @@ def train(
     alone and the same run inside an ensemble agree to float rounding).
     Mini-batch optimizers shuffle with a generator seeded from ``seed`` (so a run
     is a deterministic function of its arguments on a given device); full-batch
-    optimizers see the whole training set at every step. ``perm_seed`` is the
-    LSTM's pixel-permutation seed (ignored by the other networks). Training stops
+    optimizers see the whole training set at every step. ``activation``: ``None`` for
+    the architecture's default (:data:`lls_core.models.DEFAULT_ACTIVATION`). ``perm_seed`` is the
+    LSTM's pixel-permutation seed (ignored by the other networks; default the authors' 1234). Training stops
     early if the loss becomes non-finite (the rest of the curves is NaN).
     """
     return train_ensemble(arch, config, dataset, [seed], activation=activation, perm_seed=perm_seed,
@@ -350,8 +361,8 @@ def train_ensemble(
     dataset: Dataset,
     seeds: Sequence[int],
     *,
-    activation: str = "softplus",
-    perm_seed: int = 0,
+    activation: str | None = None,
+    perm_seed: int = models.AUTHORS_PERM_SEED,
     device: str | None = None,
     record_trajectory: bool = False,
     memory_mb: float = 1024.0,
@@ -415,7 +426,7 @@ def train_ensemble(
         runs.record(step, Wr, eng_tr.losses(Wr), eng_te.losses(Wr), rows)
 
     record(0, W, list(range(len(seeds))))
-    infos: list[dict[str, Any]] = [{} for _ in seeds]
+    infos: list[dict[str, int]] = [{} for _ in seeds]
     if config.mode == "minibatch":
         W = _train_minibatch(config, eng_tr, W, seeds, n_steps, runs, record)
     else:
@@ -440,7 +451,7 @@ def train_ensemble(
             wall_s=wall,
             device=str(device),
             hyper=dict(hyper),
-            info=infos[r],
+            counts=infos[r],
             trajectory=None if runs.traj is None else runs.traj[r].clone(),
         ))
     return tuple(out)
@@ -580,7 +591,7 @@ class FullBatchEnsemble:
 
 
 def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any,
-                     infos: list[dict[str, Any]]) -> Tensor:
+                     infos: list[dict[str, int]]) -> Tensor:
     """Full-batch optimizers, one per run, stepped together (:class:`FullBatchEnsemble`)."""
     with FullBatchEnsemble(config, eng, W) as ens:
         for it in range(1, n_steps + 1):
@@ -590,8 +601,7 @@ def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _R
             ens.step(rows)
             record(it, ens.weights(rows), rows)
     for r, opt in enumerate(ens.opts):
-        if hasattr(opt, "diagnostics"):
-            dg = opt.diagnostics()
-            infos[r] = {"resets": dict(dg.reset_counts), "gradient_evaluations": dg.gradient_evaluations,
-                        "forward_evaluations": dg.forward_evaluations}
+        diagnostics = getattr(opt, "diagnostics", None)
+        if callable(diagnostics):
+            infos[r] = diagnostics().counts()
     return ens.weights()

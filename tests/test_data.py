@@ -1,5 +1,6 @@
 """The embedded mnist-5k data set: shapes, ranges, stratification, determinism, bad input."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,25 +9,54 @@ from lls_core import data
 
 def test_mnist5k_shapes_and_ranges():
     ds = data.load("mnist-5k")
-    assert ds.x_train.shape == (4000, 1, 28, 28) and ds.x_test.shape == (1000, 1, 28, 28)
+    assert ds.x_train.shape == (5000, 1, 28, 28) and ds.x_test.shape == (10000, 1, 28, 28)
     assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
     assert 0.0 <= float(ds.x_train.min()) and float(ds.x_train.max()) <= 1.0
     assert float(ds.x_train.max()) == 1.0  # real digits reach full intensity
+    assert torch.bincount(ds.y_train).tolist() == [500] * 10
+    assert len(set(ds.y_train[:50].tolist())) >= 8  # shuffled: a prefix mixes the classes
 
 
-def test_split_is_stratified_disjoint_and_deterministic():
-    a, b = data.load("mnist-5k", seed=1), data.load("mnist-5k", seed=1)
+def test_embedded_official_test_set():
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert data.md5sum(data.EMBEDDED_DIR / f"{stem}.gz") == data.MNIST_FILES[stem].md5_gz
+    assert data.MNIST_FILES["t10k-images-idx3-ubyte"].md5_gz == "9fb629c4189551a2d022fa330f9573f3"
+    assert data.MNIST_FILES["t10k-labels-idx1-ubyte"].md5_gz == "ec29112dd5afa0611ce80d1b7f02629c"
+    x, y = data.official_test_set()
+    assert x.shape == (10000, 28, 28) and y.shape == (10000,)
+    assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert list(data.TEST_LABEL_COUNTS) == np.bincount(y).tolist()
+    assert (data.EMBEDDED_DIR / "ATTRIBUTION.md").read_text().count("CC BY-SA 3.0") >= 1
+    # The default data set's test split is exactly that set (all of it, same order).
+    ds = data.load("mnist-5k")
+    assert torch.equal(ds.y_test, torch.from_numpy(y.astype(np.int64)))
+    assert torch.equal((ds.x_test[:, 0] * 255).round().to(torch.uint8), torch.from_numpy(x))
+
+
+def test_embedded_test_file_checked_before_use(tmp_path, monkeypatch):
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / f"{stem}.gz").write_bytes((data.EMBEDDED_DIR / f"{stem}.gz").read_bytes())
+    with open(tmp_path / "t10k-labels-idx1-ubyte.gz", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x01")
+    monkeypatch.setattr(data, "EMBEDDED_DIR", tmp_path)
+    with pytest.raises(data.ChecksumError, match="t10k-labels-idx1-ubyte.gz"):
+        data.official_test_set()
+
+
+def test_subsets_are_stratified_and_deterministic():
+    a, b = data.load("mnist-5k", n_train=4000, n_test=1000, seed=1), data.load("mnist-5k", n_train=4000, n_test=1000, seed=1)
     assert a.checksum == b.checksum
     assert torch.bincount(a.y_train).tolist() == [400] * 10
-    assert torch.bincount(a.y_test).tolist() == [100] * 10
-    train = {bytes(x.numpy().tobytes()) for x in a.x_train}
-    assert not any(bytes(x.numpy().tobytes()) in train for x in a.x_test[:200])
-    assert data.load("mnist-5k", seed=2).checksum != a.checksum
+    counts = torch.bincount(a.y_test).tolist()
+    assert sum(counts) == 1000 and all(abs(c - n / 10) <= 1 for c, n in zip(counts, data.TEST_LABEL_COUNTS))
+    assert data.load("mnist-5k", n_train=4000, n_test=1000, seed=2).checksum != a.checksum
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"name": "cifar"}, "valid: mnist-5k"), ({"n_train": 4500, "n_test": 1000}, "exceeds"), ({"n_train": 3}, "n_train=3")],
+    [({"name": "cifar"}, "valid: mnist-5k"), ({"n_train": 5001}, "5000 training"), ({"n_test": 10001}, "10000 test"),
+     ({"n_train": 3}, "n_train=3")],
 )
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from lls_core import batched, models, params, pathfinder as pf
+from lls_core import pathfinder
 
 W1_TOY = torch.tensor([-0.62, -0.54], dtype=torch.float64)
 W2_TOY = torch.tensor([0.49, -0.02], dtype=torch.float64)
@@ -245,3 +246,29 @@ def test_lenet_grouped_and_per_set_conv2_agree(monkeypatch):
         outs.append(pf.BATCHED_FORWARD[type(m)](m, params.unflatten(m, W), x))
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(outs[1][2], torch.func.functional_call(m, params.unflatten(m, W[2]), (x,)))
+
+
+def test_toy_objective_squares_and_remeasure_gives_the_landscape_heights():
+    from lls_core import surfaces
+
+    toy = surfaces.get("toy")
+    a = torch.tensor([-0.62, -0.54], dtype=torch.float64)
+    z = torch.tensor([0.49, -0.02], dtype=torch.float64)
+    sq = pathfinder.toy_objective(toy, "squared")
+    pts = torch.randn(7, 2, dtype=torch.float64)
+    assert torch.allclose(sq(pts), toy(pts) ** 2)
+    assert pathfinder.toy_objective(toy, "plain") is toy
+    with pytest.raises(ValueError, match="valid: squared, plain"):
+        pathfinder.toy_objective(toy, "cubed")  # type: ignore[arg-type]
+    r = pathfinder.find_path(sq, a, z, n_terms=5, n_points=21, lam=pathfinder.TOY_LAMBDA, lr=0.01, steps=20)
+    assert torch.allclose(r.losses, toy(r.points) ** 2)
+    m = pathfinder.remeasure(r, toy)
+    assert torch.allclose(m.losses, toy(r.points)) and m.height == pytest.approx(float(toy(r.points).max()))
+    assert m.linear_height == pytest.approx(float(toy(pathfinder.path_points(a, z, torch.zeros_like(r.b), r.t)).max()))
+    assert torch.equal(m.b, r.b) and torch.equal(m.objective, r.objective)
+
+
+def test_network_lambda_default_is_the_authors():
+    import inspect
+
+    assert inspect.signature(pathfinder.find_path).parameters["lam"].default == pathfinder.NETWORK_LAMBDA == 1e-3

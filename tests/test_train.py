@@ -201,7 +201,7 @@ def _assert_same_run(a, b):
     for name in ("w_final", "w_train", "w_test"):
         torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=rtol, atol=1e-5, equal_nan=True)
     assert (a.best_train_step, a.best_test_step, a.seed) == (b.best_train_step, b.best_test_step, b.seed)
-    assert a.info == b.info
+    assert a.counts == b.counts
 
 
 @pytest.mark.parametrize("config", ENSEMBLE_CONFIGS, ids=lambda c: c.name)
@@ -225,15 +225,16 @@ def test_ensemble_equals_the_same_runs_one_at_a_time(arch, config):
         assert math.isfinite(float(ens[1].train_loss[0])) and not math.isfinite(float(ens[1].train_loss[1]))
 
 
-def test_ensemble_lbfgs_gss_runs_keep_their_own_history_and_resets(tiny):
-    cfg = train.LBFGSGSSConfig(iterations=15)
+@pytest.mark.parametrize("variant", ["authors", "safe"])
+def test_ensemble_lbfgs_gss_runs_keep_their_own_history_and_resets(tiny, variant):
+    cfg = train.LBFGSGSSConfig(iterations=15, variant=variant)
     seeds = [0, 1, 2, 3]
     ens = train.train_ensemble("fcp", cfg, tiny, seeds, device="cpu")
-    resets = [r.info["resets"]["curvature"] for r in ens]
+    resets = [r.counts["reset_steps"] for r in ens]
     assert len(set(resets)) > 1  # some runs reset their history when others did not
     for r, s in zip(ens, seeds):
         _assert_same_run(r, train.train("fcp", cfg, tiny, seed=s, device="cpu"))
-        assert r.info["gradient_evaluations"] == cfg.iterations
+        assert r.counts["iterations"] == cfg.iterations
 
 
 def test_trajectory_and_bad_seeds(tiny):
@@ -245,3 +246,23 @@ def test_trajectory_and_bad_seeds(tiny):
             train.train_ensemble("fcp", train.SGDConfig(epochs=1), tiny, seeds)
     with pytest.raises(ValueError, match=r"init must be a float tensor of shape \(2, 42200\)"):
         train.train_ensemble("fcp", train.SGDConfig(epochs=1), tiny, [0, 1], init=torch.zeros(3, 5))
+
+
+def test_lbfgs_gss_trains_in_the_authors_mode_and_records_its_counts(tiny):
+    cfg = train.LBFGSGSSConfig(iterations=5)
+    assert cfg.variant == "authors"
+    r = train.train("fcp", cfg, tiny, seed=1, device="cpu")
+    assert r.hyper["variant"] == "authors"
+    assert r.counts["iterations"] == 5
+    assert set(r.counts) == {"iterations", "uphill_steps", "reset_steps", "no_decrease_steps"}
+    assert 0 <= r.counts["uphill_steps"] <= r.counts["no_decrease_steps"] <= 5
+    # Stored and read back with the run.
+    safe = train.train("fcp", dataclasses.replace(cfg, variant="safe"), tiny, seed=1, device="cpu")
+    assert safe.counts["uphill_steps"] == 0
+    assert train.SGDConfig(epochs=1).make([torch.zeros(1, requires_grad=True)]) is not None
+    assert train.train("fcp", train.SGDConfig(epochs=1), tiny, seed=1, device="cpu").counts == {}
+
+
+def test_lbfgs_gss_bad_mode_is_refused():
+    with pytest.raises(ValueError, match="variant='fast'.*authors, safe"):
+        train.LBFGSGSSConfig(variant="fast")  # type: ignore[arg-type]
