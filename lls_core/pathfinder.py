@@ -30,8 +30,8 @@ of ``MSE(f(w(t_i)), 0) = f(w(t_i))^2``, not of ``f``: :func:`toy_objective` give
 :func:`lls_core.models.loss` over all of the data at weights ``w`` (the full-batch
 training or test loss).
 
-Evaluation is batched: all path points of a chunk go through the network in one
-call. The four study networks have hand-batched forward passes
+Evaluation goes through the package's one engine (:class:`lls_core.engine.Engine`),
+batched: all path points of a chunk go through the network in one call. The four study networks have hand-batched forward passes
 (:mod:`lls_core.batched`: stacked matmuls, per-set convolutions, a written-out
 LSTM, since ``vmap`` has no rule for ``aten::lstm``); any other module goes
 through ``torch.func.vmap`` over ``functional_call``. Where a network's first
