@@ -27,7 +27,7 @@ import time
 
 import torch
 
-from lls_core import data, models, params
+from lls_core import data, engine, models, params
 from lls_core import pathfinder as pf
 
 
@@ -96,8 +96,7 @@ def bench(arch: str, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace)
     floor = interior * min(t_one)
     step = min(t_ours)
     loop_t = min(t_loop)
-    land = pf._Landscape(m, (x, y), None, True)
-    cp, cd = pf._choose_chunks(land, interior, w1.numel(), None, None, args.memory_mb, m, (x, y), None)
+    cp, cd = engine.Engine(m, (x, y)).chunk_sizes(interior, memory_mb=args.memory_mb)
     print(
         f"{arch:6s} d={w1.numel():6d}  one fwd+bwd {1e3 * min(t_one):8.1f} ms  floor {floor:7.3f} s  "
         f"ours {step:7.3f} s (chunks {cp} points x {cd} images)  loop {loop_t:7.3f} s  "

@@ -30,8 +30,8 @@ of ``MSE(f(w(t_i)), 0) = f(w(t_i))^2``, not of ``f``: :func:`toy_objective` give
 :func:`lls_core.models.loss` over all of the data at weights ``w`` (the full-batch
 training or test loss).
 
-Evaluation is batched: all path points of a chunk go through the network in one
-call. The four study networks have hand-batched forward passes
+Evaluation goes through the package's one engine (:class:`lls_core.engine.Engine`),
+batched: all path points of a chunk go through the network in one call. The four study networks have hand-batched forward passes
 (:mod:`lls_core.batched`: stacked matmuls, per-set convolutions, a written-out
 LSTM, since ``vmap`` has no rule for ``aten::lstm``); any other module goes
 through ``torch.func.vmap`` over ``functional_call``. Where a network's first
@@ -55,10 +55,10 @@ from typing import Callable, Literal
 
 import torch
 from torch import Tensor, nn
-from torch.func import vmap
 
 from . import checks
 from . import batched as _batched
+from . import engine as _engine
 from . import models as _models
 from . import params as _params
 
@@ -193,178 +193,17 @@ def path_points(w1: Tensor, w2: Tensor, b: Tensor, t: Tensor, *, curve: str = "f
 # :mod:`lls_core.batched` (shared with the slices of :mod:`lls_core.visualize`).
 BATCHED_FORWARD = _batched.BATCHED_FORWARD
 
-# Networks whose first stage is evaluated in the path's own coordinates: along a
-# path the weights are ``C @ V`` (coefficients ``C`` (B, K+2) times the rows
-# ``w1``, ``w2``, ``b_1..b_K``) and the first stage is linear in them, so it runs
-# on the K+2 rows of ``V`` and is mixed per point (``batched.affine_outputs``):
-# K+2 instead of B large matmuls, forward and backward. With K+2 ~ 12 rows this
-# pays for the dense first layers; for LeNet's conv1 (25 multiply-adds per output)
-# the mix of 12 rows costs about as much as the convolution, so paths do not factor it.
-FACTORED_FIRST_LAYER: frozenset[type] = frozenset({_models.FCP, _models.Autoencoder})
+# Evaluation lives in :mod:`lls_core.engine` (one engine for every caller):
+# chunking under a memory bound, the factored first stage of affine families
+# (``W = C @ [w1; w2; b]``), the vmap / loop fallbacks.
+FACTORED_FIRST_LAYER = _engine.FACTORED_FIRST_LAYER
+graph_bytes_per_item = _engine.graph_bytes_per_item
+CALL_MB = _engine.CALL_MB
+CALL_POINTS = _engine.CALL_POINTS
 
 
-class _Landscape:
-    """Batched, chunked evaluation of ``L`` at stacked points ``W`` ``(B, d)``.
-
-    ``batched``: ``True`` (hand-batched forward if the module has one, else vmap),
-    ``"vmap"`` (always vmap over functional_call) or ``False`` (one point at a time).
-    """
-
-    def __init__(
-        self,
-        f: Surface | nn.Module,
-        data: tuple[Tensor, Tensor] | None,
-        loss: LossFn | None,
-        batched: bool | str,
-    ) -> None:
-        if batched not in (True, False, "vmap"):
-            raise ValueError(f"batched={batched!r}; valid: True, False, 'vmap'")
-        self.module = f if isinstance(f, nn.Module) else None
-        self.surface = None if self.module is not None else f
-        self.batched = batched
-        self.fast = False
-        self.factor = False
-        self._vmap_ok = True
-        if self.module is not None:
-            assert data is not None
-            self.x, self.y = data
-            self.loss = loss or _models.loss
-            self.n_data = int(self.x.shape[0])
-            model, lossfn = self.module, self.loss
-            if batched is True and loss is None:
-                self.fast = _batched.supports(model)
-                self.factor = self.fast and type(model) in FACTORED_FIRST_LAYER
-
-            def one(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
-                return lossfn(model, x, y, _params.unflatten(model, w))
-
-            self._one = one
-            self._many = vmap(one, in_dims=(0, None, None))
-        else:
-            self.n_data = 1
-
-    def values_path(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
-        """``L`` at the points ``W = C @ V`` (``C`` (B, J), ``V`` (J, d)): ``(B,)``.
-
-        Same as ``values(C @ V)``; for a network with a factored first layer the
-        first layer is computed from ``V`` directly (see ``FACTORED_FIRST_LAYER``).
-        """
-        if not self.fast:
-            return self.values(C @ V, lo, hi)
-        x, y = self.x[lo:hi], self.y[lo:hi]
-        return _batched.affine_losses(self.module, C, V, x, y, factor=self.factor)
-
-    def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
-        """``L`` restricted to data ``[lo, hi)`` (mean over that slice) at each row of ``W``: ``(B,)``."""
-        if self.surface is not None:
-            if self.batched:
-                return self.surface(W)
-            return torch.stack([self.surface(w[None])[0] for w in W])
-        x, y = self.x[lo:hi], self.y[lo:hi]
-        if self.fast:
-            return _batched.losses(self.module, W, x, y)
-        if self.batched and self._vmap_ok:
-            try:
-                return self._many(W, x, y)
-            except RuntimeError as err:  # e.g. no batching rule for an op (aten::lstm)
-                if "atching rule" not in str(err):
-                    raise
-                self._vmap_ok = False
-        return torch.stack([self._one(w, x, y) for w in W])
-
-
-def _chunks(n: int, size: int) -> list[tuple[int, int]]:
-    return [(i, min(i + size, n)) for i in range(0, n, size)]
-
-
-def _losses(land: _Landscape, W: Tensor, chunk_points: int, chunk_data: int) -> Tensor:
-    """Losses ``(B,)`` at the rows of ``W``, chunked, without a graph."""
-    B = W.shape[0]
-    out = torch.zeros(B, dtype=W.dtype, device=W.device)
-    data_chunks = _chunks(land.n_data, chunk_data)
-    with torch.no_grad():
-        for p0, p1 in _chunks(B, chunk_points):
-            for d0, d1 in data_chunks:
-                out[p0:p1] += land.values(W[p0:p1], d0, d1) * ((d1 - d0) / land.n_data)
-    return out
-
-
-def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn | None = None, probe: int = 32) -> float:
-    """Bytes autograd keeps for backward per (path point x data item), measured on a probe.
-
-    Runs one forward of ``f`` at its current weights on ``probe`` items under
-    :func:`torch.autograd.graph.saved_tensors_hooks` and sums the sizes of the
-    tensors saved for the backward pass (plus the output). That is the memory a
-    chunk holds at its peak, so chunk sizes follow from a memory bound.
-    """
-    land = _Landscape(f, data, loss, batched=True)
-    x, y = data
-    w = _params.flatten(f).to(x.device)
-
-    def saved_bytes(n: int) -> int:
-        W = torch.stack([w, w]).requires_grad_(True)
-        total = 0
-        seen: set[tuple[int, int]] = set()
-
-        def pack(t: Tensor) -> Tensor:
-            nonlocal total
-            key = (t.data_ptr(), t.numel())
-            if key not in seen:
-                seen.add(key)
-                total += t.numel() * t.element_size()
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            land.values(W, 0, n)
-        return total
-
-    # The marginal cost of more items: fixed costs (weights, copies of them) cancel.
-    n2 = min(probe, int(x.shape[0]))
-    n1 = max(1, n2 // 2)
-    if n2 == n1:
-        return saved_bytes(n2) / 2.0
-    return max(saved_bytes(n2) - saved_bytes(n1), 0) / (2.0 * (n2 - n1))
-
-
-CALL_MB = 384.0
-"""Size (MiB of autograd graph) that automatic chunking aims one batched call at."""
-CALL_POINTS = 8
-"""Points per call that automatic data chunking leaves room for."""
-
-
-def _choose_chunks(
-    land: _Landscape,
-    n_interior: int,
-    d: int,
-    chunk_points: int | None,
-    chunk_data: int | None,
-    memory_mb: float | None,
-    f: Surface | nn.Module,
-    data: tuple[Tensor, Tensor] | None,
-    loss: LossFn | None,
-) -> tuple[int, int]:
-    cd = land.n_data if chunk_data is None else min(chunk_data, land.n_data)
-    cp = n_interior if chunk_points is None else min(chunk_points, n_interior)
-    if memory_mb is None or land.module is None:
-        return max(cp, 1), max(cd, 1)
-    per_item = graph_bytes_per_item(f, data, loss)  # type: ignore[arg-type]
-    budget = memory_mb * 2**20
-    # Points of a chunk also need their weights and gradients (2 x d floats each).
-    per_point_fixed = 2 * d * data[0].element_size()  # type: ignore[index]
-    # Memory of one call: cp * (cd * per_item + per_point_fixed). Calls are aimed at
-    # CALL_MB (below the caller's bound): on 2 CPU cores a LeNet step over 5,000 images
-    # took 0.84 x the floor in calls of 4 points x 1,250 images against 1.05 x in calls
-    # of 3 x 5,000 that filled a 1 GiB bound. Where the caller's bound is looser than
-    # that and the data were not chunked by the caller, they are split so that about
-    # CALL_POINTS points fit in one such call; then as many points as fit are taken.
-    # A tighter bound is filled as before: all the data that fit, then points.
-    target = min(budget, CALL_MB * 2**20)
-    if chunk_data is None and budget > target:
-        want = min(cp, CALL_POINTS)
-        cd = min(cd, max(1, int((target / want - per_point_fixed) // max(per_item, 1e-9))))
-    cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
-    cp = min(cp, max(1, int(max(target, per_item * cd + per_point_fixed) // (per_item * cd + per_point_fixed))))
-    return cp, cd
+def _engine_for(f: Surface | nn.Module, data: tuple[Tensor, Tensor] | None, loss: LossFn | None, batched: bool | str) -> _engine.Engine:
+    return _engine.Engine(f, data, loss=loss, batched=batched, memory_mb=None)
 
 
 # --------------------------------------------------------------------------- validation
@@ -489,8 +328,8 @@ def objective_and_grad(
     in :func:`find_path`.
     """
     t = torch.linspace(0.0, 1.0, n_points, dtype=w1.dtype, device=w1.device)
-    land = _Landscape(f, data, loss, batched)
-    cp, cd = _choose_chunks(land, n_points - 2, w1.numel(), chunk_points, chunk_data, memory_mb, f, data, loss)
+    land = _engine_for(f, data, loss, batched)
+    cp, cd = land.chunk_sizes(n_points - 2, chunk_points, chunk_data, memory_mb)
     return _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses)
 
 
@@ -510,17 +349,17 @@ def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
     ends = torch.stack([w1, w2])
     grad = torch.zeros_like(b)
     L_in = torch.zeros(C.shape[0], dtype=w1.dtype, device=w1.device)
-    data_chunks = _chunks(land.n_data, cd)
-    for p0, p1 in _chunks(C.shape[0], cp):
+    data_chunks = _engine.chunks(land.n_data, cd)
+    for p0, p1 in _engine.chunks(C.shape[0], cp):
         for d0, d1 in data_chunks:
             leaf = b.detach().requires_grad_(True)
             with torch.enable_grad():
-                v = land.values_path(C[p0:p1], torch.cat([ends, leaf]), d0, d1) * ((d1 - d0) / land.n_data)
+                v = land.values_affine(C[p0:p1], torch.cat([ends, leaf]), d0, d1) * ((d1 - d0) / land.n_data)
                 (g,) = torch.autograd.grad(v.sum(), leaf)
             grad += g
             L_in[p0:p1] += v.detach()
     if end_losses is None:
-        L_end = _losses(land, ends, 2, cd)
+        L_end = land.losses(ends, chunk_points=2, chunk_data=cd)
         end_losses = (float(L_end[0]), float(L_end[1]))
     leaf = b.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -544,11 +383,10 @@ def path_losses(
     chunk_data: int | None = None,
 ) -> Tensor:
     """Loss at each row of ``points`` ``(P, d)``: ``(P,)``, batched and chunked, no gradient."""
-    land = _Landscape(f, data, loss, batched=True)
+    land = _engine_for(f, data, loss, True)
     cp = points.shape[0] if chunk_points is None else chunk_points
     cd = land.n_data if chunk_data is None else chunk_data
-    out = _losses(land, points, cp, cd)
-    return out
+    return land.losses(points, chunk_points=cp, chunk_data=cd)
 
 
 def _length(W: Tensor) -> float:
@@ -684,12 +522,12 @@ def find_path(
         if not bool(torch.isfinite(b0).all()):
             raise ValueError("b0 has non-finite entries")
     t = torch.linspace(0.0, 1.0, n_points, dtype=a.dtype, device=a.device)
-    land = _Landscape(f, data, loss, batched)
-    cp, cd = _choose_chunks(land, n_points - 2, d, chunk_points, chunk_data, memory_mb, f, data, loss)
+    land = _engine_for(f, data, loss, batched)
+    cp, cd = land.chunk_sizes(n_points - 2, chunk_points, chunk_data, memory_mb)
 
     start = time.perf_counter()
     lin = path_points(a, z, torch.zeros(K, d, dtype=a.dtype, device=a.device), t, curve=curve)
-    linear_losses = _losses(land, lin, cp, cd)
+    linear_losses = land.losses(lin, chunk_points=cp, chunk_data=cd)
     ends = (float(linear_losses[0]), float(linear_losses[-1]))
 
     b = (torch.zeros(K, d, dtype=a.dtype, device=a.device) if b0 is None else b0.detach().clone()).to(a)
@@ -704,7 +542,7 @@ def find_path(
             obj, grad, losses = _objective_and_grad(land, a, z, b, t, lam, curve, cp, cd, ends)
         else:  # final evaluation: no gradient needed
             W = path_points(a, z, b.detach(), t, curve=curve)
-            L_in = _losses(land, W[1:-1], cp, cd)
+            L_in = land.losses(W[1:-1], chunk_points=cp, chunk_data=cd)
             losses = torch.cat([L_in.new_tensor([ends[0]]), L_in, L_in.new_tensor([ends[1]])])
             diff = W[1:] - W[:-1]
             obj = float(losses.sum()) + lam * float((diff * diff).sum())

@@ -52,7 +52,7 @@ from torch import Tensor
 
 from . import data, models
 from .store import RunKey, Store
-from .train import OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train
+from .train import OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
 __all__ = [
     "Profile",
@@ -64,6 +64,7 @@ __all__ = [
     "run_study",
     "run_studies",
     "execute",
+    "execute_ensemble",
     "dataset",
     "weight_sets",
     "DEFAULT_OPTIMIZERS",
@@ -286,6 +287,37 @@ def _execute(task: Task, store: Store, device: str | None, threads: int | None) 
     return str(store.save(k, result))
 
 
+def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None = None, threads: int | None = 1) -> list[str]:
+    """Do tasks of one (architecture, optimizer, configuration, data) together: one ensemble.
+
+    The missing runs are trained by :func:`lls_core.train.train_ensemble` (each as it
+    would run alone) and saved one by one; runs already stored are skipped.
+    Returns the stored files' paths, in the order of ``tasks``.
+    """
+    store = Store(store_root)
+    if not tasks:
+        return []
+    k0 = tasks[0].key
+    group = lambda k: (k.arch, k.activation, k.optimizer, k.hyper, k.dataset, k.n_train, k.n_test, k.split_seed, k.perm_seed)  # noqa: E731
+    if any(group(t.key) != group(k0) for t in tasks):
+        raise ValueError("execute_ensemble needs tasks of one architecture, optimizer, configuration and data set")
+    todo = [t for t in tasks if not store.has(t.key)]
+    if todo:
+        ds = _dataset(k0.dataset, k0.n_train, k0.n_test, k0.split_seed, tasks[0].data_dir)
+        if ds.checksum != k0.data_checksum:
+            raise ValueError(
+                f"the data set {k0.dataset} here has checksum {ds.checksum[:12]}..., "
+                f"the tasks expect {k0.data_checksum[:12]}...: different files or split"
+            )
+        if threads and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        results = train_ensemble(k0.arch, tasks[0].config, ds, [t.key.seed for t in todo], activation=k0.activation,
+                                 perm_seed=k0.perm_seed, device=device)
+        for t, r in zip(todo, results):
+            store.save(t.key, r)
+    return [str(store.path(t.key)) for t in tasks]
+
+
 @dataclass(frozen=True, eq=False)
 class StudyResult:
     """All runs of one architecture's study. ``runs[optimizer]`` is a tuple of :class:`RunResult`, by seed."""
@@ -350,6 +382,7 @@ def run_studies(
     progress: bool = True,
     data_dir: str | None = None,
     threads_per_run: int | None = 1,
+    ensemble_size: int | None = None,
 ) -> dict[str, StudyResult]:
     """Train (or reuse) every run of each architecture's study under ``profile``; ``{arch: StudyResult}``.
 
@@ -363,8 +396,13 @@ def run_studies(
     ``threads_per_run``: torch CPU threads inside each run (default 1: the study's
     parallelism is across runs, and several threads per tiny network only contend;
     one thread also makes serial and Dask results bit-identical). ``None`` keeps
-    torch's setting.
+    torch's setting. The missing runs of one (architecture, optimizer) train
+    together as ensembles (:func:`execute_ensemble`) of at most ``ensemble_size``
+    runs (default: all of them); a run is saved when its ensemble ends, so that is
+    the granularity of resuming a killed study.
     """
+    if ensemble_size is not None and (isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) or ensemble_size < 1):
+        raise ValueError(f"ensemble_size={ensemble_size!r}: must be an integer >= 1 or None")
     prof = get_profile(profile)
     if isinstance(optimizers, str) or not optimizers or len(set(optimizers)) != len(optimizers):
         raise ValueError(f"optimizers={optimizers!r}: expected a non-empty list of distinct names from {', '.join(OPTIMIZERS)}")
@@ -386,13 +424,20 @@ def run_studies(
         label = "+".join(archs) if len(archs) <= 2 else f"{len(archs)} networks"
         bar = tqdm(total=len(every), initial=len(every) - len(todo), desc=f"{label} ({prof.name})", disable=not progress)
         root = str(st.root)
+        # One ensemble per (architecture, optimizer): the runs share every evaluation, and the
+        # serial and the Dask paths train the same ensembles (hence bit-identical runs).
+        by_opt: dict[tuple[str, str], list[Task]] = {}
+        for t in todo:
+            by_opt.setdefault((t.key.arch, t.key.optimizer), []).append(t)
+        size = ensemble_size or max(len(todo), 1)
+        groups = {(k, i): g[i : i + size] for k, g in by_opt.items() for i in range(0, len(g), size)}
         try:
             if scheduler is None and workers == 1:
                 before = torch.get_num_threads()
                 try:
-                    for t in todo:
-                        execute(t, root, device, threads_per_run)
-                        bar.update(1)
+                    for g in groups.values():
+                        execute_ensemble(g, root, device, threads_per_run)
+                        bar.update(len(g))
                 finally:
                     torch.set_num_threads(before)
             else:
@@ -400,10 +445,10 @@ def run_studies(
 
                 client, cluster = _client(scheduler, workers)
                 try:
-                    futures = client.map(execute, todo, store_root=root, device=device, threads=threads_per_run, pure=False)
+                    futures = client.map(execute_ensemble, list(groups.values()), store_root=root, device=device,
+                                         threads=threads_per_run, pure=False)
                     for fut in as_completed(futures):
-                        fut.result()
-                        bar.update(1)
+                        bar.update(len(fut.result()))
                 finally:
                     if cluster is not None:
                         client.close()

@@ -37,15 +37,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Literal
+from typing import Any, ClassVar, Iterable, Literal, Sequence
 
 import torch
 from torch import Tensor
 
 from . import checks, models, params
 from .data import Dataset
+from .engine import Anchors, Engine, chunks
 
 __all__ = [
     "SGDConfig",
@@ -56,6 +59,8 @@ __all__ = [
     "optimizer_config",
     "RunResult",
     "train",
+    "train_ensemble",
+    "FullBatchEnsemble",
     "evaluate",
     "default_device",
 ]
@@ -244,6 +249,8 @@ class RunResult:
     device: str
     hyper: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    trajectory: Tensor | None = None
+    """Weights after every step ``(steps + 1, d)`` when recorded (``train(..., record_trajectory=True)``), else None."""
 
     @property
     def min_train_loss(self) -> float:
@@ -273,6 +280,22 @@ def _argmin(curve: Tensor) -> int:
     return int(torch.nan_to_num(curve, nan=math.inf).argmin())
 
 
+def _check_run_args(arch: str, config: Any, seeds: Sequence[int]) -> list[int]:
+    if type(config).__name__ not in {c.__name__ for c in OPTIMIZERS.values()}:
+        raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(OPTIMIZERS)}")
+    if arch not in models.ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one initialisation seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ValueError(f"seed {s!r}: seeds must be integers >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {seeds} repeat a value; each run needs its own seed")
+    return seeds
+
+
 def train(
     arch: str,
     config: Any,
@@ -282,9 +305,12 @@ def train(
     activation: str | None = None,
     perm_seed: int = models.AUTHORS_PERM_SEED,
     device: str | None = None,
+    record_trajectory: bool = False,
 ) -> RunResult:
     """Train ``arch`` from the initialisation of ``seed`` with optimizer ``config`` on ``dataset``.
 
+    One run: :func:`train_ensemble` with a single seed (the same code, so a run
+    alone and the same run inside an ensemble agree to float rounding).
     Mini-batch optimizers shuffle with a generator seeded from ``seed`` (so a run
     is a deterministic function of its arguments on a given device); full-batch
     optimizers see the whole training set at every step. ``activation``: ``None`` for
@@ -292,80 +318,292 @@ def train(
     LSTM's pixel-permutation seed (ignored by the other networks; default the authors' 1234). Training stops
     early if the loss becomes non-finite (the rest of the curves is NaN).
     """
-    if type(config).__name__ not in {c.__name__ for c in OPTIMIZERS.values()}:
-        raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(OPTIMIZERS)}")
-    if arch not in models.ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    return train_ensemble(arch, config, dataset, [seed], activation=activation, perm_seed=perm_seed,
+                          device=device, record_trajectory=record_trajectory)[0]
+
+
+class _Runs:
+    """Book-keeping of ``R`` runs: curves, early-stopping checkpoints, alive flags, trajectories."""
+
+    def __init__(self, W: Tensor, n_steps: int, trajectory: bool) -> None:
+        R = W.shape[0]
+        self.train = torch.full((R, n_steps + 1), math.nan, dtype=torch.float64)
+        self.test = torch.full((R, n_steps + 1), math.nan, dtype=torch.float64)
+        w = W.detach().cpu()
+        self.best = [{"train": (math.inf, 0, w[r].clone()), "test": (math.inf, 0, w[r].clone())} for r in range(R)]
+        self.alive = [True] * R
+        self.final: list[Tensor | None] = [None] * R
+        self.traj = torch.full((R, n_steps + 1, W.shape[1]), math.nan, dtype=W.dtype) if trajectory else None
+
+    def record(self, step: int, W: Tensor, ltr: Tensor, lte: Tensor, rows: list[int]) -> None:
+        """Losses of runs ``rows`` (``W`` their weights ``(k, d)``) after ``step``; a non-finite one ends the run."""
+        w = W.detach().cpu()
+        for i, r in enumerate(rows):
+            a, b = float(ltr[i]), float(lte[i])
+            self.train[r, step], self.test[r, step] = a, b
+            if self.traj is not None:
+                self.traj[r, step] = w[i]
+            if not (math.isfinite(a) and math.isfinite(b)):
+                self.alive[r] = False
+                self.final[r] = w[i].clone()
+                continue
+            for key, value in (("train", a), ("test", b)):
+                if value < self.best[r][key][0]:
+                    self.best[r][key] = (value, step, w[i].clone())
+
+    def rows(self) -> list[int]:
+        return [r for r, a in enumerate(self.alive) if a]
+
+
+def train_ensemble(
+    arch: str,
+    config: Any,
+    dataset: Dataset,
+    seeds: Sequence[int],
+    *,
+    activation: str | None = None,
+    perm_seed: int = models.AUTHORS_PERM_SEED,
+    device: str | None = None,
+    record_trajectory: bool = False,
+    memory_mb: float = 1024.0,
+    init: Tensor | None = None,
+) -> tuple[RunResult, ...]:
+    """Train ``R = len(seeds)`` runs of ``arch`` together, each exactly as it would run alone.
+
+    Every run has its own initialisation (``models.build(arch, seed=s)``), its own
+    mini-batch order (a generator seeded from its seed), its own optimizer state
+    (L-BFGS history, line search, step counters), its own curves and its own
+    early-stopping checkpoints; the ensemble only shares the evaluation, through
+    :class:`lls_core.engine.Engine`:
+
+    * mini-batch optimizers (``mode="minibatch"``) step the stacked weights
+      ``W`` ``(R, d)`` as one parameter; the optimizer must act elementwise (SGD,
+      with or without momentum, Adam, ...), so that row ``r`` moves exactly as run
+      ``r`` alone. Each step evaluates every run on its own 64 images in one call.
+    * full-batch optimizers (``mode="fullbatch"``: L-BFGS-GSS in any mode, torch's
+      L-BFGS) run one optimizer per run, each in its own thread; their closures
+      hand the requested points to one coordinator, which evaluates all pending
+      requests of all runs in one batched call (gradients with
+      :meth:`~lls_core.engine.Engine.losses_and_grads`, line-search trials with
+      :class:`~lls_core.engine.Anchors`: a trial along the run's line costs the
+      layers above the first only).
+
+    A run whose training or test loss becomes non-finite stops there (the rest of
+    its curves stays NaN, its final weights are those at that step) while the
+    others go on. ``record_trajectory`` keeps the weights after every step in
+    ``RunResult.trajectory`` ``(steps + 1, d)``. ``memory_mb`` bounds one batched
+    call's autograd graph. ``wall_s`` of each result is the ensemble's wall time
+    divided by ``R``. ``init`` ``(R, d)`` replaces the initial weights drawn from
+    the seeds (which still seed the mini-batch order). Returns the results in the
+    order of ``seeds``.
+
+    Example::
+
+        runs = train_ensemble("fcp", SGDConfig(epochs=5), data.load("mnist-5k"), range(75))
+        [r.min_train_loss for r in runs]
+    """
+    seeds = _check_run_args(arch, config, seeds)
     for what, x, y in (("training", dataset.x_train, dataset.y_train), ("test", dataset.x_test, dataset.y_test)):
         checks.images(x, y, n_classes=10 if arch != "autoencoder" else None, what=f"{what} data")
     device = device or default_device()
     t0 = time.perf_counter()
-    model = models.build(arch, activation=activation, seed=seed, perm_seed=perm_seed).to(device)
+    model = models.build(arch, activation=activation, seed=seeds[0], perm_seed=perm_seed).to(device)
+    if init is None:
+        W = torch.stack([params.flatten(models.build(arch, activation=activation, seed=s, perm_seed=perm_seed))
+                         for s in seeds]).to(device)
+    else:
+        d = params.num_params(model)
+        if not isinstance(init, Tensor) or tuple(init.shape) != (len(seeds), d) or not init.is_floating_point():
+            shape = tuple(init.shape) if isinstance(init, Tensor) else type(init).__name__
+            raise ValueError(f"init must be a float tensor of shape ({len(seeds)}, {d}) (one row per seed), got {shape}")
+        W = init.detach().to(device=device, dtype=torch.float32).clone()
     xtr, ytr = dataset.x_train.to(device), dataset.y_train.to(device)
     xte, yte = dataset.x_test.to(device), dataset.y_test.to(device)
+    eng_tr = Engine(model, (xtr, ytr), memory_mb=memory_mb)
+    eng_te = Engine(model, (xte, yte), memory_mb=memory_mb)
     n_steps = config.steps
-    train_curve = torch.full((n_steps + 1,), math.nan, dtype=torch.float64)
-    test_curve = torch.full((n_steps + 1,), math.nan, dtype=torch.float64)
-    best = {"train": (math.inf, 0, params.flatten(model).cpu()), "test": (math.inf, 0, params.flatten(model).cpu())}
+    runs = _Runs(W, n_steps, record_trajectory)
 
-    def record(step: int) -> bool:
-        ltr, lte = evaluate(model, xtr, ytr), evaluate(model, xte, yte)
-        train_curve[step], test_curve[step] = ltr, lte
-        if not (math.isfinite(ltr) and math.isfinite(lte)):
-            return False
-        w = None
-        for key, value in (("train", ltr), ("test", lte)):
-            if value < best[key][0]:
-                w = params.flatten(model).cpu() if w is None else w
-                best[key] = (value, step, w)
-        return True
+    def record(step: int, Wr: Tensor, rows: list[int]) -> None:
+        runs.record(step, Wr, eng_tr.losses(Wr), eng_te.losses(Wr), rows)
 
-    opt = config.make(model.parameters())
-    ok = record(0)
+    record(0, W, list(range(len(seeds))))
+    infos: list[dict[str, int]] = [{} for _ in seeds]
     if config.mode == "minibatch":
-        gen = torch.Generator().manual_seed(10_007 * seed + 1)
-        bs = config.batch_size
-        for epoch in range(1, n_steps + 1):
-            if not ok:
-                break
-            order = torch.randperm(xtr.shape[0], generator=gen).to(device)
-            for i in range(0, xtr.shape[0], bs):
-                idx = order[i : i + bs]
-                opt.zero_grad(set_to_none=True)
-                models.loss(model, xtr[idx], ytr[idx]).backward()
-                opt.step()
-            ok = record(epoch)
+        W = _train_minibatch(config, eng_tr, W, seeds, n_steps, runs, record)
     else:
+        W = _train_fullbatch(config, eng_tr, W, n_steps, runs, record, infos)
+    wall = (time.perf_counter() - t0) / len(seeds)
+    hyper = dataclasses.asdict(config)
+    Wc = W.detach().cpu()
+    out = []
+    for r, s in enumerate(seeds):
+        final = runs.final[r] if runs.final[r] is not None else Wc[r].clone()
+        out.append(RunResult(
+            arch=arch,
+            optimizer=config.name,
+            seed=s,
+            train_loss=runs.train[r].clone(),
+            test_loss=runs.test[r].clone(),
+            w_final=final,
+            w_train=runs.best[r]["train"][2],
+            w_test=runs.best[r]["test"][2],
+            best_train_step=runs.best[r]["train"][1],
+            best_test_step=runs.best[r]["test"][1],
+            wall_s=wall,
+            device=str(device),
+            hyper=dict(hyper),
+            counts=infos[r],
+            trajectory=None if runs.traj is None else runs.traj[r].clone(),
+        ))
+    return tuple(out)
+
+
+def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_steps: int, runs: _Runs, record: Any) -> Tensor:
+    """Mini-batch epochs of all runs at once: ``W`` ``(R, d)`` is one parameter of an elementwise optimizer."""
+    R = W.shape[0]
+    Wp = W.clone().requires_grad_(True)
+    opt = config.make([Wp])
+    gens = [torch.Generator().manual_seed(10_007 * s + 1) for s in seeds]
+    x, y = eng.x, eng.y
+    n, bs = x.shape[0], config.batch_size
+    # Runs per backward call: the graph of one call stays within the engine's bound.
+    per_run = eng.per_item_bytes() * min(bs, n) if eng.memory_mb is not None else 0.0
+    rc = R if not per_run else max(1, min(R, int(eng.memory_mb * 2**20 // max(per_run, 1.0))))
+    for epoch in range(1, n_steps + 1):
+        rows = runs.rows()
+        if not rows:
+            break
+        order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)  # (R, n)
+        for i in range(0, n, bs):
+            idx = order[:, i : i + bs]
+            opt.zero_grad(set_to_none=True)
+            for r0, r1 in chunks(R, rc):
+                j = idx[r0:r1]
+                eng.minibatch_losses(Wp[r0:r1], x[j], y[j]).sum().backward()
+            opt.step()
+        with torch.no_grad():
+            Wd = Wp.detach()
+            record(epoch, Wd[rows], rows)
+    return Wp.detach()
+
+
+class FullBatchEnsemble:
+    """``R`` full-batch optimizer runs stepped together, their evaluations batched by one coordinator.
+
+    One optimizer per run (``config.make([p_r])`` on its own leaf ``p_r`` ``(d,)``),
+    each stepped in its own thread with a closure that posts its request (loss and
+    gradient when gradients are enabled, else the loss only) and waits. The
+    coordinator (:meth:`step`, in the caller's thread) waits until every stepping run
+    has posted a request or finished its step, evaluates all posted requests in
+    one batched call (gradients through :meth:`~lls_core.engine.Anchors.grads`,
+    trials through :meth:`~lls_core.engine.Anchors.values`), answers them, and
+    repeats. Every run sees exactly the answers it would get alone, so its history,
+    line search and counters are its own. Use as a context manager (it owns a
+    thread pool).
+    """
+
+    def __init__(self, config: Any, engine: Engine, W: Tensor) -> None:
+        R, d = W.shape
+        self.ps = [W[r].clone().requires_grad_(True) for r in range(R)]
+        self.opts = [config.make([p]) for p in self.ps]
+        self.anchors = Anchors(engine, R, d)
+        self._cond = threading.Condition()
+        self._requests: dict[int, tuple[bool, Tensor]] = {}
+        self._results: dict[int, tuple[Tensor, Tensor | None]] = {}
+        self._finished: dict[int, BaseException | None] = {}
+        self._pool = ThreadPoolExecutor(max_workers=R, thread_name_prefix="lls-run")
+
+    def __enter__(self) -> "FullBatchEnsemble":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _closure(self, r: int) -> Any:
+        p, cond = self.ps[r], self._cond
 
         def closure() -> Tensor:
-            value = models.loss(model, xtr, ytr)
-            if torch.is_grad_enabled():
-                opt.zero_grad(set_to_none=False)
-                value.backward()
-            return value
+            grad = torch.is_grad_enabled()
+            with cond:
+                self._requests[r] = (grad, p.detach())
+                cond.notify_all()
+                cond.wait_for(lambda: r in self._results)
+                loss, g = self._results.pop(r)
+            if grad:
+                p.grad = g
+            return loss
 
+        return closure
+
+    def _work(self, r: int) -> None:
+        err: BaseException | None = None
+        try:
+            self.opts[r].step(self._closure(r))
+        except BaseException as e:  # handed to the coordinator, re-raised there
+            err = e
+        with self._cond:
+            self._finished[r] = err
+            self._cond.notify_all()
+
+    def step(self, rows: list[int]) -> None:
+        """One optimizer step of each run in ``rows``."""
+        cond = self._cond
+        self._finished.clear()
+        for r in rows:
+            self._pool.submit(self._work, r)
+        while True:
+            with cond:
+                cond.wait_for(lambda: len(self._requests) + len(self._finished) == len(rows))
+                if len(self._finished) == len(rows):
+                    break
+                batch = dict(self._requests)
+                self._requests.clear()
+            answers: dict[int, tuple[Tensor, Tensor | None]] = {}
+            g_rows = [r for r, (g, _) in batch.items() if g]
+            v_rows = [r for r, (g, _) in batch.items() if not g]
+            try:
+                if g_rows:
+                    L, G = self.anchors.grads(g_rows, torch.stack([batch[r][1] for r in g_rows]))
+                    for i, r in enumerate(g_rows):
+                        answers[r] = (L[i].clone(), G[i].clone())
+                if v_rows:
+                    L = self.anchors.values(v_rows, torch.stack([batch[r][1] for r in v_rows]))
+                    for i, r in enumerate(v_rows):
+                        answers[r] = (L[i].clone(), None)
+            except BaseException as e:  # answer every waiting run so that no thread hangs
+                nan = torch.tensor(math.nan)
+                answers = {r: (nan, torch.full_like(batch[r][1], math.nan) if g else None) for r, (g, _) in batch.items()}
+                with cond:
+                    self._results.update(answers)
+                    cond.notify_all()
+                    cond.wait_for(lambda: len(self._finished) == len(rows))
+                raise e
+            with cond:
+                self._results.update(answers)
+                cond.notify_all()
+        errors = [e for e in self._finished.values() if e is not None]
+        if errors:
+            raise errors[0]
+
+    def weights(self, rows: list[int] | None = None) -> Tensor:
+        """Current weights ``(k, d)`` of runs ``rows`` (default all)."""
+        rows = list(range(len(self.ps))) if rows is None else rows
+        return torch.stack([self.ps[r].detach() for r in rows])
+
+
+def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any,
+                     infos: list[dict[str, int]]) -> Tensor:
+    """Full-batch optimizers, one per run, stepped together (:class:`FullBatchEnsemble`)."""
+    with FullBatchEnsemble(config, eng, W) as ens:
         for it in range(1, n_steps + 1):
-            if not ok:
+            rows = runs.rows()
+            if not rows:
                 break
-            opt.step(closure)
-            ok = record(it)
-    w_final = params.flatten(model).cpu()
-    hyper = dataclasses.asdict(config)
-    diagnostics = getattr(opt, "diagnostics", None)
-    counts = diagnostics().counts() if callable(diagnostics) else {}
-    return RunResult(
-        arch=arch,
-        optimizer=config.name,
-        seed=seed,
-        train_loss=train_curve,
-        test_loss=test_curve,
-        w_final=w_final,
-        w_train=best["train"][2],
-        w_test=best["test"][2],
-        best_train_step=best["train"][1],
-        best_test_step=best["test"][1],
-        wall_s=time.perf_counter() - t0,
-        device=str(device),
-        hyper=hyper,
-        counts=counts,
-    )
+            ens.step(rows)
+            record(it, ens.weights(rows), rows)
+    for r, opt in enumerate(ens.opts):
+        diagnostics = getattr(opt, "diagnostics", None)
+        if callable(diagnostics):
+            infos[r] = diagnostics().counts()
+    return ens.weights()

@@ -91,13 +91,15 @@ SCRIPT = textwrap.dedent(
     from lls_core import study, train
     prof = study.Profile("killtest", n_train=120, n_test=60, n_inits=4, k_best=2,
                          optimizers=(("sgd", train.SGDConfig(epochs=2, lr=0.5)),))
-    if sys.argv[2] == "slow":  # a real run, made slower so the test can kill it between two runs
-        _train = study.train
+    if sys.argv[2] == "slow":  # a real run, made slower so the test can kill it between two ensembles
+        _train = study.train_ensemble
         def slow(*a, **k):
             time.sleep(0.4)
             return _train(*a, **k)
-        study.train = slow
-    res = study.run_study("fcp", prof, ("sgd",), store=sys.argv[1], workers=1, progress=False, device="cpu")
+        study.train_ensemble = slow
+    # Runs are saved when their ensemble ends: ensembles of 2 runs, so a kill can fall between two.
+    res = study.run_study("fcp", prof, ("sgd",), store=sys.argv[1], workers=1, progress=False, device="cpu",
+                          ensemble_size=2)
     torch.save({"w": res.weight_sets()["SGD-train"], "t": res.weight_sets()["SGD-test"]}, sys.argv[1] + ".out.pt")
     print(json.dumps({"computed": res.n_computed, "reused": res.n_reused}))
     """

@@ -1,0 +1,140 @@
+"""Ensembles against runs one at a time: what the engine buys the study.
+
+On the embedded MNIST digits (``mnist-5k``: 4,000 + 1,000 = 5,000 images), one torch thread:
+
+* ``sgd_speedup``: ``--runs`` (75) FCP runs, each ``--steps`` 64-image SGD steps
+  (forward, backward, update; every run its own batches). One at a time: the
+  plain torch loop of one model (``models.loss`` + ``torch.optim.SGD``), run after
+  run. Batched: the ensemble trainer's step (all runs' weights ``(R, d)`` as one
+  parameter, :meth:`lls_core.engine.Engine.minibatch_losses`). Ratio of the times.
+* ``gss_iter_cost``: one batched L-BFGS-GSS iteration of the 75 FCP runs on all
+  5,000 images (:class:`lls_core.train.FullBatchEnsemble`: one forward+backward,
+  the direction's first stage, the line-search trials along each run's line) over
+  one batched forward+backward of the same 75 runs on the same images
+  (:meth:`lls_core.engine.Engine.losses_and_grads`). A run alone pays one
+  forward+backward plus about six full forwards per iteration.
+* ``lenet_sgd_speedup``, ``lstm_sgd_speedup``: as ``sgd_speedup`` for LeNet and the
+  LSTM with ``--small-runs`` (16) runs of ``--small-steps`` steps.
+
+Timings are the minimum over ``--reps`` repetitions (the machine is shared);
+ratios come from the same process. ``--profile`` prints where the time of a
+batched L-BFGS-GSS iteration goes (torch.profiler, top operators).
+
+Usage: ``python benchmarks/bench_ensemble.py [--runs 75] [--steps 30]``. The last line is
+``sgd_speedup=<x> gss_iter_cost=<x> lenet_sgd_speedup=<x> lstm_sgd_speedup=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from lls_core import data, engine, models, params, train
+
+
+def _min_time(fn, reps: int) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def sgd_times(arch: str, ds: data.Dataset, runs: int, steps: int, reps: int) -> tuple[float, float]:
+    """(one at a time, batched) seconds for ``runs`` x ``steps`` SGD steps of 64 images."""
+    x, y = ds.x_train, ds.y_train
+    n = x.shape[0]
+    seeds = list(range(runs))
+    orders = torch.stack([torch.randperm(n, generator=torch.Generator().manual_seed(10_007 * s + 1)) for s in seeds])
+    batches = [orders[:, (i * 64) % (n - 64) : (i * 64) % (n - 64) + 64] for i in range(steps)]
+    inits = [models.build(arch, seed=s) for s in seeds]
+
+    def one_at_a_time() -> None:
+        for r, m0 in enumerate(inits):
+            m = models.build(arch, seed=seeds[r])
+            opt = torch.optim.SGD(m.parameters(), lr=0.1)
+            for idx in batches:
+                j = idx[r]
+                opt.zero_grad(set_to_none=True)
+                models.loss(m, x[j], y[j]).backward()
+                opt.step()
+
+    W0 = torch.stack([params.flatten(m) for m in inits])
+    eng = engine.Engine(inits[0], (x, y))
+
+    def batched() -> None:
+        W = W0.clone().requires_grad_(True)
+        opt = torch.optim.SGD([W], lr=0.1)
+        for idx in batches:
+            opt.zero_grad(set_to_none=True)
+            eng.minibatch_losses(W, x[idx], y[idx]).sum().backward()
+            opt.step()
+
+    batched()  # warm-up
+    return _min_time(one_at_a_time, reps), _min_time(batched, reps)
+
+
+def gss_cost(ds: data.Dataset, runs: int, iters: int, reps: int, profile: bool) -> tuple[float, float, float]:
+    """(seconds per batched L-BFGS-GSS iteration, seconds per batched forward+backward, trials per iteration)."""
+    x = torch.cat([ds.x_train, ds.x_test])
+    y = torch.cat([ds.y_train, ds.y_test])
+    m = models.build("fcp", seed=0)
+    W = torch.stack([params.flatten(models.build("fcp", seed=s)) for s in range(runs)])
+    eng = engine.Engine(m, (x, y))
+    eng.losses_and_grads(W)  # warm-up (and the chunk sizes)
+    t_fb = _min_time(lambda: eng.losses_and_grads(W), reps)
+    cfg = train.LBFGSGSSConfig()
+    rows = list(range(runs))
+    with train.FullBatchEnsemble(cfg, eng, W) as ens:
+        for _ in range(3):  # warm-up: past the first steepest-descent iterations
+            ens.step(rows)
+        t0 = time.perf_counter()
+        trials0 = ens.anchors.trials
+        for _ in range(iters):
+            ens.step(rows)
+        t_it = (time.perf_counter() - t0) / iters
+        per_iter = (ens.anchors.trials - trials0) / iters / runs
+        if profile:
+            from torch.profiler import ProfilerActivity, profile as prof
+
+            with prof(activities=[ProfilerActivity.CPU]) as p:
+                ens.step(rows)
+            print(p.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+    return t_it, t_fb, per_iter
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=75)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--small-runs", type=int, default=16)
+    ap.add_argument("--small-steps", type=int, default=8)
+    ap.add_argument("--gss-iters", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    ds = data.load("mnist-5k", n_train=4000, n_test=1000, seed=0)
+
+    one, bat = sgd_times("fcp", ds, args.runs, args.steps, args.reps)
+    sgd_speedup = one / bat
+    print(f"fcp SGD {args.runs} runs x {args.steps} steps: one at a time {one:.3f} s, batched {bat:.3f} s, x{sgd_speedup:.2f}", flush=True)
+    t_it, t_fb, trials = gss_cost(ds, args.runs, args.gss_iters, args.reps, args.profile)
+    gss = t_it / t_fb
+    print(f"fcp L-BFGS-GSS {args.runs} runs on 5000 images: iteration {t_it:.3f} s, forward+backward {t_fb:.3f} s, "
+          f"{trials:.2f} trials per run and iteration, cost {gss:.2f} units", flush=True)
+    speed = {}
+    for arch in ("lenet", "lstm"):
+        one, bat = sgd_times(arch, ds, args.small_runs, args.small_steps, args.reps)
+        speed[arch] = one / bat
+        print(f"{arch} SGD {args.small_runs} runs x {args.small_steps} steps: one at a time {one:.3f} s, batched {bat:.3f} s, "
+              f"x{speed[arch]:.2f}", flush=True)
+    print(f"sgd_speedup={sgd_speedup:.2f} gss_iter_cost={gss:.2f} lenet_sgd_speedup={speed['lenet']:.2f} "
+          f"lstm_sgd_speedup={speed['lstm']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

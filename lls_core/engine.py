@@ -1,0 +1,613 @@
+"""One engine: a network (or a surface) evaluated at ``R`` weight vectors on shared data.
+
+Every place of the package that needs the loss at many weight vectors of one
+architecture -- the ensemble trainer (:mod:`lls_core.train`: per-run gradients,
+line-search trials), paths (:mod:`lls_core.pathfinder`: points along a curve,
+with gradients) -- goes through :class:`Engine`. Shapes: ``R`` (or ``B``) weight
+vectors, rows of ``W`` ``(R, d)``; ``N`` data items; ``J`` basis rows.
+
+What it computes
+
+* :meth:`Engine.losses` -- mean loss over all the data at each row of ``W``: ``(R,)``;
+* :meth:`Engine.losses_and_grads` -- the same and the per-run gradients ``(R, d)``
+  (the gradient of the sum of the ``R`` losses with respect to ``W`` has the
+  gradient of run ``r``'s own loss in row ``r``: the runs share no weights);
+* :meth:`Engine.affine_losses` / :meth:`Engine.values_affine` -- at ``W = C @ V``
+  (path points, slice grids), the first stage run on the ``J`` rows of ``V`` only;
+* :meth:`Engine.lines` -- :class:`Lines`: ``R`` lines ``W0_r + a D_r`` (line-search
+  trials): the first stage at ``W0`` (kept from the gradient pass) and at ``D`` is
+  computed once per line, so a trial costs the layers above the first only
+  (``X (W + a D) = X W + a X D``);
+* :meth:`Engine.minibatch_losses` -- each run on its own inputs ``(R, n, ...)``
+  (mini-batch SGD, where every run draws its own batches).
+
+The first stage (FCP, autoencoder: the first dense layer; LeNet: ``conv1`` with
+its bias; LSTM: the input projections of all steps with both biases) and the
+hand-batched layers above it are the kernels of :mod:`lls_core.batched`. Modules
+without a hand-batched forward go through ``torch.func.vmap`` over
+``functional_call`` (or a loop where vmap has no rule); a surface callable maps
+points ``(B, d)`` to values ``(B,)`` directly.
+
+Calls are chunked over weight vectors and over data so that the autograd graph of
+one call stays under ``memory_mb`` (measured by :func:`graph_bytes_per_item`).
+The same code runs on CPU and CUDA: every tensor follows the data's device.
+
+Example::
+
+    eng = Engine(models.build("fcp"), (x, y))          # x (N, 1, 28, 28), y (N,)
+    L, G = eng.losses_and_grads(W)                       # W (R, 42200) -> (R,), (R, 42200)
+    lines = eng.lines(W, D)                              # R lines W + a D
+    lines.losses(torch.tensor([0.1, 0.2, ...]))          # (R,)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import vmap
+
+from . import batched as _batched
+from . import models as _models
+from . import params as _params
+
+__all__ = [
+    "Engine",
+    "Lines",
+    "graph_bytes_per_item",
+    "choose_chunks",
+    "chunks",
+    "CALL_MB",
+    "CALL_POINTS",
+    "FACTORED_FIRST_LAYER",
+    "PER_RUN_FIRST_STAGE",
+    "Anchors",
+    "first_stage_all",
+]
+
+Surface = Callable[[Tensor], Tensor]
+LossFn = Callable[[nn.Module, Tensor, Tensor, "dict[str, Tensor] | None"], Tensor]
+Batched = Literal[True, False, "vmap"]
+
+CALL_MB = 384.0
+"""Size (MiB of autograd graph) that automatic chunking aims one batched call at."""
+CALL_POINTS = 8
+"""Points per call that automatic data chunking leaves room for."""
+
+# Networks whose first stage is evaluated in the coordinates of an affine family
+# ``W = C @ V`` (paths): it runs on the J rows of V and is mixed per point
+# (``batched.affine_outputs``). This pays for the dense first layers; for LeNet's
+# conv1 (25 multiply-adds per output) the mix of ~12 rows costs about as much as
+# the convolution itself, so affine families do not factor it.
+FACTORED_FIRST_LAYER: frozenset[type] = frozenset({_models.FCP, _models.Autoencoder})
+
+
+#: Networks whose mini-batch steps loop over runs through the module's own forward:
+#: on a CPU, torch's fused LSTM kernel on 64 sequences beats the written-out,
+#: run-batched recurrence (bench_ensemble measured the batched one 0.27x as fast).
+#: Full-batch evaluations (thousands of sequences) stay batched.
+LOOP_MINIBATCH: frozenset[type] = frozenset({_models.LSTMNet})
+
+
+def chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """``[(0, size), (size, 2 size), ...]`` covering ``range(n)``."""
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+# --------------------------------------------------------------------------- per-run inputs
+def _fcp_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+    R, n = x.shape[0], x.shape[1]
+    return torch.bmm(x.reshape(R, n, -1), p["fc1.weight"].transpose(1, 2))
+
+
+def _ae_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+    R, n = x.shape[0], x.shape[1]
+    return torch.bmm(x.reshape(R, n, -1), p["enc1.weight"].transpose(1, 2))
+
+
+def _lenet_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+    """conv1 of run ``r`` on run ``r``'s images: one grouped convolution, ``(R, n, 6, 28, 28)``."""
+    R, n = x.shape[0], x.shape[1]
+    c1 = p["conv1.weight"]  # (R, 6, 1, 5, 5)
+    xs = x.reshape(R, n, 28, 28).transpose(0, 1)  # (n, R, 28, 28): runs as input channels
+    h = F.conv2d(xs, c1.reshape(R * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1),
+                 padding=m.conv1.padding, groups=R)  # (n, R * 6, 28, 28)
+    return h.reshape(n, R, c1.shape[1], *h.shape[2:]).transpose(0, 1)
+
+
+def _lstm_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+    R, n = x.shape[0], x.shape[1]
+    seq = x.reshape(R, n, -1)[:, :, m.perm].reshape(R, n * 28, 28)
+    xin = torch.bmm(seq, p["lstm.weight_ih_l0"].transpose(1, 2)).reshape(R, n, 28, -1)
+    return xin + (p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])[:, None, None, :]
+
+
+#: First stages with per-run inputs ``x`` ``(R, n, ...)``: ``first(module, params, x) -> (R, n, ...)``.
+PER_RUN_FIRST_STAGE: dict[type, Callable[[nn.Module, dict[str, Tensor], Tensor], Tensor]] = {
+    _models.FCP: _fcp_first_runs,
+    _models.Autoencoder: _ae_first_runs,
+    _models.LeNet: _lenet_first_runs,
+    _models.LSTMNet: _lstm_first_runs,
+}
+
+
+def _per_run_mean_losses(model: nn.Module, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """Loss per run from outputs ``(R, n, ...)`` against per-run inputs ``x`` ``(R, n, ...)`` / labels ``(R, n)``."""
+    R, n = out.shape[0], out.shape[1]
+    if _models.is_classifier(model):
+        return _batched.cross_entropy_rows(out.reshape(R, n, -1), y.reshape(R, n)).mean(1)
+    return (out.reshape(R, n, -1) - x.reshape(R, n, -1)).pow(2).mean((1, 2))
+
+
+# --------------------------------------------------------------------------- the engine
+class Engine:
+    """Loss of ``f`` at many weight vectors, batched and chunked (see the module docstring).
+
+    ``f``: a surface (callable ``(B, d) -> (B,)``) or an ``nn.Module`` evaluated on
+    ``data = (x, y)`` (mean loss over all items). ``loss``: ``loss(model, x, y,
+    params)`` (default :func:`lls_core.models.loss`; a custom loss turns off the
+    hand-batched kernels). ``batched``: ``True`` (hand-batched kernels where the
+    module has them, else vmap), ``"vmap"`` (always vmap over ``functional_call``)
+    or ``False`` (one point at a time: the reference). ``memory_mb``: bound on the
+    autograd graph of one call (``None``: no bound, one call for everything).
+    """
+
+    def __init__(
+        self,
+        f: Surface | nn.Module,
+        data: tuple[Tensor, Tensor] | None = None,
+        *,
+        loss: LossFn | None = None,
+        batched: bool | str = True,
+        memory_mb: float | None = 1024.0,
+    ) -> None:
+        if batched not in (True, False, "vmap"):
+            raise ValueError(f"batched={batched!r}; valid: True, False, 'vmap'")
+        if memory_mb is not None and not (isinstance(memory_mb, (int, float)) and memory_mb > 0 and math.isfinite(memory_mb)):
+            raise ValueError(f"memory_mb={memory_mb!r}: must be a finite number > 0, or None")
+        self.module = f if isinstance(f, nn.Module) else None
+        self.surface = None if self.module is not None else f
+        self.batched = batched
+        self.memory_mb = memory_mb
+        self.fast = False
+        self.factor = False
+        self._vmap_ok = True
+        self._per_item: float | None = None
+        if self.module is not None:
+            if data is None:
+                raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
+            self.x, self.y = data
+            self.loss = loss or _models.loss
+            self.n_data = int(self.x.shape[0])
+            model, lossfn = self.module, self.loss
+            if batched is True and loss is None:
+                self.fast = _batched.supports(model)
+                self.factor = self.fast and type(model) in FACTORED_FIRST_LAYER
+
+            def one(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
+                return lossfn(model, x, y, _params.unflatten(model, w))
+
+            self._one = one
+            self._many = vmap(one, in_dims=(0, None, None))
+        else:
+            if not callable(f):
+                raise TypeError(f"f must be a surface callable or an nn.Module, got {type(f).__name__}")
+            self.n_data = 1
+
+    # ---------------------------------------------------------------- one call (differentiable)
+    def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` restricted to data ``[lo, hi)`` (mean over that slice) at each row of ``W``: ``(B,)``."""
+        if self.surface is not None:
+            if self.batched:
+                return self.surface(W)
+            return torch.stack([self.surface(w[None])[0] for w in W])
+        x, y = self.x[lo:hi], self.y[lo:hi]
+        if self.fast:
+            return _batched.losses(self.module, W, x, y)
+        if self.batched and self._vmap_ok:
+            try:
+                return self._many(W, x, y)
+            except RuntimeError as err:  # e.g. no batching rule for an op (aten::lstm)
+                if "atching rule" not in str(err):
+                    raise
+                self._vmap_ok = False
+        return torch.stack([self._one(w, x, y) for w in W])
+
+    def values_affine(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` on data ``[lo, hi)`` at the points ``W = C @ V`` (``C`` (B, J), ``V`` (J, d)): ``(B,)``.
+
+        Same as ``values(C @ V)``; for a network in :data:`FACTORED_FIRST_LAYER` the
+        first stage is computed from the rows of ``V``. Differentiable in ``C`` and ``V``.
+        """
+        if not self.fast:
+            return self.values(C @ V, lo, hi)
+        x, y = self.x[lo:hi], self.y[lo:hi]
+        return _batched.affine_losses(self.module, C, V, x, y, factor=self.factor)
+
+    # ---------------------------------------------------------------- chunking
+    def per_item_bytes(self) -> float:
+        """Autograd bytes per (weight vector x data item), measured once (see :func:`graph_bytes_per_item`)."""
+        if self._per_item is None:
+            self._per_item = graph_bytes_per_item(self.module, (self.x, self.y), None if self.loss is _models.loss else self.loss)
+        return self._per_item
+
+    def chunk_sizes(
+        self, n_points: int, chunk_points: int | None = None, chunk_data: int | None = None, memory_mb: float | None | str = "engine"
+    ) -> tuple[int, int]:
+        """(weight vectors, data items) per call for ``n_points`` vectors (see :func:`choose_chunks`)."""
+        mb = self.memory_mb if memory_mb == "engine" else memory_mb
+        return choose_chunks(self, n_points, chunk_points, chunk_data, mb)  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- chunked entry points
+    def losses(self, W: Tensor, *, chunk_points: int | None = None, chunk_data: int | None = None) -> Tensor:
+        """Mean loss over all the data at each row of ``W`` ``(B, d)``: ``(B,)``, no graph.
+
+        Chunk sizes default to the engine's memory bound (or all at once without one).
+        """
+        B = W.shape[0]
+        if chunk_points is None or chunk_data is None:
+            cp, cd = self.chunk_sizes(B, chunk_points, chunk_data) if self.module is not None else (B, 1)
+            chunk_points, chunk_data = chunk_points or cp, chunk_data or cd
+        out = torch.zeros(B, dtype=W.dtype, device=W.device)
+        with torch.no_grad():
+            for p0, p1 in chunks(B, chunk_points):
+                for d0, d1 in chunks(self.n_data, chunk_data):
+                    out[p0:p1] += self.values(W[p0:p1], d0, d1) * ((d1 - d0) / self.n_data)
+        return out
+
+    def losses_and_grads(self, W: Tensor, *, keep_first: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Losses ``(R,)``, per-run gradients ``(R, d)`` and (with ``keep_first``) the first stage ``(R, N, ...)``.
+
+        Row ``r`` of the gradient is the gradient of run ``r``'s mean loss (the runs
+        share nothing). Chunked over runs and data under the memory bound; only one
+        chunk's graph is alive at a time. The first stage (detached) is returned only
+        for a hand-batched network (else ``None``); it feeds :meth:`lines`.
+        """
+        R = W.shape[0]
+        cp, cd = self.chunk_sizes(R) if self.module is not None else (R, 1)
+        L = torch.zeros(R, dtype=W.dtype, device=W.device)
+        G = torch.zeros_like(W)
+        keep = keep_first and self.fast
+        Z: Tensor | None = None
+        for p0, p1 in chunks(R, cp):
+            for d0, d1 in chunks(self.n_data, cd):
+                leaf = W[p0:p1].detach().requires_grad_(True)
+                scale = (d1 - d0) / self.n_data
+                with torch.enable_grad():
+                    if keep:
+                        assert self.module is not None
+                        x, y = self.x[d0:d1], self.y[d0:d1]
+                        p = _params.unflatten(self.module, leaf)
+                        z = _batched.FIRST_STAGE[type(self.module)](self.module, p, x)
+                        out = _batched.BATCHED_FORWARD[type(self.module)](self.module, p, x, z)
+                        v = _batched.mean_losses(self.module, out, x, y) * scale
+                        if Z is None:
+                            Z = torch.empty((R, self.n_data, *z.shape[2:]), dtype=z.dtype, device=z.device)
+                        Z[p0:p1, d0:d1] = z.detach()
+                    else:
+                        v = self.values(leaf, d0, d1) * scale
+                    (g,) = torch.autograd.grad(v.sum(), leaf)
+                G[p0:p1] += g
+                L[p0:p1] += v.detach()
+        return L, G, Z
+
+    def affine_losses(self, C: Tensor, V: Tensor, *, chunk_points: int | None = None, chunk_data: int | None = None) -> Tensor:
+        """Mean loss at the points ``W = C @ V``: ``(B,)``, no graph, chunked (first stage on ``V``'s rows)."""
+        B = C.shape[0]
+        if chunk_points is None or chunk_data is None:
+            cp, cd = self.chunk_sizes(B, chunk_points, chunk_data) if self.module is not None else (B, 1)
+            chunk_points, chunk_data = chunk_points or cp, chunk_data or cd
+        out = torch.zeros(B, dtype=V.dtype, device=V.device)
+        with torch.no_grad():
+            for p0, p1 in chunks(B, chunk_points):
+                for d0, d1 in chunks(self.n_data, chunk_data):
+                    out[p0:p1] += self.values_affine(C[p0:p1], V, d0, d1) * ((d1 - d0) / self.n_data)
+        return out
+
+    def lines(self, W0: Tensor, D: Tensor, *, Z0: Tensor | None = None, cache_mb: float = 2048.0) -> "Lines":
+        """``R`` lines ``W0_r + a D_r`` (``W0``, ``D`` ``(R, d)``) whose losses :meth:`Lines.losses` gives.
+
+        For a hand-batched network whose two first stages (at ``W0`` and at ``D``, all
+        data) fit in ``cache_mb`` MiB, they are computed here (``Z0`` may pass the one
+        at ``W0`` from :meth:`losses_and_grads`) and a trial costs the layers above
+        the first only; otherwise each trial is a full forward at ``W0 + a D``.
+        """
+        return Lines(self, W0, D, Z0, cache_mb)
+
+    def first_stage_bytes(self, R: int) -> int:
+        """Bytes of the first stage of ``R`` weight vectors on all the data (0 without hand-batched kernels)."""
+        if not self.fast:
+            return 0
+        assert self.module is not None
+        w = _params.flatten(self.module).to(self.x.device)[None]
+        with torch.no_grad():
+            z = _batched.first_stage(self.module, w, self.x[:1])
+        return int(z[0, 0].numel()) * z.element_size() * R * self.n_data
+
+    # ---------------------------------------------------------------- per-run inputs
+    def minibatch_losses(self, W: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        """Mean loss of run ``r`` (row ``W[r]``) on its own items ``x[r]`` ``(n, ...)`` / ``y[r]``: ``(R,)``.
+
+        Differentiable in ``W``. ``x`` ``(R, n, 1, 28, 28)``, ``y`` ``(R, n)``. The
+        study networks use :data:`PER_RUN_FIRST_STAGE` and the batched layers above;
+        other modules vmap over runs.
+        """
+        m = self.module
+        if m is None:
+            raise TypeError("minibatch_losses needs a network (an nn.Module), not a surface")
+        if self.fast and type(m) in LOOP_MINIBATCH:
+            return torch.stack([self._one(W[r], x[r], y[r]) for r in range(W.shape[0])])
+        if self.fast:
+            p = _params.unflatten(m, W)
+            z = PER_RUN_FIRST_STAGE[type(m)](m, p, x)
+            out = _batched.BATCHED_FORWARD[type(m)](m, p, None, z)
+            return _per_run_mean_losses(m, out, x, y)
+        if self.batched and self._vmap_ok:
+            try:
+                return vmap(self._one, in_dims=(0, 0, 0))(W, x, y)
+            except RuntimeError as err:
+                if "atching rule" not in str(err):
+                    raise
+                self._vmap_ok = False
+        return torch.stack([self._one(W[r], x[r], y[r]) for r in range(W.shape[0])])
+
+
+class Lines:
+    """``R`` lines ``w_r(a) = W0_r + a D_r`` of one :class:`Engine` (built by :meth:`Engine.lines`).
+
+    With cached first stages ``Z0 = first(W0)`` and ``ZD = first(D)`` (all data), the
+    first stage of a trial is ``Z0 + a ZD`` (exact in real arithmetic: the first
+    stage is linear in the first layer's parameters, bias included), fused into one
+    ``addcmul``; the layers above run at ``W0 + a D``. ``cached`` says which route.
+    """
+
+    def __init__(self, engine: Engine, W0: Tensor, D: Tensor, Z0: Tensor | None, cache_mb: float) -> None:
+        if W0.shape != D.shape or W0.ndim != 2:
+            raise ValueError(f"W0 {tuple(W0.shape)} and D {tuple(D.shape)} must both be (R, d)")
+        self.engine, self.W0, self.D = engine, W0, D
+        R = W0.shape[0]
+        need = engine.first_stage_bytes(R) * (1 if Z0 is not None else 2)
+        self.cached = engine.fast and 0 < need <= cache_mb * 2**20
+        self.Z0: Tensor | None = None
+        self.ZD: Tensor | None = None
+        if self.cached:
+            m = engine.module
+            assert m is not None
+            with torch.no_grad():
+                self.Z0 = Z0 if Z0 is not None else first_stage_all(engine, W0)
+                self.ZD = first_stage_all(engine, D)
+
+    def losses(self, a: Tensor, rows: Tensor | None = None) -> Tensor:
+        """Losses at ``W0_r + a_r D_r`` for the runs ``rows`` (default all; ``a`` one step per row): ``(len(rows),)``."""
+        eng = self.engine
+        idx = torch.arange(self.W0.shape[0], device=self.W0.device) if rows is None else rows
+        a = a.to(self.W0)
+        W = torch.addcmul(self.W0[idx], a[:, None], self.D[idx])
+        if not self.cached:
+            return eng.losses(W)
+        m = eng.module
+        assert m is not None and self.Z0 is not None and self.ZD is not None
+        fwd = _batched.BATCHED_FORWARD[type(m)]
+        B = W.shape[0]
+        out = torch.zeros(B, dtype=W.dtype, device=W.device)
+        cp, cd = eng.chunk_sizes(B)
+        shape = (-1,) + (1,) * (self.Z0.ndim - 1)
+        with torch.no_grad():
+            p_all = _params.unflatten(m, W)
+            for p0, p1 in chunks(B, cp):
+                sel = idx[p0:p1]
+                p = {k: v[p0:p1] for k, v in p_all.items()}
+                for d0, d1 in chunks(eng.n_data, cd):
+                    z = torch.addcmul(self.Z0[sel, d0:d1], a[p0:p1].view(shape), self.ZD[sel, d0:d1])
+                    x, y = eng.x[d0:d1], eng.y[d0:d1]
+                    o = fwd(m, p, x, z)
+                    out[p0:p1] += _batched.mean_losses(m, o, x, y) * ((d1 - d0) / eng.n_data)
+        return out
+
+
+def first_stage_all(engine: Engine, V: Tensor) -> Tensor:
+    """The first stage of each row of ``V`` ``(J, d)`` on all of the engine's data: ``(J, N, ...)``, no graph.
+
+    Linear in ``V`` (bias included), so ``first(W0 + a D) = first(W0) + a first(D)``.
+    Computed in data chunks of about :data:`CALL_MB`.
+    """
+    m = engine.module
+    if m is None or not engine.fast:
+        raise TypeError("first stages exist for the hand-batched study networks only")
+    J = V.shape[0]
+    per_item = max(1, engine.first_stage_bytes(J) // max(1, engine.n_data))
+    out = None
+    with torch.no_grad():
+        for d0, d1 in chunks(engine.n_data, max(1, int(CALL_MB * 2**20 // per_item))):
+            z = _batched.FIRST_STAGE[type(m)](m, _params.unflatten(m, V), engine.x[d0:d1])
+            if out is None:
+                out = torch.empty((J, engine.n_data, *z.shape[2:]), dtype=z.dtype, device=z.device)
+            out[:, d0:d1] = z
+    assert out is not None
+    return out
+
+
+# --------------------------------------------------------------------------- memory
+def graph_bytes_per_item(f: nn.Module, data: tuple[Tensor, Tensor], loss: LossFn | None = None, probe: int = 32) -> float:
+    """Bytes autograd keeps for backward per (weight vector x data item), measured on a probe.
+
+    Runs one forward of ``f`` at its current weights on ``probe`` items under
+    :func:`torch.autograd.graph.saved_tensors_hooks` and sums the sizes of the
+    tensors saved for the backward pass (plus the output). That is the memory a
+    chunk holds at its peak, so chunk sizes follow from a memory bound.
+    """
+    eng = Engine(f, data, loss=loss, batched=True, memory_mb=None)
+    x, _ = data
+    w = _params.flatten(f).to(x.device)
+
+    def saved_bytes(n: int) -> int:
+        W = torch.stack([w, w]).requires_grad_(True)
+        total = 0
+        seen: set[tuple[int, int]] = set()
+
+        def pack(t: Tensor) -> Tensor:
+            nonlocal total
+            key = (t.data_ptr(), t.numel())
+            if key not in seen:
+                seen.add(key)
+                total += t.numel() * t.element_size()
+            return t
+
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            eng.values(W, 0, n)
+        return total
+
+    # The marginal cost of more items: fixed costs (weights, copies of them) cancel.
+    n2 = min(probe, int(x.shape[0]))
+    n1 = max(1, n2 // 2)
+    if n2 == n1:
+        return saved_bytes(n2) / 2.0
+    return max(saved_bytes(n2) - saved_bytes(n1), 0) / (2.0 * (n2 - n1))
+
+
+def choose_chunks(
+    eng: Engine,
+    n_points: int,
+    chunk_points: int | None,
+    chunk_data: int | None,
+    memory_mb: float | None,
+) -> tuple[int, int]:
+    """(points, data items) per call for ``n_points`` weight vectors under ``memory_mb`` MiB.
+
+    Explicit chunk sizes are upper limits. Calls are aimed at :data:`CALL_MB`
+    (below the caller's bound): on 2 CPU cores a LeNet path step over 5,000 images
+    took 0.84 x the floor in calls of 4 points x 1,250 images against 1.05 x in calls
+    of 3 x 5,000 that filled a 1 GiB bound. Where the bound is looser than that and
+    the data were not chunked by the caller, they are split so that about
+    :data:`CALL_POINTS` points fit in one such call; then as many points as fit are
+    taken. A tighter bound is filled as before: all the data that fit, then points.
+    """
+    cd = eng.n_data if chunk_data is None else min(chunk_data, eng.n_data)
+    cp = n_points if chunk_points is None else min(chunk_points, n_points)
+    if memory_mb is None or eng.module is None:
+        return max(cp, 1), max(cd, 1)
+    per_item = eng.per_item_bytes()
+    budget = memory_mb * 2**20
+    d = _params.num_params(eng.module)
+    per_point_fixed = 2 * d * eng.x.element_size()  # a point's weights and gradient
+    target = min(budget, CALL_MB * 2**20)
+    if chunk_data is None and budget > target:
+        want = min(cp, CALL_POINTS)
+        cd = min(cd, max(1, int((target / want - per_point_fixed) // max(per_item, 1e-9))))
+    cd = min(cd, max(1, int((budget - per_point_fixed) // max(per_item, 1e-9))))
+    cp = min(cp, max(1, int(max(target, per_item * cd + per_point_fixed) // (per_item * cd + per_point_fixed))))
+    return max(cp, 1), max(cd, 1)
+
+
+# --------------------------------------------------------------------------- anchored lines
+class Anchors:
+    """Line-search trials of ``R`` independent runs, each along a line from its last gradient point.
+
+    An optimizer run asks for the loss and gradient at its current point (the
+    *anchor* ``w0``), then for losses at trial points ``w0 + a D`` along one
+    direction. :meth:`grads` evaluates the anchors of some runs (and keeps their
+    first stages, when ``cacheable``); :meth:`values` evaluates trial points: a
+    run's first trial after an anchor fixes its direction ``D = w - w0`` (one
+    first-stage pass on ``D``), later trials on that line (``w - w0 = a D`` to
+    within rounding) reuse both first stages -- ``Z0 + a ZD`` in one ``addcmul``
+    -- so the trial costs the layers above the first only. The layers above run at
+    the trial point ``w`` itself. A trial off the line starts a new direction;
+    without cached first stages a trial is a full forward.
+
+    The runs need not tell their step ``a`` or direction: both are read from the
+    points, so any optimizer that evaluates along lines from its gradient point
+    (L-BFGS-GSS in either mode, steepest descent) gets the saving unchanged.
+    """
+
+    def __init__(self, engine: Engine, R: int, d: int, *, cache_mb: float = 2048.0) -> None:
+        self.engine, self.R = engine, R
+        self.cacheable = engine.fast and 0 < 2 * engine.first_stage_bytes(R) <= cache_mb * 2**20
+        self.w0: list[Tensor | None] = [None] * R
+        self.D: list[Tensor | None] = [None] * R
+        self.Z0: Tensor | None = None  # (R, N, ...)
+        self.ZD: Tensor | None = None
+        self.trials = 0
+        self.factored_trials = 0
+
+    def grads(self, rows: list[int], W: Tensor) -> tuple[Tensor, Tensor]:
+        """Losses ``(k,)`` and gradients ``(k, d)`` at the points ``W`` ``(k, d)`` of runs ``rows`` (new anchors)."""
+        L, G, Z = self.engine.losses_and_grads(W, keep_first=self.cacheable)
+        if Z is not None:
+            if self.Z0 is None:
+                self.Z0 = torch.zeros((self.R, *Z.shape[1:]), dtype=Z.dtype, device=Z.device)
+                self.ZD = torch.zeros_like(self.Z0)
+            self.Z0[rows] = Z
+        for i, r in enumerate(rows):
+            self.w0[r] = W[i].detach().clone()
+            self.D[r] = None
+        return L, G
+
+    def values(self, rows: list[int], W: Tensor) -> Tensor:
+        """Losses ``(k,)`` at the trial points ``W`` ``(k, d)`` of runs ``rows`` (no graph)."""
+        self.trials += len(rows)
+        if not self.cacheable or self.Z0 is None:
+            return self.engine.losses(W)
+        alpha = torch.ones(len(rows), dtype=W.dtype, device=W.device)
+        lined, fresh, new_dir = [], [], []
+        for i, r in enumerate(rows):
+            w0 = self.w0[r]
+            if w0 is None:
+                fresh.append(i)
+                continue
+            diff = W[i] - w0
+            D = self.D[r]
+            if D is not None:
+                dd = float(torch.dot(D, D))
+                a = float(torch.dot(diff, D)) / dd if dd > 0 else math.nan
+                off = float((diff - a * D).abs().max()) if math.isfinite(a) else math.inf
+                if off <= 1e-5 * float(diff.abs().max()):
+                    alpha[i] = a
+                    lined.append(i)
+                    continue
+            if not bool(torch.isfinite(diff).all()):
+                fresh.append(i)
+                continue
+            self.D[r] = diff
+            new_dir.append((i, r))
+            lined.append(i)
+        out = torch.empty(len(rows), dtype=W.dtype, device=W.device)
+        if new_dir:
+            m = self.engine.module
+            assert m is not None and self.ZD is not None
+            Dn = torch.stack([self.D[r] for _, r in new_dir])  # type: ignore[misc]
+            with torch.no_grad():
+                self.ZD[[r for _, r in new_dir]] = first_stage_all(self.engine, Dn)
+        if lined:
+            self.factored_trials += len(lined)
+            sel = torch.tensor([rows[i] for i in lined], device=W.device)
+            out[lined] = self._trial(sel, W[lined], alpha[lined])
+        if fresh:
+            out[fresh] = self.engine.losses(W[fresh])
+        return out
+
+    def _trial(self, sel: Tensor, W: Tensor, a: Tensor) -> Tensor:
+        eng = self.engine
+        m = eng.module
+        assert m is not None and self.Z0 is not None and self.ZD is not None
+        fwd = _batched.BATCHED_FORWARD[type(m)]
+        B = W.shape[0]
+        out = torch.zeros(B, dtype=W.dtype, device=W.device)
+        cp, cd = eng.chunk_sizes(B)
+        shape = (-1,) + (1,) * (self.Z0.ndim - 1)
+        with torch.no_grad():
+            p_all = _params.unflatten(m, W)
+            for p0, p1 in chunks(B, cp):
+                s = sel[p0:p1]
+                lo, hi = int(s[0]), int(s[-1]) + 1
+                if hi - lo == len(s) and bool((s == torch.arange(lo, hi, device=s.device)).all()):
+                    s = slice(lo, hi)  # consecutive runs (the usual case): views, no gathered copies
+                p = {k: v[p0:p1] for k, v in p_all.items()}
+                for d0, d1 in chunks(eng.n_data, cd):
+                    z = torch.addcmul(self.Z0[s, d0:d1], a[p0:p1].view(shape), self.ZD[s, d0:d1])
+                    x, y = eng.x[d0:d1], eng.y[d0:d1]
+                    out[p0:p1] += _batched.mean_losses(m, fwd(m, p, x, z), x, y) * ((d1 - d0) / eng.n_data)
+        return out
