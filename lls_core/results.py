@@ -59,6 +59,7 @@ def train_background(
     log: str | os.PathLike[str] | None = None,
     device: str | None = "cpu",
     shard: tuple[int, int] = (0, 1),
+    claim_runs: bool = True,
 ) -> int:
     """Train every missing run of ``archs`` under ``profile`` into ``store``, one at a time; return how many.
 
@@ -67,7 +68,10 @@ def train_background(
     finished run (arch, optimizer, seed, wall seconds, UTC time); default
     ``<store>/train-<profile>.jsonl``. ``shard=(i, n)``: do only the tasks whose
     position in that order is ``i`` modulo ``n`` (``n`` processes share the work
-    without ever training the same run twice).
+    without ever training the same run twice). ``claim_runs``: before training a run,
+    create ``<store>/claims/<key digest>`` exclusively (holding this process's id) and
+    skip runs another live process on this machine has claimed, so that several
+    processes started alike share the work dynamically.
     """
     i_shard, n_shard = shard
     if not (isinstance(n_shard, int) and n_shard >= 1 and isinstance(i_shard, int) and 0 <= i_shard < n_shard):
@@ -80,8 +84,17 @@ def train_background(
     for pos, task in enumerate(interleaved_tasks(archs, prof, optimizers)):
         if pos % n_shard != i_shard or st.has(task.key):
             continue
-        t0 = time.perf_counter()
-        study.execute(task, str(st.root), device, threads=1)
+        claim = _claim(st.root, task.key.digest) if claim_runs else None
+        if claim_runs and claim is None:
+            continue  # another live process is training it
+        try:
+            if st.has(task.key):
+                continue
+            t0 = time.perf_counter()
+            study.execute(task, str(st.root), device, threads=1)
+        finally:
+            if claim is not None:
+                claim.unlink(missing_ok=True)
         rec = {
             "arch": task.key.arch,
             "optimizer": task.key.optimizer,
@@ -94,6 +107,36 @@ def train_background(
             f.write(json.dumps(rec) + "\n")
         n += 1
     return n
+
+
+def _claim(root: Path, digest: str) -> Path | None:
+    """Exclusively create the claim file of one run; ``None`` when a live process holds it."""
+    path = root / "claims" / digest[:32]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            alive = pid > 0
+            if alive:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    alive = False
+                except PermissionError:
+                    pass
+            if alive:
+                return None
+            path.unlink(missing_ok=True)  # a stale claim of a process that died
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return path
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

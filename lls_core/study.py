@@ -49,7 +49,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from . import data, models
+from . import cluster, data, models
 from .store import RunKey, Store
 from .train import OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train
 
@@ -322,17 +322,6 @@ def _finite(x: float) -> float:
     return x if x == x and x != float("inf") else float("inf")
 
 
-def _client(scheduler: Any, workers: int) -> tuple[Any, Any]:
-    from distributed import Client, LocalCluster
-
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        return Client(cluster), cluster
-    if isinstance(scheduler, str):
-        return Client(scheduler), "own-client"
-    return scheduler, None  # an existing distributed.Client: the caller closes it
-
-
 def run_studies(
     archs: Sequence[str],
     profile: str | Profile = "quick",
@@ -352,8 +341,10 @@ def run_studies(
     ``store``: a :class:`Store` or its root (default: :func:`lls_core.store.default_root`).
     ``workers``: Dask worker processes of a LocalCluster (default: the CPU count, at
     most the number of missing runs); ``1`` runs in this process, through the same
-    :func:`execute`. ``scheduler``: a Dask scheduler address (``"tcp://..."``) or a
-    ``distributed.Client`` to use instead. ``device``: ``"cuda"`` / ``"cpu"``
+    :func:`execute`. ``scheduler``: a Dask scheduler address (``"tcp://..."``; ``""``
+    or ``None``: the LocalCluster, bound to 127.0.0.1, see :mod:`lls_core.cluster`)
+    or a ``distributed.Client`` to use instead; the store must then be on a path
+    every worker reaches (checked after the runs). ``device``: ``"cuda"`` / ``"cpu"``
     (default: CUDA when available). A progress bar counts finished runs when ``progress``.
     ``threads_per_run``: torch CPU threads inside each run (default 1: the study's
     parallelism is across runs, and several threads per tiny network only contend;
@@ -361,6 +352,7 @@ def run_studies(
     torch's setting.
     """
     prof = get_profile(profile)
+    addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work
     st = store if isinstance(store, Store) else Store(store)
     tasks = {a: plan(a, prof, optimizers, data_dir=data_dir) for a in archs}
     every = [t for a in archs for t in tasks[a]]
@@ -377,7 +369,7 @@ def run_studies(
         bar = tqdm(total=len(every), initial=len(every) - len(todo), desc=f"{label} ({prof.name})", disable=not progress)
         root = str(st.root)
         try:
-            if scheduler is None and workers == 1:
+            if addr is None and workers == 1:
                 before = torch.get_num_threads()
                 try:
                     for t in todo:
@@ -388,19 +380,21 @@ def run_studies(
             else:
                 from distributed import as_completed
 
-                client, cluster = _client(scheduler, workers)
-                try:
+                with cluster.client(addr, workers, quiet=not progress) as client:
                     futures = client.map(execute, todo, store_root=root, device=device, threads=threads_per_run, pure=False)
                     for fut in as_completed(futures):
                         fut.result()
                         bar.update(1)
-                finally:
-                    if cluster is not None:
-                        client.close()
-                    if cluster not in (None, "own-client"):
-                        cluster.close()
         finally:
             bar.close()
+        unseen = [t for t in todo if not st.has(t.key)]
+        if unseen:
+            k = unseen[0].key
+            raise FileNotFoundError(
+                f"{len(unseen)} finished run(s) are not visible in the store {st.root} from this process "
+                f"(first: {k.arch}/{k.optimizer} seed {k.seed}); with a remote scheduler the store must be "
+                "on a path every worker and this process share (set $LLS_ARTIFACTS or pass store=)"
+            )
     done = {id(t) for t in todo}
     out = {}
     for a in archs:
