@@ -76,6 +76,8 @@ def local_cluster(workers: int, *, dashboard: bool = True, quiet: bool = False) 
         processes=True,
         host="127.0.0.1",
         dashboard_address="127.0.0.1:0" if dashboard else None,
+        # without the dashboard the scheduler still serves health pages: on loopback, at a free port
+        scheduler_kwargs=None if dashboard else {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
     if dashboard and not quiet:
         link = cluster.dashboard_link
