@@ -21,20 +21,28 @@ chapters read the archive with :func:`load_archive`, offline.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
+import io
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 
-from . import models, study
+from . import __version__, models, study
 from .store import Store
+from .train import OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "train_background", "ARCHIVE_ROOT"]
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "Archive", "ARCHIVE_ROOT"]
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE_ROOT = _PROJECT_ROOT / "data" / "results"
@@ -109,6 +117,212 @@ def train_background(
     return n
 
 
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(_PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "node": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lls_core": __version__,
+    }
+
+
+def _write_manifest(root: Path, profile: str, argv: Sequence[str]) -> None:
+    path = root / f"train-{profile}.manifest.json"
+    if path.exists():
+        return  # the first start is the one that counts; restarts append to the log
+    rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(),
+           "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _atomic_bytes(path, json.dumps(rec, indent=1, sort_keys=True).encode())
+
+
+def _atomic_bytes(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def archive(
+    profile: str | study.Profile,
+    archs: Sequence[str],
+    store: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    optimizers: Sequence[str] = study.DEFAULT_OPTIMIZERS,
+    *,
+    command: str | None = None,
+) -> Path:
+    """Write the derived results of the finished runs of ``archs`` under ``profile`` into ``out_dir``.
+
+    ``out_dir`` (default ``data/results/<profile>/``) gets, atomically:
+    ``runs.csv`` (one row per finished run: final, minimum and early-stopping losses,
+    steps, wall seconds, device, the run file's SHA-256), ``curves.npz`` (every
+    finished run's training and test curve, float64, ``<arch>/<optimizer>/<seed>/train``
+    and ``.../test``), ``table1.csv`` (the mean over the K best finished runs of the
+    minimum training and test loss, K = min(k_best, finished runs), with K stated),
+    ``weight_stats.csv`` (Table S1: mean and standard deviation of all components of
+    each weight set) and ``provenance.json`` (this command, its git commit, the
+    training command, commit and machine from the store's manifest, wall times,
+    the data checksum). Runs not yet finished are listed in ``provenance.json``.
+    Weights stay in the store.
+    """
+    import pandas as pd
+
+    prof = study.get_profile(profile)
+    st = Store(store)
+    out = Path(out_dir) if out_dir is not None else ARCHIVE_ROOT / prof.name
+    rows, curves, t1, ws = [], {}, [], []
+    missing: dict[str, list[int]] = {}
+    checksums: set[str] = set()
+    for arch in archs:
+        for opt in optimizers:
+            tasks = study.plan(arch, prof, [opt])
+            done = [t for t in tasks if st.has(t.key)]
+            missing[f"{arch}/{opt}"] = [t.key.seed for t in tasks if not st.has(t.key)]
+            runs = []
+            for t in done:
+                r = st.load(t.key)
+                checksums.add(t.key.data_checksum)
+                runs.append(r)
+                finite = torch.nan_to_num(r.train_loss, nan=float("inf"))
+                last = int(torch.isfinite(finite).nonzero().max()) if torch.isfinite(finite).any() else 0
+                rows.append({
+                    "arch": arch, "optimizer": opt, "seed": r.seed, "steps": len(r.train_loss) - 1,
+                    "final_train_loss": float(r.train_loss[last]), "final_test_loss": float(r.test_loss[last]),
+                    "last_finite_step": last,
+                    "min_train_loss": r.min_train_loss, "min_test_loss": r.min_test_loss,
+                    "best_train_step": r.best_train_step, "best_test_step": r.best_test_step,
+                    "wall_s": r.wall_s, "device": r.device, "run_sha256": _sha256(st.path(t.key)),
+                })
+                curves[f"{arch}/{opt}/{r.seed}/train"] = r.train_loss.double().numpy()
+                curves[f"{arch}/{opt}/{r.seed}/test"] = r.test_loss.double().numpy()
+            if not runs:
+                continue
+            k = min(prof.k_best, len(runs))
+            best = sorted(runs, key=lambda r: (study._finite(r.min_train_loss), r.seed))[:k]
+            t1.append({"arch": arch, "optimizer": opt, "finished": len(runs), "of": prof.n_inits, "k": k,
+                       "k_target": prof.k_best,
+                       "train": float(np.mean([r.min_train_loss for r in best])),
+                       "test": float(np.mean([r.min_test_loss for r in best]))})
+            prefix = OPTIMIZERS[opt].set_prefix
+            for which in ("train", "test"):
+                w = torch.stack([r.w_train if which == "train" else r.w_test for r in best]).double()
+                per_vec = w.std(dim=1, unbiased=False)
+                ws.append({"arch": arch, "set": f"{prefix}-{which}", "k": k, "mean": float(w.mean()),
+                           "std": float(w.std(unbiased=False)), "per_vector_std_mean": float(per_vec.mean()),
+                           "per_vector_std_sd": float(per_vec.std(unbiased=False))})
+    if not rows:
+        raise FileNotFoundError(f"no finished {prof.name} runs of {', '.join(archs)} in the store {st.root}")
+    manifest_path = st.root / f"train-{prof.name}.manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    log_path = st.root / f"train-{prof.name}.jsonl"
+    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
+    walls = [r["wall_s"] for r in rows]
+    prov = {
+        "profile": prof.name,
+        "profile_settings": {"dataset": prof.dataset, "n_train": prof.n_train, "n_test": prof.n_test,
+                             "split_seed": prof.split_seed, "n_inits": prof.n_inits, "k_best": prof.k_best,
+                             "optimizers": {o: dataclasses.asdict(prof.config(o)) for o in optimizers}},
+        "archs": list(archs),
+        "archive_command": command or "python -m lls_core.results archive",
+        "archive_git_commit": _git_commit(),
+        "archive_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training": manifest,
+        "machine": _machine(),
+        "data_checksums_sha256": sorted(checksums),
+        "runs_finished": len(rows),
+        "runs_planned": prof.n_inits * len(archs) * len(optimizers),
+        "runs_missing": {k: v for k, v in missing.items() if v},
+        "run_wall_s_sum": float(sum(walls)),
+        "run_wall_s_by_set": {f"{a}/{o}": float(sum(r["wall_s"] for r in rows if (r["arch"], r["optimizer"]) == (a, o)))
+                              for a in archs for o in optimizers},
+        "log_first_finish_utc": log[0]["finished_utc"] if log else None,
+        "log_last_finish_utc": log[-1]["finished_utc"] if log else None,
+    }
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **curves)
+    _atomic_bytes(out / "curves.npz", buf.getvalue())
+    _atomic_bytes(out / "runs.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.17g").encode())
+    _atomic_bytes(out / "table1.csv", pd.DataFrame(t1).to_csv(index=False, float_format="%.17g").encode())
+    _atomic_bytes(out / "weight_stats.csv", pd.DataFrame(ws).to_csv(index=False, float_format="%.17g").encode())
+    _atomic_bytes(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Archive:
+    """Derived results of a long profile run, read from ``data/results/<profile>/`` (no store, no network).
+
+    ``runs``: one row per finished run; ``table1``: mean minimum losses of the K best
+    finished runs per network and optimizer; ``weight_stats``: Table S1 of those sets;
+    ``provenance``: how, where and when they were made.
+    """
+
+    profile: str
+    folder: Path
+    runs: Any
+    table1: Any
+    weight_stats: Any
+    provenance: Mapping[str, Any]
+
+    def curve(self, arch: str, optimizer: str, seed: int, which: str = "train") -> np.ndarray:
+        """One stored loss curve, float64 ``(steps + 1,)``."""
+        if which not in ("train", "test"):
+            raise ValueError(f"which={which!r}; valid: train, test")
+        key = f"{arch}/{optimizer}/{seed}/{which}"
+        with np.load(self.folder / "curves.npz", allow_pickle=False) as z:
+            if key not in z.files:
+                raise KeyError(f"no archived curve {key!r} in {self.folder}; finished runs are listed in runs.csv")
+            return z[key]
+
+    def facts(self) -> dict[str, Any]:
+        """Flat numbers for the prose: runs finished / planned, summed run hours, data checksum."""
+        p = self.provenance
+        return {"runs_finished": p["runs_finished"], "runs_planned": p["runs_planned"],
+                "run_hours": p["run_wall_s_sum"] / 3600, "commit": (p.get("training") or {}).get("git_commit", "")[:10]}
+
+
+def load_archive(profile: str = "full", root: str | os.PathLike[str] | None = None) -> Archive:
+    """The archived results of ``profile`` (``FileNotFoundError`` naming the folder when there are none)."""
+    import pandas as pd
+
+    folder = Path(root) if root is not None else ARCHIVE_ROOT / profile
+    need = ["runs.csv", "table1.csv", "weight_stats.csv", "provenance.json", "curves.npz"]
+    absent = [n for n in need if not (folder / n).is_file()]
+    if absent:
+        raise FileNotFoundError(f"no archived {profile!r} results in {folder}: missing {', '.join(absent)}")
+    return Archive(profile, folder, pd.read_csv(folder / "runs.csv"), pd.read_csv(folder / "table1.csv"),
+                   pd.read_csv(folder / "weight_stats.csv"), json.loads((folder / "provenance.json").read_text()))
+
+
 def _claim(root: Path, digest: str) -> Path | None:
     """Exclusively create the claim file of one run; ``None`` when a live process holds it."""
     path = root / "claims" / digest[:32]
@@ -147,6 +361,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--profile", required=True, choices=list(study.PROFILES))
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
         p.add_argument("--store", required=True, help="artifact store folder (outside git)")
+    ar = sub.add_parser("archive", help="write the derived results of the finished runs into data/results/<profile>/")
+    ar.add_argument("--out", default=None, help="output folder (default data/results/<profile>)")
+    for p in (ar,):
+        p.add_argument("--profile", required=True, choices=list(study.PROFILES))
+        p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
+        p.add_argument("--store", required=True, help="artifact store folder the runs were trained into")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -155,8 +375,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             i, n_sh = (int(v) for v in args.shard.split("/"))
         except ValueError:
             ap.error(f"--shard {args.shard!r}: expected I/N, e.g. 0/2")
+        Path(args.store).mkdir(parents=True, exist_ok=True)
+        _write_manifest(Path(args.store), args.profile, ["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
         n = train_background(args.archs, args.profile, args.store, shard=(i, n_sh))
         print(f"trained {n} runs into {args.store}")
+    elif args.cmd == "archive":
+        cmd = " ".join(["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
+        out = archive(args.profile, args.archs, args.store, args.out, command=cmd)
+        print(f"archived into {out}")
     return 0
 
 
