@@ -42,7 +42,7 @@ from . import __version__, models, study
 from .store import Store
 from .train import OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "Archive", "ARCHIVE_ROOT"]
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "ARCHIVE_ROOT"]
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE_ROOT = _PROJECT_ROOT / "data" / "results"
@@ -308,6 +308,39 @@ class Archive:
         p = self.provenance
         return {"runs_finished": p["runs_finished"], "runs_planned": p["runs_planned"],
                 "run_hours": p["run_wall_s_sum"] / 3600, "commit": (p.get("training") or {}).get("git_commit", "")[:10]}
+
+
+def table1_beside(archive: Archive, page: Any) -> Any:
+    """Table 1 for the archived networks: this page's runs, the archived profile's runs and the published values.
+
+    ``page``: the frame of :func:`lls_core.study.table1` (columns ``(loss, optimizer,
+    source)``). Returns a DataFrame indexed by network name with columns
+    ``(loss, optimizer, source)``, source in {``page``, the archive's profile name,
+    ``published``}, plus ``(K of finished, optimizer, <profile>)``: how many runs the
+    archived mean covers and how many of the planned runs had finished.
+    """
+    import pandas as pd
+
+    rows: dict[str, dict[tuple[str, str, str], Any]] = {}
+    for rec in archive.table1.itertuples(index=False):
+        name = study._NN_NAMES[rec.arch]
+        label = OPTIMIZERS[rec.optimizer].label
+        row = rows.setdefault(name, {})
+        for loss in ("train", "test"):
+            if name in page.index and (loss, label, "book") in page.columns:
+                row[(loss, label, "page")] = float(page.loc[name, (loss, label, "book")])
+            row[(loss, label, archive.profile)] = float(getattr(rec, loss))
+            if name in page.index and (loss, label, "published") in page.columns:
+                row[(loss, label, "published")] = float(page.loc[name, (loss, label, "published")])
+        row[("runs", label, f"K / finished / planned ({archive.profile})")] = f"{rec.k} / {rec.finished} / {rec.of}"
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    rank = {"train": 0, "test": 1, "runs": 2, "page": 0, archive.profile: 1, "published": 2}
+    labels = [OPTIMIZERS[o].label for o in OPTIMIZERS]
+    order = sorted(frame.columns, key=lambda c: (rank[c[0]], labels.index(c[1]), rank.get(c[2], 3)))
+    frame = frame[order]
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["loss", "optimizer", "source"])
+    frame.index.name = "network"
+    return frame
 
 
 def load_archive(profile: str = "full", root: str | os.PathLike[str] | None = None) -> Archive:

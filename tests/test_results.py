@@ -110,3 +110,17 @@ def test_recompute_archived_full_run_prefix(arch, optimizer, steps):
     stored_test = a.curve(arch, optimizer, seed, "test")[: steps + 1]
     assert np.array_equal(r.train_loss.double().numpy(), stored_train)
     assert np.array_equal(r.test_loss.double().numpy(), stored_test)
+
+
+def test_table1_beside_puts_page_archive_and_published_side_by_side(smoke_archive):
+    store, out = smoke_archive
+    a = results.load_archive("smoke", out)
+    res = study.run_studies(["fcp"], "smoke", store=store, workers=1, progress=False)
+    page = study.table1(res)
+    frame = results.table1_beside(a, page)
+    assert list(frame.index) == ["FCP"]
+    assert frame.loc["FCP", ("train", "L-BFGS-GSS", "smoke")] == pytest.approx(res["fcp"].table1()["train_lbfgs_gss"])
+    assert frame.loc["FCP", ("train", "SGD", "page")] == page.loc["FCP", ("train", "SGD", "book")]
+    assert frame.loc["FCP", ("test", "SGD", "published")] == page.loc["FCP", ("test", "SGD", "published")]
+    assert frame.loc["FCP", ("runs", "SGD", "K / finished / planned (smoke)")] == "2 / 3 / 3"
+    assert [c[0] for c in frame.columns][:3] == ["train"] * 3
