@@ -73,7 +73,7 @@ def train_background(
 
     Runs go in :func:`interleaved_tasks` order through :func:`lls_core.study.execute`
     with one torch thread. ``log``: a JSON-lines file that gets one record per
-    finished run (arch, optimizer, seed, wall seconds, UTC time); default
+    finished run (arch, optimizer, seed, wall and CPU seconds, UTC time); default
     ``<store>/train-<profile>.jsonl``. ``shard=(i, n)``: do only the tasks whose
     position in that order is ``i`` modulo ``n`` (``n`` processes share the work
     without ever training the same run twice). ``claim_runs``: before training a run,
@@ -98,8 +98,9 @@ def train_background(
         try:
             if st.has(task.key):
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             study.execute(task, str(st.root), device, threads=1)
+            cpu_s = time.process_time() - c0
         finally:
             if claim is not None:
                 claim.unlink(missing_ok=True)
@@ -108,6 +109,7 @@ def train_background(
             "optimizer": task.key.optimizer,
             "seed": task.key.seed,
             "wall_s": round(time.perf_counter() - t0, 3),
+            "cpu_s": round(cpu_s, 3),
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": platform.node(),
         }
@@ -264,6 +266,7 @@ def archive(
         "run_wall_s_sum": float(sum(walls)),
         "run_wall_s_by_set": {f"{a}/{o}": float(sum(r["wall_s"] for r in rows if (r["arch"], r["optimizer"]) == (a, o)))
                               for a in archs for o in optimizers},
+        "per_set_from_log": _per_set(log, archs, optimizers, prof.n_inits),
         "log_first_finish_utc": log[0]["finished_utc"] if log else None,
         "log_last_finish_utc": log[-1]["finished_utc"] if log else None,
     }
@@ -274,6 +277,24 @@ def archive(
     _atomic_bytes(out / "table1.csv", pd.DataFrame(t1).to_csv(index=False, float_format="%.17g").encode())
     _atomic_bytes(out / "weight_stats.csv", pd.DataFrame(ws).to_csv(index=False, float_format="%.17g").encode())
     _atomic_bytes(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())
+    return out
+
+
+def _per_set(log: Sequence[Mapping[str, Any]], archs: Sequence[str], optimizers: Sequence[str], n_inits: int) -> dict:
+    """Per network/optimizer: runs logged, mean wall and CPU seconds per run, and the CPU hours all
+    ``n_inits`` runs would take at that mean (the extrapolation for unfinished sets)."""
+    out = {}
+    for a in archs:
+        for o in optimizers:
+            recs = [r for r in log if r["arch"] == a and r["optimizer"] == o]
+            cpu = [r["cpu_s"] for r in recs if "cpu_s" in r]
+            out[f"{a}/{o}"] = {
+                "runs_logged": len(recs),
+                "mean_wall_s": float(np.mean([r["wall_s"] for r in recs])) if recs else None,
+                "runs_with_cpu_s": len(cpu),
+                "mean_cpu_s": float(np.mean(cpu)) if cpu else None,
+                "cpu_hours_all_runs": float(np.mean(cpu)) * n_inits / 3600 if cpu else None,
+            }
     return out
 
 
