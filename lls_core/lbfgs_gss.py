@@ -41,6 +41,33 @@ pass runs. A closure that calls ``backward()`` unconditionally fails on the firs
 with a ``RuntimeError`` that says so (instead of silently paying for a backward pass per
 trial, as the authors' code does).
 
+Two modes
+---------
+``mode="safe"`` (the default of the class) is the description above. ``mode="authors"``
+follows the authors' optimizer class (``LBFGS_Brent`` in ``L-BFGS_GSS_NN.ipynb`` of
+github.com/jy856-jpg/path-finding, commits 5a68028 and e11b717) step for step:
+
+* the point the line search returns is **always** taken, even when its loss is higher than
+  ``f(w)`` (an *uphill* step), and the history is not cleared for it;
+* trial steps ``0.2, 0.8, 1.6, 3.2, ... x |r|`` (their step counter is raised twice after
+  the first success, so ``0.4 |r|`` is never tried); a first trial above ``f(w)`` is
+  shrunk to ``a + 0.382 (b - a)`` until a lower point appears;
+* golden trials at ``0.382 (b - a)`` from one end of the bracket ``[a, b]`` (``a + 0.382 (b - a)``
+  when the right part is larger, else ``b - 0.382 (b - a)``; the literal 0.382), stopping when
+  ``|b - a| < tol`` or ``|f(a) - f(b)| < tol`` or the budget is spent;
+* a tie (a trial whose loss equals the reference exactly) ends the search at the midpoint
+  ``(a + t) / 2``, which is evaluated once more (outside the budget);
+* ``rho = 1 / (s.y + 1e-6)`` in the two-loop recursion; the newest pair always enters the
+  history, and the history is cleared when ``r`` has a NaN, when any pair held has
+  ``cos(s, y) < 1e-4`` or ``|s| |y| = 0``; there is no check that ``-r`` descends.
+
+Its line-search evaluations are forward-only as in the safe mode (their code runs a backward
+pass at each); that changes the cost, not the trajectory. Two guards remain in both modes
+because the authors' code would write NaN into the weights instead: a non-finite loss or
+gradient at the start of a step (no step, history cleared) and an exactly zero gradient.
+:class:`Diagnostics` counts, per iteration, the accepted uphill steps, the resets and the
+iterations whose line search found nothing lower (``no_decrease``).
+
 All state (history, counters, per-step diagnostics) lives in ``optimizer.state`` as
 tensors, lists and numbers only, so ``state_dict()`` survives
 ``torch.save`` / ``torch.load(..., weights_only=True)`` and ``load_state_dict`` resumes a run
@@ -53,7 +80,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence, get_args
 
 import numpy as np
 import torch
@@ -61,6 +88,11 @@ from torch import Tensor
 
 __all__ = [
     "GOLDEN",
+    "AUTHORS_GOLDEN",
+    "AUTHORS_RHO_EPS",
+    "Mode",
+    "MODES",
+    "authors_line_search",
     "RESET_REASONS",
     "LineSearchResult",
     "StepInfo",
@@ -75,6 +107,17 @@ __all__ = [
 
 GOLDEN: float = (3.0 - math.sqrt(5.0)) / 2.0
 """The golden-section fraction 0.381966...: the new trial sits this far into the larger segment."""
+
+AUTHORS_GOLDEN: float = 0.382
+"""The golden fraction as the authors' code writes it (``d_golden = (b - a) * 0.382``)."""
+
+AUTHORS_RHO_EPS: float = 1e-6
+"""The authors' two-loop recursion uses ``rho = 1 / (s.y + 1e-6)``."""
+
+Mode = Literal["authors", "safe"]
+"""``"authors"``: the authors' optimizer step for step; ``"safe"``: never accepts an uphill step."""
+
+MODES: tuple[str, ...] = get_args(Mode)
 
 RESET_REASONS: tuple[str, ...] = ("nonfinite", "curvature", "zero_pair", "no_decrease")
 """Names of the resets, in the order of their bits in ``StepInfo.reset_flags``."""
@@ -218,15 +261,148 @@ def golden_section_search(
     return done(b, fb, a, c)
 
 
+def authors_line_search(
+    f: Callable[[float], float],
+    *,
+    f0: float,
+    initial_step: float,
+    budget: int = 6,
+    tol: float = 1e-4,
+    expansion: float = 2.0,
+) -> LineSearchResult:
+    """The authors' bracketing + golden-section search on ``phi = f`` over ``t > 0``.
+
+    Transcribed from the description of ``LBFGS_Brent._brent_line_search`` (authors' notebook
+    ``L-BFGS_GSS_NN.ipynb``, commits 5a68028 / e11b717). ``a = 0`` with ``phi(a) = f0``:
+
+    * first trial ``t = initial_step`` (their ``0.2 |r|``);
+    * if lower than ``f0``: trials ``initial_step * expansion**k`` for ``k = 2, 3, ...`` (their
+      counter is raised twice after the first success) while each is lower than the best,
+      shifting ``a`` to the previous best; the first higher one closes the bracket ``[a, b]``;
+    * if higher than ``f0``: ``b = t``; trials ``a + 0.382 (b - a)`` until one is lower than
+      ``f0``, each higher one becoming the new ``b``; before each such trial the search stops
+      and returns ``b`` itself (a point *above* ``f0``) when ``|b - a| < tol`` or
+      ``|f0 - phi(b)| < tol``;
+    * golden phase on ``a < x < b`` (``x`` the best): trial ``a + 0.382 (b - a)`` when
+      ``b - x > x - a``, else ``b - 0.382 (b - a)``; stop when ``|b - a| < tol`` or
+      ``|phi(a) - phi(b)| < tol``;
+    * a trial equal to the reference value (``f0`` or the best so far) ends the search: in the
+      bracketing phases the midpoint ``(a + t) / 2`` is evaluated once more and returned, in
+      the golden phase the best point is returned;
+    * the budget counts trials (not ``phi(0)``, which is ``f0``); when it is spent the current
+      best is returned, or, in the shrinking phase, the last (higher) trial.
+
+    Unlike :func:`golden_section_search` the returned point may be higher than ``f0``
+    (``decreased=False``, ``step > 0``), values are compared as given (a NaN compares as a
+    tie), and ``evaluations`` includes the midpoint evaluation after a tie (so it can reach
+    ``budget + 1``). ``bracket`` is the final ``(a, b)``.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable (a 1-D function of the step), got {type(f).__name__}")
+    _check_positive_int("budget", budget, minimum=1)
+    _check_positive_float("initial_step", initial_step)
+    _check_positive_float("tol", tol)
+    if not isinstance(expansion, (int, float)) or not math.isfinite(expansion) or expansion <= 1.0:
+        raise ValueError(f"expansion={expansion!r}: must be a finite number > 1")
+    f0 = float(f0)
+    if not math.isfinite(f0):
+        raise ValueError(f"phi(0)={f0!r} is not finite; the line search needs a finite starting value")
+    trials: list[tuple[float, float]] = []
+
+    def ev(t: float) -> float:
+        v = float(f(t))
+        trials.append((t, v))
+        return v
+
+    def done(step: float, value: float, lo: float, hi: float) -> LineSearchResult:
+        return LineSearchResult(step, value, len(trials), value < f0, (lo, hi), tuple(trials))
+
+    def midpoint(lo: float, t: float) -> LineSearchResult:
+        m = (lo + t) / 2.0
+        return done(m, ev(m), lo, t)
+
+    a, fa = 0.0, f0
+    k = 0
+    t = initial_step * expansion**k
+    ft = ev(t)
+    n = 1
+    if ft < fa:  # expand while the loss keeps falling
+        k += 1
+        x, fx = t, ft
+        while True:
+            k += 1
+            t = initial_step * expansion**k
+            ft = ev(t)
+            n += 1
+            if ft < fx:
+                a, fa, x, fx = x, fx, t, ft
+                if n >= budget:
+                    return done(x, fx, a, t)
+            elif ft > fx:
+                b, fb = t, ft
+                if n >= budget:
+                    return done(x, fx, a, b)
+                break
+            else:
+                return midpoint(a, t)
+    elif ft > fa:  # shrink towards a = 0 until a point below f0 appears
+        b, fb = t, ft
+        while True:
+            if abs(b - a) < tol or abs(fa - fb) < tol:
+                return done(b, fb, a, b)
+            t = a + AUTHORS_GOLDEN * (b - a)
+            ft = ev(t)
+            n += 1
+            if ft < fa:
+                x, fx = t, ft
+                if n >= budget:
+                    return done(x, fx, a, b)
+                break
+            elif ft > fa:
+                b, fb = t, ft
+                if n >= budget:
+                    return done(b, fb, a, b)
+            else:
+                return midpoint(a, t)
+    else:
+        return midpoint(a, t)
+
+    while n < budget:  # golden sections on a < x < b
+        if abs(b - a) < tol or abs(fa - fb) < tol:
+            break
+        d = AUTHORS_GOLDEN * (b - a)
+        t = a + d if (b - x) > (x - a) else b - d
+        ft = ev(t)
+        n += 1
+        if ft < fx:
+            if t >= x:
+                a, fa = x, fx
+            else:
+                b, fb = x, fx
+            x, fx = t, ft
+        elif ft > fx:
+            if t < x:
+                a, fa = t, ft
+            elif t > x:
+                b, fb = t, ft
+        else:
+            break
+    return done(x, fx, a, b)
+
+
 # --------------------------------------------------------------------------- two-loop recursion
 
 
-def two_loop_direction(g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Tensor]) -> Tensor:
+def two_loop_direction(
+    g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Tensor], *, rho_eps: float = 0.0
+) -> Tensor:
     """Return ``r = H g`` (shape ``(d,)``) by the L-BFGS two-loop recursion.
 
     ``H`` is the BFGS inverse-Hessian approximation built from the pairs
     ``(s_i, y_i)`` (oldest first), starting from ``H_0 = gamma I`` with
     ``gamma = s_m.y_m / y_m.y_m`` of the newest pair (``gamma = 1`` with no pairs).
+    ``rho_i = 1 / (s_i.y_i + rho_eps)``: 0 is exact BFGS, the authors' code adds
+    :data:`AUTHORS_RHO_EPS` (1e-6).
     """
     if len(s_list) != len(y_list):
         raise ValueError(f"s_list has {len(s_list)} vectors but y_list has {len(y_list)}")
@@ -236,7 +412,7 @@ def two_loop_direction(g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Ten
         return q
     # Scalars as Python floats (double precision) and in-place axpy updates: no temporaries
     # of size d beyond q itself.
-    rho = [1.0 / float(torch.dot(y, s)) for s, y in zip(s_list, y_list)]
+    rho = [1.0 / (float(torch.dot(y, s)) + rho_eps) for s, y in zip(s_list, y_list)]
     alpha = [0.0] * m
     for i in range(m - 1, -1, -1):
         alpha[i] = rho[i] * float(torch.dot(s_list[i], q))
@@ -263,7 +439,9 @@ class StepInfo:
     ``evaluations``: forward-only line-search evaluations (one forward+backward comes on
     top); ``resets``: names from :data:`RESET_REASONS` that fired; ``history``: pairs
     ``(s, y)`` held at the end of the step (the ones that shaped its direction; 0 after a
-    reset).
+    reset); ``uphill``: the step was taken although ``new_loss > loss`` (authors' mode only);
+    ``no_decrease``: the line search found no point below ``loss`` (safe mode: no step
+    taken; authors' mode: the step was taken anyway).
     """
 
     iteration: int
@@ -274,6 +452,8 @@ class StepInfo:
     evaluations: int
     resets: tuple[str, ...]
     history: int
+    uphill: bool = False
+    no_decrease: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,9 +461,12 @@ class Diagnostics:
     """The per-step record of a run (one entry per :meth:`LBFGSGSS.step`) and totals.
 
     Sequences have one entry per iteration (fields as in :class:`StepInfo`;
-    ``reset_flags`` has bit ``k`` set when ``RESET_REASONS[k]`` fired); ``reset_counts`` maps each of
+    ``reset_flags`` has bit ``k`` set when ``RESET_REASONS[k]`` fired; ``uphill`` and
+    ``no_decrease`` are 0/1 flags); ``reset_counts`` maps each of
     :data:`RESET_REASONS` to how often it fired; ``gradient_evaluations`` counts
-    forward+backward closure calls, ``forward_evaluations`` forward-only ones.
+    forward+backward closure calls, ``forward_evaluations`` forward-only ones; ``mode`` is
+    the optimizer's mode. The per-run counts are :attr:`uphill_steps`, :attr:`reset_steps`
+    and :attr:`no_decrease_steps`.
     """
 
     loss: tuple[float, ...]
@@ -296,10 +479,33 @@ class Diagnostics:
     reset_counts: dict[str, int]
     gradient_evaluations: int
     forward_evaluations: int
+    uphill: tuple[int, ...] = ()
+    no_decrease: tuple[int, ...] = ()
+    mode: str = "safe"
 
     @property
     def iterations(self) -> int:
         return len(self.loss)
+
+    @property
+    def uphill_steps(self) -> int:
+        """Iterations that accepted a point with a higher loss than where they started."""
+        return int(sum(self.uphill))
+
+    @property
+    def no_decrease_steps(self) -> int:
+        """Iterations whose line search found no point below the starting loss."""
+        return int(sum(self.no_decrease))
+
+    @property
+    def reset_steps(self) -> int:
+        """Iterations in which the history was cleared (any of :data:`RESET_REASONS`)."""
+        return int(sum(1 for f in self.reset_flags if f))
+
+    def counts(self) -> dict[str, int]:
+        """``{"iterations", "uphill_steps", "reset_steps", "no_decrease_steps"}`` of this run."""
+        return {"iterations": self.iterations, "uphill_steps": self.uphill_steps,
+                "reset_steps": self.reset_steps, "no_decrease_steps": self.no_decrease_steps}
 
     def step(self, i: int) -> StepInfo:
         """Step ``i`` (0-based; negative counts from the end) as a :class:`StepInfo`."""
@@ -309,10 +515,13 @@ class Diagnostics:
         flags = self.reset_flags[i]
         names = tuple(n for k, n in enumerate(RESET_REASONS) if flags >> k & 1)
         return StepInfo(i + 1, self.loss[i], self.new_loss[i], self.step_length[i], self.step_ratio[i],
-                        self.evaluations[i], names, self.history[i])
+                        self.evaluations[i], names, self.history[i],
+                        bool(self.uphill[i]) if self.uphill else False,
+                        bool(self.no_decrease[i]) if self.no_decrease else False)
 
 
-_DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags", "history")
+_DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags", "history",
+              "uphill", "no_decrease")
 
 
 # --------------------------------------------------------------------------- the optimizer
@@ -340,6 +549,11 @@ class LBFGSGSS(torch.optim.Optimizer):
         the identical steepest-descent trials and the run stalls for good, e.g. on
         Rosenbrock from (-1.84, -0.93), where ``0.2 |g|`` overshoots by a factor of 1000.
         (The authors' search does not stall there: it moves to a *higher* point instead.)
+        Safe mode only.
+    mode: ``"safe"`` (default: never accepts a higher point, checks that ``-r`` descends,
+        exact ``rho``) or ``"authors"`` (the authors' class step for step: see the module
+        docstring). ``initial_step``, ``expansion``, ``curvature_eps`` and ``tol`` keep their
+        meaning in both modes; the authors' values are the defaults.
 
     Use it like :class:`torch.optim.LBFGS`: ``loss = opt.step(closure)`` (one iteration;
     it returns the closure's loss at the starting point). See the module docstring for
@@ -358,7 +572,10 @@ class LBFGSGSS(torch.optim.Optimizer):
         curvature_eps: float = 1e-4,
         tolerance_grad: float = 0.0,
         shrink_after_failure: bool = True,
+        mode: Mode = "safe",
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r}: valid: {', '.join(MODES)}")
         _check_positive_int("history_size", history_size)
         _check_positive_int("line_search_budget", line_search_budget)
         _check_positive_float("tol", tol)
@@ -376,6 +593,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             curvature_eps=float(curvature_eps),
             tolerance_grad=float(tolerance_grad),
             shrink_after_failure=bool(shrink_after_failure),
+            mode=mode,
         )
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
@@ -469,6 +687,9 @@ class LBFGSGSS(torch.optim.Optimizer):
             reset_counts=dict(st["resets"]),
             gradient_evaluations=int(st["gradient_evaluations"]),
             forward_evaluations=int(st["forward_evaluations"]),
+            uphill=tuple(int(u) for u in d.get("uphill", ())),
+            no_decrease=tuple(int(u) for u in d.get("no_decrease", ())),
+            mode=str(self.param_groups[0].get("mode", "safe")),
         )
 
     @property
@@ -499,12 +720,15 @@ class LBFGSGSS(torch.optim.Optimizer):
             raise ValueError(f"the closure returned a non-finite loss ({loss}) at the starting point")
         g = self._flat_grad()
 
-        def record(new_loss: float, length: float, ratio: float, evals: int, fl: int) -> Any:
+        def record(new_loss: float, length: float, ratio: float, evals: int, fl: int,
+                   uphill: bool = False, no_decrease: bool | None = None) -> Any:
             st["n_iter"] += 1
             d = st["diag"]
-            values = (loss, new_loss, length, ratio, evals, fl, len(st["old_s"]))
+            if no_decrease is None:
+                no_decrease = bool(fl >> RESET_REASONS.index("no_decrease") & 1)
+            values = (loss, new_loss, length, ratio, evals, fl, len(st["old_s"]), int(uphill), int(no_decrease))
             for key, val in zip(_DIAG_KEYS, values):
-                d[key].append(val)
+                d.setdefault(key, []).append(val)
             for k, name in enumerate(RESET_REASONS):
                 if fl >> k & 1:
                     st["resets"][name] += 1
@@ -516,6 +740,9 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["old_s"], st["old_y"] = [], []
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, 1 << RESET_REASONS.index("nonfinite"))
+
+        if group.get("mode", "safe") == "authors":
+            return self._step_authors(closure, st, group, loss, g, record)
 
         # Update the history with the newest pair, unless it is unusable.
         if st["prev_grad"] is not None and st["prev_step"] is not None:
@@ -603,6 +830,75 @@ class LBFGSGSS(torch.optim.Optimizer):
         st["prev_grad"] = g
         st["prev_step"] = step_vec
         return record(res.value, float(step_vec.norm()), res.step / r_norm, res.evaluations, flags)
+
+
+    def _step_authors(self, closure: Callable[[], Any], st: dict[str, Any], group: dict[str, Any],
+                      loss: float, g: Tensor, record: Callable[..., Any]) -> Any:
+        """One iteration of the authors' class (``mode="authors"``), after the gradient is in hand."""
+        flags = 0
+        if st["prev_grad"] is not None and st["prev_step"] is not None:
+            # The newest pair always enters the history (oldest dropped beyond history_size).
+            st["old_s"].append(st["prev_step"])
+            st["old_y"].append(g - st["prev_grad"])
+            while len(st["old_s"]) > group["history_size"]:
+                st["old_s"].pop(0)
+                st["old_y"].pop(0)
+
+        if float(g.abs().max()) <= group["tolerance_grad"]:
+            st["prev_grad"], st["prev_step"] = None, None
+            return record(loss, 0.0, 0.0, 0, flags)
+
+        r = two_loop_direction(g, st["old_s"], st["old_y"], rho_eps=AUTHORS_RHO_EPS)
+        # Their check, after the recursion: any held pair with |s||y| = 0 or cos(s, y) < eps,
+        # or a NaN in r (an Inf, which their code would carry into NaN weights, counts too).
+        for s_i, y_i in zip(st["old_s"], st["old_y"]):
+            mag = float(s_i.norm()) * float(y_i.norm())
+            if mag == 0.0:
+                flags |= 1 << RESET_REASONS.index("zero_pair")
+            elif float(torch.dot(y_i, s_i)) / mag < group["curvature_eps"]:
+                flags |= 1 << RESET_REASONS.index("curvature")
+        if not bool(torch.isfinite(r).all()):
+            flags |= 1 << RESET_REASONS.index("nonfinite")
+        if flags:
+            st["old_s"], st["old_y"] = [], []
+            r = g.clone()
+        r_norm = float(r.norm())
+        u = r / (-r_norm)  # unit direction along -r
+        w0 = self._flat_params()
+        trial = torch.empty_like(w0)
+        evals = 0
+
+        def point(t: float) -> Tensor:
+            return torch.add(w0, u, alpha=t, out=trial)
+
+        def phi(t: float) -> float:
+            nonlocal evals
+            evals += 1
+            self._set_flat(point(t))
+            return self._forward(closure)
+
+        try:
+            res = authors_line_search(
+                phi,
+                f0=loss,
+                initial_step=group["initial_step"] * r_norm,
+                budget=group["line_search_budget"],
+                tol=group["tol"],
+                expansion=group["expansion"],
+            )
+        except BaseException:
+            self._set_flat(w0)
+            raise
+        finally:
+            st["forward_evaluations"] += evals
+
+        # Always take the returned point, even when it is higher than the start.
+        self._set_flat(point(res.step))
+        step_vec = self._flat_params() - w0
+        st["prev_grad"] = g
+        st["prev_step"] = step_vec
+        return record(res.value, float(step_vec.norm()), res.step / r_norm, res.evaluations, flags,
+                      uphill=res.value > loss, no_decrease=not res.value < loss)
 
 
 # --------------------------------------------------------------------------- comparison runs

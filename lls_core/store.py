@@ -89,6 +89,7 @@ def _provenance(result: RunResult) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": result.device,
         "wall_s": result.wall_s,
+        "counts": dict(result.counts),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -169,6 +170,7 @@ class Store:
             wall_s=float(prov["wall_s"]),
             device=str(prov["device"]),
             hyper=dict(stored["hyper"]),
+            counts={k: int(v) for k, v in prov.get("counts", {}).items()},
         )
 
     def provenance(self, key: RunKey) -> dict[str, Any]:

@@ -39,7 +39,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Literal
 
 import torch
 from torch import Tensor
@@ -109,14 +109,19 @@ class SGDConfig:
 class LBFGSGSSConfig:
     """The authors' L-BFGS with golden-section line search (:mod:`lls_core.lbfgs_gss`), full batch.
 
-    ``iterations`` (paper: 1000), ``history_size`` m = 10, ``line_search_budget``
-    6 loss evaluations, ``tol`` 1e-4 (../shared/SPEC.md, section 4).
+    ``iterations``: 1000, the "Epochs: 1000" of the authors' repository README (their notebooks
+    loop 100 or 10 times); ``history_size`` m = 10, ``line_search_budget`` 6 loss evaluations,
+    ``tol`` 1e-4 (the paper's Algorithm 1 and the authors' code); ``variant`` (the optimizer's
+    ``mode``): ``"authors"``
+    follows the authors' optimizer step for step (accepts uphill steps), ``"safe"`` never
+    accepts a higher point (see :class:`lls_core.lbfgs_gss.LBFGSGSS`).
     """
 
     iterations: int = 1000
     history_size: int = 10
     line_search_budget: int = 6
     tol: float = 1e-4
+    variant: Literal["authors", "safe"] = "authors"
 
     name: ClassVar[str] = "lbfgs_gss"
     label: ClassVar[str] = "L-BFGS-GSS"
@@ -128,6 +133,8 @@ class LBFGSGSSConfig:
         _positive(self, "history_size")
         _positive(self, "line_search_budget")
         _positive(self, "tol", float)
+        if self.variant not in ("authors", "safe"):
+            raise ValueError(f"LBFGSGSSConfig.variant={self.variant!r}: valid: authors, safe")
 
     @property
     def steps(self) -> int:
@@ -136,7 +143,8 @@ class LBFGSGSSConfig:
     def make(self, ps: Iterable[Tensor]) -> torch.optim.Optimizer:
         from .lbfgs_gss import LBFGSGSS
 
-        return LBFGSGSS(ps, history_size=self.history_size, line_search_budget=self.line_search_budget, tol=self.tol)
+        return LBFGSGSS(ps, history_size=self.history_size, line_search_budget=self.line_search_budget, tol=self.tol,
+                        mode=self.variant)
 
 
 @dataclass(frozen=True)
@@ -217,6 +225,9 @@ def optimizer_config(name: str, **hyper: Any) -> Any:
 class RunResult:
     """One training run. Curves have shape ``(steps + 1,)`` (index 0 = the initialisation), losses are means
     over the whole set (cross-entropy in nats, or MSE per pixel for the autoencoder); weights have shape ``(d,)``.
+    ``counts``: for L-BFGS-GSS, :meth:`lls_core.lbfgs_gss.Diagnostics.counts` of the run (iterations, accepted
+    uphill steps, iterations with a history reset, iterations whose line search found nothing lower); empty for
+    other optimizers.
     """
 
     arch: str
@@ -232,6 +243,7 @@ class RunResult:
     wall_s: float
     device: str
     hyper: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def min_train_loss(self) -> float:
@@ -336,6 +348,8 @@ def train(
             ok = record(it)
     w_final = params.flatten(model).cpu()
     hyper = dataclasses.asdict(config)
+    diagnostics = getattr(opt, "diagnostics", None)
+    counts = diagnostics().counts() if callable(diagnostics) else {}
     return RunResult(
         arch=arch,
         optimizer=config.name,
@@ -350,4 +364,5 @@ def train(
         wall_s=time.perf_counter() - t0,
         device=str(device),
         hyper=hyper,
+        counts=counts,
     )

@@ -1,5 +1,6 @@
 """The artifact store: atomic saves, metadata checks, safe loading, and a study killed mid-way and resumed."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -131,3 +132,14 @@ def test_killed_study_resumes_without_loss_or_repeat(tmp_path):
     a = torch.load(str(killed) + ".out.pt", weights_only=True)
     b = torch.load(str(tmp_path / "whole") + ".out.pt", weights_only=True)
     assert torch.equal(a["w"], b["w"]) and torch.equal(a["t"], b["t"])
+
+
+def test_lbfgs_gss_counts_survive_the_store(tmp_path):
+    ds = data.load("mnist-5k", n_train=100, n_test=50)
+    cfg = train.LBFGSGSSConfig(iterations=2)
+    r = train.train("fcp", cfg, ds, seed=2, device="cpu")
+    key = store.RunKey("fcp", "softplus", "lbfgs_gss", tuple(sorted(dataclasses.asdict(cfg).items())),
+                       2, "mnist-5k", 100, 50, 0, ds.checksum, 0)
+    st = store.Store(tmp_path)
+    st.save(key, r)
+    assert st.load(key).counts == r.counts and r.counts["iterations"] == 2

@@ -174,3 +174,23 @@ def test_profile_architecture_overrides_reach_the_run_keys():
                           arch_overrides=(("lstm", "sgd", train.SGDConfig(epochs=1)),))
     hyper = {a: dict(study.plan(a, small, ("sgd",))[0].key.hyper) for a in ("fcp", "lstm")}
     assert hyper["lstm"]["epochs"] == 1 and hyper["fcp"]["epochs"] == train.SGDConfig().epochs
+
+
+def test_lbfgs_gss_trains_in_the_authors_mode_and_records_its_counts(tiny):
+    cfg = train.LBFGSGSSConfig(iterations=5)
+    assert cfg.variant == "authors"
+    r = train.train("fcp", cfg, tiny, seed=1, device="cpu")
+    assert r.hyper["variant"] == "authors"
+    assert r.counts["iterations"] == 5
+    assert set(r.counts) == {"iterations", "uphill_steps", "reset_steps", "no_decrease_steps"}
+    assert 0 <= r.counts["uphill_steps"] <= r.counts["no_decrease_steps"] <= 5
+    # Stored and read back with the run.
+    safe = train.train("fcp", dataclasses.replace(cfg, variant="safe"), tiny, seed=1, device="cpu")
+    assert safe.counts["uphill_steps"] == 0
+    assert train.SGDConfig(epochs=1).make([torch.zeros(1, requires_grad=True)]) is not None
+    assert train.train("fcp", train.SGDConfig(epochs=1), tiny, seed=1, device="cpu").counts == {}
+
+
+def test_lbfgs_gss_bad_mode_is_refused():
+    with pytest.raises(ValueError, match="variant='fast'.*authors, safe"):
+        train.LBFGSGSSConfig(variant="fast")  # type: ignore[arg-type]
