@@ -144,7 +144,8 @@ def _write_manifest(root: Path, profile: str, argv: Sequence[str]) -> None:
     path = root / f"train-{profile}.manifest.json"
     if path.exists():
         return  # the first start is the one that counts; restarts append to the log
-    rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(),
+    rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(), "niceness": os.nice(0),
+           "torch_threads": torch.get_num_threads(), "pid": os.getpid(),
            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _atomic_bytes(path, json.dumps(rec, indent=1, sort_keys=True).encode())
 
