@@ -36,7 +36,7 @@ import torch
 from . import book, models, params, study
 from .train import LBFGSGSSConfig, SGDConfig, TorchLBFGSConfig
 
-__all__ = ["CHAPTERS", "ArchCost", "Calibration", "Plan", "calibrate", "plan", "PlanError"]
+__all__ = ["CHAPTERS", "ArchCost", "Calibration", "Plan", "calibrate", "plan", "check_chapter", "PlanError"]
 
 CHAPTERS: tuple[str, ...] = ("training", "barriers", "geometry")
 _TOPO_OPTIMIZERS = ("sgd", "lbfgs_gss", "lbfgs")  # topography.load's default: six weight sets
@@ -334,6 +334,61 @@ def plan(chapter: str, profile: str = "quick", overrides: Mapping[str, Any] | No
     except KeyError as err:
         raise PlanError(err.args[0]) from None
     values = book.resolve_parameters(ch, profile, overrides)
+    return _plan_values(chapter, profile, values, calibration, archs, count_stored)
+
+
+def _act_bytes(arch: str, n: int = 8) -> float:
+    model = models.build(arch, seed=0)
+    saved = [0]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    x, y = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        models.loss(model, x, y)
+    return max(saved[0] / n, 1.0)
+
+
+def _mem_available() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_chapter(slug: str, profile: str, params: Mapping[str, Any]) -> None:
+    """Refuse (``PlanError``, the estimate in the message) a run whose peak memory exceeds what this machine has free.
+
+    The hook ``lls-book run`` calls before any work. Cheap: it measures only the
+    bytes autograd keeps per image (one forward on 8 images per network), no timings;
+    chapters outside :data:`CHAPTERS` pass.
+    """
+    if slug not in CHAPTERS:
+        return
+    archs = list(models.ARCHITECTURES) if slug == "training" else [a for a in params.get("archs", []) if a in models.ARCHITECTURES]
+    costs = {a: ArchCost(a, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, _act_bytes(a), _n_params(a)) for a in archs}
+    p = _plan_values(slug, profile, params, Calibration(costs, "cpu", 8, 0.0), None, False)
+    avail = _mem_available()
+    if avail is not None and p.peak_memory_bytes > avail:
+        raise PlanError(
+            f"{slug} ({profile}) needs about {p.peak_memory_bytes / 2**30:.1f} GiB at its peak "
+            f"({p.workers} worker(s)), but this machine has {avail / 2**30:.1f} GiB available; "
+            "use fewer workers, a smaller profile or a larger machine"
+        )
+
+
+def _n_params(arch: str) -> int:
+    return int(models.PARAM_COUNTS[arch])
+
+
+def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibration: Calibration | None,
+                 archs: Sequence[str] | None, count_stored: bool) -> Plan:
     if chapter == "training":
         prof = study.get_profile(values["profile"])
         chosen, optimizers = list(models.ARCHITECTURES), study.DEFAULT_OPTIMIZERS

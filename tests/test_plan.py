@@ -143,3 +143,15 @@ def test_cli_plan_refuses_with_exit_2_and_one_line(capsys):
     assert err.startswith("lls-book: error:") and "\n" not in err
     assert cli.main(["plan", "barriers", "--profile", "full", "-p", "k_best", "0"]) == 2
     assert "'k_best' = 0" in capsys.readouterr().err
+
+
+def test_check_chapter_refuses_what_cannot_fit(monkeypatch):
+    from lls_core import book
+
+    ch = book.get_chapter("barriers")
+    ok = book.resolve_parameters(ch, "smoke")
+    plan.check_chapter("barriers", "smoke", ok)  # fits
+    plan.check_chapter("surfaces", "quick", {})  # not a planned chapter: passes
+    monkeypatch.setattr(plan, "_mem_available", lambda: 1e6)  # a machine with 1 MB free
+    with pytest.raises(plan.PlanError, match=r"needs about .* GiB .* 0\.0 GiB available"):
+        plan.check_chapter("barriers", "smoke", ok)
