@@ -33,7 +33,7 @@ from typing import Any, Iterator
 __all__ = ["check_scheduler", "client", "local_cluster", "SCHEMES"]
 
 SCHEMES: tuple[str, ...] = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
-_ADDRESS = re.compile(r"^(?P<scheme>[a-z]+)://(?P<host>\[[0-9A-Fa-f:]+\]|[A-Za-z0-9_.\-]+)(?::(?P<port>\d{1,5}))?/?$")
+_ADDRESS = re.compile(r"^(?P<scheme>[a-z]+)://(?P<host>\[[0-9A-Fa-f:]+\]|[A-Za-z0-9_.\-]+)(?::(?P<port>\d{1,5}))?(?P<path>/\S*)?$")
 
 
 def check_scheduler(scheduler: Any) -> str | None:

@@ -134,7 +134,7 @@ def test_store_not_visible_to_the_caller_is_named(scheduler_address, tmp_path, m
                         optimizers=("sgd",))
 
 
-@pytest.mark.parametrize("bad", ["localhost:8786", "http://127.0.0.1:8786", "tcp://", "tcp://h:99999", "tcp://a b:1", 17])
+@pytest.mark.parametrize("bad", ["localhost:8786", "http://127.0.0.1:8786", "tcp://", "tcp://h:99999", "tcp://a b:1", "tcp://h:1/x y", 17])
 def test_bad_scheduler_addresses_are_refused_before_work(bad, tmp_path):
     with pytest.raises(ValueError, match="scheduler="):
         study.run_study("fcp", "smoke", store=tmp_path, scheduler=bad, progress=False)

@@ -155,3 +155,22 @@ def test_check_chapter_refuses_what_cannot_fit(monkeypatch):
     monkeypatch.setattr(plan, "_mem_available", lambda: 1e6)  # a machine with 1 MB free
     with pytest.raises(plan.PlanError, match=r"needs about .* GiB .* 0\.0 GiB available"):
         plan.check_chapter("barriers", "smoke", ok)
+
+
+def test_full_profile_is_the_papers_protocol_on_the_embedded_digits():
+    from lls_core import book
+
+    full, paper = study.get_profile("full"), study.get_profile("paper")
+    assert (full.dataset, full.n_train, full.n_test) == ("mnist-5k", 4000, 1000)
+    assert (full.n_inits, full.k_best) == (paper.n_inits, paper.k_best) == (75, 48)
+    for a in models.ARCHITECTURES:
+        assert full.config("lbfgs_gss", a).iterations == 1000 == paper.config("lbfgs_gss", a).iterations
+        assert full.config("sgd", a) == paper.config("sgd", a)
+    assert "full" in book.PROFILES and "full" in PATH_PROFILES
+    for slug in ("training", "barriers", "geometry"):
+        ch = book.get_chapter(slug)
+        values = book.resolve_parameters(ch, "full")
+        assert values.get("profile", values.get("study_profile")) == "full"
+        assert values["scheduler"] == ""
+        if slug != "training":
+            assert values["archs"] == list(models.ARCHITECTURES) and values["n_inits"] == 75 and values["k_best"] == 48

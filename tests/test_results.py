@@ -90,7 +90,9 @@ def test_missing_archive_is_named(tmp_path):
 @pytest.mark.skipif(not (ARCHIVE / "runs.csv").is_file(), reason="no archived full-profile results")
 @pytest.mark.parametrize(("arch", "optimizer", "steps"), [("fcp", "sgd", 3), ("fcp", "lbfgs_gss", 8), ("autoencoder", "sgd", 2)])
 def test_recompute_archived_full_run_prefix(arch, optimizer, steps):
-    """Re-train the lowest finished seed of an archived ``full`` run for a few steps: its curve must be equal."""
+    """Re-train the lowest finished seed of an archived ``full`` run for a few steps: its curve must be equal
+    (to float32 summation order; a wrong initialisation, data split, mini-batch order or optimizer is off by
+    far more than 1e-5)."""
     torch.set_num_threads(1)
     a = results.load_archive("full")
     prof = study.get_profile("full")
@@ -107,8 +109,10 @@ def test_recompute_archived_full_run_prefix(arch, optimizer, steps):
     r = train.train(arch, short, ds, seed=seed, activation=prof.activation, perm_seed=prof.perm_seed, device="cpu")
     stored_train = a.curve(arch, optimizer, seed)[: steps + 1]
     stored_test = a.curve(arch, optimizer, seed, "test")[: steps + 1]
-    assert np.array_equal(r.train_loss.double().numpy(), stored_train)
-    assert np.array_equal(r.test_loss.double().numpy(), stored_test)
+    # Equal to float32 reduction order: the trainer that made the archive reproduces it bit for bit; an
+    # ensemble trainer that sums in another order may differ in the 7th digit over these few steps.
+    np.testing.assert_allclose(r.train_loss.double().numpy(), stored_train, rtol=1e-5, atol=0)
+    np.testing.assert_allclose(r.test_loss.double().numpy(), stored_test, rtol=1e-5, atol=0)
 
 
 def test_table1_beside_puts_page_archive_and_published_side_by_side(smoke_archive):
