@@ -422,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--profile", required=True, choices=list(study.PROFILES))
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
         p.add_argument("--store", required=True, help="artifact store folder the runs were trained into")
+    tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(OPTIMIZERS),
+                    help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -432,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error(f"--shard {args.shard!r}: expected I/N, e.g. 0/2")
         Path(args.store).mkdir(parents=True, exist_ok=True)
         _write_manifest(Path(args.store), args.profile, ["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
-        n = train_background(args.archs, args.profile, args.store, shard=(i, n_sh))
+        n = train_background(args.archs, args.profile, args.store, args.optimizers, shard=(i, n_sh))
         print(f"trained {n} runs into {args.store}")
     elif args.cmd == "archive":
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
