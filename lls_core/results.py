@@ -68,6 +68,7 @@ def train_background(
     device: str | None = "cpu",
     shard: tuple[int, int] = (0, 1),
     claim_runs: bool = True,
+    retry_failed: bool = False,
 ) -> int:
     """Train every missing run of ``archs`` under ``profile`` into ``store``, one at a time; return how many.
 
@@ -79,7 +80,9 @@ def train_background(
     without ever training the same run twice). ``claim_runs``: before training a run,
     create ``<store>/claims/<key digest>`` exclusively (holding this process's id) and
     skip runs another live process on this machine has claimed, so that several
-    processes started alike share the work dynamically.
+    processes started alike share the work dynamically. A run that raises is logged
+    with its error (``"error"``) and skipped, and later calls skip it too unless
+    ``retry_failed``; the others go on. Returns how many runs finished.
     """
     i_shard, n_shard = shard
     if not (isinstance(n_shard, int) and n_shard >= 1 and isinstance(i_shard, int) and 0 <= i_shard < n_shard):
@@ -88,10 +91,18 @@ def train_background(
     st = Store(store)
     st.root.mkdir(parents=True, exist_ok=True)
     log_path = Path(log) if log else st.root / f"train-{prof.name}.jsonl"
+    failed = set()
+    if log_path.is_file() and not retry_failed:
+        for line in log_path.read_text().splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if "error" in rec:
+                failed.add((rec["arch"], rec["optimizer"], rec["seed"]))
     n = 0
     for pos, task in enumerate(interleaved_tasks(archs, prof, optimizers)):
         if pos % n_shard != i_shard or st.has(task.key):
             continue
+        if (task.key.arch, task.key.optimizer, task.key.seed) in failed:
+            continue  # failed before: the log says why; retry_failed=True tries again
         claim = _claim(st.root, task.key.digest) if claim_runs else None
         if claim_runs and claim is None:
             continue  # another live process is training it
@@ -99,7 +110,11 @@ def train_background(
             if st.has(task.key):
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
-            study.execute(task, str(st.root), device, threads=1)
+            error = None
+            try:
+                study.execute(task, str(st.root), device, threads=1)
+            except Exception as err:  # noqa: BLE001 - a failed run is logged and the others go on
+                error = f"{type(err).__name__}: {err}"
             cpu_s = time.process_time() - c0
         finally:
             if claim is not None:
@@ -113,9 +128,11 @@ def train_background(
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": platform.node(),
         }
+        if error is not None:
+            rec["error"] = error
         with open(log_path, "a") as f:
             f.write(json.dumps(rec) + "\n")
-        n += 1
+        n += error is None
     return n
 
 
@@ -267,7 +284,9 @@ def archive(
         "run_wall_s_sum": float(sum(walls)),
         "run_wall_s_by_set": {f"{a}/{o}": float(sum(r["wall_s"] for r in rows if (r["arch"], r["optimizer"]) == (a, o)))
                               for a in archs for o in optimizers},
-        "per_set_from_log": _per_set(log, archs, optimizers, prof.n_inits),
+        "per_set_from_log": _per_set([r for r in log if "error" not in r], archs, optimizers, prof.n_inits),
+        "runs_failed": [{k: r[k] for k in ("arch", "optimizer", "seed", "error", "cpu_s", "finished_utc")}
+                        for r in log if "error" in r and r["arch"] in archs and r["optimizer"] in optimizers],
         "log_first_finish_utc": log[0]["finished_utc"] if log else None,
         "log_last_finish_utc": log[-1]["finished_utc"] if log else None,
     }

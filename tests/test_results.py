@@ -127,3 +127,25 @@ def test_table1_beside_puts_page_archive_and_published_side_by_side(smoke_archiv
     assert frame.loc["FCP", ("test", "SGD", "published")] == page.loc["FCP", ("test", "SGD", "published")]
     assert frame.loc["FCP", ("runs", "SGD", "K / finished / planned (smoke)")] == "2 / 3 / 3"
     assert [c[0] for c in frame.columns][:3] == ["train"] * 3
+
+
+def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
+    real = study.execute
+
+    def flaky(task, root, device=None, threads=1):
+        if task.key.optimizer == "lbfgs_gss" and task.key.seed == 1:
+            raise ZeroDivisionError("float division by zero")
+        return real(task, root, device, threads)
+
+    monkeypatch.setattr(study, "execute", flaky)
+    store = tmp_path / "s"
+    assert results.train_background(["fcp"], "smoke", store) == 5
+    log = [json.loads(x) for x in (store / "train-smoke.jsonl").read_text().splitlines()]
+    bad = [r for r in log if "error" in r]
+    assert [(r["optimizer"], r["seed"]) for r in bad] == [("lbfgs_gss", 1)] and "ZeroDivisionError" in bad[0]["error"]
+    assert results.train_background(["fcp"], "smoke", store) == 0  # not retried by default
+    a = results.load_archive("smoke", results.archive("smoke", ["fcp"], store, tmp_path / "out"))
+    assert a.provenance["runs_missing"] == {"fcp/lbfgs_gss": [1]}
+    assert a.provenance["runs_failed"][0]["seed"] == 1
+    monkeypatch.setattr(study, "execute", real)
+    assert results.train_background(["fcp"], "smoke", store, retry_failed=True) == 1
