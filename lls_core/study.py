@@ -33,7 +33,13 @@ Runs are independent, so :func:`run_study` maps them over Dask workers: a
 ``LocalCluster`` with ``workers`` processes by default, or any running scheduler
 (``scheduler="tcp://host:8786"``, e.g. a dask-jobqueue SLURM cluster) or a
 ``distributed.Client``. With ``workers=1`` and no scheduler the very same task
-function runs in this process, one run after the other.
+function runs in this process, one run after the other. The LocalCluster listens on
+127.0.0.1 only (:mod:`lls_core.cluster`). Workers write finished runs into the store
+themselves, so with a remote scheduler the store must be on a path that every worker
+and the caller share (``store=`` or ``$LLS_ARTIFACTS`` on every machine);
+:func:`run_studies` checks that it sees every run the workers wrote. Before a long
+profile, ``lls-book plan training --profile full`` estimates its time and memory
+(:mod:`lls_core.plan`).
 """
 
 from __future__ import annotations
