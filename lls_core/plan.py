@@ -118,14 +118,6 @@ def _calibrate_arch(arch: str, n: int, device: str, repeats: int) -> ArchCost:
         model.zero_grad(set_to_none=True)
         models.loss(model, x, y).backward()
 
-    saved = [0]
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        saved[0] += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        models.loss(model, x, y)
     fwd()
     fwd_bwd()  # warm up
     t_fwd = _median_time(fwd, repeats)
@@ -176,7 +168,7 @@ def _calibrate_arch(arch: str, n: int, device: str, repeats: int) -> ArchCost:
         gss_iter_s=t_gss / n,
         lbfgs_iter_s=t_lbfgs / n,
         hvp_s=t_hvp / n,
-        act_bytes=max(saved[0] / n, 1.0),
+        act_bytes=_act_bytes(arch),
         n_params=params.num_params(model),
     )
 
@@ -337,8 +329,7 @@ def plan(chapter: str, profile: str = "quick", overrides: Mapping[str, Any] | No
     return _plan_values(chapter, profile, values, calibration, archs, count_stored)
 
 
-def _act_bytes(arch: str, n: int = 8) -> float:
-    model = models.build(arch, seed=0)
+def _saved_bytes(model: torch.nn.Module, n: int) -> int:
     saved = [0]
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -348,7 +339,13 @@ def _act_bytes(arch: str, n: int = 8) -> float:
     x, y = torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         models.loss(model, x, y)
-    return max(saved[0] / n, 1.0)
+    return saved[0]
+
+
+def _act_bytes(arch: str, n: int = 8) -> float:
+    """Bytes autograd saves per image: the slope between ``n`` and ``2 n`` images (weights saved once drop out)."""
+    model = models.build(arch, seed=0)
+    return max((_saved_bytes(model, 2 * n) - _saved_bytes(model, n)) / n, 1.0)
 
 
 def _mem_available() -> float | None:
