@@ -19,7 +19,9 @@ Example::
 
 Only the chapters that train networks or compute paths are planned
 (:data:`CHAPTERS`). Runs already in the artifact store are counted as ``runs_stored``
-where the data are at hand; the estimate prices every run (an upper bound).
+where the data are at hand; the estimate prices every run and every path, also
+those already in the store or the path cache (geometry reuses the barriers chapter's
+paths), so it is an upper bound for a rerun.
 """
 
 from __future__ import annotations
@@ -429,7 +431,6 @@ def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibrat
         if path is not None:
             n_sets = 2 * len(optimizers)
             p = n_sets * _LANDSCAPES * min(n_pairs, k_best * (k_best - 1) // 2)
-            n_d = {True: n_train, False: n_test}
             n_data_tr = min(path.n_data or n_train, n_train)
             n_data_te = min(path.n_data or n_test, n_test)
             per_pair_pts = path.steps * path.n_points
@@ -437,7 +438,7 @@ def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibrat
             t_pairs += (p - p // 2) * (per_pair_pts * (n_data_te * c.fwd_bwd_s) + path.n_points * n_data_te * c.fwd_s)
             a_s += t_pairs
             bound = (path.memory_mb or 384.0) * 2**20
-            a_peak = max(a_peak, min(path.n_points * max(n_d.values()) * c.act_bytes, bound) + (n_train + n_test) * _IMAGE_BYTES)
+            a_peak = max(a_peak, min(path.n_points * n_data_tr * c.act_bytes, bound) + (n_train + n_test) * _IMAGE_BYTES)
             pairs += p
             passes += p * per_pair_pts
             if chapter == "geometry":
