@@ -6,8 +6,10 @@ prices it with a short calibration on this machine (:func:`calibrate`: for each
 network, one forward+backward pass, one SGD mini-batch step, one L-BFGS-GSS and one
 torch L-BFGS iteration, one Hessian-vector product and the bytes autograd keeps per
 image, on a few hundred synthetic images, a few seconds in all). Costs are per
-image and scale linearly with the number of images; time assumes the runs (or
-pairs) spread evenly over ``workers`` processes, which is the best case.
+image and scale linearly with the number of images. On the CPU they are CPU seconds
+of one torch thread, so a loaded machine does not inflate them: the estimate is the
+time when every worker has a core to itself, with the runs (or pairs) spread evenly
+over ``workers`` processes (the best case). On CUDA they are wall seconds.
 
 Example::
 
@@ -97,12 +99,20 @@ class Calibration:
         return self.costs[arch]
 
 
-def _median_time(fn: Any, repeats: int) -> float:
+def _median_time(fn: Any, repeats: int, device: str = "cpu") -> float:
+    """Median seconds of ``fn()``: CPU seconds of this process on the CPU (what the work costs when it has
+    a core to itself, however loaded the machine is now), wall seconds after a synchronise on CUDA."""
+    cuda = str(device).startswith("cuda")
+    clock = time.perf_counter if cuda else time.process_time
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(clock() - t0)
     return statistics.median(times)
 
 
@@ -122,8 +132,8 @@ def _calibrate_arch(arch: str, n: int, device: str, repeats: int) -> ArchCost:
 
     fwd()
     fwd_bwd()  # warm up
-    t_fwd = _median_time(fwd, repeats)
-    t_fb = _median_time(fwd_bwd, repeats)
+    t_fwd = _median_time(fwd, repeats, device)
+    t_fb = _median_time(fwd_bwd, repeats, device)
 
     xb, yb = x[:64], y[:64]
     sgd = SGDConfig().make(model.parameters())
@@ -134,7 +144,7 @@ def _calibrate_arch(arch: str, n: int, device: str, repeats: int) -> ArchCost:
         sgd.step()
 
     sgd_step()
-    t_sgd = _median_time(sgd_step, max(repeats, 5))
+    t_sgd = _median_time(sgd_step, max(repeats, 5), device)
 
     def iteration_cost(cfg: Any) -> float:
         m = models.build(arch, seed=1).to(device)
@@ -148,7 +158,7 @@ def _calibrate_arch(arch: str, n: int, device: str, repeats: int) -> ArchCost:
             return value
 
         opt.step(closure)  # the first iteration sets up the history
-        return _median_time(lambda: opt.step(closure), repeats)
+        return _median_time(lambda: opt.step(closure), repeats, device)
 
     t_gss = iteration_cost(LBFGSGSSConfig())
     t_lbfgs = iteration_cost(TorchLBFGSConfig())
@@ -161,7 +171,7 @@ def _calibrate_arch(arch: str, n: int, device: str, repeats: int) -> ArchCost:
         torch.autograd.grad(gr, ps, v)
 
     hvp()
-    t_hvp = _median_time(hvp, repeats)
+    t_hvp = _median_time(hvp, repeats, device)
     return ArchCost(
         arch=arch,
         fwd_s=t_fwd / n,
@@ -177,7 +187,7 @@ def _calibrate_arch(arch: str, n: int, device: str, repeats: int) -> ArchCost:
 
 def calibrate(archs: Sequence[str] = models.ARCHITECTURES, *, n_images: int = 256, repeats: int = 3,
               device: str | None = None) -> Calibration:
-    """Time each network's passes on ``n_images`` synthetic images (one torch thread's worth of work).
+    """Time each network's passes on ``n_images`` synthetic images, with one torch thread.
 
     Returns a :class:`Calibration`; a few seconds on a laptop core for all four networks.
     """
@@ -193,7 +203,12 @@ def calibrate(archs: Sequence[str] = models.ARCHITECTURES, *, n_images: int = 25
 
     device = device or default_device()
     t0 = time.perf_counter()
-    costs = {a: _calibrate_arch(a, n_images, device, repeats) for a in archs}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as every study run: one torch thread per worker
+    try:
+        costs = {a: _calibrate_arch(a, n_images, device, repeats) for a in archs}
+    finally:
+        torch.set_num_threads(threads)
     return Calibration(costs, device, n_images, time.perf_counter() - t0)
 
 

@@ -97,8 +97,9 @@ def test_geometry_counts_hessian_products():
 
 
 def test_calibration_measures_positive_costs():
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
     cal = plan.calibrate(["fcp"], n_images=64, repeats=1)
+    assert torch.get_num_threads() == before  # calibrates with one thread, then restores the setting
     c = cal.cost("fcp")
     assert c.n_params == models.PARAM_COUNTS["fcp"]
     for f in dataclasses.fields(c):
