@@ -85,7 +85,7 @@ def _same_runs(a: study.StudyResult, b: study.StudyResult) -> None:
     for opt in a.runs:
         for ra, rb in zip(a.runs[opt], b.runs[opt], strict=True):
             assert ra.seed == rb.seed
-            assert torch.equal(ra.train_loss, rb.train_loss) or torch.allclose(ra.train_loss, rb.train_loss, equal_nan=True, rtol=0, atol=0)
+            assert torch.equal(ra.train_loss.nan_to_num(-1), rb.train_loss.nan_to_num(-1))  # bit for bit
             assert torch.equal(ra.test_loss.nan_to_num(-1), rb.test_loss.nan_to_num(-1))
             assert torch.equal(ra.w_final, rb.w_final) and torch.equal(ra.w_test, rb.w_test)
 
