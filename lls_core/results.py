@@ -345,9 +345,10 @@ class Archive:
             return z[key]
 
     def facts(self) -> dict[str, Any]:
-        """Flat numbers for the prose: runs finished / planned, summed run hours, data checksum."""
+        """Flat numbers for the prose: runs finished / planned / failed, summed run hours, training commit."""
         p = self.provenance
         return {"runs_finished": p["runs_finished"], "runs_planned": p["runs_planned"],
+                "runs_failed": len(p.get("runs_failed", [])),
                 "run_hours": p["run_wall_s_sum"] / 3600, "commit": (p.get("training") or {}).get("git_commit", "")[:10]}
 
 
