@@ -88,7 +88,7 @@ def test_missing_archive_is_named(tmp_path):
 
 
 @pytest.mark.skipif(not (ARCHIVE / "runs.csv").is_file(), reason="no archived full-profile results")
-@pytest.mark.parametrize(("arch", "optimizer", "steps"), [("fcp", "sgd", 3), ("fcp", "lbfgs_gss", 8), ("autoencoder", "sgd", 2)])
+@pytest.mark.parametrize(("arch", "optimizer", "steps"), [("fcp", "sgd", 3), ("fcp", "lbfgs_gss", 8), ("autoencoder", "sgd", 2), ("autoencoder", "lbfgs_gss", 8)])
 def test_recompute_archived_full_run_prefix(arch, optimizer, steps):
     """Re-train the lowest finished seed of an archived ``full`` run for a few steps: its curve must be equal
     (to float32 summation order; a wrong initialisation, data split, mini-batch order or optimizer is off by
