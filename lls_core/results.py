@@ -363,7 +363,16 @@ def table1_beside(archive: Archive, page: Any) -> Any:
     """
     import pandas as pd
 
+    n_inits = archive.provenance.get("profile_settings", {}).get("n_inits", "?")
+    runs_col = f"K / finished / planned ({archive.profile})"
     rows: dict[str, dict[tuple[str, str, str], Any]] = {}
+    for arch in dict.fromkeys(archive.table1.arch):  # this page's and the published values of every optimizer
+        name = study._NN_NAMES[arch]
+        row = rows.setdefault(name, {})
+        if name in page.index:
+            for loss, label, source in page.columns:
+                if loss in ("train", "test") and source in ("book", "published"):
+                    row[(loss, label, "page" if source == "book" else "published")] = float(page.loc[name, (loss, label, source)])
     for rec in archive.table1.itertuples(index=False):
         name = study._NN_NAMES[rec.arch]
         label = OPTIMIZERS[rec.optimizer].label
@@ -374,7 +383,11 @@ def table1_beside(archive: Archive, page: Any) -> Any:
             row[(loss, label, archive.profile)] = float(getattr(rec, loss))
             if name in page.index and (loss, label, "published") in page.columns:
                 row[(loss, label, "published")] = float(page.loc[name, (loss, label, "published")])
-        row[("runs", label, f"K / finished / planned ({archive.profile})")] = f"{rec.k} / {rec.finished} / {rec.of}"
+        row[("runs", label, runs_col)] = f"{rec.k} / {rec.finished} / {rec.of}"
+    labels_done = {c[1] for r in rows.values() for c in r if c[0] == "runs"}
+    for row in rows.values():
+        for label in labels_done:
+            row.setdefault(("runs", label, runs_col), f"0 / 0 / {n_inits}")  # nothing finished for this one
     frame = pd.DataFrame.from_dict(rows, orient="index")
     rank = {"train": 0, "test": 1, "runs": 2, "page": 0, archive.profile: 1, "published": 2}
     labels = [OPTIMIZERS[o].label for o in OPTIMIZERS]

@@ -127,6 +127,12 @@ def test_table1_beside_puts_page_archive_and_published_side_by_side(smoke_archiv
     assert frame.loc["FCP", ("test", "SGD", "published")] == page.loc["FCP", ("test", "SGD", "published")]
     assert frame.loc["FCP", ("runs", "SGD", "K / finished / planned (smoke)")] == "2 / 3 / 3"
     assert [c[0] for c in frame.columns][:3] == ["train"] * 3
+    # an optimizer with no finished archived run still shows this page's and the published values
+    gss_only_sgd = results.Archive(a.profile, a.folder, a.runs, a.table1[a.table1.optimizer == "sgd"], a.weight_stats,
+                                   a.provenance)
+    f2 = results.table1_beside(gss_only_sgd, page)
+    assert f2.loc["FCP", ("train", "L-BFGS-GSS", "page")] == page.loc["FCP", ("train", "L-BFGS-GSS", "book")]
+    assert f2.loc["FCP", ("runs", "SGD", "K / finished / planned (smoke)")] == "2 / 3 / 3"
 
 
 def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
