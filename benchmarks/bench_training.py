@@ -84,7 +84,7 @@ def dask_speedup(runs: int, n_train: int, epochs: int) -> tuple[float, float, fl
         study.run_studies(["lenet"], prof, ("sgd",), store=root, workers=1, progress=False, device="cpu")
         serial = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
         client.run(study.dataset, prof)
         startup = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as root:

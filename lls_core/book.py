@@ -86,9 +86,10 @@ __all__ = [
     "build_pdf",
 ]
 
-PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
+PROFILES: tuple[str, ...] = ("smoke", "quick", "full", "paper")
 """``smoke``: smallest, used by the tests; ``quick``: the default book build (the
-parameters cell's defaults); ``paper``: the papers' full scale."""
+parameters cell's defaults); ``full``: the paper's protocol on the embedded digits;
+``paper``: the papers' full scale."""
 
 KERNEL = "python3"
 KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=ERROR",)

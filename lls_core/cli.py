@@ -4,6 +4,7 @@
     lls-book run CHAPTER [--profile NAME] [-p NAME VALUE]...
     lls-book build [--profile NAME] [--only CHAPTER]...
     lls-book fetch authors-weights|mnist [--dest FOLDER]
+    lls-book plan CHAPTER [--profile NAME] [-p NAME VALUE]...   # work, time and memory, before running
 
 ``run`` executes one chapter with papermill into ``_build/executed/<profile>/``
 (figures into ``_build/figures/<profile>/<chapter>/``); ``build`` runs every
@@ -44,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--build-dir", type=Path, default=None, help="default: _build in the project root")
     run.add_argument("--wait", action="store_true", help="wait for a running copy of this chapter and profile to finish")
+    pl = sub.add_parser("plan", help="runs, pairs, passes, time and memory a chapter's parameters imply")
+    pl.add_argument("chapter")
+    pl.add_argument("--profile", default="quick", help=f"one of {', '.join(book.PROFILES)} (default quick)")
+    pl.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     build = sub.add_parser("build", help="execute every chapter and build the HTML book")
     build.add_argument("--profile", default="quick", help=f"one of {', '.join(book.PROFILES)} (default quick)")
     build.add_argument("--build-dir", type=Path, default=None)
@@ -138,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{res.slug} ({res.profile}) ran in {res.wall_seconds:.1f} s -> {res.notebook}")
             for f in res.figures:
                 print(f"  figure {f}")
+        elif args.command == "plan":
+            from . import plan
+
+            overrides = {name: book.parse_value(text) for name, text in args.parameter}
+            print(plan.plan(args.chapter, args.profile, overrides).text())
         elif args.command == "build":
             if args.profile not in book.PROFILES:
                 raise book.ParameterError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(book.PROFILES)}")

@@ -48,10 +48,12 @@ __all__ = [
 PATH_PROFILES: dict[str, PathConfig] = {
     "smoke": PathConfig(n_terms=4, n_points=7, steps=3, lr=1e-3, n_data=250),
     "quick": PathConfig(n_terms=10, n_points=15, steps=30, lr=3e-3, n_data=500),
+    "full": PathConfig(n_terms=10, n_points=51, steps=100, lr=1e-3, n_data=None, memory_mb=4096.0),
     "paper": PathConfig(n_terms=10, n_points=51, steps=100, lr=1e-3, n_data=None, memory_mb=8192.0),
 }
 """FourierPathFinder settings per profile. ``paper`` is the authors' (10 terms, 51
-points, Adam lr 1e-3, 100 steps, every image). ``quick`` fits 2 CPU cores: 15 points,
+points, Adam lr 1e-3, 100 steps, every image); ``full`` the same on the embedded digits,
+with calls bounded to 4 GiB. ``quick`` fits 2 CPU cores: 15 points,
 500 images, 30 steps at lr 3e-3 (about the same total movement of the coefficients
 as the authors' 100 steps at 1e-3). ``lam`` = 1e-3 everywhere (the PathConfig default:
 the authors' network code, commits d1697ac, 5a68028, e11b717; the path-finder chapter
@@ -90,9 +92,10 @@ class Topography:
 
 def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_best: int | None = None,
          optimizers: Sequence[str] = ("sgd", "lbfgs_gss", "lbfgs"), store: Any = None,
-         workers: int | None = None, progress: bool = False) -> Topography:
+         workers: int | None = None, progress: bool = False, scheduler: Any = None) -> Topography:
     """Weight sets of ``arch`` under study profile ``profile`` (optionally with more or fewer
-    initialisations ``n_inits`` and kept runs ``k_best``), trained or reused from the store."""
+    initialisations ``n_inits`` and kept runs ``k_best``), trained or reused from the store.
+    ``scheduler``: a Dask scheduler address for the missing runs (see :mod:`lls_core.cluster`)."""
     from lls_core import study
 
     if arch not in models.ARCHITECTURES:
@@ -101,7 +104,7 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
     changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
     if changes:
         prof = prof.replace(**changes)
-    res = study.run_study(arch, prof, optimizers, store=store, workers=workers, progress=progress)
+    res = study.run_study(arch, prof, optimizers, store=store, workers=workers, progress=progress, scheduler=scheduler)
     raw = res.weight_sets()
     sets = {k: raw[k] for k in SET_ORDER if k in raw}
     sets.update({k: v for k, v in raw.items() if k not in sets})
@@ -121,12 +124,14 @@ def barrier_cache_dir(topo: Topography) -> Path:
 def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: int = 0,
                  sets: Sequence[str] | None = None, landscapes: Sequence[str] = landscape.LANDSCAPES,
                  workers: int = 1, client: Any = None, progress: bool = False,
-                 cache: bool = True) -> dict[tuple[str, str], Barriers]:
+                 cache: bool = True, scheduler: Any = None) -> dict[tuple[str, str], Barriers]:
     """Barriers of ``n_pairs`` random pairs (at most all pairs) of every set on every landscape.
 
     ``workers > 1`` starts a Dask ``LocalCluster`` of that many single-threaded
-    processes for the duration of the call (or pass a running ``client``). The same
-    pairs (``seed``) are used on both landscapes.
+    processes (bound to 127.0.0.1) for the duration of the call, once some path is
+    missing from the cache; ``scheduler`` (``"tcp://HOST:PORT"``) connects to a running
+    cluster instead, or pass a running ``client``. The same pairs (``seed``) are used
+    on both landscapes.
     """
     names = list(sets) if sets is not None else list(topo.sets)
     for n in names:
@@ -134,9 +139,12 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
             raise KeyError(f"no weight set {n!r}; available: {', '.join(topo.sets)}")
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    from lls_core import cluster
+
+    addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work
     own = None
-    if client is None and workers > 1:
-        own = _LazyClient(workers)  # starts a cluster only if some path is not in the store
+    if client is None and (workers > 1 or addr is not None):
+        own = _LazyClient(workers, addr)  # connects or starts a cluster only if some path is not in the store
         client = own
     try:
         out: dict[tuple[str, str], Barriers] = {}
@@ -156,20 +164,21 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
 
 
 class _LazyClient:
-    """A Dask client made on first use: a LocalCluster of ``workers`` single-threaded processes."""
+    """A Dask client made on first use: to ``scheduler`` when given, else to a LocalCluster of
+    ``workers`` single-threaded processes on 127.0.0.1 (:func:`lls_core.cluster.client`)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, scheduler: str | None = None) -> None:
         self.workers = workers
-        self._cluster: Any = None
+        self.scheduler = scheduler
+        self._ctx: Any = None
         self._client: Any = None
 
     def _get(self) -> Any:
         if self._client is None:
-            from dask.distributed import Client, LocalCluster
+            from lls_core import cluster
 
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
-            self._client = Client(self._cluster)
+            self._ctx = cluster.client(self.scheduler, self.workers, dashboard=False)
+            self._client = self._ctx.__enter__()
         return self._client
 
     def scatter(self, *a: Any, **k: Any) -> Any:
@@ -179,9 +188,9 @@ class _LazyClient:
         return self._get().submit(*a, **k)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._cluster.close()
+        if self._ctx is not None:
+            self._ctx.__exit__(None, None, None)
+            self._ctx = self._client = None
 
 
 def barrier_frame(results: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:

@@ -62,7 +62,7 @@ def test_parameters_cell_is_parsed_with_help_and_checks(tmp_path):
         ("quick", {"lr": "fast"}, "'lr' = 'fast' has type str"),
         ("quick", {"lr": float("nan")}, "is NaN"),
         ("quick", {"name": "rmsprop"}, "one of 'adam', 'sgd'"),
-        ("huge", {}, "unknown profile 'huge'; valid profiles: smoke, quick, paper"),
+        ("huge", {}, "unknown profile 'huge'; valid profiles: smoke, quick, full, paper"),
     ],
 )
 def test_bad_parameters_are_refused_with_a_clear_message(tmp_path, profile, overrides, match):

@@ -79,7 +79,7 @@ def test_lstm_permutation_seed_changes_the_network(tiny):
         (lambda: train.LBFGSGSSConfig(line_search_budget=0), "line_search_budget=0"),
         (lambda: train.optimizer_config("adam"), "valid: sgd, lbfgs_gss, lbfgs"),
         (lambda: train.optimizer_config("sgd", lrate=0.1), "lrate"),
-        (lambda: study.get_profile("huge"), "valid: smoke, quick, paper"),
+        (lambda: study.get_profile("huge"), "valid: smoke, quick, full, paper"),
         (lambda: study.Profile("x", n_inits=3, k_best=5), "k_best=5"),
         (lambda: study.plan("resnet", "smoke"), "valid: fcp"),
         (lambda: study.Profile("x", n_inits=2, k_best=1, arch_overrides=(("vgg", "sgd", train.SGDConfig()),)), "'vgg'"),

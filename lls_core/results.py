@@ -1,0 +1,480 @@
+"""Long study runs made outside the book build, and their derived results archived in ``data/results/<profile>/``.
+
+A profile such as ``full`` (75 initialisations per optimizer, 1000 L-BFGS-GSS
+iterations) takes hours on a CPU, so it is trained apart from the book build, in
+the background, with its runs in an artifact store outside git::
+
+    nice -n 19 python -m lls_core.results train --profile full --archs fcp autoencoder \\
+        --store /path/outside/git
+    python -m lls_core.results archive --profile full --archs fcp autoencoder --store /path/outside/git
+
+``train`` trains the missing runs one at a time through :func:`lls_core.study.execute`
+(the very function the chapters' Dask workers run), interleaved by initialisation
+(seed 0 of every network and optimizer, then seed 1, ...) so that a run stopped
+early leaves comparable counts for every set. ``archive`` reads what is in the store
+and writes the derived results (per-run final losses and curves, the weight-set
+statistics, Table 1, provenance: command, git commit, machine, wall times, input
+checksums) into ``data/results/<profile>/``; the weights stay in the store. The
+chapters read the archive with :func:`load_archive`, offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import __version__, models, study
+from .store import Store
+from .train import OPTIMIZERS
+
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "ARCHIVE_ROOT"]
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARCHIVE_ROOT = _PROJECT_ROOT / "data" / "results"
+
+
+def interleaved_tasks(
+    archs: Sequence[str], profile: str | study.Profile, optimizers: Sequence[str] = study.DEFAULT_OPTIMIZERS
+) -> list[study.Task]:
+    """Every task of the studies of ``archs``, ordered by seed first, then architecture, then optimizer."""
+    prof = study.get_profile(profile)
+    tasks = [t for a in archs for t in study.plan(a, prof, optimizers)]
+    order = {(a, o): i for i, (a, o) in enumerate((a, o) for a in archs for o in optimizers)}
+    return sorted(tasks, key=lambda t: (t.key.seed, order[(t.key.arch, t.key.optimizer)]))
+
+
+def train_background(
+    archs: Sequence[str],
+    profile: str | study.Profile,
+    store: str | os.PathLike[str],
+    optimizers: Sequence[str] = study.DEFAULT_OPTIMIZERS,
+    *,
+    log: str | os.PathLike[str] | None = None,
+    device: str | None = "cpu",
+    shard: tuple[int, int] = (0, 1),
+    claim_runs: bool = True,
+    retry_failed: bool = False,
+) -> int:
+    """Train every missing run of ``archs`` under ``profile`` into ``store``, one at a time; return how many.
+
+    Runs go in :func:`interleaved_tasks` order through :func:`lls_core.study.execute`
+    with one torch thread. ``log``: a JSON-lines file that gets one record per
+    finished run (arch, optimizer, seed, wall and CPU seconds, UTC time); default
+    ``<store>/train-<profile>.jsonl``. ``shard=(i, n)``: do only the tasks whose
+    position in that order is ``i`` modulo ``n`` (``n`` processes share the work
+    without ever training the same run twice). ``claim_runs``: before training a run,
+    create ``<store>/claims/<key digest>`` exclusively (holding this process's id) and
+    skip runs another live process on this machine has claimed, so that several
+    processes started alike share the work dynamically. A run that raises is logged
+    with its error (``"error"``) and skipped, and later calls skip it too unless
+    ``retry_failed``; the others go on. Returns how many runs finished.
+    """
+    i_shard, n_shard = shard
+    if not (isinstance(n_shard, int) and n_shard >= 1 and isinstance(i_shard, int) and 0 <= i_shard < n_shard):
+        raise ValueError(f"shard={shard!r}: must be (i, n) with n >= 1 and 0 <= i < n")
+    prof = study.get_profile(profile)
+    st = Store(store)
+    st.root.mkdir(parents=True, exist_ok=True)
+    log_path = Path(log) if log else st.root / f"train-{prof.name}.jsonl"
+    failed = set()
+    if log_path.is_file() and not retry_failed:
+        for line in log_path.read_text().splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if "error" in rec:
+                failed.add((rec["arch"], rec["optimizer"], rec["seed"]))
+    n = 0
+    for pos, task in enumerate(interleaved_tasks(archs, prof, optimizers)):
+        if pos % n_shard != i_shard or st.has(task.key):
+            continue
+        if (task.key.arch, task.key.optimizer, task.key.seed) in failed:
+            continue  # failed before: the log says why; retry_failed=True tries again
+        claim = _claim(st.root, task.key.digest) if claim_runs else None
+        if claim_runs and claim is None:
+            continue  # another live process is training it
+        try:
+            if st.has(task.key):
+                continue
+            t0, c0 = time.perf_counter(), time.process_time()
+            error = None
+            try:
+                study.execute(task, str(st.root), device, threads=1)
+            except Exception as err:  # noqa: BLE001 - a failed run is logged and the others go on
+                error = f"{type(err).__name__}: {err}"
+            cpu_s = time.process_time() - c0
+        finally:
+            if claim is not None:
+                claim.unlink(missing_ok=True)
+        rec = {
+            "arch": task.key.arch,
+            "optimizer": task.key.optimizer,
+            "seed": task.key.seed,
+            "wall_s": round(time.perf_counter() - t0, 3),
+            "cpu_s": round(cpu_s, 3),
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": platform.node(),
+        }
+        if error is not None:
+            rec["error"] = error
+        with open(log_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        n += error is None
+    return n
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(_PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "node": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lls_core": __version__,
+    }
+
+
+def _write_manifest(root: Path, profile: str, argv: Sequence[str]) -> None:
+    path = root / f"train-{profile}.manifest.json"
+    if path.exists():
+        return  # the first start is the one that counts; restarts append to the log
+    rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(), "niceness": os.nice(0),
+           "torch_threads": torch.get_num_threads(), "pid": os.getpid(),
+           "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _atomic_bytes(path, json.dumps(rec, indent=1, sort_keys=True).encode())
+
+
+def _atomic_bytes(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def archive(
+    profile: str | study.Profile,
+    archs: Sequence[str],
+    store: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    optimizers: Sequence[str] = study.DEFAULT_OPTIMIZERS,
+    *,
+    command: str | None = None,
+) -> Path:
+    """Write the derived results of the finished runs of ``archs`` under ``profile`` into ``out_dir``.
+
+    ``out_dir`` (default ``data/results/<profile>/``) gets, atomically:
+    ``runs.csv`` (one row per finished run: final, minimum and early-stopping losses,
+    steps, wall seconds, device, the run file's SHA-256), ``curves.npz`` (every
+    finished run's training and test curve, float64, ``<arch>/<optimizer>/<seed>/train``
+    and ``.../test``), ``table1.csv`` (the mean over the K best finished runs of the
+    minimum training and test loss, K = min(k_best, finished runs), with K stated),
+    ``weight_stats.csv`` (Table S1: mean and standard deviation of all components of
+    each weight set) and ``provenance.json`` (this command, its git commit, the
+    training command, commit and machine from the store's manifest, wall times,
+    the data checksum). Runs not yet finished are listed in ``provenance.json``.
+    Weights stay in the store.
+    """
+    import pandas as pd
+
+    prof = study.get_profile(profile)
+    st = Store(store)
+    out = Path(out_dir) if out_dir is not None else ARCHIVE_ROOT / prof.name
+    rows, curves, t1, ws = [], {}, [], []
+    missing: dict[str, list[int]] = {}
+    checksums: set[str] = set()
+    for arch in archs:
+        for opt in optimizers:
+            tasks = study.plan(arch, prof, [opt])
+            done = [t for t in tasks if st.has(t.key)]
+            missing[f"{arch}/{opt}"] = [t.key.seed for t in tasks if not st.has(t.key)]
+            runs = []
+            for t in done:
+                r = st.load(t.key)
+                checksums.add(t.key.data_checksum)
+                runs.append(r)
+                finite = torch.nan_to_num(r.train_loss, nan=float("inf"))
+                last = int(torch.isfinite(finite).nonzero().max()) if torch.isfinite(finite).any() else 0
+                rows.append({
+                    "arch": arch, "optimizer": opt, "seed": r.seed, "steps": len(r.train_loss) - 1,
+                    "final_train_loss": float(r.train_loss[last]), "final_test_loss": float(r.test_loss[last]),
+                    "last_finite_step": last,
+                    "min_train_loss": r.min_train_loss, "min_test_loss": r.min_test_loss,
+                    "best_train_step": r.best_train_step, "best_test_step": r.best_test_step,
+                    "wall_s": r.wall_s, "device": r.device, "run_sha256": _sha256(st.path(t.key)),
+                })
+                curves[f"{arch}/{opt}/{r.seed}/train"] = r.train_loss.double().numpy()
+                curves[f"{arch}/{opt}/{r.seed}/test"] = r.test_loss.double().numpy()
+            if not runs:
+                continue
+            k = min(prof.k_best, len(runs))
+            best = sorted(runs, key=lambda r: (study._finite(r.min_train_loss), r.seed))[:k]
+            t1.append({"arch": arch, "optimizer": opt, "finished": len(runs), "of": prof.n_inits, "k": k,
+                       "k_target": prof.k_best,
+                       "train": float(np.mean([r.min_train_loss for r in best])),
+                       "test": float(np.mean([r.min_test_loss for r in best]))})
+            prefix = OPTIMIZERS[opt].set_prefix
+            for which in ("train", "test"):
+                w = torch.stack([r.w_train if which == "train" else r.w_test for r in best]).double()
+                per_vec = w.std(dim=1, unbiased=False)
+                ws.append({"arch": arch, "set": f"{prefix}-{which}", "k": k, "mean": float(w.mean()),
+                           "std": float(w.std(unbiased=False)), "per_vector_std_mean": float(per_vec.mean()),
+                           "per_vector_std_sd": float(per_vec.std(unbiased=False))})
+    if not rows:
+        raise FileNotFoundError(f"no finished {prof.name} runs of {', '.join(archs)} in the store {st.root}")
+    manifest_path = st.root / f"train-{prof.name}.manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    log_path = st.root / f"train-{prof.name}.jsonl"
+    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()] if log_path.is_file() else []
+    walls = [r["wall_s"] for r in rows]
+    prov = {
+        "profile": prof.name,
+        "profile_settings": {"dataset": prof.dataset, "n_train": prof.n_train, "n_test": prof.n_test,
+                             "split_seed": prof.split_seed, "n_inits": prof.n_inits, "k_best": prof.k_best,
+                             "optimizers": {o: dataclasses.asdict(prof.config(o)) for o in optimizers}},
+        "archs": list(archs),
+        "archive_command": command or "python -m lls_core.results archive",
+        "archive_git_commit": _git_commit(),
+        "archive_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training": manifest,
+        "machine": _machine(),
+        "data_checksums_sha256": sorted(checksums),
+        "runs_finished": len(rows),
+        "runs_planned": prof.n_inits * len(archs) * len(optimizers),
+        "runs_missing": {k: v for k, v in missing.items() if v},
+        "run_wall_s_sum": float(sum(walls)),
+        "run_wall_s_by_set": {f"{a}/{o}": float(sum(r["wall_s"] for r in rows if (r["arch"], r["optimizer"]) == (a, o)))
+                              for a in archs for o in optimizers},
+        "per_set_from_log": _per_set([r for r in log if "error" not in r], archs, optimizers, prof.n_inits),
+        "runs_failed": [{k: r[k] for k in ("arch", "optimizer", "seed", "error", "cpu_s", "finished_utc")}
+                        for r in log if "error" in r and r["arch"] in archs and r["optimizer"] in optimizers],
+        "log_first_finish_utc": log[0]["finished_utc"] if log else None,
+        "log_last_finish_utc": log[-1]["finished_utc"] if log else None,
+    }
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **curves)
+    _atomic_bytes(out / "curves.npz", buf.getvalue())
+    _atomic_bytes(out / "runs.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.17g").encode())
+    _atomic_bytes(out / "table1.csv", pd.DataFrame(t1).to_csv(index=False, float_format="%.17g").encode())
+    _atomic_bytes(out / "weight_stats.csv", pd.DataFrame(ws).to_csv(index=False, float_format="%.17g").encode())
+    _atomic_bytes(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())
+    return out
+
+
+def _per_set(log: Sequence[Mapping[str, Any]], archs: Sequence[str], optimizers: Sequence[str], n_inits: int) -> dict:
+    """Per network/optimizer: runs logged, mean wall and CPU seconds per run, and the CPU hours all
+    ``n_inits`` runs would take at that mean (the extrapolation for unfinished sets)."""
+    out = {}
+    for a in archs:
+        for o in optimizers:
+            recs = [r for r in log if r["arch"] == a and r["optimizer"] == o]
+            cpu = [r["cpu_s"] for r in recs if "cpu_s" in r]
+            out[f"{a}/{o}"] = {
+                "runs_logged": len(recs),
+                "mean_wall_s": float(np.mean([r["wall_s"] for r in recs])) if recs else None,
+                "runs_with_cpu_s": len(cpu),
+                "mean_cpu_s": float(np.mean(cpu)) if cpu else None,
+                "cpu_hours_all_runs": float(np.mean(cpu)) * n_inits / 3600 if cpu else None,
+            }
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Archive:
+    """Derived results of a long profile run, read from ``data/results/<profile>/`` (no store, no network).
+
+    ``runs``: one row per finished run; ``table1``: mean minimum losses of the K best
+    finished runs per network and optimizer; ``weight_stats``: Table S1 of those sets;
+    ``provenance``: how, where and when they were made.
+    """
+
+    profile: str
+    folder: Path
+    runs: Any
+    table1: Any
+    weight_stats: Any
+    provenance: Mapping[str, Any]
+
+    def curve(self, arch: str, optimizer: str, seed: int, which: str = "train") -> np.ndarray:
+        """One stored loss curve, float64 ``(steps + 1,)``."""
+        if which not in ("train", "test"):
+            raise ValueError(f"which={which!r}; valid: train, test")
+        key = f"{arch}/{optimizer}/{seed}/{which}"
+        with np.load(self.folder / "curves.npz", allow_pickle=False) as z:
+            if key not in z.files:
+                raise KeyError(f"no archived curve {key!r} in {self.folder}; finished runs are listed in runs.csv")
+            return z[key]
+
+    def facts(self) -> dict[str, Any]:
+        """Flat numbers for the prose: runs finished / planned / failed, summed run hours, training commit."""
+        p = self.provenance
+        return {"runs_finished": p["runs_finished"], "runs_planned": p["runs_planned"],
+                "runs_failed": len(p.get("runs_failed", [])),
+                "run_hours": p["run_wall_s_sum"] / 3600, "commit": (p.get("training") or {}).get("git_commit", "")[:10]}
+
+
+def table1_beside(archive: Archive, page: Any) -> Any:
+    """Table 1 for the archived networks: this page's runs, the archived profile's runs and the published values.
+
+    ``page``: the frame of :func:`lls_core.study.table1` (columns ``(loss, optimizer,
+    source)``). Returns a DataFrame indexed by network name with columns
+    ``(loss, optimizer, source)``, source in {``page``, the archive's profile name,
+    ``published``}, plus ``(K of finished, optimizer, <profile>)``: how many runs the
+    archived mean covers and how many of the planned runs had finished.
+    """
+    import pandas as pd
+
+    n_inits = archive.provenance.get("profile_settings", {}).get("n_inits", "?")
+    runs_col = f"K / finished / planned ({archive.profile})"
+    rows: dict[str, dict[tuple[str, str, str], Any]] = {}
+    for arch in dict.fromkeys(archive.table1.arch):  # this page's and the published values of every optimizer
+        name = study._NN_NAMES[arch]
+        row = rows.setdefault(name, {})
+        if name in page.index:
+            for loss, label, source in page.columns:
+                if loss in ("train", "test") and source in ("book", "published"):
+                    row[(loss, label, "page" if source == "book" else "published")] = float(page.loc[name, (loss, label, source)])
+    for rec in archive.table1.itertuples(index=False):
+        name = study._NN_NAMES[rec.arch]
+        label = OPTIMIZERS[rec.optimizer].label
+        row = rows.setdefault(name, {})
+        for loss in ("train", "test"):
+            if name in page.index and (loss, label, "book") in page.columns:
+                row[(loss, label, "page")] = float(page.loc[name, (loss, label, "book")])
+            row[(loss, label, archive.profile)] = float(getattr(rec, loss))
+            if name in page.index and (loss, label, "published") in page.columns:
+                row[(loss, label, "published")] = float(page.loc[name, (loss, label, "published")])
+        row[("runs", label, runs_col)] = f"{rec.k} / {rec.finished} / {rec.of}"
+    labels_done = {c[1] for r in rows.values() for c in r if c[0] == "runs"}
+    for row in rows.values():
+        for label in labels_done:
+            row.setdefault(("runs", label, runs_col), f"0 / 0 / {n_inits}")  # nothing finished for this one
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    rank = {"train": 0, "test": 1, "runs": 2, "page": 0, archive.profile: 1, "published": 2}
+    labels = [OPTIMIZERS[o].label for o in OPTIMIZERS]
+    order = sorted(frame.columns, key=lambda c: (rank[c[0]], labels.index(c[1]), rank.get(c[2], 3)))
+    frame = frame[order]
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["loss", "optimizer", "source"])
+    frame.index.name = "network"
+    return frame
+
+
+def load_archive(profile: str = "full", root: str | os.PathLike[str] | None = None) -> Archive:
+    """The archived results of ``profile`` (``FileNotFoundError`` naming the folder when there are none)."""
+    import pandas as pd
+
+    folder = Path(root) if root is not None else ARCHIVE_ROOT / profile
+    need = ["runs.csv", "table1.csv", "weight_stats.csv", "provenance.json", "curves.npz"]
+    absent = [n for n in need if not (folder / n).is_file()]
+    if absent:
+        raise FileNotFoundError(f"no archived {profile!r} results in {folder}: missing {', '.join(absent)}")
+    return Archive(profile, folder, pd.read_csv(folder / "runs.csv"), pd.read_csv(folder / "table1.csv"),
+                   pd.read_csv(folder / "weight_stats.csv"), json.loads((folder / "provenance.json").read_text()))
+
+
+def _claim(root: Path, digest: str) -> Path | None:
+    """Exclusively create the claim file of one run; ``None`` when a live process holds it."""
+    path = root / "claims" / digest[:32]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            alive = pid > 0
+            if alive:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    alive = False
+                except PermissionError:
+                    pass
+            if alive:
+                return None
+            path.unlink(missing_ok=True)  # a stale claim of a process that died
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return path
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lls_core.results", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    tr = sub.add_parser("train", help="train the missing runs of a profile into a store, one at a time")
+    for p in (tr,):
+        p.add_argument("--profile", required=True, choices=list(study.PROFILES))
+        p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
+        p.add_argument("--store", required=True, help="artifact store folder (outside git)")
+    ar = sub.add_parser("archive", help="write the derived results of the finished runs into data/results/<profile>/")
+    ar.add_argument("--out", default=None, help="output folder (default data/results/<profile>)")
+    for p in (ar,):
+        p.add_argument("--profile", required=True, choices=list(study.PROFILES))
+        p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
+        p.add_argument("--store", required=True, help="artifact store folder the runs were trained into")
+    tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(OPTIMIZERS),
+                    help="train only these optimizers' runs (default: %(default)s)")
+    tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.cmd == "train":
+        try:
+            i, n_sh = (int(v) for v in args.shard.split("/"))
+        except ValueError:
+            ap.error(f"--shard {args.shard!r}: expected I/N, e.g. 0/2")
+        Path(args.store).mkdir(parents=True, exist_ok=True)
+        _write_manifest(Path(args.store), args.profile, ["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
+        n = train_background(args.archs, args.profile, args.store, args.optimizers, shard=(i, n_sh))
+        print(f"trained {n} runs into {args.store}")
+    elif args.cmd == "archive":
+        cmd = " ".join(["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
+        out = archive(args.profile, args.archs, args.store, args.out, command=cmd)
+        print(f"archived into {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

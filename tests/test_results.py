@@ -1,0 +1,157 @@
+"""lls_core.results: background training, the archive of derived results, and a recompute of archived runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from lls_core import results, study, train
+
+ARCHIVE = results.ARCHIVE_ROOT / "full"
+
+
+def test_interleaved_order_is_seed_major():
+    ts = results.interleaved_tasks(["fcp", "autoencoder"], "smoke")
+    assert [(t.key.seed, t.key.arch, t.key.optimizer) for t in ts[:4]] == [
+        (0, "fcp", "lbfgs_gss"), (0, "fcp", "sgd"), (0, "autoencoder", "lbfgs_gss"), (0, "autoencoder", "sgd")]
+    assert len(ts) == 2 * 2 * study.get_profile("smoke").n_inits
+
+
+def test_claims_skip_runs_a_live_process_holds(tmp_path):
+    c = results._claim(tmp_path, "ab" * 20)
+    assert c is not None and c.read_text() == str(os.getpid())
+    assert results._claim(tmp_path, "ab" * 20) is None  # held by this (live) process
+    c.write_text("999999999")  # a process that no longer exists
+    assert results._claim(tmp_path, "ab" * 20) is not None
+
+
+@pytest.fixture(scope="module")
+def smoke_archive(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("res")
+    store = root / "store"
+    n = results.train_background(["fcp"], "smoke", store)
+    assert n == 6
+    assert results.train_background(["fcp"], "smoke", store) == 0  # everything finished: nothing redone
+    assert not any((store / "claims").iterdir())  # claims are released
+    out = results.archive("smoke", ["fcp"], store, root / "out", command="test")
+    return store, out
+
+
+def test_archive_round_trip(smoke_archive):
+    store, out = smoke_archive
+    a = results.load_archive("smoke", out)
+    prof = study.get_profile("smoke")
+    assert len(a.runs) == 6 and set(a.runs.optimizer) == {"sgd", "lbfgs_gss"}
+    assert (a.table1.k == min(prof.k_best, prof.n_inits)).all()
+    assert a.provenance["runs_finished"] == a.provenance["runs_planned"] == 6
+    assert a.provenance["runs_missing"] == {}
+    assert a.provenance["archive_command"] == "test" and len(a.provenance["data_checksums_sha256"]) == 1
+    log = [json.loads(x) for x in (store / "train-smoke.jsonl").read_text().splitlines()]
+    assert len(log) == 6 and all(r["wall_s"] > 0 for r in log)
+    # the archive holds exactly the stored curves and the K-best means
+    st = study.run_study("fcp", "smoke", store=store, workers=1, progress=False)
+    for opt in ("sgd", "lbfgs_gss"):
+        r = st.runs[opt][1]
+        assert np.array_equal(a.curve("fcp", opt, 1), r.train_loss.double().numpy(), equal_nan=True)
+        assert np.array_equal(a.curve("fcp", opt, 1, "test"), r.test_loss.double().numpy(), equal_nan=True)
+        row = a.table1[(a.table1.arch == "fcp") & (a.table1.optimizer == opt)].iloc[0]
+        assert row.train == pytest.approx(st.table1()[f"train_{opt}"], rel=1e-12)
+    ws = a.weight_stats.set_index("set")
+    w = st.weight_sets()["SGD-test"].double()
+    assert ws.loc["SGD-test", "std"] == pytest.approx(float(w.std(unbiased=False)), rel=1e-12)
+    with pytest.raises(KeyError, match="runs.csv"):
+        a.curve("fcp", "sgd", 99)
+
+
+def test_archive_names_unfinished_runs(smoke_archive, tmp_path):
+    store, _ = smoke_archive
+    victim = study.plan("fcp", "smoke", ["sgd"])[2].key
+    copy = tmp_path / "store"
+    import shutil
+
+    shutil.copytree(store, copy)
+    (copy / os.path.relpath(results.Store(store).path(victim), store)).unlink()
+    a = results.load_archive("smoke", results.archive("smoke", ["fcp"], copy, tmp_path / "out"))
+    assert a.provenance["runs_missing"] == {"fcp/sgd": [2]}
+    assert int(a.table1.set_index("optimizer").loc["sgd", "finished"]) == 2
+
+
+def test_missing_archive_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing runs.csv"):
+        results.load_archive("full", tmp_path)
+
+
+@pytest.mark.skipif(not (ARCHIVE / "runs.csv").is_file(), reason="no archived full-profile results")
+@pytest.mark.parametrize(("arch", "optimizer", "steps"), [("fcp", "sgd", 3), ("fcp", "lbfgs_gss", 8), ("autoencoder", "sgd", 2), ("autoencoder", "lbfgs_gss", 8)])
+def test_recompute_archived_full_run_prefix(arch, optimizer, steps):
+    """Re-train the lowest finished seed of an archived ``full`` run for a few steps: its curve must be equal
+    (to float32 summation order; a wrong initialisation, data split, mini-batch order or optimizer is off by
+    far more than 1e-5)."""
+    torch.set_num_threads(1)
+    a = results.load_archive("full")
+    prof = study.get_profile("full")
+    settings = a.provenance["profile_settings"]
+    cfg = train.OPTIMIZERS[optimizer](**settings["optimizers"][optimizer])  # as archived, whatever the profile says now
+    rows = a.runs[(a.runs.arch == arch) & (a.runs.optimizer == optimizer)]
+    if rows.empty:
+        pytest.skip(f"no archived {arch}/{optimizer} run")
+    seed = int(rows.seed.min())
+    field = "epochs" if optimizer == "sgd" else "iterations"
+    short = dataclasses.replace(cfg, **{field: steps})
+    ds = study.dataset(prof.replace(n_train=settings["n_train"], n_test=settings["n_test"], split_seed=settings["split_seed"]))
+    assert ds.checksum in a.provenance["data_checksums_sha256"]
+    r = train.train(arch, short, ds, seed=seed, activation=prof.activation, perm_seed=prof.perm_seed, device="cpu")
+    stored_train = a.curve(arch, optimizer, seed)[: steps + 1]
+    stored_test = a.curve(arch, optimizer, seed, "test")[: steps + 1]
+    # Equal to float32 reduction order: the trainer that made the archive reproduces it bit for bit; an
+    # ensemble trainer that sums in another order may differ in the 7th digit over these few steps.
+    np.testing.assert_allclose(r.train_loss.double().numpy(), stored_train, rtol=1e-5, atol=0)
+    np.testing.assert_allclose(r.test_loss.double().numpy(), stored_test, rtol=1e-5, atol=0)
+
+
+def test_table1_beside_puts_page_archive_and_published_side_by_side(smoke_archive):
+    store, out = smoke_archive
+    a = results.load_archive("smoke", out)
+    res = study.run_studies(["fcp"], "smoke", store=store, workers=1, progress=False)
+    page = study.table1(res)
+    frame = results.table1_beside(a, page)
+    assert list(frame.index) == ["FCP"]
+    assert frame.loc["FCP", ("train", "L-BFGS-GSS", "smoke")] == pytest.approx(res["fcp"].table1()["train_lbfgs_gss"])
+    assert frame.loc["FCP", ("train", "SGD", "page")] == page.loc["FCP", ("train", "SGD", "book")]
+    assert frame.loc["FCP", ("test", "SGD", "published")] == page.loc["FCP", ("test", "SGD", "published")]
+    assert frame.loc["FCP", ("runs", "SGD", "K / finished / planned (smoke)")] == "2 / 3 / 3"
+    assert [c[0] for c in frame.columns][:3] == ["train"] * 3
+    # an optimizer with no finished archived run still shows this page's and the published values
+    gss_only_sgd = results.Archive(a.profile, a.folder, a.runs, a.table1[a.table1.optimizer == "sgd"], a.weight_stats,
+                                   a.provenance)
+    f2 = results.table1_beside(gss_only_sgd, page)
+    assert f2.loc["FCP", ("train", "L-BFGS-GSS", "page")] == page.loc["FCP", ("train", "L-BFGS-GSS", "book")]
+    assert f2.loc["FCP", ("runs", "SGD", "K / finished / planned (smoke)")] == "2 / 3 / 3"
+
+
+def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
+    real = study.execute
+
+    def flaky(task, root, device=None, threads=1):
+        if task.key.optimizer == "lbfgs_gss" and task.key.seed == 1:
+            raise ZeroDivisionError("float division by zero")
+        return real(task, root, device, threads)
+
+    monkeypatch.setattr(study, "execute", flaky)
+    store = tmp_path / "s"
+    assert results.train_background(["fcp"], "smoke", store) == 5
+    log = [json.loads(x) for x in (store / "train-smoke.jsonl").read_text().splitlines()]
+    bad = [r for r in log if "error" in r]
+    assert [(r["optimizer"], r["seed"]) for r in bad] == [("lbfgs_gss", 1)] and "ZeroDivisionError" in bad[0]["error"]
+    assert results.train_background(["fcp"], "smoke", store) == 0  # not retried by default
+    a = results.load_archive("smoke", results.archive("smoke", ["fcp"], store, tmp_path / "out"))
+    assert a.provenance["runs_missing"] == {"fcp/lbfgs_gss": [1]}
+    assert a.provenance["runs_failed"][0]["seed"] == 1
+    monkeypatch.setattr(study, "execute", real)
+    assert results.train_background(["fcp"], "smoke", store, retry_failed=True) == 1
