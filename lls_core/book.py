@@ -121,7 +121,9 @@ class Parameter:
     ``max_items`` / ``unique``: the list's length and distinctness; ``number``:
     ``(min, max)`` of a number written as text, allowed besides ``choices`` for a
     string; ``cpus``: at most :func:`cpu_count` (an override above it is refused, a
-    profile's value is lowered to it).
+    profile's value is lowered to it); ``address``: a Dask scheduler address
+    (``SCHEME://HOST:PORT``, or ``""`` for a cluster on this machine), checked by
+    :func:`lls_core.cluster.check_scheduler`.
     """
 
     name: str
@@ -136,6 +138,7 @@ class Parameter:
     unique: bool = False
     number: tuple[float, float] | None = None
     cpus: bool = False
+    address: bool = False
 
     @property
     def type_name(self) -> str:
@@ -150,7 +153,7 @@ class Parameter:
         if isinstance(d, (int, float)):
             return self.choices is not None or (self.min is not None and self.max is not None)
         if isinstance(d, str):
-            return self.choices is not None or self.number is not None
+            return self.choices is not None or self.number is not None or self.address
         if isinstance(d, (list, tuple)):
             return self.max_items is not None and self.items is not None and self.items.bounded
         return False
@@ -169,6 +172,8 @@ class Parameter:
             return text
         if self.number is not None:
             return f"a number as text in [{self.number[0]:g}, {self.number[1]:g}]"
+        if self.address:
+            return "a Dask scheduler address SCHEME://HOST:PORT (e.g. 'tcp://10.0.0.5:8786'), or '' for a cluster on this machine"
         rng = ""
         if self.min is not None and self.max is not None:
             rng = f" in [{self.min}, {self.max}]"
@@ -210,6 +215,14 @@ class Parameter:
                     raise self._fail(value, "is not allowed") from None
                 if not (math.isfinite(x) and self.number[0] <= x <= self.number[1]):
                     raise self._fail(value, "is out of range")
+                return value
+            if self.address:
+                from .cluster import check_scheduler
+
+                try:
+                    check_scheduler(value)
+                except ValueError:
+                    raise self._fail(value, "is not a scheduler address") from None
                 return value
         if isinstance(value, (list, tuple)):
             n = len(value)
@@ -326,7 +339,7 @@ def _parse_parameters(source: str, checks: Mapping[str, Mapping[str, Any]], slug
     return tuple(params)
 
 
-_CHECK_KEYS = {"min", "max", "choices", "items", "min_items", "max_items", "unique", "number", "cpus"}
+_CHECK_KEYS = {"min", "max", "choices", "items", "min_items", "max_items", "unique", "number", "cpus", "address"}
 
 
 def _make_parameter(name: str, default: Any, help_text: str, c: Mapping[str, Any], slug: str) -> Parameter:
@@ -344,6 +357,7 @@ def _make_parameter(name: str, default: Any, help_text: str, c: Mapping[str, Any
     return Parameter(
         name, default, help_text, c.get("min"), c.get("max"), tuple(c["choices"]) if "choices" in c else None,
         item, c.get("min_items"), c.get("max_items"), bool(c.get("unique", False)), number, bool(c.get("cpus", False)),
+        bool(c.get("address", False)),
     )
 
 

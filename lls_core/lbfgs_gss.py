@@ -393,6 +393,20 @@ def authors_line_search(
 # --------------------------------------------------------------------------- two-loop recursion
 
 
+def _ieee_div(a: float, b: float) -> float:
+    """``a / b`` as a tensor division gives it (IEEE 754): ``±inf`` or NaN for ``b = 0``, never an exception.
+
+    The authors' recursion divides tensors, so a vanished ``y`` (``y.y = 0``, e.g. once the
+    gradient underflows near a perfect fit) makes ``r`` non-finite, and their NaN check then
+    resets the history; Python's float division would raise ``ZeroDivisionError`` instead.
+    """
+    if b != 0.0:
+        return a / b
+    if a == 0.0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
 def two_loop_direction(
     g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Tensor], *, rho_eps: float = 0.0
 ) -> Tensor:
@@ -412,12 +426,12 @@ def two_loop_direction(
         return q
     # Scalars as Python floats (double precision) and in-place axpy updates: no temporaries
     # of size d beyond q itself.
-    rho = [1.0 / (float(torch.dot(y, s)) + rho_eps) for s, y in zip(s_list, y_list)]
+    rho = [_ieee_div(1.0, float(torch.dot(y, s)) + rho_eps) for s, y in zip(s_list, y_list)]
     alpha = [0.0] * m
     for i in range(m - 1, -1, -1):
         alpha[i] = rho[i] * float(torch.dot(s_list[i], q))
         q.add_(y_list[i], alpha=-alpha[i])
-    gamma = float(torch.dot(s_list[-1], y_list[-1])) / float(torch.dot(y_list[-1], y_list[-1]))
+    gamma = _ieee_div(float(torch.dot(s_list[-1], y_list[-1])), float(torch.dot(y_list[-1], y_list[-1])))
     r = q.mul_(gamma)
     for i in range(m):
         beta = rho[i] * float(torch.dot(y_list[i], r))

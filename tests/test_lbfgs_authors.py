@@ -344,3 +344,35 @@ def test_authors_mode_follows_the_transcription_through_uphill_steps_and_resets(
     assert diag.uphill_steps >= 1  # the branches that differ from the safe mode were exercised
     got = diag.new_loss
     assert max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(got, expected)) < 1e-6
+
+
+def test_vanished_gradient_change_resets_instead_of_raising():
+    """On a linear loss the gradient never changes, so y = 0 and gamma = s.y / y.y = 0/0.
+
+    The authors' tensor arithmetic turns that into a NaN direction, which their check
+    resets; the package must do the same rather than raise ZeroDivisionError (a plain
+    float division would).
+    """
+    from lls_core.lbfgs_gss import two_loop_direction
+
+    g = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    r = two_loop_direction(g, [torch.tensor([0.5, 0.5], dtype=torch.float64)],
+                           [torch.zeros(2, dtype=torch.float64)], rho_eps=1e-6)
+    assert not bool(torch.isfinite(r).all())
+
+    w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    c = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    opt = LBFGSGSS([w], mode="authors")
+
+    def closure():
+        opt.zero_grad()
+        loss = (c * w).sum()
+        if torch.is_grad_enabled():
+            loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    diag = opt.diagnostics()
+    assert diag.reset_steps >= 1
+    assert bool(torch.isfinite(w).all())
