@@ -48,7 +48,6 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="runs, pairs, passes, time and memory a chapter's parameters imply")
     pl.add_argument("chapter")
     pl.add_argument("--profile", default="quick", help=f"one of {', '.join(book.PROFILES)} (default quick)")
-    pl.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     build = sub.add_parser("build", help="execute every chapter and build the HTML book")
     build.add_argument("--profile", default="quick", help=f"one of {', '.join(book.PROFILES)} (default quick)")
     build.add_argument("--build-dir", type=Path, default=None)
@@ -126,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(rest)
     except SystemExit as exit_:  # argparse printed its usage line and message
         return int(exit_.code or 0)
-    if pairs and args.command != "run":
-        print(f"lls-book: error: -p is only for 'lls-book run', not {args.command!r}", file=sys.stderr)
+    if pairs and args.command not in ("run", "plan"):
+        print(f"lls-book: error: -p is only for 'lls-book run' and 'lls-book plan', not {args.command!r}", file=sys.stderr)
         return 2
     try:
         if args.command == "list":
@@ -146,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "plan":
             from . import plan
 
-            overrides = {name: book.parse_value(text) for name, text in args.parameter}
+            chapter = book.get_chapter(args.chapter)
+            overrides = {name: book.parse_override(chapter, name, text) for name, text in pairs}
             print(plan.plan(args.chapter, args.profile, overrides).text())
         elif args.command == "build":
             if args.profile not in book.PROFILES:
