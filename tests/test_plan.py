@@ -28,7 +28,7 @@ def test_training_full_counts_are_the_papers_protocol():
     assert p.runs == 4 * 2 * prof.n_inits == 600
     assert p.sgd_epochs == 4 * prof.n_inits * prof.config("sgd").epochs
     assert p.qn_iterations == 4 * prof.n_inits * 1000
-    assert (p.n_train, p.n_test) == (4000, 1000)
+    assert (p.n_train, p.n_test) == (5000, 10000)  # all embedded digits, the whole official test set
     assert p.pairs == p.hvps == 0
     assert p.runs_stored is None
     f = p.facts()
@@ -162,7 +162,7 @@ def test_full_profile_is_the_papers_protocol_on_the_embedded_digits():
     from lls_core import book
 
     full, paper = study.get_profile("full"), study.get_profile("paper")
-    assert (full.dataset, full.n_train, full.n_test) == ("mnist-5k", 4000, 1000)
+    assert (full.dataset, full.n_train, full.n_test) == ("mnist-5k", None, None)  # data.load: all 5,000 digits, all 10,000 test images
     assert (full.n_inits, full.k_best) == (paper.n_inits, paper.k_best) == (75, 48)
     for a in models.ARCHITECTURES:
         assert full.config("lbfgs_gss", a).iterations == 1000 == paper.config("lbfgs_gss", a).iterations

@@ -292,9 +292,11 @@ def test_per_set_alignment_undoes_shuffles_within_and_between_sets() -> None:
 @pytest.mark.parametrize("arch", ARCHS)
 def test_activation_matching_recovers_a_shuffle_and_keeps_outputs(arch: str) -> None:
     m, ref = _net(arch, 30)
-    x = torch.rand(12, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(256, 1, 28, 28, generator=torch.Generator().manual_seed(2))
     shuffled = symmetry.permute(arch, ref, symmetry.random_perms(arch, 4))
-    res = symmetry.align_activations(arch, ref, shuffled, x)
+    # Exact recovery needs every unit's activations to be distinct: ReLU units that are silent on
+    # every input (common in LeNet's pooled random features) cannot be told apart, softplus ones can.
+    res = symmetry.align_activations(arch, ref, shuffled, x, activation="softplus")
     assert res.distance_before > 1.0 and res.distance_after == pytest.approx(0.0, abs=1e-6)
     _, other = _net(arch, 31)
     res2 = symmetry.align_activations(arch, ref, other, x)
