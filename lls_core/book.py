@@ -685,7 +685,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, text)
 
 
-def _read_runs(build_dir: Path) -> dict[str, Any]:
+def read_runs(build_dir: Path) -> dict[str, Any]:
     """``runs.json``; a damaged one is set aside (with a warning) and rebuilt from the per-run records."""
     log = build_dir / "runs.json"
     if log.exists():
@@ -698,6 +698,8 @@ def _read_runs(build_dir: Path) -> dict[str, Any]:
             quarantine(log, f"unreadable run log: {type(err).__name__}: {err}", build_dir / "quarantine")
     runs: dict[str, Any] = {}
     for rec in sorted((build_dir / "runs").glob("*/*.json")):
+        if rec.name.startswith("."):  # another writer's temporary file (pathlib's glob matches dot files)
+            continue
         try:
             runs.setdefault(rec.parent.name, {})[rec.stem] = json.loads(rec.read_text())
         except (ValueError, UnicodeDecodeError):
@@ -716,7 +718,7 @@ def _record_run(build_dir: Path, result: RunResult, overrides: Mapping[str, Any]
     text = json.dumps(record, indent=1, sort_keys=True, default=str)
     atomic_write(build_dir / "runs" / result.profile / f"{result.slug}.json", text)
     with FileLock(build_dir / ".locks" / "runs.json.lock", what="the run log"):
-        runs = _read_runs(build_dir)
+        runs = read_runs(build_dir)
         runs.setdefault(result.profile, {})[result.slug] = json.loads(text)
         atomic_write(build_dir / "runs.json", json.dumps(runs, indent=1, sort_keys=True, default=str))
 

@@ -4,7 +4,6 @@ sources), the git commit and the build date."""
 
 from __future__ import annotations
 
-import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -53,9 +52,11 @@ def profile_table(chapters: Iterable[Chapter]) -> pd.DataFrame:
 
 
 def wall_times(build_dir: str | Path, profile: str | None = None) -> pd.DataFrame:
-    """Wall time (seconds) of each executed chapter, read from ``<build_dir>/runs.json``."""
-    log = Path(build_dir) / "runs.json"
-    runs = json.loads(log.read_text()) if log.exists() else {}
+    """Wall time (seconds) of each executed chapter, read from ``<build_dir>/runs.json``.
+
+    Read as the runner reads it: a damaged log is set aside and rebuilt from the per-run records.
+    """
+    runs = _runs(build_dir)
     rows = [
         {"profile": prof, "chapter": slug, "wall time (s)": info["wall_seconds"], "finished": info["finished"]}
         for prof, chapters in runs.items()
@@ -73,7 +74,7 @@ def _runs(build_dir: str | Path) -> dict:
 
     if not Path(build_dir).exists():
         return {}
-    return book._read_runs(Path(build_dir))
+    return book.read_runs(Path(build_dir))
 
 
 def parameters_used(build_dir: str | Path, profile: str | None = None) -> pd.DataFrame:

@@ -271,3 +271,13 @@ def test_kernel_check_lowers_workers_to_the_cpus():
     with pytest.warns(UserWarning, match="more than the"):
         assert book.check_parameters("training", ns, ROOT)["workers"] == book.cpu_count()
     assert ns["workers"] == book.cpu_count()
+
+
+def test_reproducibility_page_reads_a_damaged_run_log_as_the_runner_does(tmp_path):
+    from lls_core import reproducibility
+
+    _record_many(str(tmp_path), 0, 3)
+    (tmp_path / "runs.json").write_text('{"smoke": {"ch0-0": ')  # truncated, as after a crash
+    with pytest.warns(ArtifactWarning, match="runs.json"):
+        walls = reproducibility.wall_times(tmp_path, "smoke")
+    assert len(walls) == 3 and (walls["wall time (s)"] == 1.0).all()
