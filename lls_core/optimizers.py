@@ -55,6 +55,8 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from . import checks
+
 __all__ = [
     "OptimizerSpec",
     "REGISTRY",
@@ -922,6 +924,9 @@ def run_many(
         raise TypeError("surfaces must be a callable, a registered surface name, or a non-empty sequence of them")
     if not isinstance(starts, Tensor):
         raise TypeError(f"starts must be a torch.Tensor of shape (N, d) or (S, N, d), got {type(starts).__name__}")
+    checks.tensor("starts", starts)  # refuses meta tensors (no values) with a message naming them
+    if starts.is_complex() or starts.dtype == torch.bool:
+        raise ValueError(f"starts has dtype {starts.dtype}; expected real coordinates (a float or integer tensor)")
     x0 = starts.to(DTYPE)
     if x0.ndim == 2:
         x0 = x0.unsqueeze(0).expand(len(fns), -1, -1)

@@ -150,3 +150,15 @@ def test_find_path_refuses_mixed_dtypes_before_any_work():
                              steps=1, n_points=3)
     with pytest.raises(ValueError, match="x torch.float64"):
         pathfinder.find_path(model, torch.zeros(d), torch.ones(d), data=(x.double(), y), steps=1, n_points=3)
+
+
+@pytest.mark.parametrize(("starts", "match"), [
+    (torch.empty(4, 2, device="meta"), "starts is on the meta device"),
+    (torch.zeros(4, 2, dtype=torch.complex64), "starts has dtype torch.complex64"),
+    (torch.zeros(4, 2, dtype=torch.bool), "starts has dtype torch.bool"),
+])
+def test_optimizer_run_names_unusable_starts(starts, match):
+    from lls_core import optimizers
+
+    with pytest.raises(ValueError, match=match):
+        optimizers.run("Adam", "case1", starts, max_iter=3)
