@@ -92,9 +92,11 @@ parameters cell's defaults); ``full``: the paper's protocol on the embedded digi
 ``paper``: the papers' full scale."""
 
 KERNEL = "python3"
-KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=ERROR",)
-"""Arguments for the chapter kernel: only errors on the console (ipykernel 7 otherwise warns that a
-local kernel's sockets are plain TCP on every start, which reads as an alarm to a reader rerunning a chapter)."""
+KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=CRITICAL",)
+"""Arguments for the chapter kernel: nothing on the console but critical failures. ipykernel 7 otherwise
+warns that a local kernel's sockets are plain TCP on every start (an alarm to a reader rerunning a chapter),
+and logs the interrupted cell's traceback when a run is stopped by Ctrl-C or SIGTERM; cell errors are
+reported from the executed notebook instead."""
 
 
 class ParameterError(ValueError):

@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             _list()
         elif args.command == "run":
+            import logging
+
+            # The kernel's and the notebook libraries' own error logs (an interrupted cell, a kernel
+            # stopped by SIGTERM) would put their tracebacks on the console; the runner reports every
+            # failure itself, in one line, and keeps the executed notebook.
+            logging.disable(logging.ERROR)
             chapter = book.get_chapter(args.chapter)
             overrides = {name: book.parse_override(chapter, name, text) for name, text in pairs}
             book.resolve_parameters(chapter, args.profile, overrides)  # refuse before echoing anything
@@ -169,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lls-book: busy: {_one_line(err)}", file=sys.stderr)
         return 3
     except KeyboardInterrupt as err:
+        _ignore_further_interrupts()  # the first one is being handled: a second must not cut the exit short
         print(f"lls-book: interrupted ({_one_line(err) or 'Ctrl-C'}); the previous results are kept", file=sys.stderr)
         return 130
     except Exception as err:
@@ -185,5 +192,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _ignore_further_interrupts() -> None:
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            pass
+
+
+def entry() -> None:
+    """The ``lls-book`` command: :func:`main`'s exit status, 130 after an interrupt however late it lands."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        _ignore_further_interrupts()
+        print("lls-book: interrupted; the previous results are kept", file=sys.stderr)
+        code = 130
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
