@@ -607,6 +607,8 @@ class _Nesterov(_Rule):
 
 
 class _Nadam(_Rule):
+    correct_gradient_term = True  # Ruder's 1/(1 - beta1^t) on the current gradient's term
+
     def __init__(self, x0, hp, oracle, gen):
         super().__init__(x0, hp, oracle, gen)
         self.m, self.v = torch.zeros_like(x0), torch.zeros_like(x0)
@@ -618,24 +620,14 @@ class _Nadam(_Rule):
         self.v = b2 * self.v + (1 - b2) * g * g
         m_hat = self.m / (1 - b1**t)
         v_hat = self.v / (1 - b2**t)
-        return x - lr / (v_hat.sqrt() + eps) * (b1 * m_hat + (1 - b1) * g / (1 - b1**t))
+        g_term = g / (1 - b1**t) if self.correct_gradient_term else g
+        return x - lr / (v_hat.sqrt() + eps) * (b1 * m_hat + (1 - b1) * g_term)
 
 
-class _NadamSurvey(_Rule):
+class _NadamSurvey(_Nadam):
     """Nadam as the LLS survey computed it: no 1/(1 - beta1^t) on the gradient term."""
 
-    def __init__(self, x0, hp, oracle, gen):
-        super().__init__(x0, hp, oracle, gen)
-        self.m, self.v = torch.zeros_like(x0), torch.zeros_like(x0)
-
-    def step(self, x, g, t, extra_loss, extra_grad):
-        lr, b1, b2, eps = (self.hp[k] for k in ("lr", "beta1", "beta2", "eps"))
-        g = self.oracle(x, g, self.gen)
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
-        m_hat = self.m / (1 - b1**t)
-        v_hat = self.v / (1 - b2**t)
-        return x - lr / (v_hat.sqrt() + eps) * (b1 * m_hat + (1 - b1) * g)
+    correct_gradient_term = False
 
 
 class _AdamaxSurvey(_Rule):
