@@ -800,35 +800,14 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, flags | 1 << RESET_REASONS.index("no_decrease"))
 
-        w0 = self._flat_params()
-        trial = torch.empty_like(w0)
-        evals = 0
-
-        def point(t: float) -> Tensor:
-            # The same arithmetic for the trials and for the accepted point, so that the
-            # accepted weights are exactly the ones whose loss was measured.
-            return torch.add(w0, u, alpha=t, out=trial)
-
-        def phi(t: float) -> float:
-            nonlocal evals
-            evals += 1
-            self._set_flat(point(t))
-            return self._forward(closure)
-
-        try:
-            res = golden_section_search(
-                phi,
-                f0=loss,
-                initial_step=first_trial,
-                budget=group["line_search_budget"],
-                tol=group["tol"],
-                expansion=group["expansion"],
-            )
-        except BaseException:
-            self._set_flat(w0)
-            raise
-        finally:
-            st["forward_evaluations"] += evals
+        res, point, w0 = self._search_line(
+            closure, st, u, golden_section_search,
+            f0=loss,
+            initial_step=first_trial,
+            budget=group["line_search_budget"],
+            tol=group["tol"],
+            expansion=group["expansion"],
+        )
 
         if not res.decreased:
             self._set_flat(w0)
@@ -845,6 +824,37 @@ class LBFGSGSS(torch.optim.Optimizer):
         st["prev_step"] = step_vec
         return record(res.value, float(step_vec.norm()), res.step / r_norm, res.evaluations, flags)
 
+
+    def _search_line(self, closure: Callable[[], Any], st: dict[str, Any], u: Tensor,
+                     search: Callable[..., Any], **kwargs: Any) -> tuple[Any, Callable[[float], Tensor], Tensor]:
+        """Run ``search(phi, **kwargs)`` on ``phi(t) = loss(w0 + t u)`` (forward-only evaluations).
+
+        Returns the search's result, ``point(t)`` (the same arithmetic for the trials and for
+        the accepted point, so the accepted weights are exactly the ones whose loss was
+        measured) and ``w0``. The parameters are restored to ``w0`` if the search fails; the
+        evaluations are added to ``st["forward_evaluations"]`` either way.
+        """
+        w0 = self._flat_params()
+        trial = torch.empty_like(w0)
+        evals = 0
+
+        def point(t: float) -> Tensor:
+            return torch.add(w0, u, alpha=t, out=trial)
+
+        def phi(t: float) -> float:
+            nonlocal evals
+            evals += 1
+            self._set_flat(point(t))
+            return self._forward(closure)
+
+        try:
+            res = search(phi, **kwargs)
+        except BaseException:
+            self._set_flat(w0)
+            raise
+        finally:
+            st["forward_evaluations"] += evals
+        return res, point, w0
 
     def _step_authors(self, closure: Callable[[], Any], st: dict[str, Any], group: dict[str, Any],
                       loss: float, g: Tensor, record: Callable[..., Any]) -> Any:
@@ -878,33 +888,14 @@ class LBFGSGSS(torch.optim.Optimizer):
             r = g.clone()
         r_norm = float(r.norm())
         u = r / (-r_norm)  # unit direction along -r
-        w0 = self._flat_params()
-        trial = torch.empty_like(w0)
-        evals = 0
-
-        def point(t: float) -> Tensor:
-            return torch.add(w0, u, alpha=t, out=trial)
-
-        def phi(t: float) -> float:
-            nonlocal evals
-            evals += 1
-            self._set_flat(point(t))
-            return self._forward(closure)
-
-        try:
-            res = authors_line_search(
-                phi,
-                f0=loss,
-                initial_step=group["initial_step"] * r_norm,
-                budget=group["line_search_budget"],
-                tol=group["tol"],
-                expansion=group["expansion"],
-            )
-        except BaseException:
-            self._set_flat(w0)
-            raise
-        finally:
-            st["forward_evaluations"] += evals
+        res, point, w0 = self._search_line(
+            closure, st, u, authors_line_search,
+            f0=loss,
+            initial_step=group["initial_step"] * r_norm,
+            budget=group["line_search_budget"],
+            tol=group["tol"],
+            expansion=group["expansion"],
+        )
 
         # Always take the returned point, even when it is higher than the start.
         self._set_flat(point(res.step))
