@@ -389,24 +389,35 @@ class Lines:
         W = torch.addcmul(self.W0[idx], a[:, None], self.D[idx])
         if not self.cached:
             return eng.losses(W)
-        m = eng.module
-        assert m is not None and self.Z0 is not None and self.ZD is not None
-        fwd = _batched.BATCHED_FORWARD[type(m)]
-        B = W.shape[0]
-        out = torch.zeros(B, dtype=W.dtype, device=W.device)
-        cp, cd = eng.chunk_sizes(B)
-        shape = (-1,) + (1,) * (self.Z0.ndim - 1)
-        with torch.no_grad():
-            p_all = _params.unflatten(m, W)
-            for p0, p1 in chunks(B, cp):
-                sel = idx[p0:p1]
-                p = {k: v[p0:p1] for k, v in p_all.items()}
-                for d0, d1 in chunks(eng.n_data, cd):
-                    z = torch.addcmul(self.Z0[sel, d0:d1], a[p0:p1].view(shape), self.ZD[sel, d0:d1])
-                    x, y = eng.x[d0:d1], eng.y[d0:d1]
-                    o = fwd(m, p, x, z)
-                    out[p0:p1] += _batched.mean_losses(m, o, x, y) * ((d1 - d0) / eng.n_data)
-        return out
+        assert self.Z0 is not None and self.ZD is not None
+        return _factored_losses(eng, self.Z0, self.ZD, idx, W, a)
+
+
+def _factored_losses(eng: Engine, Z0: Tensor, ZD: Tensor, sel: Tensor, W: Tensor, a: Tensor) -> Tensor:
+    """Losses at ``W`` ``(B, d)`` whose first stages are ``Z0[sel] + a ZD[sel]`` (cached rows ``sel``): ``(B,)``.
+
+    Only the layers above the first run; calls are chunked as :meth:`Engine.chunk_sizes` says.
+    """
+    m = eng.module
+    assert m is not None
+    fwd = _batched.BATCHED_FORWARD[type(m)]
+    B = W.shape[0]
+    out = torch.zeros(B, dtype=W.dtype, device=W.device)
+    cp, cd = eng.chunk_sizes(B)
+    shape = (-1,) + (1,) * (Z0.ndim - 1)
+    with torch.no_grad():
+        p_all = _params.unflatten(m, W)
+        for p0, p1 in chunks(B, cp):
+            s: Tensor | slice = sel[p0:p1]
+            lo, hi = int(s[0]), int(s[-1]) + 1
+            if hi - lo == len(s) and bool((s == torch.arange(lo, hi, device=s.device)).all()):
+                s = slice(lo, hi)  # consecutive runs (the usual case): views, no gathered copies
+            p = {k: v[p0:p1] for k, v in p_all.items()}
+            for d0, d1 in chunks(eng.n_data, cd):
+                z = torch.addcmul(Z0[s, d0:d1], a[p0:p1].view(shape), ZD[s, d0:d1])
+                x, y = eng.x[d0:d1], eng.y[d0:d1]
+                out[p0:p1] += _batched.mean_losses(m, fwd(m, p, x, z), x, y) * ((d1 - d0) / eng.n_data)
+    return out
 
 
 def first_stage_all(engine: Engine, V: Tensor) -> Tensor:
@@ -590,24 +601,5 @@ class Anchors:
         return out
 
     def _trial(self, sel: Tensor, W: Tensor, a: Tensor) -> Tensor:
-        eng = self.engine
-        m = eng.module
-        assert m is not None and self.Z0 is not None and self.ZD is not None
-        fwd = _batched.BATCHED_FORWARD[type(m)]
-        B = W.shape[0]
-        out = torch.zeros(B, dtype=W.dtype, device=W.device)
-        cp, cd = eng.chunk_sizes(B)
-        shape = (-1,) + (1,) * (self.Z0.ndim - 1)
-        with torch.no_grad():
-            p_all = _params.unflatten(m, W)
-            for p0, p1 in chunks(B, cp):
-                s = sel[p0:p1]
-                lo, hi = int(s[0]), int(s[-1]) + 1
-                if hi - lo == len(s) and bool((s == torch.arange(lo, hi, device=s.device)).all()):
-                    s = slice(lo, hi)  # consecutive runs (the usual case): views, no gathered copies
-                p = {k: v[p0:p1] for k, v in p_all.items()}
-                for d0, d1 in chunks(eng.n_data, cd):
-                    z = torch.addcmul(self.Z0[s, d0:d1], a[p0:p1].view(shape), self.ZD[s, d0:d1])
-                    x, y = eng.x[d0:d1], eng.y[d0:d1]
-                    out[p0:p1] += _batched.mean_losses(m, fwd(m, p, x, z), x, y) * ((d1 - d0) / eng.n_data)
-        return out
+        assert self.Z0 is not None and self.ZD is not None
+        return _factored_losses(self.engine, self.Z0, self.ZD, sel, W, a)
