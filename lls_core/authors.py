@@ -26,7 +26,6 @@ import hashlib
 import os
 import platform
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch
 from torch import Tensor
 
 from . import __version__, data, models, params
+from .io import atomic_write
 
 __all__ = [
     "AUTHORS_COMMIT",
@@ -143,26 +143,19 @@ def fetch(
     target = folder / spec.name
     if target.is_file() and data.md5sum(target) == spec.md5:
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=folder)
-    try:
+
+    def download(out: Any) -> None:  # into atomic_write's temporary file; a mismatch leaves nothing behind
         h = hashlib.md5()
-        with os.fdopen(fd, "wb") as out, opener(spec.url, timeout=timeout) as resp:
+        with opener(spec.url, timeout=timeout) as resp:
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 h.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         if h.hexdigest() != spec.md5:
             raise data.ChecksumError(
                 f"{spec.url}: downloaded MD5 {h.hexdigest()} does not match the published {spec.md5}; nothing written"
             )
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+
+    return atomic_write(target, download)
 
 
 # --------------------------------------------------------------------------- derived numbers
@@ -237,18 +230,7 @@ def write_derived(weights: str | os.PathLike[str] | None = None, path: str | os.
         "quantity,value",
         *(f"{k},{_fmt(v)}" for k, v in values.items()),
     ]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, "\n".join(lines) + "\n")
 
 
 def read_derived(path: str | os.PathLike[str] = DERIVED_PATH) -> dict[str, float]:

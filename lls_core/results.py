@@ -29,7 +29,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ import torch
 
 from . import __version__, models, study
 from .store import Store
+from .io import atomic_write
 from .train import OPTIMIZERS
 
 __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "ARCHIVE_ROOT"]
@@ -164,23 +164,7 @@ def _write_manifest(root: Path, profile: str, argv: Sequence[str]) -> None:
     rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(), "niceness": os.nice(0),
            "torch_threads": torch.get_num_threads(), "pid": os.getpid(),
            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    _atomic_bytes(path, json.dumps(rec, indent=1, sort_keys=True).encode())
-
-
-def _atomic_bytes(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(rec, indent=1, sort_keys=True).encode())
 
 
 def _sha256(path: Path) -> str:
@@ -292,11 +276,11 @@ def archive(
     }
     buf = io.BytesIO()
     np.savez_compressed(buf, **curves)
-    _atomic_bytes(out / "curves.npz", buf.getvalue())
-    _atomic_bytes(out / "runs.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.17g").encode())
-    _atomic_bytes(out / "table1.csv", pd.DataFrame(t1).to_csv(index=False, float_format="%.17g").encode())
-    _atomic_bytes(out / "weight_stats.csv", pd.DataFrame(ws).to_csv(index=False, float_format="%.17g").encode())
-    _atomic_bytes(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())
+    atomic_write(out / "curves.npz", buf.getvalue())
+    atomic_write(out / "runs.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.17g").encode())
+    atomic_write(out / "table1.csv", pd.DataFrame(t1).to_csv(index=False, float_format="%.17g").encode())
+    atomic_write(out / "weight_stats.csv", pd.DataFrame(ws).to_csv(index=False, float_format="%.17g").encode())
+    atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())
     return out
 
 
