@@ -77,6 +77,8 @@ CALL_MB = 384.0
 """Size (MiB of autograd graph) that automatic chunking aims one batched call at."""
 CALL_POINTS = 8
 """Points per call that automatic data chunking leaves room for."""
+TRIAL_CALL_MB = 8.0
+"""Size (MiB of first-stage activations) of one no-graph line-search trial call on a CPU (FCP, autoencoder)."""
 
 # Networks whose first stage is evaluated in the coordinates of an affine family
 # ``W = C @ V`` (paths): it runs on the J rows of V and is mixed per point
@@ -404,6 +406,11 @@ def _factored_losses(eng: Engine, Z0: Tensor, ZD: Tensor, sel: Tensor, W: Tensor
     B = W.shape[0]
     out = torch.zeros(B, dtype=W.dtype, device=W.device)
     cp, cd = eng.chunk_sizes(B)
+    if Z0.device.type == "cpu" and type(m) in FACTORED_FIRST_LAYER:
+        # No graph is kept here: smaller calls keep the elementwise work on the hidden
+        # activations in the CPU's cache (75 FCP trials on 5,000 images: 0.46 x the time in
+        # calls of 8 runs than in one call).
+        cp = max(1, min(cp, int(TRIAL_CALL_MB * 2**20 // max(1, Z0[0].numel() * Z0.element_size()))))
     shape = (-1,) + (1,) * (Z0.ndim - 1)
     with torch.no_grad():
         p_all = _params.unflatten(m, W)

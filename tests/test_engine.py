@@ -69,6 +69,20 @@ def test_lines_and_anchored_trials_equal_direct_evaluation(arch):
     assert anc.factored_trials == anc.trials == 6
 
 
+@pytest.mark.parametrize("arch", ["fcp", "autoencoder"])
+def test_trials_in_cache_sized_calls_equal_one_call(arch, monkeypatch):
+    """Line-search trials split into small calls (TRIAL_CALL_MB) give the losses of one call."""
+    m, x, y, W, g = _problem(arch, R=5)
+    D = 0.05 * torch.randn(W.shape, generator=g)
+    a = torch.tensor([0.3, -1.0, 2.0, 0.5, 1.5])
+    eng = engine.Engine(m, (x, y))
+    lines = eng.lines(W, D)
+    monkeypatch.setattr(engine, "TRIAL_CALL_MB", 1e9)
+    one_call = lines.losses(a)
+    monkeypatch.setattr(engine, "TRIAL_CALL_MB", 1e-9)  # one run per call
+    torch.testing.assert_close(lines.losses(a), one_call, rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("arch", models.ARCHITECTURES)
 def test_per_run_inputs_equal_functional_call(arch):
     m, x, y, W, g = _problem(arch, n=8)

@@ -305,3 +305,12 @@ def test_two_workers_never_train_the_same_run(tmp_path, monkeypatch):
     for w in workers:
         w.join(120)
     assert len(calls) == 1 and len(paths) == 2 and paths[0] == paths[1]
+
+
+def test_every_network_and_mode_says_whether_ensembles_pay():
+    from lls_core import models
+
+    for arch in models.ARCHITECTURES:
+        for mode in ("minibatch", "fullbatch"):
+            assert (arch, mode) in study.ENSEMBLE_PAYS
+            assert study.ensemble_pays(arch, mode) is study.ENSEMBLE_PAYS[(arch, mode)]
