@@ -635,7 +635,7 @@ def survey_claims(
     if len(labels) != 4:
         raise ValueError(f"results must cover Use Cases I-IV (4 surfaces); got {labels}")
     figs = {a: per_run_figures(results[a], success_radius=success_radius) for a in ten}
-    I, II, IV = 0, 1, 3
+    I, II, IV = 0, 1, 3  # noqa: E741 (Use Cases I, II, IV)
     rows: list[dict] = []
 
     def others(a: str, fig: str, surfs: Sequence[int]) -> np.ndarray:

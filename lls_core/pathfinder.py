@@ -59,7 +59,6 @@ from torch import Tensor, nn
 from . import checks
 from . import batched as _batched
 from . import engine as _engine
-from . import models as _models
 from . import params as _params
 
 __all__ = [
