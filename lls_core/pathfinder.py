@@ -507,6 +507,15 @@ def find_path(
         Called as ``callback(step, objective)`` after each evaluation.
 
     Raises ``ValueError``/``TypeError`` naming the bad value before any work.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lls_core import surfaces
+    >>> a, z = torch.tensor([-0.62, -0.54], dtype=torch.float64), torch.tensor([0.49, -0.02], dtype=torch.float64)
+    >>> r = find_path(surfaces.get("toy"), a, z, n_terms=5, n_points=31, lam=35.0, lr=1e-2, steps=30)
+    >>> tuple(r.points.shape), r.height < r.linear_height   # the path passes lower than the straight line
+    ((31, 2), True)
     """
     a, z = _validate(
         f, w1, w2, data, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr, steps=steps,

@@ -487,6 +487,15 @@ def weight_sets(
     ``LBFGS-train``/``LBFGS-test`` with ``"lbfgs"`` among ``optimizers``). Reuses
     finished runs from the store and trains only the missing ones; ``kwargs`` go to
     :func:`run_study` (``store``, ``workers``, ``scheduler``, ``device``, ``progress``).
+
+    Example:
+        >>> import tempfile
+        >>> from lls_core.train import SGDConfig
+        >>> tiny = Profile("demo", n_train=100, n_test=50, n_inits=2, k_best=1,
+        ...                optimizers=(("sgd", SGDConfig(epochs=1)),))
+        >>> sets = weight_sets("fcp", tiny, ("sgd",), store=tempfile.mkdtemp(), workers=1, progress=False)
+        >>> sorted(sets), tuple(sets["SGD-train"].shape)   # K = k_best vectors of d = 42200
+        (['SGD-test', 'SGD-train'], (1, 42200))
     """
     return run_study(arch, profile, optimizers, **kwargs).weight_sets()
 

@@ -1,6 +1,108 @@
-"""Test-session hooks: a loud last line when the browser tests could not run."""
+"""Shared test fixtures and session hooks.
+
+* ``make_mlp`` / ``make_data``: the tiny classifiers and data several modules test on (Hessians, paths,
+  landscapes, optimizers), built from seeded generators, never from torch's global random state.
+* ``mnist_tiny``: the embedded MNIST set cut to 100 training and 50 test images (seed 0), loaded once.
+* ``dask_cluster`` / ``dask_client``: one in-process Dask cluster for the whole session, instead of each test
+  starting its own (the real multi-process cluster of ``test_cluster.py`` stays separate: it tests processes).
+* A loud last line when the browser tests could not run.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Callable, Literal
+
+import pytest
+import torch
+from torch import nn
+
+_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "softplus": nn.functional.softplus,
+}
+
+
+class TinyMLP(nn.Module):
+    """``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` classifier, ``activation`` between layers.
+
+    Inputs of any shape ``(N, ...)`` are flattened to ``(N, sizes[0])``. Parameters are drawn like
+    ``nn.Linear``'s default (uniform in +-1/sqrt(fan_in)) but from ``torch.Generator().manual_seed(seed)``.
+    """
+
+    task = "classify"
+
+    def __init__(self, sizes: tuple[int, ...] = (6, 5, 3), activation: Literal["tanh", "softplus"] = "softplus",
+                 seed: int = 0, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation={activation!r}; expected one of {sorted(_ACTIVATIONS)}")
+        self.layers = nn.ModuleList(nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.act = _ACTIVATIONS[activation]
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for layer in self.layers:
+                bound = 1.0 / math.sqrt(layer.in_features)
+                layer.weight.uniform_(-bound, bound, generator=g)
+                layer.bias.uniform_(-bound, bound, generator=g)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        for layer in self.layers[:-1]:
+            x = self.act(layer(x))
+        return self.layers[-1](x)
+
+
+def _make_data(n: int = 40, features: int = 6, classes: int = 3, seed: int = 0,
+               dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standard-normal inputs ``(n, features)`` and uniform labels ``(n,)`` in ``0..classes-1``."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, features, generator=g, dtype=dtype), torch.randint(0, classes, (n,), generator=g)
+
+
+@pytest.fixture(scope="session")
+def make_mlp() -> type[TinyMLP]:
+    """The tiny classifier class: ``make_mlp((6, 5, 3), "tanh", seed=0, dtype=torch.float64)``."""
+    return TinyMLP
+
+
+@pytest.fixture(scope="session")
+def make_data() -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """Seeded classification data: ``make_data(n=40, features=6, classes=3, seed=0)`` -> ``(x, y)``."""
+    return _make_data
+
+
+@pytest.fixture(scope="session")
+def mnist_tiny():
+    """``data.load("mnist-5k", n_train=100, n_test=50, seed=0)``, loaded once per session (read-only)."""
+    from lls_core import data
+
+    return data.load("mnist-5k", n_train=100, n_test=50, seed=0)
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """One in-process Dask cluster (2 workers, 1 thread each, no dashboard) for the whole session."""
+    from distributed import LocalCluster
+
+    threads = torch.get_num_threads()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        yield cluster
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def dask_client(dask_cluster):
+    """A client of the session cluster; torch's (process-wide) thread count is restored afterwards, since
+    in-process workers set it."""
+    from distributed import Client
+
+    threads = torch.get_num_threads()
+    try:
+        with Client(dask_cluster) as client:
+            yield client
+    finally:
+        torch.set_num_threads(threads)
 
 
 def pytest_unconfigure(config):
