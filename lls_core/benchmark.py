@@ -11,17 +11,17 @@ every choice the survey leaves open, as parameters with stated defaults:
   for AdaGrad, RMSprop and Adamax);
 * **gradient oracle**: exact for every optimizer except SGD, which gets additive
   Gaussian noise of scale ``sgd_sigma`` (with ``sgd_sigma = 0`` SGD *is* BGD);
-* **per-run figures** (:func:`per_run_figures`), each an ``(S, N)`` array:
+* **per-run figures** (:func:`per_run_figures`), each an ``(S, N)`` array::
 
-  ``loss_change_pct``  ``100 (f(x_T) - f(x_0)) / |f(x_0)|``: percent change of the loss
-                       from start to end (NaN where ``f(x_0) = 0``);
-  ``gap_closed_pct``   ``100 (f(x_T) - f(x_0)) / (f(x_0) - f^*)`` with ``f^*`` the global
-                       minimum: -100 means the global minimum was reached; on a surface
-                       unbounded below (``f^* = -inf``) it is 0 for every finite run;
-  ``distance``         distance from ``x_T`` to the nearest known minimum (NaN if none);
-  ``iterations``       updates until convergence (NaN if the run did not converge);
-  ``success``          1 if the run did not diverge and ended within ``success_radius``
-                       of a global minimum, else 0.
+    ``loss_change_pct``  ``100 (f(x_T) - f(x_0)) / |f(x_0)|``: percent change of the loss
+                         from start to end (NaN where ``f(x_0) = 0``);
+    ``gap_closed_pct``   ``100 (f(x_T) - f(x_0)) / (f(x_0) - f^*)`` with ``f^*`` the global
+                         minimum: -100 means the global minimum was reached; on a surface
+                         unbounded below (``f^* = -inf``) it is 0 for every finite run;
+    ``distance``         distance from ``x_T`` to the nearest known minimum (NaN if none);
+    ``iterations``       updates until convergence (NaN if the run did not converge);
+    ``success``          1 if the run did not diverge and ended within ``success_radius``
+                         of a global minimum, else 0.
 
 Diverged runs keep their status and are left out of the statistics of a figure
 (:func:`table4` reports how many); they are never replaced by zeros. This multi-start

@@ -359,7 +359,7 @@ class PairBarrier:
     """One path between vectors ``i`` and ``j`` of a set.
 
     ``height``: max loss along the optimized path (Eq. 5); ``linear_height``: the
-    same along the straight line; ``length``: sum of |w(t_{k+1}) - w(t_k)| (weight
+    same along the straight line; ``length``: sum of ``|w(t_{k+1}) - w(t_k)|`` (weight
     units); ``endpoint_loss``: the larger of the two end points' losses; ``seconds``:
     wall time of the path search.
     """

@@ -10,7 +10,7 @@ authors' FourierPathFinder, their Eq. 3) or the single function
 ``c(t) = 2 t (1 - t)`` (``curve="bezier"``: a quadratic Bezier curve whose
 control point is ``(w1 + w2) / 2 + b``, Garipov et al. 2018). With ``b = 0``
 both are linear interpolation. On ``P`` equally spaced values of ``t`` the
-coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)
+coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)::
 
     F(b) = sum_i L(w(t_i)) + lam * sum_i |w(t_{i+1}) - w(t_i)|^2
 

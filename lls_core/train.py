@@ -11,13 +11,13 @@ the run's contribution to a "test" weight set).
 
 Optimizers are frozen dataclass configurations registered in :data:`OPTIMIZERS`:
 
-========== ======================= ========== ======================================
-name       class                   set prefix what it is
-========== ======================= ========== ======================================
-``sgd``        :class:`SGDConfig`        SGD   torch SGD, 64-image mini-batches, epochs
-``lbfgs_gss``  :class:`LBFGSGSSConfig`   BFGS  the authors' L-BFGS-GSS, full batch, iterations
-``lbfgs``      :class:`TorchLBFGSConfig` LBFGS torch L-BFGS with strong-Wolfe line search
-========== ======================= ========== ======================================
+=============  ==========================  ==========  ==============================================
+name           class                       set prefix  what it is
+=============  ==========================  ==========  ==============================================
+``sgd``        :class:`SGDConfig`          SGD         torch SGD, 64-image mini-batches, epochs
+``lbfgs_gss``  :class:`LBFGSGSSConfig`     BFGS        the authors' L-BFGS-GSS, full batch, iterations
+``lbfgs``      :class:`TorchLBFGSConfig`   LBFGS       torch L-BFGS with strong-Wolfe line search
+=============  ==========================  ==========  ==============================================
 
 A new optimizer is a frozen dataclass with class attributes ``name``, ``label``
 (display name, a key of :func:`lls_core.plotting.color`), ``set_prefix``,

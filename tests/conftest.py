@@ -105,6 +105,50 @@ def dask_client(dask_cluster):
         torch.set_num_threads(threads)
 
 
+# The slow lane: tests that took 5 s or more in a full `pytest -m "not book"` run on the 2-core development
+# machine (under load). `module::function` (every parametrization). Re-measure with `--durations=40`.
+SLOW = {
+    "test_cluster.py::test_study_on_real_dask_processes_equals_serial",
+    "test_cluster.py::test_barriers_on_real_dask_processes_equal_serial",
+    "test_errors.py::test_embedded_digits_are_pinned",
+    "test_fuzz.py::test_every_bad_value_is_refused_fast_with_one_line",
+    "test_fuzz.py::test_the_installed_command_refuses_without_a_traceback",
+    "test_hessian.py::test_slq_density_integrates_to_one_and_matches_moments",
+    "test_lbfgs_authors.py::test_authors_mode_follows_the_transcription_for_20_steps",
+    "test_lbfgs_authors.py::test_safe_mode_differs_from_the_authors",
+    "test_lbfgs_gss.py::test_matches_scipy_lbfgsb_on_registry_surfaces",
+    "test_lbfgs_gss.py::test_matches_scipy_lbfgsb_on_smooth_surfaces",
+    "test_optimizers.py::test_svrg_and_sarah_reduce_minibatch_noise",
+    "test_presentation.py::test_bibliography_is_sorted_by_label",
+    "test_presentation.py::test_bibliography_labels_are_author_year",
+    "test_results.py::test_recompute_archived_full_run_prefix",
+    "test_runner.py::test_failed_run_keeps_the_previous_results",
+    "test_runner.py::test_second_run_refuses_and_sigterm_leaves_nothing_behind",
+    "test_runner.py::test_papermill_directly_gets_the_same_checks",
+    "test_runner.py::test_leftovers_of_killed_runs_are_cleaned",
+    "test_store.py::test_killed_study_resumes_without_loss_or_repeat",
+    "test_store.py::test_per_run_lock_blocks_a_second_trainer",
+    "test_surfaces.py::test_search_finds_exactly_the_listed_critical_points",
+    "test_survey_table4.py::*",
+    "test_symmetry.py::test_align_sets_keeps_rows_and_shrinks_spread",
+    "test_symmetry.py::test_claims_before_after_lines_up_both_tables",
+    "test_train.py::test_ensemble_equals_the_same_runs_one_at_a_time",
+    "test_train.py::test_ensemble_lbfgs_gss_runs_keep_their_own_history_and_resets",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests listed in SLOW ``slow``; every ``slow`` test is also in the ``book`` (slow) lane, so that
+    ``pytest -m "not book"`` is the fast lane."""
+    for item in items:
+        module = item.path.name
+        name = getattr(item, "originalname", item.name)
+        if f"{module}::{name}" in SLOW or f"{module}::*" in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.book)
+
+
 def pytest_unconfigure(config):
     """After pytest's own summary line, so that it is the last thing a user sees."""
     terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
