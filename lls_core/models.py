@@ -47,6 +47,10 @@ __all__ = [
     "is_classifier",
     "DEMO_ARCHITECTURES",
     "build_demo",
+    "FCP",
+    "LeNet",
+    "Autoencoder",
+    "LSTMNet",
 ]
 
 

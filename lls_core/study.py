@@ -331,7 +331,7 @@ def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None 
 
 @dataclass(frozen=True, eq=False)
 class StudyResult:
-    """All runs of one architecture's study. ``runs[optimizer]`` is a tuple of :class:`RunResult`, by seed."""
+    """All runs of one architecture's study. ``runs[optimizer]`` is a tuple of :class:`lls_core.train.RunResult`, by seed."""
 
     arch: str
     profile: Profile
@@ -387,7 +387,7 @@ def run_studies(
     """Train (or reuse) every run of each architecture's study under ``profile``; ``{arch: StudyResult}``.
 
     All missing runs of all architectures go to one pool of workers.
-    ``store``: a :class:`Store` or its root (default: :func:`lls_core.store.default_root`).
+    ``store``: a :class:`lls_core.store.Store` or its root (default: :func:`lls_core.store.default_root`).
     ``workers``: Dask worker processes of a LocalCluster (default: the CPU count, at
     most the number of missing runs); ``1`` runs in this process, through the same
     :func:`execute`. ``scheduler``: a Dask scheduler address (``"tcp://..."``; ``""``

@@ -518,7 +518,7 @@ def align_sets(arch: str, sets: Mapping[str, Tensor], *, mode: SetMode = "per_se
                seed: int = 0) -> SetAlignment:
     """Bring every set into one coordinate system of hidden units.
 
-    ``sets``: ``{name: (K_name, d)}`` (e.g. :attr:`lls_core.topography.Topography.sets`).
+    ``sets``: ``{name: (K_name, d)}`` (e.g. the ``sets`` of a :class:`lls_core.topography.Topography`).
 
     * ``"per_set"`` (default): each set is aligned to its own consensus
       (:func:`consensus`); then the sets' consensus means are aligned to each other
