@@ -82,11 +82,11 @@ def mnist_tiny():
 
 @pytest.fixture(scope="session")
 def dask_cluster():
-    """One in-process Dask cluster (2 workers, 1 thread each, no dashboard) for the whole session."""
+    """One in-process Dask cluster (2 workers, 1 thread each, dashboard on a free port) for the whole session."""
     from distributed import LocalCluster
 
     threads = torch.get_num_threads()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         yield cluster
     torch.set_num_threads(threads)
 
