@@ -2,6 +2,7 @@
 
 * ``make_mlp`` / ``make_data``: the tiny classifiers and data several modules test on (Hessians, paths,
   landscapes, optimizers), built from seeded generators, never from torch's global random state.
+* ``trained_set``: k trained solutions of a tiny classifier (landscape and topography tests), trained once.
 * ``mnist_tiny``: the embedded MNIST set cut to 100 training and 50 test images (seed 0), loaded once.
 * ``dask_cluster`` / ``dask_client``: one in-process Dask cluster for the whole session, instead of each test
   starting its own (the real multi-process cluster of ``test_cluster.py`` stays separate: it tests processes).
@@ -70,6 +71,35 @@ def make_mlp() -> type[TinyMLP]:
 def make_data() -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """Seeded classification data: ``make_data(n=40, features=6, classes=3, seed=0)`` -> ``(x, y)``."""
     return _make_data
+
+
+@pytest.fixture(scope="session")
+def trained_set():
+    """``trained_set(k=4, steps=150)`` -> ``(model, x, y, W)``: ``W`` ``(k, 43)`` holds k solutions of a 4-5-3
+    softplus classifier from seeds 0..k-1 (a short full-batch Adam run each) on 60 points with 3 classes set by
+    the first two coordinates; trained once per ``(k, steps)`` in the session (each call gets a copy)."""
+    from lls_core import params
+
+    cache: dict[tuple[int, int], torch.Tensor] = {}
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(60, 4, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+
+    def build(k: int = 4, steps: int = 150):
+        if (k, steps) not in cache:
+            out = []
+            for s in range(k):
+                m = TinyMLP((4, 5, 3), "softplus", seed=s)
+                opt = torch.optim.Adam(m.parameters(), lr=0.05)
+                for _ in range(steps):
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(m(x), y).backward()
+                    opt.step()
+                out.append(params.flatten(m).detach())
+            cache[(k, steps)] = torch.stack(out)
+        return TinyMLP((4, 5, 3), "softplus", seed=0), x.clone(), y.clone(), cache[(k, steps)].clone()
+
+    return build
 
 
 @pytest.fixture(scope="session")

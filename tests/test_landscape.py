@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from lls_core import landscape as ls
-from lls_core import params, stats
+from lls_core import stats
 from lls_core.io import ArtifactWarning
 
 
@@ -31,37 +31,6 @@ def _shells(k=24, d=200, r_in=1.0, r_out=1.6, seed=0):
     u = torch.randn(2 * k, d, generator=g, dtype=torch.float64)
     u = u / u.norm(dim=1, keepdim=True)
     return {"inner": r_in * u[:k], "outer": r_out * u[k:]}
-
-
-def _data(n=60, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g)
-    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
-    return x, y
-
-
-@pytest.fixture(scope="module")
-def trained_set(make_mlp):
-    """``trained_set(k, steps)``: k solutions of a 4-5-3 softplus classifier (d = 43) from different seeds
-    (a short full-batch Adam run each), trained once per ``(k, steps)`` in this module."""
-    cache = {}
-
-    def build(k=4, steps=150):
-        x, y = _data()
-        if (k, steps) not in cache:
-            out = []
-            for s in range(k):
-                m = make_mlp((4, 5, 3), "softplus", seed=s)
-                opt = torch.optim.Adam(m.parameters(), lr=0.05)
-                for _ in range(steps):
-                    opt.zero_grad()
-                    nn.functional.cross_entropy(m(x), y).backward()
-                    opt.step()
-                out.append(params.flatten(m).detach())
-            cache[(k, steps)] = torch.stack(out)
-        return make_mlp((4, 5, 3), "softplus", seed=0), x, y, cache[(k, steps)].clone()
-
-    return build
 
 
 # ----------------------------------------------------------------------------- sets
