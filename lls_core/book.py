@@ -677,7 +677,23 @@ def check_parameters(slug: str, namespace: Mapping[str, Any], root: Path | None 
     check_rules(chapter, values)
     if isinstance(namespace, dict):
         namespace.update(values)
+    _glue_parameters(values)
     return values
+
+
+def _glue_parameters(values: Mapping[str, Any]) -> None:
+    """Inside a kernel, glue every checked parameter under its own name and the run's
+    profile as ``profile`` (set by ``lls-book run --profile``), so chapters never glue them."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a book dependency
+        return
+    ip = get_ipython()
+    if ip is None or getattr(ip, "kernel", None) is None:  # a plain interpreter or a test: nothing to glue into
+        return
+    from .glue import glue_all
+
+    glue_all({**values, "profile": os.environ.get("LLS_PROFILE", "custom (run outside lls-book)")})
 
 
 # ----------------------------------------------------------------------------- execution
