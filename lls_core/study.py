@@ -60,7 +60,7 @@ from torch import Tensor
 
 from . import cluster, data, models
 from .store import RunKey, Store
-from .train import OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
+from .train import NETWORK_OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
 __all__ = [
     "Profile",
@@ -120,31 +120,31 @@ class Profile:
             raise ValueError(f"Profile {self.name!r}: activation={self.activation!r}; valid: None (each "
                              f"architecture's default), {', '.join(models.ACTIVATIONS)}")
         for name, cfg in self.optimizers:
-            if name not in OPTIMIZERS:
-                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-            if cfg is not None and type(cfg).__name__ != OPTIMIZERS[name].__name__:
+            if name not in NETWORK_OPTIMIZERS:
+                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
+            if cfg is not None and type(cfg).__name__ != NETWORK_OPTIMIZERS[name].__name__:
                 raise ValueError(f"Profile {self.name!r}: the {name} config is a {type(cfg).__name__}; "
-                                 f"expected a {OPTIMIZERS[name].__name__}")
+                                 f"expected a {NETWORK_OPTIMIZERS[name].__name__}")
         for arch, name, _ in self.arch_overrides:
             if arch not in models.ARCHITECTURES:
                 raise ValueError(f"Profile {self.name!r}: unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
-            if name not in OPTIMIZERS:
-                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+            if name not in NETWORK_OPTIMIZERS:
+                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
 
     def config(self, optimizer: str, arch: str | None = None) -> Any:
         """The configuration this profile uses for ``optimizer`` (on ``arch``, where it has an override)."""
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if optimizer not in NETWORK_OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
         for a, o, cfg in self.arch_overrides:
             if a == arch and o == optimizer:
                 return cfg
-        return dict(self.optimizers).get(optimizer) or OPTIMIZERS[optimizer]()
+        return dict(self.optimizers).get(optimizer) or NETWORK_OPTIMIZERS[optimizer]()
 
     def replace(self, **changes: Any) -> "Profile":
         """A copy with fields changed; ``sgd=SGDConfig(...)``-style keywords replace one optimizer's config."""
         opts = dict(self.optimizers)
         for name in list(changes):
-            if name in OPTIMIZERS:
+            if name in NETWORK_OPTIMIZERS:
                 opts[name] = changes.pop(name)
         return dataclasses.replace(self, optimizers=tuple(sorted(opts.items())), **changes)
 
@@ -258,8 +258,8 @@ def plan(
     if arch not in models.ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
     for o in optimizers:
-        if o not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {o!r}; valid: {', '.join(OPTIMIZERS)}")
+        if o not in NETWORK_OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {o!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
     ds = _dataset(prof.dataset, prof.n_train, prof.n_test, prof.split_seed, data_dir)
     return [
         Task(_key(arch, prof, o, seed, ds), prof.config(o, arch), data_dir)
@@ -350,7 +350,7 @@ class StudyResult:
         """``{"<prefix>-train": (K, d), "<prefix>-test": (K, d)}`` for every optimizer of the study."""
         out: dict[str, Tensor] = {}
         for opt in self.runs:
-            prefix = OPTIMIZERS[opt].set_prefix
+            prefix = NETWORK_OPTIMIZERS[opt].set_prefix
             best = self.best(opt)
             out[f"{prefix}-train"] = torch.stack([r.w_train for r in best])
             out[f"{prefix}-test"] = torch.stack([r.w_test for r in best])
@@ -407,7 +407,7 @@ def run_studies(
         raise ValueError(f"ensemble_size={ensemble_size!r}: must be an integer >= 1 or None")
     prof = get_profile(profile)
     if isinstance(optimizers, str) or not optimizers or len(set(optimizers)) != len(optimizers):
-        raise ValueError(f"optimizers={optimizers!r}: expected a non-empty list of distinct names from {', '.join(OPTIMIZERS)}")
+        raise ValueError(f"optimizers={optimizers!r}: expected a non-empty list of distinct names from {', '.join(NETWORK_OPTIMIZERS)}")
     if isinstance(archs, str) or not archs:
         raise ValueError(f"archs={archs!r}: expected a non-empty list of names from {', '.join(models.ARCHITECTURES)}")
     addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work
@@ -529,7 +529,7 @@ def table1(results: dict[str, StudyResult], optimizers: Sequence[str] = DEFAULT_
         row: dict[tuple[str, str, str], float] = {}
         for loss in ("train", "test"):
             for opt in optimizers:
-                label = OPTIMIZERS[opt].label
+                label = NETWORK_OPTIMIZERS[opt].label
                 row[(loss, label, "book")] = ours[f"{loss}_{opt}"]
                 col = f"{loss}_{opt}"
                 if col in pub.columns and arch in pub.index:
@@ -561,7 +561,7 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
         res = results[arch]
         for j, opt in enumerate(optimizers):
             ax = axes[i][j]
-            cls = OPTIMIZERS[opt]
+            cls = NETWORK_OPTIMIZERS[opt]
             c_train, c_test = plotting.color(f"{cls.set_prefix}-train"), plotting.color(f"{cls.set_prefix}-test")
             best = res.best(opt)
             for rank, r in enumerate(best):
