@@ -351,14 +351,14 @@ def table1_beside(archive: Archive, page: Any) -> Any:
     runs_col = f"K / finished / planned ({archive.profile})"
     rows: dict[str, dict[tuple[str, str, str], Any]] = {}
     for arch in dict.fromkeys(archive.table1.arch):  # this page's and the published values of every optimizer
-        name = study._NN_NAMES[arch]
+        name = study.NETWORK_NAMES[arch]
         row = rows.setdefault(name, {})
         if name in page.index:
             for loss, label, source in page.columns:
                 if loss in ("train", "test") and source in ("book", "published"):
                     row[(loss, label, "page" if source == "book" else "published")] = float(page.loc[name, (loss, label, source)])
     for rec in archive.table1.itertuples(index=False):
-        name = study._NN_NAMES[rec.arch]
+        name = study.NETWORK_NAMES[rec.arch]
         label = NETWORK_OPTIMIZERS[rec.optimizer].label
         row = rows.setdefault(name, {})
         for loss in ("train", "test"):

