@@ -51,3 +51,8 @@ def test_check_parameters_glues_nothing_outside_a_kernel(capsys):
     ns = {"title_width": 40}
     assert book.check_parameters("survey_data", ns) == {"title_width": 40}
     assert capsys.readouterr().out == ""  # no display records printed by a plain interpreter
+
+
+def test_cells_that_only_glue_are_hidden_as_plumbing():
+    assert book._glue_only('glue_all({"a": 1}, prefix="p_")\nglue_all(r.facts())')
+    assert not book._glue_only('x = run()\nglue_all({"a": x})')
