@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -497,7 +497,7 @@ def compare_table4(ours: pd.DataFrame, published: pd.DataFrame | None = None, *,
     return out
 
 
-def table4_facts(cmp: pd.DataFrame) -> dict[str, Any]:
+def table4_facts(cmp: pd.DataFrame) -> dict[str, int | float]:
     """What the prose says about a :func:`compare_table4` frame: ``t4_match`` rows within the
     tolerance of ``t4_rows``, the largest difference ``t4_maxdiff`` and ``t4_ncells_diff``, the
     cells whose rounded value differs from the printed one at all (by more than 1e-9)."""

