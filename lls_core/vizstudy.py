@@ -197,8 +197,9 @@ class Trend:
         """The statistic in words for the prose: ``"ρ = 0.53, interval 0.10 to 0.80, p = 0.031, 12 runs"``,
         or why there is none (``"no test: 2 runs at 2 levels, at least 4 runs at 2 levels needed"``)."""
         if not self.defined:
+            left = f" ({self.n_excluded} more left out without a value)" if self.n_excluded else ""
             return (f"no test: {self.n} run{'s' if self.n != 1 else ''} at {self.n_levels} "
-                    f"level{'s' if self.n_levels != 1 else ''}, at least 4 runs at 2 levels needed")
+                    f"level{'s' if self.n_levels != 1 else ''}{left}, at least 4 runs at 2 levels needed")
         return f"ρ = {self.rho:.2f}, interval {self.ci[0]:.2f} to {self.ci[1]:.2f}, p = {self.p:.3g}, {self.n} runs"
 
     def facts(self) -> dict[str, float | int | str]:

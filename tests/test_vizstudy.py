@@ -233,3 +233,5 @@ def test_trend_facts_carry_numbers_only_when_the_statistic_exists():
     g = few.facts()
     assert not few.defined and few.verdict == "not resolved" and not {"rho", "ci_low", "ci_high", "p"} & set(g)
     assert g["summary"] == "no test: 2 runs at 2 levels, at least 4 runs at 2 levels needed"
+    none = vizstudy.trend_test([1, 2, 3], [float("nan")] * 3, n_perm=199)
+    assert none.summary() == "no test: 0 runs at 0 levels (3 more left out without a value), at least 4 runs at 2 levels needed"
