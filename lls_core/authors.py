@@ -67,6 +67,7 @@ __all__ = [
     "write_landscape",
     "AuthorsLandscape",
     "read_landscape",
+    "load_book_solutions",
 ]
 
 AUTHORS_COMMIT: str = "5765fce7548ff39784169e945fc777f6cae9ecc3"
@@ -578,6 +579,15 @@ class AuthorsLandscape:
                 out.update({f"cross_cl_{which}": c.cl, f"cross_p_{which}": c.p,
                             f"cross_verdict_{which}": topography.verdict(c, "greater")})
         return out
+
+
+def load_book_solutions(path: str | os.PathLike[str] = BOOK_WEIGHTS_PATH) -> Tensor:
+    """The book's LSTM solutions :func:`write_landscape` used: float32 ``(k, d)``, loaded without pickle."""
+    arr = np.load(Path(path), allow_pickle=False)
+    d = params.num_params(models.build("lstm"))
+    if arr.ndim != 2 or arr.shape[1] != d or arr.dtype != np.float32:
+        raise ValueError(f"{path}: array {arr.shape} {arr.dtype}, expected (k, {d}) float32")
+    return torch.from_numpy(arr.copy())
 
 
 def read_landscape(path: str | os.PathLike[str] = LANDSCAPE_PATH) -> AuthorsLandscape:
