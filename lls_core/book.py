@@ -72,6 +72,7 @@ __all__ = [
     "ParameterError",
     "ChapterBusy",
     "project_root",
+    "cpu_count",
     "chapters",
     "get_chapter",
     "resolve_parameters",
