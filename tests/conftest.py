@@ -140,6 +140,7 @@ def dask_client(dask_cluster):
 SLOW = {
     "test_cluster.py::test_study_on_real_dask_processes_equals_serial",
     "test_cluster.py::test_barriers_on_real_dask_processes_equal_serial",
+    "test_cluster.py::test_store_not_visible_to_the_caller_is_named",
     "test_errors.py::test_embedded_digits_are_pinned",
     "test_fuzz.py::test_every_bad_value_is_refused_fast_with_one_line",
     "test_fuzz.py::test_the_installed_command_refuses_without_a_traceback",
