@@ -197,3 +197,21 @@ def test_source_links_point_at_the_markdown_chapters():
     urls = [b["url"] for b in buttons[0]["buttons"]]
     assert urls[0].endswith("notebooks/surfaces.md") and urls[1].endswith("notebooks/surfaces.md")
     assert urls[2].endswith(".ipynb") and urls[3].endswith(".ipynb")  # Colab and the download keep the notebook
+
+
+def test_one_search_box():
+    """pydata-sphinx-theme adds a header search field unless navbar_persistent is set; the sidebar has one."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import lls_sphinx_fixes
+
+    class Config:
+        html_theme_options = {"search_bar_text": "Search this book..."}
+
+    lls_sphinx_fixes._one_search_box(None, Config)
+    assert Config.html_theme_options["navbar_persistent"] == []
+
+    class Chosen:
+        html_theme_options = {"navbar_persistent": ["search-button"]}
+
+    lls_sphinx_fixes._one_search_box(None, Chosen)
+    assert Chosen.html_theme_options["navbar_persistent"] == ["search-button"]  # a deliberate choice stays
