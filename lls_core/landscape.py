@@ -535,7 +535,7 @@ def _pair_task(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, c
 def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
              config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
              client: Any = None, cache_dir: str | os.PathLike | None = None,
-             threads_per_task: int = 1, progress: bool = False) -> Barriers:
+             threads_per_task: int = 1, progress: bool | None = None) -> Barriers:
     """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
 
     The loss is ``models.loss(model, x, y)`` at each path point (``x``: images
@@ -587,10 +587,10 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
             _save_pair(_pair_path(cdir, keys[p]), r, meta)
 
     bar = None
-    if progress and todo:
-        from tqdm.auto import tqdm
+    from . import progress as _progress
 
-        bar = tqdm(total=len(todo), desc=f"barriers {set_name} ({landscape})")
+    if _progress.enabled(progress) and todo:
+        bar = _progress.bar(total=len(todo), desc=f"paths {set_name} ({landscape})", unit="pairs")
     if client is None:
         for p in todo:
             i, j = pairs[p]
@@ -684,14 +684,14 @@ def sharpness(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_probes: in
 
 def sharpness_set(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, set_name: str = "",
                   n_probes: int = 10, lanczos_steps: int = 30, seed: int = 0,
-                  progress: bool = False) -> SharpnessSet:
+                  progress: bool | None = None) -> SharpnessSet:
     """:func:`sharpness` at each of the ``K`` vectors of ``w`` (``(K, d)``)."""
+    from . import progress as _progress
+
     w = _check_matrix(w, set_name or "w")
     it: Sequence[int] | Any = range(w.shape[0])
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc=f"sharpness {set_name}")
+    if _progress.enabled(progress):
+        it = _progress.bar(it, desc=f"sharpness {set_name}", unit="solutions")
     res = [sharpness(model, x, y, w[k], n_probes=n_probes, lanczos_steps=lanczos_steps, seed=seed + k)
            for k in it]
     return SharpnessSet(set_name, np.array([r.top_eigenvalue for r in res]),
