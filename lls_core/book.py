@@ -1077,7 +1077,7 @@ def build_book(profile: str = "quick", build_dir: Path | str | None = None, root
     bar = tqdm(todo, desc=f"chapters ({profile})", unit="chapter")
     for slug in bar:
         bar.set_postfix_str(slug)
-        run_chapter(slug, profile, build_dir=build_dir, root=root)
+        run_chapter(slug, profile, build_dir=build_dir, root=root, progress=True)  # cells, and runs/paths with the time left
     return build_html(profile, build_dir, root)
 
 

@@ -79,7 +79,7 @@ class ConsoleRelay:
     Used by the runner around a chapter's execution: a thread polls the file and keeps
     one status line (a ``tqdm`` line below the runner's own bar) equal to the last line
     a kernel bar wrote. ``with ConsoleRelay(path): ...``; nothing is shown when
-    ``enabled`` is false.
+    ``enabled`` is false (:meth:`poll` still reads the file).
     """
 
     def __init__(self, path: str | os.PathLike, *, interval: float = 1.0, enabled: bool = True) -> None:
@@ -123,7 +123,8 @@ class ConsoleRelay:
         if self.enabled:
             from tqdm import tqdm
 
-            self._status = tqdm(total=0, bar_format="  {desc}", position=1, leave=False, file=sys.stderr)
+            # no fixed position: tqdm places the line below the bars already shown (a build's chapter bar)
+            self._status = tqdm(total=0, bar_format="  {desc}", leave=False, file=sys.stderr)
             self._thread = threading.Thread(target=self._loop, name="lls-progress-relay", daemon=True)
             self._thread.start()
         return self

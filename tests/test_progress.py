@@ -37,3 +37,51 @@ def test_relay_shows_done_total_and_time_left(monkeypatch, tmp_path):
 def test_relay_without_a_file_keeps_quiet(tmp_path):
     relay = progress.ConsoleRelay(tmp_path / "missing.txt", enabled=False)
     assert relay.poll() == ""
+
+
+DEMO = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+lls:
+  profiles: {smoke: {n: 3}}
+  checks:
+    n: {min: 1, max: 50}
+  figures: []
+---
+# Demo
+
+```{code-cell} ipython3
+:tags: [parameters]
+n = 5  # loop length
+```
+
+```{code-cell} ipython3
+import time
+from lls_core import progress
+for _ in progress.bar(range(n), desc="demo loop", unit="steps", mininterval=0):
+    time.sleep(0.3)
+print("done")
+```
+"""
+
+
+def test_runner_relays_kernel_progress_to_the_console_not_the_page(tmp_path, monkeypatch, capsys):
+    import nbformat
+
+    from lls_core import book
+
+    root = tmp_path / "proj"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "notebooks" / "demo.md").write_text(DEMO)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/demo\n")
+    monkeypatch.setenv("LLS_ROOT", str(root))
+    monkeypatch.setenv("LLS_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.delenv(progress.ENV, raising=False)
+    res = book.run_chapter("demo", "smoke", build_dir=tmp_path / "build", root=root, progress=True)
+    err = capsys.readouterr().err
+    assert "demo loop: 3/3 steps" in err and "left" in err
+    page = nbformat.read(str(res.notebook), as_version=4)
+    outputs = str([c.get("outputs") for c in page.cells if c.cell_type == "code"])
+    assert "done" in outputs and "demo loop" not in outputs
+    assert progress.ENV not in __import__("os").environ  # the runner leaves the environment as it found it
