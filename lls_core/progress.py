@@ -18,13 +18,16 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Self
 
-__all__ = ["ENV", "enabled", "bar", "ConsoleRelay"]
+__all__ = ["ENV", "ConsoleRelay", "bar", "enabled", "note"]
 
 ENV = "LLS_PROGRESS_FILE"
 """The environment variable naming the file a runner relays to its console."""
+
+_NOTE = "[lls-note] "  # starts a note line in the relay file (a bar line never does)
 
 _BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} [{elapsed} elapsed, {remaining} left]"
 
@@ -73,12 +76,27 @@ def bar(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc
     return t
 
 
+def note(message: str) -> None:
+    """A one-line message for the console (e.g. where the Dask dashboard is), never for the page.
+
+    Under ``lls-book run`` the relay prints it above the progress lines; elsewhere it goes
+    to standard error.
+    """
+    path = os.environ.get(ENV)
+    line = " ".join(str(message).split())
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"\n{_NOTE}{line}\n")
+    else:
+        print(line, file=sys.stderr)
+
+
 class ConsoleRelay:
     """Show the newest progress line written to ``path`` on this process's console.
 
     Used by the runner around a chapter's execution: a thread polls the file and keeps
     one status line (a ``tqdm`` line below the runner's own bar) equal to the last line
-    a kernel bar wrote. ``with ConsoleRelay(path): ...``; nothing is shown when
+    a kernel bar wrote, and prints the kernel's notes (:func:`note`) above it. ``with ConsoleRelay(path): ...``; nothing is shown when
     ``enabled`` is false (:meth:`poll` still reads the file).
     """
 
@@ -90,7 +108,9 @@ class ConsoleRelay:
         self._thread: threading.Thread | None = None
         self._status: Any = None
         self._pos = 0
+        self._shown = 0
         self.last = ""
+        self.notes: list[str] = []
 
     def _latest(self) -> str:
         try:
@@ -101,12 +121,22 @@ class ConsoleRelay:
         except FileNotFoundError:
             return self.last
         parts = [p.strip() for p in chunk.decode("utf-8", "replace").replace("\r", "\n").split("\n")]
-        parts = [p for p in parts if p]
+        self.notes.extend(p[len(_NOTE):] for p in parts if p.startswith(_NOTE))
+        parts = [p for p in parts if p and not p.startswith(_NOTE)]
         return parts[-1] if parts else self.last
 
     def poll(self) -> str:
-        """Read what was written since the last poll; return (and show) the newest line."""
+        """Read what was written since the last poll; return (and show) the newest bar line.
+
+        Notes (:func:`note`) are collected in :attr:`notes` and printed once, above the bars.
+        """
         line = self._latest()
+        if self._status is not None:
+            from tqdm import tqdm
+
+            for text in self.notes[self._shown:]:
+                tqdm.write(text, file=sys.stderr)
+        self._shown = len(self.notes)
         if line != self.last:
             self.last = line
             if self._status is not None:
@@ -117,7 +147,7 @@ class ConsoleRelay:
         while not self._stop.wait(self.interval):
             self.poll()
 
-    def __enter__(self) -> "ConsoleRelay":
+    def __enter__(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.touch()
         if self.enabled:
@@ -129,7 +159,7 @@ class ConsoleRelay:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -202,17 +202,15 @@ def test_source_links_point_at_the_markdown_chapters():
 def test_one_search_box():
     """pydata-sphinx-theme adds a header search field unless navbar_persistent is set; the sidebar has one."""
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from types import SimpleNamespace
+
     import lls_sphinx_fixes
 
-    class Config:
-        html_theme_options = {"search_bar_text": "Search this book..."}
-
+    Config = SimpleNamespace(html_theme_options={"search_bar_text": "Search this book..."})
     lls_sphinx_fixes._one_search_box(None, Config)
     assert Config.html_theme_options["navbar_persistent"] == []
 
-    class Chosen:
-        html_theme_options = {"navbar_persistent": ["search-button"]}
-
+    Chosen = SimpleNamespace(html_theme_options={"navbar_persistent": ["search-button"]})
     lls_sphinx_fixes._one_search_box(None, Chosen)
     assert Chosen.html_theme_options["navbar_persistent"] == ["search-button"]  # a deliberate choice stays
 
@@ -253,7 +251,7 @@ def test_numref_and_eq_targets_exist_and_figures_are_cited():
     for ch in book.chapters(ROOT):
         text = ch.path.read_text()
         texts[ch.slug] = text
-        labels |= set(re.findall(r"^\$\$ *\((eq-[\w-]+)\)", text, re.M))
+        labels |= set(re.findall(r"^\$\$ *\((eq-[\w-]+)\)", text, re.MULTILINE))
     names = {fig["name"]: slug for slug, fig in _figure_cells()}
     for slug, text in texts.items():
         for target in re.findall(r"\{numref\}`([^`]+)`", text):

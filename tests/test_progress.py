@@ -85,3 +85,20 @@ def test_runner_relays_kernel_progress_to_the_console_not_the_page(tmp_path, mon
     outputs = str([c.get("outputs") for c in page.cells if c.cell_type == "code"])
     assert "done" in outputs and "demo loop" not in outputs
     assert progress.ENV not in __import__("os").environ  # the runner leaves the environment as it found it
+
+
+def test_notes_reach_the_console_once_and_never_the_bar_line(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "progress.txt"
+    monkeypatch.setenv(progress.ENV, str(path))
+    relay = progress.ConsoleRelay(path, interval=0.05, enabled=False)
+    b = progress.bar(total=2, desc="paths fcp", unit="pairs", mininterval=0)
+    b.update(1)
+    progress.note("Dask dashboard: http://127.0.0.1:8787/status")
+    line = relay.poll()
+    assert line.startswith("paths fcp: 1/2") and relay.notes == ["Dask dashboard: http://127.0.0.1:8787/status"]
+    b.close()
+    relay.poll()
+    assert relay.notes == ["Dask dashboard: http://127.0.0.1:8787/status"]  # read once
+    monkeypatch.delenv(progress.ENV)
+    progress.note("outside a runner")
+    assert "outside a runner" in capsys.readouterr().err
