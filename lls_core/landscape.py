@@ -535,7 +535,7 @@ def _pair_task(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, c
 def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
              config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
              client: Any = None, cache_dir: str | os.PathLike | None = None,
-             threads_per_task: int = 1, progress: bool | None = None) -> Barriers:
+             threads_per_task: int = 1, progress: bool = False) -> Barriers:
     """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
 
     The loss is ``models.loss(model, x, y)`` at each path point (``x``: images
@@ -684,7 +684,7 @@ def sharpness(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_probes: in
 
 def sharpness_set(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, set_name: str = "",
                   n_probes: int = 10, lanczos_steps: int = 30, seed: int = 0,
-                  progress: bool | None = None) -> SharpnessSet:
+                  progress: bool = False) -> SharpnessSet:
     """:func:`sharpness` at each of the ``K`` vectors of ``w`` (``(K, d)``)."""
     from . import progress as _progress
 

@@ -33,8 +33,12 @@ _BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} [{elapsed} elapsed, {remaining
 
 
 def enabled(progress: bool | None = None) -> bool:
-    """Resolve a ``progress`` argument: ``None`` means "on when a runner relays progress"."""
-    return bool(os.environ.get(ENV)) if progress is None else bool(progress)
+    """Whether to show a bar: when asked (``progress``), and always under a runner's relay.
+
+    Under ``lls-book run`` bars reach only its console, never the page, so they are on
+    whatever the chapter passes; elsewhere ``progress`` decides.
+    """
+    return bool(progress) or bool(os.environ.get(ENV))
 
 
 def _target() -> IO[str]:

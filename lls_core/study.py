@@ -379,7 +379,7 @@ def run_studies(
     workers: int | None = None,
     scheduler: Any = None,
     device: str | None = None,
-    progress: bool | None = None,
+    progress: bool = True,
     data_dir: str | None = None,
     threads_per_run: int | None = 1,
     ensemble_size: int | None = None,
@@ -395,8 +395,8 @@ def run_studies(
     or a ``distributed.Client`` to use instead; the store must then be on a path
     every worker reaches (checked after the runs). ``device``: ``"cuda"`` / ``"cpu"``
     (default: CUDA when available). A progress bar counts finished runs, with the time
-    left, when ``progress`` (``None``: when ``lls-book run`` relays progress to its
-    console; see :mod:`lls_core.progress`).
+    left, when ``progress`` (and always under ``lls-book run``, on its console; see
+    :mod:`lls_core.progress`).
     ``threads_per_run``: torch CPU threads inside each run (default 1: the study's
     parallelism is across runs, and several threads per tiny network only contend;
     one thread also makes serial and Dask results bit-identical). ``None`` keeps

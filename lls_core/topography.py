@@ -92,7 +92,7 @@ class Topography:
 
 def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_best: int | None = None,
          optimizers: Sequence[str] = ("sgd", "lbfgs_gss", "lbfgs"), store: Any = None,
-         workers: int | None = None, progress: bool | None = None, scheduler: Any = None) -> Topography:
+         workers: int | None = None, progress: bool = False, scheduler: Any = None) -> Topography:
     """Weight sets of ``arch`` under study profile ``profile`` (optionally with more or fewer
     initialisations ``n_inits`` and kept runs ``k_best``), trained or reused from the store.
     ``scheduler``: a Dask scheduler address for the missing runs (see :mod:`lls_core.cluster`)."""
@@ -123,7 +123,7 @@ def barrier_cache_dir(topo: Topography) -> Path:
 
 def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: int = 0,
                  sets: Sequence[str] | None = None, landscapes: Sequence[str] = landscape.LANDSCAPES,
-                 workers: int = 1, client: Any = None, progress: bool | None = None,
+                 workers: int = 1, client: Any = None, progress: bool = False,
                  cache: bool = True, scheduler: Any = None) -> dict[tuple[str, str], Barriers]:
     """Barriers of ``n_pairs`` random pairs (at most all pairs) of every set on every landscape.
 
@@ -206,7 +206,7 @@ def barrier_frame(results: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
 
 def all_sharpness(topo: Topography, *, sets: Sequence[str] | None = None, n_probes: int = 10,
                   n_data: int | None = None, lanczos_steps: int = 30,
-                  progress: bool | None = None) -> dict[str, SharpnessSet]:
+                  progress: bool = False) -> dict[str, SharpnessSet]:
     """Top Hessian eigenvalue and Hutchinson trace of the training loss at every vector of every set.
 
     ``n_data``: use the first ``n_data`` training images (``None``: all).
