@@ -431,7 +431,9 @@ def run_studies(
     or ``None``: the LocalCluster, bound to 127.0.0.1, see :mod:`lls_core.cluster`)
     or a ``distributed.Client`` to use instead; the store must then be on a path
     every worker reaches (checked after the runs). ``device``: ``"cuda"`` / ``"cpu"``
-    (default: CUDA when available). A progress bar counts finished runs when ``progress``.
+    (default: CUDA when available). A progress bar counts finished runs, with the time
+    left, when ``progress`` (and always under ``lls-book run``, on its console; see
+    :mod:`lls_core.progress`).
     ``threads_per_run``: torch CPU threads inside each run (default 1: the study's
     parallelism is across runs, and several threads per tiny network only contend;
     one thread also makes serial and Dask results bit-identical). ``None`` keeps
@@ -459,10 +461,11 @@ def run_studies(
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
     device = device or default_device()
     if todo:
-        from tqdm import tqdm
+        from . import progress as _progress
 
         label = "+".join(archs) if len(archs) <= 2 else f"{len(archs)} networks"
-        bar = tqdm(total=len(every), initial=len(every) - len(todo), desc=f"{label} ({prof.name})", disable=not progress)
+        bar = _progress.bar(total=len(every), initial=len(every) - len(todo), desc=f"training {label} ({prof.name})",
+                            unit="runs", disable=not _progress.enabled(progress))
         root = str(st.root)
         # One ensemble per (architecture, optimizer): the runs share every evaluation, and the
         # serial and the Dask paths train the same ensembles (hence bit-identical runs).
@@ -483,7 +486,7 @@ def run_studies(
             else:
                 from distributed import as_completed
 
-                with cluster.client(addr, workers, quiet=not progress) as client:
+                with cluster.client(addr, workers, quiet=not _progress.enabled(progress)) as client:
                     futures = client.map(execute_ensemble, list(groups.values()), store_root=root, device=device,
                                          threads=threads_per_run, pure=False)
                     for fut in as_completed(futures):
@@ -654,5 +657,8 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
             ax.set_ylabel(f"loss, {what}")
             ax.set_title(f"{NETWORK_NAMES[arch]}: {cls.label}")
             ax.legend(loc="best", fontsize="small")
+        # one y range and scale per network, so that its optimizers compare by eye
+        row_log = any(ax.get_yscale() == "log" for ax in axes[i])
+        plotting.share_y_limits(axes[i], log=row_log)
     fig.tight_layout()
     return fig

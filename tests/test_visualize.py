@@ -297,7 +297,11 @@ def test_level_colors_and_plots_with_colour_bars():
     A, B = np.meshgrid(g, g)
     fig, ax = plt.subplots()
     visualize.plot_slice(ax, visualize.Slice2D(g, g, 1 + A**2 + B**2), colorbar=True)
-    assert len(fig.axes) == 2 and "log10" in fig.axes[1].get_ylabel()
+    assert len(fig.axes) == 2 and "log₁₀" in fig.axes[1].get_ylabel()
+    ticks = fig.axes[1].get_yticks()  # round values inside the bar, not the contour levels
+    z = np.log10(1 + A**2 + B**2)
+    assert len(ticks) <= 6 and ticks.min() >= z.min() - 1e-9 and ticks.max() <= z.max() + 1e-9
+    assert all(abs(t * 20 - round(t * 20)) < 1e-9 for t in ticks)
     m = visualize.CurvatureMap(g, g, -0.1 * np.ones((5, 5)), np.ones((5, 5)), 5)
     fig2, ax2 = plt.subplots()
     visualize.plot_map(ax2, m, colorbar=True)
