@@ -76,7 +76,7 @@ def bar(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc
             if not file.closed:
                 file.close()
 
-        t.close = _close  # type: ignore[method-assign]
+        t.close = _close
     return t
 
 
