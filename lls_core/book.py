@@ -72,6 +72,7 @@ __all__ = [
     "ParameterError",
     "ChapterBusy",
     "project_root",
+    "cpu_count",
     "chapters",
     "get_chapter",
     "resolve_parameters",
@@ -645,7 +646,9 @@ def check_parameters(slug: str, namespace: Mapping[str, Any], root: Path | None 
     ``cpus`` parameter above :func:`cpu_count` is lowered to it with a warning);
     any other public global (papermill injects unknown names too) is refused as an
     unknown parameter. Runs under ``lls-book``, papermill and Jupyter alike.
-    Returns the checked values (and writes coerced ones back into ``namespace``).
+    Returns the checked values (and writes coerced ones back into ``namespace``). Inside a
+    kernel it also glues every checked parameter under its own name and the run's profile as
+    ``profile`` (:func:`lls_core.glue.glue_all`), so the prose can quote them and chapters never glue them.
     """
     chapter = get_chapter(slug, root)
     declared = {p.name for p in chapter.parameters}
@@ -677,7 +680,23 @@ def check_parameters(slug: str, namespace: Mapping[str, Any], root: Path | None 
     check_rules(chapter, values)
     if isinstance(namespace, dict):
         namespace.update(values)
+    _glue_parameters(values)
     return values
+
+
+def _glue_parameters(values: Mapping[str, Any]) -> None:
+    """Inside a kernel, glue every checked parameter under its own name and the run's
+    profile as ``profile`` (set by ``lls-book run --profile``), so chapters never glue them."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a book dependency
+        return
+    ip = get_ipython()
+    if ip is None or getattr(ip, "kernel", None) is None:  # a plain interpreter or a test: nothing to glue into
+        return
+    from .glue import glue_all
+
+    glue_all({**values, "profile": os.environ.get("LLS_PROFILE", "custom (run outside lls-book)")})
 
 
 # ----------------------------------------------------------------------------- execution
@@ -848,7 +867,10 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
 
     nb = jupytext.read(chapter.path)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
-    env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND")}
+    from .progress import ENV as PROGRESS_ENV
+    from .progress import ConsoleRelay
+
+    env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND", PROGRESS_ENV)}
     os.environ.update(
         LLS_FIGURE_DIR=str(work / "figures"),
         LLS_PROFILE=profile,
@@ -856,19 +878,25 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
         LLS_ROOT=str(root),
         MPLBACKEND="module://matplotlib_inline.backend_inline",  # figures into the notebook (agg shows none)
     )
+    # the kernel's own progress bars (runs, paths, sweeps: lls_core.progress) write to this
+    # file, and the relay shows their newest line under papermill's cell bar on the console
+    os.environ.pop(PROGRESS_ENV, None)
+    if progress:
+        os.environ[PROGRESS_ENV] = str(work / "progress.txt")
     try:
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                nb,
-                str(tmp),
-                parameters=params,
-                kernel_name=KERNEL,
-                cwd=str(root),
-                progress_bar=progress,
-                log_output=False,
-                extra_arguments=list(KERNEL_ARGS),
-            )
+            with ConsoleRelay(work / "progress.txt", enabled=progress):
+                papermill.execute_notebook(
+                    nb,
+                    str(tmp),
+                    parameters=params,
+                    kernel_name=KERNEL,
+                    cwd=str(root),
+                    progress_bar=progress,
+                    log_output=False,
+                    extra_arguments=list(KERNEL_ARGS),
+                )
         except BaseException:
             if tmp.exists():
                 out_dir.mkdir(parents=True, exist_ok=True)
@@ -916,7 +944,7 @@ def _call_name(node: ast.AST) -> str | None:
 
 
 def _glue_only(source: str) -> bool:
-    """True for a plumbing cell: every statement is a ``glue(...)`` call (numbers for the prose),
+    """True for a plumbing cell: every statement is a ``glue(...)`` / ``glue_all(...)`` call (numbers for the prose),
     or the chapter's self-check (``check_parameters(...)`` and the import it needs)."""
     try:
         tree = ast.parse(source)
@@ -924,7 +952,7 @@ def _glue_only(source: str) -> bool:
         return False
 
     def plumbing(st: ast.stmt) -> bool:
-        if isinstance(st, ast.Expr) and _call_name(st.value) in ("glue", "check_parameters"):
+        if isinstance(st, ast.Expr) and _call_name(st.value) in ("glue", "glue_all", "check_parameters"):
             return True
         if isinstance(st, ast.Assign) and _call_name(st.value) == "check_parameters":
             return True
@@ -1068,7 +1096,7 @@ def build_book(profile: str = "quick", build_dir: Path | str | None = None, root
     bar = tqdm(todo, desc=f"chapters ({profile})", unit="chapter")
     for slug in bar:
         bar.set_postfix_str(slug)
-        run_chapter(slug, profile, build_dir=build_dir, root=root)
+        run_chapter(slug, profile, build_dir=build_dir, root=root, progress=True)  # cells, and runs/paths with the time left
     return build_html(profile, build_dir, root)
 
 
