@@ -511,7 +511,7 @@ def run_studies(
             by_opt.setdefault((t.key.arch, t.key.optimizer), []).append(t)
         groups: dict[tuple[tuple[str, str], int], list[Task]] = {}
         for k, g in by_opt.items():
-            size = ensemble_size or (max(len(g), 1) if ensemble_pays(k[0], OPTIMIZERS[k[1]].mode) else 1)
+            size = ensemble_size or (max(len(g), 1) if ensemble_pays(k[0], NETWORK_OPTIMIZERS[k[1]].mode) else 1)
             groups.update({(k, i): g[i : i + size] for i in range(0, len(g), size)})
         # Longest first (Dask hands out tasks in submission order as workers free up), so that
         # the costly LeNet and LSTM runs do not start last and leave one worker idle at the end.
