@@ -510,9 +510,9 @@ def run_studies(
         for t in todo:
             by_opt.setdefault((t.key.arch, t.key.optimizer), []).append(t)
         groups: dict[tuple[tuple[str, str], int], list[Task]] = {}
-        for k, g in by_opt.items():
-            size = ensemble_size or (max(len(g), 1) if ensemble_pays(k[0], NETWORK_OPTIMIZERS[k[1]].mode) else 1)
-            groups.update({(k, i): g[i : i + size] for i in range(0, len(g), size)})
+        for ao, g in by_opt.items():
+            size = ensemble_size or (max(len(g), 1) if ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1)
+            groups.update({(ao, i): g[i : i + size] for i in range(0, len(g), size)})
         # Longest first (Dask hands out tasks in submission order as workers free up), so that
         # the costly LeNet and LSTM runs do not start last and leave one worker idle at the end.
         groups = dict(sorted(groups.items(), key=lambda kv: -sum(_task_cost(t) for t in kv[1])))
