@@ -14,7 +14,7 @@ the same order as :class:`lls_core.models.LSTMNet`, so :func:`lls_core.params.as
 a row as it is. Their pixel permutation is the book's default (seed 1234).
 
 Numbers derived from the file (losses on the book's data, Table S1 statistics, distances)
-are stored in ``data/authors/lstm_bfgs_train_derived.csv`` with their provenance, so that the
+are shipped in ``lls_core/datafiles/authors/lstm_bfgs_train_derived.csv`` with their provenance, so that the
 offline book shows them; ``python -m lls_core.authors derive`` regenerates that file from
 the weights (the only place the weights are needed).
 """
@@ -35,14 +35,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import __version__, data, models, params
+from . import __version__, data, models, params, resources
 from .io import atomic_write
 
 __all__ = [
     "AUTHORS_COMMIT",
     "WeightFile",
     "WEIGHT_FILES",
-    "DERIVED_PATH",
+    "DERIVED",
     "default_dir",
     "locate",
     "load_weights",
@@ -56,7 +56,6 @@ AUTHORS_COMMIT: str = "5765fce7548ff39784169e945fc777f6cae9ecc3"
 """The commit of github.com/jy856-jpg/path-finding that published the weight files."""
 
 _RAW = f"https://raw.githubusercontent.com/jy856-jpg/path-finding/{AUTHORS_COMMIT}/"
-_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,8 @@ WEIGHT_FILES: dict[str, WeightFile] = {
 }
 """The published files the book can use (only the LSTM's could be checked; FC, LN, AE were not retrievable)."""
 
-DERIVED_PATH: Path = _ROOT / "data" / "authors" / "lstm_bfgs_train_derived.csv"
+DERIVED: tuple[str, str] = ("authors", "lstm_bfgs_train_derived.csv")
+"""The shipped file of derived numbers (``lls_core/datafiles/authors/...``, read through :mod:`lls_core.resources`)."""
 
 
 def _spec(arch: str) -> WeightFile:
@@ -89,15 +89,15 @@ def _spec(arch: str) -> WeightFile:
 
 
 def default_dir() -> Path:
-    """``$LLS_AUTHORS_DIR`` when set, else ``<project root>/.lls-data/authors``."""
+    """``$LLS_AUTHORS_DIR`` when set, else ``<root>/.lls-data/authors`` (:func:`lls_core.resources.root`)."""
     env = os.environ.get("LLS_AUTHORS_DIR")
-    return Path(env) if env else _ROOT / ".lls-data" / "authors"
+    return Path(env) if env else resources.root() / ".lls-data" / "authors"
 
 
 def locate(arch: str = "lstm", folders: tuple[str | os.PathLike[str], ...] = ()) -> Path | None:
     """The first existing copy of ``arch``'s file in ``folders``, :func:`default_dir`, ``../shared/data/authors``."""
     spec = _spec(arch)
-    for folder in (*map(Path, folders), default_dir(), _ROOT.parent / "shared" / "data" / "authors"):
+    for folder in (*map(Path, folders), default_dir(), (resources.checkout() or resources.root()).parent / "shared" / "data" / "authors"):
         if (folder / spec.name).is_file():
             return folder / spec.name
     return None
@@ -214,8 +214,12 @@ def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() and abs(v) >= 1 else f"{v:.4g}"
 
 
-def write_derived(weights: str | os.PathLike[str] | None = None, path: str | os.PathLike[str] = DERIVED_PATH) -> Path:
-    """Compute :func:`derive` from the LSTM file and write it atomically to ``path`` with its provenance."""
+def write_derived(weights: str | os.PathLike[str] | None = None, path: str | os.PathLike[str] | None = None) -> Path:
+    """Compute :func:`derive` from the LSTM file and write it atomically to ``path`` with its provenance.
+
+    ``path`` defaults to the shipped file in the source checkout (:func:`lls_core.resources.source_file`).
+    """
+    path = path if path is not None else resources.source_file(*DERIVED)
     spec = _spec("lstm")
     src = Path(weights) if weights is not None else locate("lstm")
     W = load_weights("lstm", src)
@@ -233,10 +237,11 @@ def write_derived(weights: str | os.PathLike[str] | None = None, path: str | os.
     return atomic_write(path, "\n".join(lines) + "\n")
 
 
-def read_derived(path: str | os.PathLike[str] = DERIVED_PATH) -> dict[str, float]:
-    """The stored derived numbers as ``{quantity: value}`` (see :func:`derive`)."""
+def read_derived(path: str | os.PathLike[str] | None = None) -> dict[str, float]:
+    """The stored derived numbers as ``{quantity: value}`` (see :func:`derive`); default: the shipped file."""
     out: dict[str, float] = {}
-    for line in Path(path).read_text().splitlines():
+    src = Path(path) if path is not None else resources.files(*DERIVED)
+    for line in src.read_text(encoding="utf-8").splitlines():
         if not line or line.startswith("#") or line == "quantity,value":
             continue
         k, v = line.split(",", 1)
@@ -247,13 +252,13 @@ def read_derived(path: str | os.PathLike[str] = DERIVED_PATH) -> dict[str, float
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lls_core.authors", description="the authors' published LSTM solutions")
     sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("derive", help=f"recompute {DERIVED_PATH.relative_to(_ROOT)} from the weight file")
+    d = sub.add_parser("derive", help=f"recompute lls_core/datafiles/{'/'.join(DERIVED)} from the weight file")
     d.add_argument("--weights", default=None, help="path of the .npy file (default: the fetched copy)")
-    d.add_argument("--out", default=str(DERIVED_PATH))
+    d.add_argument("--out", default=None, help="output file (default: the shipped file, in a source checkout)")
     args = ap.parse_args(argv)
     try:
         print(write_derived(args.weights, args.out))
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from torch import Tensor, nn
 
-from lls_core import data, landscape, models, stats
+from lls_core import data, landscape, models, resources, stats
 from lls_core.landscape import Barriers, PathConfig, SharpnessSet
 
 __all__ = [
@@ -379,19 +379,14 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
     return pd.DataFrame(rows)
 
 
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
 def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """Yu & Morozov's Table S1 (published values) as a DataFrame: ``arch``, ``set``, ``mean``, ``std``.
 
-    Read from ``data/published/yu_morozov_table_s1.csv`` (``#`` lines name the source; its
+    Read from the shipped ``published/yu_morozov_table_s1.csv`` (or ``path``; ``#`` lines name the source; its
     ``weight_set`` column is returned as ``set``).
     """
-    p = Path(path) if path is not None else _PROJECT_ROOT / "data" / "published" / "yu_morozov_table_s1.csv"
-    if not p.is_file():
-        raise FileNotFoundError(f"published Table S1 not found at {p}")
-    df = pd.read_csv(p, comment="#")
+    p = path if path is not None else resources.files("published", "yu_morozov_table_s1.csv")
+    df = resources.read_csv(p)
     if "weight_set" in df.columns and "set" not in df.columns:  # the training chapter's column name
         df = df.rename(columns={"weight_set": "set"})
     missing = {"arch", "set", "mean", "std"} - set(df.columns)

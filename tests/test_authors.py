@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from lls_core import authors, cli, data, models, params
+from lls_core import authors, cli, data, models, params, resources
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("LLS_SHARED_DIR", ROOT.parent / "shared"))
@@ -92,7 +92,7 @@ def test_load_refuses_a_foreign_file(tmp_path):
 
 def test_stored_derived_numbers_are_complete_and_sourced():
     d = authors.read_derived()
-    text = authors.DERIVED_PATH.read_text()
+    text = resources.files(*authors.DERIVED).read_text()
     assert "087bb1f40bafe9e0086f22f8e18f2d69" in text and "python -m lls_core.authors derive" in text
     assert "lls_core" in text and "not published" in text
     assert d["n_vectors"] == 48 and d["d"] == 15456

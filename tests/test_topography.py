@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lls_core import data, landscape, models, stats, topography
+from lls_core import data, landscape, models, resources, stats, topography
 
 
 def _fake(k=12, d=300, seed=0):
@@ -79,7 +79,7 @@ def test_published_table_s1_is_labelled_and_complete():
     assert len(pub) == 16 and set(pub["arch"]) == set(models.ARCHITECTURES)
     row = pub[(pub.arch == "fcp") & (pub["set"] == "BFGS-train")].iloc[0]
     assert row["std"] == pytest.approx(0.234)
-    with open(topography._PROJECT_ROOT / "data" / "published" / "yu_morozov_table_s1.csv") as f:
+    with resources.files("published", "yu_morozov_table_s1.csv").open() as f:
         header = "".join(line for line in f if line.startswith("#")).lower()
     assert "published" in header and "2602.21276" in header
 
