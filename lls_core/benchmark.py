@@ -425,7 +425,7 @@ def survey_table4(
     undefined: Literal["zero", "nan"] = "zero",
     runs: SurveyRuns | None = None,
 ) -> pd.DataFrame:
-    """The survey's Table 4 recomputed, in the layout of ``data/published/survey_table4.csv``.
+    """The survey's Table 4 recomputed, in the layout of the shipped ``published/survey_table4.csv``.
 
     With no arguments: the survey's setting (see :func:`survey_runs` for the run
     arguments). Each row summarises the ``T + 1`` values ``100 (f(x_t) - f(x_0)) / |f(x_0)|``

@@ -17,7 +17,7 @@ coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)
 with Adam; the path height is ``max_i L(w(t_i))`` (Eq. 5) and the length
 ``sum_i |w(t_{i+1}) - w(t_i)|``.
 
-Penalty weights (sources in ``data/settings/yu_morozov_settings.csv``): networks
+Penalty weights (sources in ``lls_core/datafiles/settings/yu_morozov_settings.csv``): networks
 :data:`NETWORK_LAMBDA` = 1e-3, the ``0.001 * smoothness_loss`` of the authors' network
 code in commits d1697ac, 5a68028 and e11b717 of github.com/jy856-jpg/path-finding (their
 head, 4e2128f, turned it into a ``Lambda`` argument that its one call leaves out); toy
