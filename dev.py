@@ -72,6 +72,9 @@ def main(argv: list[str]) -> int:
     if argv[0] == "book":
         cmd = [py, "-m", "lls_core.cli", "build", *argv[1:]]
     else:
+        for lint in ([py, "-m", "ruff", "check", "."], [py, "-m", "mypy", "lls_core"]):  # config: pyproject.toml
+            if subprocess.run([str(c) for c in lint], cwd=ROOT).returncode:
+                return 1
         cmd = [py, "-m", "pytest", *argv[1:]]
     return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
 

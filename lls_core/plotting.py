@@ -36,6 +36,8 @@ __all__ = [
     "share_y_limits",
     "plural",
     "batch_colors",
+    "label",
+    "LABELS",
 ]
 
 # Fixed colours, chosen from colour-blind-safe palettes (Okabe-Ito + tab20 extras).
@@ -73,7 +75,21 @@ SET_COLORS: dict[str, str] = {
     "LBFGS-test": "#E8918A",
 }
 
+# Reader-facing names where a registry name is ambiguous: torch's L-BFGS (strong-Wolfe line
+# search) must never be mistaken for L-BFGS-GSS, the Yu & Morozov optimizer.
+LABELS: dict[str, str] = {"L-BFGS": "L-BFGS (torch)"}
+
 _ALIASES = {name.lower(): name for name in (*OPTIMIZER_COLORS, *SET_COLORS)}
+_ALIASES.update({shown.lower(): name for name, shown in LABELS.items()})
+
+
+def label(name: str) -> str:
+    """The name a figure legend or table shows for optimizer ``name``: ``"L-BFGS"`` -> ``"L-BFGS (torch)"``.
+
+    Names without a clearer label (``"L-BFGS-GSS"``, ``"SGD"``) come back unchanged, and
+    :func:`color` accepts both forms.
+    """
+    return LABELS.get(name, name)
 
 
 def color(name: str) -> str:

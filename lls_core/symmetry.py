@@ -47,7 +47,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping
 
 import numpy as np
 import torch
@@ -56,6 +56,9 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from lls_core import models, params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["GROUPS", "Alignment", "Consensus", "group_sizes", "permute", "random_perms", "align", "consensus",
            "interpolation_losses", "AUTHORS_LSTM_FILE", "AUTHORS_LSTM_MD5", "AUTHORS_PERM_SEED",
@@ -222,7 +225,7 @@ def _match(arch: str, ref: np.ndarray, w: np.ndarray, max_iter: int, rng: np.ran
     best = float(ref @ _permute(arch, w, perms))
     tol = 1e-12 * (float(ref @ ref) + float(w @ w))
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         changed = False
         for g in rng.permutation(list(sizes)):
             n = sizes[g]
@@ -363,7 +366,7 @@ def consensus(arch: str, w: Tensor, *, max_passes: int = 20, max_iter: int = 100
     cur = x.copy()
     total = cur.sum(0)
     converged, passes = False, 0
-    for passes in range(1, max_passes + 1):
+    for passes in range(1, max_passes + 1):  # noqa: B007 (the count is returned)
         changed = False
         for i in rng.permutation(k):
             ref = (total - cur[i]) / (k - 1)
@@ -472,7 +475,7 @@ def align_activations(arch: str, reference: Tensor, w: Tensor, x: Tensor, *, act
     zb = unit_activations(arch, torch.from_numpy(a), x, activation=activation, perm_seed=perm_seed)
     perms = {}
     with _one_blas_thread():
-        for g, n in GROUPS[arch].items():
+        for g in GROUPS[arch]:
             u, v = za[g].double().numpy(), zb[g].double().numpy()
             u = (u - u.mean(1, keepdims=True)) / (u.std(1, keepdims=True) + 1e-12)
             v = (v - v.mean(1, keepdims=True)) / (v.std(1, keepdims=True) + 1e-12)
@@ -515,7 +518,7 @@ def align_sets(arch: str, sets: Mapping[str, Tensor], *, mode: SetMode = "per_se
                seed: int = 0) -> SetAlignment:
     """Bring every set into one coordinate system of hidden units.
 
-    ``sets``: ``{name: (K_name, d)}`` (e.g. :attr:`lls_core.topography.Topography.sets`).
+    ``sets``: ``{name: (K_name, d)}`` (e.g. the ``sets`` of a :class:`lls_core.topography.Topography`).
 
     * ``"per_set"`` (default): each set is aligned to its own consensus
       (:func:`consensus`); then the sets' consensus means are aligned to each other

@@ -72,7 +72,6 @@ import http.server  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 import os  # noqa: E402
 

@@ -3,7 +3,6 @@ with exit status 2, one line naming it, within seconds, and without touching a f
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys

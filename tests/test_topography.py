@@ -102,10 +102,8 @@ def test_autoencoder_exception_is_checked_the_other_way():
     assert (rows["verdict"] == "not contradicted").all()
 
 
-def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypatch):
-    from test_landscape import _trained_set
-
-    model, x, y, w = _trained_set(k=3)
+def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypatch, trained_set):
+    model, x, y, w = trained_set(k=3)
     ds = data.Dataset("tiny", x, y, x[:30], y[:30])
     topo = topography.Topography("fcp", "synthetic", 3, 3, model, ds, {"SGD-train": w, "BFGS-train": w.flip(0)},
                                  store_root=str(tmp_path))
