@@ -5,30 +5,25 @@ package data, under ``lls_core/datafiles/``, and is read only through
 :func:`files` / :func:`read_csv` (``importlib.resources``), so a wheel installed
 anywhere finds it without the source checkout:
 
-=================  ==========================================================================
-``published/``     the papers' printed tables (survey Table 4, Yu & Morozov Table 1, S1, ...)
-``survey/``        the survey's tables and the data of its figures (:mod:`lls_core.survey`)
-``settings/``      the sourced settings of the Yu & Morozov study and of its path finder
-``reference/``     reference measurements that are not published values
-``authors/``       numbers derived from the authors' published weights (:mod:`lls_core.authors`)
-``mnist/``         the official MNIST test set, CC BY-SA 3.0 (:mod:`lls_core.data`)
-=================  ==========================================================================
+- ``published/``: the papers' printed tables (survey Table 4, Yu & Morozov Table 1 and S1, ...);
+- ``survey/``: the survey's tables and the data of its figures (:mod:`lls_core.survey`);
+- ``settings/``: the sourced settings of the Yu & Morozov study and of its path finder;
+- ``reference/``: reference measurements that are not published values;
+- ``authors/``: numbers derived from the authors' published weights (:mod:`lls_core.authors`);
+- ``mnist/``: the official MNIST test set, CC BY-SA 3.0 (:mod:`lls_core.data`).
 
 Every CSV begins with ``#`` lines (``# source:`` names where its numbers come from).
 
 **The one writable root.** What the package writes goes under :func:`root`:
 ``$LLS_ROOT`` when set, else the source checkout this package sits in (the folder
-above it, when that holds ``pyproject.toml``), else the current directory. Under it:
+above it, when that holds ``pyproject.toml``), else the current directory. Under it
+(a variable in brackets moves that one folder alone):
 
-=====================  ==============================================  ======================
-``artifacts/``         the run store (:func:`lls_core.store.default_root`)  ``$LLS_ARTIFACTS``
-``_build/figures/``    figures (:func:`lls_core.plotting.figure_dir`)       ``$LLS_FIGURE_DIR``
-``data/results/``      archived results of long runs (:mod:`lls_core.results`)
-``.lls-data/mnist/``   the downloaded full MNIST (:mod:`lls_core.data`)     ``$LLS_MNIST_DIR``
-``.lls-data/authors/`` the authors' weight files (:mod:`lls_core.authors`)  ``$LLS_AUTHORS_DIR``
-=====================  ==============================================  ======================
-
-(the variables in the last column move one folder alone).
+- ``artifacts/``: the run store, :func:`lls_core.store.default_root` (``$LLS_ARTIFACTS``);
+- ``_build/figures/``: figures, :func:`lls_core.plotting.figure_dir` (``$LLS_FIGURE_DIR``);
+- ``data/results/``: archived results of long runs, :func:`lls_core.results.archive_root`;
+- ``.lls-data/mnist/``: the downloaded full MNIST, :func:`lls_core.data.default_data_dir` (``$LLS_MNIST_DIR``);
+- ``.lls-data/authors/``: the authors' weight files, :func:`lls_core.authors.default_dir` (``$LLS_AUTHORS_DIR``).
 
 Example::
 
@@ -48,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["files", "read_csv", "checkout", "source_file", "root", "Traversable"]
+__all__ = ["files", "read_csv", "checkout", "source_file", "root"]
 
 _PACKAGE = "lls_core"
 _DATA = "datafiles"
