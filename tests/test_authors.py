@@ -229,5 +229,7 @@ def test_stored_landscape_rows_recompute():
     assert {"barrier.within.train.0.height", "barrier.cross.train.0.height", "distance.centroid_gap",
             "kpca.rbf.auc"} <= set(got)
     for k, v in got.items():
-        tol = 1e-5 if k.startswith("barrier.") else 1e-9
-        assert stored[k] == pytest.approx(v, rel=tol, abs=1e-12, nan_ok=True), k
+        # Path losses are float32 sums over images: near the authors' training loss (~1e-6 nats) the
+        # rounding of another machine's kernels is ~1e-8 absolute, hence the absolute floor for paths.
+        rel, abs_ = (1e-5, 1e-7) if k.startswith("barrier.") else (1e-9, 1e-12)
+        assert stored[k] == pytest.approx(v, rel=rel, abs=abs_, nan_ok=True), k
