@@ -39,10 +39,10 @@ versions of Adamax, Nadam and AdaDelta (``optimizers.SURVEY_VARIANTS``).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -51,7 +51,7 @@ import torch
 from torch import Tensor
 
 from lls_core import optimizers as opt
-from lls_core import stats, surfaces
+from lls_core import resources, stats, surfaces
 
 __all__ = [
     "SURVEY_SURFACES",
@@ -78,7 +78,6 @@ __all__ = [
 SURVEY_SURFACES: tuple[str, ...] = ("case1", "case2", "case3", "case4")
 ROMAN: Mapping[str, str] = {"case1": "I", "case2": "II", "case3": "III", "case4": "IV"}
 FIGURES: tuple[str, ...] = ("loss_change_pct", "gap_closed_pct", "distance", "iterations", "success")
-_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def _surface(name: "str | surfaces.Surface") -> surfaces.Surface:
@@ -239,10 +238,10 @@ def table4(results: Mapping[str, opt.RunResult], figure: str = "loss_change_pct"
     return pd.DataFrame(rows)
 
 
-def published_table4(path: str | Path | None = None) -> pd.DataFrame:
-    """The survey's printed Table 4 (``data/published/survey_table4.csv``), 40 rows."""
-    p = Path(path) if path is not None else _DATA / "published" / "survey_table4.csv"
-    df = pd.read_csv(p, comment="#")
+def published_table4(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The survey's printed Table 4 (shipped ``published/survey_table4.csv``, or ``path``), 40 rows."""
+    p = path if path is not None else resources.files("published", "survey_table4.csv")
+    df = resources.read_csv(p)
     expected = ["id", "algorithm", "surface", *stats.TABLE4_COLUMNS]
     if list(df.columns) != expected:
         raise ValueError(f"{p}: columns {list(df.columns)}, expected {expected}")
@@ -282,14 +281,14 @@ def lr_sweep(optimizers: Sequence[str], lrs: Sequence[float], surface_names: Seq
     return pd.DataFrame(rows)
 
 
-def table3_status(path: str | Path | None = None) -> pd.DataFrame:
-    """The book's status for each row of the survey's Table 3 (``data/survey/table3_book_status.csv``).
+def table3_status(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The book's status for each row of the survey's Table 3 (shipped ``survey/table3_book_status.csv``, or ``path``).
 
     Columns: index (the survey's row index, the join key), algorithm, runs_in_book
     (``yes``/``no``), where (registry entry and chapter), reason_if_not.
     """
-    p = Path(path) if path is not None else _DATA / "survey" / "table3_book_status.csv"
-    df = pd.read_csv(p, comment="#")
+    p = path if path is not None else resources.files("survey", "table3_book_status.csv")
+    df = resources.read_csv(p)
     expected = ["index", "algorithm", "runs_in_book", "where", "reason_if_not"]
     if list(df.columns) != expected:
         raise ValueError(f"{p}: columns {list(df.columns)}, expected {expected}")
@@ -427,7 +426,7 @@ def survey_table4(
     undefined: Literal["zero", "nan"] = "zero",
     runs: SurveyRuns | None = None,
 ) -> pd.DataFrame:
-    """The survey's Table 4 recomputed, in the layout of ``data/published/survey_table4.csv``.
+    """The survey's Table 4 recomputed, in the layout of the shipped ``published/survey_table4.csv``.
 
     With no arguments: the survey's setting (see :func:`survey_runs` for the run
     arguments). Each row summarises the ``T + 1`` values ``100 (f(x_t) - f(x_0)) / |f(x_0)|``

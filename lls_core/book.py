@@ -61,6 +61,7 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from . import resources
 from .checks import UnknownNameError
 from .io import FileLock, LockBusy, atomic_write, clean_temp, quarantine
 
@@ -285,14 +286,8 @@ class RunResult:
 
 
 def project_root() -> Path:
-    """The project root: ``$LLS_ROOT``, else the folder above this package when it holds ``_toc.yml``, else cwd."""
-    env = os.environ.get("LLS_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve().parent.parent
-    if (here / "_toc.yml").exists():
-        return here
-    return Path.cwd().resolve()
+    """The project root: the one writable root, :func:`lls_core.resources.root` (``$LLS_ROOT``, else the checkout, else cwd)."""
+    return resources.root()
 
 
 def _toc_files(toc: Mapping[str, Any]) -> list[str]:

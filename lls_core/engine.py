@@ -14,6 +14,8 @@ What it computes
   gradient of run ``r``'s own loss in row ``r``: the runs share no weights);
 * :meth:`Engine.affine_losses` / :meth:`Engine.values_affine` -- at ``W = C @ V``
   (path points, slice grids), the first stage run on the ``J`` rows of ``V`` only;
+* :meth:`Engine.values_affine_groups` -- ``G`` affine families on one shared ``C``
+  (many paths at once, each with its own coefficients);
 * :meth:`Engine.lines` -- :class:`Lines`: ``R`` lines ``W0_r + a D_r`` (line-search
   trials): the first stage at ``W0`` (kept from the gradient pass) and at ``D`` is
   computed once per line, so a trial costs the layers above the first only
@@ -85,6 +87,12 @@ TRIAL_CALL_MB = 8.0
 # conv1 (25 multiply-adds per output) the mix of ~12 rows costs about as much as
 # the convolution itself, so affine families do not factor it.
 FACTORED_FIRST_LAYER: frozenset[type] = frozenset({_models.FCP, _models.Autoencoder})
+
+#: The parameters of the factored first stage, which the layers above never read.
+FIRST_LAYER_PARAMS: dict[type, frozenset[str]] = {
+    _models.FCP: frozenset({"fc1.weight"}),
+    _models.Autoencoder: frozenset({"enc1.weight"}),
+}
 
 
 #: Networks whose mini-batch steps loop over runs through the module's own forward:
@@ -242,6 +250,40 @@ class Engine:
             return self.values(C @ V, lo, hi)
         x, y = self.x[lo:hi], self.y[lo:hi]
         return _batched.affine_losses(self.module, C, V, x, y, factor=self.factor)
+
+    def values_affine_groups(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` on data ``[lo, hi)`` at the points ``W[g] = C @ V[g]`` of ``G`` affine families: ``(G, B)``.
+
+        ``C`` ``(B, J)`` is shared, ``V`` ``(G, J, d)`` holds each family's rows (many paths
+        with per-path coefficients on one grid of ``t``). Same as
+        ``values((C @ V).reshape(G * B, d)).reshape(G, B)``; for a network in
+        :data:`FACTORED_FIRST_LAYER` (and ``B > J``) the first stage runs on the ``G * J``
+        rows of ``V`` and is mixed per family, ``J`` instead of ``B`` first-layer passes per
+        family. Differentiable in ``C`` and ``V``.
+        """
+        G, J, d = V.shape
+        B = C.shape[0]
+        if not self.fast:
+            return self.values(torch.matmul(C, V).reshape(G * B, d), lo, hi).reshape(G, B)
+        m = self.module
+        assert m is not None
+        x, y = self.x[lo:hi], self.y[lo:hi]
+        fwd = _batched.BATCHED_FORWARD[type(m)]
+        if self.factor and B > J:
+            # The layers above the first get their weights point by point; the first layer's
+            # own weights (most of d for FCP and the autoencoder) are never formed per point.
+            # One split (its backward is one concatenation; slices would each fill a zero V).
+            first = FIRST_LAYER_PARAMS[type(m)]
+            spec = _params.shapes(m)
+            parts = dict(zip((k for k, _ in spec), V.split([sh.numel() for _, sh in spec], dim=-1)))
+            p = {k: torch.matmul(C, parts[k]).reshape(G * B, *sh) for k, sh in spec if k not in first}
+            pJ = {k: parts[k].reshape(G * J, *sh) for k, sh in spec if k in first}
+            Z = _batched.FIRST_STAGE[type(m)](m, pJ, x)  # (G * J, n, ...)
+            z = torch.matmul(C, Z.reshape(G, J, -1)).reshape(G * B, *Z.shape[1:])
+            out = fwd(m, p, x, z)
+        else:
+            out = fwd(m, _params.unflatten(m, torch.matmul(C, V).reshape(G * B, d)), x)
+        return _batched.mean_losses(m, out, x, y).reshape(G, B)
 
     # ---------------------------------------------------------------- chunking
     def per_item_bytes(self) -> float:

@@ -13,7 +13,7 @@
 
 Every model takes images of shape ``(N, 1, 28, 28)``, float32 in [0, 1], and
 reshapes them itself. Default activations (:data:`DEFAULT_ACTIVATION`, sources in
-``data/settings/yu_morozov_settings.csv``): ReLU for FCP and LeNet, as the paper's text
+``lls_core/datafiles/settings/yu_morozov_settings.csv``): ReLU for FCP and LeNet, as the paper's text
 states and as the authors' code had it until commit b76bd85 (2026-01-07) switched LeNet
 to softplus (FCP: ReLU in d1697ac, softplus from 5a68028) after their weight files
 (5765fce, 2025-11-06) were published; softplus for the autoencoder (paper and code).

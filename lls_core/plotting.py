@@ -14,6 +14,8 @@ from pathlib import Path
 
 import matplotlib
 
+from . import resources
+
 __all__ = [
     "OPTIMIZER_COLORS",
     "SET_COLORS",
@@ -132,8 +134,9 @@ def use_style(context: str = "notebook") -> None:
 
 
 def figure_dir() -> Path:
-    """The folder figures are written to: ``$LLS_FIGURE_DIR`` or ``_build/figures``."""
-    return Path(os.environ.get("LLS_FIGURE_DIR", "_build/figures"))
+    """The folder figures are written to: ``$LLS_FIGURE_DIR``, else ``<root>/_build/figures`` (:func:`lls_core.resources.root`)."""
+    env = os.environ.get("LLS_FIGURE_DIR")
+    return Path(env) if env else resources.root() / "_build" / "figures"
 
 
 def save_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
@@ -467,10 +470,13 @@ def show_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     Returns the path of the PNG.
     """
     import matplotlib.pyplot as plt
-    from IPython.display import Image, display
 
     path = save_figure(fig, name)
     plt.close(fig)
+    try:  # IPython comes with the ``book`` extra; without it the figure is only written
+        from IPython.display import Image, display
+    except ImportError:  # pragma: no cover
+        return path
     display(Image(filename=str(path)))
     return path
 

@@ -51,14 +51,13 @@ import dataclasses
 import functools
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 
-from . import cluster, data, models
+from . import cluster, data, models, resources
 from .store import RunKey, Store
 from .train import NETWORK_OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
@@ -87,7 +86,6 @@ __all__ = [
 ]
 
 DEFAULT_OPTIMIZERS: tuple[str, ...] = ("lbfgs_gss", "sgd")
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -597,16 +595,14 @@ DATASET_LABELS: dict[str, str] = {
 def published(name: str = "table1") -> "Any":
     """A published table of Yu & Morozov (2026) as a pandas DataFrame indexed by ``arch``.
 
-    ``name``: ``"table1"`` (mean losses; ``data/published/yu_morozov_table1.csv``) or
-    ``"table_s1"`` (weight statistics; ``data/published/yu_morozov_table_s1.csv``).
+    ``name``: ``"table1"`` (mean losses; shipped ``published/yu_morozov_table1.csv``) or
+    ``"table_s1"`` (weight statistics; ``published/yu_morozov_table_s1.csv``), read through
+    :mod:`lls_core.resources`.
     """
-    import pandas as pd
-
     files = {"table1": "yu_morozov_table1.csv", "table_s1": "yu_morozov_table_s1.csv"}
     if name not in files:
         raise ValueError(f"unknown published table {name!r}; valid: {', '.join(files)}")
-    path = _PROJECT_ROOT / "data" / "published" / files[name]
-    return pd.read_csv(path, comment="#").set_index("arch")
+    return resources.read_csv(resources.files("published", files[name])).set_index("arch")
 
 
 def table1(results: dict[str, StudyResult], optimizers: Sequence[str] = DEFAULT_OPTIMIZERS) -> "Any":

@@ -679,37 +679,19 @@ AUTHORS_LSTM_MD5 = "087bb1f40bafe9e0086f22f8e18f2d69"
 AUTHORS_PERM_SEED = 1234
 """The authors' pixel-permutation seed (build the LSTM with ``perm_seed=AUTHORS_PERM_SEED`` to evaluate them)."""
 
-_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _authors_module():  # noqa: ANN202 - the optional lls_core.authors module, or None
-    try:
-        from lls_core import authors
-    except ImportError:
-        return None
-    return authors if hasattr(authors, "locate") and hasattr(authors, "load_weights") else None
-
-
 def authors_lstm_path() -> Path | None:
-    """Where the authors' 48 LSTM solutions are, or ``None``.
+    """Where the authors' 48 LSTM solutions are, or ``None`` (:func:`lls_core.authors.locate`).
 
-    Looked for in ``$LLS_AUTHORS_DIR``, ``<project>/.lls-data/authors`` and
-    ``<project>/../shared/data/authors``, in that order (through
-    ``lls_core.authors.locate`` where that module exists). The file has no licence, so
-    the project never ships it.
+    Looked for in ``$LLS_AUTHORS_DIR`` and ``<root>/.lls-data/authors``. The file has no
+    licence, so the project never ships it.
     """
-    shared = _authors_module()
-    if shared is not None:  # the package's own loader, once it is there
-        return shared.locate("lstm")
-    dirs = [os.environ.get("LLS_AUTHORS_DIR"), _ROOT / ".lls-data" / "authors", _ROOT / ".." / "shared" / "data" / "authors"]
-    for d in dirs:
-        if d and (Path(d) / AUTHORS_LSTM_FILE).is_file():
-            return Path(d) / AUTHORS_LSTM_FILE
-    return None
+    from lls_core import authors
+
+    return authors.locate("lstm")
 
 
 def authors_lstm_weights(path: str | os.PathLike[str] | None = None) -> Tensor:
-    """The authors' best 48 L-BFGS-GSS LSTM training solutions: float32 ``(48, 15456)``.
+    """The authors' best 48 L-BFGS-GSS LSTM training solutions: float32 ``(48, 15456)`` (:func:`lls_core.authors.load_weights`).
 
     Their flat layout is ``nn.LSTM(28, 48)`` (``weight_ih_l0``, ``weight_hh_l0``,
     ``bias_ih_l0``, ``bias_hh_l0``) then ``Linear(48, 10, bias=False)``: the same order
@@ -718,20 +700,6 @@ def authors_lstm_weights(path: str | os.PathLike[str] | None = None) -> Tensor:
     ``allow_pickle=False`` and checked (MD5, shape, finiteness). Raises
     ``FileNotFoundError`` when the file is absent (see :func:`authors_lstm_path`).
     """
-    from lls_core import data
+    from lls_core import authors
 
-    shared = _authors_module()
-    if shared is not None:
-        return shared.load_weights("lstm", path)
-    p = Path(path) if path is not None else authors_lstm_path()
-    if p is None or not p.is_file():
-        raise FileNotFoundError(f"{AUTHORS_LSTM_FILE} not found (looked at {path!r} / $LLS_AUTHORS_DIR, "
-                                f"{_ROOT / '.lls-data' / 'authors'}, {_ROOT / '..' / 'shared' / 'data' / 'authors'})")
-    got = data.md5sum(p)
-    if got != AUTHORS_LSTM_MD5:
-        raise ValueError(f"{p}: MD5 {got}, expected {AUTHORS_LSTM_MD5} (the published file)")
-    a = np.load(p, allow_pickle=False)
-    d = models.PARAM_COUNTS["lstm"]
-    if a.ndim != 2 or a.shape[1] != d or not np.isfinite(a).all():
-        raise ValueError(f"{p}: shape {a.shape}, expected finite (K, {d})")
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    return authors.load_weights("lstm", path)

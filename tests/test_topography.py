@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lls_core import data, landscape, models, stats, topography
+from lls_core import data, landscape, models, resources, stats, topography
 
 
 def _fake(k=12, d=300, seed=0):
@@ -79,7 +79,7 @@ def test_published_table_s1_is_labelled_and_complete():
     assert len(pub) == 16 and set(pub["arch"]) == set(models.ARCHITECTURES)
     row = pub[(pub.arch == "fcp") & (pub["set"] == "BFGS-train")].iloc[0]
     assert row["std"] == pytest.approx(0.234)
-    with open(topography._PROJECT_ROOT / "data" / "published" / "yu_morozov_table_s1.csv") as f:
+    with resources.files("published", "yu_morozov_table_s1.csv").open() as f:
         header = "".join(line for line in f if line.startswith("#")).lower()
     assert "published" in header and "2602.21276" in header
 
@@ -123,3 +123,73 @@ def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypat
     np.testing.assert_allclose(again[("SGD-train", "test")].height, first[("SGD-train", "test")].height)
     frame = topography.barrier_frame(again)
     assert len(frame) == 8 and set(frame["landscape"]) == {"train", "test"}
+
+
+def test_authors_path_profile_is_the_published_setting_and_used_by_full_and_paper():
+    a = topography.PATH_PROFILES["authors"]
+    assert (a.n_points, a.n_terms, a.steps, a.lr, a.lam, a.n_data) == (51, 10, 100, 1e-3, 1e-3, None)
+    assert a is topography.AUTHORS_PATHS
+    import dataclasses
+
+    for name in ("full", "paper"):
+        p = topography.PATH_PROFILES[name]
+        assert dataclasses.replace(p, memory_mb=a.memory_mb) == a  # only the chunking bound may differ
+
+
+def test_height_understatement_from_fine_heights():
+    h = np.array([1.0, 2.0, 4.0, 0.5])
+    fine = np.array([1.0, 2.1, 4.0, 0.5])
+    b = landscape.Barriers("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, np.zeros(4),
+                           np.zeros(4), fine_height=fine, max_t=np.array([0.5, 0.4, 1.0, 0.0]))
+    u = topography.height_understatement({("S", "train"): b})
+    f = u.facts()
+    assert f["pairs"] == 4 and f["max"] == pytest.approx(0.1) and f["max_relative"] == pytest.approx(0.05)
+    assert f["share_over_1pct"] == pytest.approx(0.25) and f["share_at_end"] == pytest.approx(0.5)
+    np.testing.assert_allclose(b.understatement, fine - h)
+    no_fine = landscape.Barriers("S", "test", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h,
+                                 np.zeros(4), np.zeros(4))
+    assert np.isnan(no_fine.understatement).all()
+    both = topography.height_understatement({("S", "train"): b, ("S", "test"): no_fine})
+    assert list(both.frame["n"]) == [4, 0] and both.facts()["pairs"] == 4
+
+
+def _calibration_topo(tmp_path, trained_set):
+    model, x, y, w = trained_set(k=5, steps=40)
+    ds = data.Dataset("tiny", x, y, x[:30], y[:30])
+    return topography.Topography("fcp", "synthetic", 5, 5, model, ds, {"SGD-train": w, "BFGS-train": w.flip(0)},
+                                 store_root=str(tmp_path))
+
+
+def test_calibrate_paths_compares_the_same_pairs_under_both_settings(tmp_path, trained_set):
+    topo = _calibration_topo(tmp_path, trained_set)
+    build = landscape.PathConfig(n_points=5, steps=1, lr=0.01, fine_points=9)
+    ref = landscape.PathConfig(n_points=9, steps=4, lr=0.01, fine_points=17)
+    cal = topography.calibrate_paths(topo, build, reference=ref, n_pairs=8, n_boot=200)
+    assert len(cal.frame) == 2 * 2 * 8
+    # independently: the same pairs from all_barriers (stored now, so loaded)
+    bb = topography.all_barriers(topo, n_pairs=8, config=build, sets=["BFGS-train", "SGD-train"])
+    br = topography.all_barriers(topo, n_pairs=8, config=ref, sets=["BFGS-train", "SGD-train"])
+    assert all(b.n_cached == 8 for b in (*bb.values(), *br.values()))
+    diff = np.concatenate([bb[k].height - br[k].height for k in bb])
+    assert cal.bias == pytest.approx(diff.mean(), rel=1e-9)
+    assert cal.bias_ci[0] <= cal.bias <= cal.bias_ci[1]
+    assert -1 <= cal.spearman <= 1 and len(cal.groups) == 4
+    # the barrier claims (one per landscape) are the compared verdicts
+    assert len(cal.verdicts) == 2 and set(cal.verdicts.columns) >= {"verdict_build", "verdict_reference", "changed"}
+    f = cal.facts()
+    assert f["pairs"] == 32 and f["verdicts"] == 2 and 0 <= f["verdicts_changed"] <= 2
+    # the same settings on both sides: no bias, perfect rank agreement, no verdict changes
+    same = topography.calibrate_paths(topo, build, reference=build, n_pairs=8, n_boot=200)
+    assert same.bias == 0.0 and same.spearman == pytest.approx(1.0) and same.changed == []
+
+
+def test_calibrate_paths_bad_input(tmp_path, trained_set):
+    topo = _calibration_topo(tmp_path, trained_set)
+    cfg = landscape.PathConfig(n_points=5, steps=1)
+    with pytest.raises(ValueError, match="at least 8"):
+        topography.calibrate_paths(topo, cfg, n_pairs=4)
+    with pytest.raises(TypeError, match="build must be a PathConfig"):
+        topography.calibrate_paths(topo, {"n_points": 5}, n_pairs=8)
+    with pytest.raises(ValueError, match="none of the sets"):
+        topography.calibrate_paths(topography.Topography("fcp", "s", 5, 5, topo.model, topo.dataset,
+                                                         {"X": topo.sets["SGD-train"]}), cfg, n_pairs=8)
