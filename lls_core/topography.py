@@ -716,6 +716,7 @@ def _variant_topography(topo: Topography, mode: str, **load_kw: Any) -> Topograp
 
 
 def sensitivity(topos: Mapping[str, Topography], *, config: PathConfig, n_pairs: int,
+                archs: Sequence[str] | None = None,
                 lams: Sequence[float] = SENSITIVITY_LAMS, modes: Sequence[str] = GSS_MODES,
                 seed: int = 0, n_boot: int = 2000, alpha: float = 0.05, workers: int = 1, scheduler: Any = None,
                 load_kw: Mapping[str, Any] | None = None, progress: bool = False) -> Sensitivity:
@@ -727,8 +728,10 @@ def sensitivity(topos: Mapping[str, Topography], *, config: PathConfig, n_pairs:
     (the study's is ``"authors"``) retrains the BFGS sets in that mode
     (:class:`lls_core.lbfgs_gss.LBFGSGSS`, reused from the store when present) and reruns their
     paths at ``config.lam``. The claims are Holm-adjusted within each setting, as in
-    :func:`claims`. ``load_kw``: passed to :func:`load` for the retrained sets (``workers``,
-    ``scheduler``). Raises ``ValueError`` for a λ < 0 or an unknown mode before any work.
+    :func:`claims`. ``archs``: the architectures of ``topos`` to use (default: all; an empty
+    list gives an empty table). ``load_kw``: passed to :func:`load` for the retrained sets
+    (``workers``, ``scheduler``). Raises ``ValueError`` for a λ < 0, an unknown mode or an
+    architecture not in ``topos`` before any work.
     """
     lams = [float(x) for x in lams]
     for lam in lams:
@@ -737,12 +740,19 @@ def sensitivity(topos: Mapping[str, Topography], *, config: PathConfig, n_pairs:
     for m in modes:
         if m not in GSS_MODES:
             raise ValueError(f"mode={m!r}; valid: {', '.join(GSS_MODES)}")
-    if not topos:
-        raise ValueError("topos is empty: pass {arch: Topography}")
+    names = list(topos) if archs is None else list(archs)
+    for a in names:
+        if a not in topos:
+            raise ValueError(f"architecture {a!r} has no weight sets here; available: {', '.join(topos) or 'none'}")
+    topos = {a: topos[a] for a in names}
     import dataclasses
 
-    four = ("BFGS-train", "BFGS-test", "SGD-train", "SGD-test")
     key = ["arch", "claim", "sets", "landscape"]
+    if not topos:
+        empty = pd.DataFrame(columns=key + ["stable"])
+        return Sensitivity(empty, empty.drop(columns="stable"), (), f"λ = {config.lam:g}")
+
+    four = ("BFGS-train", "BFGS-test", "SGD-train", "SGD-test")
     verdicts: dict[str, pd.DataFrame] = {}
     reference = f"λ = {config.lam:g}"
 

@@ -231,3 +231,51 @@ def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypat
     np.testing.assert_allclose(again[("SGD-train", "test")].height, first[("SGD-train", "test")].height)
     frame = topography.barrier_frame(again)
     assert len(frame) == 8 and set(frame["landscape"]) == {"train", "test"}
+
+
+def test_centroid_gap_far_apart_is_contradicted():
+    topo = _fake(k=20)
+    sets = dict(topo.sets)
+    shift = torch.zeros(sets["SGD-test"].shape[1], dtype=torch.float64)
+    shift[0] = 3.0  # the SGD centroid moves by 3 against spreads of 1 and 2
+    sets["SGD-test"] = sets["SGD-test"] + shift
+    moved = topography.Topography("fcp", "synthetic", 20, 20, topo.model, topo.dataset, sets)
+    table = topography.claims(moved, None, None, n_boot=400, keys=["centroid_gap"])
+    row = table.frame.iloc[0]
+    assert row["verdict"] == "contradicted" and row["lo"] > topography.SMALL_GAP, row
+
+
+def test_sensitivity_table_marks_settings_that_flip_a_verdict(monkeypatch):
+    topo = _fake()
+    calls = []
+
+    def fake_all_barriers(t, *, n_pairs, config, seed=0, sets=None, **kw):
+        calls.append((t.profile, config.lam))
+        # SGD lower at small lambda, equal from lambda = 1e-2 on; the "safe" sets: always lower
+        high = ("BFGS-train", "BFGS-test") if (config.lam < 1e-2 or t.profile == "safe") else ()
+        return {k: v for k, v in _bars(t, high=high).items() if k[0] in sets}
+
+    monkeypatch.setattr(topography, "all_barriers", fake_all_barriers)
+    monkeypatch.setattr(topography, "_variant_topography",
+                        lambda t, mode, **kw: topography.Topography(t.arch, mode, t.n_inits, t.k_best, t.model,
+                                                                   t.dataset, t.sets))
+    sens = topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=10, n_boot=200)
+    assert sens.settings == ("λ = 0.0001", "λ = 0.001", "λ = 0.01", "λ = 1", "mode = authors", "mode = safe")
+    f = sens.frame
+    assert len(f) == 4 and not f["stable"].any()
+    assert (f["λ = 0.001"] == "supported").all() and (f["λ = 1"] == "not resolved").all()
+    assert (f["mode = safe"] == "supported").all()
+    assert sens.facts() == {"n_rows": 4, "n_stable": 0, "n_changed": 4, "n_settings": 6}
+    assert len(calls) == 5  # four lambdas, one retrained mode; "authors" reuses the lambda = 1e-3 column
+    with pytest.raises(ValueError, match="mode"):
+        topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, modes=("fast",))
+    with pytest.raises(ValueError, match="lam"):
+        topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, lams=(-1.0,))
+
+
+def test_sensitivity_checks_architectures_before_work():
+    topo = _fake()
+    with pytest.raises(ValueError, match="lenet"):
+        topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, archs=["lenet"])
+    empty = topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, archs=[])
+    assert empty.frame.empty and empty.facts()["n_rows"] == 0
