@@ -546,11 +546,11 @@ def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barr
 
 def _expect_text(spec: _Spec) -> str:
     if spec.expect in ("greater", "separates"):
-        return f"> {spec.null:g}"
+        return f"above {spec.null:g}"
     if spec.expect == "less":
-        return f"< {spec.null:g}"
+        return f"below {spec.null:g}"
     if spec.expect == "not greater":
-        return f"< {spec.margin[1]:g} (margin)"  # type: ignore[index]
+        return f"below {spec.margin[1]:g} (margin)"  # type: ignore[index]
     return f"inside [{spec.margin[0]:g}, {spec.margin[1]:g}]"  # type: ignore[index]
 
 

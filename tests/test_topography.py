@@ -116,7 +116,7 @@ def test_missing_architectures_and_sets_say_what_they_need():
         assert set(f.loc[f["arch"] == a, "key"]) == keys
     # the paper's per-architecture expectations
     tvt = f[f["key"] == "barriers_train_vs_test"].groupby("arch")["expect"].first()
-    assert tvt["fcp"] == tvt["lstm"] == "> 0.5" and tvt["lenet"].startswith("< 0.65")
+    assert tvt["fcp"] == tvt["lstm"] == "above 0.5" and tvt["lenet"].startswith("below 0.65")
     gap = f[f["key"] == "test_gap"].set_index("arch")["claim"]
     assert "shrinks" in gap["fcp"] and "shrinks" in gap["lenet"] and "persists" in gap["lstm"]
     assert table.facts()["n_needs"] >= 3 * 13
