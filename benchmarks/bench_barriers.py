@@ -14,9 +14,20 @@ of a path does not depend on where its ends lie).
   with two single-threaded workers; both runs in this script, cluster start-up and
   the workers' first imports excluded. On a machine shared with other jobs the two
   workers may not get two cores, and the ratio shows it.
+* ``pairs_speedup``: wall time of the same ``N`` FCP pairs found one at a time
+  (``landscape.barriers(..., pair_batch=1)``, each pair its own
+  :func:`lls_core.pathfinder.find_paths` call) over the time with all ``N`` found
+  together (``pair_batch=N``), same settings (fine grid included), in this process.
+  The minimum over ``--reps`` interleaved repetitions of each.
+* ``pair_step_floor_ratio``: time of one batched path step (objective and gradient
+  of all ``N`` pairs at their ``P - 2`` interior points, through the engine) over
+  ``N x (P - 2) x`` one forward+backward of one FCP network on the same images
+  (``models.loss(...).backward()`` at its own parameters). Below 1 the factored first
+  layer (``K + 2`` products with the images per pair instead of ``P - 2``) more than
+  pays for the batching overhead. Minimum over ``--reps`` repetitions.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_barriers.py [--pairs 8] [--lenet-pairs 1]``.
-The last line is ``pair_s_fcp=<s> pair_s_lenet=<s> dask_speedup=<x>``.
+The last line is ``pair_s_fcp=<s> pair_s_lenet=<s> dask_speedup=<x> pairs_speedup=<x> pair_step_floor_ratio=<x>``.
 """
 
 from __future__ import annotations
@@ -28,7 +39,8 @@ import time
 
 import torch
 
-from lls_core import data, landscape, models, params
+from lls_core import data, engine, landscape, models, params
+from lls_core import pathfinder as pf
 from lls_core.topography import PATH_PROFILES
 
 
@@ -58,10 +70,55 @@ def _dask(n_workers: int, n_pairs: int, cfg: landscape.PathConfig, ds: data.Data
         return time.perf_counter() - start
 
 
+def _pairs_speedup(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, reps: int) -> tuple[float, float]:
+    w = _set("fcp", n_pairs + 1)
+    m = models.build("fcp")
+    one, many = [], []
+    for _ in range(reps):
+        for batch, out in ((1, one), (n_pairs, many)):
+            start = time.perf_counter()
+            landscape.barriers(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg, pair_batch=batch)
+            out.append(time.perf_counter() - start)
+    return min(one), min(many)
+
+
+def _step_floor(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, reps: int) -> tuple[float, float]:
+    """(one batched path step of ``n_pairs`` pairs, one forward+backward of one network) in seconds."""
+    x, y = ds.x_train[: cfg.n_data], ds.y_train[: cfg.n_data]
+    m = models.build("fcp")
+    w = _set("fcp", 2 * n_pairs)
+    S, E = w[:n_pairs], w[n_pairs:]
+    land = engine.Engine(m, (x, y), memory_mb=None)
+    t = torch.linspace(0.0, 1.0, cfg.n_points)
+    C = pf._coefficients(t, cfg.n_terms, "fourier")[1:-1]
+    ends = torch.stack([S, E], 1)
+    b = 1e-3 * torch.randn(n_pairs, cfg.n_terms, S.shape[1], generator=torch.Generator().manual_seed(0))
+    cp, cd = land.chunk_sizes(n_pairs * C.shape[0], None, None, cfg.memory_mb)
+
+    def step() -> None:
+        pf._group_losses(land, C, ends, b, cp, cd, True)
+        pf._penalty(t, cfg.n_terms, "fourier", ends, b, cfg.lam)
+
+    def fwd_bwd() -> None:
+        m.zero_grad(set_to_none=True)
+        models.loss(m, x, y).backward()
+
+    steps, floors = [], []
+    step(), fwd_bwd()  # warm-up
+    for _ in range(reps):
+        for fn, out in ((step, steps), (fwd_bwd, floors)):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return min(steps), min(floors)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=8, help="FCP pairs per timing (default 8)")
     ap.add_argument("--lenet-pairs", type=int, default=1, help="LeNet pairs timed (default 1)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of the batched/one-at-a-time timings (default 3)")
+    ap.add_argument("--no-dask", action="store_true", help="skip the Dask timings (dask_speedup=nan)")
     a = ap.parse_args()
     cfg = PATH_PROFILES["quick"]
     torch.set_num_threads(1)
@@ -71,11 +128,22 @@ def main() -> None:
     print(f"FCP   : {fcp:.2f} s per pair (mean of {a.pairs}, in-process)", flush=True)
     lenet = _serial("lenet", a.lenet_pairs, cfg, ds)
     print(f"LeNet : {lenet:.2f} s per pair (mean of {a.lenet_pairs}, in-process)", flush=True)
-    t1 = _dask(1, a.pairs, cfg, ds)
-    print(f"Dask, 1 worker : {t1:.2f} s for {a.pairs} FCP pairs", flush=True)
-    t2 = _dask(2, a.pairs, cfg, ds)
-    print(f"Dask, 2 workers: {t2:.2f} s for {a.pairs} FCP pairs", flush=True)
-    print(f"pair_s_fcp={fcp:.3g} pair_s_lenet={lenet:.3g} dask_speedup={t1 / t2:.3g}")
+    one, many = _pairs_speedup(a.pairs, cfg, ds, a.reps)
+    print(f"FCP, {a.pairs} pairs: {one:.2f} s one at a time, {many:.2f} s together", flush=True)
+    st, fl = _step_floor(a.pairs, cfg, ds, a.reps)
+    inner = a.pairs * (cfg.n_points - 2)
+    print(f"one batched step of {a.pairs} pairs x {cfg.n_points - 2} points: {st * 1e3:.1f} ms; "
+          f"one forward+backward: {fl * 1e3:.2f} ms (floor {inner * fl * 1e3:.1f} ms)", flush=True)
+    if a.no_dask:
+        dask = float("nan")
+    else:
+        t1 = _dask(1, a.pairs, cfg, ds)
+        print(f"Dask, 1 worker : {t1:.2f} s for {a.pairs} FCP pairs", flush=True)
+        t2 = _dask(2, a.pairs, cfg, ds)
+        print(f"Dask, 2 workers: {t2:.2f} s for {a.pairs} FCP pairs", flush=True)
+        dask = t1 / t2
+    print(f"pair_s_fcp={fcp:.3g} pair_s_lenet={lenet:.3g} dask_speedup={dask:.3g} "
+          f"pairs_speedup={one / many:.3g} pair_step_floor_ratio={st / (inner * fl):.3g}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ What it computes
   gradient of run ``r``'s own loss in row ``r``: the runs share no weights);
 * :meth:`Engine.affine_losses` / :meth:`Engine.values_affine` -- at ``W = C @ V``
   (path points, slice grids), the first stage run on the ``J`` rows of ``V`` only;
+* :meth:`Engine.values_affine_groups` -- ``G`` affine families on one shared ``C``
+  (many paths at once, each with its own coefficients);
 * :meth:`Engine.lines` -- :class:`Lines`: ``R`` lines ``W0_r + a D_r`` (line-search
   trials): the first stage at ``W0`` (kept from the gradient pass) and at ``D`` is
   computed once per line, so a trial costs the layers above the first only
@@ -227,6 +229,34 @@ class Engine:
             return self.values(C @ V, lo, hi)
         x, y = self.x[lo:hi], self.y[lo:hi]
         return _batched.affine_losses(self.module, C, V, x, y, factor=self.factor)
+
+    def values_affine_groups(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        """``L`` on data ``[lo, hi)`` at the points ``W[g] = C @ V[g]`` of ``G`` affine families: ``(G, B)``.
+
+        ``C`` ``(B, J)`` is shared, ``V`` ``(G, J, d)`` holds each family's rows (many paths
+        with per-path coefficients on one grid of ``t``). Same as
+        ``values((C @ V).reshape(G * B, d)).reshape(G, B)``; for a network in
+        :data:`FACTORED_FIRST_LAYER` (and ``B > J``) the first stage runs on the ``G * J``
+        rows of ``V`` and is mixed per family, ``J`` instead of ``B`` first-layer passes per
+        family. Differentiable in ``C`` and ``V``.
+        """
+        G, J, d = V.shape
+        B = C.shape[0]
+        W = torch.matmul(C, V).reshape(G * B, d)
+        if not self.fast:
+            return self.values(W, lo, hi).reshape(G, B)
+        m = self.module
+        assert m is not None
+        x, y = self.x[lo:hi], self.y[lo:hi]
+        p = _params.unflatten(m, W)
+        fwd = _batched.BATCHED_FORWARD[type(m)]
+        if self.factor and B > J:
+            Z = _batched.first_stage(m, V.reshape(G * J, d), x)  # (G * J, n, ...)
+            z = torch.matmul(C, Z.reshape(G, J, -1)).reshape(G * B, *Z.shape[1:])
+            out = fwd(m, p, x, z)
+        else:
+            out = fwd(m, p, x)
+        return _batched.mean_losses(m, out, x, y).reshape(G, B)
 
     # ---------------------------------------------------------------- chunking
     def per_item_bytes(self) -> float:

@@ -326,7 +326,11 @@ class PathConfig:
     Adam with ``lr`` for ``steps`` steps (authors' code: 10, 51, 1e-3, 1e-3, 100; lambda =
     ``0.001 * smoothness_loss`` in commits d1697ac, 5a68028, e11b717; ``lam`` stays a parameter),
     ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's
-    data (``None`` = all), ``seed`` for any randomness in the path finder.
+    data (``None`` = all), ``seed`` for any randomness in the path finder,
+    ``batched`` (``None``: the hand-batched kernels), ``memory_mb`` the bound on one
+    call's autograd graph, ``fine_points``: each found path is re-evaluated on that many
+    equally spaced ``t`` (plus its own points; 0: not) for its true height
+    (:func:`lls_core.pathfinder.fine_grid`).
     """
 
     n_terms: int = 10
@@ -339,6 +343,7 @@ class PathConfig:
     keep: Literal["best", "last"] = "best"
     batched: bool | None = None
     memory_mb: float | None = None
+    fine_points: int = pathfinder.FINE_POINTS
 
     def __post_init__(self) -> None:
         for name, lo in (("n_terms", 1), ("n_points", 3), ("steps", 0)):
@@ -353,6 +358,9 @@ class PathConfig:
             raise ValueError(f"PathConfig.n_data={self.n_data!r}: must be None or an integer >= 1")
         if self.keep not in ("best", "last"):
             raise ValueError(f"PathConfig.keep={self.keep!r}; valid: 'best', 'last'")
+        fp = self.fine_points
+        if not isinstance(fp, int) or isinstance(fp, bool) or (fp != 0 and fp < 2):
+            raise ValueError(f"PathConfig.fine_points={fp!r}: must be 0 (no fine grid) or an integer >= 2")
 
 
 @dataclass(frozen=True)
@@ -362,7 +370,10 @@ class PairBarrier:
     ``height``: max loss along the optimized path (Eq. 5); ``linear_height``: the
     same along the straight line; ``length``: sum of |w(t_{k+1}) - w(t_k)| (weight
     units); ``endpoint_loss``: the larger of the two end points' losses; ``seconds``:
-    wall time of the path search.
+    wall time of the path search (pairs found together share it equally);
+    ``fine_height``: the largest loss of the same path on the fine grid of
+    ``PathConfig.fine_points`` (NaN without one); ``max_t``: where on the path (``t``) its
+    own points reach ``height``.
     """
 
     i: int
@@ -372,6 +383,8 @@ class PairBarrier:
     linear_height: float
     endpoint_loss: float
     seconds: float
+    fine_height: float = math.nan
+    max_t: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -388,11 +401,21 @@ class Barriers:
     endpoint_loss: np.ndarray
     seconds: np.ndarray
     n_cached: int = 0
+    fine_height: np.ndarray | None = None
+    max_t: np.ndarray | None = None
 
     @property
     def excess(self) -> np.ndarray:
         """Height above the higher end point: the barrier proper, ``(P,)``."""
         return self.height - self.endpoint_loss
+
+    @property
+    def understatement(self) -> np.ndarray:
+        """``fine_height - height`` ``(P,)``: how far the height on the path's own points
+        understates its maximum on the fine grid (NaN where there was no fine grid)."""
+        if self.fine_height is None:
+            return np.full(self.height.shape, np.nan)
+        return self.fine_height - self.height
 
 
 def sample_pairs(k: int, n_pairs: int, seed: int = 0) -> np.ndarray:
@@ -436,16 +459,28 @@ def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
     return models.loss(model, x, y, params.unflatten(model, w))
 
 
-def _run_path(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
-              cfg: PathConfig) -> tuple[float, float, float]:
-    """Height, length and straight-line height of one :func:`lls_core.pathfinder.find_path` run."""
-    batched = cfg.batched
-    if batched is None:
-        batched = not any(isinstance(m, nn.RNNBase) for m in model.modules())
-    res = pathfinder.find_path(model, w1, w2, data=(x, y), n_terms=cfg.n_terms, n_points=cfg.n_points,
-                               lam=cfg.lam, lr=cfg.lr, steps=cfg.steps, seed=cfg.seed, keep=cfg.keep,
-                               batched=batched, memory_mb=cfg.memory_mb if batched else None)
-    return float(res.height), float(res.length), float(res.linear_height)
+def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
+               ij: Sequence[tuple[int, int]]) -> list[PairBarrier]:
+    """Paths between the pairs ``S[m] -> E[m]`` (``(M, d)`` each), found together by
+    :func:`lls_core.pathfinder.find_paths` and re-evaluated on the fine grid; one
+    :class:`PairBarrier` per pair (labelled ``ij[m]``)."""
+    batched = True if cfg.batched is None else cfg.batched
+    mem = cfg.memory_mb if batched else None
+    if cfg.n_data is not None:
+        x, y = x[: cfg.n_data], y[: cfg.n_data]
+    torch.manual_seed(cfg.seed)
+    start = time.perf_counter()
+    res = pathfinder.find_paths(model, S.detach(), E.detach(), data=(x, y), n_terms=cfg.n_terms,
+                                n_points=cfg.n_points, lam=cfg.lam, lr=cfg.lr, steps=cfg.steps, seed=cfg.seed,
+                                keep=cfg.keep, batched=batched, memory_mb=mem)
+    fine = (pathfinder.fine_grid(model, res, data=(x, y), n_points=cfg.fine_points, batched=batched, memory_mb=mem)
+            if cfg.fine_points else None)
+    secs = (time.perf_counter() - start) / len(res)
+    ends = res.linear_losses[:, [0, -1]].max(1).values
+    max_t = res.max_t
+    return [PairBarrier(int(i), int(j), float(res.height[m]), float(res.length[m]), float(res.linear_height[m]),
+                        float(ends[m]), secs, math.nan if fine is None else float(fine.height[m]), float(max_t[m]))
+            for m, (i, j) in enumerate(ij)]
 
 
 def pair_barrier(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
@@ -462,15 +497,7 @@ def pair_barrier(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
     if w1.dtype != w2.dtype or next(model.parameters()).dtype != w1.dtype:
         raise ValueError(f"w1 ({w1.dtype}), w2 ({w2.dtype}) and the model ({next(model.parameters()).dtype}) "
                          "must share one dtype")
-    if config.n_data is not None:
-        x, y = x[: config.n_data], y[: config.n_data]
-    torch.manual_seed(config.seed)
-    start = time.perf_counter()
-    h, length, lin = _run_path(model, x, y, w1.detach(), w2.detach(), config)
-    secs = time.perf_counter() - start
-    with torch.no_grad():
-        ends = max(float(_loss_at(model, x, y, w1)), float(_loss_at(model, x, y, w2)))
-    return PairBarrier(int(i), int(j), h, length, lin, ends, secs)
+    return _run_paths(model, x, y, w1[None], w2[None], config, [(i, j)])[0]
 
 
 # ------------------------------------------------------------------ pair cache (resume)
@@ -496,6 +523,7 @@ def _pair_path(cache_dir: Path, key: str) -> Path:
 
 
 _PAIR_FIELDS = ("height", "length", "linear_height", "endpoint_loss")
+_STORED = ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds", "fine_height", "max_t")
 
 
 def _pair_checksum(meta: str, values: dict[str, Any]) -> str:
@@ -527,7 +555,7 @@ def _load_pair(path: Path, meta: str) -> PairBarrier | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             stored, stored_sum = str(z["meta"]), str(z["checksum"])
-            values = {k: z[k].item() for k in ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds")}
+            values = {k: z[k].item() for k in _STORED}
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
         quarantine(path, f"unreadable pair file: {type(err).__name__}: {err}")
         return None
@@ -540,25 +568,36 @@ def _load_pair(path: Path, meta: str) -> PairBarrier | None:
     if stored != meta:
         quarantine(path, f"computed for different settings (stored {stored}, requested {meta})")
         return None
-    return PairBarrier(int(values["i"]), int(values["j"]), *(float(values[k]) for k in
-                       ("height", "length", "linear_height", "endpoint_loss", "seconds")))
+    return PairBarrier(int(values["i"]), int(values["j"]), *(float(values[k]) for k in _STORED[2:]))
 
 
-def _pair_task(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor, cfg: PathConfig,
-               i: int, j: int, threads: int) -> PairBarrier:
+def _pairs_task(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
+                ij: list[tuple[int, int]], threads: int) -> list[PairBarrier]:
     import copy
 
     if threads:
         torch.set_num_threads(threads)
     # functional_call swaps tensors into the module while it runs: give each task its own copy,
     # so that tasks sharing one worker process (threads) never see each other's weights.
-    return pair_barrier(copy.deepcopy(model), x, y, w1, w2, cfg, i, j)
+    return _run_paths(copy.deepcopy(model), x, y, S, E, cfg, ij)
+
+
+def _n_workers(client: Any) -> int:
+    try:
+        return max(1, len(client.scheduler_info()["workers"]))
+    except Exception:  # a client without scheduler information: assume two
+        return 2
+
+
+PAIR_BATCH: int = 16
+"""Pairs whose paths :func:`barriers` finds together (one :func:`lls_core.pathfinder.find_paths` call)."""
 
 
 def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
              config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
              client: Any = None, cache_dir: str | os.PathLike | None = None,
-             threads_per_task: int = 1, progress: bool = False, pairs: np.ndarray | None = None) -> Barriers:
+             threads_per_task: int = 1, progress: bool = False, pair_batch: int = PAIR_BATCH,
+             pairs: np.ndarray | None = None) -> Barriers:
     """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
 
     The loss is ``models.loss(model, x, y)`` at each path point (``x``: images
@@ -576,7 +615,15 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     finished pairs and computes only the missing ones. A file that is truncated,
     altered, holds a NaN height or other settings is quarantined (with a warning
     naming it) and recomputed.
+
+    The missing pairs are found ``pair_batch`` at a time by one
+    :func:`lls_core.pathfinder.find_paths` call (each pair's path is what it would be
+    alone; a batch is stored as soon as it is done, so a stopped run resumes from the
+    last finished batch); on Dask each task is such a batch, at most
+    ``len(missing) / workers`` pairs so that every worker gets one.
     """
+    if not isinstance(pair_batch, int) or isinstance(pair_batch, bool) or pair_batch < 1:
+        raise ValueError(f"pair_batch={pair_batch!r}: must be an integer >= 1")
     w = _check_matrix(w, set_name or "w", 2)
     d = params.num_params(model)
     if w.shape[1] != d:
@@ -601,8 +648,9 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         xs = x[: config.n_data] if config.n_data is not None else x
         ys = y[: config.n_data] if config.n_data is not None else y
         data_hash = _digest(_tensor_bytes(xs), _tensor_bytes(ys))
-        meta = json.dumps({"model": json.loads(_model_key(model)), "config": asdict(config), "data": data_hash,
-                           "format": 1}, sort_keys=True)
+        keyed = {k: v for k, v in asdict(config).items() if k != "memory_mb"}  # chunking only: same paths
+        meta = json.dumps({"model": json.loads(_model_key(model)), "config": keyed, "data": data_hash,
+                           "format": 2}, sort_keys=True)
         base = _digest(meta)
         for p, (i, j) in enumerate(pairs):
             key = _digest(base, _tensor_bytes(w[i]), _tensor_bytes(w[j]))
@@ -624,11 +672,14 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
 
         bar = tqdm(total=len(todo), desc=f"barriers {set_name} ({landscape})")
     if client is None:
-        for p in todo:
-            i, j = pairs[p]
-            _done(p, pair_barrier(model, x, y, w[i], w[j], config, int(i), int(j)))
+        for q in range(0, len(todo), pair_batch):
+            ps = todo[q: q + pair_batch]
+            ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
+            got = _run_paths(model, x, y, w[[i for i, _ in ij]], w[[j for _, j in ij]], config, ij)
+            for p, r in zip(ps, got):
+                _done(p, r)
             if bar is not None:
-                bar.update()
+                bar.update(len(ps))
     elif todo:
         from dask.distributed import as_completed
 
@@ -637,15 +688,18 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         # leave its tasks waiting forever for data the scheduler has just forgotten.
         fx, fy, fm = client.scatter([x, y, model], broadcast=True, hash=False)
         futs = {}
-        for p in todo:
-            i, j = pairs[p]
-            f = client.submit(_pair_task, fm, fx, fy, w[i].clone(), w[j].clone(), config, int(i), int(j),
-                              threads_per_task, pure=False)
-            futs[f] = p
+        size = max(1, min(pair_batch, math.ceil(len(todo) / _n_workers(client))))
+        for q in range(0, len(todo), size):
+            ps = todo[q: q + size]
+            ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
+            f = client.submit(_pairs_task, fm, fx, fy, w[[i for i, _ in ij]].clone(), w[[j for _, j in ij]].clone(),
+                              config, ij, threads_per_task, pure=False)
+            futs[f] = ps
         for f in as_completed(futs):
-            _done(futs[f], f.result())
+            for p, r in zip(futs[f], f.result()):
+                _done(p, r)
             if bar is not None:
-                bar.update()
+                bar.update(len(futs[f]))
     if bar is not None:
         bar.close()
     rs = [results[p] for p in range(len(pairs))]
@@ -660,6 +714,8 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         endpoint_loss=np.array([r.endpoint_loss for r in rs]),
         seconds=np.array([r.seconds for r in rs]),
         n_cached=n_cached,
+        fine_height=np.array([r.fine_height for r in rs]),
+        max_t=np.array([r.max_t for r in rs]),
     )
 
 

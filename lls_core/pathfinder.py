@@ -44,6 +44,14 @@ that the autograd graph alive at once stays below a caller-set bound
 ``W(b)``, accumulated chunk by chunk. End points are never differentiated (their
 basis values are exactly zero), are evaluated once, and are copied verbatim into
 every path.
+
+Many pairs at once: :func:`find_paths` advances the paths between ``M`` pairs of one
+landscape together (one objective summed over the pairs, per-pair coefficients,
+one Adam; each pair moves exactly as alone), through
+:meth:`lls_core.engine.Engine.values_affine_groups`. :func:`find_path` is its
+one-pair case. :func:`fine_grid` re-evaluates found paths on a fine grid of ``t``
+(default :data:`FINE_POINTS` = 401) and reports how far the discrete maximum
+understates the true one.
 """
 
 from __future__ import annotations
@@ -71,6 +79,11 @@ __all__ = [
     "remeasure",
     "PathResult",
     "find_path",
+    "PathsResult",
+    "find_paths",
+    "FINE_POINTS",
+    "FineGrid",
+    "fine_grid",
     "basis",
     "path_points",
     "path_losses",
@@ -338,39 +351,72 @@ def _coefficients(t: Tensor, K: int, curve: str) -> Tensor:
     return torch.cat([(1.0 - t)[:, None], t[:, None], basis(t, K, curve)], dim=1)
 
 
-def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
-    """Objective, gradient w.r.t. ``b`` and losses; autograd through ``W(b) = C @ V(b)``.
+def _plan(M: int, B: int, cp: int) -> list[tuple[int, int, int, int]]:
+    """Calls ``(g0, g1, p0, p1)``: pairs ``[g0, g1)`` x points ``[p0, p1)``, about ``cp`` points per call."""
+    if cp >= B:
+        step = max(1, cp // B)
+        return [(g0, g1, 0, B) for g0, g1 in _engine.chunks(M, step)]
+    return [(g, g + 1, p0, p1) for g in range(M) for p0, p1 in _engine.chunks(B, cp)]
 
-    Each (point chunk x data chunk) builds its own small graph from ``b`` and is
-    differentiated at once, so only one chunk's graph is alive at any time.
+
+def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int, cd: int,
+                  grad: bool) -> tuple[Tensor, Tensor | None]:
+    """Losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
+
+    ``ends`` ``(M, 2, d)``, ``b`` ``(M, K, d)``, ``C`` ``(B, K + 2)``. Each call (pairs x
+    points x data chunk) builds its own graph from ``b`` and is differentiated at once.
+    The gradient of the sum over pairs has pair ``m``'s own gradient in row ``m``.
     """
-    K = b.shape[0]
-    C = _coefficients(t, K, curve)[1:-1]  # interior points only: the ends do not depend on b
-    ends = torch.stack([w1, w2])
-    grad = torch.zeros_like(b)
-    L_in = torch.zeros(C.shape[0], dtype=w1.dtype, device=w1.device)
+    M, B = b.shape[0], C.shape[0]
+    L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
+    G = torch.zeros_like(b) if grad else None
     data_chunks = _engine.chunks(land.n_data, cd)
-    for p0, p1 in _engine.chunks(C.shape[0], cp):
+    for g0, g1, p0, p1 in _plan(M, B, cp):
         for d0, d1 in data_chunks:
-            leaf = b.detach().requires_grad_(True)
-            with torch.enable_grad():
-                v = land.values_affine(C[p0:p1], torch.cat([ends, leaf]), d0, d1) * ((d1 - d0) / land.n_data)
-                (g,) = torch.autograd.grad(v.sum(), leaf)
-            grad += g
-            L_in[p0:p1] += v.detach()
+            scale = (d1 - d0) / land.n_data
+            if grad:
+                assert G is not None
+                leaf = b[g0:g1].detach().requires_grad_(True)
+                with torch.enable_grad():
+                    v = land.values_affine_groups(C[p0:p1], torch.cat([ends[g0:g1], leaf], 1), d0, d1) * scale
+                    (g,) = torch.autograd.grad(v.sum(), leaf)
+                G[g0:g1] += g
+            else:
+                with torch.no_grad():
+                    v = land.values_affine_groups(C[p0:p1], torch.cat([ends[g0:g1], b[g0:g1]], 1), d0, d1) * scale
+            L[g0:g1, p0:p1] += v.detach()
+    return L, G
+
+
+def _penalty(t: Tensor, K: int, curve: str, ends: Tensor, b: Tensor, lam: float) -> tuple[Tensor, Tensor]:
+    """``lam * sum_i |w(t_{i+1}) - w(t_i)|^2`` per pair ``(M,)`` and its gradient w.r.t. ``b`` ``(M, K, d)``.
+
+    The differences are ``D U`` with ``U = [w2 - w1; b_1..b_K]`` and ``D = [dt, diff(basis)]``
+    ``(P - 1, K + 1)``, so the penalty is ``lam * sum_jl H_jl <U_j, U_l>`` with ``H = D^T D``:
+    ``(K + 1)^2`` dot products per pair instead of ``P`` points of ``d`` entries, and the
+    gradient is ``2 lam (H U)`` restricted to the ``b`` rows.
+    """
+    C = _coefficients(t, K, curve)
+    D = (C[1:] - C[:-1])[:, 1:]  # (P - 1, K + 1): the w1 column is -dt, the w2 column dt
+    H = D.T @ D
+    U = torch.cat([(ends[:, 1] - ends[:, 0])[:, None], b], 1)  # (M, K + 1, d)
+    HU = torch.matmul(H, U)
+    pen = lam * (U * HU).sum((1, 2))
+    return pen, (2.0 * lam) * HU[:, 1:]
+
+
+def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
+    """One pair through the many-pair code: objective, gradient w.r.t. ``b`` ``(K, d)``, losses ``(P,)``."""
+    K = b.shape[0]
+    ends = torch.stack([w1, w2])[None]
+    L_in, G = _group_losses(land, _coefficients(t, K, curve)[1:-1], ends, b.detach()[None], cp, cd, True)
     if end_losses is None:
-        L_end = land.losses(ends, chunk_points=2, chunk_data=cd)
+        L_end = land.losses(ends[0], chunk_points=2, chunk_data=cd)
         end_losses = (float(L_end[0]), float(L_end[1]))
-    leaf = b.detach().requires_grad_(True)
-    with torch.enable_grad():
-        W = path_points(w1, w2, leaf, t, curve=curve)
-        diff = W[1:] - W[:-1]
-        pen = lam * (diff * diff).sum()
-        (g,) = torch.autograd.grad(pen, leaf)
-    grad += g
-    losses = torch.cat([L_in.new_tensor([end_losses[0]]), L_in, L_in.new_tensor([end_losses[1]])])
-    obj = float(losses.sum()) + float(pen.detach())
-    return obj, grad, losses
+    pen, gp = _penalty(t, K, curve, ends, b.detach()[None], lam)
+    assert G is not None
+    losses = torch.cat([L_in.new_tensor([end_losses[0]]), L_in[0], L_in.new_tensor([end_losses[1]])])
+    return float(losses.sum()) + float(pen[0]), G[0] + gp[0], losses
 
 
 def path_losses(
@@ -515,69 +561,247 @@ def find_path(
         chunk_data=chunk_data, memory_mb=memory_mb,
     )
     K = n_terms if curve == "fourier" else 1
-    d = a.numel()
+    if b0 is not None and (not isinstance(b0, Tensor) or tuple(b0.shape) != (K, a.numel())):
+        raise ValueError(f"b0 must have shape ({K}, {a.numel()}); got {tuple(b0.shape) if isinstance(b0, Tensor) else b0!r}")
+    cb = None if callback is None else (lambda step, obj: callback(step, float(obj[0])))
+    many = find_paths(
+        f, a[None], z[None], data=data, loss=loss, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr,
+        steps=steps, grad_noise=grad_noise, seed=seed, curve=curve, keep=keep, batched=batched,
+        chunk_points=chunk_points, chunk_data=chunk_data, memory_mb=memory_mb,
+        b0=None if b0 is None else b0[None], callback=cb,
+    )
+    return many.path(0)
+
+
+@dataclass(frozen=True, eq=False)
+class PathsResult:
+    """Paths between ``M`` pairs found together by :func:`find_paths` (tensors detached).
+
+    Shapes: ``M`` pairs, ``K`` basis functions, ``P`` points, ``d`` dimensions, ``S``
+    steps. Row ``m`` of every array is pair ``m``; :meth:`path` gives it as a
+    :class:`PathResult`, the same as :func:`find_path` would return alone.
+    """
+
+    curve: str
+    starts: Tensor
+    """Start points ``(M, d)``."""
+    ends: Tensor
+    """End points ``(M, d)``."""
+    b: Tensor
+    """Coefficients ``(M, K, d)`` (the best or the last, see ``keep``)."""
+    t: Tensor
+    """Curve parameter ``(P,)``."""
+    losses: Tensor
+    """Loss at every point of each returned path ``(M, P)``."""
+    height: Tensor
+    """Path heights ``(M,)``: the largest of each row of ``losses`` (Eq. 5)."""
+    length: Tensor
+    """Polygonal lengths ``(M,)`` (units of ``w``)."""
+    linear_losses: Tensor
+    """Losses along the straight lines ``(M, P)``."""
+    linear_height: Tensor
+    """Straight-line heights ``(M,)``."""
+    objective: Tensor
+    """Objective of each pair before each step and after the last ``(M, S + 1)``."""
+    heights: Tensor
+    """Height of each pair before each step and after the last ``(M, S + 1)``."""
+    best_step: Tensor
+    """Step of each pair's returned coefficients ``(M,)`` (int64)."""
+    lam: float
+    seconds: float
+    """Wall-clock time of the whole search (s), all pairs together."""
+    chunk_points: int
+    """Weight vectors (pairs x points) per batched call."""
+    chunk_data: int
+    settings: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    @property
+    def max_t(self) -> Tensor:
+        """Where each path reaches its height (value of ``t``) ``(M,)``."""
+        return self.t[torch.argmax(self.losses, dim=1)]
+
+    def points(self, m: int) -> Tensor:
+        """Points ``(P, d)`` of pair ``m``'s path."""
+        return path_points(self.starts[m], self.ends[m], self.b[m], self.t, curve=self.curve)
+
+    def path(self, m: int) -> PathResult:
+        """Pair ``m`` as a :class:`PathResult` (``seconds``: this pair's share of the total)."""
+        M = len(self)
+        if not (isinstance(m, int) and -M <= m < M):
+            raise IndexError(f"pair {m!r} out of range for {M} pairs")
+        return PathResult(
+            curve=self.curve, w1=self.starts[m], w2=self.ends[m], b=self.b[m], t=self.t, losses=self.losses[m],
+            height=float(self.height[m]), length=float(self.length[m]), linear_losses=self.linear_losses[m],
+            linear_height=float(self.linear_height[m]),
+            linear_length=float(torch.linalg.vector_norm(self.ends[m] - self.starts[m])),
+            objective=self.objective[m], heights=self.heights[m], best_step=int(self.best_step[m]), lam=self.lam,
+            seconds=self.seconds / M, chunk_points=self.chunk_points, chunk_data=self.chunk_data,
+            settings=dict(self.settings),
+        )
+
+    def facts(self) -> dict[str, float]:
+        """Pairs, median height and straight-line height, median share of the line's excess removed, seconds."""
+        return {"pairs": len(self), "median_height": float(self.height.median()),
+                "median_linear_height": float(self.linear_height.median()), "seconds": self.seconds,
+                "seconds_per_pair": self.seconds / len(self)}
+
+
+def _check_ends(name: str, W: object) -> Tensor:
+    if not isinstance(W, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (M, d), got {type(W).__name__}")
+    if W.ndim != 2 or W.shape[0] == 0 or W.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (M, d) with M, d >= 1; got {tuple(W.shape)}")
+    if not W.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {W.dtype}")
+    bad = (~torch.isfinite(W)).nonzero()
+    if bad.numel():
+        m, k = (int(v) for v in bad[0])
+        raise ValueError(f"{name} has {bad.shape[0]} non-finite entries (first: {name}[{m}, {k}] = {float(W[m, k])})")
+    return W
+
+
+def find_paths(
+    f: Surface | nn.Module,
+    starts: Tensor,
+    ends: Tensor,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    n_terms: int = 10,
+    n_points: int = 51,
+    lam: float = NETWORK_LAMBDA,
+    lr: float = 1e-3,
+    steps: int = 100,
+    grad_noise: float = 0.0,
+    seed: int = 0,
+    curve: Literal["fourier", "bezier"] = "fourier",
+    keep: Literal["best", "last"] = "best",
+    batched: bool | str = True,
+    chunk_points: int | None = None,
+    chunk_data: int | None = None,
+    memory_mb: float | None = 1024.0,
+    b0: Tensor | None = None,
+    callback: Callable[[int, Tensor], None] | None = None,
+) -> PathsResult:
+    """Paths between ``M`` pairs ``starts[m] -> ends[m]`` (each ``(M, d)``) of one landscape, found together.
+
+    One objective, the sum of the pairs' objectives (Eq. 4), with per-pair
+    coefficients ``b`` ``(M, K, d)`` and one Adam over all of them. The pairs share
+    nothing, so the gradient of the sum has each pair's own gradient in its rows,
+    and Adam, being elementwise, moves every pair exactly as it would move alone:
+    row ``m`` of the result equals ``find_path(f, starts[m], ends[m], ...)`` up to
+    rounding (``keep='best'`` is decided per pair; the gradient noise of pair ``m`` is
+    drawn from its own generator seeded with ``seed``, as alone).
+
+    Evaluation goes through :meth:`lls_core.engine.Engine.values_affine_groups`: the
+    points of all pairs share one grid ``t`` and so one coefficient matrix ``C``
+    ``(P, K + 2)``; each call takes several pairs' interior points at once, and for
+    FCP and the autoencoder the first layer runs on the ``K + 2`` rows
+    ``[w1; w2; b]`` of each pair (``X w(t) = (1 - t) X w1 + t X w2 + sum_k
+    sin(k pi t) X b_k``) instead of on every point, forward and backward. Chunk
+    sizes count weight vectors (pairs x points) per call, under ``memory_mb`` as in
+    :func:`find_path`. The length penalty is computed in closed form from the
+    ``(K + 1)^2`` inner products of ``[w2 - w1; b]``.
+
+    All other arguments as in :func:`find_path`; ``b0``: ``(M, K, d)``;
+    ``callback(step, objectives)`` gets the ``(M,)`` objectives.
+
+    Example::
+
+        res = find_paths(models.build("fcp"), W[:8], W[8:16], data=(x, y), n_points=15, steps=30)
+        res.height                       # (8,) barrier heights
+        res.path(3).losses               # (15,) losses along pair 3's path
+    """
+    S = _check_ends("starts", starts)
+    E = _check_ends("ends", ends)
+    if S.shape != E.shape:
+        raise ValueError(f"starts {tuple(S.shape)} and ends {tuple(E.shape)} must have the same shape (M, d)")
+    _validate(
+        f, S[0], E[0], data, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr, steps=steps,
+        grad_noise=grad_noise, curve=curve, keep=keep, chunk_points=chunk_points,
+        chunk_data=chunk_data, memory_mb=memory_mb,
+    )
+    _check_number("seed", seed, lo=-(2**63), integer=True)
+    E = E.to(dtype=S.dtype, device=S.device)
+    M, d = S.shape
+    K = n_terms if curve == "fourier" else 1
     if b0 is not None:
-        if not isinstance(b0, Tensor) or tuple(b0.shape) != (K, d):
-            raise ValueError(f"b0 must have shape ({K}, {d}); got {tuple(b0.shape) if isinstance(b0, Tensor) else b0!r}")
+        if not isinstance(b0, Tensor) or tuple(b0.shape) != (M, K, d):
+            raise ValueError(f"b0 must have shape ({M}, {K}, {d}); got {tuple(b0.shape) if isinstance(b0, Tensor) else b0!r}")
         if not bool(torch.isfinite(b0).all()):
             raise ValueError("b0 has non-finite entries")
-    t = torch.linspace(0.0, 1.0, n_points, dtype=a.dtype, device=a.device)
+    t = torch.linspace(0.0, 1.0, n_points, dtype=S.dtype, device=S.device)
     land = _engine_for(f, data, loss, batched)
-    cp, cd = land.chunk_sizes(n_points - 2, chunk_points, chunk_data, memory_mb)
+    cp, cd = land.chunk_sizes(M * (n_points - 2), chunk_points, chunk_data, memory_mb)
+    C = _coefficients(t, K, curve)
+    C_in = C[1:-1]
+    ends2 = torch.stack([S.detach(), E.detach()], 1)  # (M, 2, d)
 
     start = time.perf_counter()
-    lin = path_points(a, z, torch.zeros(K, d, dtype=a.dtype, device=a.device), t, curve=curve)
-    linear_losses = land.losses(lin, chunk_points=cp, chunk_data=cd)
-    ends = (float(linear_losses[0]), float(linear_losses[-1]))
+    zeros = torch.zeros(M, K, d, dtype=S.dtype, device=S.device)
+    linear_losses, _ = _group_losses(land, C, ends2, zeros, max(cp, n_points), cd, False)
+    end_l = linear_losses[:, [0, -1]]
 
-    b = (torch.zeros(K, d, dtype=a.dtype, device=a.device) if b0 is None else b0.detach().clone()).to(a)
-    b.requires_grad_(True)
+    b = (zeros.clone() if b0 is None else b0.detach().clone().to(S)).requires_grad_(True)
     opt = torch.optim.Adam([b], lr=lr)
-    gen = torch.Generator(device=a.device).manual_seed(seed)
-    objective: list[float] = []
-    heights: list[float] = []
-    best = (math.inf, -1, b.detach().clone(), None)
+    gens = [torch.Generator(device=S.device).manual_seed(seed) for _ in range(M)] if grad_noise > 0 else []
+    objective = torch.empty(M, steps + 1, dtype=torch.float64)
+    heights = torch.empty(M, steps + 1, dtype=torch.float64)
+    best_obj = torch.full((M,), math.inf, dtype=torch.float64)
+    best_step = torch.full((M,), -1, dtype=torch.int64)
+    best_b = b.detach().clone()
+    best_losses = torch.zeros(M, n_points, dtype=S.dtype, device=S.device)
     for step in range(steps + 1):
-        if step < steps:
-            obj, grad, losses = _objective_and_grad(land, a, z, b, t, lam, curve, cp, cd, ends)
-        else:  # final evaluation: no gradient needed
-            W = path_points(a, z, b.detach(), t, curve=curve)
-            L_in = land.losses(W[1:-1], chunk_points=cp, chunk_data=cd)
-            losses = torch.cat([L_in.new_tensor([ends[0]]), L_in, L_in.new_tensor([ends[1]])])
-            diff = W[1:] - W[:-1]
-            obj = float(losses.sum()) + lam * float((diff * diff).sum())
-        objective.append(obj)
-        heights.append(float(losses.max()))
+        need_grad = step < steps
+        L_in, G = _group_losses(land, C_in, ends2, b.detach(), cp, cd, need_grad)
+        pen, gp = _penalty(t, K, curve, ends2, b.detach(), lam)
+        losses = torch.cat([end_l[:, :1], L_in, end_l[:, 1:]], 1)
+        obj = losses.double().sum(1) + pen.double()
+        objective[:, step] = obj.cpu()
+        heights[:, step] = losses.max(1).values.double().cpu()
         if callback is not None:
-            callback(step, obj)
-        if keep == "last" or obj < best[0]:
-            best = (obj, step, b.detach().clone(), losses.detach().clone())
-        if step == steps:
+            callback(step, obj.cpu())
+        better = torch.ones(M, dtype=torch.bool) if keep == "last" else obj.cpu() < best_obj
+        if bool(better.any()):
+            idx = better.nonzero().flatten()
+            best_obj[idx] = obj.cpu()[idx]
+            best_step[idx] = step
+            dev_idx = idx.to(S.device)
+            best_b[dev_idx] = b.detach()[dev_idx]
+            best_losses[dev_idx] = losses[dev_idx]
+        if not need_grad:
             break
-        if not math.isfinite(obj):
-            raise FloatingPointError(f"objective became {obj} at step {step}; lower lr={lr} or check the landscape")
-        if grad_noise > 0:
-            grad = grad + grad_noise * torch.randn(grad.shape, generator=gen, dtype=grad.dtype, device=grad.device)
+        bad = (~torch.isfinite(obj)).nonzero().flatten()
+        if bad.numel():
+            m0 = int(bad[0])
+            raise FloatingPointError(
+                f"objective of pair {m0} became {float(obj[m0])} at step {step}; lower lr={lr} or check the landscape")
+        assert G is not None
+        grad = G + gp
+        for m, gen in enumerate(gens):
+            grad[m] += grad_noise * torch.randn(grad.shape[1:], generator=gen, dtype=grad.dtype, device=grad.device)
         b.grad = grad
         opt.step()
     seconds = time.perf_counter() - start
 
-    _, best_step, b_best, losses_best = best
-    W_best = path_points(a, z, b_best, t, curve=curve)
-    return PathResult(
+    lengths = torch.tensor([_length(path_points(S[m], E[m], best_b[m], t, curve=curve)) for m in range(M)],
+                           dtype=torch.float64)
+    return PathsResult(
         curve=curve,
-        w1=a.detach().clone(),
-        w2=z.detach().clone(),
-        b=b_best,
+        starts=S.detach().clone(),
+        ends=E.detach().clone(),
+        b=best_b,
         t=t,
-        losses=losses_best,
-        height=float(losses_best.max()),
-        length=_length(W_best),
+        losses=best_losses,
+        height=best_losses.max(1).values.double().cpu(),
+        length=lengths,
         linear_losses=linear_losses,
-        linear_height=float(linear_losses.max()),
-        linear_length=float(torch.linalg.vector_norm(z - a)),
-        objective=torch.tensor(objective, dtype=torch.float64),
-        heights=torch.tensor(heights, dtype=torch.float64),
+        linear_height=linear_losses.max(1).values.double().cpu(),
+        objective=objective,
+        heights=heights,
         best_step=best_step,
         lam=float(lam),
         seconds=seconds,
@@ -588,3 +812,101 @@ def find_path(
             keep=keep, batched=batched,
         ),
     )
+
+
+# --------------------------------------------------------------------------- fine grid
+FINE_POINTS: int = 401
+"""Default number of equally spaced ``t`` of the fine grid a found path is re-evaluated on."""
+
+
+@dataclass(frozen=True, eq=False)
+class FineGrid:
+    """Found paths re-evaluated on a fine grid of ``t`` (:func:`fine_grid`).
+
+    ``t`` ``(Q,)``: the fine grid together with the paths' own points; ``losses``
+    ``(M, Q)``; ``height`` ``(M,)``: the true maximum (to the grid's resolution);
+    ``discrete_height`` ``(M,)``: the maximum on the paths' own points (Eq. 5);
+    ``max_t`` ``(M,)``: where the true maximum lies.
+    """
+
+    t: Tensor
+    losses: Tensor
+    height: Tensor
+    discrete_height: Tensor
+    max_t: Tensor
+
+    @property
+    def understatement(self) -> Tensor:
+        """``height - discrete_height`` ``(M,)``, >= 0: how far the discrete maximum understates the true one."""
+        return self.height - self.discrete_height
+
+    @property
+    def relative(self) -> Tensor:
+        """``understatement / |discrete_height|`` ``(M,)`` (0 where the discrete height is 0)."""
+        den = self.discrete_height.abs()
+        return torch.where(den > 0, self.understatement / den.clamp_min(1e-300), torch.zeros_like(den))
+
+    def facts(self) -> dict[str, float]:
+        """Pairs, grid size, median and largest understatement (absolute and relative)."""
+        u, r = self.understatement, self.relative
+        return {"pairs": int(u.numel()), "grid_points": int(self.t.numel()),
+                "median_understatement": float(u.median()), "max_understatement": float(u.max()),
+                "median_relative_understatement": float(r.median()),
+                "max_relative_understatement": float(r.max())}
+
+
+def fine_grid(
+    f: Surface | nn.Module,
+    paths: PathsResult | PathResult,
+    *,
+    data: tuple[Tensor, Tensor] | None = None,
+    loss: LossFn | None = None,
+    n_points: int = FINE_POINTS,
+    batched: bool | str = True,
+    memory_mb: float | None = 1024.0,
+) -> FineGrid:
+    """Re-evaluate found paths on ``n_points`` equally spaced ``t`` plus their own points.
+
+    The path height of Eq. 5 is the largest loss on the ``P`` points the path was
+    optimised on; the loss between them can rise higher. This evaluates each path
+    (the same coefficients) on the union of a fine grid and its own ``t``, so the
+    fine maximum is never below the discrete one, and reports both. Batched over
+    pairs as :func:`find_paths` (no gradient). ``f``/``data``/``loss`` must be the
+    landscape the paths were found on (or another one to measure them there).
+
+    Example::
+
+        res = find_paths(model, W1, W2, data=(x, y), n_points=15)
+        fg = fine_grid(model, res, data=(x, y))       # 401 + 15 points per path
+        fg.understatement                               # (M,) >= 0
+    """
+    if isinstance(paths, PathResult):
+        paths = PathsResult(paths.curve, paths.w1[None], paths.w2[None], paths.b[None], paths.t, paths.losses[None],
+                            torch.tensor([paths.height]), torch.tensor([paths.length]), paths.linear_losses[None],
+                            torch.tensor([paths.linear_height]), paths.objective[None], paths.heights[None],
+                            torch.tensor([paths.best_step]), paths.lam, paths.seconds, paths.chunk_points,
+                            paths.chunk_data, dict(paths.settings))
+    if not isinstance(paths, PathsResult):
+        raise TypeError(f"paths must be a PathsResult or PathResult, got {type(paths).__name__}")
+    _check_number("n_points", n_points, lo=2, integer=True)
+    if memory_mb is not None:
+        _check_number("memory_mb", memory_mb, lo=0.0, strict=True)
+    if isinstance(f, nn.Module):
+        if data is None:
+            raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
+        d = _params.num_params(f)
+        if paths.starts.shape[1] != d:
+            raise ValueError(f"the paths have d={paths.starts.shape[1]} but the module has d={d} parameters")
+    elif data is not None:
+        raise ValueError("data is only used with an nn.Module; a surface callable takes points (B, d) only")
+    t = torch.unique(torch.cat([torch.linspace(0.0, 1.0, n_points, dtype=paths.t.dtype, device=paths.t.device),
+                                paths.t]))  # sorted
+    K = paths.b.shape[1]
+    land = _engine_for(f, data, loss, batched)
+    M = len(paths)
+    cp, cd = land.chunk_sizes(M * t.numel(), None, None, memory_mb)
+    ends2 = torch.stack([paths.starts, paths.ends], 1)
+    L, _ = _group_losses(land, _coefficients(t, K, paths.curve), ends2, paths.b, cp, cd, False)
+    top = L.max(1)
+    return FineGrid(t=t, losses=L, height=top.values.double().cpu(),
+                    discrete_height=paths.losses.max(1).values.double().cpu(), max_t=t[top.indices].cpu())

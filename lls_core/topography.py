@@ -18,7 +18,7 @@ instead of recomputing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -37,6 +37,11 @@ __all__ = [
     "barrier_cache_dir",
     "all_barriers",
     "barrier_frame",
+    "AUTHORS_PATHS",
+    "Understatement",
+    "height_understatement",
+    "PathCalibration",
+    "calibrate_paths",
     "all_sharpness",
     "sharpness_frame",
     "vector_spread",
@@ -44,6 +49,8 @@ __all__ = [
     "Claims",
     "CLAIM_COLUMNS",
     "claims_changes",
+    "BARRIER_CLAIMS",
+    "disjoint_subset",
     "verdict",
     "MARGIN_AUC",
     "MARGIN_CL",
@@ -59,15 +66,25 @@ __all__ = [
     "published_table_s1",
 ]
 
+AUTHORS_PATHS: PathConfig = PathConfig(n_terms=10, n_points=51, steps=100, lr=1e-3, lam=1e-3, n_data=None,
+                                       memory_mb=2048.0)
+"""The authors' path settings: 51 points, 10 Fourier terms, 100 Adam steps at lr 1e-3,
+lambda 1e-3, the loss over every image of the landscape (``n_data=None``: the whole
+training split the networks were trained on, or the whole test split -- the official
+10,000 images). ``memory_mb`` only bounds one call's autograd graph (chunking; it is not
+part of a stored pair's key)."""
+
 PATH_PROFILES: dict[str, PathConfig] = {
     "smoke": PathConfig(n_terms=4, n_points=7, steps=3, lr=1e-3, n_data=250),
     "quick": PathConfig(n_terms=10, n_points=15, steps=30, lr=3e-3, n_data=500),
-    "full": PathConfig(n_terms=10, n_points=51, steps=100, lr=1e-3, n_data=None, memory_mb=4096.0),
-    "paper": PathConfig(n_terms=10, n_points=51, steps=100, lr=1e-3, n_data=None, memory_mb=8192.0),
+    "authors": AUTHORS_PATHS,
+    "full": AUTHORS_PATHS,
+    "paper": replace(AUTHORS_PATHS, memory_mb=8192.0),
 }
-"""FourierPathFinder settings per profile. ``paper`` is the authors' (10 terms, 51
-points, Adam lr 1e-3, 100 steps, every image); ``full`` the same on the embedded digits,
-with calls bounded to 4 GiB. ``quick`` fits 2 CPU cores: 15 points,
+"""FourierPathFinder settings per profile. ``authors`` (:data:`AUTHORS_PATHS`: 10 terms,
+51 points, Adam lr 1e-3, 100 steps, lambda 1e-3, every image of the landscape) is used by
+the ``full`` and ``paper`` study profiles (``paper`` with calls bounded to 8 GiB instead of
+2; the paths are the same). ``quick`` fits 2 CPU cores: 15 points,
 500 images, 30 steps at lr 3e-3 (about the same total movement of the coefficients
 as the authors' 100 steps at 1e-3). ``lam`` = 1e-3 everywhere (the PathConfig default:
 the authors' network code, commits d1697ac, 5a68028, e11b717; the path-finder chapter
@@ -243,8 +260,198 @@ def barrier_frame(results: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
         for k in range(len(b.height)):
             rows.append({"set": name, "landscape": which, "i": int(b.pairs[k, 0]), "j": int(b.pairs[k, 1]),
                          "height": b.height[k], "linear_height": b.linear_height[k], "excess": b.excess[k],
-                         "endpoint_loss": b.endpoint_loss[k], "length": b.length[k], "seconds": b.seconds[k]})
+                         "endpoint_loss": b.endpoint_loss[k], "length": b.length[k], "seconds": b.seconds[k],
+                         "fine_height": np.nan if b.fine_height is None else b.fine_height[k],
+                         "max_t": np.nan if b.max_t is None else b.max_t[k]})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class Understatement:
+    """How far the height on a path's own points (Eq. 5) understates its maximum on the fine grid.
+
+    ``frame``: one row per set and landscape with ``n`` (pairs with a fine grid),
+    ``median`` / ``max`` (absolute, loss units), ``median_relative`` / ``max_relative``
+    (over the discrete height), ``share_over_1pct`` (pairs understated by more than 1 %)
+    and ``share_at_end`` (pairs whose discrete maximum sits at an end point, ``t`` = 0 or
+    1: there the path is no barrier, the end point is the highest point); ``all``: the same
+    over every pair.
+    """
+
+    frame: pd.DataFrame
+    all: dict[str, float]
+
+    def facts(self) -> dict[str, float]:
+        """The pooled figures: ``pairs``, ``median``, ``max``, ``median_relative``, ``max_relative``,
+        ``share_over_1pct``, ``share_at_end``."""
+        return dict(self.all)
+
+
+def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, float]:
+    ok = np.isfinite(fine) & np.isfinite(h)
+    u = fine[ok] - h[ok]
+    rel = u / np.where(np.abs(h[ok]) > 0, np.abs(h[ok]), np.inf)
+    at_end = np.isin(max_t[np.isfinite(max_t)], (0.0, 1.0))
+    nan = float("nan")
+    return {"pairs": int(ok.sum()), "median": float(np.median(u)) if u.size else nan,
+            "max": float(u.max()) if u.size else nan,
+            "median_relative": float(np.median(rel)) if rel.size else nan,
+            "max_relative": float(rel.max()) if rel.size else nan,
+            "share_over_1pct": float((rel > 0.01).mean()) if rel.size else nan,
+            "share_at_end": float(at_end.mean()) if at_end.size else nan}
+
+
+def height_understatement(results: Mapping[tuple[str, str], Barriers]) -> Understatement:
+    """Per set and landscape, how far the discrete path height understates the fine-grid one.
+
+    Reads ``fine_height`` and ``max_t`` of :func:`all_barriers`' results (paths found with
+    ``PathConfig.fine_points`` > 0; pairs without a fine grid are left out, ``n`` counts
+    the rest). Example: ``height_understatement(bars).facts()["median_relative"]``.
+    """
+    if not results:
+        raise ValueError("no barrier results given")
+    rows, hs, fs, ts = [], [], [], []
+    for (name, which), b in results.items():
+        fine = np.full(b.height.shape, np.nan) if b.fine_height is None else np.asarray(b.fine_height, float)
+        mt = np.full(b.height.shape, np.nan) if b.max_t is None else np.asarray(b.max_t, float)
+        rows.append({"set": name, "landscape": which, **_under_row(np.asarray(b.height, float), fine, mt)})
+        hs.append(np.asarray(b.height, float))
+        fs.append(fine)
+        ts.append(mt)
+    frame = pd.DataFrame(rows).rename(columns={"pairs": "n"})
+    return Understatement(frame, _under_row(np.concatenate(hs), np.concatenate(fs), np.concatenate(ts)))
+
+
+@dataclass(frozen=True, eq=False)
+class PathCalibration:
+    """The build's path settings against the authors' on one sample of pairs (:func:`calibrate_paths`).
+
+    ``frame``: one row per pair (``set``, ``landscape``, ``i``, ``j``, ``height_build``,
+    ``height_reference``, ``fine_build``, ``fine_reference``); ``bias``: mean of
+    ``height_build - height_reference`` (loss units) with ``bias_ci``, a percentile
+    bootstrap interval over pairs at ``level``; ``relative_bias``: median of
+    ``height_build / height_reference - 1``; ``spearman`` (``spearman_p``): rank
+    correlation of the two heights over all pairs; ``groups``: per set and landscape
+    ``n``, ``bias``, ``spearman``; ``verdicts``: the claims whose result depends on the
+    barriers, with ``verdict_build``, ``verdict_reference`` and ``changed``.
+
+    Pairs of one set share end points, so the bootstrap interval over pairs is narrower
+    than one over solutions would be; it describes this sample.
+    """
+
+    build: PathConfig
+    reference: PathConfig
+    frame: pd.DataFrame
+    bias: float
+    bias_ci: tuple[float, float]
+    relative_bias: float
+    spearman: float
+    spearman_p: float
+    groups: pd.DataFrame
+    verdicts: pd.DataFrame
+    level: float
+
+    @property
+    def changed(self) -> list[str]:
+        """The claims (``claim: a vs b``) whose verdict differs between the two settings."""
+        v = self.verdicts
+        return [f"{r.claim}: {r.a} vs {r.b}" for r in v[v["changed"]].itertuples()] if len(v) else []
+
+    def facts(self) -> dict[str, float]:
+        """``pairs``, ``bias``, ``bias_lo``, ``bias_hi``, ``relative_bias``, ``spearman``,
+        ``spearman_p``, ``min_group_spearman``, ``verdicts`` (compared), ``verdicts_changed``."""
+        g = self.groups["spearman"].dropna()
+        return {"pairs": int(len(self.frame)), "bias": self.bias, "bias_lo": self.bias_ci[0],
+                "bias_hi": self.bias_ci[1], "relative_bias": self.relative_bias, "spearman": self.spearman,
+                "spearman_p": self.spearman_p, "min_group_spearman": float(g.min()) if len(g) else float("nan"),
+                "verdicts": int(len(self.verdicts)), "verdicts_changed": int(self.verdicts["changed"].sum())
+                if len(self.verdicts) else 0}
+
+
+CALIBRATION_SETS: tuple[str, ...] = ("BFGS-train", "BFGS-test", "SGD-train", "SGD-test")
+"""The sets whose barriers the paper's claims compare (Figures 4 and S2)."""
+
+
+def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfig = AUTHORS_PATHS,
+                    n_pairs: int = 8, seed: int = 0, sets: Sequence[str] | None = None,
+                    landscapes: Sequence[str] = landscape.LANDSCAPES, workers: int = 1, scheduler: Any = None,
+                    cache: bool = True, n_boot: int = 2000, level: float = 0.95,
+                    claims_fn: Any = None) -> PathCalibration:
+    """Run one sample of pairs under the build's path settings and the authors', and compare.
+
+    ``n_pairs`` (>= 8) pairs of each set in ``sets`` (default: those of
+    :data:`CALIBRATION_SETS` that ``topo`` has) on each landscape, the same pairs under
+    both settings (:func:`all_barriers` with ``seed``; stored pairs are reused, so pairs
+    the chapter already computed under the build's settings cost nothing). Returns the
+    bias of the heights, their rank correlation and which claim verdicts change (the
+    claims table of ``claims_fn(topo, bars)``, default :func:`claims`, computed from
+    each setting's barriers; rows that do not depend on the barriers are left out).
+
+    Example::
+
+        cal = calibrate_paths(topo, PATH_PROFILES["quick"], n_pairs=8)
+        cal.facts()["spearman"], cal.changed
+    """
+    import scipy.stats as sps
+
+    if not isinstance(n_pairs, int) or isinstance(n_pairs, bool) or n_pairs < 8:
+        raise ValueError(f"n_pairs={n_pairs!r}: a calibration needs at least 8 pairs per set")
+    for name, c in (("build", build), ("reference", reference)):
+        if not isinstance(c, PathConfig):
+            raise TypeError(f"{name} must be a PathConfig, got {type(c).__name__}")
+    if not 0.5 < level < 1:
+        raise ValueError(f"level={level!r}: must lie in (0.5, 1)")
+    names = list(sets) if sets is not None else [n for n in CALIBRATION_SETS if n in topo.sets]
+    if not names:
+        raise ValueError(f"none of the sets {', '.join(CALIBRATION_SETS)} in this topography; "
+                         f"available: {', '.join(topo.sets)}")
+    for n in names:
+        k = topo.sets[n].shape[0] if n in topo.sets else 0
+        if n in topo.sets and k * (k - 1) // 2 < n_pairs:
+            raise ValueError(f"set {n!r} has {k} vectors: fewer than n_pairs={n_pairs} pairs")
+    kw = dict(n_pairs=n_pairs, seed=seed, sets=names, landscapes=landscapes, workers=workers,
+              scheduler=scheduler, cache=cache, pairing="random")  # a height sample: pairs may share ends
+    b_build = all_barriers(topo, config=build, **kw)
+    b_ref = all_barriers(topo, config=reference, **kw)
+    rows = []
+    for key, bb in b_build.items():
+        br = b_ref[key]
+        for m in range(len(bb.height)):
+            rows.append({"set": key[0], "landscape": key[1], "i": int(bb.pairs[m, 0]), "j": int(bb.pairs[m, 1]),
+                         "height_build": float(bb.height[m]), "height_reference": float(br.height[m]),
+                         "fine_build": np.nan if bb.fine_height is None else float(bb.fine_height[m]),
+                         "fine_reference": np.nan if br.fine_height is None else float(br.fine_height[m])})
+    frame = pd.DataFrame(rows)
+    diff = (frame["height_build"] - frame["height_reference"]).to_numpy()
+    boot = sps.bootstrap((diff,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile",
+                         random_state=np.random.default_rng(seed))
+    ratio = (frame["height_build"] / frame["height_reference"] - 1.0).to_numpy()
+    rho = sps.spearmanr(frame["height_build"], frame["height_reference"])
+    groups = []
+    for (name, which), g in frame.groupby(["set", "landscape"], sort=False):
+        r = sps.spearmanr(g["height_build"], g["height_reference"]) if len(g) >= 3 else None
+        groups.append({"set": name, "landscape": which, "n": len(g),
+                       "bias": float((g["height_build"] - g["height_reference"]).mean()),
+                       "spearman": float(r.statistic) if r is not None else float("nan")})
+    fn = claims if claims_fn is None else claims_fn
+    keys = ["claim", "a", "b", "landscape"]
+
+    def barrier_claims(b: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
+        # the verdicts are tested on disjoint pairs (independent heights): the largest disjoint
+        # subset of the sampled pairs, the same pairs under both settings
+        res = fn(topo, {k: disjoint_subset(v) for k, v in b.items()}, None, n_boot=n_boot, seed=seed,
+                 keys=BARRIER_CLAIMS)
+        return res.computed() if isinstance(res, Claims) else res
+
+    ca, cb = barrier_claims(b_build), barrier_claims(b_ref)
+    dep = ca.merge(cb, on=keys, suffixes=("_build", "_reference"))
+    verdicts = pd.DataFrame({"claim": dep["claim"], "a": dep["a"], "b": dep["b"],
+                             "verdict_build": dep["verdict_build"], "verdict_reference": dep["verdict_reference"],
+                             "changed": dep["verdict_build"] != dep["verdict_reference"]}).reset_index(drop=True)
+    return PathCalibration(build, reference, frame, float(diff.mean()),
+                           (float(boot.confidence_interval.low), float(boot.confidence_interval.high)),
+                           float(np.median(ratio)), float(rho.statistic), float(rho.pvalue),
+                           pd.DataFrame(groups), verdicts, level)
 
 
 def all_sharpness(topo: Topography, *, sets: Sequence[str] | None = None, n_probes: int = 10,
@@ -388,6 +595,30 @@ def _claim_specs(arch: str) -> list[_Spec]:
 def _tost(boot: np.ndarray, margin: tuple[float, float]) -> float:
     """Two one-sided bootstrap tests: p for "inside ``margin``"."""
     return max(stats.boot_p(boot, margin[0], "above"), stats.boot_p(boot, margin[1], "below"))
+
+
+BARRIER_CLAIMS: tuple[str, ...] = ("barriers_sgd_lower", "barriers_train_vs_test")
+"""The keys of the claims (:func:`claims`) that rest on barrier heights."""
+
+
+def disjoint_subset(b: Barriers) -> Barriers:
+    """The pairs of ``b`` that share no solution with an earlier pair (greedy, in order).
+
+    Pairs from :func:`lls_core.landscape.disjoint_pairs` come back unchanged; a sample of
+    overlapping pairs gives its first maximal disjoint subset, for the tests of :func:`claims`.
+    """
+    import dataclasses
+
+    used: set[int] = set()
+    keep = []
+    for m, (i, j) in enumerate(np.asarray(b.pairs)):
+        if int(i) not in used and int(j) not in used:
+            keep.append(m)
+            used.update((int(i), int(j)))
+    idx = np.asarray(keep, dtype=int)
+    arrays = {f.name: np.asarray(getattr(b, f.name))[idx] for f in dataclasses.fields(b)
+              if isinstance(getattr(b, f.name), np.ndarray) and np.asarray(getattr(b, f.name)).shape[:1] == b.height.shape}
+    return dataclasses.replace(b, **arrays)
 
 
 def _disjoint(b: Barriers) -> bool:

@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from lls_core import landscape as ls
-from lls_core import params, stats
+from lls_core import models, params, stats
 from lls_core.io import ArtifactWarning
 
 
@@ -306,3 +306,23 @@ def test_sharpness_of_tiny_classifier_matches_dense_hessian():
     many = ls.sharpness_set(model, xd, y, torch.stack([w0, w0]), n_probes=4)
     assert many.top_eigenvalue.shape == (2,)
     np.testing.assert_allclose(many.top_eigenvalue, res.top_eigenvalue, rtol=1e-4)
+
+
+def test_barriers_found_together_equal_one_at_a_time():
+    model, x, y, w = _trained_set(k=4)
+    cfg = ls.PathConfig(n_points=7, steps=4, lr=0.01, fine_points=31)
+    together = ls.barriers(model, x, y, w, n_pairs=5, config=cfg, pair_batch=5)
+    alone = ls.barriers(model, x, y, w, n_pairs=5, config=cfg, pair_batch=1)
+    for f in ("height", "length", "linear_height", "endpoint_loss", "fine_height", "max_t"):
+        np.testing.assert_allclose(getattr(together, f), getattr(alone, f), rtol=1e-5, atol=1e-7, err_msg=f)
+    assert (together.understatement >= -1e-7).all() and np.isin(together.max_t, np.linspace(0, 1, 7)).all()
+    # the straight line's end points are the vectors' own losses
+    for k, (i, j) in enumerate(together.pairs):
+        with torch.no_grad():
+            ends = [float(models.loss(model, x, y, params.unflatten(model, w[v]))) for v in (i, j)]
+        assert together.endpoint_loss[k] == pytest.approx(max(ends), rel=1e-5)
+    with pytest.raises(ValueError, match="pair_batch"):
+        ls.barriers(model, x, y, w, n_pairs=1, pair_batch=0)
+    with pytest.raises(ValueError, match="fine_points"):
+        ls.PathConfig(fine_points=1)
+

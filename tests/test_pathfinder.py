@@ -272,3 +272,129 @@ def test_network_lambda_default_is_the_authors():
     import inspect
 
     assert inspect.signature(pathfinder.find_path).parameters["lam"].default == pathfinder.NETWORK_LAMBDA == 1e-3
+
+
+# ----------------------------------------------------------------------------- many pairs at once
+def _pairs(w1, w2, gen):
+    """Three pairs: an ordinary one, one whose end points coincide, one whose ends lie far apart."""
+    far = w1 + 10.0 * torch.randn(w1.shape, generator=gen, dtype=w1.dtype)
+    return torch.stack([w1, w2, w2]), torch.stack([w2, w2.clone(), far])
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.5])
+def test_find_paths_equal_pairs_one_at_a_time(tiny, noise):
+    m, data, w1, w2 = tiny
+    S, E = _pairs(w1, w2, torch.Generator().manual_seed(3))
+    kw = dict(data=data, n_terms=3, n_points=9, lam=0.3, lr=2e-2, steps=6, grad_noise=noise, seed=4)
+    many = pf.find_paths(m, S, E, **kw)
+    assert len(many) == 3 and many.b.shape == (3, 3, w1.numel()) and many.losses.shape == (3, 9)
+    for k in range(3):
+        alone = pf.find_path(m, S[k], E[k], **kw)
+        one = many.path(k)
+        torch.testing.assert_close(one.b, alone.b, rtol=1e-7, atol=1e-9)  # Adam: 1e-2 steps
+        torch.testing.assert_close(one.losses, alone.losses, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(one.objective, alone.objective, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(one.heights, alone.heights, rtol=1e-10, atol=1e-12)
+        assert one.best_step == alone.best_step
+        assert one.height == pytest.approx(alone.height, rel=1e-10)
+        assert one.length == pytest.approx(alone.length, rel=1e-10)
+        torch.testing.assert_close(one.linear_losses, alone.linear_losses, rtol=1e-10, atol=1e-12)
+    # the coincident pair: the straight line is one point, its losses constant
+    assert float(many.linear_losses[1].max() - many.linear_losses[1].min()) < 1e-12
+    # the pairs really moved, differently
+    assert float(many.b[0].abs().max()) > 0 and not torch.allclose(many.b[0], many.b[2])
+
+
+def test_find_paths_pair_loop_reference(tiny):
+    """Independent of the engine: each pair's first objective and gradient from the plain-module loop."""
+    m, data, w1, w2 = tiny
+    S, E = _pairs(w1, w2, torch.Generator().manual_seed(7))
+    b0 = 0.1 * torch.randn(3, 2, w1.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    res = pf.find_paths(m, S, E, data=data, n_terms=2, n_points=7, lam=0.9, lr=1e-3, steps=1, b0=b0, keep="last")
+    for k in range(3):
+        o, g = reference_objective(m, data, S[k], E[k], b0[k], 7, 0.9)
+        assert float(res.objective[k, 0]) == pytest.approx(o, rel=1e-12)
+        # Adam's first step moves every coordinate by lr * sign(gradient) (to within eps)
+        step = res.b[k] - b0[k]
+        big = g.abs() > 1e-6
+        torch.testing.assert_close(step[big], -1e-3 * torch.sign(g[big]), rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("arch", ["fcp", "autoencoder", "lenet"])
+def test_find_paths_study_networks_equal_alone(arch):
+    """Study networks through the hand-batched kernels, factored first layer (FCP, autoencoder):
+    batched pairs == pairs alone, also when one pair's points are split over calls.
+
+    For the pair whose ends coincide the even terms have zero gradient in exact arithmetic
+    (the path is symmetric in t <-> 1 - t and sin(2 k pi t) is not), so their coefficients
+    follow Adam's normalised rounding noise and differ at the size of one step (lr) between
+    any two ways of summing; for that pair the odd terms and the losses are compared."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(24, 1, 28, 28, generator=g, dtype=torch.float64), torch.randint(0, 10, (24,), generator=g)
+    m = models.build(arch, seed=0).double()
+    W = torch.stack([params.flatten(models.build(arch, seed=s)) for s in range(4)]).double()
+    S, E = W[[0, 1, 2]], W[[1, 1, 3]]  # the middle pair's ends coincide
+    kw = dict(data=(x, y), n_terms=3, n_points=10, lr=1e-3, steps=3, memory_mb=None)
+    for extra in ({}, {"chunk_points": 5, "chunk_data": 10}):  # the second splits a pair's points over calls
+        many = pf.find_paths(m, S, E, **kw, **extra)
+        for k in range(3):
+            alone = pf.find_path(m, S[k], E[k], **kw, **extra)
+            if k == 1:
+                torch.testing.assert_close(many.path(k).b[0::2], alone.b[0::2], rtol=1e-3, atol=1e-6)
+                torch.testing.assert_close(many.path(k).losses, alone.losses, rtol=1e-3, atol=1e-6)
+                continue
+            torch.testing.assert_close(many.path(k).losses, alone.losses, rtol=1e-9, atol=1e-12)
+            torch.testing.assert_close(many.path(k).b, alone.b, rtol=1e-6, atol=1e-9)  # steps are 1e-3
+            torch.testing.assert_close(many.objective[k], alone.objective, rtol=1e-10, atol=1e-12)
+
+
+def test_find_paths_bad_input_is_named(tiny):
+    m, data, w1, w2 = tiny
+    with pytest.raises(ValueError, match="same shape"):
+        pf.find_paths(m, torch.stack([w1, w2]), w2[None], data=data)
+    with pytest.raises(ValueError, match=r"starts.*\(M, d\)"):
+        pf.find_paths(m, w1, w2[None], data=data)
+    bad = torch.stack([w1, w2]).clone()
+    bad[1, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"ends\[1, 3\]"):
+        pf.find_paths(m, torch.stack([w1, w2]), bad, data=data)
+    with pytest.raises(ValueError, match="b0 must have shape"):
+        pf.find_paths(m, w1[None], w2[None], data=data, n_terms=2, b0=torch.zeros(2, w1.numel(), dtype=w1.dtype))
+    with pytest.raises(IndexError, match="out of range"):
+        pf.find_paths(m, w1[None], w2[None], data=data, steps=0, n_points=4).path(1)
+
+
+def test_fine_grid_finds_a_peak_between_the_path_points():
+    """A narrow bump on the straight line at t = 0.55, between the points t = 0.5 and 0.6 of an 11-point path."""
+    w1, w2 = torch.tensor([0.0, 0.0], dtype=torch.float64), torch.tensor([1.0, 0.0], dtype=torch.float64)
+
+    def bump(p):
+        return torch.exp(-((p[:, 0] - 0.55) ** 2) / (2 * 0.01**2)) + 0.0 * p[:, 1]
+
+    res = pf.find_paths(bump, w1[None], w2[None], n_terms=2, n_points=11, steps=0)
+    assert float(res.height[0]) < 0.3  # the bump sits between the path's own points
+    fg = pf.fine_grid(bump, res, n_points=401)
+    assert float(fg.height[0]) == pytest.approx(1.0, abs=1e-6) and float(fg.max_t[0]) == pytest.approx(0.55)
+    assert float(fg.understatement[0]) > 0.7 and float(fg.relative[0]) > 2
+    # on the path's own grid the understatement is exactly zero
+    own = pf.fine_grid(bump, res, n_points=11)
+    assert float(own.understatement[0]) == 0.0
+    assert set(fg.facts()) >= {"median_understatement", "max_understatement", "grid_points"}
+
+
+def test_fine_grid_equals_direct_evaluation(tiny):
+    m, data, w1, w2 = tiny
+    S, E = _pairs(w1, w2, torch.Generator().manual_seed(2))
+    res = pf.find_paths(m, S, E, data=data, n_terms=2, n_points=5, lr=1e-2, steps=3)
+    fg = pf.fine_grid(m, res, data=data, n_points=21)
+    assert fg.t.numel() == 21  # the 5 own points (0, .25, ...) lie on the 21-point grid
+    assert bool((fg.understatement >= 0).all())
+    for k in range(3):
+        pts = pf.path_points(S[k], E[k], res.b[k], fg.t)
+        direct = torch.stack([models.loss(m, *data, params.unflatten(m, p)) for p in pts])
+        torch.testing.assert_close(fg.losses[k], direct, rtol=1e-10, atol=1e-12)
+    import dataclasses
+
+    wrong = dataclasses.replace(res, starts=torch.zeros(3, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="d=3"):
+        pf.fine_grid(m, wrong, data=data)

@@ -279,3 +279,75 @@ def test_sensitivity_checks_architectures_before_work():
         topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, archs=["lenet"])
     empty = topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, archs=[])
     assert empty.frame.empty and empty.facts()["n_rows"] == 0
+
+
+def test_authors_path_profile_is_the_published_setting_and_used_by_full_and_paper():
+    a = topography.PATH_PROFILES["authors"]
+    assert (a.n_points, a.n_terms, a.steps, a.lr, a.lam, a.n_data) == (51, 10, 100, 1e-3, 1e-3, None)
+    assert a is topography.AUTHORS_PATHS
+    import dataclasses
+
+    for name in ("full", "paper"):
+        p = topography.PATH_PROFILES[name]
+        assert dataclasses.replace(p, memory_mb=a.memory_mb) == a  # only the chunking bound may differ
+
+
+def test_height_understatement_from_fine_heights():
+    h = np.array([1.0, 2.0, 4.0, 0.5])
+    fine = np.array([1.0, 2.1, 4.0, 0.5])
+    b = landscape.Barriers("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, np.zeros(4),
+                           np.zeros(4), fine_height=fine, max_t=np.array([0.5, 0.4, 1.0, 0.0]))
+    u = topography.height_understatement({("S", "train"): b})
+    f = u.facts()
+    assert f["pairs"] == 4 and f["max"] == pytest.approx(0.1) and f["max_relative"] == pytest.approx(0.05)
+    assert f["share_over_1pct"] == pytest.approx(0.25) and f["share_at_end"] == pytest.approx(0.5)
+    np.testing.assert_allclose(b.understatement, fine - h)
+    no_fine = landscape.Barriers("S", "test", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h,
+                                 np.zeros(4), np.zeros(4))
+    assert np.isnan(no_fine.understatement).all()
+    both = topography.height_understatement({("S", "train"): b, ("S", "test"): no_fine})
+    assert list(both.frame["n"]) == [4, 0] and both.facts()["pairs"] == 4
+
+
+def _calibration_topo(tmp_path):
+    from test_landscape import _trained_set
+
+    model, x, y, w = _trained_set(k=5, steps=40)
+    ds = data.Dataset("tiny", x, y, x[:30], y[:30])
+    return topography.Topography("fcp", "synthetic", 5, 5, model, ds, {"SGD-train": w, "BFGS-train": w.flip(0)},
+                                 store_root=str(tmp_path))
+
+
+def test_calibrate_paths_compares_the_same_pairs_under_both_settings(tmp_path):
+    topo = _calibration_topo(tmp_path)
+    build = landscape.PathConfig(n_points=5, steps=1, lr=0.01, fine_points=9)
+    ref = landscape.PathConfig(n_points=9, steps=4, lr=0.01, fine_points=17)
+    cal = topography.calibrate_paths(topo, build, reference=ref, n_pairs=8, n_boot=200)
+    assert len(cal.frame) == 2 * 2 * 8
+    # independently: the same pairs from all_barriers (stored now, so loaded)
+    bb = topography.all_barriers(topo, n_pairs=8, config=build, sets=["BFGS-train", "SGD-train"])
+    br = topography.all_barriers(topo, n_pairs=8, config=ref, sets=["BFGS-train", "SGD-train"])
+    assert all(b.n_cached == 8 for b in (*bb.values(), *br.values()))
+    diff = np.concatenate([bb[k].height - br[k].height for k in bb])
+    assert cal.bias == pytest.approx(diff.mean(), rel=1e-9)
+    assert cal.bias_ci[0] <= cal.bias <= cal.bias_ci[1]
+    assert -1 <= cal.spearman <= 1 and len(cal.groups) == 4
+    # the barrier claims (one per landscape) are the compared verdicts
+    assert len(cal.verdicts) == 2 and set(cal.verdicts.columns) >= {"verdict_build", "verdict_reference", "changed"}
+    f = cal.facts()
+    assert f["pairs"] == 32 and f["verdicts"] == 2 and 0 <= f["verdicts_changed"] <= 2
+    # the same settings on both sides: no bias, perfect rank agreement, no verdict changes
+    same = topography.calibrate_paths(topo, build, reference=build, n_pairs=8, n_boot=200)
+    assert same.bias == 0.0 and same.spearman == pytest.approx(1.0) and same.changed == []
+
+
+def test_calibrate_paths_bad_input(tmp_path):
+    topo = _calibration_topo(tmp_path)
+    cfg = landscape.PathConfig(n_points=5, steps=1)
+    with pytest.raises(ValueError, match="at least 8"):
+        topography.calibrate_paths(topo, cfg, n_pairs=4)
+    with pytest.raises(TypeError, match="build must be a PathConfig"):
+        topography.calibrate_paths(topo, {"n_points": 5}, n_pairs=8)
+    with pytest.raises(ValueError, match="none of the sets"):
+        topography.calibrate_paths(topography.Topography("fcp", "s", 5, 5, topo.model, topo.dataset,
+                                                         {"X": topo.sets["SGD-train"]}), cfg, n_pairs=8)
