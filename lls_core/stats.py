@@ -102,6 +102,7 @@ __all__ = [
     "VERDICTS",
     "decide",
     "boot_p",
+    "min_p_rank_test",
 ]
 
 TABLE4_COLUMNS: tuple[str, ...] = ("Min", "Q1", "Q3", "Mode", "Med", "Mean", "Var", "SD", "Skew", "Kurt")
@@ -810,3 +811,16 @@ def decide(expect: Expectation, ci: tuple[float, float], null: float, p_claim: f
     if sig(p_against) and hi < null:
         return "contradicted"
     return "not resolved"
+
+
+def min_p_rank_test(n_a: int, n_b: int) -> float:
+    """The smallest one-sided p-value an exact Mann–Whitney test of ``n_a`` against ``n_b``
+    values can reach (complete separation): ``1 / C(n_a + n_b, n_a)``.
+
+    A sample too small to reach ``alpha`` cannot resolve any claim, whatever the effect.
+    Example: ``min_p_rank_test(3, 3) == 0.05``.
+    """
+    for name, n in (("n_a", n_a), ("n_b", n_b)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name}={n!r}: must be an integer >= 1")
+    return 1.0 / math.comb(int(n_a) + int(n_b), int(n_a))

@@ -90,11 +90,11 @@ def test_estimates_scale_with_counts_and_costs():
 
 
 def test_geometry_counts_hessian_products():
-    p = plan.plan("geometry", "quick", {"n_probes": 5, "lanczos_steps": 7, "k_best": 4}, calibration=_cal(),
-                  count_stored=False)
+    p = plan.plan("geometry", "quick", {"n_probes": 5, "lanczos_steps": 7, "k_best": 4, "n_pairs": 2, "archs": ["fcp"]},
+                  calibration=_cal(), count_stored=False)
     assert p.hvps == 6 * 4 * (5 + 7)
-    q = plan.plan("geometry", "quick", {"n_probes": 10, "lanczos_steps": 14, "k_best": 4}, calibration=_cal(),
-                  count_stored=False)
+    q = plan.plan("geometry", "quick", {"n_probes": 10, "lanczos_steps": 14, "k_best": 4, "n_pairs": 2,
+                                        "archs": ["fcp"]}, calibration=_cal(), count_stored=False)
     assert q.hvps == 2 * p.hvps and q.est_serial_s > p.est_serial_s
 
 

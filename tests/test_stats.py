@@ -163,3 +163,13 @@ def test_decide_bad_input():
     with pytest.raises(ValueError, match="margin"):
         stats.decide("equivalent", (0.4, 0.6), 0.5, 0.01, 0.9)
     assert stats.decide("greater", (float("nan"), 0.9), 0.5, 0.01, 0.9) == "not resolved"
+
+
+def test_min_p_rank_test_is_the_exact_minimum():
+    assert stats.min_p_rank_test(3, 3) == pytest.approx(0.05)
+    a, b = np.array([4.0, 5, 6]), np.array([1.0, 2, 3])
+    assert sps.mannwhitneyu(a, b, alternative="greater", method="exact").pvalue == pytest.approx(
+        stats.min_p_rank_test(3, 3))
+    assert stats.min_p_rank_test(6, 6) == pytest.approx(1 / 924)
+    with pytest.raises(ValueError, match="n_a"):
+        stats.min_p_rank_test(0, 3)

@@ -94,12 +94,14 @@ def test_equal_barriers_are_not_resolved():
     assert _verdicts(table, "barriers_sgd_lower") == ["not resolved"] * 4
 
 
-def test_overlapping_pairs_are_refused():
+def test_overlapping_pairs_are_reduced_to_a_disjoint_subset():
     topo = _fake()
-    bars = _bars(topo, pairs=np.array([[0, 1], [0, 2], [1, 2], [0, 3], [1, 3], [2, 3], [0, 4], [1, 4], [2, 4],
-                                       [3, 4]]))
-    with pytest.raises(ValueError, match="share solutions"):
-        topography.claims(topo, bars, None, n_boot=300)
+    overlapping = np.array([[0, 1], [0, 2], [1, 2], [0, 3], [2, 3], [4, 5], [0, 4], [6, 7], [2, 4], [3, 4]])
+    sub = topography.disjoint_subset(_bars(topo, pairs=overlapping)[("SGD-train", "train")])
+    np.testing.assert_array_equal(sub.pairs, [[0, 1], [2, 3], [4, 5], [6, 7]])
+    assert sub.height.shape == (4,) and np.unique(sub.pairs).size == 8
+    table = topography.claims(topo, _bars(topo, pairs=overlapping), None, n_boot=300, keys=["barriers_sgd_lower"])
+    assert (table.frame["n"] == "4/4 pairs (disjoint, of 10/10)").all()
 
 
 def test_missing_architectures_and_sets_say_what_they_need():
@@ -211,7 +213,7 @@ def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypat
     topo = topography.Topography("fcp", "synthetic", 3, 3, model, ds, {"SGD-train": w, "BFGS-train": w.flip(0)},
                                  store_root=str(tmp_path))
     cfg = landscape.PathConfig(n_points=5, steps=2)
-    first = topography.all_barriers(topo, n_pairs=2, config=cfg, pairing="random")
+    first = topography.all_barriers(topo, n_pairs=2, config=cfg)
     assert len(first) == 4 and all(b.n_cached == 0 for b in first.values())
     assert any((tmp_path / "barriers" / "fcp").glob("pair-*.npz"))
 
@@ -221,10 +223,10 @@ def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypat
         raise AssertionError("a cluster was started although every path is stored")
 
     monkeypatch.setattr(dask.distributed, "LocalCluster", boom)
-    again = topography.all_barriers(topo, n_pairs=2, config=cfg, workers=2, pairing="random")
+    again = topography.all_barriers(topo, n_pairs=2, config=cfg, workers=2)
     assert all(b.n_cached == 2 for b in again.values())
-    # the default, disjoint pairing: 3 solutions make one pair, found among the stored ones
-    one = topography.all_barriers(topo, n_pairs=2, config=cfg, seed=0)
+    # disjoint pairing: 3 solutions make one pair, found among the stored ones
+    one = topography.all_barriers(topo, n_pairs=2, config=cfg, seed=0, pairing="disjoint")
     assert all(len(b.height) == 1 for b in one.values())
     with pytest.raises(ValueError, match="pairing"):
         topography.all_barriers(topo, n_pairs=2, config=cfg, pairing="overlapping")
