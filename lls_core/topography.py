@@ -712,6 +712,7 @@ def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barr
         if min(ba.height.size, bb.height.size) < 2:
             return {"reason": "fewer than 2 disjoint pairs"}
         paired = spec.kind == "barrier_paired" and np.array_equal(ba.pairs, bb.pairs)
+        c: stats.Paired | stats.Comparison
         if paired:
             c = stats.paired_compare(ba.height, bb.height, n_boot=n_boot, seed=seed)
             n, note = f"{c.n} pairs (paired)", "Wilcoxon signed-rank"
@@ -736,9 +737,9 @@ def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barr
             va, vb = sharp[a].top_eigenvalue, sharp[b].top_eigenvalue
         if min(np.size(va), np.size(vb)) < 2:
             return {"reason": "fewer than 2 solutions"}
-        c = stats.compare(va, vb, alternative="greater", n_boot=n_boot, seed=seed)
-        return {"estimate": c.cl, "ci": c.cl_ci, "n": f"{c.n_a}/{c.n_b} solutions", "test": "Mann–Whitney",
-                "p": c.p_greater, "p_against": c.p_less}
+        cs = stats.compare(va, vb, alternative="greater", n_boot=n_boot, seed=seed)
+        return {"estimate": cs.cl, "ci": cs.cl_ci, "n": f"{cs.n_a}/{cs.n_b} solutions", "test": "Mann–Whitney",
+                "p": cs.p_greater, "p_against": cs.p_less}
     if spec.kind == "kpca":
         kp = landscape.kernel_pca(s[a], s[b], kernel=spec.kernel, names=(a, b),
                                   gamma=kpca_gamma if spec.kernel == "rbf" else "median")
@@ -856,6 +857,8 @@ def claims(topos: Topography | Mapping[str, Topography],
         bmap = dict(bars or {})  # type: ignore[arg-type]
         smap = dict(sharp or {})  # type: ignore[arg-type]
         archs = list(models.ARCHITECTURES) + [a for a in tmap if a not in models.ARCHITECTURES]
+    bmap_: dict[str, Any] = bmap  # type: ignore[assignment]
+    smap_: dict[str, Any] = smap  # type: ignore[assignment]
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha={alpha!r}: must lie in (0, 0.5)")
     rows: list[dict[str, Any]] = []
@@ -872,7 +875,7 @@ def claims(topos: Topography | Mapping[str, Topography],
             if arch not in tmap:
                 row["verdict"] = f"needs {arch}"
             else:
-                got = _evaluate(spec, tmap[arch], bmap.get(arch), smap.get(arch), kpca_gamma=kpca_gamma,
+                got = _evaluate(spec, tmap[arch], bmap_.get(arch), smap_.get(arch), kpca_gamma=kpca_gamma,
                                 n_boot=n_boot, seed=seed)
                 if "reason" in got:
                     row["verdict"] = got["reason"]
