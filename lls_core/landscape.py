@@ -328,9 +328,9 @@ class PathConfig:
     ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's
     data (``None`` = all), ``seed`` for any randomness in the path finder,
     ``batched`` (``None``: the hand-batched kernels), ``memory_mb`` the bound on one
-    call's autograd graph, ``fine_points``: each found path is re-evaluated on that many
-    equally spaced ``t`` (plus its own points; 0: not) for its true height
-    (:func:`lls_core.pathfinder.fine_grid`).
+    call's autograd graph (``None``: :data:`PAIR_MEMORY_MB`), ``fine_points``: each found
+    path is re-evaluated on that many equally spaced ``t`` (plus its own points; 0: not)
+    for its true height (:func:`lls_core.pathfinder.fine_grid`).
     """
 
     n_terms: int = 10
@@ -465,7 +465,9 @@ def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg
     :func:`lls_core.pathfinder.find_paths` and re-evaluated on the fine grid; one
     :class:`PairBarrier` per pair (labelled ``ij[m]``)."""
     batched = True if cfg.batched is None else cfg.batched
-    mem = cfg.memory_mb if batched else None
+    # Many pairs in one call would multiply the graph by the pairs: without a bound of its
+    # own the config gets the path finder's default (1 GiB), chunks chosen from the measured graph.
+    mem = (cfg.memory_mb if cfg.memory_mb is not None else PAIR_MEMORY_MB) if batched else None
     if cfg.n_data is not None:
         x, y = x[: cfg.n_data], y[: cfg.n_data]
     torch.manual_seed(cfg.seed)
@@ -588,6 +590,9 @@ def _n_workers(client: Any) -> int:
     except Exception:  # a client without scheduler information: assume two
         return 2
 
+
+PAIR_MEMORY_MB: float = 1024.0
+"""Bound (MiB) on one call's autograd graph for a :class:`PathConfig` whose ``memory_mb`` is ``None``."""
 
 PAIR_BATCH: int = 16
 """Pairs whose paths :func:`barriers` finds together (one :func:`lls_core.pathfinder.find_paths` call)."""

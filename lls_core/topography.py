@@ -248,6 +248,9 @@ class _LazyClient:
     def submit(self, *a: Any, **k: Any) -> Any:
         return self._get().submit(*a, **k)
 
+    def scheduler_info(self) -> Any:
+        return self._get().scheduler_info()
+
     def close(self) -> None:
         if self._ctx is not None:
             self._ctx.__exit__(None, None, None)
