@@ -524,8 +524,8 @@ MARGIN_RATIO: tuple[float, float] = (0.8, 1.25)
 SMALL_GAP: float = 0.5
 """"Small" centroid gap: below half the spread (RMS distance of a solution from its own set's centroid)."""
 MIN_UNITS: int = 5
-"""Bootstrap rows over fewer solutions per group than this are not decided (the percentile
-bootstrap is then far too optimistic)."""
+"""Bootstrap rows over fewer solutions (or pairs) per group than this are not decided, nor are
+margin (equivalence, no-excess) tests: the percentile bootstrap is then far too optimistic."""
 
 _GROUP = {"BFGS-train": "BFGS", "BFGS-test": "BFGS", "SGD-train": "SGD", "SGD-test": "SGD",
           "LBFGS-train": "LBFGS", "LBFGS-test": "LBFGS"}
@@ -727,7 +727,10 @@ def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barr
         out = {"estimate": c.cl, "ci": c.cl_ci, "n": n, "test": note}
         if spec.expect == "greater":
             return out | {"p": c.p_greater, "p_against": c.p_less}
-        return out | {"p": stats.boot_p(c.cl_boot, spec.margin[1], "below"), "p_against": c.p_greater}  # type: ignore[index]
+        # a margin needs the bootstrap, which is far too optimistic for a few values per group
+        p_margin = (stats.boot_p(c.cl_boot, spec.margin[1], "below")  # type: ignore[index]
+                    if min(ba.height.size, bb.height.size) >= MIN_UNITS else float("nan"))
+        return out | {"p": p_margin, "p_against": c.p_greater}
     if spec.kind in ("spread", "distance", "sharpness"):
         if spec.kind == "spread":
             va, vb = (vector_spread({n: s[n]})[n] for n in (a, b))
@@ -747,7 +750,7 @@ def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barr
         kp = landscape.kernel_pca(s[a], s[b], kernel=spec.kernel, names=(a, b),
                                   gamma=kpca_gamma if spec.kernel == "rbf" else "median")
         sep = stats.separation(kp.pc1, kp.labels, n_boot=n_boot, n_perm=max(n_boot, 99), seed=seed)
-        tost = _tost(sep.boot, MARGIN_AUC)
+        tost = _tost(sep.boot, MARGIN_AUC) if min(sep.n_a, sep.n_b) >= MIN_UNITS else float("nan")
         out = {"estimate": sep.auc, "ci": sep.auc_ci, "n": f"{sep.n_a}/{sep.n_b} solutions",
                "test": "permutation; bootstrap TOST"}
         return out | ({"p": sep.p, "p_against": tost} if spec.expect == "separates" else {"p": tost, "p_against": sep.p})

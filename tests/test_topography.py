@@ -353,3 +353,19 @@ def test_calibrate_paths_bad_input(tmp_path):
     with pytest.raises(ValueError, match="none of the sets"):
         topography.calibrate_paths(topography.Topography("fcp", "s", 5, 5, topo.model, topo.dataset,
                                                          {"X": topo.sets["SGD-train"]}), cfg, n_pairs=8)
+
+
+def test_margins_need_enough_values_per_group():
+    """Two pairs per set with SGD far above BFGS: every bootstrap resample agrees, but two pairs
+    cannot show that the autoencoder's BFGS barriers stay below the margin."""
+    topo = _fake()
+    ae = topography.Topography("autoencoder", "synthetic", topo.n_inits, topo.k_best, topo.model, topo.dataset,
+                               topo.sets)
+    few = topography.claims(ae, _bars(ae, high=("SGD-train", "SGD-test"), n=2), None, n_boot=300,
+                            keys=["barriers_sgd_lower"])
+    assert (few.frame["verdict"] == "not resolved").all(), few.frame[["sets", "estimate", "hi", "verdict"]]
+    enough = topography.claims(ae, _bars(ae, high=("SGD-train", "SGD-test"), n=8), None, n_boot=300,
+                               keys=["barriers_sgd_lower"])
+    assert (enough.frame["verdict"] == "no excess (supported)").all()
+    tiny = topography.claims(_fake(k=4), None, None, n_boot=300, keys=["kpca_linear"])
+    assert tiny.frame["verdict"].iloc[0] == "not resolved"
