@@ -72,6 +72,7 @@ __all__ = [
     "SURVEY_START",
     "start_dependence",
     "survey_claims",
+    "table4_facts",
 ]
 
 SURVEY_SURFACES: tuple[str, ...] = ("case1", "case2", "case3", "case4")
@@ -494,6 +495,15 @@ def compare_table4(ours: pd.DataFrame, published: pd.DataFrame | None = None, *,
     out["max_abs_diff"] = diffs.max(axis=1, skipna=False)
     out["match"] = (diffs <= tol + 1e-9).all(axis=1) & diffs.notna().all(axis=1)
     return out
+
+
+def table4_facts(cmp: pd.DataFrame) -> dict[str, int | float]:
+    """What the prose says about a :func:`compare_table4` frame: ``t4_match`` rows within the
+    tolerance of ``t4_rows``, the largest difference ``t4_maxdiff`` and ``t4_ncells_diff``, the
+    cells whose rounded value differs from the printed one at all (by more than 1e-9)."""
+    cols = list(stats.TABLE4_COLUMNS)
+    return {"t4_match": int(cmp["match"].sum()), "t4_rows": len(cmp), "t4_maxdiff": float(cmp["max_abs_diff"].max()),
+            "t4_ncells_diff": int((cmp[cols].abs() > 1e-9).sum().sum())}
 
 
 # ----------------------------------------------------------------------------- the survey's verdicts, re-tested

@@ -645,7 +645,9 @@ def check_parameters(slug: str, namespace: Mapping[str, Any], root: Path | None 
     ``cpus`` parameter above :func:`cpu_count` is lowered to it with a warning);
     any other public global (papermill injects unknown names too) is refused as an
     unknown parameter. Runs under ``lls-book``, papermill and Jupyter alike.
-    Returns the checked values (and writes coerced ones back into ``namespace``).
+    Returns the checked values (and writes coerced ones back into ``namespace``). Inside a
+    kernel it also glues every checked parameter under its own name and the run's profile as
+    ``profile`` (:func:`lls_core.glue.glue_all`), so the prose can quote them and chapters never glue them.
     """
     chapter = get_chapter(slug, root)
     declared = {p.name for p in chapter.parameters}
@@ -677,7 +679,23 @@ def check_parameters(slug: str, namespace: Mapping[str, Any], root: Path | None 
     check_rules(chapter, values)
     if isinstance(namespace, dict):
         namespace.update(values)
+    _glue_parameters(values)
     return values
+
+
+def _glue_parameters(values: Mapping[str, Any]) -> None:
+    """Inside a kernel, glue every checked parameter under its own name and the run's
+    profile as ``profile`` (set by ``lls-book run --profile``), so chapters never glue them."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a book dependency
+        return
+    ip = get_ipython()
+    if ip is None or getattr(ip, "kernel", None) is None:  # a plain interpreter or a test: nothing to glue into
+        return
+    from .glue import glue_all
+
+    glue_all({**values, "profile": os.environ.get("LLS_PROFILE", "custom (run outside lls-book)")})
 
 
 # ----------------------------------------------------------------------------- execution
@@ -916,7 +934,7 @@ def _call_name(node: ast.AST) -> str | None:
 
 
 def _glue_only(source: str) -> bool:
-    """True for a plumbing cell: every statement is a ``glue(...)`` call (numbers for the prose),
+    """True for a plumbing cell: every statement is a ``glue(...)`` / ``glue_all(...)`` call (numbers for the prose),
     or the chapter's self-check (``check_parameters(...)`` and the import it needs)."""
     try:
         tree = ast.parse(source)
@@ -924,7 +942,7 @@ def _glue_only(source: str) -> bool:
         return False
 
     def plumbing(st: ast.stmt) -> bool:
-        if isinstance(st, ast.Expr) and _call_name(st.value) in ("glue", "check_parameters"):
+        if isinstance(st, ast.Expr) and _call_name(st.value) in ("glue", "glue_all", "check_parameters"):
             return True
         if isinstance(st, ast.Assign) and _call_name(st.value) == "check_parameters":
             return True

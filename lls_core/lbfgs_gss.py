@@ -100,7 +100,8 @@ __all__ = [
     "golden_section_search",
     "two_loop_direction",
     "LBFGSGSS",
-    "OPTIMIZERS",
+    "COMPARED_OPTIMIZERS",
+    "ComparedOptimizer",
     "RunTrace",
     "run_optimizer",
 ]
@@ -908,8 +909,14 @@ class LBFGSGSS(torch.optim.Optimizer):
 
 # --------------------------------------------------------------------------- comparison runs
 
-OPTIMIZERS: tuple[str, ...] = ("L-BFGS-GSS", "L-BFGS", "SGD", "Adam")
-"""Optimizers :func:`run_optimizer` knows: ours, torch's L-BFGS (strong Wolfe), full-batch SGD, Adam."""
+ComparedOptimizer = Literal["L-BFGS-GSS", "L-BFGS", "BGD", "Adam"]
+COMPARED_OPTIMIZERS: tuple[ComparedOptimizer, ...] = ("L-BFGS-GSS", "L-BFGS", "BGD", "Adam")
+"""Optimizers :func:`run_optimizer` compares on one closure: ours, torch's L-BFGS (strong Wolfe),
+``"BGD"`` (batch gradient descent: ``torch.optim.SGD`` on the full batch, not stochastic; the same
+algorithm as the survey's BGD rule) and full-batch Adam.
+Not the survey's 2-D rules (:data:`lls_core.optimizers.SURFACE_RULES`, whose "SGD" has a noisy
+gradient) nor the network trainers (:data:`lls_core.train.NETWORK_OPTIMIZERS`, whose ``"sgd"`` is
+mini-batch SGD)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -1001,7 +1008,7 @@ class _CachedClosure:
 
 
 def run_optimizer(
-    name: str,
+    name: ComparedOptimizer,
     params: Sequence[Tensor],
     loss_fn: Callable[[], Tensor],
     n_iter: int,
@@ -1011,7 +1018,7 @@ def run_optimizer(
     record_path: bool = False,
     options: dict[str, Any] | None = None,
 ) -> RunTrace:
-    """Run optimizer ``name`` (one of :data:`OPTIMIZERS`) for ``n_iter`` iterations, in place.
+    """Run optimizer ``name`` (one of :data:`COMPARED_OPTIMIZERS`) for ``n_iter`` iterations, in place.
 
     ``params``: the tensors to optimise (changed in place); ``loss_fn()``: returns the scalar
     loss at the current parameters, building a graph when gradients are enabled (no
@@ -1019,7 +1026,7 @@ def run_optimizer(
     L-BFGS-GSS one forward+backward plus its line search, for ``"L-BFGS"``
     (``torch.optim.LBFGS``, strong-Wolfe line search, ``max_iter=1`` per step, evaluations
     cached so that the count equals one long ``step(max_iter=n)`` call) one quasi-Newton
-    iteration with all its line-search evaluations (forward+backward each), for SGD and
+    iteration with all its line-search evaluations (forward+backward each), for BGD and
     Adam one full-batch gradient step with learning rate ``lr`` (defaults 0.1 and 0.01).
     With ``max_evaluations`` the run also stops after the iteration in which the count of
     all loss evaluations reaches it; it always stops after an iteration that evaluated
@@ -1027,13 +1034,13 @@ def run_optimizer(
     may be shorter than ``n_iter``. ``options`` go to the optimizer's constructor.
 
     The loss of each iterate is the one the optimizer itself computed there; only the
-    final iterate of SGD, Adam and L-BFGS costs one extra, uncounted and untimed, forward.
+    final iterate of BGD, Adam and L-BFGS costs one extra, uncounted and untimed, forward.
     ``step_ratio`` is the accepted step as a multiple of the quasi-Newton step ``|H g|``
     for L-BFGS-GSS, torch's accepted ``t`` for L-BFGS (1 = the full quasi-Newton step from
-    the second iteration on), NaN for SGD and Adam.
+    the second iteration on), NaN for BGD and Adam.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    if name not in COMPARED_OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(COMPARED_OPTIMIZERS)}")
     _check_positive_int("n_iter", n_iter)
     if max_evaluations is not None:
         _check_positive_int("max_evaluations", max_evaluations)
@@ -1049,7 +1056,7 @@ def run_optimizer(
         opts = {"lr": 1.0 if lr is None else lr, "history_size": 10, "max_eval": 25,
                 "tolerance_grad": 0.0, "tolerance_change": 0.0, **opts}
         opt = torch.optim.LBFGS(params, max_iter=1, line_search_fn="strong_wolfe", **opts)
-    elif name == "SGD":
+    elif name == "BGD":
         opt = torch.optim.SGD(params, lr=0.1 if lr is None else lr, **opts)
     else:
         opt = torch.optim.Adam(params, lr=0.01 if lr is None else lr, **opts)
@@ -1067,7 +1074,7 @@ def run_optimizer(
     elapsed = 0.0
     for _ in range(n_iter):
         t0 = time.perf_counter()
-        if name in ("SGD", "Adam"):
+        if name in ("BGD", "Adam"):
             loss = closure()  # forward+backward at the current point (clears .grad first)
             opt.step()
         else:

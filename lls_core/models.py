@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from .params import flatten as params_flatten
+
 __all__ = [
     "ARCHITECTURES",
     "DEFAULT_ACTIVATION",
@@ -43,6 +45,7 @@ __all__ = [
     "build",
     "loss",
     "is_classifier",
+    "train_full_batch",
     "DEMO_ARCHITECTURES",
     "build_demo",
 ]
@@ -218,6 +221,30 @@ def loss(model: nn.Module, x: Tensor, y: Tensor, params: dict[str, Tensor] | Non
     if is_classifier(model):
         return F.cross_entropy(out, y)
     return F.mse_loss(out, x)
+
+
+def train_full_batch(arch: str, x: Tensor, y: Tensor, *, seed: int, steps: int, lr: float = 3e-3) -> Tensor:
+    """A short, deterministic training run: ``steps`` full-batch Adam steps on ``(x, y)`` from the
+    initialisation of ``seed``. Returns the final weights, flat ``(d,)`` (detached).
+
+    For end points of a path between two trained networks (not the study's trainers, which
+    live in :mod:`lls_core.train`).
+
+    >>> x, y = torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long)
+    >>> train_full_batch("fcp", x, y, seed=0, steps=2).shape
+    torch.Size([42200])
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps={steps!r}: must be an integer >= 0")
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < float("inf")):
+        raise ValueError(f"lr={lr!r}: must be a finite real > 0")
+    net = build(arch, seed=seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(net, x, y).backward()
+        opt.step()
+    return params_flatten(net)
 
 
 # ---------------------------------------------------------------------------

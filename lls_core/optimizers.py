@@ -2,7 +2,8 @@
 
 This module holds three things:
 
-1. A **registry** of update rules (:data:`REGISTRY`, :func:`get`, :func:`names`): the ten
+1. A **registry** of 2-D surface update rules (:data:`SURFACE_RULES`, :func:`get`, :func:`names`;
+   the network optimizers are :data:`lls_core.train.NETWORK_OPTIMIZERS`): the ten
    algorithms of the LLS survey's benchmark (BGD, SGD, Momentum, Nesterov, AdaGrad,
    RMSProp, Adam, AdaDelta, Adamax, Nadam) plus AMSGrad, each with the update rule and
    default hyperparameters of Ruder (2016), and four algorithms of the survey's Table 3
@@ -59,6 +60,7 @@ from . import checks
 
 __all__ = [
     "OptimizerSpec",
+    "SURFACE_RULES",
     "REGISTRY",
     "SURVEY_TEN",
     "BENCHMARK_ELEVEN",
@@ -128,7 +130,7 @@ class OptimizerSpec:
     """One update rule: what it computes, where it comes from, how it is run.
 
     Attributes:
-        name: display name (also the key of :data:`REGISTRY` and of ``plotting.color``).
+        name: display name (also the key of :data:`SURFACE_RULES` and of ``plotting.color``).
         equation: the update in LaTeX, with ``g_t`` the gradient (estimate) at step ``t``.
         reference: bibliography key(s) (``book/references.bib``) for the rule and its defaults.
         defaults: default hyperparameters (read-only mapping).
@@ -388,7 +390,10 @@ _SPECS: list[OptimizerSpec] = [
     ),
 ]
 
-REGISTRY: Mapping[str, OptimizerSpec] = MappingProxyType({s.name: s for s in _SPECS})
+SURFACE_RULES: Mapping[str, OptimizerSpec] = MappingProxyType({s.name: s for s in _SPECS})
+"""The update rules run on 2-D surfaces, by display name ("SGD" here is the survey's rule on a noisy
+gradient; network training uses :data:`lls_core.train.NETWORK_OPTIMIZERS`)."""
+REGISTRY = SURFACE_RULES  # former name, kept so that callers on other branches keep working
 SURVEY_TEN: tuple[str, ...] = (
     "BGD", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdaDelta", "Adamax", "Nadam",
 )
@@ -396,19 +401,19 @@ BENCHMARK_ELEVEN: tuple[str, ...] = (*SURVEY_TEN, "AMSGrad")
 #: The survey's own versions of three rules (they reproduce its Table 4), keyed by Ruder's name.
 SURVEY_VARIANTS: Mapping[str, str] = MappingProxyType(
     {"Adamax": "Adamax-survey", "Nadam": "Nadam-survey", "AdaDelta": "AdaDelta-survey"})
-_LOWER = {k.lower(): k for k in REGISTRY}
+_LOWER = {k.lower(): k for k in SURFACE_RULES}
 
 
 def names() -> tuple[str, ...]:
     """All registered optimizer names, in registry order."""
-    return tuple(REGISTRY)
+    return tuple(SURFACE_RULES)
 
 
 def get(name: str) -> OptimizerSpec:
     """The :class:`OptimizerSpec` for ``name`` (case-insensitive); ``KeyError`` lists valid names."""
     if not isinstance(name, str) or name.lower() not in _LOWER:
-        raise KeyError(f"unknown optimizer {name!r}; valid names: {', '.join(REGISTRY)}")
-    return REGISTRY[_LOWER[name.lower()]]
+        raise KeyError(f"unknown optimizer {name!r}; valid names: {', '.join(SURFACE_RULES)}")
+    return SURFACE_RULES[_LOWER[name.lower()]]
 
 
 def validate_hyperparameters(name: str, hyper: Mapping[str, float] | None = None) -> dict[str, float]:
@@ -745,7 +750,7 @@ class _SARAH(_Rule):
 _RULES.update({"Nesterov": _Nesterov, "Nadam": _Nadam, "AMSGrad": _AMSGrad, "NAG": _NAG,
                "SPSA": _SPSA, "SVRG": _SVRG, "SARAH": _SARAH, "Adamax-survey": _AdamaxSurvey,
                "Nadam-survey": _NadamSurvey, "AdaDelta-survey": _AdaDeltaSurvey})
-assert set(_RULES) == set(REGISTRY)
+assert set(_RULES) == set(SURFACE_RULES)
 
 
 # ----------------------------------------------------------------------------- runner

@@ -404,7 +404,7 @@ def _n_params(arch: str) -> int:
 def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibration: Calibration | None,
                  archs: Sequence[str] | None, count_stored: bool) -> Plan:
     if chapter == "training":
-        prof = study.get_profile(values["profile"])
+        prof = study.get_profile(values["study_profile"])
         chosen, optimizers = list(models.ARCHITECTURES), study.DEFAULT_OPTIMIZERS
         k_best, n_pairs, path = prof.k_best, 0, None
     else:

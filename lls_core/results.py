@@ -40,7 +40,7 @@ import torch
 from . import __version__, models, study
 from .store import Store
 from .io import atomic_write
-from .train import OPTIMIZERS
+from .train import NETWORK_OPTIMIZERS
 
 __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "ARCHIVE_ROOT"]
 
@@ -236,7 +236,7 @@ def archive(
                        "k_target": prof.k_best,
                        "train": float(np.mean([r.min_train_loss for r in best])),
                        "test": float(np.mean([r.min_test_loss for r in best]))})
-            prefix = OPTIMIZERS[opt].set_prefix
+            prefix = NETWORK_OPTIMIZERS[opt].set_prefix
             for which in ("train", "test"):
                 w = torch.stack([r.w_train if which == "train" else r.w_test for r in best]).double()
                 per_vec = w.std(dim=1, unbiased=False)
@@ -351,15 +351,15 @@ def table1_beside(archive: Archive, page: Any) -> Any:
     runs_col = f"K / finished / planned ({archive.profile})"
     rows: dict[str, dict[tuple[str, str, str], Any]] = {}
     for arch in dict.fromkeys(archive.table1.arch):  # this page's and the published values of every optimizer
-        name = study._NN_NAMES[arch]
+        name = study.NETWORK_NAMES[arch]
         row = rows.setdefault(name, {})
         if name in page.index:
             for loss, label, source in page.columns:
                 if loss in ("train", "test") and source in ("book", "published"):
                     row[(loss, label, "page" if source == "book" else "published")] = float(page.loc[name, (loss, label, source)])
     for rec in archive.table1.itertuples(index=False):
-        name = study._NN_NAMES[rec.arch]
-        label = OPTIMIZERS[rec.optimizer].label
+        name = study.NETWORK_NAMES[rec.arch]
+        label = NETWORK_OPTIMIZERS[rec.optimizer].label
         row = rows.setdefault(name, {})
         for loss in ("train", "test"):
             if name in page.index and (loss, label, "book") in page.columns:
@@ -374,7 +374,7 @@ def table1_beside(archive: Archive, page: Any) -> Any:
             row.setdefault(("runs", label, runs_col), f"0 / 0 / {n_inits}")  # nothing finished for this one
     frame = pd.DataFrame.from_dict(rows, orient="index")
     rank = {"train": 0, "test": 1, "runs": 2, "page": 0, archive.profile: 1, "published": 2}
-    labels = [OPTIMIZERS[o].label for o in OPTIMIZERS]
+    labels = [NETWORK_OPTIMIZERS[o].label for o in NETWORK_OPTIMIZERS]
     order = sorted(frame.columns, key=lambda c: (rank[c[0]], labels.index(c[1]), rank.get(c[2], 3)))
     frame = frame[order]
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["loss", "optimizer", "source"])
@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--profile", required=True, choices=list(study.PROFILES))
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
         p.add_argument("--store", required=True, help="artifact store folder the runs were trained into")
-    tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(OPTIMIZERS),
+    tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(NETWORK_OPTIMIZERS),
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
     args = ap.parse_args(argv)

@@ -219,6 +219,11 @@ class Surface:
         low = min(vals)
         return tuple(m for m, v in zip(self.minima, vals) if v <= low + 1e-9)
 
+    @property
+    def highest_maximum(self) -> Point | None:
+        """The listed maximum with the greatest height (``None`` when none is listed)."""
+        return max(self.maxima, key=lambda q: self.value(*q)) if self.maxima else None
+
     def critical_points(self) -> tuple["CriticalPoint", ...]:
         """The listed minima, saddles and maxima with height, gradient norm and Hessian eigenvalues."""
         pts = [("minimum", m) for m in self.minima]

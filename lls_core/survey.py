@@ -18,6 +18,7 @@ each takes an optional ``ax`` and returns the figure.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ __all__ = [
     "earlier_titles",
     "taxonomy",
     "lineage",
+    "shorten_titles",
     "draw_timeline",
     "draw_algorithm_timeline",
     "draw_filter",
@@ -134,6 +136,10 @@ class SurveyCounts:
     """Highest reference number in the reference list."""
     n_benchmarked: int
     """Algorithms in the taxonomy of Figure 6 (the survey's 10 benchmarked ones)."""
+
+    def facts(self) -> dict[str, int]:
+        """Every count by its field name, for the prose."""
+        return dataclasses.asdict(self)
     n_themes_abstract: int
     n_themes_section4: int
 
@@ -414,6 +420,23 @@ def lineage(data_dir: str | Path | None = None) -> "nx.DiGraph":
 
 
 # ----------------------------------------------------------------------------- drawing
+
+
+def shorten_titles(frame: pd.DataFrame, width: int, columns: tuple[str, ...] = ("title",)) -> pd.DataFrame:
+    """A copy of ``frame`` with every text in ``columns`` (those present) cut to ``width`` characters.
+
+    A cut text ends in "…" and is exactly ``width`` long; shorter texts are kept.
+
+    >>> shorten_titles(pd.DataFrame({"title": ["abcdef", "ab"]}), 4)["title"].tolist()
+    ['abc…', 'ab']
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 2:
+        raise ValueError(f"width={width!r}: must be an integer >= 2")
+    out = frame.copy()
+    for col in columns:
+        if col in out:
+            out[col] = [t if len(t) <= width else t[: width - 1] + "…" for t in out[col]]
+    return out
 
 
 def _axes(ax: "matplotlib.axes.Axes | None", size: tuple[float, float]) -> "matplotlib.axes.Axes":

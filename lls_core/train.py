@@ -9,7 +9,8 @@ training-loss curve (the run's contribution to a "training" weight set) and the
 weights at the minimum of the test-loss curve (the early-stopping checkpoint,
 the run's contribution to a "test" weight set).
 
-Optimizers are frozen dataclass configurations registered in :data:`OPTIMIZERS`:
+Optimizers are frozen dataclass configurations registered in :data:`NETWORK_OPTIMIZERS`
+(not the 2-D surface rules of :data:`lls_core.optimizers.SURFACE_RULES`):
 
 ========== ======================= ========== ======================================
 name       class                   set prefix what it is
@@ -19,11 +20,12 @@ name       class                   set prefix what it is
 ``lbfgs``      :class:`TorchLBFGSConfig` LBFGS torch L-BFGS with strong-Wolfe line search
 ========== ======================= ========== ======================================
 
-A new optimizer is a frozen dataclass with class attributes ``name``, ``label``
-(display name, a key of :func:`lls_core.plotting.color`), ``set_prefix``,
-``mode`` (``"minibatch"`` or ``"fullbatch"``), a field ``epochs`` or
-``iterations``, and a method ``make(params) -> torch.optim.Optimizer``; pass it
-to :func:`register_optimizer`. Full-batch optimizers are stepped with a closure
+A new optimizer is a frozen dataclass subclass of :class:`NetworkOptimizerConfig`
+with class attributes ``name``, ``label`` (display name, a key of
+:func:`lls_core.plotting.color`), ``set_prefix``, ``mode`` (``"minibatch"`` or
+``"fullbatch"``), ``positive`` (the fields that must be > 0; others in ``non_negative``),
+a field ``epochs`` (mini-batch) or ``iterations`` (full batch), and a method
+``make(params) -> torch.optim.Optimizer``; pass it to :func:`register_optimizer`. Full-batch optimizers are stepped with a closure
 that computes the loss and calls ``backward()`` only when
 ``torch.is_grad_enabled()``, so line searches that evaluate it under
 ``torch.no_grad()`` cost forward passes only.
@@ -54,7 +56,8 @@ __all__ = [
     "SGDConfig",
     "LBFGSGSSConfig",
     "TorchLBFGSConfig",
-    "OPTIMIZERS",
+    "NetworkOptimizerConfig",
+    "NETWORK_OPTIMIZERS",
     "register_optimizer",
     "optimizer_config",
     "RunResult",
@@ -76,8 +79,43 @@ def _positive(obj: Any, name: str, kind: type = int, allow_zero: bool = False) -
         raise ValueError(f"{type(obj).__name__}.{name}={v!r}: must be a {kind.__name__} {need}")
 
 
+class NetworkOptimizerConfig:
+    """What every network optimizer config shares: its checks and its ``steps``.
+
+    Subclasses are frozen dataclasses declaring ``name``, ``label``, ``set_prefix``,
+    ``mode`` and the fields to check: ``positive`` (> 0) and ``non_negative`` (>= 0);
+    an ``int`` field must hold an int, a ``float`` field a finite real. ``steps`` is
+    ``epochs`` for a mini-batch optimizer and ``iterations`` for a full-batch one.
+
+    >>> SGDConfig(epochs=2).steps
+    2
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    set_prefix: ClassVar[str]
+    mode: ClassVar[Literal["minibatch", "fullbatch"]]
+    positive: ClassVar[tuple[str, ...]] = ()
+    non_negative: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        kinds = {f.name: (float if f.type in ("float", float) else int) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        for f in self.positive:
+            _positive(self, f, kinds[f])
+        for f in self.non_negative:
+            _positive(self, f, kinds[f], allow_zero=True)
+
+    @property
+    def steps(self) -> int:
+        """Epochs (mini-batch) or iterations (full batch): the points after the initial one on each curve."""
+        return int(getattr(self, "epochs" if self.mode == "minibatch" else "iterations"))
+
+    def make(self, ps: Iterable[Tensor]) -> torch.optim.Optimizer:  # pragma: no cover - every config overrides it
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class SGDConfig:
+class SGDConfig(NetworkOptimizerConfig):
     """Mini-batch SGD (``torch.optim.SGD``): ``epochs`` passes over the training set in shuffled batches.
 
     ``lr`` learning rate (default 0.5), ``momentum`` (default 0, plain SGD as in
@@ -94,24 +132,16 @@ class SGDConfig:
     name: ClassVar[str] = "sgd"
     label: ClassVar[str] = "SGD"
     set_prefix: ClassVar[str] = "SGD"
-    mode: ClassVar[str] = "minibatch"
-
-    def __post_init__(self) -> None:
-        _positive(self, "lr", float)
-        _positive(self, "epochs")
-        _positive(self, "momentum", float, allow_zero=True)
-        _positive(self, "batch_size")
-
-    @property
-    def steps(self) -> int:
-        return self.epochs
+    mode: ClassVar[Literal["minibatch", "fullbatch"]] = "minibatch"
+    positive: ClassVar[tuple[str, ...]] = ("lr", "epochs", "batch_size")
+    non_negative: ClassVar[tuple[str, ...]] = ("momentum",)
 
     def make(self, ps: Iterable[Tensor]) -> torch.optim.Optimizer:
         return torch.optim.SGD(ps, lr=self.lr, momentum=self.momentum)
 
 
 @dataclass(frozen=True)
-class LBFGSGSSConfig:
+class LBFGSGSSConfig(NetworkOptimizerConfig):
     """The authors' L-BFGS with golden-section line search (:mod:`lls_core.lbfgs_gss`), full batch.
 
     ``iterations``: 1000, the "Epochs: 1000" of the authors' repository README (their notebooks
@@ -131,19 +161,13 @@ class LBFGSGSSConfig:
     name: ClassVar[str] = "lbfgs_gss"
     label: ClassVar[str] = "L-BFGS-GSS"
     set_prefix: ClassVar[str] = "BFGS"
-    mode: ClassVar[str] = "fullbatch"
+    mode: ClassVar[Literal["minibatch", "fullbatch"]] = "fullbatch"
+    positive: ClassVar[tuple[str, ...]] = ("iterations", "history_size", "line_search_budget", "tol")
 
     def __post_init__(self) -> None:
-        _positive(self, "iterations")
-        _positive(self, "history_size")
-        _positive(self, "line_search_budget")
-        _positive(self, "tol", float)
+        super().__post_init__()
         if self.variant not in ("authors", "safe"):
             raise ValueError(f"LBFGSGSSConfig.variant={self.variant!r}: valid: authors, safe")
-
-    @property
-    def steps(self) -> int:
-        return self.iterations
 
     def make(self, ps: Iterable[Tensor]) -> torch.optim.Optimizer:
         from .lbfgs_gss import LBFGSGSS
@@ -153,7 +177,7 @@ class LBFGSGSSConfig:
 
 
 @dataclass(frozen=True)
-class TorchLBFGSConfig:
+class TorchLBFGSConfig(NetworkOptimizerConfig):
     """``torch.optim.LBFGS`` with the strong-Wolfe line search, full batch, one iteration per step.
 
     ``iterations`` outer steps (each one L-BFGS iteration: ``max_iter=1``), ``lr``
@@ -169,17 +193,8 @@ class TorchLBFGSConfig:
     name: ClassVar[str] = "lbfgs"
     label: ClassVar[str] = "L-BFGS"
     set_prefix: ClassVar[str] = "LBFGS"
-    mode: ClassVar[str] = "fullbatch"
-
-    def __post_init__(self) -> None:
-        _positive(self, "iterations")
-        _positive(self, "history_size")
-        _positive(self, "lr", float)
-        _positive(self, "max_eval")
-
-    @property
-    def steps(self) -> int:
-        return self.iterations
+    mode: ClassVar[Literal["minibatch", "fullbatch"]] = "fullbatch"
+    positive: ClassVar[tuple[str, ...]] = ("iterations", "history_size", "lr", "max_eval")
 
     def make(self, ps: Iterable[Tensor]) -> torch.optim.Optimizer:
         return torch.optim.LBFGS(
@@ -194,11 +209,14 @@ class TorchLBFGSConfig:
         )
 
 
-OPTIMIZERS: dict[str, type] = {}
+NETWORK_OPTIMIZERS: dict[str, type] = {}
+"""Network optimizer configs by run-store name (``"sgd"``, ``"lbfgs_gss"``, ``"lbfgs"``: the
+``RunKey.optimizer`` values; their display labels are ``cls.label``)."""
+OPTIMIZERS = NETWORK_OPTIMIZERS  # former name, kept so that callers on other branches keep working
 
 
 def register_optimizer(cls: type) -> type:
-    """Add an optimizer configuration class to :data:`OPTIMIZERS` (usable as a decorator)."""
+    """Add an optimizer configuration class to :data:`NETWORK_OPTIMIZERS` (usable as a decorator)."""
     for attr in ("name", "label", "set_prefix", "mode", "make"):
         if not hasattr(cls, attr):
             raise TypeError(f"{cls.__name__} lacks {attr!r}; an optimizer config needs name, label, set_prefix, mode, make")
@@ -206,7 +224,7 @@ def register_optimizer(cls: type) -> type:
         raise ValueError(f"{cls.__name__}.mode={cls.mode!r}: valid: minibatch, fullbatch")
     if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         raise TypeError(f"{cls.__name__} must be a frozen dataclass")
-    OPTIMIZERS[cls.name] = cls
+    NETWORK_OPTIMIZERS[cls.name] = cls
     return cls
 
 
@@ -216,9 +234,9 @@ for _cls in (SGDConfig, LBFGSGSSConfig, TorchLBFGSConfig):
 
 def optimizer_config(name: str, **hyper: Any) -> Any:
     """Build the registered configuration ``name`` with hyperparameters ``hyper`` (validated)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-    cls = OPTIMIZERS[name]
+    if name not in NETWORK_OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
+    cls = NETWORK_OPTIMIZERS[name]
     fields = {f.name for f in dataclasses.fields(cls)}
     bad = sorted(set(hyper) - fields)
     if bad:
@@ -281,8 +299,8 @@ def _argmin(curve: Tensor) -> int:
 
 
 def _check_run_args(arch: str, config: Any, seeds: Sequence[int]) -> list[int]:
-    if type(config).__name__ not in {c.__name__ for c in OPTIMIZERS.values()}:
-        raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(OPTIMIZERS)}")
+    if type(config).__name__ not in {c.__name__ for c in NETWORK_OPTIMIZERS.values()}:
+        raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(NETWORK_OPTIMIZERS)}")
     if arch not in models.ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
     seeds = list(seeds)

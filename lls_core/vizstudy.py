@@ -188,10 +188,28 @@ class Trend:
     verdict: str
     n_excluded: int = 0
 
-    def facts(self) -> dict[str, float]:
-        """Scalars for glue: ``rho``, ``ci_low``, ``ci_high``, ``p``, ``n``, ``n_excluded``, ``verdict``."""
-        return {"rho": self.rho, "ci_low": self.ci[0], "ci_high": self.ci[1], "p": self.p, "n": self.n,
-                "n_excluded": self.n_excluded, "verdict": self.verdict}
+    @property
+    def defined(self) -> bool:
+        """Whether the statistic exists: enough runs (4) at two or more levels, so ``rho`` is a number."""
+        return math.isfinite(self.rho)
+
+    def summary(self) -> str:
+        """The statistic in words for the prose: ``"ρ = 0.53, interval 0.10 to 0.80, p = 0.031, 12 runs"``,
+        or why there is none (``"no test: 2 runs at 2 levels, at least 4 runs at 2 levels needed"``)."""
+        if not self.defined:
+            left = f" ({self.n_excluded} more left out without a value)" if self.n_excluded else ""
+            return (f"no test: {self.n} run{'s' if self.n != 1 else ''} at {self.n_levels} "
+                    f"level{'s' if self.n_levels != 1 else ''}{left}, at least 4 runs at 2 levels needed")
+        return f"ρ = {self.rho:.2f}, interval {self.ci[0]:.2f} to {self.ci[1]:.2f}, p = {self.p:.3g}, {self.n} runs"
+
+    def facts(self) -> dict[str, float | int | str]:
+        """For glue: ``summary`` (always), ``verdict``, ``n``, ``n_excluded``, and ``rho``, ``ci_low``,
+        ``ci_high``, ``p`` only when the statistic is :attr:`defined` (never a NaN for the prose)."""
+        out: dict[str, float | int | str] = {"summary": self.summary(), "n": self.n, "n_excluded": self.n_excluded,
+                                             "verdict": self.verdict}
+        if self.defined:
+            out.update({"rho": self.rho, "ci_low": self.ci[0], "ci_high": self.ci[1], "p": self.p})
+        return out
 
 
 def _rank_corr(r_levels: np.ndarray, r_values: np.ndarray) -> np.ndarray:

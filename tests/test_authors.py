@@ -135,3 +135,99 @@ def test_cli_fetch_unknown_target_is_refused(capsys):
     except SystemExit as stop:
         rc = stop.code
     assert rc == 2 and "authors-weights" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- place in the landscape (derive-landscape)
+def test_pair_plan_is_seeded_and_disjoint():
+    s = authors.LandscapeSettings(n_within=5, n_cross=7)
+    within, cross = authors.pair_plan(48, 3, s)
+    assert within.shape == (5, 2) and cross.shape == (7, 2)
+    used = np.concatenate([within.ravel(), cross[:, 0]])
+    assert len(set(used.tolist())) == used.size and used.max() < 48  # no authors' vector in two pairs
+    assert cross[:, 1].tolist() == [0, 1, 2, 0, 1, 2, 0]
+    again = authors.pair_plan(48, 3, s)
+    assert np.array_equal(again[0], within) and np.array_equal(again[1], cross)
+    other = authors.pair_plan(48, 3, authors.LandscapeSettings(n_within=5, n_cross=7, seed=1))
+    assert not np.array_equal(other[0], within)
+    with pytest.raises(ValueError, match="17 are needed"):
+        authors.pair_plan(16, 3, s)
+
+
+@pytest.mark.parametrize("bad, match", [({"book_profile": "huge"}, "valid: smoke"),
+                                        ({"path_profile": "x"}, "path_profile"),
+                                        ({"n_within": 0}, "n_within"),
+                                        ({"kernels": ("rbf", "laplace")}, "valid: one or more")])
+def test_landscape_settings_refuse_bad_values(bad, match):
+    with pytest.raises(ValueError, match=match):
+        authors.LandscapeSettings(**bad)
+
+
+def test_stored_landscape_numbers_are_complete_and_sourced():
+    st = authors.read_landscape()
+    text = authors.LANDSCAPE_PATH.read_text()
+    s = authors.LANDSCAPE_SETTINGS
+    for needle in ("087bb1f40bafe9e0086f22f8e18f2d69", "python -m lls_core.authors derive-landscape", "lls_core ",
+                   "torch ", "numpy ", "commit ", "not published", f"study profile {s.book_profile!r}",
+                   f"settings: {s};"):
+        assert needle in text, needle
+    # The book's solutions kept beside the numbers are the ones the header names.
+    book = authors.load_book_solutions()
+    assert hashlib.sha256(book.numpy().tobytes()).hexdigest() in text
+    v = st.values
+    assert v["n_authors"] == 48 and v["n_book"] == book.shape[0] and v["d"] == 15456
+    assert st.kernels == s.kernels
+    for k in s.kernels:
+        sep = st.separation(k)
+        assert 0.5 <= sep.auc <= 1 and sep.auc_ci[0] <= sep.auc <= sep.auc_ci[1] and 0 < sep.p <= 1
+    bf = st.barrier_frame()
+    assert len(bf) == 2 * (s.n_within + s.n_cross)
+    within, cross = authors.pair_plan(48, book.shape[0], s)
+    for g, plan in (("within", within), ("cross", cross)):
+        for which in ("train", "test"):
+            sub = bf[(bf.group == g) & (bf.landscape == which)]
+            assert sub[["i", "j"]].to_numpy().tolist() == plan.tolist()
+    # A path's height is its highest point, which includes its two ends.
+    assert (bf["height"] >= bf["endpoint_loss"] - 1e-6).all() and (bf["length"] > 0).all()
+    f = st.facts()
+    assert f["verdict_rbf"] in ("supported", "not resolved")
+    assert f["cross_verdict_train"] in ("supported", "contradicted", "not resolved")
+
+
+def test_landscape_facts_follow_the_stored_numbers(tmp_path):
+    """The verdicts come from the stored statistics: change them and the verdict changes."""
+    text = authors.LANDSCAPE_PATH.read_text()
+    lines = text.splitlines()
+
+    def with_values(**new):
+        out = [f"{k},{new[k]}" if k in new else ln for ln in lines for k in [ln.split(",", 1)[0]]]
+        p = tmp_path / "x.csv"
+        p.write_text("\n".join(out) + "\n")
+        return authors.read_landscape(p).facts()
+
+    sep = with_values(**{"kpca.rbf.auc": 0.99, "kpca.rbf.auc_lo": 0.95, "kpca.rbf.auc_hi": 1.0, "kpca.rbf.p": 0.001})
+    assert sep["verdict_rbf"] == "supported" and sep["auc_rbf"] == 0.99
+    none = with_values(**{"kpca.rbf.auc": 0.6, "kpca.rbf.auc_lo": 0.4, "kpca.rbf.auc_hi": 0.8, "kpca.rbf.p": 0.4})
+    assert none["verdict_rbf"] == "not resolved"
+    with pytest.raises(FileNotFoundError, match="derive-landscape"):
+        authors.read_landscape(tmp_path / "absent.csv")
+
+
+def test_load_book_solutions_refuses_a_wrong_shape(tmp_path):
+    p = tmp_path / "b.npy"
+    np.save(p, np.zeros((3, 10), np.float32))
+    with pytest.raises(ValueError, match="expected"):
+        authors.load_book_solutions(p)
+
+
+@needs_weights
+def test_stored_landscape_rows_recompute():
+    """Distances, weight statistics, every kernel PCA, and the first within and first cross path on the
+    training landscape, recomputed from the authors' file and the stored book solutions, equal the stored rows."""
+    W = authors.load_weights("lstm", WEIGHTS)
+    got = authors.derive_landscape(W, authors.load_book_solutions(), n_within=1, n_cross=1, landscapes=("train",))
+    stored = authors.read_landscape().values
+    assert {"barrier.within.train.0.height", "barrier.cross.train.0.height", "distance.centroid_gap",
+            "kpca.rbf.auc"} <= set(got)
+    for k, v in got.items():
+        tol = 1e-5 if k.startswith("barrier.") else 1e-9
+        assert stored[k] == pytest.approx(v, rel=tol, abs=1e-12, nan_ok=True), k

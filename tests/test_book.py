@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lls_core import book, cli
+from lls_core import book, cli, glue
 
 ROOT = book.project_root()
 CHAPTERS = [c.slug for c in book.chapters(ROOT)]
@@ -145,6 +145,15 @@ def test_chapter_runs_at_smoke_profile(slug, build_dir):
     nb = nbformat.read(res.notebook, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{slug}: error outputs {[e.get('ename') for e in errors]}"
+    glued = glue.glued_values(nb)
+    assert "profile" in glued and all(p.name in glued for p in book.get_chapter(slug, ROOT).parameters), (
+        f"{slug}: the runner did not glue the profile and every parameter"
+    )
+    names = [o["metadata"]["scrapbook"]["name"] for c in nb.cells for o in c.get("outputs", [])
+             if "scrapbook" in o.get("metadata", {})]
+    assert len(names) == len(set(names)), f"{slug}: glued twice: {sorted({n for n in names if names.count(n) > 1})}"
+    bad = glue.nonfinite_glued(glued)
+    assert not bad, f"{slug}: glued numbers that are not finite: {[(n, glued[n]) for n in bad]}"
     for fig in res.figures:
         assert fig.exists() and fig.stat().st_size > 1000, f"{slug}: figure {fig.name} missing or empty"
     for cell in nb.cells:

@@ -565,7 +565,7 @@ def test_reset_reasons_are_stable():
 
 # ----------------------------------------------------------------------------- comparison runs
 
-@pytest.mark.parametrize("name", ["L-BFGS-GSS", "L-BFGS", "SGD", "Adam"])
+@pytest.mark.parametrize("name", ["L-BFGS-GSS", "L-BFGS", "BGD", "Adam"])
 def test_run_optimizer_records_a_consistent_trace(name):
     from lls_core.lbfgs_gss import run_optimizer
 
@@ -628,13 +628,13 @@ def test_run_optimizer_bad_input():
     with pytest.raises(ValueError, match="unknown optimizer 'BFGS'"):
         run_optimizer("BFGS", [w], lambda: w.sum(), 3)
     with pytest.raises(ValueError, match="n_iter=0"):
-        run_optimizer("SGD", [w], lambda: w.sum(), 0)
+        run_optimizer("BGD", [w], lambda: w.sum(), 0)
     with pytest.raises(ValueError, match="lr=-1"):
-        run_optimizer("SGD", [w], lambda: w.sum(), 2, lr=-1)
+        run_optimizer("BGD", [w], lambda: w.sum(), 2, lr=-1)
     with pytest.raises(ValueError, match="max_evaluations=0"):
-        run_optimizer("SGD", [w], lambda: w.sum(), 2, max_evaluations=0)
+        run_optimizer("BGD", [w], lambda: w.sum(), 2, max_evaluations=0)
     with pytest.raises(ValueError, match="requires_grad"):
-        run_optimizer("SGD", [torch.zeros(2)], lambda: w.sum(), 2)
+        run_optimizer("BGD", [torch.zeros(2)], lambda: w.sum(), 2)
 
 
 def test_accepted_point_has_exactly_the_measured_loss():

@@ -136,7 +136,7 @@ def test_first_three_steps_match_hand_computation(name):
 
 
 def test_every_default_names_its_source():
-    for spec in opt.REGISTRY.values():
+    for spec in opt.SURFACE_RULES.values():
         assert set(spec.provenance) == set(spec.defaults), spec.name
         assert all(isinstance(v, str) and v for v in spec.provenance.values())
     # Ruder gives a learning rate for AdaGrad, RMSprop and Adamax only
@@ -262,7 +262,7 @@ def test_result_is_frozen_and_registry_read_only():
     with pytest.raises(AttributeError):
         r.optimizer = "Adam"
     with pytest.raises(TypeError):
-        opt.REGISTRY["X"] = opt.get("BGD")
+        opt.SURFACE_RULES["X"] = opt.get("BGD")
     with pytest.raises(TypeError):
         opt.get("Adam").defaults["lr"] = 1.0
 

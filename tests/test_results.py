@@ -97,7 +97,7 @@ def test_recompute_archived_full_run_prefix(arch, optimizer, steps):
     a = results.load_archive("full")
     prof = study.get_profile("full")
     settings = a.provenance["profile_settings"]
-    cfg = train.OPTIMIZERS[optimizer](**settings["optimizers"][optimizer])  # as archived, whatever the profile says now
+    cfg = train.NETWORK_OPTIMIZERS[optimizer](**settings["optimizers"][optimizer])  # as archived, whatever the profile says now
     rows = a.runs[(a.runs.arch == arch) & (a.runs.optimizer == optimizer)]
     if rows.empty:
         pytest.skip(f"no archived {arch}/{optimizer} run")

@@ -267,7 +267,7 @@ def test_papermill_directly_gets_the_same_checks(tmp_path):
 
 
 def test_kernel_check_lowers_workers_to_the_cpus():
-    ns = dict(profile="smoke", workers=book.cpu_count() + 1, scheduler="", activation_inits=1)
+    ns = dict(study_profile="smoke", workers=book.cpu_count() + 1, scheduler="", activation_inits=1)
     with pytest.warns(UserWarning, match="more than the"):
         assert book.check_parameters("training", ns, ROOT)["workers"] == book.cpu_count()
     assert ns["workers"] == book.cpu_count()

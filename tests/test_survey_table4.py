@@ -204,3 +204,13 @@ def test_published_file_names_its_source():
     lines = (Path(benchmark.__file__).resolve().parent.parent / "data" / "published" / "survey_table4.csv").read_text().splitlines()
     assert lines[0].startswith("# source:") and "Table 4" in lines[0]
     assert not any("seed" in line for line in lines if line.startswith("#"))
+
+
+def test_table4_facts_summarise_the_comparison(table):
+    cmp = benchmark.compare_table4(table)
+    f = benchmark.table4_facts(cmp)
+    assert f["t4_rows"] == len(cmp) == 40 and f["t4_match"] == int(cmp.match.sum())
+    assert f["t4_maxdiff"] == float(cmp.max_abs_diff.max())
+    shifted = cmp.copy()
+    shifted.loc[0, "Min"] = 0.5  # one more differing cell, outside the tolerance
+    assert benchmark.table4_facts(shifted)["t4_ncells_diff"] == f["t4_ncells_diff"] + (cmp.loc[0, "Min"] == 0)

@@ -92,7 +92,7 @@ def test_bad_input_is_refused_with_a_clear_message(make, match):
 
 def test_a_new_optimizer_plugs_in(tiny, tmp_path, monkeypatch):
     @dataclasses.dataclass(frozen=True)
-    class AdamConfig:
+    class AdamConfig(train.NetworkOptimizerConfig):
         lr: float = 1e-2
         epochs: int = 2
         batch_size: int = 64
@@ -100,15 +100,17 @@ def test_a_new_optimizer_plugs_in(tiny, tmp_path, monkeypatch):
         label = "Adam"
         set_prefix = "ADAM"
         mode = "minibatch"
-
-        @property
-        def steps(self):
-            return self.epochs
+        positive = ("lr", "epochs", "batch_size")
 
         def make(self, ps):
             return torch.optim.Adam(ps, lr=self.lr)
 
-    monkeypatch.setitem(train.OPTIMIZERS, "adam_test", AdamConfig)
+    assert AdamConfig().steps == 2  # the shared protocol: steps and checks come from the base
+    with pytest.raises(ValueError, match=r"AdamConfig.lr=-1.0: must be a float > 0"):
+        AdamConfig(lr=-1.0)
+    with pytest.raises(ValueError, match=r"AdamConfig.epochs=1.5: must be a int > 0"):
+        AdamConfig(epochs=1.5)
+    monkeypatch.setitem(train.NETWORK_OPTIMIZERS, "adam_test", AdamConfig)
     train.register_optimizer(AdamConfig)
     prof = study.Profile("t", n_train=100, n_test=50, n_inits=2, k_best=1)
     res = study.run_study("fcp", prof, ("adam_test",), store=tmp_path, workers=1, progress=False, device="cpu")

@@ -170,7 +170,8 @@ def test_normalization_study_filter_is_scale_invariant_and_none_is_not(tiny_batc
     c = ns.curves[("filter", "a")]
     # the rise is read at +-probe, which lie on this 9-point grid
     assert rise_a == pytest.approx(0.5 * (c[2] + c[6]) - c[4], rel=1e-5)
-    assert ns.none_scale > 0 and "filter_p" in ns.facts()
+    f = ns.facts()  # two runs: no statistic, said in words, and never a NaN for the prose
+    assert ns.none_scale > 0 and f["filter_summary"].startswith("no test: 2 runs") and "filter_p" not in f
     with pytest.raises(ValueError, match="unknown norms"):
         vizstudy.normalization_study(fits, {"a": 0, "b": 1}, x, y, norms=["unit"])
 
@@ -221,3 +222,16 @@ def test_trend_interval_contains_rho_and_narrows_with_more_runs():
     # the Fisher-z interval with Bonett-Wright's standard error
     z, se = np.arctanh(t.rho), np.sqrt((1 + t.rho**2 / 2) / 9)
     np.testing.assert_allclose(t.ci, np.tanh([z - 1.959964 * se, z + 1.959964 * se]), rtol=1e-5)
+
+
+def test_trend_facts_carry_numbers_only_when_the_statistic_exists():
+    t = vizstudy.trend_test([1, 1, 4, 4, 10, 10], [0.0, 0.1, 0.2, 0.3, 0.5, 0.4], n_perm=199)
+    f = t.facts()
+    assert t.defined and f["rho"] == t.rho and f["p"] == t.p
+    assert f["summary"] == f"ρ = {t.rho:.2f}, interval {t.ci[0]:.2f} to {t.ci[1]:.2f}, p = {t.p:.3g}, 6 runs"
+    few = vizstudy.trend_test([1, 2], [0.0, 1.0], n_perm=199)
+    g = few.facts()
+    assert not few.defined and few.verdict == "not resolved" and not {"rho", "ci_low", "ci_high", "p"} & set(g)
+    assert g["summary"] == "no test: 2 runs at 2 levels, at least 4 runs at 2 levels needed"
+    none = vizstudy.trend_test([1, 2, 3], [float("nan")] * 3, n_perm=199)
+    assert none.summary() == "no test: 0 runs at 0 levels (3 more left out without a value), at least 4 runs at 2 levels needed"
