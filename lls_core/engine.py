@@ -87,6 +87,12 @@ CALL_POINTS = 8
 # the convolution itself, so affine families do not factor it.
 FACTORED_FIRST_LAYER: frozenset[type] = frozenset({_models.FCP, _models.Autoencoder})
 
+#: The parameters of the factored first stage, which the layers above never read.
+FIRST_LAYER_PARAMS: dict[type, frozenset[str]] = {
+    _models.FCP: frozenset({"fc1.weight"}),
+    _models.Autoencoder: frozenset({"enc1.weight"}),
+}
+
 
 #: Networks whose mini-batch steps loop over runs through the module's own forward:
 #: on a CPU, torch's fused LSTM kernel on 64 sequences beats the written-out,
@@ -242,20 +248,26 @@ class Engine:
         """
         G, J, d = V.shape
         B = C.shape[0]
-        W = torch.matmul(C, V).reshape(G * B, d)
         if not self.fast:
-            return self.values(W, lo, hi).reshape(G, B)
+            return self.values(torch.matmul(C, V).reshape(G * B, d), lo, hi).reshape(G, B)
         m = self.module
         assert m is not None
         x, y = self.x[lo:hi], self.y[lo:hi]
-        p = _params.unflatten(m, W)
         fwd = _batched.BATCHED_FORWARD[type(m)]
         if self.factor and B > J:
-            Z = _batched.first_stage(m, V.reshape(G * J, d), x)  # (G * J, n, ...)
+            # The layers above the first get their weights point by point; the first layer's
+            # own weights (most of d for FCP and the autoencoder) are never formed per point.
+            # One split (its backward is one concatenation; slices would each fill a zero V).
+            first = FIRST_LAYER_PARAMS[type(m)]
+            spec = _params.shapes(m)
+            parts = dict(zip((k for k, _ in spec), V.split([sh.numel() for _, sh in spec], dim=-1)))
+            p = {k: torch.matmul(C, parts[k]).reshape(G * B, *sh) for k, sh in spec if k not in first}
+            pJ = {k: parts[k].reshape(G * J, *sh) for k, sh in spec if k in first}
+            Z = _batched.FIRST_STAGE[type(m)](m, pJ, x)  # (G * J, n, ...)
             z = torch.matmul(C, Z.reshape(G, J, -1)).reshape(G * B, *Z.shape[1:])
             out = fwd(m, p, x, z)
         else:
-            out = fwd(m, p, x)
+            out = fwd(m, _params.unflatten(m, torch.matmul(C, V).reshape(G * B, d)), x)
         return _batched.mean_losses(m, out, x, y).reshape(G, B)
 
     # ---------------------------------------------------------------- chunking
