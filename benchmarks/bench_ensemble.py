@@ -53,7 +53,7 @@ def sgd_times(arch: str, ds: data.Dataset, runs: int, steps: int, reps: int) -> 
     inits = [models.build(arch, seed=s) for s in seeds]
 
     def one_at_a_time() -> None:
-        for r, m0 in enumerate(inits):
+        for r, _m0 in enumerate(inits):
             m = models.build(arch, seed=seeds[r])
             opt = torch.optim.SGD(m.parameters(), lr=0.1)
             for idx in batches:

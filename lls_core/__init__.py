@@ -8,8 +8,13 @@ lines and affine families, memory-bounded), ``batched`` (its hand-batched
 kernels for the study networks), ``data``
 (embedded digits and the official test set), ``authors`` (the authors' published
 solutions: fetch, load, derived numbers), ``models``, ``train`` (the ensemble trainer),
-``landscape``, ``symmetry`` (aligning hidden units by weight matching), ``store``, ``plotting``, ``book`` (chapter
-execution) and ``cli`` (the ``lls-book`` command).
+``landscape``, ``symmetry`` (aligning hidden units by weight matching), ``store``, ``plotting``,
+``resources`` (the data shipped with the package, read through ``importlib.resources``, and the
+one writable root: ``$LLS_ROOT``, else the source checkout, else the current folder).
+
+The book tooling, ``book`` (chapter execution), ``cli`` (the ``lls-book`` command), ``plan`` and
+``reproducibility``, needs the ``book`` extra (``pip install "lls-core[book]"``); ``import lls_core``
+and every other module never import it.
 """
 
 __version__ = "0.1.0"

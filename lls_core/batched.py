@@ -5,14 +5,14 @@ Shared by :mod:`lls_core.pathfinder` (points along a path, with gradients) and
 weight vectors (rows of ``W`` ``(B, d)``), ``N`` data items, ``J`` basis vectors.
 
 Each network is split into a *first stage* that is linear in the parameters of
-its first layer (weights and bias together) and the *rest*:
+its first layer (weights and bias together) and the *rest*::
 
-| network     | first stage (per weight set)               | output of the first stage |
-|-------------|--------------------------------------------|---------------------------|
-| FCP         | ``x @ fc1.weight.T``                       | ``(B, N, 50)``            |
-| Autoencoder | ``x @ enc1.weight.T``                      | ``(B, N, 32)``            |
-| LeNet       | ``conv1(x) + conv1.bias``                  | ``(B, N, 6, 28, 28)``     |
-| LSTM        | input projections of all 28 steps + biases | ``(B, N, 28, 192)``       |
+    | network     | first stage (per weight set)               | output of the first stage |
+    |-------------|--------------------------------------------|---------------------------|
+    | FCP         | ``x @ fc1.weight.T``                       | ``(B, N, 50)``            |
+    | Autoencoder | ``x @ enc1.weight.T``                      | ``(B, N, 32)``            |
+    | LeNet       | ``conv1(x) + conv1.bias``                  | ``(B, N, 6, 28, 28)``     |
+    | LSTM        | input projections of all 28 steps + biases | ``(B, N, 28, 192)``       |
 
 The rest is written out batched over weight sets: stacked and batched matrix
 products, LeNet's second convolution once per weight set (or grouped, see

@@ -11,17 +11,17 @@ every choice the survey leaves open, as parameters with stated defaults:
   for AdaGrad, RMSprop and Adamax);
 * **gradient oracle**: exact for every optimizer except SGD, which gets additive
   Gaussian noise of scale ``sgd_sigma`` (with ``sgd_sigma = 0`` SGD *is* BGD);
-* **per-run figures** (:func:`per_run_figures`), each an ``(S, N)`` array:
+* **per-run figures** (:func:`per_run_figures`), each an ``(S, N)`` array::
 
-  ``loss_change_pct``  ``100 (f(x_T) - f(x_0)) / |f(x_0)|``: percent change of the loss
-                       from start to end (NaN where ``f(x_0) = 0``);
-  ``gap_closed_pct``   ``100 (f(x_T) - f(x_0)) / (f(x_0) - f^*)`` with ``f^*`` the global
-                       minimum: -100 means the global minimum was reached; on a surface
-                       unbounded below (``f^* = -inf``) it is 0 for every finite run;
-  ``distance``         distance from ``x_T`` to the nearest known minimum (NaN if none);
-  ``iterations``       updates until convergence (NaN if the run did not converge);
-  ``success``          1 if the run did not diverge and ended within ``success_radius``
-                       of a global minimum, else 0.
+    ``loss_change_pct``  ``100 (f(x_T) - f(x_0)) / |f(x_0)|``: percent change of the loss
+                         from start to end (NaN where ``f(x_0) = 0``);
+    ``gap_closed_pct``   ``100 (f(x_T) - f(x_0)) / (f(x_0) - f^*)`` with ``f^*`` the global
+                         minimum: -100 means the global minimum was reached; on a surface
+                         unbounded below (``f^* = -inf``) it is 0 for every finite run;
+    ``distance``         distance from ``x_T`` to the nearest known minimum (NaN if none);
+    ``iterations``       updates until convergence (NaN if the run did not converge);
+    ``success``          1 if the run did not diverge and ended within ``success_radius``
+                         of a global minimum, else 0.
 
 Diverged runs keep their status and are left out of the statistics of a figure
 (:func:`table4` reports how many); they are never replaced by zeros. This multi-start
@@ -39,10 +39,10 @@ versions of Adamax, Nadam and AdaDelta (``optimizers.SURVEY_VARIANTS``).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -51,7 +51,7 @@ import torch
 from torch import Tensor
 
 from lls_core import optimizers as opt
-from lls_core import stats, surfaces
+from lls_core import resources, stats, surfaces
 
 __all__ = [
     "SURVEY_SURFACES",
@@ -78,7 +78,6 @@ __all__ = [
 SURVEY_SURFACES: tuple[str, ...] = ("case1", "case2", "case3", "case4")
 ROMAN: Mapping[str, str] = {"case1": "I", "case2": "II", "case3": "III", "case4": "IV"}
 FIGURES: tuple[str, ...] = ("loss_change_pct", "gap_closed_pct", "distance", "iterations", "success")
-_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def _surface(name: "str | surfaces.Surface") -> surfaces.Surface:
@@ -98,7 +97,7 @@ def peaks_surface(coefficient: float = 5.0) -> surfaces.Surface:
     """``surfaces.peaks(coefficient)`` with its minima, saddles and maxima filled in.
 
     For ``c = 10`` the registered ``case4``; otherwise the critical points come from
-    :func:`surfaces.find_critical_points` on ``[-3, 3]^2`` (cached per coefficient). The
+    :func:`lls_core.surfaces.find_critical_points` on ``[-3, 3]^2`` (cached per coefficient). The
     survey's Use Case IV prints ``c = 5``.
     """
     c = float(coefficient)
@@ -156,7 +155,7 @@ def run_benchmark(
     record_every: int | None = None,
     seed: int = 0,
 ) -> dict[str, opt.RunResult]:
-    """All ``optimizers`` x ``surface_names`` x starts in one :func:`optimizers.run_many` call.
+    """All ``optimizers`` x ``surface_names`` x starts in one :func:`lls_core.optimizers.run_many` call.
 
     ``lrs`` overrides the learning rate per optimizer (AdaDelta has none and rejects one);
     ``start_points`` defaults to ``starts(1000)``.
@@ -178,7 +177,7 @@ def per_run_figures(result: opt.RunResult, surface_names: Sequence[str] | None =
     """The per-run figures of the module docstring, each an ``(S, N)`` float array.
 
     ``surface_names`` default to ``result.surfaces`` (registered surface names or
-    :class:`surfaces.Surface` objects, whose listed minima and global minimum are used;
+    :class:`lls_core.surfaces.Surface` objects, whose listed minima and global minimum are used;
     ``peaks_c<c>`` names are rebuilt by :func:`peaks_surface`).
     """
     names_ = list(surface_names or result.surfaces)
@@ -215,7 +214,7 @@ def per_run_figures(result: opt.RunResult, surface_names: Sequence[str] | None =
 
 def table4(results: Mapping[str, opt.RunResult], figure: str = "loss_change_pct",
            success_radius: float = 1e-2) -> pd.DataFrame:
-    """Table 4 of the book: one row per optimizer x surface, the :mod:`stats` columns of ``figure``.
+    """Table 4 of the book: one row per optimizer x surface, the :mod:`lls_core.stats` columns of ``figure``.
 
     Extra columns: ``n`` (runs in the statistics: not diverged, figure defined),
     ``diverged_pct``, ``success_pct`` and ``converged_pct``.
@@ -239,10 +238,10 @@ def table4(results: Mapping[str, opt.RunResult], figure: str = "loss_change_pct"
     return pd.DataFrame(rows)
 
 
-def published_table4(path: str | Path | None = None) -> pd.DataFrame:
-    """The survey's printed Table 4 (``data/published/survey_table4.csv``), 40 rows."""
-    p = Path(path) if path is not None else _DATA / "published" / "survey_table4.csv"
-    df = pd.read_csv(p, comment="#")
+def published_table4(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The survey's printed Table 4 (shipped ``published/survey_table4.csv``, or ``path``), 40 rows."""
+    p = path if path is not None else resources.files("published", "survey_table4.csv")
+    df = resources.read_csv(p)
     expected = ["id", "algorithm", "surface", *stats.TABLE4_COLUMNS]
     if list(df.columns) != expected:
         raise ValueError(f"{p}: columns {list(df.columns)}, expected {expected}")
@@ -282,14 +281,14 @@ def lr_sweep(optimizers: Sequence[str], lrs: Sequence[float], surface_names: Seq
     return pd.DataFrame(rows)
 
 
-def table3_status(path: str | Path | None = None) -> pd.DataFrame:
-    """The book's status for each row of the survey's Table 3 (``data/survey/table3_book_status.csv``).
+def table3_status(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The book's status for each row of the survey's Table 3 (shipped ``survey/table3_book_status.csv``, or ``path``).
 
     Columns: index (the survey's row index, the join key), algorithm, runs_in_book
     (``yes``/``no``), where (registry entry and chapter), reason_if_not.
     """
-    p = Path(path) if path is not None else _DATA / "survey" / "table3_book_status.csv"
-    df = pd.read_csv(p, comment="#")
+    p = path if path is not None else resources.files("survey", "table3_book_status.csv")
+    df = resources.read_csv(p)
     expected = ["index", "algorithm", "runs_in_book", "where", "reason_if_not"]
     if list(df.columns) != expected:
         raise ValueError(f"{p}: columns {list(df.columns)}, expected {expected}")
@@ -352,7 +351,7 @@ def survey_runs(
             ``None`` keeps each rule's registry default.
         peaks_coefficient: middle coefficient of ``peaks`` (the survey prints 5; MATLAB's is 10).
         variants: which registry rule runs under a survey name; defaults to
-            :data:`optimizers.SURVEY_VARIANTS` (Adamax, Nadam, AdaDelta as the survey coded
+            :data:`lls_core.optimizers.SURVEY_VARIANTS` (Adamax, Nadam, AdaDelta as the survey coded
             them). Pass ``{}`` to run Ruder's rules throughout.
         hypers: further hyperparameter overrides per survey name (e.g.
             ``{"AdaDelta": {"eps": 1e-8}}``).
@@ -427,11 +426,11 @@ def survey_table4(
     undefined: Literal["zero", "nan"] = "zero",
     runs: SurveyRuns | None = None,
 ) -> pd.DataFrame:
-    """The survey's Table 4 recomputed, in the layout of ``data/published/survey_table4.csv``.
+    """The survey's Table 4 recomputed, in the layout of the shipped ``published/survey_table4.csv``.
 
     With no arguments: the survey's setting (see :func:`survey_runs` for the run
     arguments). Each row summarises the ``T + 1`` values ``100 (f(x_t) - f(x_0)) / |f(x_0)|``
-    of one run with :func:`stats.describe` under ``conventions`` (the survey's: ``ddof=0``,
+    of one run with :func:`lls_core.stats.describe` under ``conventions`` (the survey's: ``ddof=0``,
     biased Skew, excess Kurt, ``scipy.stats.mode``). Where ``f(x_0) = 0`` (Surface III from
     ``(-2, 2)``) the values are undefined: ``undefined="zero"`` prints 0 in every column, as
     the survey does; ``"nan"`` prints NaN. ``runs`` reuses a :func:`survey_runs` result
@@ -645,7 +644,7 @@ def survey_claims(
     if len(labels) != 4:
         raise ValueError(f"results must cover Use Cases I-IV (4 surfaces); got {labels}")
     figs = {a: per_run_figures(results[a], success_radius=success_radius) for a in ten}
-    I, II, IV = 0, 1, 3
+    I, II, IV = 0, 1, 3  # noqa: E741 (Use Cases I, II, IV)
     rows: list[dict] = []
 
     def others(a: str, fig: str, surfs: Sequence[int]) -> np.ndarray:

@@ -61,6 +61,7 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from . import resources
 from .checks import UnknownNameError
 from .io import FileLock, LockBusy, atomic_write, clean_temp, quarantine
 
@@ -72,6 +73,7 @@ __all__ = [
     "ParameterError",
     "ChapterBusy",
     "project_root",
+    "cpu_count",
     "chapters",
     "get_chapter",
     "resolve_parameters",
@@ -284,14 +286,8 @@ class RunResult:
 
 
 def project_root() -> Path:
-    """The project root: ``$LLS_ROOT``, else the folder above this package when it holds ``_toc.yml``, else cwd."""
-    env = os.environ.get("LLS_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve().parent.parent
-    if (here / "_toc.yml").exists():
-        return here
-    return Path.cwd().resolve()
+    """The project root: the one writable root, :func:`lls_core.resources.root` (``$LLS_ROOT``, else the checkout, else cwd)."""
+    return resources.root()
 
 
 def _toc_files(toc: Mapping[str, Any]) -> list[str]:
@@ -866,7 +862,10 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
 
     nb = jupytext.read(chapter.path)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
-    env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND")}
+    from .progress import ENV as PROGRESS_ENV
+    from .progress import ConsoleRelay
+
+    env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND", PROGRESS_ENV)}
     os.environ.update(
         LLS_FIGURE_DIR=str(work / "figures"),
         LLS_PROFILE=profile,
@@ -874,19 +873,25 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
         LLS_ROOT=str(root),
         MPLBACKEND="module://matplotlib_inline.backend_inline",  # figures into the notebook (agg shows none)
     )
+    # the kernel's own progress bars (runs, paths, sweeps: lls_core.progress) write to this
+    # file, and the relay shows their newest line under papermill's cell bar on the console
+    os.environ.pop(PROGRESS_ENV, None)
+    if progress:
+        os.environ[PROGRESS_ENV] = str(work / "progress.txt")
     try:
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                nb,
-                str(tmp),
-                parameters=params,
-                kernel_name=KERNEL,
-                cwd=str(root),
-                progress_bar=progress,
-                log_output=False,
-                extra_arguments=list(KERNEL_ARGS),
-            )
+            with ConsoleRelay(work / "progress.txt", enabled=progress):
+                papermill.execute_notebook(
+                    nb,
+                    str(tmp),
+                    parameters=params,
+                    kernel_name=KERNEL,
+                    cwd=str(root),
+                    progress_bar=progress,
+                    log_output=False,
+                    extra_arguments=list(KERNEL_ARGS),
+                )
         except BaseException:
             if tmp.exists():
                 out_dir.mkdir(parents=True, exist_ok=True)
@@ -1086,7 +1091,7 @@ def build_book(profile: str = "quick", build_dir: Path | str | None = None, root
     bar = tqdm(todo, desc=f"chapters ({profile})", unit="chapter")
     for slug in bar:
         bar.set_postfix_str(slug)
-        run_chapter(slug, profile, build_dir=build_dir, root=root)
+        run_chapter(slug, profile, build_dir=build_dir, root=root, progress=True)  # cells, and runs/paths with the time left
     return build_html(profile, build_dir, root)
 
 

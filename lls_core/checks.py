@@ -83,7 +83,7 @@ def choice(argname: str, value: Any, choices: Iterable[T]) -> T:
     options = tuple(choices)
     if value not in options:
         raise ValueError(f"{argname}={value!r} is not allowed; expected one of {', '.join(map(repr, options))}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def name(argname: str, value: Any, registry: Mapping[str, T] | Sequence[str], *, what: str | None = None) -> str:

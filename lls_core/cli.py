@@ -21,7 +21,11 @@ removing the run's temporary folder.
 ``fetch`` downloads data the book can use but does not ship (checksummed, atomic; the
 only sub-command that uses the network): ``authors-weights``, the authors' published
 LSTM solutions (URL pinned to commit 5765fce of their repository), or ``mnist``, the
-four official MNIST files (into ``$LLS_MNIST_DIR`` or ``.lls-data/mnist``).
+four official MNIST files (into ``$LLS_MNIST_DIR`` or ``<root>/.lls-data/mnist``).
+
+This command is the book tooling: it needs the ``book`` extra (``pip install "lls-core[book]"``:
+PyYAML, papermill, jupytext, nbformat, ipykernel, Jupyter Book), which ``import lls_core``
+and the science modules never need. ``run`` and ``build`` name any missing piece before work.
 """
 
 from __future__ import annotations
@@ -30,9 +34,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import book
+try:
+    from . import book
+except ModuleNotFoundError as _err:  # pragma: no cover - the book extra is not installed
+    raise SystemExit(f"lls-book needs the book extra: pip install \"lls-core[book]\" ({_err})") from _err
 
 __all__ = ["main"]
+
+BOOK_EXTRA: dict[str, tuple[str, ...]] = {
+    "run": ("papermill", "jupytext", "nbformat", "ipykernel"),
+    "build": ("papermill", "jupytext", "nbformat", "ipykernel", "jupyter_book"),
+}
+"""The modules of the ``book`` extra each command needs (checked before any work)."""
+
+
+def _require_book_extra(command: str) -> None:
+    import importlib.util
+
+    missing = [m for m in BOOK_EXTRA.get(command, ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise book.ParameterError(f"lls-book {command} needs the book extra ({', '.join(missing)} not installed): "
+                                  'pip install "lls-core[book]"')
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             # stopped by SIGTERM) would put their tracebacks on the console; the runner reports every
             # failure itself, in one line, and keeps the executed notebook.
             logging.disable(logging.ERROR)
+            _require_book_extra("run")
             chapter = book.get_chapter(args.chapter)
             overrides = {name: book.parse_override(chapter, name, text) for name, text in pairs}
             book.resolve_parameters(chapter, args.profile, overrides)  # refuse before echoing anything
@@ -155,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             overrides = {name: book.parse_override(chapter, name, text) for name, text in pairs}
             print(plan.plan(args.chapter, args.profile, overrides).text())
         elif args.command == "build":
+            _require_book_extra("build")
             if args.profile not in book.PROFILES:
                 raise book.ParameterError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(book.PROFILES)}")
             if args.pdf and book.pdf_tools_missing():  # before hours of chapters, not after

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 from typing import Any, Iterator
 
 __all__ = ["check_scheduler", "client", "local_cluster", "SCHEMES"]
@@ -64,7 +63,8 @@ def local_cluster(workers: int, *, dashboard: bool = True, quiet: bool = False) 
     """A ``LocalCluster`` of ``workers`` single-threaded processes bound to 127.0.0.1.
 
     The dashboard, when ``dashboard``, listens on 127.0.0.1 at a free port (never on
-    every interface); its address is printed on standard error unless ``quiet``.
+    every interface); its address is printed on standard error (under ``lls-book run``: on
+    its console, see :func:`lls_core.progress.note`) unless ``quiet``.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
@@ -87,7 +87,9 @@ def local_cluster(workers: int, *, dashboard: bool = True, quiet: bool = False) 
             note = ""
         except ImportError:
             note = " (the dashboard pages need the bokeh package)"
-        print(f"Dask dashboard: {link}{note}", file=sys.stderr)
+        from .progress import note as _console_note
+
+        _console_note(f"Dask dashboard: {link}{note}")  # on the console (lls-book run relays it), not the page
     return cluster
 
 

@@ -13,7 +13,8 @@ data folder: gzip-compressed (``train-images-idx3-ubyte.gz`` ...) or raw
 (``train-images-idx3-ubyte`` ...). Every file's MD5 sum is checked against
 :data:`MNIST_FILES` before use, so a truncated, corrupt or foreign file is
 refused with an error naming it and the expected checksum. The data folder is,
-in order: the ``data_dir`` argument, ``$LLS_MNIST_DIR``, ``<project root>/.lls-data/mnist``.
+in order: the ``data_dir`` argument, ``$LLS_MNIST_DIR``, ``<root>/.lls-data/mnist`` (the one writable
+root, :func:`lls_core.resources.root`).
 Missing files are downloaded only when the caller passes ``download=True``:
 each file is fetched from the public mirrors of :data:`MIRRORS` in turn (with
 retries) into a temporary file beside its destination, verified, and only then
@@ -41,6 +42,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import resources
+
 __all__ = [
     "Dataset",
     "DATASETS",
@@ -54,7 +57,6 @@ __all__ = [
     "default_data_dir",
     "mnist_arrays",
     "download_file",
-    "EMBEDDED_DIR",
     "official_test_set",
     "TEST_LABEL_COUNTS",
 ]
@@ -89,11 +91,6 @@ MIRRORS: tuple[str, ...] = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
-
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-EMBEDDED_DIR: Path = Path(__file__).resolve().parent / "datafiles" / "mnist"
-"""Folder of the embedded official test files (package data)."""
 
 TEST_LABEL_COUNTS: tuple[int, ...] = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
 """Images per digit 0..9 in the official MNIST test set (../shared/SPEC.md, Data)."""
@@ -172,7 +169,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """
     path = Path(path)
     with open(path, "rb") as f:
-        raw = f.read()
+        return _parse_idx(f.read(), str(path))
+
+
+def _parse_idx(raw: bytes, path: str) -> np.ndarray:
+    """The array of one IDX file's bytes (gzip-compressed or raw); ``path`` names it in errors."""
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -197,9 +198,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def default_data_dir() -> Path:
-    """``$LLS_MNIST_DIR`` when set, else ``<project root>/.lls-data/mnist``."""
+    """``$LLS_MNIST_DIR`` when set, else ``<root>/.lls-data/mnist`` (:func:`lls_core.resources.root`)."""
     env = os.environ.get("LLS_MNIST_DIR")
-    return Path(env) if env else _PROJECT_ROOT / ".lls-data" / "mnist"
+    return Path(env) if env else resources.root() / ".lls-data" / "mnist"
 
 
 def _locate(stem: str, data_dir: Path) -> Path | None:
@@ -357,11 +358,15 @@ def official_test_set() -> tuple[np.ndarray, np.ndarray]:
     """
     out = []
     for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        path = EMBEDDED_DIR / f"{stem}.gz"
+        path = resources.files("mnist", f"{stem}.gz")
         if not path.is_file():
             raise FileNotFoundError(f"embedded MNIST test file {path} is missing: the lls-core installation is incomplete")
-        _verify(path, MNIST_FILES[stem])
-        out.append(read_idx(path))
+        raw = path.read_bytes()
+        got, want = hashlib.md5(raw).hexdigest(), MNIST_FILES[stem].md5_gz
+        if got != want:
+            raise ChecksumError(f"{path}: MD5 {got} does not match the official {want} ({len(raw)} bytes); "
+                                "the embedded file is damaged: reinstall lls-core")
+        out.append(_parse_idx(raw, str(path)))
     return out[0], out[1]
 
 

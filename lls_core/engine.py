@@ -45,7 +45,6 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable, Literal
 
 import torch
@@ -162,6 +161,20 @@ class Engine:
     module has them, else vmap), ``"vmap"`` (always vmap over ``functional_call``)
     or ``False`` (one point at a time: the reference). ``memory_mb``: bound on the
     autograd graph of one call (``None``: no bound, one call for everything).
+
+    Example:
+        >>> import torch
+        >>> from lls_core import models, params
+        >>> bowl = Engine(lambda P: (P ** 2).sum(-1))   # a surface: points (B, d) -> values (B,)
+        >>> L, G, _ = bowl.losses_and_grads(torch.tensor([[1.0, 2.0], [0.0, -1.0]]))
+        >>> L.tolist(), G.tolist()
+        ([5.0, 1.0], [[2.0, 4.0], [0.0, -2.0]])
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, y = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,), generator=g)
+        >>> net = Engine(models.build("fcp"), (x, y))
+        >>> W = torch.stack([params.flatten(models.build("fcp", seed=s)) for s in range(3)])  # (3, 42200)
+        >>> tuple(net.losses(W).shape)
+        (3,)
     """
 
     def __init__(

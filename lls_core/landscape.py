@@ -31,7 +31,7 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -368,7 +368,7 @@ class PairBarrier:
     """One path between vectors ``i`` and ``j`` of a set.
 
     ``height``: max loss along the optimized path (Eq. 5); ``linear_height``: the
-    same along the straight line; ``length``: sum of |w(t_{k+1}) - w(t_k)| (weight
+    same along the straight line; ``length``: sum of ``|w(t_{k+1}) - w(t_k)|`` (weight
     units); ``endpoint_loss``: the larger of the two end points' losses; ``seconds``:
     wall time of the path search (pairs found together share it equally);
     ``fine_height``: the largest loss of the same path on the fine grid of
@@ -672,16 +672,16 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
             _save_pair(_pair_path(cdir, keys[p]), r, meta)
 
     bar = None
-    if progress and todo:
-        from tqdm.auto import tqdm
+    from . import progress as _progress
 
-        bar = tqdm(total=len(todo), desc=f"barriers {set_name} ({landscape})")
+    if _progress.enabled(progress) and todo:
+        bar = _progress.bar(total=len(todo), desc=f"paths {set_name} ({landscape})", unit="pairs")
     if client is None:
         for q in range(0, len(todo), pair_batch):
             ps = todo[q: q + pair_batch]
             ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
-            got = _run_paths(model, x, y, w[[i for i, _ in ij]], w[[j for _, j in ij]], config, ij)
-            for p, r in zip(ps, got):
+            found = _run_paths(model, x, y, w[[i for i, _ in ij]], w[[j for _, j in ij]], config, ij)
+            for p, r in zip(ps, found):
                 _done(p, r)
             if bar is not None:
                 bar.update(len(ps))
@@ -779,12 +779,12 @@ def sharpness_set(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, set_name
                   n_probes: int = 10, lanczos_steps: int = 30, seed: int = 0,
                   progress: bool = False) -> SharpnessSet:
     """:func:`sharpness` at each of the ``K`` vectors of ``w`` (``(K, d)``)."""
+    from . import progress as _progress
+
     w = _check_matrix(w, set_name or "w")
     it: Sequence[int] | Any = range(w.shape[0])
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc=f"sharpness {set_name}")
+    if _progress.enabled(progress):
+        it = _progress.bar(it, desc=f"sharpness {set_name}", unit="solutions")
     res = [sharpness(model, x, y, w[k], n_probes=n_probes, lanczos_steps=lanczos_steps, seed=seed + k)
            for k in it]
     return SharpnessSet(set_name, np.array([r.top_eigenvalue for r in res]),

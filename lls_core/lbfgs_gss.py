@@ -573,6 +573,24 @@ class LBFGSGSS(torch.optim.Optimizer):
     Use it like :class:`torch.optim.LBFGS`: ``loss = opt.step(closure)`` (one iteration;
     it returns the closure's loss at the starting point). See the module docstring for
     how the closure must treat ``backward()``.
+
+    Examples
+    --------
+    Minimise the Rosenbrock function from (-1.5, 2):
+
+    >>> import torch
+    >>> w = torch.tensor([-1.5, 2.0], requires_grad=True)
+    >>> opt = LBFGSGSS([w])
+    >>> def closure():
+    ...     opt.zero_grad()
+    ...     loss = (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
+    ...     if torch.is_grad_enabled():   # line-search trials run without gradients
+    ...         loss.backward()
+    ...     return loss
+    >>> for _ in range(100):
+    ...     _ = opt.step(closure)
+    >>> [round(v, 3) for v in w.tolist()]
+    [1.0, 1.0]
     """
 
     def __init__(

@@ -1,17 +1,19 @@
 """The four networks of the Yu & Morozov (2026) MNIST study.
 
-| name          | layers                                                        | params |
-|---------------|---------------------------------------------------------------|--------|
-| ``fcp``       | 784-50-50-10 fully connected, no biases                       | 42,200 |
-| ``lenet``     | conv 1->6 5x5 pad 2, avg-pool 2, conv 6->16 5x5, avg-pool 2,   | 61,706 |
-|               | FC 400-120-84-10, all with biases                             |        |
-| ``autoencoder`` | 784-32-32 encoder, 32-32-784 decoder, no biases, sigmoid out | 52,224 |
-| ``lstm``      | fixed seeded pixel permutation, 28 steps x 28 features, LSTM  | 15,456 |
-|               | hidden 48 (both bias vectors), last hidden -> linear 48->10   |        |
+::
+
+    | name          | layers                                                        | params |
+    |---------------|---------------------------------------------------------------|--------|
+    | ``fcp``       | 784-50-50-10 fully connected, no biases                       | 42,200 |
+    | ``lenet``     | conv 1->6 5x5 pad 2, avg-pool 2, conv 6->16 5x5, avg-pool 2,   | 61,706 |
+    |               | FC 400-120-84-10, all with biases                             |        |
+    | ``autoencoder`` | 784-32-32 encoder, 32-32-784 decoder, no biases, sigmoid out | 52,224 |
+    | ``lstm``      | fixed seeded pixel permutation, 28 steps x 28 features, LSTM  | 15,456 |
+    |               | hidden 48 (both bias vectors), last hidden -> linear 48->10   |        |
 
 Every model takes images of shape ``(N, 1, 28, 28)``, float32 in [0, 1], and
 reshapes them itself. Default activations (:data:`DEFAULT_ACTIVATION`, sources in
-``data/settings/yu_morozov_settings.csv``): ReLU for FCP and LeNet, as the paper's text
+``lls_core/datafiles/settings/yu_morozov_settings.csv``): ReLU for FCP and LeNet, as the paper's text
 states and as the authors' code had it until commit b76bd85 (2026-01-07) switched LeNet
 to softplus (FCP: ReLU in d1697ac, softplus from 5a68028) after their weight files
 (5765fce, 2025-11-06) were published; softplus for the autoencoder (paper and code).
@@ -48,6 +50,10 @@ __all__ = [
     "train_full_batch",
     "DEMO_ARCHITECTURES",
     "build_demo",
+    "FCP",
+    "LeNet",
+    "Autoencoder",
+    "LSTMNet",
 ]
 
 

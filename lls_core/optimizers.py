@@ -869,6 +869,15 @@ def run(
     all runs have stopped or after ``max_iter`` updates. See :func:`run_many` to run
     several optimizers in the same tensor (same results, one gradient evaluation per
     iteration for all of them).
+
+    Example:
+        >>> import torch
+        >>> res = run("Adam", lambda p: (p ** 2).sum(-1), torch.tensor([[1.0, -2.0], [0.5, 0.5]]),
+        ...           hyper={"lr": 0.1}, max_iter=300, grad_tol=1e-3)
+        >>> res.status_names()   # one surface, two starts
+        [['converged', 'converged']]
+        >>> bool((res.final_loss < 1e-6).all())
+        True
     """
     return run_many(
         [optimizer], surfaces, starts,

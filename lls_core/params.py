@@ -53,7 +53,7 @@ def unflatten(model: nn.Module, w: Tensor) -> dict[str, Tensor]:
 @torch.no_grad()
 def assign(model: nn.Module, w: Tensor) -> nn.Module:
     """Copy the flat vector ``w`` of shape ``(d,)`` into ``model``'s parameters in place."""
-    for (name, p), v in zip(
+    for (_name, p), v in zip(
         [(n, p) for n, p in model.named_parameters() if p.requires_grad], unflatten(model, w).values()
     ):
         p.copy_(v)

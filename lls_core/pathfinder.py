@@ -10,14 +10,14 @@ authors' FourierPathFinder, their Eq. 3) or the single function
 ``c(t) = 2 t (1 - t)`` (``curve="bezier"``: a quadratic Bezier curve whose
 control point is ``(w1 + w2) / 2 + b``, Garipov et al. 2018). With ``b = 0``
 both are linear interpolation. On ``P`` equally spaced values of ``t`` the
-coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)
+coefficients ``b`` (shape ``(K, d)``) minimise (Eq. 4)::
 
     F(b) = sum_i L(w(t_i)) + lam * sum_i |w(t_{i+1}) - w(t_i)|^2
 
 with Adam; the path height is ``max_i L(w(t_i))`` (Eq. 5) and the length
 ``sum_i |w(t_{i+1}) - w(t_i)|``.
 
-Penalty weights (sources in ``data/settings/yu_morozov_settings.csv``): networks
+Penalty weights (sources in ``lls_core/datafiles/settings/yu_morozov_settings.csv``): networks
 :data:`NETWORK_LAMBDA` = 1e-3, the ``0.001 * smoothness_loss`` of the authors' network
 code in commits d1697ac, 5a68028 and e11b717 of github.com/jy856-jpg/path-finding (their
 head, 4e2128f, turned it into a ``Lambda`` argument that its one call leaves out); toy
@@ -67,7 +67,6 @@ from torch import Tensor, nn
 from . import checks
 from . import batched as _batched
 from . import engine as _engine
-from . import models as _models
 from . import params as _params
 
 __all__ = [
@@ -554,6 +553,15 @@ def find_path(
         Called as ``callback(step, objective)`` after each evaluation.
 
     Raises ``ValueError``/``TypeError`` naming the bad value before any work.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lls_core import surfaces
+    >>> a, z = torch.tensor([-0.62, -0.54], dtype=torch.float64), torch.tensor([0.49, -0.02], dtype=torch.float64)
+    >>> r = find_path(surfaces.get("toy"), a, z, n_terms=5, n_points=31, lam=35.0, lr=1e-2, steps=30)
+    >>> tuple(r.points.shape), r.height < r.linear_height   # the path passes lower than the straight line
+    ((31, 2), True)
     """
     a, z = _validate(
         f, w1, w2, data, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr, steps=steps,

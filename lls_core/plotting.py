@@ -14,6 +14,8 @@ from pathlib import Path
 
 import matplotlib
 
+from . import resources
+
 __all__ = [
     "OPTIMIZER_COLORS",
     "SET_COLORS",
@@ -34,6 +36,8 @@ __all__ = [
     "share_y_limits",
     "plural",
     "batch_colors",
+    "label",
+    "LABELS",
 ]
 
 # Fixed colours, chosen from colour-blind-safe palettes (Okabe-Ito + tab20 extras).
@@ -71,7 +75,21 @@ SET_COLORS: dict[str, str] = {
     "LBFGS-test": "#E8918A",
 }
 
+# Reader-facing names where a registry name is ambiguous: torch's L-BFGS (strong-Wolfe line
+# search) must never be mistaken for L-BFGS-GSS, the Yu & Morozov optimizer.
+LABELS: dict[str, str] = {"L-BFGS": "L-BFGS (torch)"}
+
 _ALIASES = {name.lower(): name for name in (*OPTIMIZER_COLORS, *SET_COLORS)}
+_ALIASES.update({shown.lower(): name for name, shown in LABELS.items()})
+
+
+def label(name: str) -> str:
+    """The name a figure legend or table shows for optimizer ``name``: ``"L-BFGS"`` -> ``"L-BFGS (torch)"``.
+
+    Names without a clearer label (``"L-BFGS-GSS"``, ``"SGD"``) come back unchanged, and
+    :func:`color` accepts both forms.
+    """
+    return LABELS.get(name, name)
 
 
 def color(name: str) -> str:
@@ -116,8 +134,9 @@ def use_style(context: str = "notebook") -> None:
 
 
 def figure_dir() -> Path:
-    """The folder figures are written to: ``$LLS_FIGURE_DIR`` or ``_build/figures``."""
-    return Path(os.environ.get("LLS_FIGURE_DIR", "_build/figures"))
+    """The folder figures are written to: ``$LLS_FIGURE_DIR``, else ``<root>/_build/figures`` (:func:`lls_core.resources.root`)."""
+    env = os.environ.get("LLS_FIGURE_DIR")
+    return Path(env) if env else resources.root() / "_build" / "figures"
 
 
 def save_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
@@ -451,10 +470,13 @@ def show_figure(fig: "matplotlib.figure.Figure", name: str) -> Path:
     Returns the path of the PNG.
     """
     import matplotlib.pyplot as plt
-    from IPython.display import Image, display
 
     path = save_figure(fig, name)
     plt.close(fig)
+    try:  # IPython comes with the ``book`` extra; without it the figure is only written
+        from IPython.display import Image, display
+    except ImportError:  # pragma: no cover
+        return path
     display(Image(filename=str(path)))
     return path
 

@@ -1,4 +1,4 @@
-"""Long study runs made outside the book build, and their derived results archived in ``data/results/<profile>/``.
+"""Long study runs made outside the book build, and their derived results archived in ``<root>/data/results/<profile>/``.
 
 A profile such as ``full`` (75 initialisations per optimizer, 1000 L-BFGS-GSS
 iterations) takes hours on a CPU, so it is trained apart from the book build, in
@@ -14,8 +14,9 @@ the background, with its runs in an artifact store outside git::
 early leaves comparable counts for every set. ``archive`` reads what is in the store
 and writes the derived results (per-run final losses and curves, the weight-set
 statistics, Table 1, provenance: command, git commit, machine, wall times, input
-checksums) into ``data/results/<profile>/``; the weights stay in the store. The
-chapters read the archive with :func:`load_archive`, offline.
+checksums) into ``<root>/data/results/<profile>/`` (:func:`archive_root`; ``<root>`` is the one
+writable root, :func:`lls_core.resources.root`: the checkout, or ``$LLS_ROOT``); the weights stay
+in the store. The chapters read the archive with :func:`load_archive`, offline.
 """
 
 from __future__ import annotations
@@ -37,15 +38,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import __version__, models, study
+from . import __version__, models, resources, study
 from .store import Store
 from .io import atomic_write
 from .train import NETWORK_OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "ARCHIVE_ROOT"]
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root"]
 
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARCHIVE_ROOT = _PROJECT_ROOT / "data" / "results"
+
+def archive_root() -> Path:
+    """The folder of the archives: ``<root>/data/results`` (:func:`lls_core.resources.root`)."""
+    return resources.root() / "data" / "results"
 
 
 def interleaved_tasks(
@@ -138,7 +141,7 @@ def train_background(
 
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(_PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+        out = subprocess.run(["git", "-C", str(resources.checkout() or resources.root()), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10, check=True)
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -186,7 +189,7 @@ def archive(
 ) -> Path:
     """Write the derived results of the finished runs of ``archs`` under ``profile`` into ``out_dir``.
 
-    ``out_dir`` (default ``data/results/<profile>/``) gets, atomically:
+    ``out_dir`` (default ``<root>/data/results/<profile>/``, :func:`archive_root`) gets, atomically:
     ``runs.csv`` (one row per finished run: final, minimum and early-stopping losses,
     steps, wall seconds, device, the run file's SHA-256), ``curves.npz`` (every
     finished run's training and test curve, float64, ``<arch>/<optimizer>/<seed>/train``
@@ -202,7 +205,7 @@ def archive(
 
     prof = study.get_profile(profile)
     st = Store(store)
-    out = Path(out_dir) if out_dir is not None else ARCHIVE_ROOT / prof.name
+    out = Path(out_dir) if out_dir is not None else archive_root() / prof.name
     rows, curves, t1, ws = [], {}, [], []
     missing: dict[str, list[int]] = {}
     checksums: set[str] = set()
@@ -386,7 +389,7 @@ def load_archive(profile: str = "full", root: str | os.PathLike[str] | None = No
     """The archived results of ``profile`` (``FileNotFoundError`` naming the folder when there are none)."""
     import pandas as pd
 
-    folder = Path(root) if root is not None else ARCHIVE_ROOT / profile
+    folder = Path(root) if root is not None else archive_root() / profile
     need = ["runs.csv", "table1.csv", "weight_stats.csv", "provenance.json", "curves.npz"]
     absent = [n for n in need if not (folder / n).is_file()]
     if absent:
@@ -434,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
         p.add_argument("--store", required=True, help="artifact store folder (outside git)")
     ar = sub.add_parser("archive", help="write the derived results of the finished runs into data/results/<profile>/")
-    ar.add_argument("--out", default=None, help="output folder (default data/results/<profile>)")
+    ar.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>; root: $LLS_ROOT or the checkout)")
     for p in (ar,):
         p.add_argument("--profile", required=True, choices=list(study.PROFILES))
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))

@@ -2,8 +2,8 @@
 
 Layout: ``<root>/runs/<arch>/<optimizer>/<key-hash>.pt``, one file per run, where
 ``root`` is the ``root`` argument, else ``$LLS_ARTIFACTS``, else ``artifacts/``
-under the project root. A run's *key* (:class:`RunKey`) is everything that
-determines its result: architecture, activation, optimizer name and every
+under the one writable root (:func:`lls_core.resources.root`: ``$LLS_ROOT`` or the
+checkout). A run's *key* (:class:`RunKey`) is everything that determines its result: architecture, activation, optimizer name and every
 hyperparameter, initialisation seed, data set name, split size and seed, the
 data's SHA-256 checksum, and the LSTM permutation seed. Its SHA-256 names the file.
 
@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, resources
 from .io import FileLock, atomic_write, clean_temp, quarantine, sha256_bytes
 from .train import RunResult
 
@@ -46,13 +46,12 @@ __all__ = ["RunKey", "Store", "MetadataMismatch", "CorruptArtifact", "default_ro
 
 FORMAT = 2
 """2: a content checksum over every field (format 1 had none; such files are recomputed)."""
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_root() -> Path:
-    """``$LLS_ARTIFACTS`` when set, else ``<project root>/artifacts``."""
+    """``$LLS_ARTIFACTS`` when set, else ``<root>/artifacts`` (:func:`lls_core.resources.root`)."""
     env = os.environ.get("LLS_ARTIFACTS")
-    return Path(env) if env else _PROJECT_ROOT / "artifacts"
+    return Path(env) if env else resources.root() / "artifacts"
 
 
 class MetadataMismatch(ValueError):

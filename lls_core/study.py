@@ -51,14 +51,13 @@ import dataclasses
 import functools
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 
-from . import cluster, data, models
+from . import cluster, data, models, resources
 from .store import RunKey, Store
 from .train import NETWORK_OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
@@ -85,7 +84,6 @@ __all__ = [
 ]
 
 DEFAULT_OPTIMIZERS: tuple[str, ...] = ("lbfgs_gss", "sgd")
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -359,7 +357,7 @@ def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None 
 
 @dataclass(frozen=True, eq=False)
 class StudyResult:
-    """All runs of one architecture's study. ``runs[optimizer]`` is a tuple of :class:`RunResult`, by seed."""
+    """All runs of one architecture's study. ``runs[optimizer]`` is a tuple of :class:`lls_core.train.RunResult`, by seed."""
 
     arch: str
     profile: Profile
@@ -424,14 +422,16 @@ def run_studies(
     """Train (or reuse) every run of each architecture's study under ``profile``; ``{arch: StudyResult}``.
 
     All missing runs of all architectures go to one pool of workers.
-    ``store``: a :class:`Store` or its root (default: :func:`lls_core.store.default_root`).
+    ``store``: a :class:`lls_core.store.Store` or its root (default: :func:`lls_core.store.default_root`).
     ``workers``: Dask worker processes of a LocalCluster (default: the CPU count, at
     most the number of missing runs); ``1`` runs in this process, through the same
     :func:`execute`. ``scheduler``: a Dask scheduler address (``"tcp://..."``; ``""``
     or ``None``: the LocalCluster, bound to 127.0.0.1, see :mod:`lls_core.cluster`)
     or a ``distributed.Client`` to use instead; the store must then be on a path
     every worker reaches (checked after the runs). ``device``: ``"cuda"`` / ``"cpu"``
-    (default: CUDA when available). A progress bar counts finished runs when ``progress``.
+    (default: CUDA when available). A progress bar counts finished runs, with the time
+    left, when ``progress`` (and always under ``lls-book run``, on its console; see
+    :mod:`lls_core.progress`).
     ``threads_per_run``: torch CPU threads inside each run (default 1: the study's
     parallelism is across runs, and several threads per tiny network only contend;
     one thread also makes serial and Dask results bit-identical). ``None`` keeps
@@ -459,10 +459,11 @@ def run_studies(
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
     device = device or default_device()
     if todo:
-        from tqdm import tqdm
+        from . import progress as _progress
 
         label = "+".join(archs) if len(archs) <= 2 else f"{len(archs)} networks"
-        bar = tqdm(total=len(every), initial=len(every) - len(todo), desc=f"{label} ({prof.name})", disable=not progress)
+        bar = _progress.bar(total=len(every), initial=len(every) - len(todo), desc=f"training {label} ({prof.name})",
+                            unit="runs", disable=not _progress.enabled(progress))
         root = str(st.root)
         # One ensemble per (architecture, optimizer): the runs share every evaluation, and the
         # serial and the Dask paths train the same ensembles (hence bit-identical runs).
@@ -483,7 +484,7 @@ def run_studies(
             else:
                 from distributed import as_completed
 
-                with cluster.client(addr, workers, quiet=not progress) as client:
+                with cluster.client(addr, workers, quiet=not _progress.enabled(progress)) as client:
                     futures = client.map(execute_ensemble, list(groups.values()), store_root=root, device=device,
                                          threads=threads_per_run, pure=False)
                     for fut in as_completed(futures):
@@ -524,6 +525,15 @@ def weight_sets(
     ``LBFGS-train``/``LBFGS-test`` with ``"lbfgs"`` among ``optimizers``). Reuses
     finished runs from the store and trains only the missing ones; ``kwargs`` go to
     :func:`run_study` (``store``, ``workers``, ``scheduler``, ``device``, ``progress``).
+
+    Example:
+        >>> import tempfile
+        >>> from lls_core.train import SGDConfig
+        >>> tiny = Profile("demo", n_train=100, n_test=50, n_inits=2, k_best=1,
+        ...                optimizers=(("sgd", SGDConfig(epochs=1)),))
+        >>> sets = weight_sets("fcp", tiny, ("sgd",), store=tempfile.mkdtemp(), workers=1, progress=False)
+        >>> sorted(sets), tuple(sets["SGD-train"].shape)   # K = k_best vectors of d = 42200
+        (['SGD-test', 'SGD-train'], (1, 42200))
     """
     return run_study(arch, profile, optimizers, **kwargs).weight_sets()
 
@@ -543,16 +553,14 @@ DATASET_LABELS: dict[str, str] = {
 def published(name: str = "table1") -> "Any":
     """A published table of Yu & Morozov (2026) as a pandas DataFrame indexed by ``arch``.
 
-    ``name``: ``"table1"`` (mean losses; ``data/published/yu_morozov_table1.csv``) or
-    ``"table_s1"`` (weight statistics; ``data/published/yu_morozov_table_s1.csv``).
+    ``name``: ``"table1"`` (mean losses; shipped ``published/yu_morozov_table1.csv``) or
+    ``"table_s1"`` (weight statistics; ``published/yu_morozov_table_s1.csv``), read through
+    :mod:`lls_core.resources`.
     """
-    import pandas as pd
-
     files = {"table1": "yu_morozov_table1.csv", "table_s1": "yu_morozov_table_s1.csv"}
     if name not in files:
         raise ValueError(f"unknown published table {name!r}; valid: {', '.join(files)}")
-    path = _PROJECT_ROOT / "data" / "published" / files[name]
-    return pd.read_csv(path, comment="#").set_index("arch")
+    return resources.read_csv(resources.files("published", files[name])).set_index("arch")
 
 
 def table1(results: dict[str, StudyResult], optimizers: Sequence[str] = DEFAULT_OPTIMIZERS) -> "Any":
@@ -645,5 +653,8 @@ def plot_loss_curves(results: dict[str, StudyResult], archs: Sequence[str], opti
             ax.set_ylabel(f"loss, {what}")
             ax.set_title(f"{NETWORK_NAMES[arch]}: {cls.label}")
             ax.legend(loc="best", fontsize="small")
+        # one y range and scale per network, so that its optimizers compare by eye
+        row_log = any(ax.get_yscale() == "log" for ax in axes[i])
+        plotting.share_y_limits(axes[i], log=row_log)
     fig.tight_layout()
     return fig

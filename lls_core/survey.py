@@ -1,7 +1,8 @@
 """The LLS survey as data: its tables, the counts its abstract quotes, and its diagrams.
 
 The survey's Tables 1, 2, 3, 5, 6, 7, its reference list, the numbers its abstract
-states, and the content of Figures 1, 5 and 6 live as CSV files in ``data/survey/``.
+states, and the content of Figures 1, 5 and 6 live as CSV files shipped with the package
+(``lls_core/datafiles/survey/``, read through :mod:`lls_core.resources`).
 Every file starts with ``#`` comment lines; the first names the source
 (``# source: ...``), further ones (``# note: ...`` or ``# published: ...``) say how the
 file was transcribed. :func:`read` parses a file, checks that its columns are
@@ -27,13 +28,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from . import resources
+
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
     import matplotlib.figure
     import networkx as nx
 
 __all__ = [
-    "DATA_DIR",
     "SCHEMAS",
     "SurveyTable",
     "SurveyCounts",
@@ -56,9 +58,6 @@ __all__ = [
     "draw_levels",
     "draw_lineage",
 ]
-
-DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data" / "survey"
-"""Default folder of the survey's data files (``<repo>/data/survey``)."""
 
 # Column name -> type: "int", "int?" (may be empty), "bool", "bool?", "str".
 SCHEMAS: dict[str, dict[str, str]] = {
@@ -101,7 +100,7 @@ class SurveyTable:
     """One parsed data file: ``frame`` has exactly the columns of ``SCHEMAS[name]``."""
 
     name: str
-    path: Path
+    path: "Path | resources.Traversable"
     source: str
     """The text of the file's ``# source:`` line."""
     notes: tuple[str, ...]
@@ -185,7 +184,8 @@ def read(name: str, data_dir: str | Path | None = None) -> SurveyTable:
     """
     if name not in SCHEMAS:
         raise KeyError(f"unknown survey data file {name!r}; known: {', '.join(SCHEMAS)}")
-    path = Path(data_dir if data_dir is not None else DATA_DIR) / f"{name}.csv"
+    folder = Path(data_dir) if data_dir is not None else resources.files("survey")  # default: the shipped files
+    path = folder / f"{name}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"survey data file {path} does not exist")
     lines = path.read_text(encoding="utf-8").splitlines()

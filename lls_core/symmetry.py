@@ -47,7 +47,7 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping
 
 import numpy as np
 import torch
@@ -56,6 +56,9 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from lls_core import models, params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["GROUPS", "Alignment", "Consensus", "group_sizes", "permute", "random_perms", "align", "consensus",
            "interpolation_losses", "AUTHORS_LSTM_FILE", "AUTHORS_LSTM_MD5", "AUTHORS_PERM_SEED",
@@ -222,7 +225,7 @@ def _match(arch: str, ref: np.ndarray, w: np.ndarray, max_iter: int, rng: np.ran
     best = float(ref @ _permute(arch, w, perms))
     tol = 1e-12 * (float(ref @ ref) + float(w @ w))
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         changed = False
         for g in rng.permutation(list(sizes)):
             n = sizes[g]
@@ -363,7 +366,7 @@ def consensus(arch: str, w: Tensor, *, max_passes: int = 20, max_iter: int = 100
     cur = x.copy()
     total = cur.sum(0)
     converged, passes = False, 0
-    for passes in range(1, max_passes + 1):
+    for passes in range(1, max_passes + 1):  # noqa: B007 (the count is returned)
         changed = False
         for i in rng.permutation(k):
             ref = (total - cur[i]) / (k - 1)
@@ -472,7 +475,7 @@ def align_activations(arch: str, reference: Tensor, w: Tensor, x: Tensor, *, act
     zb = unit_activations(arch, torch.from_numpy(a), x, activation=activation, perm_seed=perm_seed)
     perms = {}
     with _one_blas_thread():
-        for g, n in GROUPS[arch].items():
+        for g in GROUPS[arch]:
             u, v = za[g].double().numpy(), zb[g].double().numpy()
             u = (u - u.mean(1, keepdims=True)) / (u.std(1, keepdims=True) + 1e-12)
             v = (v - v.mean(1, keepdims=True)) / (v.std(1, keepdims=True) + 1e-12)
@@ -515,7 +518,7 @@ def align_sets(arch: str, sets: Mapping[str, Tensor], *, mode: SetMode = "per_se
                seed: int = 0) -> SetAlignment:
     """Bring every set into one coordinate system of hidden units.
 
-    ``sets``: ``{name: (K_name, d)}`` (e.g. :attr:`lls_core.topography.Topography.sets`).
+    ``sets``: ``{name: (K_name, d)}`` (e.g. the ``sets`` of a :class:`lls_core.topography.Topography`).
 
     * ``"per_set"`` (default): each set is aligned to its own consensus
       (:func:`consensus`); then the sets' consensus means are aligned to each other
@@ -676,37 +679,19 @@ AUTHORS_LSTM_MD5 = "087bb1f40bafe9e0086f22f8e18f2d69"
 AUTHORS_PERM_SEED = 1234
 """The authors' pixel-permutation seed (build the LSTM with ``perm_seed=AUTHORS_PERM_SEED`` to evaluate them)."""
 
-_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _authors_module():  # noqa: ANN202 - the optional lls_core.authors module, or None
-    try:
-        from lls_core import authors
-    except ImportError:
-        return None
-    return authors if hasattr(authors, "locate") and hasattr(authors, "load_weights") else None
-
-
 def authors_lstm_path() -> Path | None:
-    """Where the authors' 48 LSTM solutions are, or ``None``.
+    """Where the authors' 48 LSTM solutions are, or ``None`` (:func:`lls_core.authors.locate`).
 
-    Looked for in ``$LLS_AUTHORS_DIR``, ``<project>/.lls-data/authors`` and
-    ``<project>/../shared/data/authors``, in that order (through
-    ``lls_core.authors.locate`` where that module exists). The file has no licence, so
-    the project never ships it.
+    Looked for in ``$LLS_AUTHORS_DIR`` and ``<root>/.lls-data/authors``. The file has no
+    licence, so the project never ships it.
     """
-    shared = _authors_module()
-    if shared is not None:  # the package's own loader, once it is there
-        return shared.locate("lstm")
-    dirs = [os.environ.get("LLS_AUTHORS_DIR"), _ROOT / ".lls-data" / "authors", _ROOT / ".." / "shared" / "data" / "authors"]
-    for d in dirs:
-        if d and (Path(d) / AUTHORS_LSTM_FILE).is_file():
-            return Path(d) / AUTHORS_LSTM_FILE
-    return None
+    from lls_core import authors
+
+    return authors.locate("lstm")
 
 
 def authors_lstm_weights(path: str | os.PathLike[str] | None = None) -> Tensor:
-    """The authors' best 48 L-BFGS-GSS LSTM training solutions: float32 ``(48, 15456)``.
+    """The authors' best 48 L-BFGS-GSS LSTM training solutions: float32 ``(48, 15456)`` (:func:`lls_core.authors.load_weights`).
 
     Their flat layout is ``nn.LSTM(28, 48)`` (``weight_ih_l0``, ``weight_hh_l0``,
     ``bias_ih_l0``, ``bias_hh_l0``) then ``Linear(48, 10, bias=False)``: the same order
@@ -715,20 +700,6 @@ def authors_lstm_weights(path: str | os.PathLike[str] | None = None) -> Tensor:
     ``allow_pickle=False`` and checked (MD5, shape, finiteness). Raises
     ``FileNotFoundError`` when the file is absent (see :func:`authors_lstm_path`).
     """
-    from lls_core import data
+    from lls_core import authors
 
-    shared = _authors_module()
-    if shared is not None:
-        return shared.load_weights("lstm", path)
-    p = Path(path) if path is not None else authors_lstm_path()
-    if p is None or not p.is_file():
-        raise FileNotFoundError(f"{AUTHORS_LSTM_FILE} not found (looked at {path!r} / $LLS_AUTHORS_DIR, "
-                                f"{_ROOT / '.lls-data' / 'authors'}, {_ROOT / '..' / 'shared' / 'data' / 'authors'})")
-    got = data.md5sum(p)
-    if got != AUTHORS_LSTM_MD5:
-        raise ValueError(f"{p}: MD5 {got}, expected {AUTHORS_LSTM_MD5} (the published file)")
-    a = np.load(p, allow_pickle=False)
-    d = models.PARAM_COUNTS["lstm"]
-    if a.ndim != 2 or a.shape[1] != d or not np.isfinite(a).all():
-        raise ValueError(f"{p}: shape {a.shape}, expected finite (K, {d})")
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    return authors.load_weights("lstm", path)

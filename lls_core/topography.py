@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from torch import Tensor, nn
 
-from lls_core import data, landscape, models, stats
+from lls_core import data, landscape, models, resources, stats
 from lls_core.landscape import Barriers, PathConfig, SharpnessSet
 
 __all__ = [
@@ -852,6 +852,21 @@ def claims(topos: Topography | Mapping[str, Topography],
     exception; the length gap that persists) need their interval inside the margins
     (:data:`MARGIN_AUC`, :data:`MARGIN_CL`, :data:`MARGIN_RATIO`). ``keys``: only those claims
     (see the ``key`` column), e.g. ``["barriers_sgd_lower"]``.
+
+    Example: synthetic sets of 12 vectors, BFGS on a sphere of radius 2, SGD on radius 1.
+
+    >>> import torch
+    >>> from lls_core import models
+    >>> g = torch.Generator().manual_seed(0)
+    >>> u = torch.randn(3, 12, 300, generator=g, dtype=torch.float64)
+    >>> u = u / u.norm(dim=2, keepdim=True)
+    >>> sets = {"BFGS-train": 2 * u[0], "SGD-train": u[1], "SGD-test": u[2]}
+    >>> topo = Topography("fcp", "demo", 12, 12, models.build("fcp"), None, sets)
+    >>> table = claims(topo, n_boot=200, keys=["spread"])
+    >>> table.frame.loc[0, "claim"], table.frame.loc[0, "verdict"]
+    ('BFGS weights more spread (per-solution s.d.)', 'supported')
+    >>> table.frame.loc[1, "verdict"]  # no BFGS-test set here
+    'needs set BFGS-test'
     """
     if isinstance(topos, Topography):
         tmap: dict[str, Topography] = {topos.arch: topos}
@@ -1078,19 +1093,14 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
     return pd.DataFrame(rows)
 
 
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
 def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """Yu & Morozov's Table S1 (published values) as a DataFrame: ``arch``, ``set``, ``mean``, ``std``.
 
-    Read from ``data/published/yu_morozov_table_s1.csv`` (``#`` lines name the source; its
+    Read from the shipped ``published/yu_morozov_table_s1.csv`` (or ``path``; ``#`` lines name the source; its
     ``weight_set`` column is returned as ``set``).
     """
-    p = Path(path) if path is not None else _PROJECT_ROOT / "data" / "published" / "yu_morozov_table_s1.csv"
-    if not p.is_file():
-        raise FileNotFoundError(f"published Table S1 not found at {p}")
-    df = pd.read_csv(p, comment="#")
+    p = path if path is not None else resources.files("published", "yu_morozov_table_s1.csv")
+    df = resources.read_csv(p)
     if "weight_set" in df.columns and "set" not in df.columns:  # the training chapter's column name
         df = df.rename(columns={"weight_set": "set"})
     missing = {"arch", "set", "mean", "std"} - set(df.columns)

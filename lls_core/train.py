@@ -12,13 +12,13 @@ the run's contribution to a "test" weight set).
 Optimizers are frozen dataclass configurations registered in :data:`NETWORK_OPTIMIZERS`
 (not the 2-D surface rules of :data:`lls_core.optimizers.SURFACE_RULES`):
 
-========== ======================= ========== ======================================
-name       class                   set prefix what it is
-========== ======================= ========== ======================================
-``sgd``        :class:`SGDConfig`        SGD   torch SGD, 64-image mini-batches, epochs
-``lbfgs_gss``  :class:`LBFGSGSSConfig`   BFGS  the authors' L-BFGS-GSS, full batch, iterations
-``lbfgs``      :class:`TorchLBFGSConfig` LBFGS torch L-BFGS with strong-Wolfe line search
-========== ======================= ========== ======================================
+=============  ==========================  ==========  ==============================================
+name           class                       set prefix  what it is
+=============  ==========================  ==========  ==============================================
+``sgd``        :class:`SGDConfig`          SGD         torch SGD, 64-image mini-batches, epochs
+``lbfgs_gss``  :class:`LBFGSGSSConfig`     BFGS        the authors' L-BFGS-GSS, full batch, iterations
+``lbfgs``      :class:`TorchLBFGSConfig`   LBFGS       torch L-BFGS with strong-Wolfe line search
+=============  ==========================  ==========  ==============================================
 
 A new optimizer is a frozen dataclass subclass of :class:`NetworkOptimizerConfig`
 with class attributes ``name``, ``label`` (display name, a key of

@@ -822,7 +822,11 @@ def plot_slice(
     ax.set_aspect("equal")
     ax.set_title(title)
     if colorbar:
-        ax.figure.colorbar(cs, ax=ax, shrink=0.85, label="log10 training loss" if log else "training loss")
+        from .plotting import colorbar_ticks
+
+        # round ticks, not the contour levels (which print as 0.235, 0.470, -0.000)
+        ax.figure.colorbar(cs, ax=ax, shrink=0.85, label="log₁₀ training loss" if log else "training loss",
+                           ticks=colorbar_ticks(lo, hi))
     return cs
 
 

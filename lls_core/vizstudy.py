@@ -44,7 +44,7 @@ import scipy.stats as sps
 import torch
 from torch import Tensor, nn
 
-from lls_core import hessian, models, params
+from lls_core import hessian, models
 from lls_core import visualize as vz
 
 __all__ = [

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from lls_core import authors, cli, data, models, params
+from lls_core import authors, cli, data, models, params, resources
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("LLS_SHARED_DIR", ROOT.parent / "shared"))
@@ -92,7 +92,7 @@ def test_load_refuses_a_foreign_file(tmp_path):
 
 def test_stored_derived_numbers_are_complete_and_sourced():
     d = authors.read_derived()
-    text = authors.DERIVED_PATH.read_text()
+    text = resources.files(*authors.DERIVED).read_text()
     assert "087bb1f40bafe9e0086f22f8e18f2d69" in text and "python -m lls_core.authors derive" in text
     assert "lls_core" in text and "not published" in text
     assert d["n_vectors"] == 48 and d["d"] == 15456
@@ -164,7 +164,7 @@ def test_landscape_settings_refuse_bad_values(bad, match):
 
 def test_stored_landscape_numbers_are_complete_and_sourced():
     st = authors.read_landscape()
-    text = authors.LANDSCAPE_PATH.read_text()
+    text = resources.files(*authors.LANDSCAPE).read_text()
     s = authors.LANDSCAPE_SETTINGS
     for needle in ("087bb1f40bafe9e0086f22f8e18f2d69", "python -m lls_core.authors derive-landscape", "lls_core ",
                    "torch ", "numpy ", "commit ", "not published", f"study profile {s.book_profile!r}",
@@ -195,7 +195,7 @@ def test_stored_landscape_numbers_are_complete_and_sourced():
 
 def test_landscape_facts_follow_the_stored_numbers(tmp_path):
     """The verdicts come from the stored statistics: change them and the verdict changes."""
-    text = authors.LANDSCAPE_PATH.read_text()
+    text = resources.files(*authors.LANDSCAPE).read_text()
     lines = text.splitlines()
 
     def with_values(**new):
@@ -229,5 +229,7 @@ def test_stored_landscape_rows_recompute():
     assert {"barrier.within.train.0.height", "barrier.cross.train.0.height", "distance.centroid_gap",
             "kpca.rbf.auc"} <= set(got)
     for k, v in got.items():
-        tol = 1e-5 if k.startswith("barrier.") else 1e-9
-        assert stored[k] == pytest.approx(v, rel=tol, abs=1e-12, nan_ok=True), k
+        # Path losses are float32 sums over images: near the authors' training loss (~1e-6 nats) the
+        # rounding of another machine's kernels is ~1e-8 absolute, hence the absolute floor for paths.
+        rel, abs_ = (1e-5, 1e-7) if k.startswith("barrier.") else (1e-9, 1e-12)
+        assert stored[k] == pytest.approx(v, rel=rel, abs=abs_, nan_ok=True), k

@@ -30,7 +30,7 @@ def test_outputs_equal_functional_call_at_every_row(arch):
 def test_factored_first_stage_equals_direct(arch):
     """W = C @ V: the first stage mixed from the basis rows gives the same losses as running it at W."""
     m, x, y, w, g = _problem(arch)
-    V = torch.stack([w, 0.1 * torch.randn_like(w), 0.1 * torch.randn_like(w)])
+    V = torch.stack([w, 0.1 * torch.randn(w.shape, generator=g), 0.1 * torch.randn(w.shape, generator=g)])
     C = torch.cat([torch.ones(7, 1), torch.rand(7, 2, generator=g) * 2 - 1], dim=1)
     direct = batched.affine_losses(m, C, V, x, y, factor=False)
     factored = batched.affine_losses(m, C, V, x, y)
@@ -79,7 +79,7 @@ def test_other_modules_are_refused_and_bad_options_named():
     mlp = models.build_demo("mlp", depth=1, width=4)
     assert not batched.supports(mlp)
     with pytest.raises(TypeError, match="DemoMLP"):
-        batched.outputs(mlp, params.flatten(mlp)[None], torch.rand(2, 1, 28, 28))
+        batched.outputs(mlp, params.flatten(mlp)[None], torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
     m, x, y, w, _ = _problem("fcp", n=4)
     f = hessian.flat_loss(m, x, y)
     with pytest.raises(ValueError, match="batched='fast'"):

@@ -263,16 +263,6 @@ def test_page_loads_in_browser(entry, browser, server):
     assert not severe, f"{entry}: console errors: {severe}"
 
 
-def test_environment_yml_lists_the_pinned_dependencies():
-    import tomllib
-
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
-    env = (ROOT / "environment.yml").read_text()
-    missing = [p for p in pins if p not in env]
-    assert not missing, f"environment.yml lacks {missing} (keep it in step with pyproject.toml)"
-
-
 def test_every_cited_key_is_in_the_bibliography_once():
     import re
 

@@ -1,10 +1,12 @@
 """The embedded mnist-5k data set: shapes, ranges, stratification, determinism, bad input."""
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
 
-from lls_core import data
+from lls_core import data, resources
 
 
 def test_mnist5k_shapes_and_ranges():
@@ -19,14 +21,14 @@ def test_mnist5k_shapes_and_ranges():
 
 def test_embedded_official_test_set():
     for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        assert data.md5sum(data.EMBEDDED_DIR / f"{stem}.gz") == data.MNIST_FILES[stem].md5_gz
+        assert hashlib.md5(resources.files("mnist", f"{stem}.gz").read_bytes()).hexdigest() == data.MNIST_FILES[stem].md5_gz
     assert data.MNIST_FILES["t10k-images-idx3-ubyte"].md5_gz == "9fb629c4189551a2d022fa330f9573f3"
     assert data.MNIST_FILES["t10k-labels-idx1-ubyte"].md5_gz == "ec29112dd5afa0611ce80d1b7f02629c"
     x, y = data.official_test_set()
     assert x.shape == (10000, 28, 28) and y.shape == (10000,)
     assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert list(data.TEST_LABEL_COUNTS) == np.bincount(y).tolist()
-    assert (data.EMBEDDED_DIR / "ATTRIBUTION.md").read_text().count("CC BY-SA 3.0") >= 1
+    assert resources.files("mnist", "ATTRIBUTION.md").read_text().count("CC BY-SA 3.0") >= 1
     # The default data set's test split is exactly that set (all of it, same order).
     ds = data.load("mnist-5k")
     assert torch.equal(ds.y_test, torch.from_numpy(y.astype(np.int64)))
@@ -35,11 +37,11 @@ def test_embedded_official_test_set():
 
 def test_embedded_test_file_checked_before_use(tmp_path, monkeypatch):
     for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        (tmp_path / f"{stem}.gz").write_bytes((data.EMBEDDED_DIR / f"{stem}.gz").read_bytes())
+        (tmp_path / f"{stem}.gz").write_bytes(resources.files("mnist", f"{stem}.gz").read_bytes())
     with open(tmp_path / "t10k-labels-idx1-ubyte.gz", "r+b") as f:
         f.seek(100)
         f.write(b"\x00\x01")
-    monkeypatch.setattr(data, "EMBEDDED_DIR", tmp_path)
+    monkeypatch.setattr(resources, "files", lambda *parts: tmp_path.joinpath(*parts[1:]))  # the packaged folder
     with pytest.raises(data.ChecksumError, match="t10k-labels-idx1-ubyte.gz"):
         data.official_test_set()
 
@@ -66,12 +68,10 @@ def test_bad_input(kwargs, match):
 # --- the IDX reader, checksums and the download (full MNIST) -------------------------------
 
 import gzip  # noqa: E402
-import hashlib  # noqa: E402
 import http.server  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 import os  # noqa: E402
 

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from torch.func import functional_call
 
 from lls_core import engine, models, params
 

@@ -94,7 +94,8 @@ def test_distances_refuse_a_nan_origin():
 def test_pair_barrier_refuses_mismatched_dtypes_and_labels():
     model = models.build("fcp")
     d = sum(p.numel() for p in model.parameters())
-    x, y = torch.rand(12, 1, 28, 28), torch.randint(0, 10, (12,))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(12, 1, 28, 28, generator=g), torch.randint(0, 10, (12,), generator=g)
     w = torch.zeros(d)
     with pytest.raises(ValueError, match="must share one dtype"):
         landscape.pair_barrier(model, x, y, w.double(), w.double(), landscape.PathConfig(steps=0, n_points=3))
@@ -144,7 +145,8 @@ def test_find_path_refuses_mixed_dtypes_before_any_work():
 
     model = models.build("fcp")
     d = sum(p.numel() for p in model.parameters())
-    x, y = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 1, 28, 28, generator=g), torch.randint(0, 10, (8,), generator=g)
     with pytest.raises(ValueError, match="dtypes differ \\(w1 torch.float64, w2 torch.float64, the module torch.float32"):
         pathfinder.find_path(model, torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64), data=(x, y),
                              steps=1, n_points=3)

@@ -3,7 +3,6 @@ with exit status 2, one line naming it, within seconds, and without touching a f
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -64,7 +63,7 @@ def guarded(tmp_path, monkeypatch):
 
 def _tree_state(root: Path) -> dict[str, int]:
     out = {}
-    for base in ("notebooks", "_build", "artifacts", "data"):
+    for base in ("notebooks", "_build", "artifacts", "data", "lls_core/datafiles"):
         folder = root / base
         if folder.is_dir():
             for p in folder.rglob("*"):

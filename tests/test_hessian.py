@@ -8,26 +8,11 @@ from torch import nn
 from lls_core import hessian, params
 
 
-class Tiny(nn.Module):
-    """6 -> 5 -> 3 tanh classifier (d = 53), float64: small enough for an explicit Hessian."""
-
-    task = "classify"
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(6, 5)
-        self.fc2 = nn.Linear(5, 3)
-
-    def forward(self, x):
-        return self.fc2(torch.tanh(self.fc1(x)))
-
-
 @pytest.fixture(scope="module")
-def problem():
-    torch.manual_seed(0)
-    model = Tiny().double()
-    x = torch.randn(40, 6, dtype=torch.float64)
-    y = torch.randint(0, 3, (40,))
+def problem(make_mlp, make_data):
+    """6 -> 5 -> 3 tanh classifier (d = 53), float64: small enough for an explicit Hessian."""
+    model = make_mlp((6, 5, 3), "tanh", seed=0, dtype=torch.float64)
+    x, y = make_data(40, 6, 3, seed=0, dtype=torch.float64)
     # move a little downhill so the point is not a random one
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     for _ in range(200):
@@ -43,7 +28,7 @@ def problem():
 def test_hvp_matches_dense_hessian(problem):
     _, _, _, f, w, H, _ = problem
     hvp = hessian.make_hvp(f, w)
-    v = torch.randn(w.numel(), dtype=torch.float64)
+    v = torch.randn(w.numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(hvp(v), H @ v, atol=1e-10)
     assert torch.allclose(H, H.T, atol=1e-10)
 

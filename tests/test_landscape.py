@@ -13,20 +13,6 @@ from lls_core import models, params, stats
 from lls_core.io import ArtifactWarning
 
 
-class TinyClassifier(nn.Module):
-    """4-5-3 softplus classifier (d = 20 + 5 + 15 + 3 = 43)."""
-
-    task = "classify"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(4, 5)
-        self.fc2 = nn.Linear(5, 3)
-
-    def forward(self, x):
-        return self.fc2(nn.functional.softplus(self.fc1(x)))
-
-
 class LinearAutoencoder(nn.Module):
     """x -> W x (no bias): MSE reconstruction loss with a Hessian known in closed form."""
 
@@ -45,30 +31,6 @@ def _shells(k=24, d=200, r_in=1.0, r_out=1.6, seed=0):
     u = torch.randn(2 * k, d, generator=g, dtype=torch.float64)
     u = u / u.norm(dim=1, keepdim=True)
     return {"inner": r_in * u[:k], "outer": r_out * u[k:]}
-
-
-def _data(n=60, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, 4, generator=g)
-    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
-    return x, y
-
-
-def _trained_set(k=4, steps=150):
-    """k solutions of the tiny classifier from different seeds (a short full-batch Adam run each)."""
-    x, y = _data()
-    model = TinyClassifier()
-    out = []
-    for s in range(k):
-        torch.manual_seed(s)
-        m = TinyClassifier()
-        opt = torch.optim.Adam(m.parameters(), lr=0.05)
-        for _ in range(steps):
-            opt.zero_grad()
-            nn.functional.cross_entropy(m(x), y).backward()
-            opt.step()
-        out.append(params.flatten(m))
-    return model, x, y, torch.stack(out)
 
 
 # ----------------------------------------------------------------------------- sets
@@ -145,13 +107,14 @@ def test_rbf_separates_concentric_shells_but_linear_pca_does_not():
 
 
 def test_kernel_pca_bad_input():
-    a = torch.randn(5, 8)
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(5, 8, generator=g)
     with pytest.raises(ValueError, match="kernel"):
         ls.kernel_pca(a, a, kernel="laplace")
     with pytest.raises(ValueError, match="gamma"):
         ls.kernel_pca(a, a, gamma=-1.0)
     with pytest.raises(ValueError, match="disagree on d"):
-        ls.kernel_pca(a, torch.randn(5, 9))
+        ls.kernel_pca(a, torch.randn(5, 9, generator=g))
 
 
 # ----------------------------------------------------------------------------- barriers
@@ -171,8 +134,8 @@ def test_path_config_validation():
         ls.PathConfig(lam=-1.0)
 
 
-def test_barrier_zero_steps_is_the_straight_line_and_search_lowers_it():
-    model, x, y, w = _trained_set()
+def test_barrier_zero_steps_is_the_straight_line_and_search_lowers_it(trained_set):
+    model, x, y, w = trained_set()
     line = ls.pair_barrier(model, x, y, w[0], w[1], ls.PathConfig(n_points=11, steps=0))
     assert line.height == pytest.approx(line.linear_height)
     assert line.height >= line.endpoint_loss - 1e-6
@@ -182,8 +145,8 @@ def test_barrier_zero_steps_is_the_straight_line_and_search_lowers_it():
     assert found.length >= float((w[0] - w[1]).norm()) - 1e-4  # no path is shorter than the chord
 
 
-def test_barriers_resume_from_cache(tmp_path: Path):
-    model, x, y, w = _trained_set()
+def test_barriers_resume_from_cache(tmp_path: Path, trained_set):
+    model, x, y, w = trained_set()
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
     first = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
     assert first.n_cached == 0 and len(list(tmp_path.glob("pair-*.npz"))) == 4
@@ -219,10 +182,10 @@ def _rewrite(path: Path, **changes) -> None:
 
 
 @pytest.mark.parametrize("damage", ["altered_height", "nan_height", "nan_height_resummed", "zero_bytes", "junk"])
-def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage: str):
+def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage: str, trained_set):
     from lls_core import io as lio
 
-    model, x, y, w = _trained_set()
+    model, x, y, w = trained_set()
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
     first = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path)
     victim = sorted(tmp_path.glob("pair-*.npz"))[0]
@@ -251,25 +214,21 @@ def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage:
     assert ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path).n_cached == 3
 
 
-def test_barriers_on_dask_equal_serial():
-    from dask.distributed import Client, LocalCluster
-
-    model, x, y, w = _trained_set(k=3)
+def test_barriers_on_dask_equal_serial(trained_set, dask_client):
+    model, x, y, w = trained_set(k=3)
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
     serial = ls.barriers(model, x, y, w, n_pairs=3, config=cfg)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl, \
-            Client(cl) as client:
-        spread = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, client=client)
-        # a second call on the same client with the same model and other data (the test landscape)
-        other = ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg, client=client)
+    spread = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, client=dask_client)
+    # a second call on the same client with the same model and other data (the test landscape)
+    other = ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg, client=dask_client)
     np.testing.assert_allclose(spread.height, serial.height, rtol=1e-5)
     np.testing.assert_allclose(other.height, ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg).height,
                                rtol=1e-5)
     np.testing.assert_allclose(spread.length, serial.length, rtol=1e-5)
 
 
-def test_barriers_bad_input():
-    model, x, y, w = _trained_set(k=2, steps=1)
+def test_barriers_bad_input(trained_set):
+    model, x, y, w = trained_set(k=2, steps=1)
     with pytest.raises(ValueError, match="model has"):
         ls.barriers(model, x, y, torch.zeros(3, 7), n_pairs=1)
     with pytest.raises(ValueError, match="landscape"):
@@ -293,8 +252,8 @@ def test_sharpness_of_linear_autoencoder_matches_closed_form():
     assert abs(res.trace - exact_trace) < 4 * res.trace_se + 1e-9
 
 
-def test_sharpness_of_tiny_classifier_matches_dense_hessian():
-    model, x, y, w = _trained_set(k=1)
+def test_sharpness_of_tiny_classifier_matches_dense_hessian(trained_set):
+    model, x, y, w = trained_set(k=1)
     w0 = w[0].double()
     model = model.double()
     xd = x.double()
@@ -308,8 +267,8 @@ def test_sharpness_of_tiny_classifier_matches_dense_hessian():
     np.testing.assert_allclose(many.top_eigenvalue, res.top_eigenvalue, rtol=1e-4)
 
 
-def test_barriers_found_together_equal_one_at_a_time():
-    model, x, y, w = _trained_set(k=4)
+def test_barriers_found_together_equal_one_at_a_time(trained_set):
+    model, x, y, w = trained_set(k=4)
     cfg = ls.PathConfig(n_points=7, steps=4, lr=0.01, fine_points=31)
     together = ls.barriers(model, x, y, w, n_pairs=5, config=cfg, pair_batch=5)
     alone = ls.barriers(model, x, y, w, n_pairs=5, config=cfg, pair_batch=1)

@@ -273,7 +273,8 @@ REGISTRY_SURFACES = ["rosenbrock", "himmelblau", "case1", "case2", "fig2b", "toy
 def test_matches_scipy_lbfgsb_on_registry_surfaces(name):
     """From 4 random starts in the domain: both optimizers end at a listed minimum; where they
     reach the same one, at the same point and height."""
-    surfaces = pytest.importorskip("lls_core.surfaces")
+    from lls_core import surfaces
+
     surf = surfaces.get(name)
     minima = np.array(surf.minima)
     (x0, x1), (y0, y1) = surf.domain
@@ -402,13 +403,15 @@ def test_no_decrease_takes_no_step_and_clears_history():
 
 # ----------------------------------------------------------------------------- the torch contract
 
-def small_problem(seed: int = 0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(64, 5, generator=gen)
-    y = torch.randint(0, 3, (64,), generator=gen)
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 8), nn.Softplus(), nn.Linear(8, 3))
-    return model, x, y
+@pytest.fixture
+def small_problem(make_mlp, make_data):
+    """``small_problem(seed)``: a 5-8-3 softplus classifier and 64 labelled points, both from ``seed``."""
+
+    def build(seed: int = 0):
+        x, y = make_data(64, 5, 3, seed=seed)
+        return make_mlp((5, 8, 3), "softplus", seed=seed), x, y
+
+    return build
 
 
 def model_closure(opt, model, x, y, counter=None):
@@ -424,7 +427,7 @@ def model_closure(opt, model, x, y, counter=None):
     return closure
 
 
-def test_line_search_is_forward_only():
+def test_line_search_is_forward_only(small_problem):
     model, x, y = small_problem()
     opt = LBFGSGSS(model.parameters())
     counter: dict = {}
@@ -437,7 +440,7 @@ def test_line_search_is_forward_only():
     assert all(n1 <= n0 for n0, n1 in zip(diag.loss, diag.new_loss))
 
 
-def test_save_restore_mid_run_gives_the_same_trajectory():
+def test_save_restore_mid_run_gives_the_same_trajectory(small_problem):
     n, k = 14, 6
     model, x, y = small_problem(1)
     opt = LBFGSGSS(model.parameters(), history_size=4)
@@ -482,7 +485,7 @@ def test_state_dict_restores_hyperparameters():
 
 # ----------------------------------------------------------------------------- bad input
 
-def test_closure_that_always_calls_backward_gets_a_clear_error():
+def test_closure_that_always_calls_backward_gets_a_clear_error(small_problem):
     model, x, y = small_problem()
     opt = LBFGSGSS(model.parameters())
 
@@ -637,7 +640,7 @@ def test_run_optimizer_bad_input():
         run_optimizer("BGD", [torch.zeros(2)], lambda: w.sum(), 2)
 
 
-def test_accepted_point_has_exactly_the_measured_loss():
+def test_accepted_point_has_exactly_the_measured_loss(small_problem):
     model, x, y = small_problem(2)
     opt = LBFGSGSS(model.parameters())
     closure = model_closure(opt, model, x, y)

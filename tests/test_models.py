@@ -14,8 +14,9 @@ def test_parameter_count_matches_paper(name):
 @pytest.mark.parametrize("name", models.ARCHITECTURES)
 def test_output_shape_and_loss(name):
     m = models.build(name)
-    x = torch.rand(5, 1, 28, 28)
-    y = torch.randint(0, 10, (5,))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (5,), generator=g)
     out = m(x)
     expected = (5, 10) if models.is_classifier(m) else (5, 1, 28, 28)
     assert tuple(out.shape) == expected
@@ -34,7 +35,8 @@ def test_build_is_deterministic_and_seed_dependent(name):
 def test_flat_roundtrip_and_functional_loss(name):
     m = models.build(name, seed=1)
     w = params.flatten(m)
-    x, y = torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(4, 1, 28, 28, generator=g), torch.randint(0, 10, (4,), generator=g)
     assert torch.allclose(models.loss(m, x, y), models.loss(m, x, y, params.unflatten(m, w)))
     other = params.flatten(models.build(name, seed=2))
     params.assign(m, other)
@@ -55,7 +57,7 @@ def test_bad_names_raise(bad):
 
 
 def test_activation_is_used():
-    x = torch.rand(2, 1, 28, 28)
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     a = models.build("fcp", activation="softplus", seed=0)(x)
     b = models.build("fcp", activation="relu", seed=0)(x)
     assert not torch.allclose(a, b)

@@ -94,3 +94,9 @@ def test_batch_colors_are_ordered_distinct_and_not_optimizer_colours():
     assert not taken & {c.lower() for c in cols.values()}
     assert plotting.batch_colors([16, 64]) == {16: cols[16], 64: plotting.batch_colors([16, 64])[64]}
     assert plotting.batch_colors([]) == {}
+
+
+def test_torch_lbfgs_has_an_unmistakable_label():
+    assert plotting.label("L-BFGS") == "L-BFGS (torch)"
+    assert plotting.label("L-BFGS-GSS") == "L-BFGS-GSS" and plotting.label("SGD") == "SGD"
+    assert plotting.color("L-BFGS (torch)") == plotting.color("L-BFGS") != plotting.color("L-BFGS-GSS")

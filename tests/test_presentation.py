@@ -197,3 +197,66 @@ def test_source_links_point_at_the_markdown_chapters():
     urls = [b["url"] for b in buttons[0]["buttons"]]
     assert urls[0].endswith("notebooks/surfaces.md") and urls[1].endswith("notebooks/surfaces.md")
     assert urls[2].endswith(".ipynb") and urls[3].endswith(".ipynb")  # Colab and the download keep the notebook
+
+
+def test_one_search_box():
+    """pydata-sphinx-theme adds a header search field unless navbar_persistent is set; the sidebar has one."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from types import SimpleNamespace
+
+    import lls_sphinx_fixes
+
+    Config = SimpleNamespace(html_theme_options={"search_bar_text": "Search this book..."})
+    lls_sphinx_fixes._one_search_box(None, Config)
+    assert Config.html_theme_options["navbar_persistent"] == []
+
+    Chosen = SimpleNamespace(html_theme_options={"navbar_persistent": ["search-button"]})
+    lls_sphinx_fixes._one_search_box(None, Chosen)
+    assert Chosen.html_theme_options["navbar_persistent"] == ["search-button"]  # a deliberate choice stays
+
+
+def _figure_cells():
+    """(chapter slug, figure metadata) of every captioned figure cell of the book."""
+    import jupytext
+
+    for ch in book.chapters(ROOT):
+        for cell in jupytext.read(ch.path).cells:
+            fig = cell.metadata.get("mystnb", {}).get("figure")
+            if fig:
+                yield ch.slug, fig
+
+
+def test_figures_are_named_and_captioned_with_the_papers_numbers_apart():
+    names = [fig.get("name") for _, fig in _figure_cells()]
+    assert names and all(names), "every captioned figure needs a name: for {numref}"
+    assert len(names) == len(set(names)), "figure names must be unique across the book"
+    for slug, fig in _figure_cells():
+        caption = " ".join(str(fig.get("caption", "")).split())
+        # the papers' figures are "survey Fig. 8" / "Yu & Morozov Fig. 4", never a bare "Figure 8"
+        # that a reader takes for the book's own number
+        assert "Figure" not in caption, f"{slug}/{fig['name']}: {caption[:80]!r}"
+        assert not any(w in caption for w in ("lambda", "t_i", "log10", "^2")), f"{slug}/{fig['name']}: plain-text maths"
+
+
+# chapters whose prose is still written by another hand: figures there are numbered and
+# captioned, but not yet all cited from the text
+_PROSE_PENDING = {"barriers", "geometry"}
+
+
+def test_numref_and_eq_targets_exist_and_figures_are_cited():
+    import re
+
+    labels = set()
+    texts = {}
+    for ch in book.chapters(ROOT):
+        text = ch.path.read_text()
+        texts[ch.slug] = text
+        labels |= set(re.findall(r"^\$\$ *\((eq-[\w-]+)\)", text, re.MULTILINE))
+    names = {fig["name"]: slug for slug, fig in _figure_cells()}
+    for slug, text in texts.items():
+        for target in re.findall(r"\{numref\}`([^`]+)`", text):
+            assert target in names, f"{slug}: {{numref}} to unknown figure {target!r}"
+        for target in re.findall(r"\{eq\}`([^`]+)`", text):
+            assert target in labels, f"{slug}: {{eq}} to unknown equation {target!r}"
+    uncited = [n for n, slug in names.items() if slug not in _PROSE_PENDING and f"{{numref}}`{n}`" not in texts[slug]]
+    assert not uncited, f"figures never cited from their chapter's prose: {uncited}"

@@ -12,7 +12,7 @@ import torch
 
 from lls_core import results, study, train
 
-ARCHIVE = results.ARCHIVE_ROOT / "full"
+ARCHIVE = results.archive_root() / "full"
 
 
 def test_interleaved_order_is_seed_major():

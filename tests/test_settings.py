@@ -1,19 +1,16 @@
-"""The package's defaults equal the sourced settings in ``data/settings/yu_morozov_settings.csv``."""
+"""The package's defaults equal the sourced settings in the shipped ``settings/yu_morozov_settings.csv``."""
 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
-from lls_core import lbfgs_gss, models, pathfinder, study, train
+from lls_core import lbfgs_gss, models, pathfinder, resources, study, train
 from lls_core.landscape import PathConfig
 
-ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = pd.read_csv(ROOT / "data/settings/yu_morozov_settings.csv", comment="#").set_index("setting")
+SETTINGS = resources.read_csv(resources.files("settings", "yu_morozov_settings.csv")).set_index("setting")
 
 
 def value(name: str) -> str:

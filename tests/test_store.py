@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from lls_core import data, store, study, train
+from lls_core import store, study, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def run_and_key():
-    ds = data.load("mnist-5k", n_train=100, n_test=50)
+def run_and_key(mnist_tiny):
+    ds = mnist_tiny
     cfg = train.SGDConfig(epochs=1, lr=0.5)
     r = train.train("fcp", cfg, ds, seed=2, device="cpu")
     key = store.RunKey("fcp", "softplus", "sgd", tuple(sorted({"lr": 0.5, "epochs": 1, "momentum": 0.0, "batch_size": 64}.items())),
@@ -136,8 +136,8 @@ def test_killed_study_resumes_without_loss_or_repeat(tmp_path):
     assert torch.equal(a["w"], b["w"]) and torch.equal(a["t"], b["t"])
 
 
-def test_lbfgs_gss_counts_survive_the_store(tmp_path):
-    ds = data.load("mnist-5k", n_train=100, n_test=50)
+def test_lbfgs_gss_counts_survive_the_store(tmp_path, mnist_tiny):
+    ds = mnist_tiny
     cfg = train.LBFGSGSSConfig(iterations=2)
     r = train.train("fcp", cfg, ds, seed=2, device="cpu")
     key = store.RunKey("fcp", "softplus", "lbfgs_gss", tuple(sorted(dataclasses.asdict(cfg).items())),

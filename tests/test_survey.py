@@ -2,7 +2,6 @@
 and give the counts the chapter states (and, where they differ, not the abstract's)."""
 
 import re
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lls_core import plotting, survey  # noqa: E402
+from lls_core import plotting, resources, survey  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ROOT / "notebooks" / "survey_data.md"
@@ -24,12 +23,12 @@ def test_every_file_parses_with_its_documented_columns_and_source(name):
     t = survey.read(name)
     assert list(t.frame.columns) == list(survey.SCHEMAS[name])
     assert "LLS survey" in t.source and len(t.frame) > 0
-    assert t.path.name in (ROOT / "data" / "survey" / "README.md").read_text()
+    assert t.path.name in resources.files("survey", "README.md").read_text()
 
 
 def test_table3_has_exactly_the_shared_columns():
     # The benchmark chapter (issue 3) joins on this file: no extra columns allowed.
-    header = [ln for ln in (survey.DATA_DIR / "table3_algorithms.csv").read_text().splitlines() if not ln.startswith("#")][0]
+    header = [ln for ln in resources.files("survey", "table3_algorithms.csv").read_text().splitlines() if not ln.startswith("#")][0]
     assert header == "index,year,algorithm,reference,contribution"
 
 
@@ -147,7 +146,7 @@ def test_bad_files_fail_with_a_clear_message(tmp_path):
     with pytest.raises(KeyError, match="known: references"):
         survey.read("table4")
     for name in ("table3_algorithms",):
-        shutil.copy(survey.DATA_DIR / f"{name}.csv", tmp_path / f"{name}.csv")
+        (tmp_path / f"{name}.csv").write_bytes(resources.files("survey", f"{name}.csv").read_bytes())
     path = tmp_path / "table3_algorithms.csv"
     text = path.read_text()
     path.write_text(text.replace("index,year,algorithm,reference,contribution", "index,year,algorithm,reference,contribution,status"))

@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -199,9 +198,9 @@ def test_runs_argument_refuses_changed_run_settings(runs):
 
 
 def test_published_file_names_its_source():
-    from pathlib import Path
+    from lls_core import resources
 
-    lines = (Path(benchmark.__file__).resolve().parent.parent / "data" / "published" / "survey_table4.csv").read_text().splitlines()
+    lines = resources.files("published", "survey_table4.csv").read_text().splitlines()
     assert lines[0].startswith("# source:") and "Table 4" in lines[0]
     assert not any("seed" in line for line in lines if line.startswith("#"))
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lls_core import data, landscape, models, stats, topography
+from lls_core import data, landscape, models, resources, stats, topography
 
 
 def _fake(k=12, d=300, seed=0):
@@ -179,7 +179,7 @@ def test_published_table_s1_is_labelled_and_complete():
     assert len(pub) == 16 and set(pub["arch"]) == set(models.ARCHITECTURES)
     row = pub[(pub.arch == "fcp") & (pub["set"] == "BFGS-train")].iloc[0]
     assert row["std"] == pytest.approx(0.234)
-    with open(topography._PROJECT_ROOT / "data" / "published" / "yu_morozov_table_s1.csv") as f:
+    with resources.files("published", "yu_morozov_table_s1.csv").open() as f:
         header = "".join(line for line in f if line.startswith("#")).lower()
     assert "published" in header and "2602.21276" in header
 
@@ -205,10 +205,8 @@ def test_autoencoder_exception_is_checked_the_other_way():
     assert (many.frame["verdict"] == "no excess (supported)").all()
 
 
-def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypatch):
-    from test_landscape import _trained_set
-
-    model, x, y, w = _trained_set(k=3)
+def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypatch, trained_set):
+    model, x, y, w = trained_set(k=3)
     ds = data.Dataset("tiny", x, y, x[:30], y[:30])
     topo = topography.Topography("fcp", "synthetic", 3, 3, model, ds, {"SGD-train": w, "BFGS-train": w.flip(0)},
                                  store_root=str(tmp_path))
@@ -311,17 +309,15 @@ def test_height_understatement_from_fine_heights():
     assert list(both.frame["n"]) == [4, 0] and both.facts()["pairs"] == 4
 
 
-def _calibration_topo(tmp_path):
-    from test_landscape import _trained_set
-
-    model, x, y, w = _trained_set(k=5, steps=40)
+def _calibration_topo(tmp_path, trained_set):
+    model, x, y, w = trained_set(k=5, steps=40)
     ds = data.Dataset("tiny", x, y, x[:30], y[:30])
     return topography.Topography("fcp", "synthetic", 5, 5, model, ds, {"SGD-train": w, "BFGS-train": w.flip(0)},
                                  store_root=str(tmp_path))
 
 
-def test_calibrate_paths_compares_the_same_pairs_under_both_settings(tmp_path):
-    topo = _calibration_topo(tmp_path)
+def test_calibrate_paths_compares_the_same_pairs_under_both_settings(tmp_path, trained_set):
+    topo = _calibration_topo(tmp_path, trained_set)
     build = landscape.PathConfig(n_points=5, steps=1, lr=0.01, fine_points=9)
     ref = landscape.PathConfig(n_points=9, steps=4, lr=0.01, fine_points=17)
     cal = topography.calibrate_paths(topo, build, reference=ref, n_pairs=8, n_boot=200)
@@ -343,8 +339,8 @@ def test_calibrate_paths_compares_the_same_pairs_under_both_settings(tmp_path):
     assert same.bias == 0.0 and same.spearman == pytest.approx(1.0) and same.changed == []
 
 
-def test_calibrate_paths_bad_input(tmp_path):
-    topo = _calibration_topo(tmp_path)
+def test_calibrate_paths_bad_input(tmp_path, trained_set):
+    topo = _calibration_topo(tmp_path, trained_set)
     cfg = landscape.PathConfig(n_points=5, steps=1)
     with pytest.raises(ValueError, match="at least 8"):
         topography.calibrate_paths(topo, cfg, n_pairs=4)

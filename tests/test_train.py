@@ -15,21 +15,10 @@ def tiny():
     return data.load("mnist-5k", n_train=200, n_test=100, seed=0)
 
 
-def _has_gss():
-    try:
-        import lls_core.lbfgs_gss  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 CONFIGS = [
     train.SGDConfig(epochs=3, lr=0.5),
     train.TorchLBFGSConfig(iterations=4),
-    pytest.param(
-        train.LBFGSGSSConfig(iterations=4),
-        marks=pytest.mark.skipif(not _has_gss(), reason="lls_core.lbfgs_gss not merged yet"),
-    ),
+    train.LBFGSGSSConfig(iterations=4),
 ]
 
 
@@ -149,19 +138,14 @@ def test_study_selects_k_best_by_training_loss_and_reuses_runs(tmp_path):
     assert torch.equal(study.weight_sets("fcp", PROFILE, ("sgd",), store=tmp_path, workers=1, progress=False)["SGD-train"], sets["SGD-train"])
 
 
-def test_dask_cluster_gives_the_serial_results(tmp_path):
-    distributed = pytest.importorskip("distributed")
+def test_dask_cluster_gives_the_serial_results(tmp_path, dask_client):
     prof = PROFILE.replace(n_inits=2, k_best=1)
     serial = study.run_study("fcp", prof, ("sgd",), store=tmp_path / "a", workers=1, progress=False, device="cpu")
-    # Any scheduler address is accepted (here an in-process cluster, cheap to start; the benchmark uses processes).
-    threads = torch.get_num_threads()
-    try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
-            par = study.run_study(
-                "fcp", prof, ("sgd",), store=tmp_path / "b", scheduler=cluster.scheduler_address, progress=False, device="cpu"
-            )
-    finally:
-        torch.set_num_threads(threads)  # in-process workers set torch's (process-wide) thread count
+    # Any scheduler address is accepted (here the session's in-process cluster; the benchmark uses processes).
+    # dask_client restores torch's (process-wide) thread count, which in-process workers set.
+    par = study.run_study(
+        "fcp", prof, ("sgd",), store=tmp_path / "b", scheduler=dask_client.scheduler.address, progress=False, device="cpu"
+    )
     assert par.n_computed == 2
     for a, b in zip(serial.runs["sgd"], par.runs["sgd"]):
         assert torch.equal(a.w_final, b.w_final) and a.seed == b.seed  # one torch thread per run on both paths
@@ -208,9 +192,9 @@ def _assert_same_run(a, b, rtol=1e-4, atol=1e-6):
 
 @pytest.mark.parametrize("config", ENSEMBLE_CONFIGS, ids=lambda c: c.name)
 @pytest.mark.parametrize("arch", models.ARCHITECTURES)
-def test_ensemble_equals_the_same_runs_one_at_a_time(arch, config):
+def test_ensemble_equals_the_same_runs_one_at_a_time(arch, config, mnist_tiny):
     """R runs trained together equal the same runs trained alone, including one that diverges."""
-    ds = data.load("mnist-5k", n_train=100, n_test=50, seed=0)
+    ds = mnist_tiny
     seeds = [0, 1, 2]
     W = _inits(arch, seeds)
     if arch == "lenet" and config.name == "sgd":

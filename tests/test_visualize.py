@@ -9,10 +9,10 @@ from lls_core import hessian, models, params, visualize
 
 @pytest.fixture(scope="module")
 def lenet_problem():
-    torch.manual_seed(0)
     m = models.build("lenet", seed=0).eval()
-    x = torch.rand(12, 1, 28, 28)
-    y = torch.randint(0, 10, (12,))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(12, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (12,), generator=g)
     return m, x, y, hessian.flat_loss(m, x, y), params.flatten(m)
 
 
@@ -46,7 +46,8 @@ def test_filter_normalized_slice_is_invariant_to_rescaling_a_relu_layer():
     """With ReLU, scaling layer 1 by c and layer 2 by 1/c leaves the function unchanged; so does
     the filter-normalized slice (the point of Li et al.'s normalization), but not a raw one."""
     m = models.build_demo("mlp", depth=2, width=8, seed=1).eval()
-    x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
     f = hessian.flat_loss(m, x, y)
     w = params.flatten(m)
     p = {k: v.clone() for k, v in params.unflatten(m, w).items()}
@@ -91,7 +92,6 @@ def test_nonconvex_fraction_of_known_surfaces():
 
 
 def test_trajectory_pca_recovers_a_planar_path():
-    torch.manual_seed(0)
     d = 50
     e1, e2 = torch.zeros(d), torch.zeros(d)
     e1[3], e2[7] = 1.0, 1.0
@@ -134,7 +134,8 @@ def test_linear_path_and_barrier():
 def test_demo_nets_train_and_slice(kw):
     m = models.build_demo(**kw, seed=0)
     w0 = params.flatten(m)
-    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(64, 1, 28, 28, generator=g), torch.randint(0, 10, (64,), generator=g)
     res = visualize.train(m, x, y, epochs=3, batch_size=16, lr=0.05, momentum=0.9, record_every=2)
     assert res.trajectory.shape == (1 + -(-res.steps // 2), params.num_params(m))
     assert torch.equal(res.trajectory[0], w0) and torch.equal(res.trajectory[-1], res.w)
@@ -150,7 +151,7 @@ def test_skip_switch_keeps_the_parameter_count():
     a, b = models.build_demo("resnet", skip=True), models.build_demo("resnet", skip=False)
     assert params.num_params(a) == params.num_params(b)
     assert torch.equal(params.flatten(a), params.flatten(b))
-    x = torch.rand(2, 1, 28, 28)
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     assert not torch.allclose(a(x), b(x))
 
 
@@ -171,7 +172,7 @@ def test_bad_inputs_raise_clear_errors(lenet_problem):
     with pytest.raises(ValueError, match="trajectory"):
         visualize.trajectory_pca(w[None])
     with pytest.raises(ValueError, match="lr=-1"):
-        visualize.train(m, torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), lr=-1)
+        visualize.train(m, torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)), torch.zeros(4, dtype=torch.long), lr=-1)
 
 
 def _digits(n=120, seed=0):
@@ -296,7 +297,11 @@ def test_level_colors_and_plots_with_colour_bars():
     A, B = np.meshgrid(g, g)
     fig, ax = plt.subplots()
     visualize.plot_slice(ax, visualize.Slice2D(g, g, 1 + A**2 + B**2), colorbar=True)
-    assert len(fig.axes) == 2 and "log10" in fig.axes[1].get_ylabel()
+    assert len(fig.axes) == 2 and "log₁₀" in fig.axes[1].get_ylabel()
+    ticks = fig.axes[1].get_yticks()  # round values inside the bar, not the contour levels
+    z = np.log10(1 + A**2 + B**2)
+    assert len(ticks) <= 6 and ticks.min() >= z.min() - 1e-9 and ticks.max() <= z.max() + 1e-9
+    assert all(abs(t * 20 - round(t * 20)) < 1e-9 for t in ticks)
     m = visualize.CurvatureMap(g, g, -0.1 * np.ones((5, 5)), np.ones((5, 5)), 5)
     fig2, ax2 = plt.subplots()
     visualize.plot_map(ax2, m, colorbar=True)

@@ -13,6 +13,11 @@
   can open only ``.ipynb`` files, so its link keeps the ``.ipynb`` name (the
   repository must carry paired ``.ipynb`` copies for it to work; see the README).
 - A figure's image gets its caption as alt text (myst-nb leaves the hashed file name).
+- One search box: pydata-sphinx-theme (0.16+) puts a search field into a top navbar
+  whenever ``navbar_persistent`` is not set by the user, and sphinx-book-theme already has
+  one in its sidebar, so the book showed a second box in an otherwise empty header band.
+  Unless the configuration sets it, ``navbar_persistent`` is emptied (the header is then
+  not drawn at all; the sidebar field and Ctrl+K stay).
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ def _fill_footer(app, config):
         opts["extra_footer"] = footer
 
 
+def _one_search_box(app, config):
+    opts = config.html_theme_options
+    if isinstance(opts, dict):
+        opts.setdefault("navbar_persistent", [])
+
+
 def _rewrite(node, old, new, skip):
     if isinstance(node, dict):
         url = node.get("url")
@@ -107,5 +118,6 @@ def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     app.connect("html-page-context", _source_links_to_markdown, priority=900)  # after the theme's buttons (501)
     app.connect("config-inited", _fill_footer)
+    app.connect("config-inited", _one_search_box)  # before the theme's builder-inited defaults
     app.connect("doctree-resolved", _alt_from_captions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
