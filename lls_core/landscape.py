@@ -58,6 +58,7 @@ __all__ = [
     "PairBarrier",
     "Barriers",
     "sample_pairs",
+    "disjoint_pairs",
     "pair_barrier",
     "barriers",
     "Sharpness",
@@ -432,6 +433,28 @@ def sample_pairs(k: int, n_pairs: int, seed: int = 0) -> np.ndarray:
     return np.stack([iu[pick], ju[pick]], axis=1).astype(np.int64)
 
 
+def disjoint_pairs(k: int, n_pairs: int | None = None, seed: int = 0) -> np.ndarray:
+    """Pairs ``(i, j)``, ``i < j < k``, that use every vector at most once: ``(min(n_pairs, k // 2), 2)``.
+
+    A random permutation of ``range(k)`` cut into consecutive pairs (deterministic in ``seed``;
+    with odd ``k`` one vector is left out). Disjoint pairs make per-pair quantities
+    (barrier heights) independent samples, as a two-sample test needs; random pairs that
+    share end points are not. Two sets of the same size get the same pairs for the same
+    ``seed``, so sets drawn from the same runs (training and early-stopping weights) are
+    paired run for run. Example: ``disjoint_pairs(6, seed=0)`` has 3 rows and uses 0..5 once each.
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k < 2:
+        raise ValueError(f"k={k!r}: need at least 2 vectors to form a pair")
+    most = k // 2
+    if n_pairs is None:
+        n_pairs = most
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or not 1 <= n_pairs <= most:
+        raise ValueError(f"n_pairs={n_pairs!r}: must be an integer in [1, {most}] for k={k} vectors "
+                         "(each vector used at most once)")
+    perm = np.random.default_rng(seed).permutation(k)[: 2 * n_pairs].reshape(n_pairs, 2)
+    return np.sort(perm, axis=1).astype(np.int64)
+
+
 def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
     return models.loss(model, x, y, params.unflatten(model, w))
 
@@ -578,13 +601,16 @@ PAIR_BATCH: int = 16
 def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
              config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
              client: Any = None, cache_dir: str | os.PathLike | None = None,
-             threads_per_task: int = 1, progress: bool = False, pair_batch: int = PAIR_BATCH) -> Barriers:
+             threads_per_task: int = 1, progress: bool = False, pair_batch: int = PAIR_BATCH,
+             pairs: np.ndarray | None = None) -> Barriers:
     """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
 
     The loss is ``models.loss(model, x, y)`` at each path point (``x``: images
     ``(N, 1, 28, 28)``, ``y``: labels ``(N,)``): pass the training data for the
     training landscape and the test data for the test landscape (``landscape`` is
-    only a label). Pairs come from :func:`sample_pairs` with ``seed``.
+    only a label). Pairs come from :func:`sample_pairs` with ``seed``, unless ``pairs``
+    (``(P, 2)`` indices into ``w``, e.g. :func:`disjoint_pairs`) is given; ``n_pairs`` must
+    then equal ``P``.
 
     ``client``: a ``dask.distributed.Client``; pairs are then submitted as
     independent tasks (data scattered once) and gathered as they finish. Without
@@ -612,7 +638,14 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} labels")
     checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")
-    pairs = sample_pairs(int(w.shape[0]), n_pairs, seed)
+    if pairs is None:
+        pairs = sample_pairs(int(w.shape[0]), n_pairs, seed)
+    else:
+        pairs = np.asarray(pairs, dtype=np.int64)
+        if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.shape[0] != n_pairs:
+            raise ValueError(f"pairs has shape {pairs.shape}; expected ({n_pairs}, 2)")
+        if pairs.size and (pairs.min() < 0 or pairs.max() >= w.shape[0] or np.any(pairs[:, 0] == pairs[:, 1])):
+            raise ValueError(f"pairs must index two different vectors of the {w.shape[0]} in set {set_name!r}")
     results: dict[int, PairBarrier] = {}
     keys: list[str] = []
     cdir = Path(cache_dir) if cache_dir is not None else None

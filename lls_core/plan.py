@@ -445,7 +445,7 @@ def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibrat
                 iters += prof.n_inits * cfg.steps
         if path is not None:
             n_sets = 2 * len(optimizers)
-            p = n_sets * _LANDSCAPES * min(n_pairs, k_best * (k_best - 1) // 2)
+            p = n_sets * _LANDSCAPES * min(n_pairs, k_best // 2)  # disjoint pairs: each solution once
             n_data_tr = min(path.n_data or n_train, n_train)
             n_data_te = min(path.n_data or n_test, n_test)
             per_pair_pts = path.steps * path.n_points

@@ -57,13 +57,21 @@ topography chapters turn into numbers with uncertainties:
 * :func:`bootstrap_difference` — a statistic (kurtosis, skewness, median, ...) of two
   independent samples, its difference and a percentile bootstrap interval.
 * :func:`holm` — Holm's step-down adjustment when several claims are tested at once.
+* :func:`bootstrap_units` — any statistic of several sets of solutions with a bootstrap that
+  resamples *solutions* (whole units), not the pairs or points derived from them, so that
+  statistics over overlapping pairs or shared centroids keep their dependence.
+* :func:`paired_compare` — paired values (the same pair of runs measured twice): Wilcoxon
+  signed-rank p-values and P(a > b) over the pairs with a bootstrap interval.
+* :func:`decide` — the verdict of one claim from its interval and (adjusted) p-values:
+  directional claims, and claims of *no* difference, which need an equivalence margin
+  (two one-sided tests): a non-significant difference is "not resolved", never "supported".
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 from scipy import stats as sps
@@ -86,6 +94,15 @@ __all__ = [
     "compare_proportions",
     "Difference",
     "bootstrap_difference",
+    "Estimate",
+    "bootstrap_units",
+    "paired_compare",
+    "Paired",
+    "Expectation",
+    "VERDICTS",
+    "decide",
+    "boot_p",
+    "min_p_rank_test",
 ]
 
 TABLE4_COLUMNS: tuple[str, ...] = ("Min", "Q1", "Q3", "Mode", "Med", "Mean", "Var", "SD", "Skew", "Kurt")
@@ -220,6 +237,8 @@ class Comparison:
     level: float
     p_greater: float = float("nan")
     p_less: float = float("nan")
+    cl_boot: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
+    """The bootstrap draws of ``cl`` (for margin tests, :func:`boot_p`); empty when all values tie."""
 
     def supports(self, direction: Literal["greater", "less"], alpha: float = 0.05) -> bool:
         """True when the one-sided test in ``direction`` is significant at ``alpha`` *and* the CL
@@ -248,6 +267,8 @@ class Separation:
     sign: int
     n_perm: int
     level: float
+    boot: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
+    """The bootstrap draws of ``auc`` (same orientation), for equivalence tests (:func:`boot_p`)."""
 
 
 def _finite_sample(x: object, name: str, min_n: int = 2) -> np.ndarray:
@@ -308,11 +329,14 @@ def compare(
     kw = dict(paired=False, vectorized=True, n_resamples=n_boot, confidence_level=level,
               method="percentile", random_state=rng)
     cl = float(_cl(xa, xb))
+    cl_boot = np.empty(0)
     if np.ptp(np.concatenate([xa, xb])) == 0:  # all equal: the bootstrap is degenerate
         cl_ci = (cl, cl)
         md_ci = (0.0, 0.0)
     else:
-        cl_ci = _interval(sps.bootstrap((xa, xb), _cl, **kw))
+        res_cl = sps.bootstrap((xa, xb), _cl, **kw)
+        cl_ci = _interval(res_cl)
+        cl_boot = np.asarray(res_cl.bootstrap_distribution, dtype=float).ravel()
         md_ci = _interval(sps.bootstrap((xa, xb), _median_diff, **kw))
     return Comparison(
         n_a=xa.size,
@@ -330,6 +354,7 @@ def compare(
         level=level,
         p_greater=p_gt,
         p_less=p_lt,
+        cl_boot=cl_boot,
     )
 
 
@@ -378,7 +403,7 @@ def separation(
     tail = (1 - level) / 2
     lo, hi = np.quantile(boot, [tail, 1 - tail])
     return Separation(n_a=n_a, n_b=n_b, auc=auc, auc_ci=(float(lo), float(hi)), p=float(p),
-                      sign=sign, n_perm=n_perm, level=level)
+                      sign=sign, n_perm=n_perm, level=level, boot=np.asarray(boot, dtype=float))
 
 
 def holm(pvalues: object) -> np.ndarray:
@@ -569,3 +594,233 @@ def rank_test(a: object, b: object, *, level: float = 0.95) -> RankTest:
     z = float(sps.norm.ppf(0.5 + level / 2))
     return RankTest(na, nb, cl, (max(0.0, cl - z * se), min(1.0, cl + z * se)), p_gt, float(res.pvalue),
                     float(np.median(xa)), float(np.median(xb)), level)
+
+
+# --------------------------------------------------------------------------- claims: solution bootstrap, verdicts
+def boot_p(boot: object, threshold: float, side: Literal["above", "below"]) -> float:
+    """Percentile-bootstrap p-value that the statistic lies ``side`` ``threshold``.
+
+    ``side="above"``: evidence for "statistic > threshold", ``(1 + #{draws <= threshold}) / (1 + B)``;
+    ``"below"`` the mirror image. It rejects at ``alpha`` exactly when the one-sided
+    ``1 - alpha`` percentile interval excludes ``threshold``. NaN for no draws.
+    Example: ``boot_p(np.arange(1.0, 100.0), 0.0, "above") == 0.01``.
+    """
+    b = np.asarray(boot, dtype=float).ravel()
+    b = b[np.isfinite(b)]
+    if side not in ("above", "below"):
+        raise ValueError(f"side={side!r}; valid: 'above', 'below'")
+    if b.size == 0:
+        return math.nan
+    bad = np.count_nonzero(b <= threshold) if side == "above" else np.count_nonzero(b >= threshold)
+    return float((1 + bad) / (1 + b.size))
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """One statistic of sets of solutions with a bootstrap over the solutions.
+
+    ``value``: the statistic on the data; ``ci``: percentile interval at ``level``;
+    ``null``: the value of "no effect"; ``p_greater`` / ``p_less``: bootstrap p-values for
+    ``value > null`` / ``value < null`` (:func:`boot_p`); ``sizes``: solutions per unit group;
+    ``boot``: the ``(B,)`` draws (non-finite draws, e.g. a ratio over a zero, dropped).
+    """
+
+    name: str
+    value: float
+    ci: tuple[float, float]
+    null: float
+    p_greater: float
+    p_less: float
+    sizes: tuple[int, ...]
+    level: float
+    boot: np.ndarray = field(repr=False)
+
+
+def bootstrap_units(
+    statistic: Callable[..., float],
+    sizes: Sequence[int],
+    *,
+    name: str = "statistic",
+    null: float = 0.0,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    plugin: Callable[..., float] | None = None,
+) -> Estimate:
+    """``statistic(*counts)`` with a bootstrap that resamples whole solutions.
+
+    ``sizes``: the number of solutions ``K_g`` of each independent group (a set of runs;
+    two weight sets taken from the same runs, e.g. their training and their early-stopping
+    weights, form one group). ``statistic`` receives one ``(K_g,)`` array of multiplicities
+    per group — all ones for the data, multinomial counts (summing to ``K_g``) for a
+    resample — and returns a float. A statistic over pairs of solutions weighs pair
+    ``(i, j)`` by ``counts[i] * counts[j]``; one over vectors weighs vector ``i`` by
+    ``counts[i]``: the pairs' dependence through shared solutions is then kept in every
+    resample. Example (mean of group 0 minus mean of group 1)::
+
+        x, y = np.array([3.0, 4, 5]), np.array([0.0, 1, 2])
+        est = bootstrap_units(lambda a, b: a @ x / a.sum() - b @ y / b.sum(), [3, 3])
+        est.value == 3.0
+
+    ``plugin``: for a bias-corrected ``statistic`` (e.g. a squared distance minus its sampling
+    noise), the plug-in version whose value on the data is the truth of the bootstrap world.
+    The interval is then the basic (pivotal) one, ``value - (draw - plugin(data))``, and
+    ``boot`` holds those reflected draws: a percentile interval of a bias-corrected statistic
+    would re-add the bias it removed.
+    """
+    _check_level(level, n_boot)
+    ks = [int(k) for k in sizes]
+    if not ks or any(k < 2 for k in ks):
+        raise ValueError(f"sizes={list(sizes)!r}: every group needs at least 2 solutions")
+    value = float(statistic(*[np.ones(k) for k in ks]))
+    if not math.isfinite(value):
+        raise ValueError(f"{name} is not finite on the data ({value}); it cannot be bootstrapped")
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_boot)
+    for r in range(n_boot):
+        draws[r] = statistic(*[rng.multinomial(k, np.full(k, 1.0 / k)).astype(float) for k in ks])
+    draws = draws[np.isfinite(draws)]
+    if plugin is not None:
+        truth = float(plugin(*[np.ones(k) for k in ks]))
+        draws = value - (draws - truth)
+    tail = (1 - level) / 2
+    lo, hi = (np.quantile(draws, [tail, 1 - tail]) if draws.size else (math.nan, math.nan))
+    return Estimate(name, value, (float(lo), float(hi)), float(null), boot_p(draws, null, "above"),
+                    boot_p(draws, null, "below"), tuple(ks), level, draws)
+
+
+@dataclass(frozen=True, eq=False)
+class Paired:
+    """``n`` paired values ``a[i]``, ``b[i]`` (the same unit measured twice).
+
+    ``cl``: P(a > b) over the pairs (+ half the ties); ``cl_ci``: bootstrap over the pairs;
+    ``p_greater`` / ``p_less``: one-sided Wilcoxon signed-rank p-values (1 when all differences
+    are zero); ``median_diff``: median of ``a - b``; ``cl_boot``: the bootstrap draws.
+    """
+
+    n: int
+    cl: float
+    cl_ci: tuple[float, float]
+    p_greater: float
+    p_less: float
+    median_diff: float
+    level: float
+    cl_boot: np.ndarray = field(repr=False)
+
+
+def paired_compare(a: object, b: object, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Paired:
+    """Wilcoxon signed-rank test and P(a > b) for paired samples ``a``, ``b`` (``(n,)``, n >= 2).
+
+    Use it when ``a[i]`` and ``b[i]`` share their units (e.g. the barrier between runs i and j
+    at their training weights and at their early-stopping weights); the pairs must be
+    independent of each other (disjoint pairs of runs).
+    """
+    _check_level(level, n_boot)
+    xa, xb = _finite_sample(a, "a"), _finite_sample(b, "b")
+    if xa.shape != xb.shape:
+        raise ValueError(f"paired samples need equal sizes; got {xa.size} and {xb.size}")
+    d = xa - xb
+    sgn = (d > 0) + 0.5 * (d == 0)
+    if np.all(d == 0):
+        p_gt = p_lt = 1.0
+    else:
+        p_gt = float(sps.wilcoxon(xa, xb, alternative="greater").pvalue)
+        p_lt = float(sps.wilcoxon(xa, xb, alternative="less").pvalue)
+    rng = np.random.default_rng(seed)
+    boot = sgn[rng.integers(0, d.size, (n_boot, d.size))].mean(axis=1)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(boot, [tail, 1 - tail])
+    return Paired(int(d.size), float(sgn.mean()), (float(lo), float(hi)), p_gt, p_lt, float(np.median(d)), level,
+                  boot)
+
+
+Expectation = Literal["greater", "less", "separates", "equivalent", "not greater", "not less"]
+"""What a claim says about a statistic relative to its null value: it exceeds it (``greater``;
+``separates`` for an oriented AUC, which cannot fall below 0.5), falls below it (``less``),
+stays within an equivalence margin (``equivalent``), or does not exceed the margin's upper /
+fall below its lower end (``not greater`` / ``not less``: one-sided, non-inferiority)."""
+
+VERDICTS: tuple[str, ...] = ("supported", "equivalent (supported)", "no excess (supported)", "contradicted",
+                             "not resolved")
+
+
+def decide(expect: Expectation, ci: tuple[float, float], null: float, p_claim: float, p_against: float, *,
+           margin: tuple[float, float] | None = None, alpha: float = 0.05) -> str:
+    """The verdict on one claim, one of :data:`VERDICTS`.
+
+    ``ci``: the statistic's interval; ``null``: its no-effect value; ``p_claim``: the p-value
+    *for* the claim (one-sided in its direction; for ``equivalent`` the larger of the two
+    one-sided margin p-values, i.e. TOST; for ``not greater`` the p for "below ``margin[1]``");
+    ``p_against``: the p-value for the opposite (a significant effect in the other direction;
+    for ``equivalent``/``not ...`` a significant effect at all; for ``separates``, the TOST p of
+    no separation). Pass Holm-adjusted p-values when several claims are tested together.
+
+    * ``greater`` / ``less``: ``supported`` when ``p_claim < alpha`` and the interval lies
+      entirely on the claimed side of ``null``; ``contradicted`` when ``p_against < alpha`` and
+      it lies entirely on the other side; otherwise ``not resolved``.
+    * ``separates``: as ``greater``, but ``contradicted`` only when the interval lies inside
+      ``margin`` (no separation shown) with ``p_against < alpha``.
+    * ``equivalent``: ``equivalent (supported)`` when ``p_claim < alpha`` and the interval lies
+      inside ``margin``; ``contradicted`` when ``p_against < alpha`` and the interval excludes
+      ``null``; otherwise ``not resolved`` — a non-significant difference is never support.
+    * ``not greater`` (``not less``): ``no excess (supported)`` when ``p_claim < alpha`` and the
+      interval's upper (lower) end lies below ``margin[1]`` (above ``margin[0]``);
+      ``contradicted`` when ``p_against < alpha`` and the interval lies above (below) ``null``.
+
+    Example: ``decide("equivalent", (0.45, 0.6), 0.5, 0.01, 0.7, margin=(0.35, 0.65))``
+    is ``"equivalent (supported)"``; with the interval ``(0.2, 0.9)`` it is ``"not resolved"``.
+    """
+    if expect not in ("greater", "less", "separates", "equivalent", "not greater", "not less"):
+        raise ValueError(f"expect={expect!r}; valid: greater, less, separates, equivalent, not greater, not less")
+    if expect in ("separates", "equivalent", "not greater", "not less"):
+        if margin is None or not margin[0] < null < margin[1]:
+            raise ValueError(f"expect={expect!r} needs a margin (lo, hi) around null={null}; got {margin!r}")
+    lo, hi = ci
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "not resolved"
+    sig = lambda p: math.isfinite(p) and p < alpha  # noqa: E731
+    if expect in ("greater", "separates"):
+        if sig(p_claim) and lo > null:
+            return "supported"
+        if expect == "greater" and sig(p_against) and hi < null:
+            return "contradicted"
+        if expect == "separates" and sig(p_against) and margin[0] < lo and hi < margin[1]:  # type: ignore[index]
+            return "contradicted"
+        return "not resolved"
+    if expect == "less":
+        if sig(p_claim) and hi < null:
+            return "supported"
+        if sig(p_against) and lo > null:
+            return "contradicted"
+        return "not resolved"
+    m_lo, m_hi = margin  # type: ignore[misc]
+    if expect == "equivalent":
+        if sig(p_claim) and m_lo < lo and hi < m_hi:
+            return "equivalent (supported)"
+        if sig(p_against) and (lo > null or hi < null):
+            return "contradicted"
+        return "not resolved"
+    if expect == "not greater":
+        if sig(p_claim) and hi < m_hi:
+            return "no excess (supported)"
+        if sig(p_against) and lo > null:
+            return "contradicted"
+        return "not resolved"
+    if sig(p_claim) and lo > m_lo:  # not less
+        return "no excess (supported)"
+    if sig(p_against) and hi < null:
+        return "contradicted"
+    return "not resolved"
+
+
+def min_p_rank_test(n_a: int, n_b: int) -> float:
+    """The smallest one-sided p-value an exact Mann–Whitney test of ``n_a`` against ``n_b``
+    values can reach (complete separation): ``1 / C(n_a + n_b, n_a)``.
+
+    A sample too small to reach ``alpha`` cannot resolve any claim, whatever the effect.
+    Example: ``min_p_rank_test(3, 3) == 0.05``.
+    """
+    for name, n in (("n_a", n_a), ("n_b", n_b)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name}={n!r}: must be an integer >= 1")
+    return 1.0 / math.comb(int(n_a) + int(n_b), int(n_a))

@@ -654,12 +654,12 @@ def claims_before_after(topo: object, aligned: object, bars: Mapping | None = No
     barrier_fig = ("Fig. 4", "Fig. S2")
 
     def both(t: object, b: Mapping | None) -> pd.DataFrame:
-        main = topography.claims(t, b, None, **kw).assign(path="")
+        main = topography.claims(t, b, None, **kw).computed().assign(path="")
         if b:
             main.loc[main["evidence"].isin(barrier_fig), "path"] = "FourierPathFinder"
             line = {k: dataclasses.replace(v, height=np.asarray(v.linear_height)) for k, v in b.items()}
             # no sets: only the barrier rows are computed (the others are the same as above)
-            lin = topography.claims(dataclasses.replace(t, sets={}), line, None, **kw)
+            lin = topography.claims(dataclasses.replace(t, sets={}), line, None, **kw).computed()
             lin = lin[lin["evidence"].isin(barrier_fig)].assign(path="straight line")
             main = pd.concat([main, lin], ignore_index=True)
         return main

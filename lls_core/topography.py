@@ -5,9 +5,10 @@ artifact store) with :mod:`lls_core.landscape` (the analyses on plain tensors) a
 :mod:`lls_core.stats` (tests with effect sizes) so that a chapter is a few short
 calls::
 
-    topo = topography.load("fcp", "quick", n_inits=8, k_best=6)
-    bars = topography.all_barriers(topo, n_pairs=6, config=topography.PATH_PROFILES["quick"])
-    table = topography.claims(topo, bars, sharp=topography.all_sharpness(topo))
+    topo = topography.load("fcp", "quick", n_inits=16, k_best=12)
+    bars = topography.all_barriers(topo, n_pairs=6, config=topography.PATH_PROFILES["quick"])  # disjoint pairs
+    table = topography.claims({"fcp": topo}, {"fcp": bars}, {"fcp": topography.all_sharpness(topo)})
+    table.frame                                   # one row per claim, architecture and pair of sets
 
 Barrier paths are cached in ``<artifact store>/barriers``: a chapter rerun, or a
 second chapter asking for the same pairs with the same settings, loads them
@@ -19,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,22 @@ __all__ = [
     "sharpness_frame",
     "vector_spread",
     "claims",
+    "Claims",
+    "CLAIM_COLUMNS",
+    "claims_changes",
+    "BARRIER_CLAIMS",
+    "disjoint_subset",
     "verdict",
+    "MARGIN_AUC",
+    "MARGIN_CL",
+    "MARGIN_RATIO",
+    "SMALL_GAP",
+    "MIN_UNITS",
+    "sensitivity",
+    "Sensitivity",
+    "SENSITIVITY_LAMS",
+    "GSS_MODES",
+    "Pairing",
     "resemblance",
     "published_table_s1",
 ]
@@ -107,18 +123,29 @@ class Topography:
 
 def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_best: int | None = None,
          optimizers: Sequence[str] = ("sgd", "lbfgs_gss", "lbfgs"), store: Any = None,
-         workers: int | None = None, progress: bool = False, scheduler: Any = None) -> Topography:
+         workers: int | None = None, progress: bool = False, scheduler: Any = None,
+         gss_variant: Literal["authors", "safe"] | None = None) -> Topography:
     """Weight sets of ``arch`` under study profile ``profile`` (optionally with more or fewer
     initialisations ``n_inits`` and kept runs ``k_best``), trained or reused from the store.
-    ``scheduler``: a Dask scheduler address for the missing runs (see :mod:`lls_core.cluster`)."""
+    ``scheduler``: a Dask scheduler address for the missing runs (see :mod:`lls_core.cluster`).
+    ``gss_variant``: train L-BFGS-GSS in that mode (``"authors"``, the profile's, or ``"safe"``,
+    :class:`lls_core.lbfgs_gss.LBFGSGSS`) instead of the profile's."""
+    import dataclasses
+
     from lls_core import study
 
     if arch not in models.ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    if gss_variant is not None and gss_variant not in GSS_MODES:
+        raise ValueError(f"gss_variant={gss_variant!r}; valid: None, {', '.join(GSS_MODES)}")
     prof = study.get_profile(profile)
     changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
     if changes:
         prof = prof.replace(**changes)
+    if gss_variant is not None:
+        cfg = dataclasses.replace(prof.config("lbfgs_gss", arch), variant=gss_variant)
+        over = tuple((a, o, cfg if (a, o) == (arch, "lbfgs_gss") else c) for a, o, c in prof.arch_overrides)
+        prof = dataclasses.replace(prof.replace(lbfgs_gss=cfg), arch_overrides=over)
     res = study.run_study(arch, prof, optimizers, store=store, workers=workers, progress=progress, scheduler=scheduler)
     raw = res.weight_sets()
     sets = {k: raw[k] for k in SET_ORDER if k in raw}
@@ -136,11 +163,22 @@ def barrier_cache_dir(topo: Topography) -> Path:
     return root / "barriers" / topo.arch
 
 
+Pairing = Literal["disjoint", "random"]
+
+
 def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: int = 0,
                  sets: Sequence[str] | None = None, landscapes: Sequence[str] = landscape.LANDSCAPES,
                  workers: int = 1, client: Any = None, progress: bool = False,
-                 cache: bool = True, scheduler: Any = None) -> dict[tuple[str, str], Barriers]:
-    """Barriers of ``n_pairs`` random pairs (at most all pairs) of every set on every landscape.
+                 cache: bool = True, scheduler: Any = None,
+                 pairing: Pairing = "random") -> dict[tuple[str, str], Barriers]:
+    """Barriers of ``n_pairs`` pairs of every set on every landscape.
+
+    ``pairing="disjoint"``: at most ``K // 2`` pairs that use every solution at most once
+    (:func:`lls_core.landscape.disjoint_pairs`), so that the heights are independent samples
+    for :func:`claims`; sets of equal size get the same pairs, so a set's training and
+    early-stopping weights are paired run for run. ``"random"`` (default): up to all
+    ``K (K - 1) / 2`` distinct pairs, which share end points (for histograms; :func:`claims`
+    then tests their largest disjoint subset only).
 
     ``workers > 1`` starts a Dask ``LocalCluster`` of that many single-threaded
     processes (bound to 127.0.0.1) for the duration of the call, once some path is
@@ -152,6 +190,10 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
     for n in names:
         if n not in topo.sets:
             raise KeyError(f"no weight set {n!r}; available: {', '.join(topo.sets)}")
+    if pairing not in ("disjoint", "random"):
+        raise ValueError(f"pairing={pairing!r}; valid: 'disjoint', 'random'")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
+        raise ValueError(f"n_pairs={n_pairs!r}: must be an integer >= 1")
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r}: must be an integer >= 1")
     from lls_core import cluster
@@ -165,13 +207,17 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
         out: dict[tuple[str, str], Barriers] = {}
         for name in names:
             k = topo.sets[name].shape[0]
-            p = min(n_pairs, k * (k - 1) // 2)
+            if pairing == "disjoint":
+                p = min(n_pairs, k // 2)
+                pairs = landscape.disjoint_pairs(k, p, seed) if p >= 1 else None
+            else:
+                p, pairs = min(n_pairs, k * (k - 1) // 2), None
             for which in landscapes:
                 x, y = topo.xy(which)
                 out[(name, which)] = landscape.barriers(
                     topo.model, x, y, topo.sets[name], n_pairs=p, seed=seed, config=config, set_name=name,
                     landscape=which, client=client, cache_dir=barrier_cache_dir(topo) if cache else None,
-                    progress=progress)
+                    progress=progress, pairs=pairs)
         return out
     finally:
         if own is not None:
@@ -368,7 +414,7 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
         if n in topo.sets and k * (k - 1) // 2 < n_pairs:
             raise ValueError(f"set {n!r} has {k} vectors: fewer than n_pairs={n_pairs} pairs")
     kw = dict(n_pairs=n_pairs, seed=seed, sets=names, landscapes=landscapes, workers=workers,
-              scheduler=scheduler, cache=cache)
+              scheduler=scheduler, cache=cache, pairing="random")  # a height sample: pairs may share ends
     b_build = all_barriers(topo, config=build, **kw)
     b_ref = all_barriers(topo, config=reference, **kw)
     rows = []
@@ -392,14 +438,17 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
                        "bias": float((g["height_build"] - g["height_reference"]).mean()),
                        "spearman": float(r.statistic) if r is not None else float("nan")})
     fn = claims if claims_fn is None else claims_fn
-    ca, cb = fn(topo, b_build, None, n_boot=n_boot, seed=seed), fn(topo, b_ref, None, n_boot=n_boot, seed=seed)
-    keys = ["claim", "a", "b"]
-    base = fn(topo, None, None, n_boot=n_boot, seed=seed)  # the rows that need no barriers
-    both = ca.merge(cb, on=keys, suffixes=("_build", "_reference"))
-    if len(base):
-        both = both.merge(base[keys].drop_duplicates(), on=keys, how="left", indicator=True)
-        both = both[both["_merge"] == "left_only"]
-    dep = both
+    keys = ["claim", "a", "b", "landscape"]
+
+    def barrier_claims(b: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
+        # the verdicts are tested on disjoint pairs (independent heights): the largest disjoint
+        # subset of the sampled pairs, the same pairs under both settings
+        res = fn(topo, {k: disjoint_subset(v) for k, v in b.items()}, None, n_boot=n_boot, seed=seed,
+                 keys=BARRIER_CLAIMS)
+        return res.computed() if isinstance(res, Claims) else res
+
+    ca, cb = barrier_claims(b_build), barrier_claims(b_ref)
+    dep = ca.merge(cb, on=keys, suffixes=("_build", "_reference"))
     verdicts = pd.DataFrame({"claim": dep["claim"], "a": dep["a"], "b": dep["b"],
                              "verdict_build": dep["verdict_build"], "verdict_reference": dep["verdict_reference"],
                              "changed": dep["verdict_build"] != dep["verdict_reference"]}).reset_index(drop=True)
@@ -441,49 +490,368 @@ def vector_spread(sets: Mapping[str, Tensor]) -> dict[str, np.ndarray]:
 
 
 def verdict(c: stats.Comparison | stats.Separation, expect: str, alpha: float = 0.05) -> str:
-    """``supported`` / ``contradicted`` / ``not resolved`` for an expected direction.
+    """The verdict of one unadjusted test, through :func:`lls_core.stats.decide`.
 
     ``expect``: ``"greater"`` or ``"less"`` (a Comparison of a vs b), ``"not greater"``
-    (no excess of a over b expected: ``contradicted`` / ``not contradicted``),
-    ``"separates"`` or ``"no separation"`` (a Separation).
+    (P(a > b) below :data:`MARGIN_CL`'s upper end: ``no excess (supported)``),
+    ``"separates"`` or ``"no separation"`` (a Separation; the latter an equivalence claim,
+    AUC interval inside :data:`MARGIN_AUC`). :func:`claims` adjusts the p-values of all claims
+    together (Holm) before deciding; this is the single-test version.
     """
     if isinstance(c, stats.Separation):
+        if expect not in ("separates", "no separation"):
+            raise ValueError(f"expect={expect!r} for a Separation; valid: 'separates', 'no separation'")
+        tost = _tost(c.boot, MARGIN_AUC)
         if expect == "separates":
-            return "supported" if c.p < alpha and c.auc_ci[0] > 0.5 else "not resolved"
-        if expect == "no separation":
-            return "supported" if c.p >= alpha else "contradicted"
-        raise ValueError(f"expect={expect!r} for a Separation; valid: 'separates', 'no separation'")
-    if expect == "not greater":  # the paper's autoencoder exception: no BFGS excess expected
-        return "contradicted" if c.supports("greater", alpha) else "not contradicted"
+            return stats.decide("separates", c.auc_ci, 0.5, c.p, tost, margin=MARGIN_AUC, alpha=alpha)
+        return stats.decide("equivalent", c.auc_ci, 0.5, tost, c.p, margin=MARGIN_AUC, alpha=alpha)
+    if expect == "not greater":
+        return stats.decide("not greater", c.cl_ci, 0.5, stats.boot_p(c.cl_boot, MARGIN_CL[1], "below"),
+                            c.p_greater, margin=MARGIN_CL, alpha=alpha)
     if expect not in ("greater", "less"):
         raise ValueError(f"expect={expect!r} for a Comparison; valid: 'greater', 'less', 'not greater'")
-    other = "less" if expect == "greater" else "greater"
-    if c.supports(expect, alpha):
-        return "supported"
-    if c.supports(other, alpha):
-        return "contradicted"
-    return "not resolved"
+    p_for, p_other = (c.p_greater, c.p_less) if expect == "greater" else (c.p_less, c.p_greater)
+    return stats.decide(expect, c.cl_ci, 0.5, p_for, p_other, alpha=alpha)  # type: ignore[arg-type]
 
 
-def _fmt(c: stats.Comparison | stats.Separation) -> str:
-    if isinstance(c, stats.Separation):
-        return (f"AUC = {c.auc:.2f} [{c.auc_ci[0]:.2f}, {c.auc_ci[1]:.2f}], permutation p = {c.p:.3g}, "
-                f"n = {c.n_a}/{c.n_b}")
-    return (f"P(A > B) = {c.cl:.2f} [{c.cl_ci[0]:.2f}, {c.cl_ci[1]:.2f}], Mann–Whitney p = {c.p:.3g}, "
-            f"n = {c.n_a}/{c.n_b}")
+# ------------------------------------------------------------------ the claims table
+MARGIN_AUC: tuple[float, float] = (0.35, 0.65)
+"""Equivalence margin for "does not separate": the AUC interval must lie inside it."""
+MARGIN_CL: tuple[float, float] = (0.35, 0.65)
+"""Margin for "no higher" / "no difference" in P(A > B) (barriers, lengths)."""
+MARGIN_RATIO: tuple[float, float] = (0.8, 1.25)
+"""Margin for "nearly the same" ratio (the test-weight length gap over the training-weight gap)."""
+SMALL_GAP: float = 0.5
+""""Small" centroid gap: below half the spread (RMS distance of a solution from its own set's centroid)."""
+MIN_UNITS: int = 5
+"""Bootstrap rows over fewer solutions (or pairs) per group than this are not decided, nor are
+margin (equivalence, no-excess) tests: the percentile bootstrap is then far too optimistic."""
+
+_GROUP = {"BFGS-train": "BFGS", "BFGS-test": "BFGS", "SGD-train": "SGD", "SGD-test": "SGD",
+          "LBFGS-train": "LBFGS", "LBFGS-test": "LBFGS"}
+"""Sets taken from the same runs (training and early-stopping weights) share one bootstrap group."""
 
 
-def claims(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = None,
-           sharp: Mapping[str, SharpnessSet] | None = None, *, kpca_gamma: float | str | None = "median",
-           alpha: float = 0.05, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """The paper's claims tested on ``topo`` (one architecture at one profile).
+@dataclass(frozen=True)
+class _Spec:
+    key: str
+    arch: str
+    claim: str
+    evidence: str
+    kind: str
+    sets: tuple[str, ...]
+    landscape: str
+    statistic: str
+    expect: str
+    null: float
+    margin: tuple[float, float] | None = None
+    kernel: str = ""
 
-    Returns one row per test with columns ``claim``, ``evidence`` (the paper's
-    figure or table), ``a``, ``b`` (the sets compared: "A" and "B" of the result),
-    ``expect``, ``effect``, ``lo``, ``hi``, ``p``, ``result`` (text) and ``verdict``.
-    Comparisons are one-sided in the paper's direction; ``verdict`` also reports a
-    significant effect in the opposite direction. For the autoencoder the paper
-    itself expects no lower SGD barriers, so those rows expect ``"not greater"``.
+
+def _claim_specs(arch: str) -> list[_Spec]:
+    """Every claim of Yu & Morozov (2026) that concerns ``arch``, in the order of the paper."""
+    ae = arch == "autoencoder"
+    out: list[_Spec] = []
+    for w, fig in (("train", "Fig. 4"), ("test", "Fig. S2")):
+        for a, b in (("BFGS-train", "SGD-train"), ("BFGS-test", "SGD-test")):
+            if ae:
+                out.append(_Spec("barriers_sgd_lower", arch, f"autoencoder exception: SGD barriers not lower ({w} landscape)",
+                                 fig, "barrier", (a, b), w, "P(A > B), disjoint pairs", "not greater", 0.5, MARGIN_CL))
+            else:
+                out.append(_Spec("barriers_sgd_lower", arch, f"SGD barriers lower than BFGS ({w} landscape)", fig,
+                                 "barrier", (a, b), w, "P(A > B), disjoint pairs", "greater", 0.5))
+    higher = arch in ("fcp", "lstm")
+    for a, b in (("BFGS-train", "BFGS-test"), ("SGD-train", "SGD-test")):
+        opt = a.split("-")[0]
+        text = (f"{opt} training-weight barriers higher than test-weight ones (train landscape)" if higher else
+                f"{opt} training-weight barriers not higher than test-weight ones (train landscape)")
+        out.append(_Spec("barriers_train_vs_test", arch, text, "Fig. 4 (text)", "barrier_paired", (a, b), "train",
+                         "P(A > B), same pairs of runs", "greater" if higher else "not greater", 0.5,
+                         None if higher else MARGIN_CL))
+    for a, b in (("BFGS-train", "SGD-train"), ("BFGS-test", "SGD-test")):
+        out.append(_Spec("spread", arch, "BFGS weights more spread (per-solution s.d.)", "Table S1", "spread", (a, b),
+                         "—", "P(A > B), solutions", "greater", 0.5))
+    out.append(_Spec("far_apart", arch, "BFGS solutions farther from one another", "Introduction", "pairwise",
+                     ("BFGS-train", "SGD-train"), "—", "RMS distance between solutions, A / B", "greater", 1.0))
+    out.append(_Spec("longer", arch, "BFGS vectors longer (distance from the common origin)", "Fig. 5", "distance",
+                     ("BFGS-train", "SGD-test"), "—", "P(A > B), solutions", "greater", 0.5))
+    out.append(_Spec("centroid_gap", arch, "centroid gap small against the spread", "Fig. 5 (text)", "centroid_gap",
+                     ("BFGS-train", "SGD-test"), "—", "centroid gap / spread (debiased)", "less", SMALL_GAP))
+    shrink = arch in ("fcp", "lenet")
+    out.append(_Spec("test_gap", arch, "test-weight length gap shrinks" if shrink else
+                     "test-weight length gap persists", "Fig. S3 (text)", "gap_ratio",
+                     ("BFGS-test", "SGD-test", "BFGS-train"), "—", "length gap (test weights) / (training weights)",
+                     "less" if shrink else "equivalent", 1.0, None if shrink else MARGIN_RATIO))
+    out.append(_Spec("kpca_rbf", arch, "RBF kernel PCA separates the sets along PC1", "Fig. 6", "kpca",
+                     ("BFGS-train", "SGD-test"), "—", "AUC of PC1", "separates", 0.5, MARGIN_AUC, "rbf"))
+    for k, name in (("linear", "linear PCA"), ("poly", "polynomial kernel PCA"), ("sigmoid", "sigmoid kernel PCA")):
+        out.append(_Spec(f"kpca_{k}", arch, f"{name} does not separate them", "Fig. 6 (text)", "kpca",
+                         ("BFGS-train", "SGD-test"), "—", "AUC of PC1", "equivalent", 0.5, MARGIN_AUC, k))
+    out.append(_Spec("kpca_rbf_test", arch, "RBF separation of test weights nearly disappears" if shrink else
+                     "RBF separation of test weights persists", "Fig. S4", "kpca", ("BFGS-test", "SGD-test"), "—",
+                     "AUC of PC1", "equivalent" if shrink else "separates", 0.5, MARGIN_AUC, "rbf"))
+    for a, b in (("BFGS-train", "SGD-train"), ("BFGS-test", "SGD-test")):
+        out.append(_Spec("sharper", arch, "SGD minima flatter (largest Hessian eigenvalue)", "Discussion (inferred)",
+                         "sharpness", (a, b), "train", "P(A > B), solutions", "greater", 0.5))
+    return out
+
+
+def _tost(boot: np.ndarray, margin: tuple[float, float]) -> float:
+    """Two one-sided bootstrap tests: p for "inside ``margin``"."""
+    return max(stats.boot_p(boot, margin[0], "above"), stats.boot_p(boot, margin[1], "below"))
+
+
+BARRIER_CLAIMS: tuple[str, ...] = ("barriers_sgd_lower", "barriers_train_vs_test")
+"""The keys of the claims (:func:`claims`) that rest on barrier heights."""
+
+
+def disjoint_subset(b: Barriers) -> Barriers:
+    """The pairs of ``b`` that share no solution with an earlier pair (greedy, in order).
+
+    Pairs from :func:`lls_core.landscape.disjoint_pairs` come back unchanged; a sample of
+    overlapping pairs gives its first maximal disjoint subset, for the tests of :func:`claims`.
+    """
+    import dataclasses
+
+    used: set[int] = set()
+    keep = []
+    for m, (i, j) in enumerate(np.asarray(b.pairs)):
+        if int(i) not in used and int(j) not in used:
+            keep.append(m)
+            used.update((int(i), int(j)))
+    idx = np.asarray(keep, dtype=int)
+    arrays = {f.name: np.asarray(getattr(b, f.name))[idx] for f in dataclasses.fields(b)
+              if isinstance(getattr(b, f.name), np.ndarray) and np.asarray(getattr(b, f.name)).shape[:1] == b.height.shape}
+    return dataclasses.replace(b, **arrays)
+
+
+def _disjoint(b: Barriers) -> bool:
+    flat = np.asarray(b.pairs).ravel()
+    return flat.size == np.unique(flat).size
+
+
+def _gram(*ws: Tensor) -> np.ndarray:
+    x = np.concatenate([w.detach().double().cpu().numpy() for w in ws])
+    return x @ x.T
+
+
+def _mean_coef(m: np.ndarray, offset: int, n: int) -> np.ndarray:
+    u = np.zeros(n)
+    u[offset:offset + m.size] = m / m.sum()
+    return u
+
+
+def _centroid_ratio(ka: int, kb: int, g: np.ndarray, debias: bool = True):  # noqa: ANN202 - for bootstrap_units
+    """(centroid gap / spread)² from the Gram matrix ``g`` of the pooled ``(ka + kb)`` vectors.
+
+    spread² = mean of the two sets' mean squared distances from their own centroid; with
+    ``debias`` the squared gap loses its expected sampling noise ``V_a/(K_a-1) + V_b/(K_b-1)``
+    (unbiased for the true squared gap; it can be negative)."""
+    n = ka + kb
+    diag = np.diag(g)
+
+    def stat(ma: np.ndarray, mb: np.ndarray) -> float:
+        ua, ub = _mean_coef(ma, 0, n), _mean_coef(mb, ka, n)
+        va = ua @ diag - ua @ g @ ua  # mean squared distance from the own centroid
+        vb = ub @ diag - ub @ g @ ub
+        gap2 = (ua - ub) @ g @ (ua - ub)
+        if debias:
+            gap2 -= va / (ka - 1) + vb / (kb - 1)
+        spread2 = (va + vb) / 2
+        return float(gap2 / spread2) if spread2 > 0 else float("nan")
+
+    return stat
+
+
+def _pairwise_ratio(ka: int, kb: int, g: np.ndarray):  # noqa: ANN202
+    n = ka + kb
+    diag = np.diag(g)
+    d2 = np.maximum(diag[:, None] + diag[None, :] - 2 * g, 0.0)
+
+    def rms(m: np.ndarray, sl: slice) -> float:
+        w = np.outer(m, m)
+        np.fill_diagonal(w, 0.0)  # pairs of two different solutions only
+        return float(np.sqrt((w * d2[sl, sl]).sum() / w.sum())) if w.sum() > 0 else float("nan")
+
+    def stat(ma: np.ndarray, mb: np.ndarray) -> float:
+        return rms(ma, slice(0, ka)) / rms(mb, slice(ka, n))
+
+    return stat
+
+
+def _gap_ratio(k: int, ks: int, g: np.ndarray):  # noqa: ANN202
+    """Rows of ``g``: BFGS-test (k), BFGS-train (k), SGD-test (ks); BFGS groups share counts."""
+    n = 2 * k + ks
+    diag = np.diag(g)
+
+    def gap(m: np.ndarray, ms: np.ndarray, offset: int) -> float:
+        ux, us = _mean_coef(m, offset, n), _mean_coef(ms, 2 * k, n)
+        o = (ux + us) / 2
+        d = np.sqrt(np.maximum(diag - 2 * (g @ o) + o @ g @ o, 0.0))
+        return float(m @ d[offset:offset + k] / m.sum() - ms @ d[2 * k:] / ms.sum())
+
+    def stat(m: np.ndarray, ms: np.ndarray) -> float:
+        train = gap(m, ms, k)
+        return gap(m, ms, 0) / train if train > 0 else float("nan")
+
+    return stat
+
+
+def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None,
+              sharp: Mapping[str, SharpnessSet] | None, *, kpca_gamma: float | str | None, n_boot: int,
+              seed: int) -> dict[str, Any]:
+    """Estimate, interval, p for and against the claim, n, and a note; or ``{"reason": ...}``."""
+    s = topo.sets
+    need = [n for n in spec.sets if n not in s] if spec.kind not in ("barrier", "barrier_paired", "sharpness") else []
+    if need:
+        return {"reason": f"needs set {need[0]}"}
+    a, b = spec.sets[0], spec.sets[1]
+    if spec.kind in ("barrier", "barrier_paired"):
+        if not bars or (a, spec.landscape) not in bars or (b, spec.landscape) not in bars:
+            return {"reason": "needs barriers"}
+        ba, bb = bars[(a, spec.landscape)], bars[(b, spec.landscape)]
+        given = (ba.height.size, bb.height.size)
+        ba, bb = disjoint_subset(ba), disjoint_subset(bb)  # shared end points: only independent heights are tested
+        if min(ba.height.size, bb.height.size) < 2:
+            return {"reason": "fewer than 2 disjoint pairs"}
+        paired = spec.kind == "barrier_paired" and np.array_equal(ba.pairs, bb.pairs)
+        c: stats.Paired | stats.Comparison
+        if paired:
+            c = stats.paired_compare(ba.height, bb.height, n_boot=n_boot, seed=seed)
+            n, note = f"{c.n} pairs (paired)", "Wilcoxon signed-rank"
+        else:
+            c = stats.compare(ba.height, bb.height, alternative="greater", n_boot=n_boot, seed=seed)
+            n, note = f"{c.n_a}/{c.n_b} pairs", "Mann–Whitney"
+        if (ba.height.size, bb.height.size) != given:
+            n += f" (disjoint, of {given[0]}/{given[1]})"
+        out = {"estimate": c.cl, "ci": c.cl_ci, "n": n, "test": note}
+        if spec.expect == "greater":
+            return out | {"p": c.p_greater, "p_against": c.p_less}
+        # a margin needs the bootstrap, which is far too optimistic for a few values per group
+        p_margin = (stats.boot_p(c.cl_boot, spec.margin[1], "below")  # type: ignore[index]
+                    if min(ba.height.size, bb.height.size) >= MIN_UNITS else float("nan"))
+        return out | {"p": p_margin, "p_against": c.p_greater}
+    if spec.kind in ("spread", "distance", "sharpness"):
+        if spec.kind == "spread":
+            va, vb = (vector_spread({n: s[n]})[n] for n in (a, b))
+        elif spec.kind == "distance":
+            dist = landscape.distances(s, between=(a, b))
+            va, vb = dist.distance[a], dist.distance[b]
+        else:
+            if not sharp or a not in sharp or b not in sharp:
+                return {"reason": "needs curvature"}
+            va, vb = sharp[a].top_eigenvalue, sharp[b].top_eigenvalue
+        if min(np.size(va), np.size(vb)) < 2:
+            return {"reason": "fewer than 2 solutions"}
+        cs = stats.compare(va, vb, alternative="greater", n_boot=n_boot, seed=seed)
+        return {"estimate": cs.cl, "ci": cs.cl_ci, "n": f"{cs.n_a}/{cs.n_b} solutions", "test": "Mann–Whitney",
+                "p": cs.p_greater, "p_against": cs.p_less}
+    if spec.kind == "kpca":
+        kp = landscape.kernel_pca(s[a], s[b], kernel=spec.kernel, names=(a, b),
+                                  gamma=kpca_gamma if spec.kernel == "rbf" else "median")
+        sep = stats.separation(kp.pc1, kp.labels, n_boot=n_boot, n_perm=max(n_boot, 99), seed=seed)
+        tost = _tost(sep.boot, MARGIN_AUC) if min(sep.n_a, sep.n_b) >= MIN_UNITS else float("nan")
+        out = {"estimate": sep.auc, "ci": sep.auc_ci, "n": f"{sep.n_a}/{sep.n_b} solutions",
+               "test": "permutation; bootstrap TOST"}
+        return out | ({"p": sep.p, "p_against": tost} if spec.expect == "separates" else {"p": tost, "p_against": sep.p})
+    # bootstrap over solutions (Gram matrices: every resample is a weighting of the same vectors)
+    if spec.kind == "gap_ratio":
+        k, ks = s[a].shape[0], s[b].shape[0]
+        if s[spec.sets[2]].shape[0] != k:
+            return {"reason": f"{a} and {spec.sets[2]} differ in size"}
+        fn, sizes = _gap_ratio(k, ks, _gram(s[a], s[spec.sets[2]], s[b])), (k, ks)
+    else:
+        ka, kb = s[a].shape[0], s[b].shape[0]
+        g = _gram(s[a], s[b])
+        fn, sizes = (_centroid_ratio if spec.kind == "centroid_gap" else _pairwise_ratio)(ka, kb, g), (ka, kb)
+    if min(sizes) < MIN_UNITS:
+        return {"reason": f"fewer than {MIN_UNITS} solutions per set"}
+    squared = spec.kind == "centroid_gap"  # bootstrapped as a debiased square, reported as a ratio
+    try:
+        est = stats.bootstrap_units(fn, sizes, name=spec.statistic, null=spec.null ** 2 if squared else spec.null,
+                                    n_boot=n_boot, seed=seed,
+                                    plugin=_centroid_ratio(*sizes, g, debias=False) if squared else None)
+    except ValueError as err:  # e.g. no training-weight length gap to take a ratio of
+        return {"reason": f"undefined ({err})"}
+    root = (lambda v: float(np.sqrt(max(v, 0.0)))) if squared else float  # noqa: E731
+    out = {"estimate": root(est.value), "ci": (root(est.ci[0]), root(est.ci[1])),
+           "n": "/".join(map(str, sizes)) + " solutions", "test": "bootstrap over solutions"}
+    if spec.expect == "greater":
+        return out | {"p": est.p_greater, "p_against": est.p_less}
+    if spec.expect == "less":
+        return out | {"p": est.p_less, "p_against": est.p_greater}
+    return out | {"p": _tost(est.boot, spec.margin), "p_against": min(1.0, 2 * min(est.p_greater, est.p_less))}  # type: ignore[arg-type]
+
+
+def _expect_text(spec: _Spec) -> str:
+    if spec.expect in ("greater", "separates"):
+        return f"above {spec.null:g}"
+    if spec.expect == "less":
+        return f"below {spec.null:g}"
+    if spec.expect == "not greater":
+        return f"below {spec.margin[1]:g} (margin)"  # type: ignore[index]
+    return f"inside [{spec.margin[0]:g}, {spec.margin[1]:g}]"  # type: ignore[index]
+
+
+CLAIM_COLUMNS: tuple[str, ...] = ("arch", "key", "claim", "evidence", "sets", "landscape", "n", "statistic", "expect",
+                                  "estimate", "lo", "hi", "test", "p", "p_holm", "verdict", "a", "b", "effect", "result")
+
+
+@dataclass(frozen=True, eq=False)
+class Claims:
+    """The paper's claims checked: ``frame`` has one row per claim, architecture and set pair.
+
+    Columns (:data:`CLAIM_COLUMNS`): ``arch``, ``key`` (a short id), ``claim``, ``evidence``
+    (the paper's figure or table), ``sets`` ("A vs B"), ``landscape``, ``n`` (pairs or
+    solutions), ``statistic``, ``expect`` (what the claim says about it), ``estimate``, ``lo``,
+    ``hi`` (interval at 95 %), ``test``, ``p`` (for the claim, unadjusted), ``p_holm``
+    (Holm over all computed rows), ``verdict`` (:data:`lls_core.stats.VERDICTS`, or
+    ``"needs <what>"`` where the row cannot be computed here, e.g. ``"needs lenet"``), and
+    ``a``, ``b``, ``effect``, ``result`` (the sets, estimate and a one-line summary).
+    """
+
+    frame: pd.DataFrame
+    alpha: float
+
+    def facts(self) -> dict[str, Any]:
+        """Counts for the prose: rows, computed, supported (any kind), equivalent, contradicted,
+        not resolved, and rows that cannot be computed here."""
+        v = self.frame["verdict"]
+        computed = v.isin(stats.VERDICTS)
+        return {"n_rows": int(len(v)), "n_computed": int(computed.sum()),
+                "n_supported": int(v.str.endswith("(supported)").sum() + (v == "supported").sum()),
+                "n_equivalent": int((v == "equivalent (supported)").sum()),
+                "n_contradicted": int((v == "contradicted").sum()), "n_not_resolved": int((v == "not resolved").sum()),
+                "n_needs": int((~computed).sum()), "alpha": self.alpha}
+
+    def computed(self) -> pd.DataFrame:
+        """The rows that could be computed with this page's data."""
+        return self.frame[self.frame["verdict"].isin(stats.VERDICTS)]
+
+
+def claims(topos: Topography | Mapping[str, Topography],
+           bars: Mapping[tuple[str, str], Barriers] | Mapping[str, Mapping[tuple[str, str], Barriers]] | None = None,
+           sharp: Mapping[str, SharpnessSet] | Mapping[str, Mapping[str, SharpnessSet]] | None = None, *,
+           kpca_gamma: float | str | None = "median", alpha: float = 0.05, n_boot: int = 2000, seed: int = 0,
+           keys: Sequence[str] | None = None) -> Claims:
+    """Every claim of Yu & Morozov (2026) on barriers, spread, distances and kernel PCA, tested.
+
+    ``topos``: one :class:`Topography` (rows for its architecture only) or ``{arch: Topography}``
+    (rows for all four architectures; those not given say ``"needs <arch>"``). ``bars`` /
+    ``sharp``: :func:`all_barriers` / :func:`all_sharpness` results, per architecture when
+    ``topos`` is a mapping. Only disjoint pairs are tested (each solution in at most one
+    pair), so that the heights are independent: pairs that share solutions are reduced to
+    their largest disjoint subset in order (:func:`disjoint_subset`; the ``n`` column says
+    so), and ``all_barriers(..., pairing="disjoint")`` wastes no paths. Training- against test-weight barriers of the same runs are
+    compared pair by pair (same pairs: Wilcoxon signed-rank). Statistics over solutions
+    (centroid gap, length-gap ratio, distances between solutions) are bootstrapped over
+    solutions (:func:`lls_core.stats.bootstrap_units`), with a set's training and test
+    weights resampled together. The p-values for the claims are Holm-adjusted across all
+    computed rows, and separately those against them; :func:`lls_core.stats.decide` gives the
+    verdict. Claims of no difference (linear, polynomial, sigmoid PCA; the autoencoder
+    exception; the length gap that persists) need their interval inside the margins
+    (:data:`MARGIN_AUC`, :data:`MARGIN_CL`, :data:`MARGIN_RATIO`). ``keys``: only those claims
+    (see the ``key`` column), e.g. ``["barriers_sgd_lower"]``.
 
     Example: synthetic sets of 12 vectors, BFGS on a sphere of radius 2, SGD on radius 1.
 
@@ -494,53 +862,181 @@ def claims(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = N
     >>> u = u / u.norm(dim=2, keepdim=True)
     >>> sets = {"BFGS-train": 2 * u[0], "SGD-train": u[1], "SGD-test": u[2]}
     >>> topo = Topography("fcp", "demo", 12, 12, models.build("fcp"), None, sets)
-    >>> table = claims(topo, n_boot=200)
-    >>> table.loc[0, "claim"], table.loc[0, "verdict"]
-    ('BFGS weights more spread (per-vector s.d.)', 'supported')
+    >>> table = claims(topo, n_boot=200, keys=["spread"])
+    >>> table.frame.loc[0, "claim"], table.frame.loc[0, "verdict"]
+    ('BFGS weights more spread (per-solution s.d.)', 'supported')
+    >>> table.frame.loc[1, "verdict"]  # no BFGS-test set here
+    'needs set BFGS-test'
     """
+    if isinstance(topos, Topography):
+        tmap: dict[str, Topography] = {topos.arch: topos}
+        bmap = {topos.arch: bars} if bars is not None else {}
+        smap = {topos.arch: sharp} if sharp is not None else {}
+        archs: Sequence[str] = [topos.arch]
+    else:
+        tmap = dict(topos)
+        bmap = dict(bars or {})  # type: ignore[arg-type]
+        smap = dict(sharp or {})  # type: ignore[arg-type]
+        archs = list(models.ARCHITECTURES) + [a for a in tmap if a not in models.ARCHITECTURES]
+    bmap_: dict[str, Any] = bmap  # type: ignore[assignment]
+    smap_: dict[str, Any] = smap  # type: ignore[assignment]
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha={alpha!r}: must lie in (0, 0.5)")
     rows: list[dict[str, Any]] = []
-    s = topo.sets
+    specs: list[_Spec] = []
+    for arch in archs:
+        for spec in _claim_specs(arch):
+            if keys is not None and spec.key not in keys:
+                continue
+            row: dict[str, Any] = {"arch": arch, "key": spec.key, "claim": spec.claim, "evidence": spec.evidence,
+                                   "sets": f"{spec.sets[0]} vs {spec.sets[1]}", "landscape": spec.landscape,
+                                   "n": "", "statistic": spec.statistic, "expect": _expect_text(spec),
+                                   "estimate": np.nan, "lo": np.nan, "hi": np.nan, "test": "", "p": np.nan,
+                                   "p_against": np.nan, "a": spec.sets[0], "b": spec.sets[1]}
+            if arch not in tmap:
+                row["verdict"] = f"needs {arch}"
+            else:
+                got = _evaluate(spec, tmap[arch], bmap_.get(arch), smap_.get(arch), kpca_gamma=kpca_gamma,
+                                n_boot=n_boot, seed=seed)
+                if "reason" in got:
+                    row["verdict"] = got["reason"]
+                else:
+                    row.update(estimate=got["estimate"], lo=got["ci"][0], hi=got["ci"][1], n=got["n"],
+                               test=got["test"], p=got["p"], p_against=got["p_against"], verdict="")
+            rows.append(row)
+            specs.append(spec)
+    frame = pd.DataFrame(rows)
+    frame["p_holm"] = np.nan
+    if len(frame):
+        done = frame["verdict"] == ""
+        if done.any():
+            frame.loc[done, "p_holm"] = stats.holm(frame.loc[done, "p"].fillna(1.0).to_numpy())
+            against = stats.holm(frame.loc[done, "p_against"].fillna(1.0).to_numpy())
+            for (i, row), pa in zip(frame[done].iterrows(), against):
+                spec = specs[i]
+                expect = "equivalent" if spec.expect == "equivalent" else spec.expect
+                frame.at[i, "verdict"] = stats.decide(expect, (row["lo"], row["hi"]), spec.null, row["p_holm"], pa,  # type: ignore[arg-type]
+                                                      margin=spec.margin, alpha=alpha)
+        frame["effect"] = frame["estimate"]
+        frame["result"] = [
+            (f"{r.statistic} = {r.estimate:.3g} [{r.lo:.3g}, {r.hi:.3g}], p = {r.p:.3g}, n = {r.n}"
+             if np.isfinite(r.estimate) else "") for r in frame.itertuples()]
+    else:
+        frame = pd.DataFrame(columns=list(CLAIM_COLUMNS))
+    return Claims(frame[list(CLAIM_COLUMNS)].reset_index(drop=True), alpha)
 
-    def add(claim: str, evidence: str, a: str, b: str, res: stats.Comparison | stats.Separation, expect: str) -> None:
-        eff, lo, hi = ((res.auc, *res.auc_ci) if isinstance(res, stats.Separation) else (res.cl, *res.cl_ci))
-        rows.append({"claim": claim, "evidence": evidence, "a": a, "b": b, "expect": expect, "effect": eff,
-                     "lo": lo, "hi": hi, "p": res.p, "result": _fmt(res), "verdict": verdict(res, expect, alpha)})
 
-    cmp = dict(n_boot=n_boot, seed=seed)
-    ae = topo.arch == "autoencoder"
-    if bars:
-        for w, fig in (("train", "Fig. 4"), ("test", "Fig. S2")):
-            for pair in (("BFGS-train", "SGD-train"), ("BFGS-test", "SGD-test")):
-                if (pair[0], w) in bars and (pair[1], w) in bars:
-                    a, b = bars[(pair[0], w)].height, bars[(pair[1], w)].height
-                    if min(a.size, b.size) < 2:
-                        continue
-                    claim = (f"SGD barriers lower than BFGS ({w} landscape)" if not ae else
-                             f"autoencoder exception: SGD barriers not lower ({w} landscape)")
-                    add(claim, fig, pair[0], pair[1], stats.compare(a, b, alternative="greater", **cmp),
-                        "not greater" if ae else "greater")
-    if "BFGS-train" in s and "SGD-train" in s:
-        spread = vector_spread(s)
-        add("BFGS weights more spread (per-vector s.d.)", "Table S1", "BFGS-train", "SGD-train",
-            stats.compare(spread["BFGS-train"], spread["SGD-train"], alternative="greater", **cmp), "greater")
-    if "BFGS-train" in s and "SGD-test" in s:
-        dist = landscape.distances(s, between=("BFGS-train", "SGD-test"))
-        add("BFGS vectors longer (distance from the common origin)", "Fig. 5", "BFGS-train", "SGD-test",
-            stats.compare(dist.distance["BFGS-train"], dist.distance["SGD-test"], alternative="greater", **cmp),
-            "greater")
-        for kernel, expect, claim in (("rbf", "separates", "RBF kernel PCA separates the sets along PC1"),
-                                      ("linear", "no separation", "linear PCA does not separate them")):
-            kp = landscape.kernel_pca(s["BFGS-train"], s["SGD-test"], kernel=kernel, gamma=kpca_gamma,
-                                      names=("BFGS-train", "SGD-test"))
-            add(claim, "Fig. 6", "BFGS-train", "SGD-test",
-                stats.separation(kp.pc1, kp.labels, n_boot=n_boot, n_perm=n_boot, seed=seed), expect)
-    if sharp:
-        for pair in (("BFGS-train", "SGD-train"), ("BFGS-test", "SGD-test")):
-            if pair[0] in sharp and pair[1] in sharp:
-                add("SGD minima flatter (top Hessian eigenvalue)", "inferred, not measured", pair[0], pair[1],
-                    stats.compare(sharp[pair[0]].top_eigenvalue, sharp[pair[1]].top_eigenvalue,
-                                  alternative="greater", **cmp), "greater")
-    return pd.DataFrame(rows)
+def claims_changes(before: Claims, after: Claims) -> pd.DataFrame:
+    """Rows whose verdict differs between two claims tables (e.g. the default build and ``full``).
+
+    Columns: ``arch``, ``claim``, ``sets``, ``landscape``, ``verdict_before``, ``verdict_after``.
+    """
+    key = ["arch", "key", "claim", "sets", "landscape"]
+    m = before.frame[key + ["verdict"]].merge(after.frame[key + ["verdict"]], on=key, how="outer",
+                                              suffixes=("_before", "_after"))
+    return m[m["verdict_before"] != m["verdict_after"]].drop(columns="key").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ sensitivity of the barrier verdicts
+SENSITIVITY_LAMS: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1.0)
+GSS_MODES: tuple[str, ...] = ("authors", "safe")
+
+
+@dataclass(frozen=True, eq=False)
+class Sensitivity:
+    """Barrier verdicts under each path penalty λ and L-BFGS-GSS mode.
+
+    ``frame``: one row per architecture, claim and set pair (``arch``, ``claim``, ``sets``,
+    ``landscape``), one verdict column per setting (``"λ = 0.001"``, ..., ``"mode = safe"``)
+    and ``stable`` (the same verdict under every setting). ``estimates``: the same layout with
+    the effect size P(A > B) instead of the verdict. ``settings``: the column names in order;
+    ``reference``: the setting of the main analysis.
+    """
+
+    frame: pd.DataFrame
+    estimates: pd.DataFrame
+    settings: tuple[str, ...]
+    reference: str
+
+    def facts(self) -> dict[str, Any]:
+        """``n_rows``, ``n_stable``, ``n_changed`` and ``n_settings`` for the prose."""
+        stable = self.frame["stable"]
+        return {"n_rows": int(len(stable)), "n_stable": int(stable.sum()), "n_changed": int((~stable).sum()),
+                "n_settings": len(self.settings)}
+
+
+def _variant_topography(topo: Topography, mode: str, **load_kw: Any) -> Topography:
+    if mode not in GSS_MODES:
+        raise ValueError(f"mode={mode!r}; valid: {', '.join(GSS_MODES)}")
+    return load(topo.arch, topo.profile, n_inits=topo.n_inits, k_best=topo.k_best, gss_variant=mode,  # type: ignore[arg-type]
+                store=topo.store_root or None, **load_kw)
+
+
+def sensitivity(topos: Mapping[str, Topography], *, config: PathConfig, n_pairs: int,
+                archs: Sequence[str] | None = None,
+                lams: Sequence[float] = SENSITIVITY_LAMS, modes: Sequence[str] = GSS_MODES,
+                seed: int = 0, n_boot: int = 2000, alpha: float = 0.05, workers: int = 1, scheduler: Any = None,
+                load_kw: Mapping[str, Any] | None = None, progress: bool = False) -> Sensitivity:
+    """The barrier claims (SGD vs BFGS, both landscapes) re-decided under each λ and each
+    L-BFGS-GSS mode.
+
+    Every λ in ``lams`` reruns the paths of the four BFGS/SGD sets with ``config`` and that λ
+    (same disjoint pairs); every mode in ``modes`` other than the one the sets were trained in
+    (the study's is ``"authors"``) retrains the BFGS sets in that mode
+    (:class:`lls_core.lbfgs_gss.LBFGSGSS`, reused from the store when present) and reruns their
+    paths at ``config.lam``. The claims are Holm-adjusted within each setting, as in
+    :func:`claims`. ``archs``: the architectures of ``topos`` to use (default: all; an empty
+    list gives an empty table). ``load_kw``: passed to :func:`load` for the retrained sets
+    (``workers``, ``scheduler``). Raises ``ValueError`` for a λ < 0, an unknown mode or an
+    architecture not in ``topos`` before any work.
+    """
+    lams = [float(x) for x in lams]
+    for lam in lams:
+        if not (np.isfinite(lam) and lam >= 0):
+            raise ValueError(f"lam={lam!r}: must be a finite number >= 0")
+    for m in modes:
+        if m not in GSS_MODES:
+            raise ValueError(f"mode={m!r}; valid: {', '.join(GSS_MODES)}")
+    names = list(topos) if archs is None else list(archs)
+    for a in names:
+        if a not in topos:
+            raise ValueError(f"architecture {a!r} has no weight sets here; available: {', '.join(topos) or 'none'}")
+    topos = {a: topos[a] for a in names}
+    import dataclasses
+
+    key = ["arch", "claim", "sets", "landscape"]
+    if not topos:
+        empty = pd.DataFrame(columns=key + ["stable"])
+        return Sensitivity(empty, empty.drop(columns="stable"), (), f"λ = {config.lam:g}")
+
+    four = ("BFGS-train", "BFGS-test", "SGD-train", "SGD-test")
+    verdicts: dict[str, pd.DataFrame] = {}
+    reference = f"λ = {config.lam:g}"
+
+    def run(name: str, tmap: Mapping[str, Topography], cfg: PathConfig) -> None:
+        bars = {a: all_barriers(t, n_pairs=n_pairs, config=cfg, seed=seed, sets=four, workers=workers,
+                                scheduler=scheduler, progress=progress, pairing="disjoint") for a, t in tmap.items()}
+        table = claims(tmap, bars, None, n_boot=n_boot, seed=seed, alpha=alpha, keys=["barriers_sgd_lower"])
+        verdicts[name] = table.computed()[key + ["verdict", "estimate"]]
+
+    for lam in lams:
+        run(f"λ = {lam:g}", topos, dataclasses.replace(config, lam=lam))
+    for m in modes:
+        if m == "authors":  # the study's mode: the λ = config.lam column above
+            if f"λ = {config.lam:g}" not in verdicts:
+                run(f"λ = {config.lam:g}", topos, config)
+            verdicts["mode = authors"] = verdicts[f"λ = {config.lam:g}"]
+            continue
+        run(f"mode = {m}", {a: _variant_topography(t, m, **dict(load_kw or {})) for a, t in topos.items()}, config)
+    settings = tuple(verdicts)
+    base = next(iter(verdicts.values()))[key]
+    frame, est = base.copy(), base.copy()
+    for name, v in verdicts.items():
+        merged = base.merge(v, on=key, how="left")
+        frame[name] = merged["verdict"].fillna("not computed").to_numpy()
+        est[name] = merged["estimate"].to_numpy()
+    frame["stable"] = frame[list(settings)].nunique(axis=1) == 1
+    return Sensitivity(frame.reset_index(drop=True), est.reset_index(drop=True), settings, reference)
 
 
 def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = None,

@@ -44,7 +44,8 @@ def test_paper_profile_uses_full_mnist_sizes():
 def test_one_run_cost_matches_hand_computation():
     cal = _cal()
     c = cal.cost("fcp")
-    p = plan.plan("barriers", "quick", {"n_pairs": 1, "k_best": 2, "n_inits": 2}, calibration=cal, count_stored=False)
+    p = plan.plan("barriers", "quick", {"n_pairs": 1, "k_best": 2, "n_inits": 2, "archs": ["fcp"]}, calibration=cal,
+                  count_stored=False)
     prof = study.get_profile("quick")
     n_tr, n_te = 1000, 500
     expect = 0.0
@@ -75,8 +76,9 @@ def test_estimates_scale_with_counts_and_costs():
                        count_stored=False).est_serial_s - a.est_serial_s
     train_a = a.est_serial_s - pair_s  # one pair per set and landscape costs pair_s
     assert b.est_serial_s - pair_s == pytest.approx(2 * train_a, rel=1e-9)
-    # at the cap (all 3 pairs of 3 kept runs; more is refused by the chapter's rule before planning)
-    c = plan.plan("barriers", "quick", {"n_inits": 8, "k_best": 3, "n_pairs": 3}, calibration=cal, count_stored=False)
+    # at the cap (3 disjoint pairs of 6 kept runs; more is refused by the chapter's rule before planning)
+    c = plan.plan("barriers", "quick", {"n_inits": 8, "k_best": 6, "n_pairs": 3, "archs": ["fcp"]}, calibration=cal,
+                  count_stored=False)
     assert c.pairs == 6 * 2 * 3
     # twice the per-image cost: twice the time; workers divide the wall time, not the serial time
     d = plan.plan("barriers", "quick", {"n_inits": 8, "k_best": 6, "n_pairs": 1}, calibration=_cal(2.0), count_stored=False)
@@ -88,11 +90,11 @@ def test_estimates_scale_with_counts_and_costs():
 
 
 def test_geometry_counts_hessian_products():
-    p = plan.plan("geometry", "quick", {"n_probes": 5, "lanczos_steps": 7, "k_best": 4}, calibration=_cal(),
-                  count_stored=False)
+    p = plan.plan("geometry", "quick", {"n_probes": 5, "lanczos_steps": 7, "k_best": 4, "n_pairs": 2, "archs": ["fcp"]},
+                  calibration=_cal(), count_stored=False)
     assert p.hvps == 6 * 4 * (5 + 7)
-    q = plan.plan("geometry", "quick", {"n_probes": 10, "lanczos_steps": 14, "k_best": 4}, calibration=_cal(),
-                  count_stored=False)
+    q = plan.plan("geometry", "quick", {"n_probes": 10, "lanczos_steps": 14, "k_best": 4, "n_pairs": 2,
+                                        "archs": ["fcp"]}, calibration=_cal(), count_stored=False)
     assert q.hvps == 2 * p.hvps and q.est_serial_s > p.est_serial_s
 
 

@@ -236,7 +236,7 @@ def _fake_bars(sets: dict[str, torch.Tensor], scale: dict[str, float]) -> dict:
     rng = np.random.default_rng(1)
     for n, v in sets.items():
         k = v.shape[0]
-        pairs = landscape.sample_pairs(k, 6, 0)
+        pairs = landscape.disjoint_pairs(k, 6, 0)  # the claims test independent (disjoint) pairs
         for w in ("train", "test"):
             h = scale[n] * rng.uniform(1.0, 1.1, 6)
             out[(n, w)] = landscape.Barriers(n, w, landscape.PathConfig(), pairs, h, np.ones(6), 1.5 * h,
@@ -249,8 +249,8 @@ def test_claims_before_after_lines_up_both_tables() -> None:
 
     from lls_core import topography
 
-    sets = _fake_sets("fcp", 5)
-    topo = topography.Topography("fcp", "smoke", 5, 5, models.build("fcp"), None, sets)
+    sets = _fake_sets("fcp", 12)
+    topo = topography.Topography("fcp", "smoke", 12, 12, models.build("fcp"), None, sets)
     al = symmetry.align_sets("fcp", sets)
     aligned = dataclasses.replace(topo, sets=al.sets)
     raw_scale = {"BFGS-train": 3.0, "BFGS-test": 3.0, "SGD-train": 1.0, "SGD-test": 1.0}

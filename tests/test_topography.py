@@ -22,13 +22,16 @@ def _fake(k=12, d=300, seed=0):
     return topography.Topography("fcp", "synthetic", k, k, models.build("fcp"), ds, sets)
 
 
-def _bars(topo, high=("BFGS-train", "BFGS-test", "LBFGS-train"), n=10, seed=1):
+def _bars(topo, high=("BFGS-train", "BFGS-test", "LBFGS-train"), n=10, seed=1, pairs=None):
+    """Synthetic barriers on disjoint pairs (the same pairs for every set): ``high`` sets get heights
+    in [2, 3], the others in [0.1, 1]."""
     rng = np.random.default_rng(seed)
     out = {}
+    pairs = landscape.disjoint_pairs(2 * n, n, seed=0) if pairs is None else pairs
     for s in topo.sets:
         for w in ("train", "test"):
             h = rng.uniform(2.0, 3.0, n) if s in high else rng.uniform(0.1, 1.0, n)
-            out[(s, w)] = landscape.Barriers(s, w, landscape.PathConfig(), np.zeros((n, 2), int), h, h, h,
+            out[(s, w)] = landscape.Barriers(s, w, landscape.PathConfig(), pairs, h, h, h,
                                              np.zeros(n), np.zeros(n))
     return out
 
@@ -40,21 +43,118 @@ def _sharp(topo, seed=2):
                                       rng.uniform(1, 2, k), np.zeros(k)) for s in topo.sets}
 
 
+def _verdicts(table, key, arch="fcp"):
+    f = table.frame
+    return f[(f["key"] == key) & (f["arch"] == arch)]["verdict"].tolist()
+
+
 def test_claims_supported_when_the_data_say_so():
     topo = _fake()
     table = topography.claims(topo, _bars(topo), _sharp(topo), n_boot=300)
-    assert set(table.columns) >= {"claim", "evidence", "result", "verdict", "p"}
-    assert (table["verdict"] == "supported").all(), table[["claim", "verdict"]]
-    # linear PCA row is a "no separation" expectation and holds for concentric shells
-    lin = table[table["claim"].str.startswith("linear PCA")]
-    assert len(lin) == 1 and lin["verdict"].iloc[0] == "supported"
+    f = table.frame
+    assert set(f.columns) >= {"arch", "claim", "evidence", "sets", "landscape", "n", "statistic", "estimate", "lo",
+                              "hi", "p", "p_holm", "verdict"}
+    assert set(f["arch"]) == {"fcp"}  # one Topography: its rows only
+    assert _verdicts(table, "barriers_sgd_lower") == ["supported"] * 4
+    assert _verdicts(table, "spread") == ["supported"] * 2
+    assert _verdicts(table, "longer") == ["supported"]
+    assert _verdicts(table, "far_apart") == ["supported"]
+    assert _verdicts(table, "kpca_rbf") == ["supported"]
+    assert _verdicts(table, "sharper") == ["supported"] * 2
+    # concentric shells with random directions: the centroids coincide up to sampling noise
+    assert _verdicts(table, "centroid_gap") == ["supported"]
+    # every verdict comes from the package's list and Holm never lowers a p-value
+    assert f["verdict"].isin(stats.VERDICTS).all(), f[["claim", "verdict"]]
+    assert (f["p_holm"] >= f["p"] - 1e-12).all()
+    facts = table.facts()
+    assert facts["n_rows"] == len(f) and facts["n_supported"] >= 12 and facts["n_contradicted"] == 0
+
+
+def test_no_difference_is_never_supported_without_equivalence():
+    """Linear PCA on concentric shells: no separation, but with 12 + 12 solutions the AUC interval is
+    wider than the margin: "not resolved", never "supported"; with many solutions it is "equivalent"."""
+    small = topography.claims(_fake(k=12), None, None, n_boot=300, keys=["kpca_linear"])
+    assert _verdicts(small, "kpca_linear") == ["not resolved"]
+    big = topography.claims(_fake(k=150, d=400), None, None, n_boot=300, keys=["kpca_linear"])
+    v = big.frame.iloc[0]
+    assert v["verdict"] == "equivalent (supported)", v
+    assert 0.35 < v["lo"] and v["hi"] < 0.65
 
 
 def test_claims_contradicted_when_sgd_barriers_are_higher():
     topo = _fake()
     table = topography.claims(topo, _bars(topo, high=("SGD-train", "SGD-test")), None, n_boot=300)
-    rows = table[table["claim"].str.startswith("SGD barriers lower")]
-    assert len(rows) == 4 and (rows["verdict"] == "contradicted").all()
+    assert _verdicts(table, "barriers_sgd_lower") == ["contradicted"] * 4
+
+
+def test_equal_barriers_are_not_resolved():
+    """Both sets drawn from one distribution: the difference is zero, and so is the support."""
+    topo = _fake()
+    table = topography.claims(topo, _bars(topo, high=()), None, n_boot=300, keys=["barriers_sgd_lower"])
+    assert _verdicts(table, "barriers_sgd_lower") == ["not resolved"] * 4
+
+
+def test_overlapping_pairs_are_reduced_to_a_disjoint_subset():
+    topo = _fake()
+    overlapping = np.array([[0, 1], [0, 2], [1, 2], [0, 3], [2, 3], [4, 5], [0, 4], [6, 7], [2, 4], [3, 4]])
+    sub = topography.disjoint_subset(_bars(topo, pairs=overlapping)[("SGD-train", "train")])
+    np.testing.assert_array_equal(sub.pairs, [[0, 1], [2, 3], [4, 5], [6, 7]])
+    assert sub.height.shape == (4,) and np.unique(sub.pairs).size == 8
+    table = topography.claims(topo, _bars(topo, pairs=overlapping), None, n_boot=300, keys=["barriers_sgd_lower"])
+    assert (table.frame["n"] == "4/4 pairs (disjoint, of 10/10)").all()
+
+
+def test_missing_architectures_and_sets_say_what_they_need():
+    topo = _fake()
+    table = topography.claims({"fcp": topo}, {"fcp": _bars(topo)}, None, n_boot=200)
+    f = table.frame
+    assert set(f["arch"]) == {"fcp", "lenet", "autoencoder", "lstm"}
+    assert (f.loc[f["arch"] == "lenet", "verdict"] == "needs lenet").all()
+    assert (f.loc[(f["arch"] == "fcp") & (f["key"] == "sharper"), "verdict"] == "needs curvature").all()
+    # every claim of the paper has a row for every architecture
+    keys = {"barriers_sgd_lower", "barriers_train_vs_test", "spread", "far_apart", "longer", "centroid_gap",
+            "test_gap", "kpca_rbf", "kpca_linear", "kpca_poly", "kpca_sigmoid", "kpca_rbf_test", "sharper"}
+    for a in ("fcp", "lenet", "autoencoder", "lstm"):
+        assert set(f.loc[f["arch"] == a, "key"]) == keys
+    # the paper's per-architecture expectations
+    tvt = f[f["key"] == "barriers_train_vs_test"].groupby("arch")["expect"].first()
+    assert tvt["fcp"] == tvt["lstm"] == "above 0.5" and tvt["lenet"].startswith("below 0.65")
+    gap = f[f["key"] == "test_gap"].set_index("arch")["claim"]
+    assert "shrinks" in gap["fcp"] and "shrinks" in gap["lenet"] and "persists" in gap["lstm"]
+    assert table.facts()["n_needs"] >= 3 * 13
+
+
+def test_train_vs_test_barriers_are_paired_run_for_run():
+    topo = _fake()
+    bars = _bars(topo, high=("BFGS-train",))
+    table = topography.claims(topo, bars, None, n_boot=300, keys=["barriers_train_vs_test"])
+    f = table.frame
+    bfgs = f[f["sets"] == "BFGS-train vs BFGS-test"].iloc[0]
+    assert bfgs["verdict"] == "supported" and "paired" in bfgs["n"]
+    sgd = f[f["sets"] == "SGD-train vs SGD-test"].iloc[0]
+    assert sgd["verdict"] == "not resolved"
+
+
+def test_claims_changes_lists_rows_whose_verdict_moved():
+    topo = _fake()
+    a = topography.claims(topo, _bars(topo), None, n_boot=200, keys=["barriers_sgd_lower"])
+    b = topography.claims(topo, _bars(topo, high=("SGD-train", "SGD-test")), None, n_boot=200,
+                          keys=["barriers_sgd_lower"])
+    ch = topography.claims_changes(a, b)
+    assert len(ch) == 4 and set(ch["verdict_after"]) == {"contradicted"}
+    assert topography.claims_changes(a, a).empty
+
+
+def test_disjoint_pairs_use_every_solution_once():
+    p = landscape.disjoint_pairs(11, seed=3)
+    assert p.shape == (5, 2) and np.unique(p).size == 10 and (p[:, 0] < p[:, 1]).all()
+    np.testing.assert_array_equal(p, landscape.disjoint_pairs(11, seed=3))
+    assert not np.array_equal(p, landscape.disjoint_pairs(11, seed=4))
+    assert landscape.disjoint_pairs(6, 2, seed=0).shape == (2, 2)
+    with pytest.raises(ValueError, match="n_pairs"):
+        landscape.disjoint_pairs(6, 4)
+    with pytest.raises(ValueError, match="at least 2"):
+        landscape.disjoint_pairs(1)
 
 
 def test_verdict_rejects_unknown_expectation():
@@ -95,11 +195,14 @@ def test_autoencoder_exception_is_checked_the_other_way():
     ae = topography.Topography("autoencoder", "synthetic", topo.n_inits, topo.k_best, topo.model, topo.dataset,
                                topo.sets)
     table = topography.claims(ae, _bars(ae), None, n_boot=300)
-    rows = table[table["claim"].str.startswith("autoencoder exception")]
+    rows = table.frame[table.frame["claim"].str.startswith("autoencoder exception")]
     assert len(rows) == 4 and (rows["verdict"] == "contradicted").all()
     flat = topography.claims(ae, _bars(ae, high=()), None, n_boot=300)
-    rows = flat[flat["claim"].str.startswith("autoencoder exception")]
-    assert (rows["verdict"] == "not contradicted").all()
+    rows = flat.frame[flat.frame["claim"].str.startswith("autoencoder exception")]
+    # 10 pairs per set drawn from one distribution: no BFGS excess, but not shown to be below the margin either
+    assert set(rows["verdict"]) <= {"not resolved", "no excess (supported)"} and "contradicted" not in set(rows["verdict"])
+    many = topography.claims(ae, _bars(ae, high=(), n=200), None, n_boot=300, keys=["barriers_sgd_lower"])
+    assert (many.frame["verdict"] == "no excess (supported)").all()
 
 
 def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypatch, trained_set):
@@ -120,9 +223,62 @@ def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypat
     monkeypatch.setattr(dask.distributed, "LocalCluster", boom)
     again = topography.all_barriers(topo, n_pairs=2, config=cfg, workers=2)
     assert all(b.n_cached == 2 for b in again.values())
+    # disjoint pairing: 3 solutions make one pair, found among the stored ones
+    one = topography.all_barriers(topo, n_pairs=2, config=cfg, seed=0, pairing="disjoint")
+    assert all(len(b.height) == 1 for b in one.values())
+    with pytest.raises(ValueError, match="pairing"):
+        topography.all_barriers(topo, n_pairs=2, config=cfg, pairing="overlapping")
     np.testing.assert_allclose(again[("SGD-train", "test")].height, first[("SGD-train", "test")].height)
     frame = topography.barrier_frame(again)
     assert len(frame) == 8 and set(frame["landscape"]) == {"train", "test"}
+
+
+def test_centroid_gap_far_apart_is_contradicted():
+    topo = _fake(k=20)
+    sets = dict(topo.sets)
+    shift = torch.zeros(sets["SGD-test"].shape[1], dtype=torch.float64)
+    shift[0] = 3.0  # the SGD centroid moves by 3 against spreads of 1 and 2
+    sets["SGD-test"] = sets["SGD-test"] + shift
+    moved = topography.Topography("fcp", "synthetic", 20, 20, topo.model, topo.dataset, sets)
+    table = topography.claims(moved, None, None, n_boot=400, keys=["centroid_gap"])
+    row = table.frame.iloc[0]
+    assert row["verdict"] == "contradicted" and row["lo"] > topography.SMALL_GAP, row
+
+
+def test_sensitivity_table_marks_settings_that_flip_a_verdict(monkeypatch):
+    topo = _fake()
+    calls = []
+
+    def fake_all_barriers(t, *, n_pairs, config, seed=0, sets=None, **kw):
+        calls.append((t.profile, config.lam))
+        # SGD lower at small lambda, equal from lambda = 1e-2 on; the "safe" sets: always lower
+        high = ("BFGS-train", "BFGS-test") if (config.lam < 1e-2 or t.profile == "safe") else ()
+        return {k: v for k, v in _bars(t, high=high).items() if k[0] in sets}
+
+    monkeypatch.setattr(topography, "all_barriers", fake_all_barriers)
+    monkeypatch.setattr(topography, "_variant_topography",
+                        lambda t, mode, **kw: topography.Topography(t.arch, mode, t.n_inits, t.k_best, t.model,
+                                                                   t.dataset, t.sets))
+    sens = topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=10, n_boot=200)
+    assert sens.settings == ("λ = 0.0001", "λ = 0.001", "λ = 0.01", "λ = 1", "mode = authors", "mode = safe")
+    f = sens.frame
+    assert len(f) == 4 and not f["stable"].any()
+    assert (f["λ = 0.001"] == "supported").all() and (f["λ = 1"] == "not resolved").all()
+    assert (f["mode = safe"] == "supported").all()
+    assert sens.facts() == {"n_rows": 4, "n_stable": 0, "n_changed": 4, "n_settings": 6}
+    assert len(calls) == 5  # four lambdas, one retrained mode; "authors" reuses the lambda = 1e-3 column
+    with pytest.raises(ValueError, match="mode"):
+        topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, modes=("fast",))
+    with pytest.raises(ValueError, match="lam"):
+        topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, lams=(-1.0,))
+
+
+def test_sensitivity_checks_architectures_before_work():
+    topo = _fake()
+    with pytest.raises(ValueError, match="lenet"):
+        topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, archs=["lenet"])
+    empty = topography.sensitivity({"fcp": topo}, config=landscape.PathConfig(), n_pairs=2, archs=[])
+    assert empty.frame.empty and empty.facts()["n_rows"] == 0
 
 
 def test_authors_path_profile_is_the_published_setting_and_used_by_full_and_paper():
@@ -193,3 +349,19 @@ def test_calibrate_paths_bad_input(tmp_path, trained_set):
     with pytest.raises(ValueError, match="none of the sets"):
         topography.calibrate_paths(topography.Topography("fcp", "s", 5, 5, topo.model, topo.dataset,
                                                          {"X": topo.sets["SGD-train"]}), cfg, n_pairs=8)
+
+
+def test_margins_need_enough_values_per_group():
+    """Two pairs per set with SGD far above BFGS: every bootstrap resample agrees, but two pairs
+    cannot show that the autoencoder's BFGS barriers stay below the margin."""
+    topo = _fake()
+    ae = topography.Topography("autoencoder", "synthetic", topo.n_inits, topo.k_best, topo.model, topo.dataset,
+                               topo.sets)
+    few = topography.claims(ae, _bars(ae, high=("SGD-train", "SGD-test"), n=2), None, n_boot=300,
+                            keys=["barriers_sgd_lower"])
+    assert (few.frame["verdict"] == "not resolved").all(), few.frame[["sets", "estimate", "hi", "verdict"]]
+    enough = topography.claims(ae, _bars(ae, high=("SGD-train", "SGD-test"), n=8), None, n_boot=300,
+                               keys=["barriers_sgd_lower"])
+    assert (enough.frame["verdict"] == "no excess (supported)").all()
+    tiny = topography.claims(_fake(k=4), None, None, n_boot=300, keys=["kpca_linear"])
+    assert tiny.frame["verdict"].iloc[0] == "not resolved"
