@@ -1059,7 +1059,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
     common-language effect size ``P(third > ref)``: 0.5 means indistinguishable.
     ``closer_to`` names the reference whose effect size lies nearer 0.5, and
     ``distinct_from`` lists the references from which ``third`` differs
-    significantly (two-sided Mann–Whitney p < 0.05). Columns: ``metric``,
+    significantly (two-sided Mann–Whitney p < 0.05). Columns: ``metric``, ``n`` (smallest sample),
     ``cl_<ref>``, ``lo_<ref>``, ``hi_<ref>``, ``p_<ref>`` for both references,
     ``closer_to``, ``distinct_from``.
     """
@@ -1083,7 +1083,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
         metrics["Hessian trace"] = {n: sharp[n].trace for n in (third, *refs)}
     rows = []
     for name, vals in metrics.items():
-        row: dict[str, Any] = {"metric": name}
+        row: dict[str, Any] = {"metric": name, "n": min(v.size for v in vals.values())}
         dev = {}
         sig = []
         for r in refs:
@@ -1118,7 +1118,7 @@ def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
 
 
 def resembles(ci_a: tuple[float, float], ci_b: tuple[float, float],
-              names: tuple[str, str] = ("L-BFGS-GSS", "SGD")) -> str:
+              names: tuple[str, str] = ("L-BFGS-GSS", "SGD"), *, n: int | None = None) -> str:
     """Which of two references does a third sample resemble, read from two effect-size intervals?
 
     ``ci_a`` and ``ci_b`` are the intervals of P(third > reference) (:func:`stats.compare`'s
@@ -1126,17 +1126,21 @@ def resembles(ci_a: tuple[float, float], ci_b: tuple[float, float],
     told apart when its interval excludes 0.5. The answer is ``"like <a>"`` when the third
     sample is told apart from b but not from a, ``"like <b>"`` for the reverse,
     ``"unlike both"`` when both intervals exclude 0.5, and ``"not resolved"`` when neither
-    does (a closer point estimate alone decides nothing).
+    does (a closer point estimate alone decides nothing). ``n``, the smallest sample behind
+    the intervals, makes the answer ``"not resolved"`` below :data:`MIN_UNITS`: a percentile
+    bootstrap of two or three values gives intervals that exclude 0.5 by construction.
 
     >>> resembles((0.3, 0.7), (0.8, 1.0))
     'like L-BFGS-GSS'
     >>> resembles((0.3, 0.7), (0.2, 0.9))
     'not resolved'
     """
-    for ci, n in ((ci_a, names[0]), (ci_b, names[1])):
+    for ci, ref in ((ci_a, names[0]), (ci_b, names[1])):
         lo, hi = (float(v) for v in ci)
         if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 <= lo <= hi <= 1.0):
-            raise ValueError(f"interval against {n!r} must be finite with 0 <= lo <= hi <= 1; got {ci!r}")
+            raise ValueError(f"interval against {ref!r} must be finite with 0 <= lo <= hi <= 1; got {ci!r}")
+    if n is not None and n < MIN_UNITS:
+        return "not resolved"
     apart_a = not (ci_a[0] <= 0.5 <= ci_a[1])
     apart_b = not (ci_b[0] <= 0.5 <= ci_b[1])
     if apart_a and apart_b:
@@ -1176,8 +1180,9 @@ def resemblance_answer(res: pd.DataFrame, *, refs: tuple[str, str] = ("BFGS-trai
                        names: tuple[str, str] = ("L-BFGS-GSS", "SGD")) -> Resemblance:
     """Decide each row of a :func:`resemblance` frame by its intervals and combine them.
 
-    ``res`` needs the columns ``lo_<ref>`` and ``hi_<ref>`` for both ``refs``; ``names``
-    are the words the answer uses for them. Returns a :class:`Resemblance`.
+    ``res`` needs the columns ``lo_<ref>`` and ``hi_<ref>`` for both ``refs``; an ``n``
+    column (the smallest sample of the row) leaves rows under :data:`MIN_UNITS` unresolved.
+    ``names`` are the words the answer uses for the references. Returns a :class:`Resemblance`.
     """
     need = [f"{e}_{r}" for r in refs for e in ("lo", "hi")]
     missing = [c for c in need if c not in res.columns]
@@ -1185,7 +1190,9 @@ def resemblance_answer(res: pd.DataFrame, *, refs: tuple[str, str] = ("BFGS-trai
         raise KeyError(f"resemblance frame lacks columns {missing}; has {list(res.columns)}")
     frame = res.copy()
     frame["resembles"] = [resembles((r[f"lo_{refs[0]}"], r[f"hi_{refs[0]}"]),
-                                    (r[f"lo_{refs[1]}"], r[f"hi_{refs[1]}"]), names) for _, r in frame.iterrows()]
+                                    (r[f"lo_{refs[1]}"], r[f"hi_{refs[1]}"]), names,
+                                    n=int(r["n"]) if "n" in frame.columns else None)
+                          for _, r in frame.iterrows()]
     counts = frame["resembles"].value_counts()
     na, nb = int(counts.get(f"like {names[0]}", 0)), int(counts.get(f"like {names[1]}", 0))
     nu, nn = int(counts.get("unlike both", 0)), int(counts.get("not resolved", 0))
@@ -1227,7 +1234,8 @@ def third_barriers(bars: Mapping[str, Mapping[tuple[str, str], Barriers]], *, th
             rows.append({"arch": a, "landscape": land, f"median {t}": va.median_a, f"median {ra}": va.median_b,
                          f"median {rb}": vb.median_b, f"P({t} > {ra})": va.cl, f"low ({ra})": va.cl_ci[0],
                          f"high ({ra})": va.cl_ci[1], f"P({t} > {rb})": vb.cl, f"low ({rb})": vb.cl_ci[0],
-                         f"high ({rb})": vb.cl_ci[1], "resembles": resembles(va.cl_ci, vb.cl_ci, (ra, rb))})
+                         f"high ({rb})": vb.cl_ci[1],
+                         "resembles": resembles(va.cl_ci, vb.cl_ci, (ra, rb), n=min(h3.size, ha.size, hb.size))})
     return pd.DataFrame(rows)
 
 
