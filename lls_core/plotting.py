@@ -632,6 +632,7 @@ def distance_histograms(dists, *, bins: int = 12, panel: tuple[float, float] = (
     """
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     if not dists:
         raise ValueError("distance_histograms needs at least one architecture's distances; got none")
@@ -647,6 +648,7 @@ def distance_histograms(dists, *, bins: int = 12, panel: tuple[float, float] = (
             ax.hist(d.distance[s], bins=edges, histtype="stepfilled", color=color(s), alpha=0.3)
             ax.hist(d.distance[s], bins=edges, histtype="step", color=color(s), linewidth=1.6, label=s)
         ax.axvline(d.centroid_gap, color="0.3", ls=":", lw=1.5, label="centroid gap")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of solutions
         ax.set(xlabel="distance from the common origin (weight units)", ylabel="solutions", title=a)
         ax.legend(fontsize="x-small")
     return fig
