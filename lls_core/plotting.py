@@ -35,6 +35,7 @@ __all__ = [
     "barrier_histograms",
     "distance_histograms",
     "kpca_panels",
+    "trio_histograms",
     "share_y_limits",
     "plural",
     "batch_colors",
@@ -679,4 +680,42 @@ def kpca_panels(sep, pair, kernels, archs=None, *, panel: tuple[float, float] = 
                 ax.scatter(kp.scores[m, 0], kp.scores[m, 1], color=color(s), label=s, s=22)
             ax.set(xlabel="PC1", ylabel="PC2", title=f"{a}, {k} kernel: AUC(PC1) = {float(row['AUC (PC1)']):.2f}")
             ax.legend(fontsize="x-small")
+    return fig
+
+
+def trio_histograms(distance, eigenvalue, *, title: str = "", bins: int = 12,
+                    panel: tuple[float, float] = (5.0, 3.6)):
+    """Two panels of step histograms for a few weight sets: distance (left) and λₘₐₓ (right).
+
+    ``distance`` and ``eigenvalue``: ``{set name: (K,) array}`` with the same set names
+    (e.g. from :func:`lls_core.topography.trio_distances` and the sharpness results). The
+    eigenvalues get a log axis when all are positive. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    names = list(distance)
+    if not names or set(names) != set(eigenvalue):
+        raise ValueError(f"distance and eigenvalue need the same, non-empty set names; got {names} and "
+                         f"{list(eigenvalue)}")
+    d_all = np.concatenate([np.asarray(distance[s], dtype=float) for s in names])
+    e_all = np.concatenate([np.asarray(eigenvalue[s], dtype=float) for s in names])
+    positive = bool((e_all > 0).all())
+    d_edges = np.histogram_bin_edges(d_all, bins=bins)
+    e_edges = np.geomspace(e_all.min(), e_all.max(), bins + 1) if positive and e_all.max() > e_all.min() \
+        else np.histogram_bin_edges(e_all, bins=bins)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * panel[0], panel[1]), layout="constrained")
+    for i, s in enumerate(names):
+        c, ls, lw = color(s), set_linestyle(s), max(2.4 - 0.4 * i, 0.9)
+        axes[0].hist(distance[s], bins=d_edges, histtype="step", color=c, linestyle=ls, linewidth=lw, label=s)
+        axes[1].hist(eigenvalue[s], bins=e_edges, histtype="step", color=c, linestyle=ls, linewidth=lw, label=s)
+    if positive:
+        axes[1].set_xscale("log")
+        tidy_log_axis(axes[1], "x")
+    axes[0].set(xlabel="distance from the common origin (weight units)", ylabel="solutions", title=title)
+    axes[1].set(xlabel="largest Hessian eigenvalue λₘₐₓ", ylabel="solutions", title=title)
+    for ax in axes:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(fontsize="x-small")
     return fig

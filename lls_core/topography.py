@@ -64,6 +64,7 @@ __all__ = [
     "Pairing",
     "resemblance",
     "resembles",
+    "trio_distances",
     "Resemblance",
     "resemblance_answer",
     "third_barriers",
@@ -1047,6 +1048,23 @@ def sensitivity(topos: Mapping[str, Topography], *, config: PathConfig, n_pairs:
     return Sensitivity(frame.reset_index(drop=True), est.reset_index(drop=True), settings, reference)
 
 
+def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
+                   refs: tuple[str, str] = ("BFGS-train", "SGD-train")) -> landscape.Distances:
+    """Distances of the three sets ``third`` and ``refs`` from the mean of their three centroids.
+
+    Every vector then pulls the origin towards itself by the same 1/(3K), so no set gets
+    shorter distances just by having defined the origin (an origin built from two of the
+    three sets would make the third look "longer" for no other reason). ``centroid_gap`` is
+    the gap between the two ``refs``. Returns a :class:`landscape.Distances`.
+    """
+    for n in (third, *refs):
+        if n not in sets:
+            raise KeyError(f"no weight set {n!r}; available: {', '.join(sets)}")
+    trio = {n: sets[n] for n in (third, *refs)}
+    origin = sum(landscape.centroid(v) for v in trio.values()) / 3
+    return landscape.distances(trio, between=refs, origin=origin)
+
+
 def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = None,
                 sharp: Mapping[str, SharpnessSet] | None = None, *, third: str = "LBFGS-train",
                 refs: tuple[str, str] = ("BFGS-train", "SGD-train"), n_boot: int = 2000,
@@ -1070,11 +1088,8 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
     metrics: dict[str, dict[str, np.ndarray]] = {}
     if bars and all((n, "train") in bars for n in (third, *refs)):
         metrics["barrier height (train landscape)"] = {n: bars[(n, "train")].height for n in (third, *refs)}
-    # Origin: the mean of the three centroids. Every vector then pulls the origin towards
-    # itself by the same 1/(3K), so no set gets shorter distances just by having defined it.
     trio = {n: s[n] for n in (third, *refs)}
-    origin = sum(landscape.centroid(v) for v in trio.values()) / 3
-    dist = landscape.distances(trio, between=refs, origin=origin)
+    dist = trio_distances(s, third=third, refs=refs)
     metrics["distance from the common origin"] = {n: dist.distance[n] for n in trio}
     spread = vector_spread({n: s[n] for n in (third, *refs)})
     metrics["per-vector s.d. of the weights"] = spread

@@ -157,3 +157,29 @@ def test_kpca_panels_rows_are_kernels_and_titles_carry_the_auc():
     plt.close(fig)
     with pytest.raises(KeyError, match="available"):
         plotting.kpca_panels(sep, PAIR, ["sigmoid"])
+
+
+def test_trio_distances_use_the_mean_of_three_centroids():
+    g = torch.Generator().manual_seed(1)
+    sets = {n: torch.randn(6, 12, generator=g, dtype=torch.float64) + i
+            for i, n in enumerate(("BFGS-train", "SGD-train", "LBFGS-train"))}
+    d = topography.trio_distances(sets)
+    origin = sum(v.mean(0) for v in sets.values()) / 3
+    np.testing.assert_allclose(d.origin, origin.numpy())
+    np.testing.assert_allclose(d.distance["LBFGS-train"], (sets["LBFGS-train"] - origin).norm(dim=1).numpy())
+    assert d.between == ("BFGS-train", "SGD-train")
+    with pytest.raises(KeyError, match="'LBFGS-train'"):
+        topography.trio_distances({k: v for k, v in sets.items() if k != "LBFGS-train"})
+
+
+def test_trio_histograms_two_panels_log_eigenvalues():
+    g = np.random.default_rng(0)
+    names = ("BFGS-train", "SGD-train", "LBFGS-train")
+    fig = plotting.trio_histograms({s: g.normal(5, 1, 8) for s in names}, {s: g.uniform(1, 500, 8) for s in names},
+                                   title="fcp")
+    left, right = fig.get_axes()
+    assert right.get_xscale() == "log" and left.get_xscale() == "linear"
+    assert [t.get_text() for t in left.get_legend().get_texts()] == list(names)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same"):
+        plotting.trio_histograms({"SGD-train": np.ones(3)}, {"BFGS-train": np.ones(3)})
