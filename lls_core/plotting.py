@@ -33,6 +33,9 @@ __all__ = [
     "tidy_log_axis",
     "set_linestyle",
     "barrier_histograms",
+    "distance_histograms",
+    "kpca_panels",
+    "trio_histograms",
     "share_y_limits",
     "plural",
     "batch_colors",
@@ -619,3 +622,100 @@ def batch_colors(sizes) -> dict:
     cmap = colormaps["cividis"]
     pos = [0.5] if len(keys) == 1 else [0.05 + 0.8 * i / (len(keys) - 1) for i in range(len(keys))]
     return {k: to_hex(cmap(p)) for k, p in zip(keys, pos)}
+
+
+def distance_histograms(dists, *, bins: int = 12, panel: tuple[float, float] = (5.2, 3.6)):
+    """Histograms of distances from a common origin, one panel per architecture (Yu & Morozov Figs. 5, S3).
+
+    ``dists``: ``{arch: landscape.Distances}``; each panel shows the two sets of its
+    ``between`` pair in their book colours on shared bin edges, and a dotted line at the
+    distance between the two centroids. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    if not dists:
+        raise ValueError("distance_histograms needs at least one architecture's distances; got none")
+    archs = list(dists)
+    fig, axes = plt.subplots(1, len(archs), figsize=(panel[0] * len(archs), panel[1]), squeeze=False,
+                             layout="constrained")
+    for ax, a in zip(axes[0], archs):
+        d = dists[a]
+        pair = tuple(d.between)
+        edges = np.histogram_bin_edges(np.concatenate([np.asarray(d.distance[s], dtype=float) for s in pair]),
+                                       bins=bins)
+        for s in pair:
+            ax.hist(d.distance[s], bins=edges, histtype="stepfilled", color=color(s), alpha=0.3)
+            ax.hist(d.distance[s], bins=edges, histtype="step", color=color(s), linewidth=1.6, label=s)
+        ax.axvline(d.centroid_gap, color="0.3", ls=":", lw=1.5, label="centroid gap")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of solutions
+        ax.set(xlabel="distance from the common origin (weight units)", ylabel="solutions", title=a)
+        ax.legend(fontsize="x-small")
+    return fig
+
+
+def kpca_panels(sep, pair, kernels, archs=None, *, panel: tuple[float, float] = (4.8, 3.9)):
+    """Scatter of the first two kernel principal components: rows are kernels, columns architectures.
+
+    ``sep`` is a :class:`lls_core.topography.KPCASeparation`; ``pair`` the two set names
+    projected together; ``archs`` defaults to every architecture in ``sep``. Each panel's
+    title gives the PC1 separation (ROC AUC). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    pair = (pair[0], pair[1])
+    kernels = list(kernels)
+    archs = list(dict.fromkeys(a for a, _, _ in sep.projections)) if archs is None else list(archs)
+    if not kernels or not archs:
+        raise ValueError(f"kpca_panels needs kernels and architectures; got kernels={kernels}, archs={archs}")
+    fig, axes = plt.subplots(len(kernels), len(archs), figsize=(panel[0] * len(archs), panel[1] * len(kernels)),
+                             squeeze=False, layout="constrained")
+    for r, k in enumerate(kernels):
+        for c, a in enumerate(archs):
+            row = sep.row(a, pair, k)  # KeyError naming what exists
+            kp, ax = sep.projections[(a, pair, k)], axes[r, c]
+            for lab, s in enumerate(pair):
+                m = kp.labels == lab
+                ax.scatter(kp.scores[m, 0], kp.scores[m, 1], color=color(s), label=s, s=22)
+            ax.set(xlabel="PC1", ylabel="PC2", title=f"{a}, {k} kernel: AUC(PC1) = {float(row['AUC (PC1)']):.2f}")
+            ax.legend(fontsize="x-small")
+    return fig
+
+
+def trio_histograms(distance, eigenvalue, *, title: str = "", bins: int = 12,
+                    panel: tuple[float, float] = (5.0, 3.6)):
+    """Two panels of step histograms for a few weight sets: distance (left) and λₘₐₓ (right).
+
+    ``distance`` and ``eigenvalue``: ``{set name: (K,) array}`` with the same set names
+    (e.g. from :func:`lls_core.topography.trio_distances` and the sharpness results). The
+    eigenvalues get a log axis when all are positive. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    names = list(distance)
+    if not names or set(names) != set(eigenvalue):
+        raise ValueError(f"distance and eigenvalue need the same, non-empty set names; got {names} and "
+                         f"{list(eigenvalue)}")
+    d_all = np.concatenate([np.asarray(distance[s], dtype=float) for s in names])
+    e_all = np.concatenate([np.asarray(eigenvalue[s], dtype=float) for s in names])
+    positive = bool((e_all > 0).all())
+    d_edges = np.histogram_bin_edges(d_all, bins=bins)
+    e_edges = np.geomspace(e_all.min(), e_all.max(), bins + 1) if positive and e_all.max() > e_all.min() \
+        else np.histogram_bin_edges(e_all, bins=bins)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * panel[0], panel[1]), layout="constrained")
+    for i, s in enumerate(names):
+        c, ls, lw = color(s), set_linestyle(s), max(2.4 - 0.4 * i, 0.9)
+        axes[0].hist(distance[s], bins=d_edges, histtype="step", color=c, linestyle=ls, linewidth=lw, label=s)
+        axes[1].hist(eigenvalue[s], bins=e_edges, histtype="step", color=c, linestyle=ls, linewidth=lw, label=s)
+    if positive:
+        axes[1].set_xscale("log")
+        tidy_log_axis(axes[1], "x")
+    axes[0].set(xlabel="distance from the common origin (weight units)", ylabel="solutions", title=title)
+    axes[1].set(xlabel="largest Hessian eigenvalue λₘₐₓ", ylabel="solutions", title=title)
+    for ax in axes:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(fontsize="x-small")
+    return fig

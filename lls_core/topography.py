@@ -63,6 +63,15 @@ __all__ = [
     "GSS_MODES",
     "Pairing",
     "resemblance",
+    "resembles",
+    "trio_distances",
+    "Resemblance",
+    "resemblance_answer",
+    "third_barriers",
+    "KPCA_KERNELS",
+    "KPCA_PAIRS",
+    "KPCASeparation",
+    "kpca_separation",
     "published_table_s1",
 ]
 
@@ -1039,6 +1048,23 @@ def sensitivity(topos: Mapping[str, Topography], *, config: PathConfig, n_pairs:
     return Sensitivity(frame.reset_index(drop=True), est.reset_index(drop=True), settings, reference)
 
 
+def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
+                   refs: tuple[str, str] = ("BFGS-train", "SGD-train")) -> landscape.Distances:
+    """Distances of the three sets ``third`` and ``refs`` from the mean of their three centroids.
+
+    Every vector then pulls the origin towards itself by the same 1/(3K), so no set gets
+    shorter distances just by having defined the origin (an origin built from two of the
+    three sets would make the third look "longer" for no other reason). ``centroid_gap`` is
+    the gap between the two ``refs``. Returns a :class:`landscape.Distances`.
+    """
+    for n in (third, *refs):
+        if n not in sets:
+            raise KeyError(f"no weight set {n!r}; available: {', '.join(sets)}")
+    trio = {n: sets[n] for n in (third, *refs)}
+    origin = sum(landscape.centroid(v) for v in trio.values()) / 3
+    return landscape.distances(trio, between=refs, origin=origin)
+
+
 def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = None,
                 sharp: Mapping[str, SharpnessSet] | None = None, *, third: str = "LBFGS-train",
                 refs: tuple[str, str] = ("BFGS-train", "SGD-train"), n_boot: int = 2000,
@@ -1051,7 +1077,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
     common-language effect size ``P(third > ref)``: 0.5 means indistinguishable.
     ``closer_to`` names the reference whose effect size lies nearer 0.5, and
     ``distinct_from`` lists the references from which ``third`` differs
-    significantly (two-sided Mann–Whitney p < 0.05). Columns: ``metric``,
+    significantly (two-sided Mann–Whitney p < 0.05). Columns: ``metric``, ``n`` (smallest sample),
     ``cl_<ref>``, ``lo_<ref>``, ``hi_<ref>``, ``p_<ref>`` for both references,
     ``closer_to``, ``distinct_from``.
     """
@@ -1062,11 +1088,8 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
     metrics: dict[str, dict[str, np.ndarray]] = {}
     if bars and all((n, "train") in bars for n in (third, *refs)):
         metrics["barrier height (train landscape)"] = {n: bars[(n, "train")].height for n in (third, *refs)}
-    # Origin: the mean of the three centroids. Every vector then pulls the origin towards
-    # itself by the same 1/(3K), so no set gets shorter distances just by having defined it.
     trio = {n: s[n] for n in (third, *refs)}
-    origin = sum(landscape.centroid(v) for v in trio.values()) / 3
-    dist = landscape.distances(trio, between=refs, origin=origin)
+    dist = trio_distances(s, third=third, refs=refs)
     metrics["distance from the common origin"] = {n: dist.distance[n] for n in trio}
     spread = vector_spread({n: s[n] for n in (third, *refs)})
     metrics["per-vector s.d. of the weights"] = spread
@@ -1075,7 +1098,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | Non
         metrics["Hessian trace"] = {n: sharp[n].trace for n in (third, *refs)}
     rows = []
     for name, vals in metrics.items():
-        row: dict[str, Any] = {"metric": name}
+        row: dict[str, Any] = {"metric": name, "n": min(v.size for v in vals.values())}
         dev = {}
         sig = []
         for r in refs:
@@ -1107,3 +1130,213 @@ def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{p} lacks columns {sorted(missing)}; has {list(df.columns)}")
     return df
+
+
+def resembles(ci_a: tuple[float, float], ci_b: tuple[float, float],
+              names: tuple[str, str] = ("L-BFGS-GSS", "SGD"), *, n: int | None = None) -> str:
+    """Which of two references does a third sample resemble, read from two effect-size intervals?
+
+    ``ci_a`` and ``ci_b`` are the intervals of P(third > reference) (:func:`stats.compare`'s
+    ``cl_ci``) against reference a and reference b; 0.5 means "no difference". A reference is
+    told apart when its interval excludes 0.5. The answer is ``"like <a>"`` when the third
+    sample is told apart from b but not from a, ``"like <b>"`` for the reverse,
+    ``"unlike both"`` when both intervals exclude 0.5, and ``"not resolved"`` when neither
+    does (a closer point estimate alone decides nothing). ``n``, the smallest sample behind
+    the intervals, makes the answer ``"not resolved"`` below :data:`MIN_UNITS`: a percentile
+    bootstrap of two or three values gives intervals that exclude 0.5 by construction.
+
+    >>> resembles((0.3, 0.7), (0.8, 1.0))
+    'like L-BFGS-GSS'
+    >>> resembles((0.3, 0.7), (0.2, 0.9))
+    'not resolved'
+    """
+    for ci, ref in ((ci_a, names[0]), (ci_b, names[1])):
+        lo, hi = (float(v) for v in ci)
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 <= lo <= hi <= 1.0):
+            raise ValueError(f"interval against {ref!r} must be finite with 0 <= lo <= hi <= 1; got {ci!r}")
+    if n is not None and n < MIN_UNITS:
+        return "not resolved"
+    apart_a = not (ci_a[0] <= 0.5 <= ci_a[1])
+    apart_b = not (ci_b[0] <= 0.5 <= ci_b[1])
+    if apart_a and apart_b:
+        return "unlike both"
+    if apart_b:
+        return f"like {names[0]}"
+    if apart_a:
+        return f"like {names[1]}"
+    return "not resolved"
+
+
+@dataclass(frozen=True)
+class Resemblance:
+    """Overall answer to "does the third optimizer look like reference a or b?" over several measurements.
+
+    ``frame``: the per-measurement rows with a ``resembles`` column (:func:`resembles`);
+    ``answer``: ``"like <a>"`` when some measurements say so and none says ``"like <b>"``
+    (and the reverse), ``"mixed"`` when both occur, ``"unlike both"`` when every resolved
+    measurement tells the third sample apart from both, ``"not resolved"`` when none is resolved.
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    names: tuple[str, str]
+    n_like_a: int
+    n_like_b: int
+    n_unlike_both: int
+    n_not_resolved: int
+    answer: str
+
+    def facts(self) -> dict[str, Any]:
+        """``n_metrics``, ``n_like_a``, ``n_like_b``, ``n_unlike_both``, ``n_not_resolved``, ``answer``."""
+        return {"n_metrics": int(len(self.frame)), "n_like_a": self.n_like_a, "n_like_b": self.n_like_b,
+                "n_unlike_both": self.n_unlike_both, "n_not_resolved": self.n_not_resolved, "answer": self.answer}
+
+
+def resemblance_answer(res: pd.DataFrame, *, refs: tuple[str, str] = ("BFGS-train", "SGD-train"),
+                       names: tuple[str, str] = ("L-BFGS-GSS", "SGD")) -> Resemblance:
+    """Decide each row of a :func:`resemblance` frame by its intervals and combine them.
+
+    ``res`` needs the columns ``lo_<ref>`` and ``hi_<ref>`` for both ``refs``; an ``n``
+    column (the smallest sample of the row) leaves rows under :data:`MIN_UNITS` unresolved.
+    ``names`` are the words the answer uses for the references. Returns a :class:`Resemblance`.
+    """
+    need = [f"{e}_{r}" for r in refs for e in ("lo", "hi")]
+    missing = [c for c in need if c not in res.columns]
+    if missing:
+        raise KeyError(f"resemblance frame lacks columns {missing}; has {list(res.columns)}")
+    frame = res.copy()
+    frame["resembles"] = [resembles((r[f"lo_{refs[0]}"], r[f"hi_{refs[0]}"]),
+                                    (r[f"lo_{refs[1]}"], r[f"hi_{refs[1]}"]), names,
+                                    n=int(r["n"]) if "n" in frame.columns else None)
+                          for _, r in frame.iterrows()]
+    counts = frame["resembles"].value_counts()
+    na, nb = int(counts.get(f"like {names[0]}", 0)), int(counts.get(f"like {names[1]}", 0))
+    nu, nn = int(counts.get("unlike both", 0)), int(counts.get("not resolved", 0))
+    if na and nb:
+        answer = "mixed"
+    elif na or nb:
+        answer = f"like {names[0]}" if na else f"like {names[1]}"
+    elif nu:
+        answer = "unlike both"
+    else:
+        answer = "not resolved"
+    return Resemblance(frame, names, na, nb, nu, nn, answer)
+
+
+def third_barriers(bars: Mapping[str, Mapping[tuple[str, str], Barriers]], *, third: str = "LBFGS-train",
+                   refs: tuple[str, str] = ("BFGS-train", "SGD-train"),
+                   names: tuple[str, str, str] = ("L-BFGS (torch)", "L-BFGS-GSS", "SGD"),
+                   landscapes: Sequence[str] = ("train", "test"), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Barriers of a third optimizer's set against two reference sets, per architecture and landscape.
+
+    ``bars[arch][(set, landscape)]`` are :func:`all_barriers` results. One row per
+    (arch, landscape): the three median heights, P(third > ref) with its bootstrap interval
+    for both references, and ``resembles`` (:func:`resembles`, worded with ``names[1:]``).
+    Column names use ``names`` (the third optimizer's first).
+    """
+    for a, bb in bars.items():
+        for n in (third, *refs):
+            for land in landscapes:
+                if (n, land) not in bb:
+                    raise KeyError(f"{a}: no barriers for set {n!r} on the {land!r} landscape; "
+                                   f"available: {sorted(bb)}")
+    t, ra, rb = names
+    rows = []
+    for a, bb in bars.items():
+        for land in landscapes:
+            h3, ha, hb = (bb[(n, land)].height for n in (third, *refs))
+            va = stats.compare(h3, ha, n_boot=n_boot, seed=seed)
+            vb = stats.compare(h3, hb, n_boot=n_boot, seed=seed)
+            rows.append({"arch": a, "landscape": land, f"median {t}": va.median_a, f"median {ra}": va.median_b,
+                         f"median {rb}": vb.median_b, f"P({t} > {ra})": va.cl, f"low ({ra})": va.cl_ci[0],
+                         f"high ({ra})": va.cl_ci[1], f"P({t} > {rb})": vb.cl, f"low ({rb})": vb.cl_ci[0],
+                         f"high ({rb})": vb.cl_ci[1],
+                         "resembles": resembles(va.cl_ci, vb.cl_ci, (ra, rb), n=min(h3.size, ha.size, hb.size))})
+    return pd.DataFrame(rows)
+
+
+KPCA_KERNELS: tuple[str, ...] = ("rbf", "linear", "poly", "sigmoid")
+"""The kernels of the kernel-PCA comparison: the paper's RBF and the three controls it mentions."""
+
+KPCA_PAIRS: tuple[tuple[str, str], ...] = (("BFGS-train", "SGD-test"), ("BFGS-test", "SGD-test"),
+                                           ("LBFGS-train", "SGD-test"), ("LBFGS-train", "BFGS-train"))
+"""The pairs of weight sets projected together: Yu & Morozov Figs. 6 and S4, and the third optimizer."""
+
+
+@dataclass(frozen=True)
+class KPCASeparation:
+    """PC1 separation of pairs of weight sets under several kernels, per architecture.
+
+    ``frame``: one row per (arch, pair, kernel) with ``arch``, ``sets`` ("A vs B"),
+    ``kernel``, ``AUC (PC1)``, ``low``, ``high`` (bootstrap interval), ``p`` (label
+    permutation) and ``gamma`` (NaN for kernels without one). ``projections[(arch, pair,
+    kernel)]`` is the :class:`landscape.KPCA` behind each row.
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    projections: dict[tuple[str, tuple[str, str], str], landscape.KPCA] = field(repr=False)
+
+    def row(self, arch: str, pair: tuple[str, str], kernel: str) -> pd.Series:
+        """The frame's row for one (arch, pair, kernel); ``KeyError`` naming what exists."""
+        key = (arch, tuple(pair), kernel)
+        if key not in self.projections:
+            raise KeyError(f"no kernel PCA for {key!r}; available: {sorted(self.projections)}")
+        f = self.frame
+        return f[(f.arch == arch) & (f.sets == f"{pair[0]} vs {pair[1]}") & (f.kernel == kernel)].iloc[0]
+
+    def facts(self, arch: str, pair: tuple[str, str]) -> dict[str, Any]:
+        """``auc_<kernel>``, ``lo_<kernel>``, ``hi_<kernel>``, ``p_<kernel>`` for every kernel of ``pair``."""
+        out: dict[str, Any] = {}
+        for (a, p, k) in self.projections:
+            if a == arch and p == tuple(pair):
+                r = self.row(a, p, k)
+                out.update({f"auc_{k}": float(r["AUC (PC1)"]), f"lo_{k}": float(r["low"]),
+                            f"hi_{k}": float(r["high"]), f"p_{k}": float(r["p"])})
+        if not out:
+            raise KeyError(f"no kernel PCA for {arch!r} and {pair!r}; available: {sorted(self.projections)}")
+        return out
+
+
+def kpca_separation(topos: Mapping[str, Any], *, pairs: Sequence[tuple[str, str]] = KPCA_PAIRS,
+                    kernels: Sequence[str] = KPCA_KERNELS, gamma: float | str = "median", n_boot: int = 2000,
+                    seed: int = 0) -> KPCASeparation:
+    """Kernel PCA of every pair of sets under every kernel, and how well PC1 separates each pair.
+
+    ``topos``: ``{arch: Topography}`` or ``{arch: {set name: (K, d) tensor}}``. ``gamma``
+    applies to the RBF kernel (a number or ``"median"``: 1 / median squared distance); the
+    other kernels use the median heuristic. Separation is :func:`stats.separation` of PC1
+    (ROC AUC, bootstrap interval, label-permutation p with ``n_boot`` permutations).
+
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> sets = {"BFGS-train": torch.randn(6, 5, generator=g), "SGD-test": torch.randn(6, 5, generator=g)}
+    >>> sep = kpca_separation({"fcp": sets}, pairs=[("BFGS-train", "SGD-test")], kernels=["linear"], n_boot=100)
+    >>> sorted(sep.facts("fcp", ("BFGS-train", "SGD-test")))
+    ['auc_linear', 'hi_linear', 'lo_linear', 'p_linear']
+    """
+    bad = [k for k in kernels if k not in KPCA_KERNELS]
+    if bad or not kernels:
+        raise ValueError(f"kernels must be a non-empty subset of {list(KPCA_KERNELS)}; got {list(kernels)}")
+    if isinstance(gamma, str) and gamma != "median":
+        raise ValueError(f"gamma must be a positive number or 'median'; got {gamma!r}")
+    if not isinstance(gamma, str) and not (np.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"gamma must be a positive number or 'median'; got {gamma!r}")
+    sets_by_arch = {a: (t.sets if hasattr(t, "sets") else t) for a, t in topos.items()}
+    for a, sets in sets_by_arch.items():
+        for pair in pairs:
+            for n in pair:
+                if n not in sets:
+                    raise KeyError(f"{a}: no weight set {n!r}; available: {', '.join(sets)}")
+    proj: dict[tuple[str, tuple[str, str], str], landscape.KPCA] = {}
+    rows = []
+    for a, sets in sets_by_arch.items():
+        for pair in pairs:
+            pair = (pair[0], pair[1])
+            for k in kernels:
+                kp = landscape.kernel_pca(sets[pair[0]], sets[pair[1]], kernel=k, names=pair,
+                                          gamma=gamma if k == "rbf" else "median")
+                proj[(a, pair, k)] = kp
+                sp = stats.separation(kp.pc1, kp.labels, n_boot=n_boot, n_perm=n_boot, seed=seed)
+                rows.append({"arch": a, "sets": f"{pair[0]} vs {pair[1]}", "kernel": k, "AUC (PC1)": sp.auc,
+                             "low": sp.auc_ci[0], "high": sp.auc_ci[1], "p": sp.p,
+                             "gamma": kp.gamma if kp.gamma is not None else np.nan})
+    return KPCASeparation(pd.DataFrame(rows), proj)

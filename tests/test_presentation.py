@@ -238,11 +238,6 @@ def test_figures_are_named_and_captioned_with_the_papers_numbers_apart():
         assert not any(w in caption for w in ("lambda", "t_i", "log10", "^2")), f"{slug}/{fig['name']}: plain-text maths"
 
 
-# chapters whose prose is still written by another hand: figures there are numbered and
-# captioned, but not yet all cited from the text
-_PROSE_PENDING = {"barriers", "geometry"}
-
-
 def test_numref_and_eq_targets_exist_and_figures_are_cited():
     import re
 
@@ -258,5 +253,5 @@ def test_numref_and_eq_targets_exist_and_figures_are_cited():
             assert target in names, f"{slug}: {{numref}} to unknown figure {target!r}"
         for target in re.findall(r"\{eq\}`([^`]+)`", text):
             assert target in labels, f"{slug}: {{eq}} to unknown equation {target!r}"
-    uncited = [n for n, slug in names.items() if slug not in _PROSE_PENDING and f"{{numref}}`{n}`" not in texts[slug]]
+    uncited = [n for n, slug in names.items() if f"{{numref}}`{n}`" not in texts[slug]]
     assert not uncited, f"figures never cited from their chapter's prose: {uncited}"
