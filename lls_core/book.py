@@ -1066,7 +1066,12 @@ def build_html(profile: str = "quick", build_dir: Path | str | None = None, root
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(build_dir / "jb"), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+        # Sphinx's warnings (errors under -W) first: they are what a user must fix, and the tail of
+        # the log is mostly progress lines.
+        found = [ln.strip() for ln in (proc.stderr + "\n" + proc.stdout).splitlines()
+                 if "WARNING:" in ln or "ERROR:" in ln or "CRITICAL:" in ln]
+        detail = "\n".join(found[:40]) if found else f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}):\n{detail}")
     html = build_dir / "html"
     if html.exists():
         shutil.rmtree(html)

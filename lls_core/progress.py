@@ -132,7 +132,7 @@ class ConsoleRelay:
     def poll(self) -> str:
         """Read what was written since the last poll; return (and show) the newest bar line.
 
-        Notes (:func:`note`) are collected in :attr:`notes` and printed once, above the bars.
+        Notes (:func:`note`) are collected in ``notes`` and printed once, above the bars.
         """
         line = self._latest()
         if self._status is not None:

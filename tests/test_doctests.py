@@ -31,3 +31,14 @@ def test_entry_points_have_an_example(path):
     module, attr = path.split(".")
     obj = getattr(importlib.import_module(f"lls_core.{module}"), attr)
     assert ">>>" in (obj.__doc__ or ""), f"lls_core.{path} has no runnable example in its docstring"
+
+
+def test_every_module_is_on_the_api_page():
+    """A module missing from book/api.md breaks the nitpicky book build as soon as another docstring links to it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "book" / "api.md").read_text()
+    modules = sorted(p.stem for p in (root / "lls_core").glob("*.py") if p.stem not in {"__init__", "cli"})
+    missing = [m for m in modules if f".. automodule:: lls_core.{m}\n" not in page]
+    assert not missing, f"modules without a section in book/api.md: {', '.join(missing)}"
