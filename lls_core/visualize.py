@@ -30,7 +30,7 @@ All functions work on flat weight vectors ``w`` of shape ``(d,)`` (see
   metric MDS of all their snapshots together, or PHATE (the ``phate`` package).
 * :func:`train` -- a small mini-batch SGD trainer that records the trajectory and
   can stop at a target training loss (:func:`full_loss`).
-* :func:`plot_slice`, :func:`plot_map`, :func:`level_colors` -- the chapter's plots.
+* :func:`plot_slice`, :func:`plot_map` -- the chapter's plots (batch-size colours: :func:`lls_core.plotting.batch_colors`).
 """
 
 from __future__ import annotations
@@ -78,7 +78,6 @@ __all__ = [
     "plane_directions",
     "plot_slice",
     "plot_map",
-    "level_colors",
 ]
 
 NORMS: tuple[str, ...] = ("filter", "layer", "none")
@@ -841,19 +840,3 @@ def plot_map(ax, m: "CurvatureMap", *, title: str = "", colorbar: bool = False, 
     if colorbar:
         ax.figure.colorbar(im, ax=ax, shrink=0.85, label=r"$|\lambda_{min} / \lambda_{max}|$")
     return im
-
-
-def level_colors(levels: Sequence, cmap: str = "viridis") -> dict:
-    """One colour (hex) per value of an ordered variable (e.g. batch sizes), from light to dark along ``cmap``.
-
-    ``level_colors([16, 64, 256])`` maps each batch size to its own colour, the same
-    in every figure that uses the same list.
-    """
-    import matplotlib
-
-    items = list(dict.fromkeys(levels))
-    if not items:
-        raise ValueError("levels is empty; give at least one value")
-    cm = matplotlib.colormaps[cmap]
-    pos = np.linspace(0.85, 0.1, len(items)) if len(items) > 1 else [0.5]
-    return {k: matplotlib.colors.to_hex(cm(p)) for k, p in zip(items, pos)}
