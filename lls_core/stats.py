@@ -406,8 +406,24 @@ def separation(
                       sign=sign, n_perm=n_perm, level=level, boot=np.asarray(boot, dtype=float))
 
 
-def holm(pvalues: object) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (same order as the input), capped at 1."""
+def holm(pvalues: object, *, missing: Literal["raise", "skip"] = "raise") -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (same order as the input), capped at 1.
+
+    ``missing="skip"``: NaN entries are claims that could not be tested; they stay NaN
+    and the family is the tested ones (``"raise"``, the default, refuses NaN).
+
+    >>> holm([0.01, float("nan"), 0.04], missing="skip").round(3).tolist()
+    [0.02, nan, 0.04]
+    """
+    if missing not in ("raise", "skip"):
+        raise ValueError(f"missing={missing!r}; valid: 'raise', 'skip'")
+    if missing == "skip":
+        raw = np.asarray(pvalues, dtype=float).ravel()
+        out = np.full(raw.shape, np.nan)
+        tested = ~np.isnan(raw)
+        if tested.any():
+            out[tested] = holm(raw[tested])
+        return out
     p = _finite_sample(pvalues, "pvalues", min_n=1)
     if np.any((p < 0) | (p > 1)):
         raise ValueError(f"p-values must lie in [0, 1]; got {p[(p < 0) | (p > 1)][:5]}")

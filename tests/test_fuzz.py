@@ -41,7 +41,8 @@ def _bad_values(p: book.Parameter) -> list[str]:
         return [t for t in out if t not in (p.choices or ())]
     if isinstance(d, list):
         n = (p.max_items or 10) + 1
-        return common + ["[]", "abc", "[-5]", "[[1]]", "[nosuch]", "[null]", "[true]",
+        empty = ["[]"] if (p.min_items or 0) >= 1 else []  # an empty list is valid where min_items is 0
+        return common + empty + ["abc", "[-5]", "[[1]]", "[nosuch]", "[null]", "[true]",
                          "[" + ", ".join(str(i + 1) for i in range(n)) + "]", "[1e400]"]
     raise AssertionError(f"no generator for {p.name} ({type(d).__name__})")
 

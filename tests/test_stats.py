@@ -173,3 +173,13 @@ def test_min_p_rank_test_is_the_exact_minimum():
     assert stats.min_p_rank_test(6, 6) == pytest.approx(1 / 924)
     with pytest.raises(ValueError, match="n_a"):
         stats.min_p_rank_test(0, 3)
+
+
+def test_holm_skip_leaves_untested_claims_out_of_the_family():
+    got = stats.holm([0.01, float("nan"), 0.04, float("nan")], missing="skip")
+    np.testing.assert_allclose(got[[0, 2]], stats.holm([0.01, 0.04]))
+    assert np.isnan(got[[1, 3]]).all() and np.isnan(stats.holm([np.nan], missing="skip")).all()
+    with pytest.raises(ValueError, match="non-finite"):
+        stats.holm([0.01, float("nan")])
+    with pytest.raises(ValueError, match="missing='drop'"):
+        stats.holm([0.01], missing="drop")
