@@ -28,7 +28,7 @@ from typing import Any, Mapping, Protocol
 
 import numpy as np
 
-__all__ = ["HasFacts", "glue_all", "normalise_facts", "glued_values", "nonfinite_glued"]
+__all__ = ["HasFacts", "glue_all", "glue_display", "normalise_facts", "glued_values", "nonfinite_glued"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCALARS = (bool, int, float, str)
@@ -81,6 +81,21 @@ def glue_all(facts: Mapping[str, Any], prefix: str = "") -> None:
 
     for name, value in normalise_facts(facts, prefix).items():
         glue(name, value, display=False)
+
+
+def glue_display(name: str, obj: Any) -> None:
+    """Glue a display object (e.g. ``IPython.display.HTML`` of an interactive figure) as ``name``.
+
+    The page shows it where a ``{glue:figure}`` directive names it, which numbers and
+    captions it like any other figure (``:name:`` makes it a ``{numref}`` target).
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"glue name {name!r} is not valid; use letters, digits and '_' (not starting with a digit)")
+    if not hasattr(obj, "_repr_html_") and not hasattr(obj, "_repr_mimebundle_"):
+        raise TypeError(f"glue_display({name!r}, ...) needs a display object (with _repr_html_); got {type(obj).__name__}")
+    from myst_nb import glue  # book tooling: imported only when a chapter glues
+
+    glue(name, obj, display=False)
 
 
 def glued_values(notebook: Mapping[str, Any]) -> dict[str, str]:

@@ -1055,7 +1055,7 @@ def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
     Every vector then pulls the origin towards itself by the same 1/(3K), so no set gets
     shorter distances just by having defined the origin (an origin built from two of the
     three sets would make the third look "longer" for no other reason). ``centroid_gap`` is
-    the gap between the two ``refs``. Returns a :class:`landscape.Distances`.
+    the gap between the two ``refs``. Returns a :class:`~lls_core.landscape.Distances`.
     """
     for n in (third, *refs):
         if n not in sets:
@@ -1136,7 +1136,7 @@ def resembles(ci_a: tuple[float, float], ci_b: tuple[float, float],
               names: tuple[str, str] = ("L-BFGS-GSS", "SGD"), *, n: int | None = None) -> str:
     """Which of two references does a third sample resemble, read from two effect-size intervals?
 
-    ``ci_a`` and ``ci_b`` are the intervals of P(third > reference) (:func:`stats.compare`'s
+    ``ci_a`` and ``ci_b`` are the intervals of P(third > reference) (:func:`~lls_core.stats.compare`'s
     ``cl_ci``) against reference a and reference b; 0.5 means "no difference". A reference is
     told apart when its interval excludes 0.5. The answer is ``"like <a>"`` when the third
     sample is told apart from b but not from a, ``"like <b>"`` for the reverse,
@@ -1269,7 +1269,7 @@ class KPCASeparation:
     ``frame``: one row per (arch, pair, kernel) with ``arch``, ``sets`` ("A vs B"),
     ``kernel``, ``AUC (PC1)``, ``low``, ``high`` (bootstrap interval), ``p`` (label
     permutation) and ``gamma`` (NaN for kernels without one). ``projections[(arch, pair,
-    kernel)]`` is the :class:`landscape.KPCA` behind each row.
+    kernel)]`` is the :class:`~lls_core.landscape.KPCA` behind each row.
     """
 
     frame: pd.DataFrame = field(repr=False)
@@ -1303,7 +1303,7 @@ def kpca_separation(topos: Mapping[str, Any], *, pairs: Sequence[tuple[str, str]
 
     ``topos``: ``{arch: Topography}`` or ``{arch: {set name: (K, d) tensor}}``. ``gamma``
     applies to the RBF kernel (a number or ``"median"``: 1 / median squared distance); the
-    other kernels use the median heuristic. Separation is :func:`stats.separation` of PC1
+    other kernels use the median heuristic. Separation is :func:`~lls_core.stats.separation` of PC1
     (ROC AUC, bootstrap interval, label-permutation p with ``n_boot`` permutations).
 
     >>> import torch

@@ -56,3 +56,12 @@ def test_check_parameters_glues_nothing_outside_a_kernel(capsys):
 def test_cells_that_only_glue_are_hidden_as_plumbing():
     assert book._glue_only('glue_all({"a": 1}, prefix="p_")\nglue_all(r.facts())')
     assert not book._glue_only('x = run()\nglue_all({"a": x})')
+
+
+def test_glue_display_checks_before_gluing():
+    from lls_core.glue import glue_display
+
+    with pytest.raises(ValueError, match="not valid"):
+        glue_display("3d", object())
+    with pytest.raises(TypeError, match="display object"):
+        glue_display("fig_3d", 1.0)
