@@ -216,7 +216,10 @@ def test_one_search_box():
 
 
 def _figure_cells():
-    """(chapter slug, figure metadata) of every captioned figure cell of the book."""
+    """(chapter slug, figure metadata) of every captioned figure of the book: figure cells and
+    ``{glue:figure}`` directives (interactive outputs), whose ``:name:`` and caption are read alike."""
+    import re
+
     import jupytext
 
     for ch in book.chapters(ROOT):
@@ -224,6 +227,10 @@ def _figure_cells():
             fig = cell.metadata.get("mystnb", {}).get("figure")
             if fig:
                 yield ch.slug, fig
+        for body in re.findall(r"^```\{glue:figure\}[^\n]*\n(.*?)^```", ch.path.read_text(), re.MULTILINE | re.DOTALL):
+            name = re.search(r"^:name: *(\S+)", body, re.MULTILINE)
+            caption = " ".join(ln for ln in body.splitlines() if not ln.startswith(":"))
+            yield ch.slug, {"name": name.group(1) if name else None, "caption": caption}
 
 
 def test_figures_are_named_and_captioned_with_the_papers_numbers_apart():
