@@ -305,16 +305,8 @@ class Engine:
 
         Chunk sizes default to the engine's memory bound (or all at once without one).
         """
-        B = W.shape[0]
-        if chunk_points is None or chunk_data is None:
-            cp, cd = self.chunk_sizes(B, chunk_points, chunk_data) if self.module is not None else (B, 1)
-            chunk_points, chunk_data = chunk_points or cp, chunk_data or cd
-        out = torch.zeros(B, dtype=W.dtype, device=W.device)
-        with torch.no_grad():
-            for p0, p1 in chunks(B, chunk_points):
-                for d0, d1 in chunks(self.n_data, chunk_data):
-                    out[p0:p1] += self.values(W[p0:p1], d0, d1) * ((d1 - d0) / self.n_data)
-        return out
+        return self._chunked_mean(W.shape[0], lambda p0, p1, d0, d1: self.values(W[p0:p1], d0, d1),
+                                  W, chunk_points, chunk_data)
 
     def losses_and_grads(self, W: Tensor, *, keep_first: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
         """Losses ``(R,)``, per-run gradients ``(R, d)`` and (with ``keep_first``) the first stage ``(R, N, ...)``.
@@ -354,15 +346,23 @@ class Engine:
 
     def affine_losses(self, C: Tensor, V: Tensor, *, chunk_points: int | None = None, chunk_data: int | None = None) -> Tensor:
         """Mean loss at the points ``W = C @ V``: ``(B,)``, no graph, chunked (first stage on ``V``'s rows)."""
-        B = C.shape[0]
+        return self._chunked_mean(C.shape[0], lambda p0, p1, d0, d1: self.values_affine(C[p0:p1], V, d0, d1),
+                                  V, chunk_points, chunk_data)
+
+    def _chunked_mean(self, B: int, values: Callable[[int, int, int, int], Tensor], like: Tensor,
+                      chunk_points: int | None, chunk_data: int | None) -> Tensor:
+        """Mean over all the data of ``values(p0, p1, d0, d1)`` (points ``p0:p1`` on items ``d0:d1``): ``(B,)``.
+
+        Chunk sizes not given default to the engine's memory bound (all at once without a module).
+        """
         if chunk_points is None or chunk_data is None:
             cp, cd = self.chunk_sizes(B, chunk_points, chunk_data) if self.module is not None else (B, 1)
             chunk_points, chunk_data = chunk_points or cp, chunk_data or cd
-        out = torch.zeros(B, dtype=V.dtype, device=V.device)
+        out = torch.zeros(B, dtype=like.dtype, device=like.device)
         with torch.no_grad():
             for p0, p1 in chunks(B, chunk_points):
                 for d0, d1 in chunks(self.n_data, chunk_data):
-                    out[p0:p1] += self.values_affine(C[p0:p1], V, d0, d1) * ((d1 - d0) / self.n_data)
+                    out[p0:p1] += values(p0, p1, d0, d1) * ((d1 - d0) / self.n_data)
         return out
 
     def lines(self, W0: Tensor, D: Tensor, *, Z0: Tensor | None = None, cache_mb: float = 2048.0) -> "Lines":

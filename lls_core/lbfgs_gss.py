@@ -160,6 +160,17 @@ def _check_positive_float(name: str, value: Any, *, allow_zero: bool = False) ->
     return float(value)
 
 
+def _check_search_args(f: Any, budget: Any, initial_step: Any, tol: Any, expansion: Any) -> None:
+    """The arguments both line searches share: a callable, a budget >= 1, positive step and tol, expansion > 1."""
+    if not callable(f):
+        raise TypeError(f"f must be callable (a 1-D function of the step), got {type(f).__name__}")
+    _check_positive_int("budget", budget, minimum=1)
+    _check_positive_float("initial_step", initial_step)
+    _check_positive_float("tol", tol)
+    if not isinstance(expansion, (int, float)) or not math.isfinite(expansion) or expansion <= 1.0:
+        raise ValueError(f"expansion={expansion!r}: must be a finite number > 1")
+
+
 def golden_section_search(
     f: Callable[[float], float],
     *,
@@ -188,13 +199,7 @@ def golden_section_search(
     Raises ``ValueError`` for a non-positive budget (or 1 without ``f0``), non-positive
     ``initial_step`` or ``tol``, ``expansion <= 1``, or a non-finite ``phi(0)``.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable (a 1-D function of the step), got {type(f).__name__}")
-    _check_positive_int("budget", budget, minimum=1)
-    _check_positive_float("initial_step", initial_step)
-    _check_positive_float("tol", tol)
-    if not isinstance(expansion, (int, float)) or not math.isfinite(expansion) or expansion <= 1.0:
-        raise ValueError(f"expansion={expansion!r}: must be a finite number > 1")
+    _check_search_args(f, budget, initial_step, tol, expansion)
     if f0 is None and budget < 2:
         raise ValueError(f"budget={budget}: must be >= 2 when f0 is not given (phi(0) costs one call)")
 
@@ -298,13 +303,7 @@ def authors_line_search(
     tie), and ``evaluations`` includes the midpoint evaluation after a tie (so it can reach
     ``budget + 1``). ``bracket`` is the final ``(a, b)``.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable (a 1-D function of the step), got {type(f).__name__}")
-    _check_positive_int("budget", budget, minimum=1)
-    _check_positive_float("initial_step", initial_step)
-    _check_positive_float("tol", tol)
-    if not isinstance(expansion, (int, float)) or not math.isfinite(expansion) or expansion <= 1.0:
-        raise ValueError(f"expansion={expansion!r}: must be a finite number > 1")
+    _check_search_args(f, budget, initial_step, tol, expansion)
     f0 = float(f0)
     if not math.isfinite(f0):
         raise ValueError(f"phi(0)={f0!r} is not finite; the line search needs a finite starting value")
