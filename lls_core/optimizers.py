@@ -143,7 +143,10 @@ class GradientOracle(Protocol):
     (same shape) and a ``torch.Generator``; it returns the estimate (same shape).
     """
 
-    stochastic: bool
+    @property
+    def stochastic(self) -> bool:
+        """Whether the estimate is random (then BGD refuses it)."""
+        ...
 
     def __call__(self, x: Tensor, g: Tensor, generator: torch.Generator) -> Tensor: ...
 
