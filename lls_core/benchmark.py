@@ -75,6 +75,8 @@ __all__ = [
     "survey_runs",
     "survey_table4",
     "compare_table4",
+    "Table4Patterns",
+    "table4_patterns",
     "SURVEY_START",
     "start_dependence",
     "survey_claims",
@@ -704,6 +706,90 @@ def survey_table4(
                 vals = {c: d[c] for c in cols}
             rows.append({"id": len(rows) + 1, "algorithm": a, "surface": surf, **vals})
     return pd.DataFrame(rows, columns=["id", "algorithm", "surface", *cols])
+
+
+@dataclass(frozen=True)
+class Table4Patterns:
+    """The printed Table 4's patterns, measured on the survey's single runs (:func:`table4_patterns`).
+
+    Attributes:
+        n_max_zero: runs (with a defined percentage) whose largest tabulated value is exactly 0,
+            i.e. that never rise above their start; ``n_defined``: runs with a defined value.
+        f0_case3: the largest ``|f(x_0)|`` over the runs on Surface III (0: undefined percentages).
+        bgd_sgd_identical: whether the recomputed BGD and SGD rows are equal in every column.
+        mode_eq_min: recomputed rows whose Mode equals their Min, of ``n_rows``.
+        share_at_minus_100: per algorithm on Surface I, the share of iterates printed as -100.00
+            (:meth:`SurveyRuns.share_printed_as`).
+        iv_algorithm, iv_f0, iv_fT, iv_xT: the run on Surface IV that ends lowest: its name,
+            start and end loss and end point; ``iv_gmin``, ``iv_gmin_value``: the global minimum
+            of the ``peaks`` surface it ran on; ``iv_distance``: how far the run ends from it.
+    """
+
+    n_max_zero: int
+    n_defined: int
+    f0_case3: float
+    bgd_sgd_identical: bool
+    mode_eq_min: int
+    n_rows: int
+    share_at_minus_100: Mapping[str, float]
+    iv_algorithm: str
+    iv_f0: float
+    iv_fT: float
+    iv_xT: tuple[float, float]
+    iv_gmin: tuple[float, float]
+    iv_gmin_value: float
+    iv_distance: float
+
+    def facts(self) -> dict[str, float | int | str]:
+        """The attributes under the chapter's names; ``bgd_sgd_equal`` is ``"identical"`` or
+        ``"different"``, points are ``"(x, y)"`` strings with two decimals, and
+        ``<a>_I_at_min`` (lower case) is a share in percent."""
+        out: dict[str, float | int | str] = {
+            "n_max_zero": self.n_max_zero, "n_defined": self.n_defined, "f0_case3": self.f0_case3,
+            "bgd_sgd_equal": "identical" if self.bgd_sgd_identical else "different",
+            "mode_eq_min": self.mode_eq_min, "n_rows": self.n_rows, "iv_algorithm": self.iv_algorithm,
+            "f0_iv": self.iv_f0, "fT_iv": self.iv_fT, "xT_iv": f"({self.iv_xT[0]:.2f}, {self.iv_xT[1]:.2f})",
+            "gmin_iv_value": self.iv_gmin_value, "gmin_iv_at": f"({self.iv_gmin[0]:.2f}, {self.iv_gmin[1]:.2f})",
+            "dist_iv": self.iv_distance,
+        }
+        out.update({f"{a.lower().replace('-', '_')}_I_at_min": 100 * v for a, v in self.share_at_minus_100.items()})
+        return out
+
+
+def table4_patterns(runs: SurveyRuns, table: pd.DataFrame) -> Table4Patterns:
+    """Measure the printed table's patterns on :func:`survey_runs` output and its :func:`survey_table4`.
+
+    ``table`` must be the table recomputed from ``runs`` (same algorithms). The Surface IV run
+    that ends lowest stands for the "-100" rows: how far it is from the global minimum of the
+    ``peaks`` surface it ran on (coefficient ``runs.peaks_coefficient``).
+    """
+    cols = list(stats.TABLE4_COLUMNS)
+    missing = [c for c in ("algorithm", "surface", *cols) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}; pass survey_table4's output")
+    if tuple(dict.fromkeys(table.algorithm)) != runs.algorithms:
+        raise ValueError(f"table has algorithms {list(dict.fromkeys(table.algorithm))}, runs {list(runs.algorithms)}")
+    if "IV" not in runs.surfaces or "I" not in runs.surfaces:
+        raise ValueError(f"runs must cover Surfaces I and IV; got {runs.surfaces}")
+    defined = ~np.isnan(runs.pct).all(-1)
+    num = table.set_index(["algorithm", "surface"])[cols]
+    both = "BGD" in runs.algorithms and "SGD" in runs.algorithms
+    iv = runs.surfaces.index("IV")
+    k = int(np.argmin(runs.loss[:, iv, -1]))
+    surf = peaks_surface(runs.peaks_coefficient)
+    gmin = min(surf.global_minima, key=lambda m: float(np.linalg.norm(runs.points[k, iv, -1] - np.asarray(m))))
+    iii = runs.surfaces.index("III") if "III" in runs.surfaces else None
+    return Table4Patterns(
+        n_max_zero=int((np.nanmax(runs.pct[defined], axis=-1) == 0).sum()), n_defined=int(defined.sum()),
+        f0_case3=float(np.abs(runs.loss[:, iii, 0]).max()) if iii is not None else math.nan,
+        bgd_sgd_identical=bool(both and num.loc["BGD"].equals(num.loc["SGD"])),
+        mode_eq_min=int((table.Mode == table.Min).sum()), n_rows=len(table),
+        share_at_minus_100={a: runs.share_printed_as(a, "I", -100.0) for a in runs.algorithms},
+        iv_algorithm=runs.algorithms[k], iv_f0=float(runs.loss[k, iv, 0]), iv_fT=float(runs.loss[k, iv, -1]),
+        iv_xT=(float(runs.points[k, iv, -1, 0]), float(runs.points[k, iv, -1, 1])),
+        iv_gmin=(float(gmin[0]), float(gmin[1])), iv_gmin_value=float(surf.value(*gmin)),
+        iv_distance=float(np.linalg.norm(runs.points[k, iv, -1] - np.asarray(gmin))),
+    )
 
 
 def compare_table4(ours: pd.DataFrame, published: pd.DataFrame | None = None, *, decimals: int = 2,

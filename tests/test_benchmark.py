@@ -112,3 +112,50 @@ def test_share_printed_as_on_a_real_run():
     t = np.arange(1001)
     want = np.mean(np.round(100 * (0.64**t - 1), 2) == -100.0)
     assert 0.9 < want < 1 and r.share_printed_as("BGD", "I") == pytest.approx(want, abs=1.5 / 1001)
+
+
+def test_extra_algorithms_table_and_the_variance_reduction_verdict():
+    import lls_core.optimizers as opt
+
+    x0 = benchmark.starts(24, seed=3)
+    e = benchmark.extra_algorithms(x0, ("case1", "case2"), max_iter=300)
+    assert list(dict.fromkeys(e.table.algorithm)) == ["SGD", "SVRG", "SARAH", "NAG", "SPSA"]
+    assert set(e.table.surface) == {"I", "II"} and len(e.table) == 10
+    assert list(e.comparisons.algorithm) == ["SVRG", "SARAH"]
+    # mini-batch noise keeps SGD away from the minimum; the corrected estimates do not
+    assert (e.comparisons.verdict == "supported").all()
+    assert (e.comparisons.cl < 0.5).all() and (e.comparisons["median"] < e.comparisons.median_sgd).all()
+    f = e.facts()
+    assert f["svrg_verdict"] == "supported" and f["sgd_median"] > f["svrg_median"] and f["vr_alpha_pct"] == 5.0
+    # without noise (a = b = 0) all three are gradient descent: nothing to resolve
+    quiet = opt.FiniteSumOracle.make(n=10, batch_size=2, scale_a=0.0, scale_b=0.0)
+    e0 = benchmark.extra_algorithms(x0, ("case1",), oracle=quiet, max_iter=50)
+    assert (e0.comparisons.verdict == "not resolved").all()
+    assert (abs(e0.comparisons.cl - 0.5) < 0.05).all()  # equal up to rounding
+
+
+def test_extra_algorithms_refuses_a_surface_without_a_minimum():
+    with pytest.raises(ValueError, match="case3"):
+        benchmark.extra_algorithms(benchmark.starts(4), ("case1", "case3"))
+    with pytest.raises(ValueError, match="lr"):
+        benchmark.extra_algorithms(benchmark.starts(4), lr=-0.1)
+
+
+def test_table4_patterns_on_the_survey_runs():
+    runs = benchmark.survey_runs()
+    table = benchmark.survey_table4(runs=runs)
+    p = benchmark.table4_patterns(runs, table)
+    assert p.n_defined == 30 and p.n_max_zero == 30  # Surface III undefined; no run rises above its start
+    assert p.f0_case3 == 0.0 and p.bgd_sgd_identical and p.n_rows == 40
+    assert p.mode_eq_min == int((table.Mode == table.Min).sum())
+    # the lowest end on Surface IV: near f = 0 on the plateau, far from the global minimum (about -2.83 for c = 5)
+    assert 0 < p.iv_fT < 1e-3 < p.iv_f0 and p.iv_gmin_value < -2 and p.iv_distance > 3
+    assert p.share_at_minus_100["BGD"] == 0.0 and 0.5 < p.share_at_minus_100["Momentum"] < 1
+    f = p.facts()
+    assert f["bgd_sgd_equal"] == "identical" and f["momentum_I_at_min"] == 100 * p.share_at_minus_100["Momentum"]
+    # a table whose SGD row differs is reported as such
+    t2 = table.copy()
+    t2.loc[t2.algorithm == "SGD", "Min"] += 1.0
+    assert benchmark.table4_patterns(runs, t2).facts()["bgd_sgd_equal"] == "different"
+    with pytest.raises(ValueError, match="algorithms"):
+        benchmark.table4_patterns(runs, table[table.algorithm != "Adam"])
