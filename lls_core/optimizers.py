@@ -265,7 +265,7 @@ class TorchMapping:
 
     Each keyword maps to a hyperparameter name (``"lr"``), a tuple of names
     (``("beta1", "beta2")`` for ``betas``) or a fixed number. The same mapping builds the
-    optimizer (:meth:`build`) and writes the spec's ``torch`` text (``str(mapping)``), so
+    optimizer (:meth:`TorchMapping.build`) and writes the spec's ``torch`` text (``str(mapping)``), so
     the two cannot disagree.
 
     Example:
@@ -279,6 +279,11 @@ class TorchMapping:
 
     cls: str
     kwargs: Mapping[str, str | tuple[str, ...] | float]
+
+    def __post_init__(self) -> None:
+        if not isinstance(getattr(torch.optim, str(self.cls), None), type):
+            raise ValueError(f"TorchMapping: cls={self.cls!r} is not a torch.optim optimizer class")
+        object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
 
     def arguments(self, hp: Mapping[str, float]) -> dict[str, Any]:
         """The keyword arguments for hyperparameters ``hp``."""
@@ -323,7 +328,7 @@ class OptimizerSpec:
         reference: bibliography key(s) (``book/references.bib``) for the rule and its defaults.
         defaults: default hyperparameters (read-only mapping).
         torch: ``torch.optim`` class and keyword mapping used to run it (the text of
-            :attr:`rule`'s :class:`TorchMapping`), or ``None`` when the rule is written by hand here.
+            ``rule``'s :class:`TorchMapping`), or ``None`` when the rule is written by hand here.
         differences: how ``torch.optim`` (or the original paper) differs from the rule as
             implemented, in words.
         rule: the :class:`UpdateRule` subclass that :func:`run` executes for this entry.

@@ -287,6 +287,10 @@ def test_every_entry_holds_its_rule_and_torch_text_comes_from_the_mapping():
     assert adam.torch == "torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps)"
     assert opt.get("AdaDelta").torch == "torch.optim.Adadelta(lr=1.0, rho=gamma, eps=eps)"
     assert opt.get("Nesterov").torch is None
+    with pytest.raises(ValueError, match="'Adamm' is not a torch.optim optimizer class"):
+        opt.TorchMapping("Adamm", {"lr": "lr"})
+    with pytest.raises(TypeError):
+        opt.get("Adam").rule.mapping.kwargs["lr"] = "eps"
 
 
 def test_unknown_optimizer_is_a_key_and_value_error():
