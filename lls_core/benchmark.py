@@ -80,6 +80,8 @@ __all__ = [
     "SURVEY_START",
     "start_dependence",
     "survey_claims",
+    "CLAIM_KEYS",
+    "claim_facts",
     "table4_facts",
 ]
 
@@ -914,6 +916,40 @@ def _kruskal(groups: Sequence[np.ndarray]) -> tuple[float, float]:
 
     out = kruskal(*groups)
     return float(out.statistic), float(out.pvalue)
+
+
+CLAIM_KEYS: Mapping[str, str] = {
+    "AdaDelta excellent on Surface IV": "adadelta_iv",
+    "RMSProp excellent on Surface IV": "rmsprop_iv",
+    "RMSProp weak on Surfaces I and II": "rmsprop_weak",
+    "Momentum: high kurtosis on Surface I": "mom_i",
+    "Momentum: high kurtosis on Surface II": "mom_ii",
+    "Momentum: high kurtosis on Surface IV": "mom_iv",
+    "iterations rise with complexity (II vs I)": "iters_ii",
+    "iterations rise with complexity (IV vs II)": "iters_iv",
+    "start does not matter on Use Case I (BGD)": "start_i",
+    "start matters on Use Case II (BGD)": "start_ii",
+}
+"""Short names of the :func:`survey_claims` claims, for :func:`claim_facts`."""
+
+
+def claim_facts(claims: pd.DataFrame, suffix: str = "") -> dict[str, str]:
+    """The verdict and estimate of every claim in a :func:`survey_claims` frame, for the prose.
+
+    Returns ``{key + suffix: verdict, key + suffix + "_est": estimate}`` with the keys of
+    :data:`CLAIM_KEYS` (e.g. ``"adadelta_iv_10"`` and ``"adadelta_iv_10_est"`` for ``suffix="_10"``).
+    """
+    missing = [c for c in ("claim", "estimate", "verdict") if c not in claims.columns]
+    if missing:
+        raise ValueError(f"claims lacks columns {missing}; pass survey_claims' output")
+    unknown = sorted(set(claims.claim) - set(CLAIM_KEYS))
+    if unknown:
+        raise ValueError(f"claims {unknown} have no short name; known: {', '.join(CLAIM_KEYS)}")
+    out: dict[str, str] = {}
+    for claim, est, verdict in zip(claims.claim, claims.estimate, claims.verdict):
+        out[CLAIM_KEYS[claim] + suffix] = str(verdict)
+        out[CLAIM_KEYS[claim] + suffix + "_est"] = str(est)
+    return out
 
 
 def _verdict(p_for: float, p_against: float, alpha: float) -> str:

@@ -159,3 +159,17 @@ def test_table4_patterns_on_the_survey_runs():
     assert benchmark.table4_patterns(runs, t2).facts()["bgd_sgd_equal"] == "different"
     with pytest.raises(ValueError, match="algorithms"):
         benchmark.table4_patterns(runs, table[table.algorithm != "Adam"])
+
+
+def test_claim_facts_names_every_claim():
+    frame = pd.DataFrame({"claim": list(benchmark.CLAIM_KEYS), "estimate": [f"e{i}" for i in range(len(benchmark.CLAIM_KEYS))],
+                          "verdict": ["supported", "not resolved"] * (len(benchmark.CLAIM_KEYS) // 2)})
+    f = benchmark.claim_facts(frame, suffix="_10")
+    assert len(f) == 2 * len(benchmark.CLAIM_KEYS)
+    assert f["adadelta_iv_10"] == "supported" and f["adadelta_iv_10_est"] == "e0"
+    assert f["start_ii_10"] == "not resolved"
+    assert set(benchmark.claim_facts(frame)) == {k + e for k in benchmark.CLAIM_KEYS.values() for e in ("", "_est")}
+    with pytest.raises(ValueError, match="no short name"):
+        benchmark.claim_facts(pd.DataFrame({"claim": ["x"], "estimate": ["1"], "verdict": ["supported"]}))
+    with pytest.raises(ValueError, match="lacks columns"):
+        benchmark.claim_facts(frame[["claim"]])
