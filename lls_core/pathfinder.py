@@ -949,7 +949,8 @@ class LambdaRange:
         n_in_range: sweep values in ``[lo, hi]``; ``decades = log10(hi / lo)``.
         range_min, range_max: the lowest and highest height in ``[lo, hi]``.
         top_kept: the share of the best drop that the largest lambda keeps (1 = as low as the
-            best, 0 = as high as the straight line, negative = higher).
+            best, 0 = as high as the straight line, negative = higher; 0 when no path of the
+            sweep lies below the line).
         verdict: ``"supported"`` when ``decades >= span`` (the height is insensitive over at
             least the span the paper's claim covers), ``"not resolved"`` otherwise (the sweep
             is too coarse or too short to show such a range, or the height does depend on lambda).
@@ -990,9 +991,11 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
 
     ``lams``: ``(K,)`` positive penalties (any order, distinct); ``heights``: ``(K,)`` heights of
     the paths found with them (e.g. ``find_path(...).height``); ``line_height``: the straight
-    line's height (``PathResult.linear_height``), which the best path must undercut. The
-    criterion is relative to the drop the search achieves, so it does not depend on the units
-    of the loss; see :class:`LambdaRange` for the definitions.
+    line's height (``PathResult.linear_height``). The criterion is relative to the drop below
+    the line that the search achieves, so it does not depend on the units of the loss; see
+    :class:`LambdaRange` for the definitions. When no path lies below the line (too few steps,
+    say) there is no drop to keep: the verdict is "not resolved" and the range is the single
+    lowest value.
 
     Example:
         >>> r = lambda_range([0.01, 0.1, 1, 10, 100, 1000], [0.52, 0.41, 0.40, 0.405, 0.42, 0.9], 1.0)
@@ -1013,10 +1016,13 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
     order = torch.argsort(lam)
     lam, h = lam[order], h[order]
     best = float(h.min())
-    if not best < line:
-        raise ValueError(f"no path of the sweep lies below the straight line (lowest height {best:.6g}, line {line:.6g}); "
-                         "the sweep says nothing about how the drop depends on lambda")
     drop = line - best
+    if not drop > 0:  # no path below the line: nothing to be insensitive about
+        k = int(torch.argmin(h))
+        return LambdaRange(
+            lams=tuple(lam.tolist()), heights=tuple(h.tolist()), line_height=line, tolerance=tol, span=sp, best=best,
+            lo=float(lam[k]), hi=float(lam[k]), n_in_range=1, decades=0.0, range_min=best, range_max=best,
+            top_kept=0.0, verdict="not resolved")
     good = ((line - h) >= (1 - tol) * drop - 1e-12 * abs(drop)).tolist()
     runs, i = [], 0
     while i < len(good):

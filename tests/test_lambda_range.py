@@ -59,10 +59,16 @@ def test_top_kept_is_negative_when_the_largest_lambda_climbs_above_the_line():
     ([1.0, 1.0], [0.5, 0.6], 1.0, {}, "distinct"),
     ([0.0, 1.0], [0.5, 0.6], 1.0, {}, "> 0"),
     ([1.0, 2.0], [0.5, float("nan")], 1.0, {}, "finite"),
-    ([1.0, 2.0], [1.5, 1.1], 1.0, {}, "below the straight line"),
     ([1.0, 2.0], [0.5, 0.6], 1.0, {"tolerance": 0.0}, "tolerance"),
     ([1.0, 2.0], [0.5, 0.6], 1.0, {"span": -1.0}, "span"),
 ])
 def test_bad_input_is_refused(lams, heights, line, kw, match):
     with pytest.raises(ValueError, match=match):
         pathfinder.lambda_range(np.asarray(lams), heights, line, **kw)
+
+
+def test_no_path_below_the_line_is_not_resolved():
+    r = pathfinder.lambda_range([1.0, 10.0, 100.0], [1.5, 1.1, 1.2], 1.0)
+    assert r.verdict == "not resolved" and (r.lo, r.hi, r.n_in_range, r.decades) == (10.0, 10.0, 1, 0.0)
+    assert r.drop == pytest.approx(-0.1) and r.top_kept == 0.0
+    assert all(math.isfinite(v) for v in r.facts().values() if not isinstance(v, str))
