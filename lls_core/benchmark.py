@@ -26,14 +26,19 @@ every choice the survey leaves open, as parameters with stated defaults:
 Diverged runs keep their status and are left out of the statistics of a figure
 (:func:`table4` reports how many); they are never replaced by zeros. This multi-start
 benchmark is the book's own, defined measurement; :func:`survey_claims` re-tests the
-survey's verdicts on it with statistics.
+survey's verdicts on it with statistics, :func:`tuned_rates` compares the algorithms at their
+best learning rates of an :func:`lr_sweep` (with a stated criterion for "reaches the minimum
+from nearly every start"), and :func:`extra_algorithms` runs NAG, SPSA, SVRG and SARAH and
+tests the variance-reduced methods against SGD. Each returns what the chapter's sentences
+say as ``facts()`` (or :func:`claim_facts` for the claims table).
 
 The survey's printed Table 4 is a different computation, which :func:`survey_table4`
 reproduces number for number: the spread over the iterates ``t = 0..1000`` of ONE run
 from ``(-2, 2)`` per algorithm and surface, of ``100 (f(x_t) - f(x_0)) / |f(x_0)|``, with
 learning rate 0.001 for every algorithm that has one, ``peaks`` with middle coefficient 5,
 the survey's statistics conventions (``stats.describe(..., "survey")``) and its own
-versions of Adamax, Nadam and AdaDelta (``optimizers.SURVEY_VARIANTS``).
+versions of Adamax, Nadam and AdaDelta (``optimizers.SURVEY_VARIANTS``);
+:func:`table4_patterns` measures the printed table's patterns on those runs.
 """
 
 from __future__ import annotations
