@@ -93,7 +93,7 @@ def _step_floor(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, reps:
     C = pf._coefficients(t, cfg.n_terms, "fourier")[1:-1]
     ends = torch.stack([S, E], 1)
     b = 1e-3 * torch.randn(n_pairs, cfg.n_terms, S.shape[1], generator=torch.Generator().manual_seed(0))
-    mem = cfg.memory_mb if cfg.memory_mb is not None else landscape.PAIR_MEMORY_MB  # as barriers() bounds it
+    mem = cfg.memory_mb  # as barriers() bounds it
     cp, cd = land.chunk_sizes(n_pairs * C.shape[0], None, None, mem)
 
     def step() -> None:

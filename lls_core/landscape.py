@@ -31,7 +31,7 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -319,48 +319,43 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
 
 # --------------------------------------------------------------------------- Figures 4, S2
 @dataclass(frozen=True)
-class PathConfig:
-    """FourierPathFinder settings for the barrier runs (Yu & Morozov Algorithm 2).
+class PathConfig(pathfinder.PathSettings):
+    """FourierPathFinder settings for the barrier study: a :class:`lls_core.pathfinder.PathSettings`
+    (``n_terms``, ``n_points``, ``lam``, ``lr``, ``steps``, ... with the authors' network values
+    as defaults: 10, 51, 1e-3, 1e-3, 100; lambda = ``0.001 * smoothness_loss`` in commits
+    d1697ac, 5a68028, e11b717) plus what the barrier study adds around the search:
 
-    ``n_terms`` Fourier terms, ``n_points`` points on t in [0, 1], penalty ``lam``,
-    Adam with ``lr`` for ``steps`` steps (authors' code: 10, 51, 1e-3, 1e-3, 100; lambda =
-    ``0.001 * smoothness_loss`` in commits d1697ac, 5a68028, e11b717; ``lam`` stays a parameter),
-    ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's
-    data (``None`` = all), ``seed`` for any randomness in the path finder,
-    ``batched`` (``None``: the hand-batched kernels), ``memory_mb`` the bound on one
-    call's autograd graph (``None``: :data:`PAIR_MEMORY_MB`), ``fine_points``: each found
-    path is re-evaluated on that many equally spaced ``t`` (plus its own points; 0: not)
-    for its true height (:func:`lls_core.pathfinder.fine_grid`).
+    ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's data
+    (``None`` = all); ``fine_points``: each found path is re-evaluated on that many
+    equally spaced ``t`` (plus its own points; 0: not) for its true height
+    (:func:`lls_core.pathfinder.fine_grid`). ``memory_mb`` bounds one call's autograd
+    graph (default :data:`PAIR_MEMORY_MB`; with ``batched=False`` the points go one at a
+    time, unbounded). Validated on creation like every :class:`~lls_core.pathfinder.PathSettings`.
     """
 
-    n_terms: int = 10
-    n_points: int = 51
-    lam: float = 1e-3
-    lr: float = 1e-3
-    steps: int = 100
     n_data: int | None = None
-    seed: int = 0
-    keep: Literal["best", "last"] = "best"
-    batched: bool | None = None
-    memory_mb: float | None = None
     fine_points: int = pathfinder.FINE_POINTS
 
     def __post_init__(self) -> None:
-        for name, lo in (("n_terms", 1), ("n_points", 3), ("steps", 0)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"PathConfig.{name}={v!r}: must be an integer >= {lo}")
-        if not (self.lam >= 0 and np.isfinite(self.lam)):
-            raise ValueError(f"PathConfig.lam={self.lam!r}: must be a finite number >= 0")
-        if not (self.lr > 0 and np.isfinite(self.lr)):
-            raise ValueError(f"PathConfig.lr={self.lr!r}: must be a finite number > 0")
-        if self.n_data is not None and (not isinstance(self.n_data, int) or self.n_data < 1):
-            raise ValueError(f"PathConfig.n_data={self.n_data!r}: must be None or an integer >= 1")
-        if self.keep not in ("best", "last"):
-            raise ValueError(f"PathConfig.keep={self.keep!r}; valid: 'best', 'last'")
+        super().__post_init__()
+        checks.optional_integer("PathConfig.n_data", self.n_data, min=1)
         fp = self.fine_points
         if not isinstance(fp, int) or isinstance(fp, bool) or (fp != 0 and fp < 2):
-            raise ValueError(f"PathConfig.fine_points={fp!r}: must be 0 (no fine grid) or an integer >= 2")
+            raise ValueError(f"PathConfig.fine_points={fp!r} is out of range; expected 0 (no fine grid) or an integer >= 2")
+
+    def key(self) -> dict[str, Any]:
+        """The settings that determine a stored pair's result (chunking and memory bound left out).
+
+        Written as the format-2 pair cache wrote them, so that pairs stored then are found
+        again: ``batched`` ``None`` is the default hand-batched evaluation (``True``), and
+        ``grad_noise``, ``curve``, which that format did not know, appear only when they
+        differ from their defaults (0, ``"fourier"``).
+        """
+        out: dict[str, Any] = {k: getattr(self, k) for k in ("n_terms", "n_points", "lam", "lr", "steps", "n_data",
+                                                               "seed", "keep", "fine_points")}
+        out["batched"] = None if self.batched is True else self.batched
+        out.update({k: getattr(self, k) for k, v in (("grad_noise", 0.0), ("curve", "fourier")) if getattr(self, k) != v})
+        return out
 
 
 @dataclass(frozen=True)
@@ -464,18 +459,13 @@ def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg
     """Paths between the pairs ``S[m] -> E[m]`` (``(M, d)`` each), found together by
     :func:`lls_core.pathfinder.find_paths` and re-evaluated on the fine grid; one
     :class:`PairBarrier` per pair (labelled ``ij[m]``)."""
-    batched = True if cfg.batched is None else cfg.batched
-    # Many pairs in one call would multiply the graph by the pairs: without a bound of its
-    # own the config gets the path finder's default (1 GiB), chunks chosen from the measured graph.
-    mem = (cfg.memory_mb if cfg.memory_mb is not None else PAIR_MEMORY_MB) if batched else None
+    mem = cfg.memory_mb if cfg.batched else None
     if cfg.n_data is not None:
         x, y = x[: cfg.n_data], y[: cfg.n_data]
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    res = pathfinder.find_paths(model, S.detach(), E.detach(), data=(x, y), n_terms=cfg.n_terms,
-                                n_points=cfg.n_points, lam=cfg.lam, lr=cfg.lr, steps=cfg.steps, seed=cfg.seed,
-                                keep=cfg.keep, batched=batched, memory_mb=mem)
-    fine = (pathfinder.fine_grid(model, res, data=(x, y), n_points=cfg.fine_points, batched=batched, memory_mb=mem)
+    res = pathfinder.find_paths(model, S.detach(), E.detach(), cfg, data=(x, y), memory_mb=mem)
+    fine = (pathfinder.fine_grid(model, res, data=(x, y), n_points=cfg.fine_points, batched=cfg.batched, memory_mb=mem)
             if cfg.fine_points else None)
     secs = (time.perf_counter() - start) / len(res)
     ends = res.linear_losses[:, [0, -1]].max(1).values
@@ -591,8 +581,8 @@ def _n_workers(client: Any) -> int:
         return 2
 
 
-PAIR_MEMORY_MB: float = 1024.0
-"""Bound (MiB) on one call's autograd graph for a :class:`PathConfig` whose ``memory_mb`` is ``None``."""
+PAIR_MEMORY_MB: float = pathfinder.PathSettings.memory_mb  # type: ignore[assignment]
+"""Default bound (MiB) on one call's autograd graph of a :class:`PathConfig` (1 GiB, the path finder's)."""
 
 PAIR_BATCH: int = 16
 """Pairs whose paths :func:`barriers` finds together (one :func:`lls_core.pathfinder.find_paths` call)."""
@@ -653,8 +643,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         xs = x[: config.n_data] if config.n_data is not None else x
         ys = y[: config.n_data] if config.n_data is not None else y
         data_hash = _digest(_tensor_bytes(xs), _tensor_bytes(ys))
-        keyed = {k: v for k, v in asdict(config).items() if k != "memory_mb"}  # chunking only: same paths
-        meta = json.dumps({"model": json.loads(_model_key(model)), "config": keyed, "data": data_hash,
+        meta = json.dumps({"model": json.loads(_model_key(model)), "config": config.key(), "data": data_hash,
                            "format": 2}, sort_keys=True)
         base = _digest(meta)
         for p, (i, j) in enumerate(pairs):
