@@ -23,14 +23,12 @@ evaluated at a flat vector through :func:`lls_core.params.unflatten` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
-import os
 import time
-import zipfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -38,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from lls_core import checks, models, params, pathfinder
-from lls_core.io import atomic_write, quarantine, sha256_bytes
+from lls_core.store import PAIR_FORMAT, PairStore
 
 __all__ = [
     "SET_NAMES",
@@ -510,57 +508,22 @@ def _model_key(model: nn.Module) -> str:
                        "perm_seed": getattr(model, "perm_seed", None), "d": params.num_params(model)})
 
 
-def _pair_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / f"pair-{key}.npz"
-
-
 _PAIR_FIELDS = ("height", "length", "linear_height", "endpoint_loss")
+"""Values of a stored pair that must be finite (a pair with a NaN height is recomputed, never stored)."""
 _STORED = ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds", "fine_height", "max_t")
 
 
-def _pair_checksum(meta: str, values: dict[str, Any]) -> str:
-    return sha256_bytes([meta.encode()] + [f"{k}={float(values[k])!r}".encode() for k in sorted(values)])
+def _save_pair(store: PairStore, key: str, r: PairBarrier, meta: str) -> None:
+    """Store one pair's result under ``key`` (atomically, with ``meta`` and a checksum; not when non-finite)."""
+    store.save(key, asdict(r), meta, finite=_PAIR_FIELDS)
 
 
-def _save_pair(path: Path, r: PairBarrier, meta: str) -> None:
-    """Write one pair's result, its metadata (JSON string) and a content checksum atomically.
-
-    A result with a non-finite height (or length, or loss) is not cached: it is recomputed next time.
-    """
-    values = asdict(r)
-    if not all(math.isfinite(values[k]) for k in _PAIR_FIELDS):
-        return
-    arrays = {"meta": np.asarray(meta), "checksum": np.asarray(_pair_checksum(meta, values)),
-              **{k: np.asarray(v) for k, v in values.items()}}
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def _load_pair(path: Path, meta: str) -> PairBarrier | None:
-    """The stored, verified pair, or ``None`` when it must be (re)computed.
-
-    A file that is unreadable, fails its checksum, holds a non-finite height or was
-    computed for other settings is moved to ``<cache>/quarantine/`` with an
-    :class:`~lls_core.io.ArtifactWarning` naming it, and ``None`` is returned.
-    """
-    if not path.is_file():
+def _load_pair(store: PairStore, key: str, meta: str) -> PairBarrier | None:
+    """The stored, verified pair, or ``None`` when it must be (re)computed (see :meth:`PairStore.load`)."""
+    v = store.load(key, meta, _STORED, finite=_PAIR_FIELDS)
+    if v is None:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            stored, stored_sum = str(z["meta"]), str(z["checksum"])
-            values = {k: z[k].item() for k in _STORED}
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        quarantine(path, f"unreadable pair file: {type(err).__name__}: {err}")
-        return None
-    if stored_sum != _pair_checksum(stored, values):
-        quarantine(path, "checksum mismatch: the stored heights or settings were altered")
-        return None
-    if not all(math.isfinite(float(values[k])) for k in _PAIR_FIELDS):
-        quarantine(path, "non-finite height in the cached pair")
-        return None
-    if stored != meta:
-        quarantine(path, f"computed for different settings (stored {stored}, requested {meta})")
-        return None
-    return PairBarrier(int(values["i"]), int(values["j"]), *(float(values[k]) for k in _STORED[2:]))
+    return PairBarrier(int(v["i"]), int(v["j"]), *(float(v[k]) for k in _STORED[2:]))
 
 
 def _pairs_task(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
@@ -590,7 +553,7 @@ PAIR_BATCH: int = 16
 
 def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
              config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
-             client: Any = None, cache_dir: str | os.PathLike | None = None,
+             client: Any = None, store: PairStore | None = None,
              threads_per_task: int = 1, progress: bool = False, pair_batch: int = PAIR_BATCH,
              pairs: np.ndarray | None = None) -> Barriers:
     """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
@@ -604,12 +567,15 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
 
     ``client``: a ``dask.distributed.Client``; pairs are then submitted as
     independent tasks (data scattered once) and gathered as they finish. Without
-    it they run here, one after another. ``cache_dir``: every finished pair is
-    written there atomically, keyed by a hash of the two vectors, the data, the model
-    and ``config``, with that metadata and a content checksum inside; a rerun loads
-    finished pairs and computes only the missing ones. A file that is truncated,
-    altered, holds a NaN height or other settings is quarantined (with a warning
-    naming it) and recomputed.
+    it they run here, one after another. ``store``: a :class:`lls_core.store.PairStore`
+    (the artifact store's pairs of one namespace, ``Store(root).pairs(arch)``); every
+    finished pair is written there atomically, keyed by a hash of the two vectors, the
+    data, the model and ``config.key()``, with that metadata and a content checksum
+    inside; a rerun loads finished pairs and computes only the missing ones. A file that
+    is truncated, altered, holds a NaN height or other settings is quarantined (with a
+    warning naming it) and recomputed. Pairs being computed are locked (per pair, in key
+    order), so two processes sharing a store never compute the same pair twice: the
+    second waits and loads it.
 
     The missing pairs are found ``pair_batch`` at a time by one
     :func:`lls_core.pathfinder.find_paths` call (each pair's path is what it would be
@@ -636,29 +602,48 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
             raise ValueError(f"pairs has shape {pairs.shape}; expected ({n_pairs}, 2)")
         if pairs.size and (pairs.min() < 0 or pairs.max() >= w.shape[0] or np.any(pairs[:, 0] == pairs[:, 1])):
             raise ValueError(f"pairs must index two different vectors of the {w.shape[0]} in set {set_name!r}")
+    if store is not None and not isinstance(store, PairStore):
+        raise ValueError(f"store is a {type(store).__name__}; expected a lls_core.store.PairStore "
+                         "(Store(root).pairs(namespace)) or None")
     results: dict[int, PairBarrier] = {}
     keys: list[str] = []
-    cdir = Path(cache_dir) if cache_dir is not None else None
-    if cdir is not None:
+    meta = ""
+
+    def _cached(p: int) -> bool:
+        if store is None or p in results:
+            return p in results
+        got = _load_pair(store, keys[p], meta)
+        if got is not None:
+            results[p] = replace(got, i=int(pairs[p][0]), j=int(pairs[p][1]))
+        return got is not None
+
+    if store is not None:
         xs = x[: config.n_data] if config.n_data is not None else x
         ys = y[: config.n_data] if config.n_data is not None else y
         data_hash = _digest(_tensor_bytes(xs), _tensor_bytes(ys))
         meta = json.dumps({"model": json.loads(_model_key(model)), "config": config.key(), "data": data_hash,
-                           "format": 2}, sort_keys=True)
+                           "format": PAIR_FORMAT}, sort_keys=True)
         base = _digest(meta)
-        for p, (i, j) in enumerate(pairs):
-            key = _digest(base, _tensor_bytes(w[i]), _tensor_bytes(w[j]))
-            keys.append(key)
-            got = _load_pair(_pair_path(cdir, key), meta)
-            if got is not None:
-                results[p] = PairBarrier(int(i), int(j), *list(asdict(got).values())[2:])
+        keys = [_digest(base, _tensor_bytes(w[i]), _tensor_bytes(w[j])) for i, j in pairs]
+        for p in range(len(pairs)):
+            _cached(p)
     n_cached = len(results)
     todo = [p for p in range(len(pairs)) if p not in results]
 
     def _done(p: int, r: PairBarrier) -> None:
         results[p] = r
-        if cdir is not None:
-            _save_pair(_pair_path(cdir, keys[p]), r, meta)
+        if store is not None:
+            _save_pair(store, keys[p], r, meta)
+
+    def _locked(ps: list[int]) -> tuple[contextlib.ExitStack, list[int]]:
+        """Lock the pairs ``ps`` (in key order: no two processes wait on each other) and return
+        the lock and those still missing (another process may have stored some meanwhile)."""
+        stack = contextlib.ExitStack()
+        if store is None:
+            return stack, ps
+        for k in sorted({keys[p] for p in ps}):
+            stack.enter_context(store.lock(k))
+        return stack, [p for p in ps if not _cached(p)]
 
     bar = None
     from . import progress as _progress
@@ -667,33 +652,38 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         bar = _progress.bar(total=len(todo), desc=f"paths {set_name} ({landscape})", unit="pairs")
     if client is None:
         for q in range(0, len(todo), pair_batch):
-            ps = todo[q: q + pair_batch]
-            ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
-            found = _run_paths(model, x, y, w[[i for i, _ in ij]], w[[j for _, j in ij]], config, ij)
-            for p, r in zip(ps, found):
-                _done(p, r)
+            lock, ps = _locked(todo[q: q + pair_batch])
+            with lock:
+                ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
+                found = _run_paths(model, x, y, w[[i for i, _ in ij]], w[[j for _, j in ij]], config, ij) if ps else []
+                for p, r in zip(ps, found):
+                    _done(p, r)
             if bar is not None:
-                bar.update(len(ps))
+                bar.update(len(todo[q: q + pair_batch]))
     elif todo:
         from dask.distributed import as_completed
 
-        # hash=False: fresh keys on every call. With content-hashed keys a second call that
-        # scatters the same model while the first call's futures are being released can
-        # leave its tasks waiting forever for data the scheduler has just forgotten.
-        fx, fy, fm = client.scatter([x, y, model], broadcast=True, hash=False)
-        futs = {}
-        size = max(1, min(pair_batch, math.ceil(len(todo) / _n_workers(client))))
-        for q in range(0, len(todo), size):
-            ps = todo[q: q + size]
-            ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
-            f = client.submit(_pairs_task, fm, fx, fy, w[[i for i, _ in ij]].clone(), w[[j for _, j in ij]].clone(),
-                              config, ij, threads_per_task, pure=False)
-            futs[f] = ps
-        for f in as_completed(futs):
-            for p, r in zip(futs[f], f.result()):
-                _done(p, r)
-            if bar is not None:
-                bar.update(len(futs[f]))
+        lock, locked = _locked(todo)
+        with lock:
+            todo = locked
+
+            # hash=False: fresh keys on every call. With content-hashed keys a second call that
+            # scatters the same model while the first call's futures are being released can
+            # leave its tasks waiting forever for data the scheduler has just forgotten.
+            fx, fy, fm = client.scatter([x, y, model], broadcast=True, hash=False) if todo else (None, None, None)
+            futs = {}
+            size = max(1, min(pair_batch, math.ceil(len(todo) / _n_workers(client))))
+            for q in range(0, len(todo), size):
+                ps = todo[q: q + size]
+                ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
+                f = client.submit(_pairs_task, fm, fx, fy, w[[i for i, _ in ij]].clone(), w[[j for _, j in ij]].clone(),
+                                  config, ij, threads_per_task, pure=False)
+                futs[f] = ps
+            for f in as_completed(futs):
+                for p, r in zip(futs[f], f.result()):
+                    _done(p, r)
+                if bar is not None:
+                    bar.update(len(futs[f]))
     if bar is not None:
         bar.close()
     rs = [results[p] for p in range(len(pairs))]

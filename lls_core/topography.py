@@ -10,7 +10,7 @@ calls::
     table = topography.claims({"fcp": topo}, {"fcp": bars}, {"fcp": topography.all_sharpness(topo)})
     table.frame                                   # one row per claim, architecture and pair of sets
 
-Barrier paths are cached in ``<artifact store>/barriers``: a chapter rerun, or a
+Barrier paths are kept in the artifact store (``<root>/pairs/<arch>``, :func:`pair_store`): a chapter rerun, or a
 second chapter asking for the same pairs with the same settings, loads them
 instead of recomputing.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -28,13 +27,14 @@ from torch import Tensor, nn
 
 from lls_core import data, landscape, models, resources, stats
 from lls_core.landscape import Barriers, PathConfig, SharpnessSet
+from lls_core.store import PairStore
 
 __all__ = [
     "PATH_PROFILES",
     "SET_ORDER",
     "Topography",
     "load",
-    "barrier_cache_dir",
+    "pair_store",
     "all_barriers",
     "barrier_frame",
     "AUTHORS_PATHS",
@@ -164,12 +164,12 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
     return Topography(arch, prof.name, prof.n_inits, prof.k_best, model, ds, sets, res.store_root)
 
 
-def barrier_cache_dir(topo: Topography) -> Path:
-    """``<artifact store>/barriers/<arch>``: where finished paths are kept."""
+def pair_store(topo: Topography) -> PairStore:
+    """Where finished paths are kept: the pairs of ``topo.arch`` in the artifact store the weight
+    sets came from (``<root>/pairs/<arch>/``, :class:`lls_core.store.PairStore`)."""
     from lls_core.store import Store
 
-    root = Path(topo.store_root) if topo.store_root else Store().root
-    return root / "barriers" / topo.arch
+    return Store(topo.store_root or None).pairs(topo.arch)
 
 
 Pairing = Literal["disjoint", "random"]
@@ -225,7 +225,7 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
                 x, y = topo.xy(which)
                 out[(name, which)] = landscape.barriers(
                     topo.model, x, y, topo.sets[name], n_pairs=p, seed=seed, config=config, set_name=name,
-                    landscape=which, client=client, cache_dir=barrier_cache_dir(topo) if cache else None,
+                    landscape=which, client=client, store=pair_store(topo) if cache else None,
                     progress=progress, pairs=pairs)
         return out
     finally:

@@ -11,6 +11,7 @@ from torch import nn
 from lls_core import landscape as ls
 from lls_core import models, params, stats
 from lls_core.io import ArtifactWarning
+from lls_core.store import PairStore, Store, pair_checksum
 
 
 class LinearAutoencoder(nn.Module):
@@ -145,33 +146,101 @@ def test_barrier_zero_steps_is_the_straight_line_and_search_lowers_it(trained_se
     assert found.length >= float((w[0] - w[1]).norm()) - 1e-4  # no path is shorter than the chord
 
 
+def _pairs(tmp_path: Path) -> PairStore:
+    return Store(tmp_path).pairs("tiny")
+
+
+def _files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "pairs" / "tiny").glob("*.npz"))
+
+
 def test_barriers_resume_from_cache(tmp_path: Path, trained_set):
     model, x, y, w = trained_set()
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
-    first = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
-    assert first.n_cached == 0 and len(list(tmp_path.glob("pair-*.npz"))) == 4
-    victim = sorted(tmp_path.glob("pair-*.npz"))[0]
+    first = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S")
+    assert first.n_cached == 0 and len(_files(tmp_path)) == 4
+    victim = _files(tmp_path)[0]
     victim.unlink()
-    again = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
+    again = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S")
     assert again.n_cached == 3
     np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
     np.testing.assert_array_equal(again.pairs, first.pairs)
     other = ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
-                        cache_dir=tmp_path)
+                        store=_pairs(tmp_path))
     assert other.n_cached == 0  # a different configuration never reuses results
-    files = sorted(tmp_path.glob("pair-*.npz"))
+    files = _files(tmp_path)
     files[0].write_bytes(files[0].read_bytes()[:40])  # a truncated file is recomputed
-    assert ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S").n_cached >= 3
+    assert ls.barriers(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S").n_cached >= 3
     # a file whose stored metadata disagree with its name is quarantined and recomputed, never used
-    files = sorted(tmp_path.glob("pair-*.npz"))
+    files = _files(tmp_path)
     with np.load(files[1], allow_pickle=False) as z:
         fields = {k: z[k] for k in z.files}
     fields["meta"] = np.asarray("{}")
     np.savez(files[1], **fields)
     with pytest.warns(ArtifactWarning, match=files[1].name):
-        res = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
-        ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01), cache_dir=tmp_path)
+        res = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S")
+        ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
+                    store=_pairs(tmp_path))
     np.testing.assert_allclose(res.height, first.height, rtol=1e-6)
+    assert any((tmp_path / "quarantine").iterdir())  # the store's one quarantine
+    with pytest.raises(ValueError, match="store is a PosixPath; expected a lls_core.store.PairStore"):
+        ls.barriers(model, x, y, w, n_pairs=4, config=cfg, store=tmp_path)  # type: ignore[arg-type]
+
+
+def test_pair_keys_are_those_of_the_format_2_cache():
+    """The key settings of a profile are written as the format-2 cache wrote them (asdict without
+    memory_mb, batched None for the default), so pairs stored then are found again."""
+    from lls_core import topography
+
+    quick = topography.PATH_PROFILES["quick"]
+    assert quick.key() == {"n_terms": 10, "n_points": 15, "lam": 1e-3, "lr": 3e-3, "steps": 30, "n_data": 500,
+                           "seed": 0, "keep": "best", "batched": None, "fine_points": 401}
+    assert topography.PATH_PROFILES["paper"].key() == topography.AUTHORS_PATHS.key()  # memory only: same paths
+    assert ls.PathConfig(grad_noise=0.5, curve="bezier").key()["curve"] == "bezier"
+    assert ls.PathConfig(batched=False).key()["batched"] is False
+
+
+def test_legacy_pair_cache_is_moved_into_the_store_once(tmp_path: Path, trained_set):
+    """Pairs in <root>/barriers/<arch>/pair-<key>.npz (the old cache) move to <root>/pairs/<arch>/,
+    verified; a damaged one goes to the store's quarantine; one warning says so."""
+    import warnings
+
+    model, x, y, w = trained_set()
+    cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
+    first = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
+    legacy = tmp_path / "barriers" / "tiny"
+    legacy.mkdir(parents=True)
+    for f in _files(tmp_path):
+        f.rename(legacy / f"pair-{f.name}")
+    sorted(legacy.iterdir())[0].write_bytes(b"junk")
+    with pytest.warns(ArtifactWarning, match=r"moved into the artifact store: 2 stored pair\(s\) moved .* 1 damaged"):
+        again = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
+    assert again.n_cached == 2 and not legacy.exists()
+    np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
+    assert len(_files(tmp_path)) == 3 and len(list((tmp_path / "quarantine").iterdir())) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left to move: no warning
+        assert ls.barriers(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path)).n_cached == 3
+
+
+def test_barriers_wait_for_a_pair_another_process_computes(tmp_path: Path, trained_set):
+    """A pair whose lock is held is neither computed nor stored until the lock is released."""
+    import threading
+
+    model, x, y, w = trained_set()
+    cfg = ls.PathConfig(n_points=7, steps=2, lr=0.01)
+    ref = ls.barriers(model, x, y, w, n_pairs=2, config=cfg, store=_pairs(tmp_path / "a"))
+    key = _files(tmp_path / "a")[0].stem
+    out: dict = {}
+    with _pairs(tmp_path).lock(key):  # a second FileLock on the same file: flock refuses it until released
+        t = threading.Thread(target=lambda: out.update(r=ls.barriers(model, x, y, w, n_pairs=2, config=cfg,
+                                                                      store=_pairs(tmp_path))))
+        t.start()
+        t.join(2.0)
+        assert t.is_alive() and not _files(tmp_path)  # waiting on the lock, nothing written
+    t.join(60)
+    assert not t.is_alive() and len(_files(tmp_path)) == 2
+    np.testing.assert_allclose(out["r"].height, ref.height, rtol=1e-6)
 
 
 def _rewrite(path: Path, **changes) -> None:
@@ -187,8 +256,8 @@ def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage:
 
     model, x, y, w = trained_set()
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
-    first = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path)
-    victim = sorted(tmp_path.glob("pair-*.npz"))[0]
+    first = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
+    victim = _files(tmp_path)[0]
     if damage == "altered_height":
         with np.load(victim, allow_pickle=False) as z:
             h = float(z["height"])
@@ -197,21 +266,22 @@ def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage:
         _rewrite(victim, height=float("nan"))
     elif damage == "nan_height_resummed":  # NaN with a matching checksum: still refused
         with np.load(victim, allow_pickle=False) as z:
-            vals = {k: z[k].item() for k in ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds")}
+            vals = {k: z[k].item() for k in z.files if k not in ("meta", "checksum")}
             meta = str(z["meta"])
         vals["height"] = float("nan")
-        _rewrite(victim, height=float("nan"), checksum=ls._pair_checksum(meta, vals))
+        _rewrite(victim, height=float("nan"), checksum=pair_checksum(meta, vals))
     elif damage == "zero_bytes":
         victim.write_bytes(b"")
     else:
         victim.write_bytes(b"PK\x03\x04 not a zip at all" * 10)
-    with pytest.warns(lio.ArtifactWarning, match=victim.name):
-        again = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path)
+    reason = {"altered_height": "checksum mismatch", "nan_height_resummed": "non-finite value"}.get(damage, "")
+    with pytest.warns(lio.ArtifactWarning, match=victim.name + ".*" + reason):
+        again = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
     assert again.n_cached == 2
     np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
     assert len(list((tmp_path / "quarantine").iterdir())) == 1
     assert victim.is_file()  # recomputed and stored again
-    assert ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path).n_cached == 3
+    assert ls.barriers(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path)).n_cached == 3
 
 
 def test_barriers_on_dask_equal_serial(trained_set, dask_client):

@@ -213,7 +213,8 @@ def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypat
     cfg = landscape.PathConfig(n_points=5, steps=2)
     first = topography.all_barriers(topo, n_pairs=2, config=cfg)
     assert len(first) == 4 and all(b.n_cached == 0 for b in first.values())
-    assert any((tmp_path / "barriers" / "fcp").glob("pair-*.npz"))
+    assert topography.pair_store(topo).dir == tmp_path / "pairs" / "fcp"  # a namespace of the run store
+    assert any((tmp_path / "pairs" / "fcp").glob("*.npz"))
 
     import dask.distributed
 
