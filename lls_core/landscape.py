@@ -1,10 +1,11 @@
-"""Topography of sets of trained networks: barriers, weight statistics, distances, kernel PCA, sharpness.
+"""Topography of sets of trained networks: paths between pairs, weight statistics, distances, kernel PCA, sharpness.
 
 Yu & Morozov (2026) compare four *weight sets* per architecture — BFGS-train,
 BFGS-test, SGD-train, SGD-test, each ``K`` flat weight vectors — through
 
-* barrier heights between random pairs within a set, found by FourierPathFinder on
-  the training and on the test landscape (Figures 4, S2): :func:`barriers`;
+* the heights of paths between random pairs within a set (the paper's "barrier
+  heights"), found by FourierPathFinder on the training and on the test landscape
+  (Figures 4, S2): :func:`pair_paths`;
 * the mean and standard deviation of all components of a set (Table S1):
   :func:`weight_stats`;
 * each vector's distance from a common origin, by default the midpoint of two
@@ -14,6 +15,28 @@ BFGS-test, SGD-train, SGD-test, each ``K`` flat weight vectors — through
 The book adds what the paper infers but does not measure: the sharpness of each
 solution, as the largest Hessian eigenvalue and the Hessian trace of the training
 loss (:func:`sharpness`, :func:`sharpness_set`).
+
+Words for paths, one meaning each, in every name of the package:
+
+* *path*: a curve from one solution to another, found by FourierPathFinder
+  (:func:`lls_core.pathfinder.find_paths`), or the *straight line* between them.
+  :class:`PairPath` is one pair's path, :class:`PairPaths` all pairs of one set on one
+  landscape, :func:`pair_path` / :func:`pair_paths` find them.
+* *height* (``height``): the largest loss on a path's points (Yu & Morozov Eq. 5; what
+  the paper calls the barrier height, and what its claims compare).
+  ``linear_height``: the same on the straight line; ``fine_height``: on a fine grid of
+  ``t`` (:func:`lls_core.pathfinder.fine_grid`).
+* *endpoint loss* (``endpoint_loss``): the larger of the two end points' losses.
+* *barrier* (``barrier``): how far a path rises above its higher end point,
+  ``height - endpoint_loss`` (0 when the path's highest point is an end point).
+* *chord barrier* (``chord_barrier``, :func:`lls_core.visualize.linear_path`,
+  :func:`lls_core.vizstudy.chord_barriers`): how far the straight line's loss rises
+  above the chord ``(1 - t) L(0) + t L(1)`` (Frankle et al. 2020), another reference
+  line, so another name.
+* *barriers* (plural, in :mod:`lls_core.topography`: ``all_barriers``,
+  ``barrier_frame``, ``third_barriers``, ``BARRIER_CLAIMS``): the barrier study of the
+  chapter of that name, the paths between pairs of every set and what is measured on
+  them; those functions take and return :class:`PairPaths`.
 
 Everything here takes plain tensors: a weight set is a ``(K, d)`` float tensor, a
 set collection a ``Mapping[str, Tensor]`` with a common ``d``; networks are
@@ -53,12 +76,12 @@ __all__ = [
     "kernel_pca",
     "median_gamma",
     "PathConfig",
-    "PairBarrier",
-    "Barriers",
+    "PairPath",
+    "PairPaths",
     "sample_pairs",
     "disjoint_pairs",
-    "pair_barrier",
-    "barriers",
+    "pair_path",
+    "pair_paths",
     "Sharpness",
     "SharpnessSet",
     "sharpness",
@@ -357,8 +380,8 @@ class PathConfig(pathfinder.PathSettings):
 
 
 @dataclass(frozen=True)
-class PairBarrier:
-    """One path between vectors ``i`` and ``j`` of a set.
+class PairPath:
+    """One path between vectors ``i`` and ``j`` of a set (the words: module docstring).
 
     ``height``: max loss along the optimized path (Eq. 5); ``linear_height``: the
     same along the straight line; ``length``: sum of ``|w(t_{k+1}) - w(t_k)|`` (weight
@@ -381,8 +404,9 @@ class PairBarrier:
 
 
 @dataclass(frozen=True)
-class Barriers:
-    """All pairs of one set on one landscape; arrays of shape ``(P,)`` (``pairs``: ``(P, 2)``)."""
+class PairPaths:
+    """The paths between pairs of one set on one landscape (:func:`pair_paths`): the fields of
+    :class:`PairPath` as arrays of shape ``(P,)`` (``pairs``: ``(P, 2)``)."""
 
     set_name: str
     landscape: str
@@ -398,8 +422,8 @@ class Barriers:
     max_t: np.ndarray | None = None
 
     @property
-    def excess(self) -> np.ndarray:
-        """Height above the higher end point: the barrier proper, ``(P,)``."""
+    def barrier(self) -> np.ndarray:
+        """How far each path rises above its higher end point: ``height - endpoint_loss``, ``(P,)``."""
         return self.height - self.endpoint_loss
 
     @property
@@ -431,7 +455,7 @@ def disjoint_pairs(k: int, n_pairs: int | None = None, seed: int = 0) -> np.ndar
 
     A random permutation of ``range(k)`` cut into consecutive pairs (deterministic in ``seed``;
     with odd ``k`` one vector is left out). Disjoint pairs make per-pair quantities
-    (barrier heights) independent samples, as a two-sample test needs; random pairs that
+    (path heights) independent samples, as a two-sample test needs; random pairs that
     share end points are not. Two sets of the same size get the same pairs for the same
     ``seed``, so sets drawn from the same runs (training and early-stopping weights) are
     paired run for run. Example: ``disjoint_pairs(6, seed=0)`` has 3 rows and uses 0..5 once each.
@@ -453,10 +477,10 @@ def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
 
 
 def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
-               ij: Sequence[tuple[int, int]]) -> list[PairBarrier]:
+               ij: Sequence[tuple[int, int]]) -> list[PairPath]:
     """Paths between the pairs ``S[m] -> E[m]`` (``(M, d)`` each), found together by
     :func:`lls_core.pathfinder.find_paths` and re-evaluated on the fine grid; one
-    :class:`PairBarrier` per pair (labelled ``ij[m]``)."""
+    :class:`PairPath` per pair (labelled ``ij[m]``)."""
     mem = cfg.memory_mb if cfg.batched else None
     if cfg.n_data is not None:
         x, y = x[: cfg.n_data], y[: cfg.n_data]
@@ -468,13 +492,13 @@ def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg
     secs = (time.perf_counter() - start) / len(res)
     ends = res.linear_losses[:, [0, -1]].max(1).values
     max_t = res.max_t
-    return [PairBarrier(int(i), int(j), float(res.height[m]), float(res.length[m]), float(res.linear_height[m]),
+    return [PairPath(int(i), int(j), float(res.height[m]), float(res.length[m]), float(res.linear_height[m]),
                         float(ends[m]), secs, math.nan if fine is None else float(fine.height[m]), float(max_t[m]))
             for m, (i, j) in enumerate(ij)]
 
 
-def pair_barrier(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
-                 config: PathConfig = PathConfig(), i: int = 0, j: int = 1) -> PairBarrier:
+def pair_path(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
+                 config: PathConfig = PathConfig(), i: int = 0, j: int = 1) -> PairPath:
     """FourierPathFinder between ``w1`` and ``w2`` (each ``(d,)``) on the loss over ``(x, y)``."""
     d = params.num_params(model)
     for name, w in (("w1", w1), ("w2", w2)):
@@ -513,21 +537,21 @@ _PAIR_FIELDS = ("height", "length", "linear_height", "endpoint_loss")
 _STORED = ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds", "fine_height", "max_t")
 
 
-def _save_pair(store: PairStore, key: str, r: PairBarrier, meta: str) -> None:
+def _save_pair(store: PairStore, key: str, r: PairPath, meta: str) -> None:
     """Store one pair's result under ``key`` (atomically, with ``meta`` and a checksum; not when non-finite)."""
     store.save(key, asdict(r), meta, finite=_PAIR_FIELDS)
 
 
-def _load_pair(store: PairStore, key: str, meta: str) -> PairBarrier | None:
+def _load_pair(store: PairStore, key: str, meta: str) -> PairPath | None:
     """The stored, verified pair, or ``None`` when it must be (re)computed (see :meth:`PairStore.load`)."""
     v = store.load(key, meta, _STORED, finite=_PAIR_FIELDS)
     if v is None:
         return None
-    return PairBarrier(int(v["i"]), int(v["j"]), *(float(v[k]) for k in _STORED[2:]))
+    return PairPath(int(v["i"]), int(v["j"]), *(float(v[k]) for k in _STORED[2:]))
 
 
 def _pairs_task(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
-                ij: list[tuple[int, int]], threads: int) -> list[PairBarrier]:
+                ij: list[tuple[int, int]], threads: int) -> list[PairPath]:
     import copy
 
     if threads:
@@ -548,15 +572,15 @@ PAIR_MEMORY_MB: float = pathfinder.PathSettings.memory_mb  # type: ignore[assign
 """Default bound (MiB) on one call's autograd graph of a :class:`PathConfig` (1 GiB, the path finder's)."""
 
 PAIR_BATCH: int = 16
-"""Pairs whose paths :func:`barriers` finds together (one :func:`lls_core.pathfinder.find_paths` call)."""
+"""Pairs whose paths :func:`pair_paths` finds together (one :func:`lls_core.pathfinder.find_paths` call)."""
 
 
-def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
+def pair_paths(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
              config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
              client: Any = None, store: PairStore | None = None,
              threads_per_task: int = 1, progress: bool = False, pair_batch: int = PAIR_BATCH,
-             pairs: np.ndarray | None = None) -> Barriers:
-    """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
+             pairs: np.ndarray | None = None) -> PairPaths:
+    """Paths (their heights, lengths, ...) between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
 
     The loss is ``models.loss(model, x, y)`` at each path point (``x``: images
     ``(N, 1, 28, 28)``, ``y``: labels ``(N,)``): pass the training data for the
@@ -605,7 +629,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     if store is not None and not isinstance(store, PairStore):
         raise ValueError(f"store is a {type(store).__name__}; expected a lls_core.store.PairStore "
                          "(Store(root).pairs(namespace)) or None")
-    results: dict[int, PairBarrier] = {}
+    results: dict[int, PairPath] = {}
     keys: list[str] = []
     meta = ""
 
@@ -630,7 +654,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     n_cached = len(results)
     todo = [p for p in range(len(pairs)) if p not in results]
 
-    def _done(p: int, r: PairBarrier) -> None:
+    def _done(p: int, r: PairPath) -> None:
         results[p] = r
         if store is not None:
             _save_pair(store, keys[p], r, meta)
@@ -687,7 +711,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     if bar is not None:
         bar.close()
     rs = [results[p] for p in range(len(pairs))]
-    return Barriers(
+    return PairPaths(
         set_name=set_name,
         landscape=landscape,
         config=config,

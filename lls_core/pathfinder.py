@@ -228,13 +228,13 @@ class PathResult:
     losses: Tensor
     """Loss at every point of the returned path ``(P,)``."""
     height: float
-    """Path height (barrier): ``max(losses)`` (Yu & Morozov Eq. 5)."""
+    """Path height: ``max(losses)`` (Yu & Morozov Eq. 5, their "barrier height"; the words: :mod:`lls_core.landscape`)."""
     length: float
     """Polygonal length ``sum_i |w(t_{i+1}) - w(t_i)|`` (units of ``w``)."""
     linear_losses: Tensor
     """Loss at the same ``t`` on the straight line (``b = 0``) ``(P,)``."""
     linear_height: float
-    """Height of the straight line: the baseline barrier."""
+    """Height of the straight line: ``max(linear_losses)``."""
     linear_length: float
     """``|w2 - w1|``."""
     objective: Tensor

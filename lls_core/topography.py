@@ -26,7 +26,7 @@ import pandas as pd
 from torch import Tensor, nn
 
 from lls_core import data, landscape, models, resources, stats
-from lls_core.landscape import Barriers, PathConfig, SharpnessSet
+from lls_core.landscape import PairPaths, PathConfig, SharpnessSet
 from lls_core.store import PairStore
 
 __all__ = [
@@ -179,8 +179,8 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
                  sets: Sequence[str] | None = None, landscapes: Sequence[str] = landscape.LANDSCAPES,
                  workers: int = 1, client: Any = None, progress: bool = False,
                  cache: bool = True, scheduler: Any = None,
-                 pairing: Pairing = "random") -> dict[tuple[str, str], Barriers]:
-    """Barriers of ``n_pairs`` pairs of every set on every landscape.
+                 pairing: Pairing = "random") -> dict[tuple[str, str], PairPaths]:
+    """PairPaths of ``n_pairs`` pairs of every set on every landscape.
 
     ``pairing="disjoint"``: at most ``K // 2`` pairs that use every solution at most once
     (:func:`lls_core.landscape.disjoint_pairs`), so that the heights are independent samples
@@ -213,7 +213,7 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
         own = _LazyClient(workers, addr)  # connects or starts a cluster only if some path is not in the store
         client = own
     try:
-        out: dict[tuple[str, str], Barriers] = {}
+        out: dict[tuple[str, str], PairPaths] = {}
         for name in names:
             k = topo.sets[name].shape[0]
             if pairing == "disjoint":
@@ -223,7 +223,7 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
                 p, pairs = min(n_pairs, k * (k - 1) // 2), None
             for which in landscapes:
                 x, y = topo.xy(which)
-                out[(name, which)] = landscape.barriers(
+                out[(name, which)] = landscape.pair_paths(
                     topo.model, x, y, topo.sets[name], n_pairs=p, seed=seed, config=config, set_name=name,
                     landscape=which, client=client, store=pair_store(topo) if cache else None,
                     progress=progress, pairs=pairs)
@@ -266,13 +266,13 @@ class _LazyClient:
             self._ctx = self._client = None
 
 
-def barrier_frame(results: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
-    """Long table, one row per path: set, landscape, i, j, height, linear_height, excess, length, seconds."""
+def barrier_frame(results: Mapping[tuple[str, str], PairPaths]) -> pd.DataFrame:
+    """Long table, one row per path: set, landscape, i, j, height, linear_height, barrier, length, seconds."""
     rows = []
     for (name, which), b in results.items():
         for k in range(len(b.height)):
             rows.append({"set": name, "landscape": which, "i": int(b.pairs[k, 0]), "j": int(b.pairs[k, 1]),
-                         "height": b.height[k], "linear_height": b.linear_height[k], "excess": b.excess[k],
+                         "height": b.height[k], "linear_height": b.linear_height[k], "barrier": b.barrier[k],
                          "endpoint_loss": b.endpoint_loss[k], "length": b.length[k], "seconds": b.seconds[k],
                          "fine_height": np.nan if b.fine_height is None else b.fine_height[k],
                          "max_t": np.nan if b.max_t is None else b.max_t[k]})
@@ -314,7 +314,7 @@ def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, 
             "share_at_end": float(at_end.mean()) if at_end.size else nan}
 
 
-def height_understatement(results: Mapping[tuple[str, str], Barriers]) -> Understatement:
+def height_understatement(results: Mapping[tuple[str, str], PairPaths]) -> Understatement:
     """Per set and landscape, how far the discrete path height understates the fine-grid one.
 
     Reads ``fine_height`` and ``max_t`` of :func:`all_barriers`' results (paths found with
@@ -449,7 +449,7 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
     fn = claims if claims_fn is None else claims_fn
     keys = ["claim", "a", "b", "landscape"]
 
-    def barrier_claims(b: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
+    def barrier_claims(b: Mapping[tuple[str, str], PairPaths]) -> pd.DataFrame:
         # the verdicts are tested on disjoint pairs (independent heights): the largest disjoint
         # subset of the sampled pairs, the same pairs under both settings
         res = fn(topo, {k: disjoint_subset(v) for k, v in b.items()}, None, n_boot=n_boot, seed=seed,
@@ -611,10 +611,10 @@ def _tost(boot: np.ndarray, margin: tuple[float, float]) -> float:
 
 
 BARRIER_CLAIMS: tuple[str, ...] = ("barriers_sgd_lower", "barriers_train_vs_test")
-"""The keys of the claims (:func:`claims`) that rest on barrier heights."""
+"""The keys of the claims (:func:`claims`) that rest on path heights (the paper's "barrier heights")."""
 
 
-def disjoint_subset(b: Barriers) -> Barriers:
+def disjoint_subset(b: PairPaths) -> PairPaths:
     """The pairs of ``b`` that share no solution with an earlier pair (greedy, in order).
 
     Pairs from :func:`lls_core.landscape.disjoint_pairs` come back unchanged; a sample of
@@ -634,7 +634,7 @@ def disjoint_subset(b: Barriers) -> Barriers:
     return dataclasses.replace(b, **arrays)
 
 
-def _disjoint(b: Barriers) -> bool:
+def _disjoint(b: PairPaths) -> bool:
     flat = np.asarray(b.pairs).ravel()
     return flat.size == np.unique(flat).size
 
@@ -706,7 +706,7 @@ def _gap_ratio(k: int, ks: int, g: np.ndarray):  # noqa: ANN202
     return stat
 
 
-def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None,
+def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | None,
               sharp: Mapping[str, SharpnessSet] | None, *, kpca_gamma: float | str | None, n_boot: int,
               seed: int) -> dict[str, Any]:
     """Estimate, interval, p for and against the claim, n, and a note; or ``{"reason": ...}``."""
@@ -839,7 +839,7 @@ class Claims:
 
 
 def claims(topos: Topography | Mapping[str, Topography],
-           bars: Mapping[tuple[str, str], Barriers] | Mapping[str, Mapping[tuple[str, str], Barriers]] | None = None,
+           bars: Mapping[tuple[str, str], PairPaths] | Mapping[str, Mapping[tuple[str, str], PairPaths]] | None = None,
            sharp: Mapping[str, SharpnessSet] | Mapping[str, Mapping[str, SharpnessSet]] | None = None, *,
            kpca_gamma: float | str | None = "median", alpha: float = 0.05, n_boot: int = 2000, seed: int = 0,
            keys: Sequence[str] | None = None) -> Claims:
@@ -1065,7 +1065,7 @@ def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
     return landscape.distances(trio, between=refs, origin=origin)
 
 
-def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = None,
+def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | None = None,
                 sharp: Mapping[str, SharpnessSet] | None = None, *, third: str = "LBFGS-train",
                 refs: tuple[str, str] = ("BFGS-train", "SGD-train"), n_boot: int = 2000,
                 seed: int = 0) -> pd.DataFrame:
@@ -1222,11 +1222,11 @@ def resemblance_answer(res: pd.DataFrame, *, refs: tuple[str, str] = ("BFGS-trai
     return Resemblance(frame, names, na, nb, nu, nn, answer)
 
 
-def third_barriers(bars: Mapping[str, Mapping[tuple[str, str], Barriers]], *, third: str = "LBFGS-train",
+def third_barriers(bars: Mapping[str, Mapping[tuple[str, str], PairPaths]], *, third: str = "LBFGS-train",
                    refs: tuple[str, str] = ("BFGS-train", "SGD-train"),
                    names: tuple[str, str, str] = ("L-BFGS (torch)", "L-BFGS-GSS", "SGD"),
                    landscapes: Sequence[str] = ("train", "test"), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Barriers of a third optimizer's set against two reference sets, per architecture and landscape.
+    """PairPaths of a third optimizer's set against two reference sets, per architecture and landscape.
 
     ``bars[arch][(set, landscape)]`` are :func:`all_barriers` results. One row per
     (arch, landscape): the three median heights, P(third > ref) with its bootstrap interval
