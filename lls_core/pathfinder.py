@@ -279,7 +279,7 @@ def basis(t: Tensor, n_terms: int, curve: str = "fourier") -> Tensor:
     elif curve == "bezier":
         s = (2.0 * t * (1.0 - t))[:, None]
     else:
-        raise ValueError(f"curve={curve!r}; valid: {', '.join(CURVES)}")
+        checks.choice("curve", curve, CURVES)  # raises: not one of CURVES
     s = s.clone()
     s[(t == 0) | (t == 1)] = 0.0
     return s
@@ -496,11 +496,9 @@ def toy_objective(f: Surface, kind: Literal["squared", "plain"] = "squared") -> 
     9.0
     """
     if not callable(f):
-        raise TypeError(f"f must be a callable surface, got {type(f).__name__}")
-    if kind == "plain":
+        raise ValueError(f"f is a {type(f).__name__}; expected a callable surface (points (B, d) -> values (B,))")
+    if checks.choice("kind", kind, TOY_OBJECTIVES) == "plain":
         return f
-    if kind != "squared":
-        raise ValueError(f"kind={kind!r}: valid: {', '.join(TOY_OBJECTIVES)}")
 
     def squared(w: Tensor) -> Tensor:
         return f(w) ** 2
@@ -518,7 +516,7 @@ def remeasure(result: "PathResult", f: Surface) -> "PathResult":
     import dataclasses
 
     if not callable(f):
-        raise TypeError(f"f must be a callable surface, got {type(f).__name__}")
+        raise ValueError(f"f is a {type(f).__name__}; expected a callable surface (points (B, d) -> values (B,))")
     with torch.no_grad():
         losses = f(result.points).reshape(-1)
         lin = path_points(result.w1, result.w2, torch.zeros_like(result.b), result.t, curve=result.curve)
@@ -889,7 +887,8 @@ def fine_grid(
             raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
         d = _params.num_params(f)
         if paths.starts.shape[1] != d:
-            raise ValueError(f"the paths have d={paths.starts.shape[1]} but the module has d={d} parameters")
+            raise ValueError(f"the paths have d={paths.starts.shape[1]} entries per point but the module has d={d} "
+                             "parameters; expected the landscape the paths were found on")
     elif data is not None:
         raise ValueError("data is only used with an nn.Module; a surface callable takes points (B, d) only")
     t = torch.unique(torch.cat([torch.linspace(0.0, 1.0, n_points, dtype=paths.t.dtype, device=paths.t.device),

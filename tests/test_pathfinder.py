@@ -251,7 +251,7 @@ def test_toy_objective_squares_and_remeasure_gives_the_landscape_heights():
     pts = torch.randn(7, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(sq(pts), toy(pts) ** 2)
     assert pathfinder.toy_objective(toy, "plain") is toy
-    with pytest.raises(ValueError, match="valid: squared, plain"):
+    with pytest.raises(ValueError, match="kind='cubed' is not allowed; expected one of 'squared', 'plain'"):
         pathfinder.toy_objective(toy, "cubed")  # type: ignore[arg-type]
     r = pathfinder.find_path(sq, a, z, n_terms=5, n_points=21, lam=pathfinder.TOY_LAMBDA, lr=0.01, steps=20)
     assert torch.allclose(r.losses, toy(r.points) ** 2)
