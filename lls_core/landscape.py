@@ -96,17 +96,8 @@ KERNELS: tuple[str, ...] = ("rbf", "linear", "poly", "sigmoid", "cosine")
 
 # --------------------------------------------------------------------------- sets
 def _check_matrix(w: object, name: str, min_rows: int = 1) -> Tensor:
-    if not isinstance(w, Tensor):
-        raise TypeError(f"weight set {name!r} must be a torch.Tensor of shape (K, d); got {type(w).__name__}")
-    if w.ndim != 2:
-        raise ValueError(f"weight set {name!r} must have shape (K, d); got shape {tuple(w.shape)}")
-    if not w.is_floating_point():
-        raise TypeError(f"weight set {name!r} must be floating point; got {w.dtype}")
-    if w.shape[0] < min_rows:
-        raise ValueError(f"weight set {name!r} has K={w.shape[0]} vectors; need at least {min_rows}")
-    if not torch.isfinite(w).all():
-        raise ValueError(f"weight set {name!r} contains non-finite values (NaN or Inf)")
-    return w
+    """A weight set: a finite floating ``(K, d)`` tensor with ``K >= min_rows`` (:func:`lls_core.checks.matrix`)."""
+    return checks.matrix(f"weight set {name!r}", w, min_rows=min_rows)
 
 
 def check_sets(sets: Mapping[str, Tensor], min_rows: int = 1) -> dict[str, Tensor]:
@@ -440,11 +431,9 @@ def sample_pairs(k: int, n_pairs: int, seed: int = 0) -> np.ndarray:
 
     Returns an int64 array of shape ``(n_pairs, 2)``. Deterministic in ``seed``.
     """
-    if not isinstance(k, int) or k < 2:
-        raise ValueError(f"k={k!r}: need at least 2 vectors to form a pair")
+    checks.integer("k", k, min=2)  # two vectors make a pair
     total = k * (k - 1) // 2
-    if not isinstance(n_pairs, int) or not 1 <= n_pairs <= total:
-        raise ValueError(f"n_pairs={n_pairs!r}: must be an integer in [1, {total}] for k={k} vectors")
+    checks.integer("n_pairs", n_pairs, min=1, max=total)
     iu, ju = np.triu_indices(k, 1)
     pick = np.random.default_rng(seed).choice(total, size=n_pairs, replace=False)
     return np.stack([iu[pick], ju[pick]], axis=1).astype(np.int64)
@@ -501,11 +490,8 @@ def pair_path(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
                  config: PathConfig = PathConfig(), i: int = 0, j: int = 1) -> PairPath:
     """FourierPathFinder between ``w1`` and ``w2`` (each ``(d,)``) on the loss over ``(x, y)``."""
     d = params.num_params(model)
-    for name, w in (("w1", w1), ("w2", w2)):
-        if not isinstance(w, Tensor) or w.shape != (d,):
-            raise ValueError(f"{name} must be a tensor of shape ({d},) for this model; got {getattr(w, 'shape', w)}")
-        if not torch.isfinite(w).all():
-            raise ValueError(f"{name} contains non-finite values")
+    checks.vector("w1", w1, size=d)
+    checks.vector("w2", w2, size=d)
     checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")
     checks.same_device(w1=w1, w2=w2, x=x)
     if w1.dtype != w2.dtype or next(model.parameters()).dtype != w1.dtype:
@@ -607,8 +593,7 @@ def pair_paths(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: in
     last finished batch); on Dask each task is such a batch, at most
     ``len(missing) / workers`` pairs so that every worker gets one.
     """
-    if not isinstance(pair_batch, int) or isinstance(pair_batch, bool) or pair_batch < 1:
-        raise ValueError(f"pair_batch={pair_batch!r}: must be an integer >= 1")
+    checks.integer("pair_batch", pair_batch, min=1)
     w = _check_matrix(w, set_name or "w", 2)
     d = params.num_params(model)
     if w.shape[1] != d:

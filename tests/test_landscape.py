@@ -43,7 +43,7 @@ def test_check_sets_rejects_bad_sets():
         ls.check_sets({"a": torch.zeros(5)})
     with pytest.raises(ValueError, match="non-finite"):
         ls.check_sets({"a": torch.full((2, 2), float("nan"))})
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(ValueError, match="weight set .a. is a ndarray; expected a torch.Tensor"):
         ls.check_sets({"a": np.zeros((2, 2))})
 
 
