@@ -924,12 +924,12 @@ class LambdaRange:
 
     Attributes:
         lams, heights: the sweep, sorted by lambda (heights in loss units).
-        line_height: the straight line's height between the same end points.
+        linear_height: the straight line's height between the same end points.
         tolerance, span: the criterion (:data:`LAMBDA_TOLERANCE`, :data:`LAMBDA_SPAN`).
-        best: the lowest height of the sweep; ``drop = line_height - best``.
+        best: the lowest height of the sweep; ``drop = linear_height - best``.
         lo, hi: ends of the widest run of consecutive sweep values whose paths are all *as good
             as the best*: each keeps at least ``1 - tolerance`` of the best drop below the line,
-            ``line_height - h >= (1 - tolerance) * drop`` (ties go to the run at smaller lambda).
+            ``linear_height - h >= (1 - tolerance) * drop`` (ties go to the run at smaller lambda).
         n_in_range: sweep values in ``[lo, hi]``; ``decades = log10(hi / lo)``.
         range_min, range_max: the lowest and highest height in ``[lo, hi]``.
         top_kept: the share of the best drop that the largest lambda keeps (1 = as low as the
@@ -942,7 +942,7 @@ class LambdaRange:
 
     lams: tuple[float, ...]
     heights: tuple[float, ...]
-    line_height: float
+    linear_height: float
     tolerance: float
     span: float
     best: float
@@ -958,7 +958,7 @@ class LambdaRange:
     @property
     def drop(self) -> float:
         """How far the best path lies below the straight line (loss units)."""
-        return self.line_height - self.best
+        return self.linear_height - self.best
 
     def facts(self) -> dict[str, float | int | str]:
         """``lo``, ``hi``, ``n_in_range``, ``decades``, ``range_min``, ``range_max``, ``best``, ``drop``,
@@ -969,12 +969,12 @@ class LambdaRange:
                 "top_height": self.heights[-1], "top_kept_pct": 100 * self.top_kept, "verdict": self.verdict}
 
 
-def lambda_range(lams: object, heights: object, line_height: float, *, tolerance: float = LAMBDA_TOLERANCE,
+def lambda_range(lams: object, heights: object, linear_height: float, *, tolerance: float = LAMBDA_TOLERANCE,
                  span: float = LAMBDA_SPAN) -> LambdaRange:
     """The widest range of lambda over which the path height stays as low as the best, and the verdict.
 
     ``lams``: ``(K,)`` positive penalties (any order, distinct); ``heights``: ``(K,)`` heights of
-    the paths found with them (e.g. ``find_path(...).height``); ``line_height``: the straight
+    the paths found with them (e.g. ``find_path(...).height``); ``linear_height``: the straight
     line's height (``PathResult.linear_height``). The criterion is relative to the drop below
     the line that the search achieves, so it does not depend on the units of the loss; see
     :class:`LambdaRange` for the definitions. When no path lies below the line (too few steps,
@@ -994,7 +994,7 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
         raise ValueError(f"lams={lam.tolist()} must be distinct finite numbers > 0")
     if not torch.isfinite(h).all():
         raise ValueError(f"heights={h.tolist()} must be finite")
-    line = checks.real("line_height", line_height)
+    line = checks.real("linear_height", linear_height)
     tol = checks.real("tolerance", tolerance, min=0.0, max=1.0, min_open=True)
     sp = checks.real("span", span, min=0.0, min_open=True)
     order = torch.argsort(lam)
@@ -1004,7 +1004,7 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
     if not drop > 0:  # no path below the line: nothing to be insensitive about
         k = int(torch.argmin(h))
         return LambdaRange(
-            lams=tuple(lam.tolist()), heights=tuple(h.tolist()), line_height=line, tolerance=tol, span=sp, best=best,
+            lams=tuple(lam.tolist()), heights=tuple(h.tolist()), linear_height=line, tolerance=tol, span=sp, best=best,
             lo=float(lam[k]), hi=float(lam[k]), n_in_range=1, decades=0.0, range_min=best, range_max=best,
             top_kept=0.0, verdict="not resolved")
     good = ((line - h) >= (1 - tol) * drop - 1e-12 * abs(drop)).tolist()
@@ -1022,7 +1022,7 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
     decades = math.log10(float(lam[j] / lam[i]))
     inside = h[i : j + 1]
     return LambdaRange(
-        lams=tuple(lam.tolist()), heights=tuple(h.tolist()), line_height=line, tolerance=tol, span=sp, best=best,
+        lams=tuple(lam.tolist()), heights=tuple(h.tolist()), linear_height=line, tolerance=tol, span=sp, best=best,
         lo=float(lam[i]), hi=float(lam[j]), n_in_range=j - i + 1, decades=decades,
         range_min=float(inside.min()), range_max=float(inside.max()), top_kept=float((line - h[-1]) / drop),
         verdict="supported" if decades >= sp - 1e-12 else "not resolved",
