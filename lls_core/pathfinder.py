@@ -370,29 +370,30 @@ def objective_and_grad(
     w1: Tensor,
     w2: Tensor,
     b: Tensor,
+    settings: PathSettings | None = None,
     *,
     data: tuple[Tensor, Tensor] | None = None,
     loss: LossFn | None = None,
-    n_points: int = 51,
-    lam: float = 1.0,
-    curve: str = "fourier",
-    batched: bool | str = True,
-    chunk_points: int | None = None,
-    chunk_data: int | None = None,
-    memory_mb: float | None = 1024.0,
     end_losses: tuple[float, float] | None = None,
+    **changes: Any,
 ) -> tuple[float, Tensor, Tensor]:
-    """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``.
+    """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``, for coefficients ``b`` ``(K, d)``.
 
-    ``batched=False`` evaluates the points one at a time (the reference the
-    batched evaluation is tested against). ``end_losses`` may pass the two end
-    points' losses when already known (they do not depend on ``b``). Chunking as
-    in :func:`find_path`.
+    Of ``settings`` (and the keyword form ``**changes``, as in :func:`find_path`) the
+    objective uses ``n_points``, ``lam``, ``curve``, ``batched`` and the chunking;
+    ``batched=False`` evaluates the points one at a time (the reference the batched
+    evaluation is tested against). ``end_losses`` may pass the two end points' losses
+    when already known (they do not depend on ``b``).
     """
-    t = torch.linspace(0.0, 1.0, n_points, dtype=w1.dtype, device=w1.device)
-    land = _engine_for(f, data, loss, batched)
-    cp, cd = land.chunk_sizes(n_points - 2, chunk_points, chunk_data, memory_mb)
-    return _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses)
+    cfg = path_settings(settings, **changes)
+    a, z = _validate(f, w1, w2, data)
+    if not isinstance(b, Tensor) or b.ndim != 2 or b.shape[1] != a.numel() or (cfg.curve == "bezier" and b.shape[0] != 1):
+        raise ValueError(f"b has shape {tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__}; expected "
+                         f"({'1' if cfg.curve == 'bezier' else 'K'}, {a.numel()})")
+    t = torch.linspace(0.0, 1.0, cfg.n_points, dtype=a.dtype, device=a.device)
+    land = _engine_for(f, data, loss, cfg.batched)
+    cp, cd = land.chunk_sizes(cfg.n_points - 2, cfg.chunk_points, cfg.chunk_data, cfg.memory_mb)
+    return _objective_and_grad(land, a, z, b, t, cfg.lam, cfg.curve, cp, cd, end_losses)
 
 
 def _coefficients(t: Tensor, K: int, curve: str) -> Tensor:

@@ -421,3 +421,13 @@ def test_path_profiles_are_path_settings():
         landscape.PathConfig(n_data=0)
     with pytest.raises(ValueError, match=r"PathConfig.lr=-1.0 is out of range"):
         landscape.PathConfig(lr=-1.0)
+
+
+def test_objective_takes_the_same_settings():
+    b = 0.01 * torch.ones(3, 2, dtype=torch.float64)
+    s = pf.PathSettings(n_points=11, lam=2.0)
+    o1, g1, l1 = pf.objective_and_grad(toy, W1_TOY, W2_TOY, b, s)
+    o2, g2, l2 = pf.objective_and_grad(toy, W1_TOY, W2_TOY, b, n_points=11, lam=2.0)
+    assert o1 == o2 and torch.equal(g1, g2) and l1.shape == (11,)
+    with pytest.raises(ValueError, match=r"b has shape \(3, 2\); expected \(1, 2\)"):
+        pf.objective_and_grad(toy, W1_TOY, W2_TOY, b, s, curve="bezier")
