@@ -52,6 +52,8 @@ __all__ = [
     "affine_outputs",
     "mean_losses",
     "cross_entropy_rows",
+    "fcp_losses_from_first",
+    "fcp_grads_from_first",
     "losses",
     "affine_losses",
 ]
@@ -104,6 +106,69 @@ def _fcp_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None)
 #: conv2 of LeNet as one grouped convolution (True) or one convolution per weight
 #: set (False). On a CPU the per-set convolutions measured faster for small chunks.
 LENET_GROUPED_CONV2 = False
+
+
+def fcp_losses_from_first(m: nn.Module, p: Params, z: Tensor, y: Tensor,
+                          work: Callable[[str, tuple[int, ...]], Tensor] | None = None) -> Tensor:
+    """FCP's mean cross-entropy per weight set from its first stage ``z`` ``(B, N, 50)``: ``(B,)``, no autograd.
+
+    The line-search trial kernel: ``z`` is scratch and is overwritten (the activation is
+    applied in place where it is ReLU); the hidden and output activations go into
+    buffers from ``work(name, shape)`` (reused from call to call: a fresh tensor of
+    several MiB costs page faults on every call) when given. Equal to
+    ``mean_losses(m, _fcp_outputs(m, p, None, z), None, y)`` up to rounding.
+    """
+    B, N = z.shape[0], z.shape[1]
+    new = (lambda name, shape: torch.empty(shape, dtype=z.dtype, device=z.device)) if work is None else work
+    relu = m.act is F.relu
+    h1 = z.clamp_min_(0.0) if relu else m.act(z)
+    h2 = torch.bmm(h1, p["fc2.weight"].transpose(1, 2), out=new("fcp.h2", (B, N, p["fc2.weight"].shape[1])))
+    h2 = h2.clamp_min_(0.0) if relu else m.act(h2)
+    out = torch.bmm(h2, p["fc3.weight"].transpose(1, 2), out=new("fcp.out", (B, N, p["fc3.weight"].shape[1])))
+    return cross_entropy_rows(out, y.expand(B, N)).mean(1)
+
+
+def _relu_backward_(grad: Tensor, h: Tensor) -> Tensor:
+    """``grad`` zeroed in place where the ReLU output ``h`` is 0 (autograd's own kernel, without a new tensor)."""
+    return torch.ops.aten.threshold_backward.grad_input(grad, h, 0.0, grad_input=grad)
+
+
+def fcp_grads_from_first(m: nn.Module, p: Params, z: Tensor, x: Tensor, y: Tensor, scale: float = 1.0,
+                         work: Callable[[str, tuple[int, ...]], Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    """FCP (ReLU) losses and gradients from the first stage ``z`` ``(B, N, 50)``, backward written out.
+
+    Returns ``scale`` x the mean cross-entropy per weight set ``(B,)`` and its gradient
+    with respect to the flat weights ``(B, 42200)`` (``fc1``, ``fc2``, ``fc3``, as
+    :func:`lls_core.params.flatten` orders them); ``x`` ``(N, ...)`` are the inputs whose
+    first stage ``z`` is (the first layer's gradient is ``dz^T x``). ``z`` is read, not
+    written; activations go into buffers from ``work(name, shape)`` when given. No
+    autograd: the same values as autograd through :func:`outputs` up to rounding,
+    without its per-call allocations. ReLU only (``m.act is F.relu``).
+    """
+    if m.act is not F.relu:
+        raise ValueError(f"fcp_grads_from_first is written for ReLU; this FCP uses {m.activation!r}")
+    B, N, H = z.shape
+    new = (lambda name, shape: torch.empty(shape, dtype=z.dtype, device=z.device)) if work is None else work
+    w2, w3 = p["fc2.weight"], p["fc3.weight"]
+    h1 = torch.clamp_min(z, 0.0, out=new("fcpg.h1", (B, N, H)))
+    h2 = torch.bmm(h1, w2.transpose(1, 2), out=new("fcpg.h2", (B, N, w2.shape[1]))).clamp_min_(0.0)
+    o = torch.bmm(h2, w3.transpose(1, 2), out=new("fcpg.o", (B, N, w3.shape[1])))
+    lse = o.logsumexp(-1)  # (B, N)
+    yi = y.view(1, N, 1).expand(B, N, 1)
+    loss = (lse - o.gather(-1, yi).squeeze(-1)).mean(1) * scale
+    do = o.sub_(lse.unsqueeze(-1)).exp_()  # softmax, in place of the logits
+    do.scatter_add_(-1, yi, torch.full((1, 1, 1), -1.0, dtype=z.dtype, device=z.device).expand(B, N, 1))
+    do.mul_(scale / N)
+    g3 = torch.bmm(do.transpose(1, 2), h2)  # (B, 10, 50)
+    dh2 = torch.bmm(do, w3, out=new("fcpg.dh2", (B, N, w3.shape[2])))
+    _relu_backward_(dh2, h2)  # ReLU'(z2): h2 > 0 exactly where z2 > 0
+    g2 = torch.bmm(dh2.transpose(1, 2), h1)  # (B, 50, 50)
+    dh1 = torch.bmm(dh2, w2, out=new("fcpg.dh1", (B, N, w2.shape[2])))
+    _relu_backward_(dh1, h1)
+    dz = new("fcpg.dzT", (B, H, N))
+    dz.copy_(dh1.transpose(1, 2))
+    g1 = dz.view(B * H, N) @ x.reshape(N, -1)  # (B * 50, 784)
+    return loss, torch.cat([g1.view(B, -1), g2.view(B, -1), g3.view(B, -1)], dim=1)
 
 
 def _lenet_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
