@@ -68,9 +68,9 @@ def sgd_times(arch: str, ds: data.Dataset, runs: int, steps: int, reps: int) -> 
     def batched() -> None:
         W = W0.clone().requires_grad_(True)
         opt = torch.optim.SGD([W], lr=0.1)
+        W.grad = torch.zeros_like(W)
         for idx in batches:
-            opt.zero_grad(set_to_none=True)
-            eng.minibatch_losses(W, x[idx], y[idx]).sum().backward()
+            eng.minibatch_losses_and_grads(W, x[idx], y[idx], grad_out=W.grad)
             opt.step()
 
     batched()  # warm-up

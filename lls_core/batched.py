@@ -134,13 +134,17 @@ def _relu_backward_(grad: Tensor, h: Tensor) -> Tensor:
 
 
 def fcp_grads_from_first(m: nn.Module, p: Params, z: Tensor, x: Tensor, y: Tensor, scale: float = 1.0,
-                         work: Callable[[str, tuple[int, ...]], Tensor] | None = None) -> tuple[Tensor, Tensor]:
+                         work: Callable[[str, tuple[int, ...]], Tensor] | None = None, *,
+                         per_run: bool = False, grad_out: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """FCP (ReLU) losses and gradients from the first stage ``z`` ``(B, N, 50)``, backward written out.
 
     Returns ``scale`` x the mean cross-entropy per weight set ``(B,)`` and its gradient
     with respect to the flat weights ``(B, 42200)`` (``fc1``, ``fc2``, ``fc3``, as
-    :func:`lls_core.params.flatten` orders them); ``x`` ``(N, ...)`` are the inputs whose
-    first stage ``z`` is (the first layer's gradient is ``dz^T x``). ``z`` is read, not
+    :func:`lls_core.params.flatten` orders them), written into ``grad_out`` when given
+    (any ``(B, 42200)`` view whose rows are contiguous: e.g. rows of an optimizer's
+    ``.grad``). ``x`` ``(N, ...)`` are the inputs whose first stage ``z`` is (the first
+    layer's gradient is ``dz^T x``); with ``per_run``, ``x`` ``(B, N, ...)`` and ``y``
+    ``(B, N)`` hold each weight set's own items (mini-batches). ``z`` is read, not
     written; activations go into buffers from ``work(name, shape)`` when given. No
     autograd: the same values as autograd through :func:`outputs` up to rounding,
     without its per-call allocations. ReLU only (``m.act is F.relu``).
@@ -149,26 +153,29 @@ def fcp_grads_from_first(m: nn.Module, p: Params, z: Tensor, x: Tensor, y: Tenso
         raise ValueError(f"fcp_grads_from_first is written for ReLU; this FCP uses {m.activation!r}")
     B, N, H = z.shape
     new = (lambda name, shape: torch.empty(shape, dtype=z.dtype, device=z.device)) if work is None else work
-    w2, w3 = p["fc2.weight"], p["fc3.weight"]
+    w1, w2, w3 = p["fc1.weight"], p["fc2.weight"], p["fc3.weight"]
+    sizes = [w1[0].numel(), w2[0].numel(), w3[0].numel()]
+    if grad_out is None:
+        grad_out = torch.empty((B, sum(sizes)), dtype=z.dtype, device=z.device)
+    g1, g2, g3 = grad_out.split(sizes, dim=1)
     h1 = torch.clamp_min(z, 0.0, out=new("fcpg.h1", (B, N, H)))
     h2 = torch.bmm(h1, w2.transpose(1, 2), out=new("fcpg.h2", (B, N, w2.shape[1]))).clamp_min_(0.0)
     o = torch.bmm(h2, w3.transpose(1, 2), out=new("fcpg.o", (B, N, w3.shape[1])))
     lse = o.logsumexp(-1)  # (B, N)
-    yi = y.view(1, N, 1).expand(B, N, 1)
+    yi = y.reshape(-1, N, 1).expand(B, N, 1)
     loss = (lse - o.gather(-1, yi).squeeze(-1)).mean(1) * scale
     do = o.sub_(lse.unsqueeze(-1)).exp_()  # softmax, in place of the logits
     do.scatter_add_(-1, yi, torch.full((1, 1, 1), -1.0, dtype=z.dtype, device=z.device).expand(B, N, 1))
     do.mul_(scale / N)
-    g3 = torch.bmm(do.transpose(1, 2), h2)  # (B, 10, 50)
+    torch.bmm(do.transpose(1, 2), h2, out=g3.view(B, *w3.shape[1:]))
     dh2 = torch.bmm(do, w3, out=new("fcpg.dh2", (B, N, w3.shape[2])))
     _relu_backward_(dh2, h2)  # ReLU'(z2): h2 > 0 exactly where z2 > 0
-    g2 = torch.bmm(dh2.transpose(1, 2), h1)  # (B, 50, 50)
+    torch.bmm(dh2.transpose(1, 2), h1, out=g2.view(B, *w2.shape[1:]))
     dh1 = torch.bmm(dh2, w2, out=new("fcpg.dh1", (B, N, w2.shape[2])))
     _relu_backward_(dh1, h1)
-    dz = new("fcpg.dzT", (B, H, N))
-    dz.copy_(dh1.transpose(1, 2))
-    g1 = dz.view(B * H, N) @ x.reshape(N, -1)  # (B * 50, 784)
-    return loss, torch.cat([g1.view(B, -1), g2.view(B, -1), g3.view(B, -1)], dim=1)
+    xb = x.reshape(B, N, -1) if per_run else x.reshape(N, -1).expand(B, N, -1)
+    torch.bmm(dh1.transpose(1, 2), xb, out=g1.view(B, *w1.shape[1:]))
+    return loss, grad_out
 
 
 def _lenet_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:

@@ -498,6 +498,35 @@ class Engine:
         return torch.stack([self._one(W[r], x[r], y[r]) for r in range(W.shape[0])])
 
 
+    def minibatch_losses_and_grads(self, W: Tensor, x: Tensor, y: Tensor, *,
+                                   grad_out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """:meth:`minibatch_losses` ``(R,)`` and each run's gradient of its own loss ``(R, d)``, no graph kept.
+
+        The gradient is written into ``grad_out`` ``(R, d)`` when given (e.g. rows of the
+        ``.grad`` of the stacked weights an optimizer steps). FCP with ReLU has its
+        backward written out (:func:`lls_core.batched.fcp_grads_from_first`, buffers
+        reused from step to step); other networks go through autograd.
+        """
+        m = self.module
+        if m is None:
+            raise TypeError("minibatch_losses_and_grads needs a network (an nn.Module), not a surface")
+        W = W.detach()
+        if self.fast and type(m) is _models.FCP and m.act is F.relu:
+            p = _params.unflatten(m, W)
+            R, n = x.shape[0], x.shape[1]
+            z = torch.bmm(x.reshape(R, n, -1), p["fc1.weight"].transpose(1, 2), out=self.scratch("sgd.z", (R, n, p["fc1.weight"].shape[1]), W))
+            return _batched.fcp_grads_from_first(m, p, z, x, y, 1.0, lambda k, sh: self.scratch(k, sh, W),
+                                                 per_run=True, grad_out=grad_out)
+        leaf = W.requires_grad_(True)
+        with torch.enable_grad():
+            L = self.minibatch_losses(leaf, x, y)
+            (g,) = torch.autograd.grad(L.sum(), leaf)
+        if grad_out is None:
+            return L.detach(), g
+        grad_out.copy_(g)
+        return L.detach(), grad_out
+
+
 class Lines:
     """``R`` lines ``w_r(a) = W0_r + a D_r`` of one :class:`Engine` (built by :meth:`Engine.lines`).
 

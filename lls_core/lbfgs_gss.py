@@ -628,6 +628,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             mode=mode,
         )
         super().__init__(params, defaults)
+        self._pair_mags: dict[tuple[int, int], tuple[Tensor, Tensor, float]] = {}  # |s||y| per held pair
         if len(self.param_groups) != 1:
             raise ValueError(
                 f"LBFGSGSS supports exactly one parameter group, got {len(self.param_groups)}; "
@@ -893,8 +894,16 @@ class LBFGSGSS(torch.optim.Optimizer):
         r = two_loop_direction(g, st["old_s"], st["old_y"], rho_eps=AUTHORS_RHO_EPS)
         # Their check, after the recursion: any held pair with |s||y| = 0 or cos(s, y) < eps,
         # or a NaN in r (an Inf, which their code would carry into NaN weights, counts too).
+        # |s||y| of a held pair never changes: computed once per pair (norms are the slowest
+        # vector operation here). The cache holds its pairs, so an id is never reused meanwhile.
+        mags = {}
         for s_i, y_i in zip(st["old_s"], st["old_y"]):
-            mag = float(s_i.norm()) * float(y_i.norm())
+            key = (id(s_i), id(y_i))
+            mag = self._pair_mags[key][2] if key in self._pair_mags else float(s_i.norm()) * float(y_i.norm())
+            mags[key] = (s_i, y_i, mag)
+        self._pair_mags = mags
+        for s_i, y_i in zip(st["old_s"], st["old_y"]):
+            mag = mags[(id(s_i), id(y_i))][2]
             if mag == 0.0:
                 flags |= 1 << RESET_REASONS.index("zero_pair")
             elif float(torch.dot(y_i, s_i)) / mag < group["curvature_eps"]:
