@@ -336,6 +336,12 @@ class Engine:
         for a hand-batched network (else ``None``); it feeds :meth:`lines`.
         """
         R = W.shape[0]
+        m = self.module
+        if self.factor and type(m) is _models.FCP and m.act is F.relu and self.x.device.type == "cpu":
+            # The first stage without a graph, then the backward written out above it.
+            Z = first_stage_all(self, W.detach())
+            L, G = self.losses_and_grads_at_first(W, Z)
+            return L, G, Z if keep_first else None
         cp, cd = self._grad_chunks(R) if self.module is not None else (R, 1)
         L = torch.zeros(R, dtype=W.dtype, device=W.device)
         G = torch.zeros_like(W)
