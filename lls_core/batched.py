@@ -124,8 +124,22 @@ def fcp_losses_from_first(m: nn.Module, p: Params, z: Tensor, y: Tensor,
     h1 = z.clamp_min_(0.0) if relu else m.act(z)
     h2 = torch.bmm(h1, p["fc2.weight"].transpose(1, 2), out=new("fcp.h2", (B, N, p["fc2.weight"].shape[1])))
     h2 = h2.clamp_min_(0.0) if relu else m.act(h2)
-    out = torch.bmm(h2, p["fc3.weight"].transpose(1, 2), out=new("fcp.out", (B, N, p["fc3.weight"].shape[1])))
-    return cross_entropy_rows(out, y.expand(B, N)).mean(1)
+    w3 = p["fc3.weight"]
+    oT = torch.bmm(w3, h2.transpose(1, 2), out=new("fcp.oT", (B, w3.shape[1], N)))  # logits, classes first
+    return _cross_entropy_classes_first(oT, y)[0].mean((1, 2))
+
+
+def _cross_entropy_classes_first(oT: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Cross-entropy ``(B, 1, N)`` of logits ``oT`` ``(B, C, N)`` (classes first: the reductions over the
+    C classes run along N, vectorised, instead of over rows of 10) against ``y`` ``(N,)`` or ``(B, N)``;
+    ``oT`` is overwritten with ``exp(logit - max)``, returned with the sums over classes ``(B, 1, N)``
+    appended by reference: ``softmax = oT / sums``."""
+    B, _, N = oT.shape
+    yi = y.reshape(-1, 1, N).expand(B, 1, N)
+    mx = oT.amax(1, keepdim=True)
+    picked = oT.gather(1, yi)
+    sums = oT.sub_(mx).exp_().sum(1, keepdim=True)
+    return sums.log().add_(mx).sub_(picked), sums
 
 
 def _relu_backward_(grad: Tensor, h: Tensor) -> Tensor:
@@ -160,15 +174,15 @@ def fcp_grads_from_first(m: nn.Module, p: Params, z: Tensor, x: Tensor, y: Tenso
     g1, g2, g3 = grad_out.split(sizes, dim=1)
     h1 = torch.clamp_min(z, 0.0, out=new("fcpg.h1", (B, N, H)))
     h2 = torch.bmm(h1, w2.transpose(1, 2), out=new("fcpg.h2", (B, N, w2.shape[1]))).clamp_min_(0.0)
-    o = torch.bmm(h2, w3.transpose(1, 2), out=new("fcpg.o", (B, N, w3.shape[1])))
-    lse = o.logsumexp(-1)  # (B, N)
-    yi = y.reshape(-1, N, 1).expand(B, N, 1)
-    loss = (lse - o.gather(-1, yi).squeeze(-1)).mean(1) * scale
-    do = o.sub_(lse.unsqueeze(-1)).exp_()  # softmax, in place of the logits
-    do.scatter_add_(-1, yi, torch.full((1, 1, 1), -1.0, dtype=z.dtype, device=z.device).expand(B, N, 1))
+    oT = torch.bmm(w3, h2.transpose(1, 2), out=new("fcpg.oT", (B, w3.shape[1], N)))  # logits, classes first
+    ce, sums = _cross_entropy_classes_first(oT, y)
+    loss = ce.mean((1, 2)) * scale
+    do = oT.div_(sums)  # softmax (B, C, N), in place of the logits
+    yi = y.reshape(-1, 1, N).expand(B, 1, N)
+    do.scatter_add_(1, yi, torch.full((1, 1, 1), -1.0, dtype=z.dtype, device=z.device).expand(B, 1, N))
     do.mul_(scale / N)
-    torch.bmm(do.transpose(1, 2), h2, out=g3.view(B, *w3.shape[1:]))
-    dh2 = torch.bmm(do, w3, out=new("fcpg.dh2", (B, N, w3.shape[2])))
+    torch.bmm(do, h2, out=g3.view(B, *w3.shape[1:]))
+    dh2 = torch.bmm(do.transpose(1, 2), w3, out=new("fcpg.dh2", (B, N, w3.shape[2])))
     _relu_backward_(dh2, h2)  # ReLU'(z2): h2 > 0 exactly where z2 > 0
     torch.bmm(dh2.transpose(1, 2), h1, out=g2.view(B, *w2.shape[1:]))
     dh1 = torch.bmm(dh2, w2, out=new("fcpg.dh1", (B, N, w2.shape[2])))
