@@ -21,7 +21,19 @@ What it computes
   computed once per line, so a trial costs the layers above the first only
   (``X (W + a D) = X W + a X D``);
 * :meth:`Engine.minibatch_losses` -- each run on its own inputs ``(R, n, ...)``
-  (mini-batch SGD, where every run draws its own batches).
+  (mini-batch SGD, where every run draws its own batches);
+  :meth:`Engine.minibatch_losses_and_grads` -- the same with each run's gradient,
+  written into the optimizer's ``.grad`` rows;
+* :meth:`Engine.losses_and_grads_at_first` -- losses and gradients at points whose
+  first stage is already known (a line-search point that becomes the next anchor:
+  :class:`Anchors`), without the first layer's forward.
+
+Speed on a CPU (``benchmarks/bench_ensemble.py``): FCP with ReLU has its trial and
+gradient kernels written out (:func:`lls_core.batched.fcp_losses_from_first`,
+:func:`lls_core.batched.fcp_grads_from_first`) on buffers the engine keeps
+(:meth:`Engine.scratch`): a fresh tensor of tens of MiB is mapped page by page on
+every call, which cost more than the arithmetic on it. Calls on first-stage
+activations stay near :data:`TRIAL_CALL_MB` / :data:`GRAD_CALL_MB`.
 
 The first stage (FCP, autoencoder: the first dense layer; LeNet: ``conv1`` with
 its bias; LSTM: the input projections of all steps with both biases) and the
@@ -68,6 +80,10 @@ __all__ = [
     "PER_RUN_FIRST_STAGE",
     "Anchors",
     "first_stage_all",
+    "line_points",
+    "TRIAL_CALL_MB",
+    "GRAD_CALL_MB",
+    "ANCHOR_REFRESH",
 ]
 
 Surface = Callable[[Tensor], Tensor]
@@ -322,8 +338,21 @@ class Engine:
     def losses(self, W: Tensor, *, chunk_points: int | None = None, chunk_data: int | None = None) -> Tensor:
         """Mean loss over all the data at each row of ``W`` ``(B, d)``: ``(B,)``, no graph.
 
-        Chunk sizes default to the engine's memory bound (or all at once without one).
+        Chunk sizes default to the engine's memory bound (or all at once without one); on a
+        CPU, FCP with ReLU runs in calls of about :data:`GRAD_CALL_MB` through its trial kernel.
         """
+        m = self.module
+        if (chunk_points is None and self.factor and type(m) is _models.FCP and m.act is F.relu
+                and self.x.device.type == "cpu"):
+            chunk_points, cd = self._grad_chunks(W.shape[0])
+            chunk_data = chunk_data or cd
+
+            def kernel(p0: int, p1: int, d0: int, d1: int) -> Tensor:
+                p = _params.unflatten(m, W[p0:p1].detach())
+                z = _batched.FIRST_STAGE[type(m)](m, p, self.x[d0:d1])
+                return _batched.fcp_losses_from_first(m, p, z, self.y[d0:d1], lambda k, sh: self.scratch(k, sh, W))
+
+            return self._chunked_mean(W.shape[0], kernel, W, chunk_points, chunk_data)
         return self._chunked_mean(W.shape[0], lambda p0, p1, d0, d1: self.values(W[p0:p1], d0, d1),
                                   W, chunk_points, chunk_data)
 
