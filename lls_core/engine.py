@@ -117,9 +117,11 @@ FIRST_LAYER_PARAMS: dict[type, frozenset[str]] = {
 
 #: Networks whose mini-batch steps loop over runs through the module's own forward:
 #: on a CPU, torch's fused LSTM kernel on 64 sequences beats the written-out,
-#: run-batched recurrence (bench_ensemble measured the batched one 0.27x as fast).
-#: Full-batch evaluations (thousands of sequences) stay batched.
-LOOP_MINIBATCH: frozenset[type] = frozenset({_models.LSTMNet})
+#: run-batched recurrence (bench_ensemble measured the batched one 0.27x as fast);
+#: LeNet's per-run convolutions on 64 images gain nothing from batching either
+#: (16 runs x 8 steps: batched 0.57x, looped 0.8-1.1x the one-at-a-time time).
+#: Full-batch evaluations (thousands of images) stay batched.
+LOOP_MINIBATCH: frozenset[type] = frozenset({_models.LSTMNet, _models.LeNet})
 
 
 def chunks(n: int, size: int) -> list[tuple[int, int]]:
@@ -552,6 +554,17 @@ class Engine:
             z = torch.bmm(x.reshape(R, n, -1), p["fc1.weight"].transpose(1, 2), out=self.scratch("sgd.z", (R, n, p["fc1.weight"].shape[1]), W))
             return _batched.fcp_grads_from_first(m, p, z, x, y, 1.0, lambda k, sh: self.scratch(k, sh, W),
                                                  per_run=True, grad_out=grad_out)
+        if self.fast and type(m) in LOOP_MINIBATCH:  # run by run, each its own small graph
+            R = W.shape[0]
+            G = torch.empty_like(W) if grad_out is None else grad_out
+            L = torch.empty(R, dtype=W.dtype, device=W.device)
+            with torch.enable_grad():
+                for r in range(R):
+                    leaf = W[r].clone().requires_grad_(True)
+                    v = self._one(leaf, x[r], y[r])
+                    (G[r],) = torch.autograd.grad(v, leaf)
+                    L[r] = v.detach()
+            return L, G
         leaf = W.requires_grad_(True)
         with torch.enable_grad():
             L = self.minibatch_losses(leaf, x, y)
