@@ -370,9 +370,9 @@ class Engine:
         m = self.module
         if self.factor and type(m) is _models.FCP and m.act is F.relu and self.x.device.type == "cpu":
             # The first stage without a graph, then the backward written out above it.
-            Z = first_stage_all(self, W.detach())
-            L, G = self.losses_and_grads_at_first(W, Z)
-            return L, G, Z if keep_first else None
+            Zall = first_stage_all(self, W.detach())
+            Lh, Gh = self.losses_and_grads_at_first(W, Zall)
+            return Lh, Gh, Zall if keep_first else None
         cp, cd = self._grad_chunks(R) if self.module is not None else (R, 1)
         L = torch.zeros(R, dtype=W.dtype, device=W.device)
         G = torch.zeros_like(W)
@@ -832,14 +832,18 @@ class Anchors:
                     on_line.append((i, r, float(torch.tensor(a, dtype=W.dtype))))
         moved = {i for i, _, _ in on_line}
         fresh = [i for i in range(k) if i not in moved]
-        L = torch.empty(k, dtype=W.dtype, device=W.device)
-        G = torch.empty_like(W)
+        if len(on_line) < k:
+            L = torch.empty(k, dtype=W.dtype, device=W.device)
+            G = torch.empty_like(W)
         if on_line:
             assert self.Z0 is not None and self.ZD is not None
             ii, rr = [i for i, _, _ in on_line], [r for _, r, _ in on_line]
             for _, r, a in on_line:  # the new anchor's first stage, in place: the trial's own values
                 line_points(self.Z0, self.ZD, [r], [a], out=self.Z0[r : r + 1])
-            L[ii], G[ii] = self.engine.losses_and_grads_at_first(W[ii], self.Z0, rr)
+            if len(ii) == k:  # every anchor on its line: no gathered copy of W
+                L, G = self.engine.losses_and_grads_at_first(W, self.Z0, rr)
+            else:
+                L[ii], G[ii] = self.engine.losses_and_grads_at_first(W[ii], self.Z0, rr)
             for r in rr:
                 self.reused[r] += 1
         if fresh:
@@ -902,7 +906,10 @@ class Anchors:
         if lined:
             self.factored_trials += len(lined)
             sel = torch.tensor([rows[i] for i in lined], device=W.device)
-            out[lined] = self._trial(sel, W[lined], alpha[lined])
+            if len(lined) == len(rows):  # all on their lines (the usual case): no gathered copy of W
+                out = self._trial(sel, W, alpha)
+            else:
+                out[lined] = self._trial(sel, W[lined], alpha[lined])
         if fresh:
             out[fresh] = self.engine.losses(W[fresh])
         return out

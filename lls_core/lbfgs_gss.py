@@ -922,7 +922,7 @@ class LBFGSGSS(torch.optim.Optimizer):
         r = two_loop_direction(g, st["old_s"], st["old_y"], rho_eps=AUTHORS_RHO_EPS, ys=[v for v, _ in stats])
         # Their check, after the recursion: any held pair with |s||y| = 0 or cos(s, y) < eps,
         # or a NaN in r (an Inf, which their code would carry into NaN weights, counts too).
-        for (s_i, y_i), (ys_i, mag) in zip(zip(st["old_s"], st["old_y"]), stats):
+        for ys_i, mag in stats:
             assert mag is not None
             if mag == 0.0:
                 flags |= 1 << RESET_REASONS.index("zero_pair")
