@@ -6,7 +6,7 @@ On the embedded MNIST digits (``mnist-5k``: 4,000 + 1,000 = 5,000 images), one t
   (forward, backward, update; every run its own batches). One at a time: the
   plain torch loop of one model (``models.loss`` + ``torch.optim.SGD``), run after
   run. Batched: the ensemble trainer's step (all runs' weights ``(R, d)`` as one
-  parameter, :meth:`lls_core.engine.Engine.minibatch_losses`). Ratio of the times.
+  parameter, :meth:`lls_core.engine.Engine.minibatch_losses_and_grads`). Ratio of the times.
 * ``gss_iter_cost``: one batched L-BFGS-GSS iteration of the 75 FCP runs on all
   5,000 images (:class:`lls_core.train.FullBatchEnsemble`: one forward+backward,
   the direction's first stage, the line-search trials along each run's line) over
@@ -92,7 +92,7 @@ def sgd_times(arch: str, ds: data.Dataset, runs: int, steps: int, reps: int) -> 
         opt = torch.optim.SGD([W], lr=0.1)
         W.grad = torch.zeros_like(W)
         for idx in batches:
-            eng.minibatch_losses_and_grads(W, x[idx], y[idx], grad_out=W.grad)
+            eng.minibatch_losses_and_grads(W, engine.gather_items(x, idx), engine.gather_items(y, idx), grad_out=W.grad)
             opt.step()
 
     batched()  # warm-up

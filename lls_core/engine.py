@@ -80,6 +80,7 @@ __all__ = [
     "PER_RUN_FIRST_STAGE",
     "Anchors",
     "first_stage_all",
+    "gather_items",
     "line_points",
     "TRIAL_CALL_MB",
     "GRAD_CALL_MB",
@@ -122,6 +123,14 @@ FIRST_LAYER_PARAMS: dict[type, frozenset[str]] = {
 #: (16 runs x 8 steps: batched 0.57x, looped 0.8-1.1x the one-at-a-time time).
 #: Full-batch evaluations (thousands of images) stay batched.
 LOOP_MINIBATCH: frozenset[type] = frozenset({_models.LSTMNet, _models.LeNet})
+
+
+def gather_items(t: Tensor, idx: Tensor) -> Tensor:
+    """``t[idx]`` for item indices ``idx`` ``(R, n)`` into ``t`` ``(N, ...)``: ``(R, n, ...)``, one ``index_select``.
+
+    The runs' mini-batches; on a CPU about 2.5 x as fast as advanced indexing (75 x 64 MNIST images).
+    """
+    return torch.index_select(t, 0, idx.reshape(-1)).view(*idx.shape, *t.shape[1:])
 
 
 def chunks(n: int, size: int) -> list[tuple[int, int]]:

@@ -120,3 +120,10 @@ def test_an_accepted_trial_point_reuses_its_first_stage_as_the_next_anchor(monke
     anc.values([0], (moved[0] + D[0])[None])
     anc.grads([0], (moved[0] + D[0])[None])
     assert anc.reused[0] == 0 and calls == [1, 1]
+
+
+def test_gather_items_is_advanced_indexing():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.rand(10, 1, 28, 28, generator=g), torch.randint(0, 10, (10,), generator=g)
+    idx = torch.randint(0, 10, (3, 4), generator=g)
+    assert torch.equal(engine.gather_items(x, idx), x[idx]) and torch.equal(engine.gather_items(y, idx), y[idx])
