@@ -130,10 +130,12 @@ def fcp_losses_from_first(m: nn.Module, p: Params, z: Tensor, y: Tensor,
 
 
 def _cross_entropy_classes_first(oT: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Cross-entropy ``(B, 1, N)`` of logits ``oT`` ``(B, C, N)`` (classes first: the reductions over the
-    C classes run along N, vectorised, instead of over rows of 10) against ``y`` ``(N,)`` or ``(B, N)``;
-    ``oT`` is overwritten with ``exp(logit - max)``, returned with the sums over classes ``(B, 1, N)``
-    appended by reference: ``softmax = oT / sums``."""
+    """Cross-entropy ``(B, 1, N)`` of logits ``oT`` ``(B, C, N)`` against ``y`` ``(N,)`` or ``(B, N)``, and the sums.
+
+    Classes first: the reductions over the C classes run along N, vectorised, instead
+    of over rows of 10. ``oT`` is overwritten with ``exp(logit - max)``; the second
+    result is its sum over classes ``(B, 1, N)``, so that ``softmax = oT / sums``.
+    """
     B, _, N = oT.shape
     yi = y.reshape(-1, 1, N).expand(B, 1, N)
     mx = oT.amax(1, keepdim=True)
