@@ -648,3 +648,36 @@ def test_accepted_point_has_exactly_the_measured_loss(small_problem):
         opt.step(closure)
         with torch.no_grad():
             assert float(nn.functional.cross_entropy(model(x), y)) == opt.last_step.new_loss
+
+
+def test_two_loop_with_known_products_and_the_optimizer_pair_cache():
+    """Passing y.s (a held pair's never changes) gives the same direction; the optimizer's cache
+    of y.s and |s||y| per pair gives the same iterations as computing them afresh."""
+    gen = torch.Generator().manual_seed(4)
+    s_list = [torch.randn(6, generator=gen, dtype=torch.float64) for _ in range(3)]
+    y_list = [2.0 * s + 0.1 * torch.randn(6, generator=gen, dtype=torch.float64) for s in s_list]
+    g = torch.randn(6, generator=gen, dtype=torch.float64)
+    ys = [float(torch.dot(y, s)) for s, y in zip(s_list, y_list)]
+    assert torch.equal(two_loop_direction(g, s_list, y_list, ys=ys), two_loop_direction(g, s_list, y_list))
+    with pytest.raises(ValueError, match="ys has 2 values for 3 pairs"):
+        two_loop_direction(g, s_list, y_list, ys=ys[:2])
+    A = torch.linspace(0.5, 30.0, 20, dtype=torch.float64)
+    for mode in ("authors", "safe"):
+        runs = []
+        for fresh in (False, True):
+            w = torch.linspace(-1.0, 1.0, 20, dtype=torch.float64).requires_grad_(True)
+            opt = LBFGSGSS([w], mode=mode, history_size=4)
+
+            def closure():
+                loss = (0.5 * A * w * w).sum() + torch.sin(3 * w).sum()
+                if torch.is_grad_enabled():
+                    w.grad = None
+                    loss.backward()
+                return loss.detach()
+
+            for _ in range(12):
+                if fresh:
+                    opt._pairs = {}  # nothing cached: every product computed afresh
+                opt.step(closure)
+            runs.append(w.detach().clone())
+        assert torch.equal(runs[0], runs[1])
