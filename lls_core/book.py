@@ -69,7 +69,7 @@ __all__ = [
     "PROFILES",
     "Parameter",
     "Chapter",
-    "RunResult",
+    "ChapterRun",
     "ParameterError",
     "ChapterBusy",
     "project_root",
@@ -270,8 +270,12 @@ class Chapter:
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """What :func:`run_chapter` produced."""
+class ChapterRun:
+    """One executed chapter, what :func:`run_chapter` produced: its notebook, figures and wall time.
+
+    (A network's training run is :class:`lls_core.train.RunResult`; a batch of 2-D optimizer
+    runs on test surfaces is :class:`lls_core.optimizers.SurfaceRun`.)
+    """
 
     slug: str
     profile: str
@@ -723,7 +727,7 @@ def read_runs(build_dir: Path) -> dict[str, Any]:
     return runs
 
 
-def _record_run(build_dir: Path, result: RunResult, overrides: Mapping[str, Any] | None = None) -> None:
+def _record_run(build_dir: Path, result: ChapterRun, overrides: Mapping[str, Any] | None = None) -> None:
     """Add the run to ``<build_dir>/runs.json`` (one record per file too; a lock plus an atomic replace)."""
     record = {
         "wall_seconds": round(result.wall_seconds, 2),
@@ -812,7 +816,7 @@ def run_chapter(
     root: Path | None = None,
     progress: bool = False,
     wait: bool = False,
-) -> RunResult:
+) -> ChapterRun:
     """Execute one chapter with papermill and write it to ``<build_dir>/executed/<profile>/<slug>.ipynb``.
 
     Parameters (and the build folder) are validated first; nothing is written for a
@@ -846,7 +850,7 @@ def run_chapter(
 
 
 def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], overrides: dict[str, Any],
-                build_dir: Path, root: Path, progress: bool) -> RunResult:
+                build_dir: Path, root: Path, progress: bool) -> ChapterRun:
     import jupytext
     import papermill
 
@@ -921,7 +925,7 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
             failed.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = RunResult(slug, profile, params, target, fig_dir, wall, tuple(fig_dir / f"{f}.png" for f in chapter.figures))
+    result = ChapterRun(slug, profile, params, target, fig_dir, wall, tuple(fig_dir / f"{f}.png" for f in chapter.figures))
     _record_run(build_dir, result, overrides)
     return result
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import matplotlib
 
@@ -36,6 +37,9 @@ __all__ = [
     "distance_histograms",
     "kpca_panels",
     "trio_histograms",
+    "path_vs_line",
+    "spread_strips",
+    "sharpness_strips",
     "share_y_limits",
     "plural",
     "batch_colors",
@@ -718,4 +722,114 @@ def trio_histograms(distance, eigenvalue, *, title: str = "", bins: int = 12,
     for ax in axes:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(fontsize="x-small")
+    return fig
+
+
+def path_vs_line(frame, sets, *, size: tuple[float, float] = (5.5, 4.5)):
+    """Scatter of found path heights against straight-line heights, one colour per weight set.
+
+    ``frame`` has columns ``set``, ``height`` and ``linear_height`` (one row per pair, both
+    heights in loss units); sets are drawn in the order of ``sets`` (names missing from the
+    frame are skipped), training sets as circles and test sets as triangles, with the
+    diagonal dashed: points below it are pairs the path search improved. Returns the figure.
+
+    >>> import pandas as pd
+    >>> fig = path_vs_line(pd.DataFrame({"set": ["SGD-train"], "height": [0.5], "linear_height": [0.8]}),
+    ...                    ["SGD-train"])
+    """
+    import matplotlib.pyplot as plt
+
+    missing = {"set", "height", "linear_height"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"path_vs_line needs columns set, height, linear_height; missing {sorted(missing)}")
+    if not len(frame):
+        raise ValueError("path_vs_line needs at least one pair; got an empty frame")
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    for s in sets:
+        sub = frame[frame["set"] == s]
+        if len(sub):
+            ax.scatter(sub["linear_height"], sub["height"], s=18, color=color(s), label=s,
+                       marker="o" if s.endswith("train") else "^")
+    both = frame[["height", "linear_height"]].to_numpy(dtype=float)
+    lo, hi = float(both.min()), float(both.max())
+    ax.plot([lo, hi], [lo, hi], color="0.5", lw=1, ls="--")
+    ax.set(xlabel="straight-line height (loss)", ylabel="found path height (loss)")
+    ax.legend(fontsize="x-small")
+    return fig
+
+
+def _set_strip(ax, sub, x: str, sets, *, xlabel: str, title: str, scale: Literal["linear", "auto"]) -> None:
+    """One strip plot of column ``x`` of ``sub`` per weight set (rows in the order of ``sets``)."""
+    import seaborn as sns
+
+    order = [s for s in sets if s in set(sub["set"])]
+    sns.stripplot(sub, x=x, y="set", order=order, hue="set", palette={s: color(s) for s in order}, ax=ax,
+                  legend=False)
+    if scale == "auto":
+        ax.set_xscale("log" if (sub[x] > 0).all() else "symlog")
+    ax.set(xlabel=xlabel, ylabel="", title=title)
+    if ax.get_xscale() == "log":
+        tidy_log_axis(ax, "x")
+
+
+def spread_strips(spread, sets, *, panel: tuple[float, float] = (5.2, 3.6)):
+    """Standard deviation of each solution's weights, one strip per weight set and one panel per architecture.
+
+    ``spread``: ``{arch: {set name: (K,) array}}``, the per-vector standard deviations in
+    weight units (:func:`lls_core.topography.vector_spread` of each architecture's sets);
+    rows follow the order of ``sets``. The per-vector version of Yu & Morozov's Table S1.
+    Returns the figure.
+
+    >>> import numpy as np
+    >>> fig = spread_strips({"fcp": {"SGD-train": np.array([0.1, 0.2])}}, ["SGD-train"])
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    if not spread:
+        raise ValueError("spread_strips needs at least one architecture's spreads; got none")
+    archs = list(spread)
+    fig, axes = plt.subplots(1, len(archs), figsize=(panel[0] * len(archs), panel[1]), squeeze=False,
+                             layout="constrained")
+    for ax, a in zip(axes[0], archs):
+        sub = pd.concat([pd.DataFrame({"set": s, "sd": np.asarray(v, dtype=float)}) for s, v in spread[a].items()],
+                        ignore_index=True)
+        _set_strip(ax, sub, "sd", sets, xlabel="s.d. of one solution's weights (weight units)", title=a,
+                   scale="linear")
+    return fig
+
+
+def sharpness_strips(frame, sets, archs=None, *, panel: tuple[float, float] = (5.0, 3.6)):
+    """Largest Hessian eigenvalue (left) and Hessian trace (right) at every solution, one row per architecture.
+
+    ``frame`` has columns ``arch``, ``set``, ``top_eigenvalue`` and ``trace`` (one row per
+    solution, as :func:`lls_core.topography.sharpness_frame` gives with an ``arch`` column
+    added); ``archs`` defaults to the frame's architectures in order of appearance. Each
+    panel has one strip per weight set (in the order of ``sets``) and a log axis when all
+    its values are positive (else symmetric-log); panels of one row share their set axis.
+    Returns the figure.
+
+    >>> import pandas as pd
+    >>> fig = sharpness_strips(pd.DataFrame({"arch": ["fcp"] * 2, "set": ["SGD-train"] * 2,
+    ...                                      "top_eigenvalue": [1.0, 2.0], "trace": [10.0, 30.0]}), ["SGD-train"])
+    """
+    import matplotlib.pyplot as plt
+
+    missing = {"arch", "set", "top_eigenvalue", "trace"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"sharpness_strips needs columns arch, set, top_eigenvalue, trace; missing {sorted(missing)}")
+    archs = list(dict.fromkeys(frame["arch"])) if archs is None else list(archs)
+    if not archs:
+        raise ValueError("sharpness_strips needs at least one architecture; got none")
+    fig, axes = plt.subplots(len(archs), 2, figsize=(2 * panel[0], panel[1] * len(archs)), squeeze=False,
+                             sharey="row", layout="constrained")
+    for r, a in enumerate(archs):
+        sub = frame[frame["arch"] == a]
+        if not len(sub):
+            raise ValueError(f"sharpness_strips: no solutions of architecture {a!r}; the frame has "
+                             f"{sorted(set(frame['arch']))}")
+        for ax, col, lab in ((axes[r, 0], "top_eigenvalue", "largest Hessian eigenvalue"),
+                             (axes[r, 1], "trace", "Hessian trace (Hutchinson)")):
+            _set_strip(ax, sub, col, sets, xlabel=f"{lab} (loss per weight unit²)", title=a, scale="auto")
     return fig

@@ -229,7 +229,7 @@ def test_leftovers_of_killed_runs_are_cleaned(demo, tmp_path):
 
 def _record_many(build: str, worker: int, n: int) -> None:
     for i in range(n):
-        res = book.RunResult(f"ch{worker}-{i}", "smoke", {"i": i}, Path("x"), Path("y"), 1.0)
+        res = book.ChapterRun(f"ch{worker}-{i}", "smoke", {"i": i}, Path("x"), Path("y"), 1.0)
         book._record_run(Path(build), res)
 
 
