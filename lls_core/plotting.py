@@ -770,6 +770,10 @@ def _set_strip(ax, sub, x: str, sets, *, xlabel: str, title: str, scale: Literal
     ax.set(xlabel=xlabel, ylabel="", title=title)
     if ax.get_xscale() == "log":
         tidy_log_axis(ax, "x")
+    elif ax.get_xscale() == "linear":  # a narrow range gets long labels (0.0325): few enough not to overprint
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
 
 
 def spread_strips(spread, sets, *, panel: tuple[float, float] = (5.2, 3.6)):

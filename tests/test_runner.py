@@ -66,14 +66,8 @@ if mode != "nofig":
 
 
 @pytest.fixture()
-def demo(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "proj"
-    (root / "notebooks").mkdir(parents=True)
-    (root / "notebooks" / "demo.md").write_text(DEMO)
-    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/demo\n")
-    monkeypatch.setenv("LLS_ROOT", str(root))
-    monkeypatch.setenv("LLS_ARTIFACTS", str(tmp_path / "artifacts"))
-    return root
+def demo(demo_book) -> Path:
+    return demo_book(DEMO)
 
 
 def _tree(folder: Path) -> list[str]:
