@@ -57,7 +57,7 @@ import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import yaml
 
@@ -365,7 +365,7 @@ def _make_parameter(name: str, default: Any, help_text: str, c: Mapping[str, Any
 
 # ----------------------------------------------------------------------------- rules between parameters
 
-_RULE_FUNCS = {"len": len, "min": min, "max": max}
+_RULE_FUNCS: dict[str, Callable[[Any], Any]] = {"len": len, "min": min, "max": max}
 _RULE_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
                 ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b}
 _RULE_CMPS = {ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b,
@@ -710,10 +710,10 @@ def read_runs(build_dir: Path) -> dict[str, Any]:
     log = build_dir / "runs.json"
     if log.exists():
         try:
-            runs = json.loads(log.read_text())
-            if not (isinstance(runs, dict) and all(isinstance(v, dict) for v in runs.values())):
+            logged = json.loads(log.read_text())
+            if not (isinstance(logged, dict) and all(isinstance(v, dict) for v in logged.values())):
                 raise ValueError("not a mapping of profiles to chapters")
-            return runs
+            return logged
         except (ValueError, UnicodeDecodeError) as err:
             quarantine(log, f"unreadable run log: {type(err).__name__}: {err}", build_dir / "quarantine")
     runs: dict[str, Any] = {}
@@ -762,7 +762,7 @@ def _preflight(chapter: Chapter, profile: str, params: Mapping[str, Any]) -> Non
     (with the estimate in the message) for a run that cannot fit.
     """
     try:
-        from . import plan  # type: ignore[attr-defined]
+        from . import plan
     except ImportError:
         return
     check = getattr(plan, "check_chapter", None)

@@ -525,10 +525,10 @@ def tidy_log_axis(ax, axis: str = "x", max_labels: int = 6) -> None:
         target.set_major_locator(LogLocator(base=10, numticks=max_labels))
 
 
-_SET_LINESTYLES = {"train": "-", "test": "--"}
+_SET_LINESTYLES: dict[str, Literal["-", "--"]] = {"train": "-", "test": "--"}
 
 
-def set_linestyle(name: str) -> str:
+def set_linestyle(name: str) -> Literal["-", "--"]:
     """Solid for a training set (``BFGS-train``), dashed for a test set (``SGD-test``), else solid."""
     return _SET_LINESTYLES.get(name.rsplit("-", 1)[-1].lower(), "-")
 
