@@ -40,6 +40,14 @@ __all__ = [
     "path_vs_line",
     "spread_strips",
     "sharpness_strips",
+    "slice_map_grid",
+    "run_strips",
+    "batch_panels",
+    "normalization_slices",
+    "trajectory_plane",
+    "trajectory_embeddings",
+    "segment_losses",
+    "hessian_spectrum",
     "share_y_limits",
     "plural",
     "batch_colors",
@@ -836,4 +844,215 @@ def sharpness_strips(frame, sets, archs=None, *, panel: tuple[float, float] = (5
         for ax, col, lab in ((axes[r, 0], "top_eigenvalue", "largest Hessian eigenvalue"),
                              (axes[r, 1], "trace", "Hessian trace (Hutchinson)")):
             _set_strip(ax, sub, col, sets, xlabel=f"{lab} (loss per weight unit²)", title=a, scale="auto")
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# The visualization chapter (lls_core.visualize / lls_core.vizstudy results)
+# ---------------------------------------------------------------------------
+
+
+def slice_map_grid(slices, maps, *, panel: tuple[float, float] = (3.7, 6.6)):
+    """Filter-normalized 2-D slices (top row) and Li et al.'s convexity maps (bottom row), one column per network.
+
+    ``slices``: ``{label: visualize.Slice2D}``, drawn as log₁₀ of the training loss on one
+    colour scale; ``maps``: ``{label: visualize.CurvatureMap}`` with the same labels, drawn as
+    ``|λmin/λmax|`` on ``[0, 1]``. Both axes are in filter-normalized units. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from . import visualize as vz
+
+    labels = list(slices)
+    if not labels or set(labels) != set(maps):
+        raise ValueError(f"slice_map_grid needs the same, non-empty labels for slices and maps; got {labels} and "
+                         f"{list(maps)}")
+    zs = [np.log10(np.maximum(slices[k].loss, 1e-12)) for k in labels]  # as visualize.plot_slice draws them
+    zmin, zmax = min(float(np.nanmin(z)) for z in zs), max(float(np.nanmax(z)) for z in zs)
+    fig, axes = plt.subplots(2, len(labels), figsize=(panel[0] * len(labels), panel[1]), layout="constrained",
+                             squeeze=False)
+    for j, k in enumerate(labels):
+        cs = vz.plot_slice(axes[0, j], slices[k], title=k, vmin=zmin, vmax=zmax)
+        im = vz.plot_map(axes[1, j], maps[k])
+        axes[1, j].set_xlabel(r"$\alpha$ (filter-normalized)")
+    for r in range(2):
+        axes[r, 0].set_ylabel(r"$\beta$ (filter-normalized)")
+    fig.colorbar(cs, ax=axes[0, :], shrink=0.85, label="log₁₀ training loss", ticks=colorbar_ticks(zmin, zmax))
+    fig.colorbar(im, ax=axes[1, :], shrink=0.85, label=r"$|\lambda_{min}/\lambda_{max}|$")
+    return fig
+
+
+def run_strips(panels, *, panel: tuple[float, float] = (3.5, 3.4), wrap: int = 12):
+    """One dot per run and a bar at the median, per level of a study; one panel per ``(table, column, ylabel)``.
+
+    Each ``table`` has a ``label`` column (the level, e.g. ``"4 hidden layers"``; levels keep
+    their order of appearance, labels wrapped at ``wrap`` characters) and the plotted
+    ``column``. Returns the figure.
+    """
+    import textwrap
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    panels = list(panels)
+    if not panels:
+        raise ValueError("run_strips needs at least one (table, column, ylabel) panel; got none")
+    fig, axes = plt.subplots(1, len(panels), figsize=(panel[0] * len(panels), panel[1]), layout="constrained",
+                             squeeze=False)
+    for ax, (table, col, ylabel) in zip(axes[0], panels):
+        if col not in table.columns or "label" not in table.columns:
+            raise ValueError(f"run_strips: a table needs columns 'label' and {col!r}; it has {list(table.columns)}")
+        labels = list(dict.fromkeys(table["label"]))
+        for i, lab in enumerate(labels):
+            vals = table.loc[table["label"] == lab, col].to_numpy(dtype=float)
+            ax.scatter(np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, color="0.3", s=18)
+            ax.hlines(np.median(vals), i - 0.25, i + 0.25, color="black")
+        ax.set_xticks(range(len(labels)), [textwrap.fill(str(lab), wrap) for lab in labels])
+        ax.set(ylabel=ylabel, xlim=(-0.6, len(labels) - 0.4))
+    return fig
+
+
+def batch_panels(table, colors, columns, *, full_batch: int | None = None,
+                 panel: tuple[float, float] = (4.33, 3.6)):
+    """One panel per ``(column, ylabel)`` of ``columns`` against the batch size (log axis): a dot per run, in the
+    colour of its batch size, and a grey line through the medians.
+
+    ``table`` has a ``batch`` column; ``colors``: ``{batch size: colour}`` (:func:`batch_colors`), whose keys
+    are the batch sizes shown and ticked; ``full_batch`` is marked "(full)" in the legend. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    columns, sizes = list(columns), list(colors)
+    if not columns or not sizes:
+        raise ValueError(f"batch_panels needs columns and batch sizes; got columns={columns}, sizes={sizes}")
+    fig, axes = plt.subplots(1, len(columns), figsize=(panel[0] * len(columns), panel[1]), layout="constrained",
+                             squeeze=False)
+    for ax, (col, label) in zip(axes[0], columns):
+        med = table.groupby("batch")[col].median()
+        ax.plot(med.index, med.values, color="0.5", linewidth=1, zorder=1)
+        for b in sizes:
+            vals = table.loc[table["batch"] == b, col]
+            ax.scatter(np.full(len(vals), b), vals, color=colors[b], s=24, zorder=2,
+                       label=f"batch {b}" + (" (full)" if b == full_batch else ""))
+        ax.set(xscale="log", xlabel="batch size (images per step)", ylabel=label)
+        ax.set_xticks(sizes, [str(b) for b in sizes])  # the batch sizes themselves, no overprinted log labels
+        ax.minorticks_off()
+    axes[0, 0].legend(loc="best")
+    return fig
+
+
+def normalization_slices(norm, colors, *, panel: tuple[float, float] = (4.33, 3.6)):
+    """1-D slices under each direction normalization of a :class:`lls_core.vizstudy.NormalizationStudy`.
+
+    One panel per normalization (its ``trends`` keys), one line per batch size of ``colors``
+    (``{batch size: colour}``): the median over that batch size's runs of ``norm.curves[(normalization,
+    (batch, seed))]``; the training loss on a shared log axis. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(norm.trends)
+    if not names:
+        raise ValueError("normalization_slices: the study has no normalizations")
+    fig, axes = plt.subplots(1, len(names), figsize=(panel[0] * len(names), panel[1]), layout="constrained",
+                             sharey=True, squeeze=False)
+    for ax, nm in zip(axes[0], names):
+        for b, c in colors.items():
+            curves = [v for (n, key), v in norm.curves.items() if n == nm and key[0] == b]
+            if not curves:
+                raise ValueError(f"normalization_slices: no runs of batch size {b} under {nm!r} normalization")
+            ax.plot(norm.alphas, np.median(np.stack(curves), axis=0), color=c, label=f"batch {b}")
+        unit = "weight units" if nm == "none" else f"{nm}-normalized"
+        ax.set(title="no normalization" if nm == "none" else f"{nm} normalization",
+               xlabel=f"step along the direction ({unit})", yscale="log", xticks=np.linspace(-1, 1, 5))
+    axes[0, 0].set_ylabel("training loss (cross-entropy)")
+    tidy_log_axis(axes[0, 0], "y")  # plain ticks, no overprinted minor labels
+    axes[0, 0].legend(loc="best")
+    return fig
+
+
+def trajectory_plane(plane, pca, *, size: tuple[float, float] = (5.6, 4.6)):
+    """A training trajectory on the loss contours of its first two principal components.
+
+    ``plane``: the :class:`lls_core.visualize.Slice2D` spanned by ``pca.directions`` (weight
+    units); ``pca``: its :class:`lls_core.visualize.TrajectoryPCA`, whose ``coords`` are drawn as
+    the path (the final weights at the star). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import visualize as vz
+
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    vz.plot_slice(ax, plane, path=pca.coords, colorbar=True)
+    ax.set(xlabel=f"PC1 (weight units; {100 * pca.explained[0]:.0f}% of variance)",
+           ylabel=f"PC2 (weight units; {100 * pca.explained[1]:.0f}%)")
+    return fig
+
+
+def trajectory_embeddings(embeddings, runs, colors, *, panel: tuple[float, float] = (5.5, 4.4)):
+    """Trajectories embedded together, one panel per method (``{method: visualize.TrajectoryEmbedding}``).
+
+    ``runs``: one ``(batch size, seed)`` per trajectory, in the order of each embedding's
+    ``coords``; each path is drawn in its batch size's colour (``colors``), a circle at the start
+    and a star at the end. MDS axes are in weight units; PHATE's have none. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    runs = list(runs)
+    if not embeddings:
+        raise ValueError("trajectory_embeddings needs at least one embedding; got none")
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(panel[0] * len(embeddings), panel[1]),
+                             layout="constrained", squeeze=False)
+    for ax, (m, e) in zip(axes[0], embeddings.items()):
+        if len(e.coords) != len(runs):
+            raise ValueError(f"trajectory_embeddings: {m} has {len(e.coords)} trajectories but {len(runs)} runs")
+        shown: set = set()
+        for (b, _), c in zip(runs, e.coords):
+            ax.plot(c[:, 0], c[:, 1], color=colors[b], linewidth=1, label=None if b in shown else f"batch {b}")
+            shown.add(b)
+            ax.scatter(*c[0], color=colors[b], marker="o", s=20)
+            ax.scatter(*c[-1], color=colors[b], marker="*", s=60, edgecolor="black", linewidth=0.4)
+        unit = " (weight units)" if m == "mds" else ""
+        ax.set(title=m.upper(), xlabel=f"{m.upper()} 1{unit}", ylabel=f"{m.upper()} 2{unit}")
+    axes[0, 0].legend(loc="best")
+    return fig
+
+
+def segment_losses(lmc, color: str, *, size: tuple[float, float] = (6.0, 3.6)):
+    """Training loss along each straight segment of a :class:`lls_core.vizstudy.Barriers` (one line per pair,
+    ``t`` = 0 and 1 at the two solutions), log axis. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    for curve in lmc.loss:
+        ax.plot(lmc.ts, curve, color=color, alpha=0.8)
+    ax.set(xlabel="t along the segment (0 and 1: the two solutions)", ylabel="training loss (cross-entropy)",
+           yscale="log")
+    return fig
+
+
+def hessian_spectrum(sd, top_values, *, smoothing: float = 0.01, n: int = 800,
+                     size: tuple[float, float] = (7.0, 3.6)):
+    """Hessian eigenvalue density of a :class:`lls_core.hessian.SpectralDensity` on a log axis, with the
+    eigenvalues ``top_values`` (e.g. the top Lanczos ones) as dashed lines.
+
+    The density is smoothed by a Gaussian of width ``smoothing`` times the span of the Ritz
+    values and drawn on ``n`` points reaching five widths beyond them. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not smoothing > 0:
+        raise ValueError(f"smoothing={smoothing!r}: must be positive")
+    lo, hi = sd.extremes
+    sigma = smoothing * (hi - lo) if hi > lo else smoothing * max(abs(lo), 1.0)
+    grid = np.linspace(lo - 5 * sigma, hi + 5 * sigma, n)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    ax.semilogy(grid, np.maximum(sd.density(grid, sigma), 1e-12))
+    for v in np.asarray(top_values, dtype=float).ravel():
+        ax.axvline(v, color="grey", linestyle="--", linewidth=0.8)
+    ax.set(xlabel=r"eigenvalue $\lambda$ (loss per squared weight unit)", ylabel="density (fraction of d per unit)",
+           ylim=(1e-8, None))
     return fig

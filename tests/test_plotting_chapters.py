@@ -1,0 +1,125 @@
+"""The figures of the visualization chapter, drawn from small hand-made results: what each panel shows
+(colours per batch size, one colour scale, medians, labels with units) and refusals of inconsistent input."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from lls_core import hessian, plotting, visualize as vz, vizstudy as vs  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def _slice(scale: float) -> vz.Slice2D:
+    a = np.linspace(-1, 1, 7)
+    return vz.Slice2D(a, a, scale * (1 + a[None, :] ** 2 + a[:, None] ** 2))
+
+
+def _map() -> vz.CurvatureMap:
+    a = np.linspace(-1, 1, 3)
+    return vz.CurvatureMap(a, a, -0.1 * np.ones((3, 3)), np.ones((3, 3)), 5)
+
+
+def test_slice_map_grid_shares_one_colour_scale():
+    slices = {"1 hidden layer": _slice(0.01), "10 hidden layers": _slice(10.0)}
+    fig = plotting.slice_map_grid(slices, {k: _map() for k in slices})
+    top = [ax for ax in fig.axes if ax.get_title() in slices]
+    assert [ax.get_title() for ax in top] == list(slices)
+    limits = {tuple(np.round(ax.collections[0].get_clim(), 6)) for ax in top}
+    assert len(limits) == 1  # one scale: log10 of 0.01 (-2) up to log10 of 30
+    (lo, hi), = limits
+    assert lo == pytest.approx(-2.0) and hi == pytest.approx(np.log10(30.0))
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert "log₁₀ training loss" in labels and r"$|\lambda_{min}/\lambda_{max}|$" in labels
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same, non-empty labels"):
+        plotting.slice_map_grid(slices, {"1 hidden layer": _map()})
+
+
+def test_run_strips_marks_each_median():
+    table = pd.DataFrame({"label": ["with skip connections"] * 3 + ["without skip connections"] * 3,
+                          "nonconvex": [0.1, 0.2, 0.6, 0.3, 0.4, 0.5]})
+    fig = plotting.run_strips([(table, "nonconvex", "non-convex fraction")])
+    ax = fig.axes[0]
+    medians = [seg[0][1] for coll in ax.collections if isinstance(coll, matplotlib.collections.LineCollection)
+               for seg in coll.get_segments()]
+    assert medians == pytest.approx([0.2, 0.4])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["with skip\nconnections", "without skip\nconnections"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="'sharpness'"):
+        plotting.run_strips([(table, "sharpness", "λ")])
+
+
+def test_batch_panels_colour_per_batch_and_full_batch_in_the_legend():
+    batches = [16, 64, 1000]
+    colors = plotting.batch_colors(batches)
+    table = pd.DataFrame([{"batch": b, "seed": s, "test_error": 0.1 + 0.01 * i + 0.001 * s}
+                          for i, b in enumerate(batches) for s in range(3)])
+    fig = plotting.batch_panels(table, colors, [("test_error", "test error (fraction misclassified)")], full_batch=1000)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["batch 16", "batch 64", "batch 1000 (full)"]
+    for coll, b in zip(ax.collections, batches):
+        assert np.allclose(coll.get_facecolor()[0][:3], matplotlib.colors.to_rgb(colors[b]))
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == batches and np.allclose(line.get_ydata(), [0.101, 0.111, 0.121])
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_xticklabels()] == ["16", "64", "1000"]
+    plt.close(fig)
+
+
+def test_normalization_slices_median_over_runs_per_batch():
+    alphas = np.linspace(-1, 1, 5)
+    curves = {(nm, (b, s)): (1 + s + (b == 64)) * (1 + alphas**2) for nm in ("filter", "none") for b in (16, 64)
+              for s in range(3)}
+    norm = vs.NormalizationStudy(alphas, curves, pd.DataFrame(), {"filter": None, "none": None}, 0.5, 0.1)
+    colors = plotting.batch_colors([16, 64])
+    fig = plotting.normalization_slices(norm, colors)
+    assert [ax.get_title() for ax in fig.axes] == ["filter normalization", "no normalization"]
+    assert "weight units" in fig.axes[1].get_xlabel() and "filter-normalized" in fig.axes[0].get_xlabel()
+    lines = fig.axes[0].get_lines()
+    assert np.allclose(lines[0].get_ydata(), 2 * (1 + alphas**2)) and np.allclose(lines[1].get_ydata(), 3 * (1 + alphas**2))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="batch size 256"):
+        plotting.normalization_slices(norm, plotting.batch_colors([16, 256]))
+
+
+def test_trajectory_figures():
+    pca = vz.TrajectoryPCA(torch.eye(2), np.array([[0.8, 0.5], [0.3, 0.1], [0.0, 0.0]]), np.array([0.7, 0.2]))
+    fig = plotting.trajectory_plane(_slice(1.0), pca)
+    assert fig.axes[0].get_xlabel() == "PC1 (weight units; 70% of variance)"
+    plt.close(fig)
+    runs = [(16, 0), (16, 1), (1000, 0)]
+    emb = {m: vz.TrajectoryEmbedding(tuple(RNG.normal(size=(4, 2)) for _ in runs), m, 0.1) for m in ("mds", "phate")}
+    colors = plotting.batch_colors([16, 1000])
+    fig = plotting.trajectory_embeddings(emb, runs, colors)
+    assert "weight units" in fig.axes[0].get_xlabel() and "weight units" not in fig.axes[1].get_xlabel()
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["batch 16", "batch 1000"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="2 runs"):
+        plotting.trajectory_embeddings(emb, runs[:2], colors)
+
+
+def test_segment_losses_and_hessian_spectrum():
+    ts = np.linspace(0, 1, 5)
+    lmc = vs.Barriers(((0, 1), (0, 2)), np.array([0.3, 0.5]), np.array([0.1, 0.1]), ts, np.stack([0.1 + ts * (1 - ts)] * 2))
+    fig = plotting.segment_losses(lmc, "#123456")
+    assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_yscale() == "log"
+    plt.close(fig)
+    sd = hessian.SpectralDensity(np.array([[-0.5, 0.0, 3.0, 0.0]]), np.array([[0.1, 0.7, 0.2, 0.0]]), 10)
+    fig = plotting.hessian_spectrum(sd, np.array([3.0, 2.5]))
+    ax = fig.axes[0]
+    curve, *marks = ax.get_lines()
+    assert [m.get_xdata()[0] for m in marks] == [3.0, 2.5]
+    x = curve.get_xdata()
+    assert x.min() == pytest.approx(-0.5 - 5 * 0.035) and x.max() == pytest.approx(3.0 + 5 * 0.035)  # 0 is a padding node
+    assert "weight unit" in ax.get_xlabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="smoothing"):
+        plotting.hessian_spectrum(sd, [], smoothing=0.0)
