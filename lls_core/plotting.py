@@ -40,6 +40,11 @@ __all__ = [
     "path_vs_line",
     "spread_strips",
     "sharpness_strips",
+    "raw_aligned_bars",
+    "kpca_grid",
+    "barrier_shift_scatter",
+    "barrier_shift_histograms",
+    "alignment_summary",
     "slice_map_grid",
     "run_strips",
     "batch_panels",
@@ -636,23 +641,42 @@ def batch_colors(sizes) -> dict:
     return {k: to_hex(cmap(p)) for k, p in zip(keys, pos)}
 
 
-def distance_histograms(dists, *, bins: int = 12, panel: tuple[float, float] = (5.2, 3.6)):
+def _panel_title(key) -> str:
+    """``"fcp"`` for a key ``"fcp"``, ``"fcp, aligned"`` for a key ``("fcp", "aligned")``."""
+    return ", ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def _panel_grid(n: int, columns: int | None, panel: tuple[float, float], **kw):
+    """``n`` panels in rows of ``columns`` (default: one row); returns the figure and the first ``n`` axes."""
+    import matplotlib.pyplot as plt
+
+    cols = n if columns is None else max(1, min(int(columns), n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False,
+                             layout="constrained", **kw)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def distance_histograms(dists, *, bins: int = 12, columns: int | None = None,
+                        panel: tuple[float, float] = (5.2, 3.6)):
     """Histograms of distances from a common origin, one panel per architecture (Yu & Morozov Figs. 5, S3).
 
-    ``dists``: ``{arch: landscape.Distances}``; each panel shows the two sets of its
-    ``between`` pair in their book colours on shared bin edges, and a dotted line at the
-    distance between the two centroids. Returns the figure.
+    ``dists``: ``{arch: landscape.Distances}``, or ``{(arch, variant): landscape.Distances}``
+    (titled "arch, variant"); panels fill rows of ``columns`` (default: one row). Each panel
+    shows the two sets of its ``between`` pair in their book colours on shared bin edges, and
+    a dotted line at the distance between the two centroids. Returns the figure.
     """
-    import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
     if not dists:
         raise ValueError("distance_histograms needs at least one architecture's distances; got none")
-    archs = list(dists)
-    fig, axes = plt.subplots(1, len(archs), figsize=(panel[0] * len(archs), panel[1]), squeeze=False,
-                             layout="constrained")
-    for ax, a in zip(axes[0], archs):
+    keys = list(dists)
+    fig, axes = _panel_grid(len(keys), columns, panel)
+    for ax, a in zip(axes, keys):
         d = dists[a]
         pair = tuple(d.between)
         edges = np.histogram_bin_edges(np.concatenate([np.asarray(d.distance[s], dtype=float) for s in pair]),
@@ -662,9 +686,18 @@ def distance_histograms(dists, *, bins: int = 12, panel: tuple[float, float] = (
             ax.hist(d.distance[s], bins=edges, histtype="step", color=color(s), linewidth=1.6, label=s)
         ax.axvline(d.centroid_gap, color="0.3", ls=":", lw=1.5, label="centroid gap")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of solutions
-        ax.set(xlabel="distance from the common origin (weight units)", ylabel="solutions", title=a)
+        ax.set(xlabel="distance from the common origin (weight units)", ylabel="solutions", title=_panel_title(a))
         ax.legend(fontsize="x-small")
     return fig
+
+
+def _kpca_scatter(ax, kp, pair, title: str) -> None:
+    """Scores on the first two kernel principal components, one book colour per set of ``pair``."""
+    for lab, s in enumerate(pair):
+        m = kp.labels == lab
+        ax.scatter(kp.scores[m, 0], kp.scores[m, 1], color=color(s), label=s, s=22)
+    ax.set(xlabel="PC1", ylabel="PC2", title=title)
+    ax.legend(fontsize="x-small")
 
 
 def kpca_panels(sep, pair, kernels, archs=None, *, panel: tuple[float, float] = (4.8, 3.9)):
@@ -686,12 +719,26 @@ def kpca_panels(sep, pair, kernels, archs=None, *, panel: tuple[float, float] = 
     for r, k in enumerate(kernels):
         for c, a in enumerate(archs):
             row = sep.row(a, pair, k)  # KeyError naming what exists
-            kp, ax = sep.projections[(a, pair, k)], axes[r, c]
-            for lab, s in enumerate(pair):
-                m = kp.labels == lab
-                ax.scatter(kp.scores[m, 0], kp.scores[m, 1], color=color(s), label=s, s=22)
-            ax.set(xlabel="PC1", ylabel="PC2", title=f"{a}, {k} kernel: AUC(PC1) = {float(row['AUC (PC1)']):.2f}")
-            ax.legend(fontsize="x-small")
+            _kpca_scatter(axes[r, c], sep.projections[(a, pair, k)], pair,
+                          f"{a}, {k} kernel: AUC(PC1) = {float(row['AUC (PC1)']):.2f}")
+    return fig
+
+
+def kpca_grid(projections, aucs, pair, *, columns: int | None = None, panel: tuple[float, float] = (4.25, 3.9)):
+    """Kernel PCA scatters of the two sets ``pair``, one panel per key of ``projections``.
+
+    ``projections``: ``{key: landscape.KPCA}`` (a key is a title or a tuple such as
+    ``(arch, kernel, "aligned")``, shown joined by commas); ``aucs``: ``{key: PC1 separation
+    (ROC AUC)}`` for the same keys, in each title. Panels fill rows of ``columns``. Returns the figure.
+    """
+    keys = list(projections)
+    if not keys or set(keys) != set(aucs):
+        raise ValueError(f"kpca_grid needs the same, non-empty keys for projections and aucs; got {keys} and "
+                         f"{list(aucs)}")
+    pair = (pair[0], pair[1])
+    fig, axes = _panel_grid(len(keys), columns, panel)
+    for ax, key in zip(axes, keys):
+        _kpca_scatter(ax, projections[key], pair, f"{_panel_title(key)}: AUC = {float(aucs[key]):.2f}")
     return fig
 
 
@@ -1055,4 +1102,158 @@ def hessian_spectrum(sd, top_values, *, smoothing: float = 0.01, n: int = 800,
         ax.axvline(v, color="grey", linestyle="--", linewidth=0.8)
     ax.set(xlabel=r"eigenvalue $\lambda$ (loss per squared weight unit)", ylabel="density (fraction of d per unit)",
            ylim=(1e-8, None))
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# The symmetry chapter: raw against aligned weight sets
+# ---------------------------------------------------------------------------
+
+_BARRIER_KINDS = (("straight line", "linear_height"), ("FourierPathFinder", "height"))
+
+
+def raw_aligned_bars(frame, raw: str, aligned: str, *, ylabel: str, panel: tuple[float, float] = (5.6, 3.6)):
+    """Per weight set, a hatched bar for column ``raw`` and a solid one for ``aligned``; one panel per ``arch``.
+
+    ``frame`` has columns ``arch``, ``set``, ``raw`` and ``aligned`` (one row per set); bars keep
+    the sets' book colours. Returns the figure.
+    """
+    import numpy as np
+
+    missing = {"arch", "set", raw, aligned} - set(frame.columns)
+    if missing:
+        raise ValueError(f"raw_aligned_bars: missing columns {sorted(missing)}; the frame has {list(frame.columns)}")
+    archs = list(dict.fromkeys(frame["arch"]))
+    if not archs:
+        raise ValueError("raw_aligned_bars needs at least one row; got an empty frame")
+    fig, axes = _panel_grid(len(archs), None, panel)
+    for ax, a in zip(axes, archs):
+        sub = frame[frame["arch"] == a]
+        xs = np.arange(len(sub))
+        cols = [color(s) for s in sub["set"]]
+        ax.bar(xs - 0.2, sub[raw], 0.4, color=cols, alpha=0.45, hatch="//", label="raw")
+        ax.bar(xs + 0.2, sub[aligned], 0.4, color=cols, label="aligned")
+        ax.set_xticks(xs, list(sub["set"]), rotation=30, ha="right")
+        ax.set(xlabel="weight set", ylabel=ylabel, title=a)
+        ax.legend(fontsize="x-small")
+    return fig
+
+
+def _barrier_pairs(bars, bars_aligned, sets, landscape: str):
+    """Check the two ``{arch: {(set, landscape): Barriers}}`` mappings; return the architectures."""
+    archs = list(bars)
+    if not archs or set(archs) != set(bars_aligned):
+        raise ValueError(f"need the same, non-empty architectures raw and aligned; got {archs} and {list(bars_aligned)}")
+    for a in archs:
+        for s in sets:
+            for name, b in (("raw", bars[a]), ("aligned", bars_aligned[a])):
+                if (s, landscape) not in b:
+                    raise ValueError(f"no {name} barriers of {s!r} on the {landscape} landscape for {a!r}; "
+                                     f"have {sorted(b)}")
+    return archs
+
+
+def barrier_shift_scatter(bars, bars_aligned, sets, *, landscape: str = "train",
+                          panel: tuple[float, float] = (5.0, 4.2)):
+    """Each pair's barrier after alignment against its raw barrier: rows are architectures, the left column
+    the straight line, the right FourierPathFinder.
+
+    ``bars`` / ``bars_aligned``: ``{arch: {(set, landscape): landscape.Barriers}}`` for the same
+    pairs; points below the dashed diagonal were lowered by the alignment. Heights spanning more
+    than a factor 10 get log axes. Returns the figure.
+    """
+    import numpy as np
+
+    archs = _barrier_pairs(bars, bars_aligned, sets, landscape)
+    loss = f"{landscape}ing loss" if landscape == "train" else f"{landscape} loss"
+    fig, axes = _panel_grid(2 * len(archs), 2, panel)
+    for r, a in enumerate(archs):
+        for c, (kind, attr) in enumerate(_BARRIER_KINDS):
+            ax = axes[2 * r + c]
+            vals = []
+            for s in sets:
+                x = np.asarray(getattr(bars[a][(s, landscape)], attr), dtype=float)
+                y = np.asarray(getattr(bars_aligned[a][(s, landscape)], attr), dtype=float)
+                vals += [x, y]
+                ax.scatter(x, y, color=color(s), label=s, s=24, marker="o" if s.endswith("train") else "^")
+            v = np.concatenate(vals)
+            ax.plot([v.min(), v.max()], [v.min(), v.max()], color="0.5", ls="--", lw=1)
+            if v.min() > 0 and v.max() > 10 * v.min():
+                ax.set(xscale="log", yscale="log")
+            ax.set(xlabel=f"raw barrier height, {loss} ({kind})", ylabel=f"aligned barrier height, {loss}",
+                   title=f"{a}: {kind}")
+            ax.legend(fontsize="x-small")
+    return fig
+
+
+def barrier_shift_histograms(bars, bars_aligned, sets, *, landscape: str = "train", bins: int = 12,
+                             panel: tuple[float, float] = (5.5, 3.8)):
+    """Histograms of barrier heights per set after alignment (filled) with the raw heights as dashed outlines;
+    rows are architectures, the left column the straight line, the right FourierPathFinder.
+
+    Arguments as for :func:`barrier_shift_scatter`; both histograms of a panel share bin edges
+    (logarithmic when the heights span more than a factor 10). Returns the figure.
+    """
+    import numpy as np
+
+    archs = _barrier_pairs(bars, bars_aligned, sets, landscape)
+    loss = f"{landscape}ing loss" if landscape == "train" else f"{landscape} loss"
+    fig, axes = _panel_grid(2 * len(archs), 2, panel)
+    for r, a in enumerate(archs):
+        for c, (kind, attr) in enumerate(_BARRIER_KINDS):
+            ax = axes[2 * r + c]
+            allv = np.concatenate([np.asarray(getattr(bb[a][(s, landscape)], attr), dtype=float)
+                                   for bb in (bars, bars_aligned) for s in sets])
+            log = bool(allv.min() > 0 and allv.max() > 10 * allv.min())
+            edges = np.geomspace(allv.min(), allv.max(), bins + 1) if log else np.histogram_bin_edges(allv, bins=bins)
+            for s in sets:
+                ax.hist(getattr(bars_aligned[a][(s, landscape)], attr), bins=edges, color=color(s), alpha=0.35,
+                        label=f"{s}, aligned")
+                ax.hist(getattr(bars[a][(s, landscape)], attr), bins=edges, color=color(s), histtype="step",
+                        ls="--", lw=1.4, label=f"{s}, raw")
+            if log:
+                ax.set_xscale("log")
+            ax.set(xlabel=f"barrier height, {loss} ({kind})", ylabel="pairs", title=f"{a}: {kind}")
+            ax.legend(fontsize="xx-small", ncol=2, loc="best")
+    return fig
+
+
+def alignment_summary(distances_raw=None, distances_aligned=None, barriers_raw=None, barriers_aligned=None, *,
+                      name: str = "LSTM (authors)", set_name: str = "BFGS-train", loss: str = "cross-entropy",
+                      unit: str = "nats",
+                      missing: str = "authors' LSTM file not present", bins: int = 25,
+                      size: tuple[float, float] = (10.5, 3.9)):
+    """One weight set before and after alignment: pairwise distances (left, raw dashed, aligned filled) and
+    each sampled pair's straight-line barrier after alignment against its raw value (right, dashed diagonal).
+
+    ``distances_*``: ``(P,)`` distances between solutions (weight units); ``barriers_*``: ``(Q,)``
+    barriers of the same pairs raw and aligned (training ``loss`` in ``unit``). With any of them
+    ``None`` both panels say ``missing`` instead (the figure still exists, with its labels).
+    Drawn in the colour of ``set_name``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    given = [v is not None for v in (distances_raw, distances_aligned, barriers_raw, barriers_aligned)]
+    if any(given) and not all(given):
+        raise ValueError("alignment_summary needs all four arrays or none")
+    fig, axes = plt.subplots(1, 2, figsize=size, layout="constrained")
+    c = color(set_name)
+    if all(given):
+        d_raw, d_al = np.asarray(distances_raw, dtype=float), np.asarray(distances_aligned, dtype=float)
+        edges = np.histogram_bin_edges(np.concatenate([d_raw, d_al]), bins=bins)
+        axes[0].hist(d_raw, bins=edges, color=c, histtype="step", ls="--", lw=1.5, label="raw")
+        axes[0].hist(d_al, bins=edges, color=c, alpha=0.5, label="aligned")
+        axes[0].legend(fontsize="x-small")
+        h_raw, h_al = np.asarray(barriers_raw, dtype=float), np.asarray(barriers_aligned, dtype=float)
+        axes[1].scatter(h_raw, h_al, color=c, s=24)
+        v = np.r_[h_raw, h_al]
+        axes[1].plot([v.min(), v.max()], [v.min(), v.max()], color="0.5", ls="--", lw=1)
+    else:
+        for ax in axes:
+            ax.text(0.5, 0.5, missing, ha="center", va="center", transform=ax.transAxes)
+    axes[0].set(xlabel="distance between two solutions (weight units)", ylabel="pairs of solutions",
+                title=f"{name}: pairwise distances")
+    axes[1].set(xlabel=f"raw straight-line barrier (training {loss}, {unit})",
+                ylabel=f"aligned straight-line barrier ({unit})", title=f"{name}: barriers")
     return fig

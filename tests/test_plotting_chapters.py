@@ -123,3 +123,86 @@ def test_segment_losses_and_hessian_spectrum():
     plt.close(fig)
     with pytest.raises(ValueError, match="smoothing"):
         plotting.hessian_spectrum(sd, [], smoothing=0.0)
+
+
+# ----------------------------------------------------------------------------- the symmetry chapter
+
+def test_raw_aligned_bars_hatched_raw_solid_aligned():
+    frame = pd.DataFrame({"arch": ["fcp"] * 2, "set": ["BFGS-train", "SGD-test"], "raw": [2.0, 1.0],
+                          "aligned": [1.5, 0.8]})
+    fig = plotting.raw_aligned_bars(frame, "raw", "aligned", ylabel="RMS distance (weight units)")
+    bars = fig.axes[0].patches
+    assert [b.get_height() for b in bars] == [2.0, 1.0, 1.5, 0.8]
+    assert [bool(b.get_hatch()) for b in bars] == [True, True, False, False]
+    assert np.allclose(bars[1].get_facecolor()[:3], matplotlib.colors.to_rgb(plotting.color("SGD-test")))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="'aligned'"):
+        plotting.raw_aligned_bars(frame.drop(columns="aligned"), "raw", "aligned", ylabel="")
+
+
+def test_distance_histograms_grid_of_variants():
+    from lls_core import landscape
+
+    g = torch.Generator().manual_seed(0)
+    sets = {"BFGS-train": torch.randn(6, 20, generator=g) * 2, "SGD-test": torch.randn(6, 20, generator=g)}
+    dist = {(a, v): landscape.distances(sets) for a in ("fcp", "lstm") for v in ("raw", "aligned")}
+    fig = plotting.distance_histograms(dist, columns=2)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["fcp, raw", "fcp, aligned", "lstm, raw", "lstm, aligned"]
+    assert fig.get_size_inches()[0] == pytest.approx(2 * 5.2)
+    plt.close(fig)
+
+
+def test_kpca_grid_titles_carry_the_auc():
+    kp = type("KP", (), {"scores": RNG.normal(size=(6, 2)), "labels": np.array([0, 0, 0, 1, 1, 1])})()
+    fig = plotting.kpca_grid({("fcp", "rbf", "raw"): kp, ("fcp", "rbf", "aligned"): kp},
+                             {("fcp", "rbf", "raw"): 0.91, ("fcp", "rbf", "aligned"): 0.5}, ("BFGS-train", "SGD-test"))
+    assert [ax.get_title() for ax in fig.axes] == ["fcp, rbf, raw: AUC = 0.91", "fcp, rbf, aligned: AUC = 0.50"]
+    assert len(fig.axes[0].collections[0].get_offsets()) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same, non-empty keys"):
+        plotting.kpca_grid({"a": kp}, {}, ("BFGS-train", "SGD-test"))
+
+
+def _bars(scale):
+    from types import SimpleNamespace
+
+    return {(s, w): SimpleNamespace(height=scale * np.array([1.0, 2.0]), linear_height=scale * np.array([3.0, 4.0]))
+            for s in ("BFGS-train", "SGD-train") for w in ("train", "test")}
+
+
+def test_barrier_shift_figures():
+    bars, bars_al = {"fcp": _bars(1.0)}, {"fcp": _bars(0.5)}
+    sets = ["BFGS-train", "SGD-train"]
+    fig = plotting.barrier_shift_scatter(bars, bars_al, sets)
+    line_ax, path_ax = fig.axes
+    assert line_ax.get_title() == "fcp: straight line" and path_ax.get_title() == "fcp: FourierPathFinder"
+    assert np.allclose(line_ax.collections[0].get_offsets(), [[3.0, 1.5], [4.0, 2.0]])
+    assert line_ax.get_xlabel() == "raw barrier height, training loss (straight line)"
+    (diag,) = path_ax.get_lines()
+    assert list(diag.get_xdata()) == [0.5, 2.0]
+    plt.close(fig)
+    fig = plotting.barrier_shift_histograms(bars, bars_al, sets)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["BFGS-train, aligned", "BFGS-train, raw", "SGD-train, aligned", "SGD-train, raw"]
+    assert fig.axes[1].get_xscale() == "linear"  # 0.5 .. 2: less than a factor of 10
+    plt.close(fig)
+    with pytest.raises(ValueError, match="'LBFGS-train'"):
+        plotting.barrier_shift_scatter(bars, bars_al, ["LBFGS-train"])
+    with pytest.raises(ValueError, match="same, non-empty architectures"):
+        plotting.barrier_shift_histograms(bars, {"lstm": _bars(1.0)}, sets)
+
+
+def test_alignment_summary_with_and_without_data():
+    fig = plotting.alignment_summary(np.array([3.0, 4.0]), np.array([2.0, 2.5]), np.array([1.0, 0.8]),
+                                     np.array([0.5, 0.6]))
+    left, right = fig.axes
+    assert len(left.patches) > 0 and np.allclose(right.collections[0].get_offsets(), [[1.0, 0.5], [0.8, 0.6]])
+    assert "nats" in right.get_xlabel() and "weight units" in left.get_xlabel()
+    plt.close(fig)
+    fig = plotting.alignment_summary()
+    assert all(ax.texts[0].get_text() == "authors' LSTM file not present" for ax in fig.axes)
+    assert "weight units" in fig.axes[0].get_xlabel()  # the labels stay
+    plt.close(fig)
+    with pytest.raises(ValueError, match="all four"):
+        plotting.alignment_summary(np.array([1.0]))
