@@ -40,6 +40,11 @@ __all__ = [
     "path_vs_line",
     "spread_strips",
     "sharpness_strips",
+    "line_search_trials",
+    "surface_paths",
+    "loss_curves",
+    "evaluation_gap",
+    "mode_curves",
     "raw_aligned_bars",
     "kpca_grid",
     "barrier_shift_scatter",
@@ -1256,4 +1261,164 @@ def alignment_summary(distances_raw=None, distances_aligned=None, barriers_raw=N
                 title=f"{name}: pairwise distances")
     axes[1].set(xlabel=f"raw straight-line barrier (training {loss}, {unit})",
                 ylabel=f"aligned straight-line barrier ({unit})", title=f"{name}: barriers")
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# The L-BFGS-GSS chapter (lls_core.comparison / lbfgs_gss.RunTrace results)
+# ---------------------------------------------------------------------------
+
+_NATS = "training loss (cross-entropy, nats)"
+
+
+def line_search_trials(first, *, optimizer: str = "L-BFGS-GSS", size: tuple[float, float] = (6.5, 3.8)):
+    """The loss along one search direction (grey line) and a line search's trials, numbered in order, with the
+    accepted step as a star.
+
+    ``first``: a :class:`lls_core.comparison.FirstLineSearch` (``t_grid``, ``loss_grid`` and
+    ``search.trials``, ``search.step``, ``search.value``); steps in parameter-space distance, the
+    loss in nats. Drawn in the colour of ``optimizer``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    c = color(optimizer)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    ax.plot(first.t_grid, first.loss_grid, color="0.5", lw=1.5, label=r"$\varphi(t) = L(w_0 + t u)$")
+    for i, (t, v) in enumerate(first.search.trials, start=1):
+        ax.scatter(t, v, color=c, zorder=3)
+        ax.annotate(str(i), (t, v), textcoords="offset points", xytext=(4, 4), fontsize=9)
+    ax.scatter(first.search.step, first.search.value, marker="*", s=220, color=c, edgecolor="k", zorder=4,
+               label="accepted step")
+    ax.set_xlabel("step length $t$ along the unit direction (parameter-space distance)")
+    ax.set_ylabel(_NATS)
+    ax.legend()
+    return fig
+
+
+def surface_paths(runs, levels=None, *, panel: tuple[float, float] = (5.0, 4.8)):
+    """Optimizer paths on filled contours of registry surfaces, one panel per surface.
+
+    ``runs``: ``{surface name: {optimizer: lbfgs_gss.RunTrace}}`` with recorded ``path``;
+    ``levels``: ``{surface name: contour levels}`` (default: the contour's own). Paths start at
+    the open circle and end at the star; the listed minima are white dots; the first panel
+    carries the legend. Returns the figure.
+    """
+    from . import surfaces
+
+    names = list(runs)
+    if not names:
+        raise ValueError("surface_paths needs at least one surface; got none")
+    levels = dict(levels or {})
+    fig, axes = _panel_grid(len(names), None, panel)
+    for i, (ax, s) in enumerate(zip(axes, names)):
+        surf = surfaces.get(s)
+        paths = {}
+        for n, tr in runs[s].items():
+            if tr.path is None:
+                raise ValueError(f"surface_paths: the {n} run on {s!r} has no recorded path")
+            paths[label(n)] = tr.path
+        plot_contour(surf, ax, levels=levels.get(s, 30), mark_critical=("minima",), colorbar=False, legend=(i == 0),
+                     title=surf.title, paths=paths, path_kw={"marker": ".", "markersize": 3})
+    return fig
+
+
+def _trace_style(name: str, variants) -> dict:
+    """Colour (and dashes for a variant) of one run: ``variants`` maps a variant's name to its optimizer."""
+    if name in variants:
+        return {"color": color(variants[name]), "ls": "--"}
+    return {"color": color(name)}
+
+
+def loss_curves(runs, *, budget: int | None = None, variants=None, panel: tuple[float, float] = (5.0, 4.3)):
+    """Training loss of several runs against iterations, loss evaluations and wall-clock seconds (log axis).
+
+    ``runs``: ``{name: lbfgs_gss.RunTrace}``; a name in ``variants`` (``{variant name: optimizer}``)
+    is drawn dashed in its optimizer's colour, every other name in its own book colour.
+    ``budget``: the evaluation budget, marked by a dotted line (the middle panel ends just past
+    it). Returns the figure.
+    """
+    import numpy as np
+
+    variants = dict(variants or {})
+    if not runs:
+        raise ValueError("loss_curves needs at least one run; got none")
+    fig, axes = _panel_grid(3, None, panel, sharey=True)
+    for n, tr in runs.items():
+        style = _trace_style(n, variants)
+        for ax, xs in zip(axes, (np.arange(len(tr.loss)), tr.evaluations, tr.seconds)):
+            ax.plot(xs, tr.loss, label=label(n), lw=1.6, **style)
+    for ax, xlabel in zip(axes, ("iterations", "loss evaluations (forward or forward+backward)", "wall clock (s)")):
+        ax.set_xlabel(xlabel)
+        ax.set_yscale("log")
+    axes[0].set_ylabel(_NATS)
+    if budget is not None:
+        axes[1].set_xlim(0, 1.02 * budget)
+        axes[1].axvline(budget, color="0.6", lw=0.8, ls=":")
+    axes[0].legend()
+    return fig
+
+
+def evaluation_gap(per_iteration, step_ratios, *, variants=None, max_evaluations: int = 8,
+                   size: tuple[float, float] = (12.0, 4.0)):
+    """(a) The share of iterations that spent 1, 2, ... ``max_evaluations`` loss evaluations, per run;
+    (b) histograms of the accepted step as a multiple of the quasi-Newton step (log axis).
+
+    ``per_iteration``: ``{name: (n,) evaluations of each iteration}`` (integers);
+    ``step_ratios``: ``{name: (m,) positive ratios}``; ``variants`` as in :func:`loss_curves`
+    (a variant's bars are a lighter shade of its optimizer's colour). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    variants = dict(variants or {})
+    names = list(per_iteration)
+    if not names:
+        raise ValueError("evaluation_gap needs at least one run; got none")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=size, layout="constrained")
+    width = 0.8 / len(names)
+    ks = np.arange(1, max_evaluations + 1)
+    for i, n in enumerate(names):
+        counts = np.asarray(per_iteration[n], dtype=int)
+        share = np.bincount(counts, minlength=max_evaluations + 1)[1:max_evaluations + 1] / max(len(counts), 1)
+        c = color(variants.get(n, n))
+        ax1.bar(ks + (i - (len(names) - 1) / 2) * width, share, width=width, color=c,
+                alpha=0.45 if n in variants else 1.0, label=label(n))
+    ax1.set(xlabel="loss evaluations in one iteration", ylabel="share of iterations")
+    ax1.set_title("(a)", loc="left")
+    ax1.legend(fontsize="x-small", loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=2)  # above the bars
+    bins = np.logspace(-3, 1.5, 28)
+    for n, r in step_ratios.items():
+        ax2.hist(np.asarray(r, dtype=float), bins=bins, alpha=0.7, color=color(variants.get(n, n)), label=label(n))
+    ax2.set_xscale("log")
+    ax2.set(xlabel="accepted step / quasi-Newton step", ylabel="iterations")
+    ax2.set_title("(b)", loc="left")
+    ax2.legend()
+    return fig
+
+
+def mode_curves(runs, *, optimizer: str = "L-BFGS-GSS", size: tuple[float, float] = (8.0, 4.2)):
+    """Training loss per iteration of L-BFGS-GSS in its two modes, with the iterations that matter marked.
+
+    ``runs``: ``{"authors": RunTrace, "safe": RunTrace}`` with ``diagnostics``. The authors' mode
+    is solid with open circles at its uphill steps; the safe mode dashed with crosses where it
+    took no step. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    marks = {"authors": ("-", "o", "uphill", "uphill step"), "safe": ("--", "x", "no_decrease", "no step taken")}
+    unknown = sorted(set(runs) - set(marks))
+    if unknown or not runs:
+        raise ValueError(f"mode_curves takes runs of the modes authors and safe; got {sorted(runs)}")
+    c = color(optimizer)
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    for mode, tr in runs.items():
+        line, marker, attr, what = marks[mode]
+        if tr.diagnostics is None:
+            raise ValueError(f"mode_curves: the {mode} run has no diagnostics (a truncated trace?)")
+        ax.plot(np.arange(len(tr.loss)), tr.loss, line, color=c, lw=1.5, label=f"{mode} mode")
+        hit = np.nonzero(np.asarray(getattr(tr.diagnostics, attr), dtype=bool))[0] + 1
+        ax.plot(hit, tr.loss[hit], marker, mfc="none", color=c, ms=5, label=what)
+    ax.set(xlabel="iteration", ylabel=_NATS, yscale="log")
+    ax.legend()
     return fig

@@ -206,3 +206,83 @@ def test_alignment_summary_with_and_without_data():
     plt.close(fig)
     with pytest.raises(ValueError, match="all four"):
         plotting.alignment_summary(np.array([1.0]))
+
+
+# ----------------------------------------------------------------------------- the L-BFGS-GSS chapter
+
+def _rosenbrock_runs(n_evals: int = 40):
+    from lls_core import comparison, surfaces
+
+    f = surfaces.get("rosenbrock")
+    runs = {n: comparison.run_from_point(n, f, (-1.2, 1.0), n_evals, lr=1e-3 if n == "BGD" else None)
+            for n in ("L-BFGS-GSS", "L-BFGS", "BGD")}
+    return runs
+
+
+def test_line_search_trials_numbers_every_trial():
+    from lls_core import comparison
+    from lls_core.lbfgs_gss import LineSearchResult
+
+    trials = ((0.2, 1.0), (0.8, 0.7), (1.6, 0.9))
+    first = comparison.FirstLineSearch(1.2, 3.0, LineSearchResult(0.8, 0.7, 3, True, (0.2, 1.6), trials),
+                                       np.linspace(0, 1.8, 20), 1.2 - 0.1 * np.linspace(0, 1.8, 20))
+    fig = plotting.line_search_trials(first)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["1", "2", "3"]
+    assert np.allclose(ax.collections[-1].get_offsets(), [[0.8, 0.7]])  # the star: the accepted step
+    assert "nats" in ax.get_ylabel() and "parameter-space distance" in ax.get_xlabel()
+    plt.close(fig)
+
+
+def test_surface_paths_and_loss_curves():
+    runs = _rosenbrock_runs()
+    fig = plotting.surface_paths({"rosenbrock": runs, "himmelblau": runs})
+    assert len([ax for ax in fig.axes if ax.get_visible() and ax.get_title()]) == 2
+    plt.close(fig)
+    variant = {"L-BFGS-GSS, short": "L-BFGS-GSS"}
+    fig = plotting.loss_curves({**runs, "L-BFGS-GSS, short": runs["L-BFGS-GSS"]}, budget=40, variants=variant)
+    its, evals, secs = fig.axes[:3]
+    assert [ax.get_xlabel() for ax in (its, secs)] == ["iterations", "wall clock (s)"]
+    dashed = [ln for ln in its.get_lines() if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_color() == plotting.color("L-BFGS-GSS")
+    assert [t.get_text() for t in its.get_legend().get_texts()] == ["L-BFGS-GSS", "L-BFGS (torch)", "BGD",
+                                                                    "L-BFGS-GSS, short"]
+    assert evals.get_xlim()[1] == pytest.approx(40.8)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no recorded path"):
+        from lls_core import comparison, surfaces
+
+        bare = comparison.run_from_point("BGD", surfaces.get("rosenbrock"), (0.0, 0.0), 5, record_path=False)
+        plotting.surface_paths({"rosenbrock": {"BGD": bare}})
+
+
+def test_evaluation_gap_shares_sum_to_one():
+    per_iter = {"L-BFGS-GSS": np.array([7, 7, 6, 7]), "L-BFGS": np.array([1, 1, 2, 1]), "variant": np.array([3, 3])}
+    fig = plotting.evaluation_gap(per_iter, {"L-BFGS-GSS": np.array([0.5, 2.0]), "L-BFGS": np.array([1.0, 1.0])},
+                                  variants={"variant": "L-BFGS-GSS"})
+    bars_ax, hist_ax = fig.axes
+    heights = np.array([p.get_height() for p in bars_ax.patches]).reshape(3, 8)
+    assert np.allclose(heights.sum(axis=1), 1.0) and heights[1, 0] == pytest.approx(0.75)
+    assert bars_ax.patches[16].get_alpha() == pytest.approx(0.45)  # the variant: a lighter shade
+    assert hist_ax.get_xscale() == "log"
+    plt.close(fig)
+
+
+def test_mode_curves_marks_uphill_and_idle_iterations():
+    from lls_core.lbfgs_gss import run_optimizer
+
+    runs = {}
+    for mode in ("authors", "safe"):  # Rosenbrock from (-1.84, -0.93): the authors' search moves uphill
+        w = torch.tensor([-1.84, -0.93], dtype=torch.float64, requires_grad=True)
+        runs[mode] = run_optimizer("L-BFGS-GSS", [w], lambda w=w: (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2, 30,
+                                   options={"mode": mode})
+    fig = plotting.mode_curves(runs)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    uphill = np.asarray(runs["authors"].diagnostics.uphill, dtype=bool)
+    assert len(lines[1].get_xdata()) == int(uphill.sum()) >= 1
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["authors mode", "uphill step", "safe mode",
+                                                                   "no step taken"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="authors and safe"):
+        plotting.mode_curves({"fast": runs["safe"]})
