@@ -40,6 +40,10 @@ __all__ = [
     "path_vs_line",
     "spread_strips",
     "sharpness_strips",
+    "contour_panels",
+    "printed_saddle",
+    "noise_snapshots",
+    "toy_path",
     "line_search_trials",
     "surface_paths",
     "loss_curves",
@@ -1421,4 +1425,95 @@ def mode_curves(runs, *, optimizer: str = "L-BFGS-GSS", size: tuple[float, float
         ax.plot(hit, tr.loss[hit], marker, mfc="none", color=c, ms=5, label=what)
     ax.set(xlabel="iteration", ylabel=_NATS, yscale="log")
     ax.legend()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# The surfaces chapter
+# ---------------------------------------------------------------------------
+
+
+def contour_panels(panels, *, n: int = 201, panel: tuple[float, float] = (4.7, 4.2)):
+    """A row of :func:`plot_contour` panels: ``panels`` is a sequence of ``(surface, options)``, the options
+    being :func:`plot_contour` keywords for that panel (``levels``, ``title``, ``legend``, ...); ``n`` grid
+    points per axis unless an option says otherwise. Returns the figure.
+    """
+    panels = list(panels)
+    if not panels:
+        raise ValueError("contour_panels needs at least one (surface, options) panel; got none")
+    fig, axes = _panel_grid(len(panels), None, panel)
+    for ax, (surface, options) in zip(axes, panels):
+        plot_contour(surface, ax, **{"n": n, **dict(options)})
+    return fig
+
+
+def printed_saddle(printed_layer, bounded_layer, printed, top: float, *, wells=(), n: int = 201,
+                   size: tuple[float, float] = (10.5, 4.2)):
+    """Survey Fig. 10's saddle layer as printed against the book's bounded one.
+
+    Left: both layers along the line ``x = -2`` (log axis), with the height ``top`` of the
+    bounded surface's mound dotted. Right: the surface ``printed`` (panel (c) with the printed
+    saddle) on levels from -3 to ``top``; where it lies above ``top`` it is white. ``wells``:
+    ``(x, y)`` centres of the well layers, marked +. The printed layer is drawn in the colour
+    of torch's L-BFGS (red), the bounded one in L-BFGS-GSS's (blue), as before. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    fig, axes = plt.subplots(1, 2, figsize=size, layout="constrained")
+    y = torch.linspace(-3.5, 3.5, 400, dtype=torch.float64)
+    line = torch.stack([torch.full_like(y, -2.0), y], dim=-1)
+    axes[0].semilogy(y, printed_layer(line), label="as printed", color=color("L-BFGS"))
+    axes[0].semilogy(y, bounded_layer(line), label="bounded (book)", color=color("L-BFGS-GSS"))
+    axes[0].axhline(top, color="grey", ls=":", lw=1, label="top of the mound")
+    axes[0].set(xlabel="$y$ (on the line $x = -2$)", ylabel="saddle layer height (log scale)", ylim=(1e-3, None))
+    axes[0].legend()
+    X, Y, Z = printed.grid(n=n)
+    ax = plot_contour(printed, axes[1], n=n, levels=np.linspace(-3.0, top, 31), mark_critical=("minima",),
+                      title="panel (c) as printed")
+    ax.contourf(X, Y, Z, levels=[top, max(float(Z.max()), top + 1.0)], colors=["white"])
+    wells = list(wells)
+    if wells:
+        ax.scatter(*zip(*wells), marker="+", color="k", s=60, label="wells of the layers alone", zorder=8)
+    ax.legend(loc="upper right", fontsize="x-small", frameon=True)
+    return fig
+
+
+def noise_snapshots(snapshots, times, marks, *, levels, n: int = 201, panel: tuple[float, float] = (4.3, 4.0)):
+    """Contours of the same surface at several times on one colour scale, with one point of each marked by a
+    star (``snapshots``: surfaces; ``times``: their times; ``marks``: one ``(x, y)`` per snapshot, e.g. its
+    lowest grid point; ``levels``: the shared contour levels). Returns the figure."""
+    import numpy as np
+
+    snapshots, times, marks = list(snapshots), list(times), list(marks)
+    if not snapshots or not len(snapshots) == len(times) == len(marks):
+        raise ValueError(f"noise_snapshots needs one time and one mark per snapshot; got {len(snapshots)} "
+                         f"snapshots, {len(times)} times, {len(marks)} marks")
+    levels = np.asarray(levels, dtype=float)
+    fig, axes = _panel_grid(len(snapshots), None, panel)
+    for ax, s, t, (x, y) in zip(axes, snapshots, times, marks):
+        plot_contour(s, ax, n=n, levels=levels, mark_critical=False, colorbar=False, title=f"t = {t:g}")
+        ax.plot(x, y, "*", color="white", markeredgecolor="k", markersize=12)
+    fig.colorbar(axes[0].collections[0], ax=list(axes), shrink=0.85, label="$z = f(x, y)$",
+                 ticks=colorbar_ticks(levels[0], levels[-1]))
+    return fig
+
+
+def toy_path(toy, a, b, *, saddles=(), n: int = 201, size: tuple[float, float] = (10.5, 4.2)):
+    """The straight path from ``a`` to ``b`` on the contours of ``toy`` (left) and the height along it (right),
+    with the heights ``saddles`` (lowest first; at most two drawn) dotted. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    t = torch.linspace(0, 1, 201, dtype=torch.float64)[:, None]
+    line = (1 - t) * torch.tensor(a, dtype=torch.float64) + t * torch.tensor(b, dtype=torch.float64)
+    fig, axes = plt.subplots(1, 2, figsize=size, gridspec_kw={"width_ratios": [1.1, 1]}, layout="constrained")
+    plot_contour(toy, axes[0], n=n, levels=30, paths={"Linear": line})
+    axes[1].plot(t[:, 0], toy(line), color=color("Linear"), label="straight path")
+    for h, lab, c in zip(sorted(saddles)[:2], ("lower saddle", "second saddle"), ("k", "grey")):
+        axes[1].axhline(h, ls=":", lw=1, color=c, label=lab)
+    fmt = lambda p: f"({p[0]:.2f}, {p[1]:.2f})".replace("-", "−")  # noqa: E731
+    axes[1].set(xlabel=f"path parameter $t$ (0 at {fmt(a)}, 1 at {fmt(b)})", ylabel="height $f$")
+    axes[1].legend()
     return fig

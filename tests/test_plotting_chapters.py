@@ -286,3 +286,56 @@ def test_mode_curves_marks_uphill_and_idle_iterations():
     plt.close(fig)
     with pytest.raises(ValueError, match="authors and safe"):
         plotting.mode_curves({"fast": runs["safe"]})
+
+
+# ----------------------------------------------------------------------------- the surfaces chapter
+
+def test_contour_panels_pass_options_per_panel():
+    from lls_core import surfaces
+
+    fig = plotting.contour_panels([(surfaces.get("rosenbrock"), {"levels": 10, "title": "Rosenbrock", "legend": False}),
+                                   (surfaces.get("himmelblau"), {"title": "Himmelblau", "n": 31})], n=21)
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in titled] == ["Rosenbrock", "Himmelblau"]
+    assert titled[0].get_legend() is None
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.contour_panels([])
+
+
+def test_printed_saddle_and_noise_snapshots():
+    from lls_core import surfaces
+
+    printed, bounded = surfaces.get("fig10_printed"), surfaces.get("fig10")
+    top = bounded.value(*bounded.maxima[0])
+    fig = plotting.printed_saddle(surfaces.fig10_layer("saddle", saddle="printed"), surfaces.fig10_layer("saddle"),
+                                  printed, top, wells=[(-0.5, -0.5), (2.0, 2.0)], n=31)
+    left = fig.axes[0]
+    p_line, b_line, top_line = left.get_lines()
+    assert p_line.get_ydata()[-1] > 1e6 > top > b_line.get_ydata().max()  # the printed layer runs away
+    assert list(top_line.get_ydata()) == [top, top] and left.get_yscale() == "log"
+    assert p_line.get_color() != b_line.get_color()
+    plt.close(fig)
+    snaps = [surfaces.fig10_surface(noise=True, t=t, seed=0, noise_amplitude=0.3) for t in (0.0, 1.0)]
+    fig = plotting.noise_snapshots(snaps, [0.0, 1.0], [(0.1, 0.2), (0.3, 0.4)], levels=np.linspace(-4, 8, 13), n=21)
+    titled = [ax for ax in fig.axes if ax.get_title().startswith("t = ")]
+    assert [ax.get_title() for ax in titled] == ["t = 0", "t = 1"]
+    assert [tuple(ax.get_lines()[-1].get_xydata()[0]) for ax in titled] == [(0.1, 0.2), (0.3, 0.4)]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one time and one mark"):
+        plotting.noise_snapshots(snaps, [0.0], [(0, 0)], levels=[0, 1])
+
+
+def test_toy_path_heights_along_the_segment():
+    from lls_core import surfaces
+
+    toy = surfaces.get("toy")
+    a, b = surfaces.TOY_ENDPOINTS
+    saddles = sorted(toy.value(*q) for q in toy.saddles)
+    fig = plotting.toy_path(toy, a, b, saddles=saddles, n=31)
+    right = fig.axes[1]  # (the last axes is the contour's colour bar)
+    curve, low, second = right.get_lines()
+    assert curve.get_ydata()[0] == pytest.approx(toy.value(*a)) and curve.get_ydata()[-1] == pytest.approx(toy.value(*b))
+    assert low.get_ydata()[0] == saddles[0] and second.get_ydata()[0] == saddles[1]
+    assert "(−0.62, −0.54)" in right.get_xlabel()
+    plt.close(fig)
