@@ -433,19 +433,27 @@ def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibrat
     for a in chosen:
         c = cal.cost(a)
         a_s, a_peak = 0.0, 0.0
+        n_inits, k_best = prof.counts(a)
+        third = (values.get("third_inits"), values.get("third_best"))
         for o in optimizers:
             cfg = prof.config(o, a)
-            t, m = _run_cost(c, cfg, n_train, n_test)
-            a_s += prof.n_inits * t
-            a_peak = max(a_peak, m)
-            runs += prof.n_inits
-            if cfg.mode == "minibatch":
-                epochs += prof.n_inits * cfg.steps
+            if o == "lbfgs" and third[0] is not None:  # the third optimizer's smaller sets
+                n_inits = int(third[0])
             else:
-                iters += prof.n_inits * cfg.steps
+                n_inits = prof.counts(a)[0]
+            t, m = _run_cost(c, cfg, n_train, n_test)
+            a_s += n_inits * t
+            a_peak = max(a_peak, m)
+            runs += n_inits
+            if cfg.mode == "minibatch":
+                epochs += n_inits * cfg.steps
+            else:
+                iters += n_inits * cfg.steps
         if path is not None:
             n_sets = 2 * len(optimizers)
-            p = n_sets * _LANDSCAPES * min(n_pairs, k_best // 2)  # disjoint pairs: each solution once
+            k_third = int(third[1]) if third[1] is not None else k_best
+            # disjoint pairs, each solution once; the third optimizer's two sets may be smaller
+            p = _LANDSCAPES * (4 * min(n_pairs, k_best // 2) + (n_sets - 4) * min(n_pairs, k_third // 2))
             n_data_tr = min(path.n_data or n_train, n_train)
             n_data_te = min(path.n_data or n_test, n_test)
             per_pair_pts = path.steps * path.n_points
@@ -458,7 +466,8 @@ def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibrat
             passes += p * per_pair_pts
             if chapter == "geometry":
                 sharp_n = min(values["sharp_data"], n_train)
-                h = n_sets * k_best * (values["n_probes"] + values["lanczos_steps"])
+                per_set = min(int(values.get("sharp_per_set") or k_best), k_best)
+                h = n_sets * per_set * (values["n_probes"] + values["lanczos_steps"])
                 a_s += h * sharp_n * c.hvp_s
                 hvps += h
         if count_stored and stored is not None:

@@ -52,8 +52,9 @@ import functools
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -70,6 +71,10 @@ __all__ = [
     "plan",
     "ENSEMBLE_PAYS",
     "ensemble_pays",
+    "ENSEMBLE_MAX_RUNS",
+    "OVERFIT_RISE",
+    "OverfitRegime",
+    "overfit_regime",
     "run_study",
     "run_studies",
     "execute",
@@ -106,6 +111,8 @@ class Profile:
     """(name, config) pairs; any registered optimizer not listed uses its defaults."""
     arch_overrides: tuple[tuple[str, str, Any], ...] = ()
     """(arch, optimizer, config) triples replacing ``optimizers`` for one architecture."""
+    arch_counts: tuple[tuple[str, int, int], ...] = ()
+    """(arch, n_inits, k_best) triples replacing ``n_inits`` / ``k_best`` for one architecture."""
 
     def __post_init__(self) -> None:
         if self.dataset not in data.DATASETS:
@@ -128,11 +135,51 @@ class Profile:
             if cfg is not None and type(cfg).__name__ != NETWORK_OPTIMIZERS[name].__name__:
                 raise ValueError(f"Profile {self.name!r}: the {name} config is a {type(cfg).__name__}; "
                                  f"expected a {NETWORK_OPTIMIZERS[name].__name__}")
+        for arch, n, k in self.arch_counts:
+            if arch not in models.ARCHITECTURES:
+                raise ValueError(f"Profile {self.name!r}: unknown architecture {arch!r} in arch_counts; valid: "
+                                 f"{', '.join(models.ARCHITECTURES)}")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1 or isinstance(k, bool) or not isinstance(k, int) \
+                    or not 1 <= k <= n:
+                raise ValueError(f"Profile {self.name!r}: arch_counts for {arch}: n_inits={n!r}, k_best={k!r}; "
+                                 "need integers with 1 <= k_best <= n_inits")
+        if len({a for a, _, _ in self.arch_counts}) != len(self.arch_counts):
+            raise ValueError(f"Profile {self.name!r}: an architecture appears twice in arch_counts")
         for arch, name, _ in self.arch_overrides:
             if arch not in models.ARCHITECTURES:
                 raise ValueError(f"Profile {self.name!r}: unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
             if name not in NETWORK_OPTIMIZERS:
                 raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
+
+    def counts(self, arch: str | None = None) -> tuple[int, int]:
+        """``(n_inits, k_best)`` for ``arch``: its :attr:`arch_counts` entry, else the profile's.
+
+        >>> get_profile("quick").counts("fcp"), get_profile("quick").counts("lenet")
+        ((75, 48), (16, 16))
+        """
+        for a, n, k in self.arch_counts:
+            if a == arch:
+                return n, k
+        return self.n_inits, self.k_best
+
+    def counts_text(self) -> str:
+        """Initialisations and kept runs per architecture, in words, grouping equal counts.
+
+        >>> get_profile("quick").counts_text()
+        '75 initialisations per optimizer with the best 48 kept for FCP and the autoencoder, 16 with all 16 kept for LeNet and the LSTM'
+        """
+        groups: dict[tuple[int, int], list[str]] = {}
+        for a in models.ARCHITECTURES:
+            groups.setdefault(self.counts(a), []).append(a)
+        parts = []
+        for i, ((n, k), archs) in enumerate(groups.items()):
+            names = [("the " + NETWORK_NAMES[a].lower()) if a == "autoencoder" else ("the LSTM" if a == "lstm" else NETWORK_NAMES[a])
+                     for a in archs]
+            who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            kept = f"all {k} kept" if k == n else f"the best {k} kept"
+            head = f"{n} initialisations per optimizer with {kept}" if i == 0 else f"{n} with {kept}"
+            parts.append(head if len(groups) == 1 else f"{head} for {who}")
+        return ", ".join(parts)
 
     def config(self, optimizer: str, arch: str | None = None) -> Any:
         """The configuration this profile uses for ``optimizer`` (on ``arch``, where it has an override)."""
@@ -147,7 +194,8 @@ class Profile:
         """The profile's settings quoted by the prose: name, data, counts and the two study optimizers'.
 
         ``gss_iters`` is a string: the L-BFGS-GSS iterations, with the architectures that
-        override them in parentheses.
+        override them in parentheses; ``counts`` a sentence fragment giving each
+        architecture's initialisations and kept runs (:meth:`counts`).
 
         >>> get_profile("smoke").facts()["profile_name"]
         'smoke'
@@ -164,12 +212,22 @@ class Profile:
             "sgd_lr": sgd.lr,
             "sgd_batch": sgd.batch_size,
             "gss_iters": f"{gss.iterations:,}" + (f" ({', '.join(other)})" if other else ""),
+            "counts": self.counts_text(),
             "gss_budget": gss.line_search_budget,
             "gss_history": gss.history_size,
         }
 
     def replace(self, **changes: Any) -> "Profile":
-        """A copy with fields changed; ``sgd=SGDConfig(...)``-style keywords replace one optimizer's config."""
+        """A copy with fields changed; ``sgd=SGDConfig(...)``-style keywords replace one optimizer's config.
+
+        ``n_inits`` or ``k_best`` given here apply to every architecture (the
+        per-architecture :attr:`arch_counts` are dropped, the other count kept per
+        architecture where it still fits).
+        """
+        if ("n_inits" in changes or "k_best" in changes) and "arch_counts" not in changes and self.arch_counts:
+            changes.setdefault("n_inits", self.n_inits)
+            changes.setdefault("k_best", min(self.k_best, changes["n_inits"]))
+            changes["arch_counts"] = ()
         opts = dict(self.optimizers)
         for name in list(changes):
             if name in NETWORK_OPTIMIZERS:
@@ -191,25 +249,29 @@ PROFILES: dict[str, Profile] = {
             ("sgd", SGDConfig(epochs=3)),
         ),
     ),
-    # The default book build: 1,000 + 500 embedded images, 4 initialisations (best 3); minutes on 2 cores.
-    # The quasi-Newton runs get 200 iterations, fewer on the two costly networks.
+    # The default book build: 1,000 + 500 embedded images; the paper's counts (75 initialisations,
+    # best 48) for FCP and the autoencoder, 16 (all kept) for LeNet and the LSTM. The quasi-Newton
+    # runs get 200 iterations on FCP, fewer on the costlier networks (minutes on 2 cores).
     "quick": Profile(
         "quick",
         n_train=1000,
         n_test=500,
-        n_inits=4,
-        k_best=3,
+        n_inits=75,
+        k_best=48,
         optimizers=(
             ("lbfgs", TorchLBFGSConfig(iterations=200)),
             ("lbfgs_gss", LBFGSGSSConfig(iterations=200)),
             ("sgd", SGDConfig(epochs=30)),
         ),
         arch_overrides=(
+            ("autoencoder", "lbfgs", TorchLBFGSConfig(iterations=100)),
+            ("autoencoder", "lbfgs_gss", LBFGSGSSConfig(iterations=100)),
             ("lenet", "lbfgs", TorchLBFGSConfig(iterations=30)),
             ("lenet", "lbfgs_gss", LBFGSGSSConfig(iterations=30)),
-            ("lstm", "lbfgs", TorchLBFGSConfig(iterations=60)),
-            ("lstm", "lbfgs_gss", LBFGSGSSConfig(iterations=60)),
+            ("lstm", "lbfgs", TorchLBFGSConfig(iterations=40)),
+            ("lstm", "lbfgs_gss", LBFGSGSSConfig(iterations=40)),
         ),
+        arch_counts=(("lenet", 16, 16), ("lstm", 16, 16)),
     ),
     # The paper's protocol on the embedded data (all 5,000 training digits, the official 10,000 test
     # images): 75 initialisations, best 48, 1000 quasi-Newton iterations, 100 SGD epochs, all four
@@ -292,7 +354,7 @@ def plan(
     return [
         Task(_key(arch, prof, o, seed, ds), prof.config(o, arch), data_dir)
         for o in optimizers
-        for seed in range(prof.n_inits)
+        for seed in range(prof.counts(arch)[0])
     ]
 
 
@@ -380,6 +442,14 @@ ENSEMBLE_PAYS: dict[tuple[str, str], bool] = {
 _ARCH_COST = {"fcp": 1.0, "autoencoder": 4.0, "lstm": 25.0, "lenet": 60.0}
 
 
+#: Largest ensemble worth training together, by architecture (runs per ensemble). Measured at
+#: ``quick`` (1,000 images, one thread, L-BFGS-GSS, CPU seconds per run and iteration): the
+#: autoencoder costs 32-36 ms at R = 2-8 but 66-70 ms at R = 16-75 (its 784-wide output at
+#: R x N no longer fits the caches); FCP costs 10.4-10.8 ms at any R from 4 to 75, so 16
+#: keeps both workers busy and a killed study loses at most 16 runs.
+ENSEMBLE_MAX_RUNS: dict[str, int] = {"fcp": 16, "autoencoder": 8, "lenet": 1, "lstm": 1}
+
+
 def ensemble_pays(arch: str, mode: str) -> bool:
     """Whether runs of ``arch`` with an optimizer of ``mode`` train faster together (:data:`ENSEMBLE_PAYS`)."""
     return ENSEMBLE_PAYS.get((arch, mode), True)
@@ -406,7 +476,7 @@ class StudyResult:
         """The ``k_best`` runs of ``optimizer`` with the lowest training loss (ties broken by seed)."""
         runs = self.runs[optimizer]
         order = sorted(range(len(runs)), key=lambda i: (_finite(runs[i].min_train_loss), runs[i].seed))
-        return tuple(runs[i] for i in order[: self.profile.k_best])
+        return tuple(runs[i] for i in order[: self.profile.counts(self.arch)[1]])
 
     def weight_sets(self) -> dict[str, Tensor]:
         """``{"<prefix>-train": (K, d), "<prefix>-test": (K, d)}`` for every optimizer of the study."""
@@ -427,6 +497,10 @@ class StudyResult:
         best = self.best(optimizer)
         return sum(float(r.test_loss[-1]) / r.min_test_loss for r in best) / len(best)
 
+    def overfit(self, optimizer: str, **kwargs: Any) -> OverfitRegime:
+        """:func:`overfit_regime` of the K best runs of ``optimizer`` (the runs of its weight sets)."""
+        return overfit_regime(self.best(optimizer), **kwargs)
+
     def table1(self) -> dict[str, float]:
         """Mean over the K best runs of the minimum training loss and of the minimum test loss, per optimizer."""
         out: dict[str, float] = {}
@@ -435,6 +509,79 @@ class StudyResult:
             out[f"train_{opt}"] = sum(r.min_train_loss for r in best) / len(best)
             out[f"test_{opt}"] = sum(r.min_test_loss for r in best) / len(best)
         return out
+
+
+#: A run is past its test minimum when the test loss at its training solution (the minimum of
+#: its training curve, the weights kept in the ``-train`` set) is more than this fraction above
+#: its lowest test loss: 5 %, well above the epoch-to-epoch wobble of a full-set test curve
+#: near its minimum (under 1 % for the runs of the ``quick`` profile).
+OVERFIT_RISE: float = 0.05
+
+
+@dataclass(frozen=True)
+class OverfitRegime:
+    """Whether a set of runs has reached the overfit regime (:func:`overfit_regime`).
+
+    ``n`` runs, ``n_past`` of them past their test minimum (rise above :data:`OVERFIT_RISE`),
+    ``share`` = n_past / n with its exact (Clopper-Pearson) ``interval`` at ``level``;
+    ``verdict``: ``"reached"`` when the interval lies above 1/2 (most runs have overfit),
+    ``"not reached"`` when it lies below 1/2, else ``"not resolved"``.
+    ``median_rise``: median over runs of test loss at the training solution / lowest test
+    loss - 1; ``median_test_min_at``: median position of the test minimum as a fraction of
+    the run's steps (1: at the last step, the run never turned); ``median_train_loss``:
+    median of the runs' lowest training losses (nats, or MSE per pixel for the autoencoder).
+    """
+
+    n: int
+    n_past: int
+    share: float
+    interval: tuple[float, float]
+    level: float
+    verdict: Literal["reached", "not reached", "not resolved"]
+    median_rise: float
+    median_test_min_at: float
+    median_train_loss: float
+
+    def facts(self) -> dict[str, Any]:
+        """Scalars for the prose (``glue_all(r.facts(), prefix)``)."""
+        return {"n": self.n, "n_past": self.n_past, "share": self.share, "lo": self.interval[0],
+                "hi": self.interval[1], "verdict": self.verdict, "median_rise": self.median_rise,
+                "test_min_at": self.median_test_min_at, "train_loss": self.median_train_loss}
+
+
+def overfit_regime(runs: Sequence[RunResult], *, rise: float = OVERFIT_RISE, level: float = 0.95) -> OverfitRegime:
+    """Have these runs reached the overfit regime, where training further raises the test loss?
+
+    For each run, the rise is ``test_loss[best_train_step] / min_test_loss - 1``: how far
+    the test loss at the weights of the lowest training loss sits above the best test
+    loss the run ever had. A run with rise > ``rise`` is past its test minimum; the share
+    of such runs gets an exact binomial interval, and the verdict compares it with 1/2.
+
+    >>> import torch
+    >>> mk = lambda s, te: RunResult("fcp", "sgd", s, torch.tensor([2.0, 1.0, 0.5]), torch.tensor(te),
+    ...                              torch.zeros(1), torch.zeros(1), torch.zeros(1), 2, int(torch.tensor(te).argmin()), 0.0, "cpu")
+    >>> r = overfit_regime([mk(s, [2.0, 0.3, 0.6]) for s in range(10)])
+    >>> r.n_past, r.verdict
+    (10, 'reached')
+    """
+    from scipy.stats import binomtest
+
+    if isinstance(runs, (str, bytes)) or len(runs) == 0:
+        raise ValueError(f"overfit_regime needs at least one run; got {len(runs) if not isinstance(runs, (str, bytes)) else runs!r}")
+    if not (isinstance(rise, (int, float)) and not isinstance(rise, bool) and rise >= 0 and math.isfinite(rise)):
+        raise ValueError(f"rise={rise!r}: must be a finite number >= 0 (a fraction of the lowest test loss)")
+    if not (isinstance(level, float) and 0.5 <= level < 1):
+        raise ValueError(f"level={level!r}: must be a float in [0.5, 1)")
+    rises = [float(r.test_loss[r.best_train_step]) / r.min_test_loss - 1.0 for r in runs]
+    at = [r.best_test_step / max(len(r.test_loss) - 1, 1) for r in runs]
+    n = len(rises)
+    k = sum(x > rise for x in rises)  # a non-finite rise (diverged test loss) counts as not past
+    ci = binomtest(k, n, 0.5).proportion_ci(confidence_level=level, method="exact")
+    lo, hi = float(ci.low), float(ci.high)
+    verdict: Literal["reached", "not reached", "not resolved"] = (
+        "reached" if lo > 0.5 else "not reached" if hi < 0.5 else "not resolved")
+    return OverfitRegime(n, k, k / n, (lo, hi), level, verdict, float(np.median(rises)), float(np.median(at)),
+                         float(np.median([_finite(r.min_train_loss) for r in runs])))
 
 
 def _finite(x: float) -> float:
@@ -509,7 +656,8 @@ def run_studies(
             by_opt.setdefault((t.key.arch, t.key.optimizer), []).append(t)
         groups: dict[tuple[tuple[str, str], int], list[Task]] = {}
         for ao, g in by_opt.items():
-            size = ensemble_size or (max(len(g), 1) if ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1)
+            size = ensemble_size or (min(len(g), ENSEMBLE_MAX_RUNS.get(ao[0], len(g)))
+                                     if ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1)
             groups.update({(ao, i): g[i : i + size] for i in range(0, len(g), size)})
         # Longest first (Dask hands out tasks in submission order as workers free up), so that
         # the costly LeNet and LSTM runs do not start last and leave one worker idle at the end.

@@ -133,12 +133,21 @@ class Topography:
 def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_best: int | None = None,
          optimizers: Sequence[str] = ("sgd", "lbfgs_gss", "lbfgs"), store: Any = None,
          workers: int | None = None, progress: bool = False, scheduler: Any = None,
-         gss_variant: Literal["authors", "safe"] | None = None) -> Topography:
+         gss_variant: Literal["authors", "safe"] | None = None,
+         counts: Mapping[str, tuple[int, int]] | None = None) -> Topography:
     """Weight sets of ``arch`` under study profile ``profile`` (optionally with more or fewer
     initialisations ``n_inits`` and kept runs ``k_best``), trained or reused from the store.
     ``scheduler``: a Dask scheduler address for the missing runs (see :mod:`lls_core.cluster`).
     ``gss_variant``: train L-BFGS-GSS in that mode (``"authors"``, the profile's, or ``"safe"``,
-    :class:`lls_core.lbfgs_gss.LBFGSGSS`) instead of the profile's."""
+    :class:`lls_core.lbfgs_gss.LBFGSGSS`) instead of the profile's. ``counts``:
+    ``{optimizer: (n_inits, k_best)}`` for optimizers whose sets are smaller than the
+    others' (e.g. ``{"lbfgs": (8, 6)}``: the third optimizer, trained one run at a time);
+    :attr:`Topography.n_inits` / ``k_best`` are those of the other optimizers.
+
+    >>> topo = load("fcp", "smoke", n_inits=3, k_best=2, counts={"lbfgs": (2, 1)}, workers=1)  # doctest: +SKIP
+    >>> {k: tuple(v.shape) for k, v in topo.sets.items()}["LBFGS-train"]  # doctest: +SKIP
+    (1, 42200)
+    """
     import dataclasses
 
     from lls_core import study
@@ -147,6 +156,13 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
     if gss_variant is not None and gss_variant not in GSS_MODES:
         raise ValueError(f"gss_variant={gss_variant!r}; valid: None, {', '.join(GSS_MODES)}")
+    counts = dict(counts or {})
+    for o, c in counts.items():
+        if o not in optimizers:
+            raise ValueError(f"counts names optimizer {o!r}, which is not loaded; valid: {', '.join(optimizers)}")
+        if (not isinstance(c, (tuple, list)) or len(c) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in c)
+                or not 1 <= c[1] <= c[0]):
+            raise ValueError(f"counts[{o!r}]={c!r}: expected (n_inits, k_best) with 1 <= k_best <= n_inits")
     prof = study.get_profile(profile)
     changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
     if changes:
@@ -155,13 +171,21 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
         cfg = dataclasses.replace(prof.config("lbfgs_gss", arch), variant=gss_variant)
         over = tuple((a, o, cfg if (a, o) == (arch, "lbfgs_gss") else c) for a, o, c in prof.arch_overrides)
         prof = dataclasses.replace(prof.replace(lbfgs_gss=cfg), arch_overrides=over)
-    res = study.run_study(arch, prof, optimizers, store=store, workers=workers, progress=progress, scheduler=scheduler)
-    raw = res.weight_sets()
+    main = [o for o in optimizers if o not in counts]
+    kw = dict(store=store, workers=workers, progress=progress, scheduler=scheduler)
+    raw: dict[str, Tensor] = {}
+    root = ""
+    for opts, p in [(main, prof)] + [([o], prof.replace(n_inits=c[0], k_best=c[1])) for o, c in counts.items()]:
+        if opts:
+            res = study.run_study(arch, p, opts, **kw)
+            raw.update(res.weight_sets())
+            root = res.store_root
     sets = {k: raw[k] for k in SET_ORDER if k in raw}
     sets.update({k: v for k, v in raw.items() if k not in sets})
     ds = data.load(prof.dataset, n_train=prof.n_train, n_test=prof.n_test, seed=prof.split_seed)
     model = models.build(arch, activation=prof.activation)
-    return Topography(arch, prof.name, prof.n_inits, prof.k_best, model, ds, sets, res.store_root)
+    n, k = prof.counts(arch)
+    return Topography(arch, prof.name, n, k, model, ds, sets, root)
 
 
 def barrier_cache_dir(topo: Topography) -> Path:
@@ -468,19 +492,30 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
 
 
 def all_sharpness(topo: Topography, *, sets: Sequence[str] | None = None, n_probes: int = 10,
-                  n_data: int | None = None, lanczos_steps: int = 30,
+                  n_data: int | None = None, lanczos_steps: int = 30, per_set: int | None = None, seed: int = 0,
                   progress: bool = False) -> dict[str, SharpnessSet]:
     """Top Hessian eigenvalue and Hutchinson trace of the training loss at every vector of every set.
 
-    ``n_data``: use the first ``n_data`` training images (``None``: all).
+    ``n_data``: use the first ``n_data`` training images (``None``: all). ``per_set``: measure
+    only that many vectors of each set, a uniform random subset without replacement
+    (deterministic in ``seed``; ``None``: every vector), for when a Hessian-vector product
+    per probe and vector is too costly; the subset is drawn from the set's own K vectors,
+    so sets of equal size share it run for run.
     """
+    if per_set is not None and (isinstance(per_set, bool) or not isinstance(per_set, int) or per_set < 2):
+        raise ValueError(f"per_set={per_set!r}: must be None or an integer >= 2")
     x, y = topo.xy("train")
     if n_data is not None:
         x, y = x[:n_data], y[:n_data]
     names = list(sets) if sets is not None else list(topo.sets)
-    return {n: landscape.sharpness_set(topo.model, x, y, topo.sets[n], set_name=n, n_probes=n_probes,
-                                       lanczos_steps=lanczos_steps,
-                                       progress=progress) for n in names}
+    out = {}
+    for n in names:
+        W = topo.sets[n]
+        if per_set is not None and per_set < W.shape[0]:
+            W = W[np.sort(np.random.default_rng(seed).choice(W.shape[0], per_set, replace=False))]
+        out[n] = landscape.sharpness_set(topo.model, x, y, W, set_name=n, n_probes=n_probes,
+                                         lanczos_steps=lanczos_steps, progress=progress)
+    return out
 
 
 def sharpness_frame(sharp: Mapping[str, SharpnessSet]) -> pd.DataFrame:
@@ -978,7 +1013,7 @@ def _variant_topography(topo: Topography, mode: str, **load_kw: Any) -> Topograp
     if mode not in GSS_MODES:
         raise ValueError(f"mode={mode!r}; valid: {', '.join(GSS_MODES)}")
     return load(topo.arch, topo.profile, n_inits=topo.n_inits, k_best=topo.k_best, gss_variant=mode,  # type: ignore[arg-type]
-                store=topo.store_root or None, **load_kw)
+                optimizers=("sgd", "lbfgs_gss"), store=topo.store_root or None, **load_kw)
 
 
 def sensitivity(topos: Mapping[str, Topography], *, config: PathConfig, n_pairs: int,

@@ -139,3 +139,49 @@ def test_shorten_titles_and_survey_counts_facts():
 
 def test_network_names_are_public_and_cover_every_architecture():
     assert set(study.NETWORK_NAMES) == set(models.ARCHITECTURES)
+
+
+def test_profile_counts_per_architecture_and_replace_applies_to_all():
+    q = study.get_profile("quick")
+    assert q.counts("fcp") == (75, 48) and q.counts("autoencoder") == (75, 48)
+    assert q.counts("lenet") == (16, 16) and q.counts("lstm") == (16, 16)
+    assert [t.key.seed for t in study.plan("lenet", q, ("sgd",))] == list(range(16))
+    assert "16 with all 16 kept for LeNet and the LSTM" in q.facts()["counts"]
+    r = q.replace(n_inits=8, k_best=6)  # a chapter's explicit counts win for every architecture
+    assert r.arch_counts == () and r.counts("lenet") == (8, 6) and r.counts("fcp") == (8, 6)
+    assert study.get_profile("full").counts_text() == "75 initialisations per optimizer with the best 48 kept"
+    with pytest.raises(ValueError, match="arch_counts for lenet: n_inits=4, k_best=5"):
+        study.Profile("bad", arch_counts=(("lenet", 4, 5),))
+    with pytest.raises(ValueError, match="unknown architecture 'resnet' in arch_counts"):
+        study.Profile("bad", arch_counts=(("resnet", 4, 2),))
+    with pytest.raises(ValueError, match="appears twice"):
+        study.Profile("bad", arch_counts=(("fcp", 4, 2), ("fcp", 5, 2)))
+
+
+def _regime_run(seed, train_curve, test_curve):
+    tr, te = torch.tensor(train_curve), torch.tensor(test_curve)
+    z = torch.zeros(1)
+    return train.RunResult("fcp", "sgd", seed, tr, te, z, z, z, int(tr.argmin()), int(te.argmin()), 0.0, "cpu")
+
+
+def test_overfit_regime_counts_runs_past_their_test_minimum_with_an_exact_interval():
+    from scipy.stats import binomtest
+
+    falling = [1.0, 0.5, 0.25, 0.1]
+    past = [_regime_run(s, falling, [1.0, 0.4, 0.5, 0.6]) for s in range(9)]  # test minimum at step 1, +50 % at the end
+    still = [_regime_run(s, falling, [1.0, 0.6, 0.5, 0.49]) for s in range(9, 12)]  # still falling
+    r = study.overfit_regime(past + still)
+    ci = binomtest(9, 12).proportion_ci(method="exact")
+    assert (r.n, r.n_past) == (12, 9) and r.share == 0.75
+    assert r.interval == pytest.approx((ci.low, ci.high)) and r.interval[0] < 0.5  # 9 of 12 is not enough
+    assert r.verdict == "not resolved" and r.median_test_min_at == pytest.approx(1 / 3)
+    assert study.overfit_regime(past * 2).verdict == "reached"
+    assert study.overfit_regime(still * 5).verdict == "not reached"
+    # a rise under the margin is not overfitting: 0.5 -> 0.51 is 2 %
+    assert study.overfit_regime([_regime_run(0, falling, [1.0, 0.5, 0.51, 0.51])]).n_past == 0
+    assert study.overfit_regime([_regime_run(0, falling, [1.0, 0.5, 0.51, 0.51])], rise=0.01).n_past == 1
+    assert glue.normalise_facts(r.facts())["verdict"] == "not resolved"
+    with pytest.raises(ValueError, match="at least one run"):
+        study.overfit_regime([])
+    with pytest.raises(ValueError, match="rise=-0.1"):
+        study.overfit_regime(past, rise=-0.1)
