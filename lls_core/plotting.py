@@ -40,6 +40,14 @@ __all__ = [
     "path_vs_line",
     "spread_strips",
     "sharpness_strips",
+    "toy_paths",
+    "lambda_sweep",
+    "network_path",
+    "network_lambda_sweep",
+    "table4_paths",
+    "sgd_paths",
+    "loss_profiles",
+    "success_heatmaps",
     "contour_panels",
     "printed_saddle",
     "noise_snapshots",
@@ -1516,4 +1524,244 @@ def toy_path(toy, a, b, *, saddles=(), n: int = 201, size: tuple[float, float] =
     fmt = lambda p: f"({p[0]:.2f}, {p[1]:.2f})".replace("-", "−")  # noqa: E731
     axes[1].set(xlabel=f"path parameter $t$ (0 at {fmt(a)}, 1 at {fmt(b)})", ylabel="height $f$")
     axes[1].legend()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# The path-finder chapter (lls_core.pathfinder.PathResult)
+# ---------------------------------------------------------------------------
+
+TOY_VIEW = ((-0.8, 0.8), (-0.75, 0.6))
+"""The part of the toy landscape the path figures show, ``((x0, x1), (y0, y1))``."""
+
+
+def toy_paths(toy, paths, *, colors: Literal["shades", "book"] = "shades", titles: bool = True, domain=TOY_VIEW,
+              size: tuple[float, float] = (11.0, 4.5)):
+    """Paths between the same two points of a 2-D surface: on its contours (left) and the loss along each
+    against the curve parameter ``t`` (right), with the straight line dashed in both.
+
+    ``paths``: ``{label: pathfinder.PathResult}`` (the first one's ``w1``, ``w2``, ``t`` and
+    ``linear_losses`` give the straight line); ``colors``: ``"shades"`` of blue in order (a family
+    such as several λ) or each label's ``"book"`` colour (labels such as ``"Bezier"``). Dots mark
+    the discretised points. ``domain``: the window ``((x0, x1), (y0, y1))``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    from . import pathfinder
+
+    labels = list(paths)
+    if not labels:
+        raise ValueError("toy_paths needs at least one path; got none")
+    if colors not in ("shades", "book"):
+        raise ValueError(f"colors={colors!r}; valid: shades, book")
+    shades = plt.get_cmap("Blues")(np.linspace(0.45, 0.95, len(labels)))
+    colour = dict(zip(labels, shades)) if colors == "shades" else {lab: color(lab) for lab in labels}
+    (x0, x1), (y0, y1) = domain
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+    gz = toy(torch.tensor(np.stack([gx, gy], -1))).numpy()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=size, layout="constrained")
+    cs = ax.contour(gx, gy, gz, levels=30, cmap="viridis", linewidths=0.7)
+    fig.colorbar(cs, ax=ax, label="f(x, y)")
+    first = paths[labels[0]]
+    straight = pathfinder.path_points(first.w1, first.w2, torch.zeros_like(first.b), first.t).numpy()
+    ax.plot(straight[:, 0], straight[:, 1], "--", color=color("Linear"), label="straight line")
+    bx.plot(first.t, first.linear_losses, "--", color=color("Linear"), label="straight line")
+    for lab in labels:
+        r, c = paths[lab], colour[lab]
+        p = r.points.numpy()
+        ax.plot(p[:, 0], p[:, 1], ".-", color=c, lw=1.2, ms=3, label=str(lab))
+        bx.plot(r.t, r.losses, color=c, label=str(lab))
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="x", ylabel="y")
+    bx.set(xlabel="curve parameter t", ylabel="f(w(t))")
+    if titles:
+        ax.set_title("(a) paths on the landscape")
+        bx.set_title("(b) loss along the path")
+    ax.legend(loc="upper left")
+    bx.legend()
+    return fig
+
+
+def lambda_sweep(sweep, line, *, size: tuple[float, float] = (7.0, 4.0)):
+    """Height (left axis) and length (right axis) of the found path against λ (log axis), with the straight
+    line's height and length dotted.
+
+    ``sweep``: a frame with columns ``lambda``, ``height``, ``length``; ``line``: any
+    :class:`lls_core.pathfinder.PathResult` between the same points (its ``linear_height`` and
+    ``linear_length``). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    missing = {"lambda", "height", "length"} - set(sweep.columns)
+    if missing:
+        raise ValueError(f"lambda_sweep: missing columns {sorted(missing)}")
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    ax.semilogx(sweep["lambda"], sweep["height"], "o-", color=color("FourierPathFinder"), label="height")
+    ax.axhline(line.linear_height, ls=":", color=color("FourierPathFinder"))
+    ax.set(xlabel="λ", ylabel="path height max f(w(tᵢ))")
+    ax2 = ax.twinx()
+    ax2.semilogx(sweep["lambda"], sweep["length"], "s--", color=color("Bezier"), label="length")
+    ax2.axhline(line.linear_length, ls=":", color=color("Bezier"))
+    ax2.set_ylabel("path length (units of x, y)")
+    ax2.grid(False)
+    fig.legend(loc="outside upper center", ncol=2)
+    return fig
+
+
+def network_path(result, *, loss: str = "training loss (cross-entropy)", size: tuple[float, float] = (7.0, 4.0)):
+    """The loss along the straight line (dashed) and along the found path between two networks, against the
+    curve parameter ``t`` (log axis); ``result``: a :class:`lls_core.pathfinder.PathResult`. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    ax.plot(result.t, result.linear_losses, "--", color=color("Linear"), label="straight line")
+    ax.plot(result.t, result.losses, color=color("FourierPathFinder"), label="FourierPathFinder")
+    ax.set(xlabel="curve parameter t", ylabel=loss, yscale="log")
+    ax.legend()
+    return fig
+
+
+def network_lambda_sweep(sweep, line, *, marked: float | None = None, size: tuple[float, float] = (7.0, 4.0)):
+    """The found path's height between two networks against λ (log axes), the straight line's height dotted
+    and the λ ``marked`` (e.g. the book's default) as a thin dashed line. ``sweep``: columns ``lambda`` and
+    ``height``; ``line``: a :class:`lls_core.pathfinder.PathResult` between the same networks. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    ax.semilogx(sweep["lambda"], sweep["height"], "o-", color=color("FourierPathFinder"), label="path height")
+    ax.axhline(line.linear_height, ls=":", color=color("Linear"), label="straight line")
+    if marked is not None:
+        ax.axvline(marked, ls="--", color="0.6", lw=0.8)
+    ax.set(xlabel="λ", ylabel="path height (training loss)", yscale="log")
+    ax.legend()
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# The optimizer benchmark chapter (lls_core.optimizers.SurfaceRun, benchmark results)
+# ---------------------------------------------------------------------------
+
+
+def table4_paths(surface, runs, minimum, *, surface_index: int = 3, window: float = 4.0,
+                 size: tuple[float, float] = (7.0, 6.0)):
+    """The survey's Table 4 runs on one surface: contour lines, one path per algorithm (a dot where it ended),
+    the common start (black dot) and the global ``minimum`` (star).
+
+    ``runs``: the survey runs (``algorithms``, ``points`` ``(A, S, T, 2)``, ``start``);
+    ``surface_index`` selects the surface within ``points``; the view is ``[-window, window]²``.
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    X, Y, Z = surface.grid(200, domain=((-window, window), (-window, window)))
+    cs = ax.contour(X, Y, Z, levels=30, cmap="viridis", linewidths=0.7)
+    fig.colorbar(cs, ax=ax, label="f(x, y)")
+    for i, a in enumerate(runs.algorithms):
+        p = runs.points[i, surface_index]
+        ax.plot(p[:, 0], p[:, 1], color=color(a), lw=1.6, label=a)
+        ax.plot(*p[-1], "o", color=color(a), ms=4)
+    ax.plot(*runs.start, "ko", ms=6)
+    ax.plot(*minimum, "*", color="crimson", ms=14, label="global minimum")
+    ax.set(xlim=(-window, window), ylim=(-window, window), xlabel="x", ylabel="y", aspect="equal")
+    ax.legend(fontsize="small", loc="lower right", ncol=2)
+    return fig
+
+
+def sgd_paths(surface_names, noisy, exact, *, n_paths: int, half_width: float = 0.0,
+              panel: tuple[float, float] = (3.75, 4.0)):
+    """Noisy-gradient paths (``noisy``, e.g. SGD) and exact-gradient paths from the same starts (``exact``,
+    e.g. BGD, dashed) on each surface of ``surface_names``; dots at the starts, crosses where the noisy runs
+    stopped. ``noisy``/``exact``: :class:`lls_core.optimizers.SurfaceRun` with trajectories, surfaces in the
+    order of ``surface_names``; the first ``n_paths`` starts are drawn; each view is the surface's domain
+    widened to at least ``half_width``. Returns the figure."""
+    from . import surfaces
+
+    names = list(surface_names)
+    if not names:
+        raise ValueError("sgd_paths needs at least one surface; got none")
+    if noisy.trajectory is None or exact.trajectory is None:
+        raise ValueError("sgd_paths needs runs that recorded their trajectories (record_every)")
+    fig, axes = _panel_grid(len(names), None, panel)
+    for k, (ax, name) in enumerate(zip(axes, names)):
+        s = surfaces.get(name)
+        (x0, x1), (y0, y1) = s.domain
+        lim = max(abs(x0), abs(x1), half_width)
+        X, Y, Z = s.grid(160, domain=((-lim, lim), (-lim, lim)))
+        ax.contour(X, Y, Z, levels=25, cmap="viridis", linewidths=0.7)
+        for i in range(n_paths):
+            tr = noisy.trajectory[k, i].numpy()
+            ax.plot(tr[:, 0], tr[:, 1], color=color(noisy.optimizer), lw=1)
+            bt = exact.trajectory[k, i].numpy()
+            ax.plot(bt[:, 0], bt[:, 1], color=color(exact.optimizer), lw=0.8, ls="--")
+            ax.plot(*tr[0], "o", color="k", ms=3)
+            ax.plot(*noisy.final_x[k, i].numpy(), "x", color="crimson", ms=5)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="x", ylabel="y" if k == 0 else "", title=s.title,
+               aspect="equal")
+    return fig
+
+
+def loss_profiles(results, surface_names, *, panel: tuple[float, float] = (4.0, 3.5)):
+    """Median loss (top row, symmetric-log) and median effective step ``|dx| / |g|`` (bottom row, log) against
+    the iteration, one column per surface and one line per algorithm.
+
+    ``results``: ``{algorithm: optimizers.SurfaceRun}`` recorded with ``record_every`` (``loss_trace``,
+    ``step_ratio``, ``record_iters``), surfaces in the order of ``surface_names``. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from . import surfaces
+
+    names = list(surface_names)
+    if not names or not results:
+        raise ValueError(f"loss_profiles needs algorithms and surfaces; got {list(results)} and {names}")
+    fig, axes = plt.subplots(2, len(names), figsize=(panel[0] * len(names), 2 * panel[1]), sharex=True,
+                             squeeze=False, layout="constrained")
+    for a, r in results.items():
+        if r.record_iters is None or r.loss_trace is None or r.step_ratio is None:
+            raise ValueError(f"loss_profiles: the {a} run recorded no trajectory (record_every)")
+    for k, name in enumerate(names):
+        for a, r in results.items():
+            it = r.record_iters.numpy()
+            axes[0, k].plot(it, np.nanmedian(r.loss_trace[k].numpy(), axis=0), color=color(a), lw=1.4, label=a)
+            sr = r.step_ratio[k].numpy()
+            ok = np.isfinite(sr).any(0)
+            with np.errstate(all="ignore"):
+                axes[1, k].plot(it[ok], np.nanmedian(sr[:, ok], axis=0), color=color(a), lw=1.2)
+        axes[0, k].set(title=surfaces.get(name).title, yscale="symlog", ylabel="median loss")
+        axes[1, k].set(yscale="log", xlabel="iteration", ylabel="|dx| / |g|")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=6, fontsize="small")
+    return fig
+
+
+def success_heatmaps(sweep, algorithms, surface_labels=("I", "II", "IV"), *, panel: tuple[float, float] = (5.0, 4.5)):
+    """Success rate (%) of each algorithm (rows, in the order of ``algorithms``) at each learning rate
+    (columns), one panel per surface label; the value is printed in each cell.
+
+    ``sweep``: a frame with columns ``surface``, ``algorithm``, ``lr``, ``success_pct`` (e.g.
+    :func:`lls_core.benchmark.lr_sweep`). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = list(surface_labels)
+    if not labels:
+        raise ValueError("success_heatmaps needs at least one surface; got none")
+    fig, axes = plt.subplots(1, len(labels), figsize=(panel[0] * len(labels), panel[1]), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, surf in zip(axes[0], labels):
+        sub = sweep[sweep.surface == surf]
+        if not len(sub):
+            raise ValueError(f"success_heatmaps: no rows for surface {surf!r}; have {sorted(set(sweep.surface))}")
+        grid = sub.pivot(index="algorithm", columns="lr", values="success_pct").loc[list(algorithms)]
+        im = ax.imshow(grid.values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(grid.shape[1]), [f"{c:g}" for c in grid.columns], rotation=45)
+        ax.set_yticks(range(grid.shape[0]), list(grid.index))
+        for (i, j), v in np.ndenumerate(grid.values):
+            ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="w" if v < 60 else "k")
+        ax.set(title=f"Use Case {surf}", xlabel="learning rate")
+        ax.grid(False)
+    fig.colorbar(im, ax=list(axes[0]), label="success (%)", shrink=0.8)
     return fig

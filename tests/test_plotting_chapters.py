@@ -339,3 +339,86 @@ def test_toy_path_heights_along_the_segment():
     assert low.get_ydata()[0] == saddles[0] and second.get_ydata()[0] == saddles[1]
     assert "(−0.62, −0.54)" in right.get_xlabel()
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- the path-finder chapter
+
+@pytest.fixture(scope="module")
+def toy_results():
+    from lls_core import pathfinder, surfaces
+
+    toy = surfaces.get("toy")
+    a, b = (torch.tensor(p, dtype=torch.float64) for p in surfaces.TOY_ENDPOINTS)
+    kw = dict(n_terms=3, n_points=11, lr=0.01, steps=5, seed=0)
+    return toy, {lam: pathfinder.find_path(pathfinder.toy_objective(toy), a, b, lam=lam, **kw) for lam in (0.35, 35.0)}
+
+
+def test_toy_paths_family_and_book_colours(toy_results):
+    toy, res = toy_results
+    fig = plotting.toy_paths(toy, {f"λ = {lam:g}": r for lam, r in res.items()})
+    ax, bx = fig.axes[:2]
+    assert [t.get_text() for t in bx.get_legend().get_texts()] == ["straight line", "λ = 0.35", "λ = 35"]
+    from lls_core import surfaces
+
+    straight = ax.get_lines()[0].get_xydata()
+    assert np.allclose(straight[[0, -1]], np.array(surfaces.TOY_ENDPOINTS))
+    shades = [matplotlib.colors.to_hex(ln.get_color()) for ln in bx.get_lines()[1:]]
+    assert shades[0] != shades[1]  # a family: one shade each
+    plt.close(fig)
+    fig = plotting.toy_paths(toy, {"FourierPathFinder": res[35.0], "Bezier": res[0.35]}, colors="book", titles=False)
+    bx = fig.axes[1]
+    assert bx.get_title() == "" and bx.get_lines()[2].get_color() == plotting.color("Bezier")
+    plt.close(fig)
+    with pytest.raises(ValueError, match="colors='red'"):
+        plotting.toy_paths(toy, res, colors="red")  # type: ignore[arg-type]
+
+
+def test_lambda_sweeps_and_network_path(toy_results):
+    _, res = toy_results
+    line = res[0.35]
+    sweep = pd.DataFrame({"lambda": [0.1, 1.0, 10.0], "height": [0.5, 0.4, 0.6], "length": [2.0, 1.5, 1.2]})
+    fig = plotting.lambda_sweep(sweep, line)
+    ax, ax2 = fig.axes
+    assert ax.get_xscale() == "log" and ax.get_lines()[1].get_ydata()[0] == pytest.approx(line.linear_height)
+    assert ax2.get_lines()[1].get_ydata()[0] == pytest.approx(line.linear_length)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="length"):
+        plotting.lambda_sweep(sweep.drop(columns="length"), line)
+    fig = plotting.network_lambda_sweep(sweep, line, marked=1e-3)
+    assert [ln.get_xdata()[0] for ln in fig.axes[0].get_lines()[2:]] == [1e-3]
+    plt.close(fig)
+    fig = plotting.network_path(line)
+    dashed, found = fig.axes[0].get_lines()
+    assert dashed.get_linestyle() == "--" and np.allclose(found.get_ydata(), line.losses)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- the optimizer benchmark chapter
+
+def test_benchmark_figures():
+    from lls_core import benchmark, optimizers, surfaces
+
+    names = ["case1", "case2"]
+    x0 = torch.tensor([[0.5, 0.5], [-0.5, 0.3]], dtype=torch.float64)
+    res = benchmark.run_benchmark(["SGD", "BGD"], names, x0, max_iter=20, record_every=5)
+    fig = plotting.sgd_paths(names, res["SGD"], res["BGD"], n_paths=2)
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in titled] == [surfaces.get(n).title for n in names]
+    assert sum(ln.get_linestyle() == "--" for ln in titled[0].get_lines()) == 2  # BGD, one per start
+    plt.close(fig)
+    fig = plotting.loss_profiles(res, names)
+    top = fig.axes[0]
+    assert top.get_yscale() == "symlog" and fig.axes[len(names)].get_yscale() == "log"
+    assert [ln.get_color() for ln in top.get_lines()] == [plotting.color("SGD"), plotting.color("BGD")]
+    plt.close(fig)
+    sweep = pd.DataFrame([{"surface": s, "algorithm": a, "lr": lr, "success_pct": 10.0 * i}
+                          for s in ("I", "II") for i, (a, lr) in enumerate((a, lr) for a in ("SGD", "Adam")
+                                                                            for lr in (0.01, 0.1))])
+    fig = plotting.success_heatmaps(sweep, ["Adam", "SGD"], ("I", "II"))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Adam", "SGD"]
+    assert [t.get_text() for t in ax.texts] == ["20", "30", "0", "10"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="'IV'"):
+        plotting.success_heatmaps(sweep, ["SGD"], ("IV",))
+    assert optimizers.SURVEY_TEN  # the chapter's rows come from here
