@@ -1085,7 +1085,7 @@ def trajectory_embeddings(embeddings, runs, colors, *, panel: tuple[float, float
 
 
 def segment_losses(lmc, color: str, *, size: tuple[float, float] = (6.0, 3.6)):
-    """Training loss along each straight segment of a :class:`lls_core.vizstudy.Barriers` (one line per pair,
+    """Training loss along each straight segment of a :class:`lls_core.vizstudy.ChordBarriers` (one line per pair,
     ``t`` = 0 and 1 at the two solutions), log axis. Returns the figure."""
     import matplotlib.pyplot as plt
 

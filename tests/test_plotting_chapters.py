@@ -108,7 +108,7 @@ def test_trajectory_figures():
 
 def test_segment_losses_and_hessian_spectrum():
     ts = np.linspace(0, 1, 5)
-    lmc = vs.Barriers(((0, 1), (0, 2)), np.array([0.3, 0.5]), np.array([0.1, 0.1]), ts, np.stack([0.1 + ts * (1 - ts)] * 2))
+    lmc = vs.ChordBarriers(((0, 1), (0, 2)), np.array([0.3, 0.5]), np.array([0.1, 0.1]), ts, np.stack([0.1 + ts * (1 - ts)] * 2))
     fig = plotting.segment_losses(lmc, "#123456")
     assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_yscale() == "log"
     plt.close(fig)
