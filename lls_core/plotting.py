@@ -51,7 +51,7 @@ __all__ = [
     "contour_panels",
     "printed_saddle",
     "noise_snapshots",
-    "toy_path",
+    "toy_straight_path",
     "line_search_trials",
     "surface_paths",
     "loss_curves",
@@ -1508,7 +1508,7 @@ def noise_snapshots(snapshots, times, marks, *, levels, n: int = 201, panel: tup
     return fig
 
 
-def toy_path(toy, a, b, *, saddles=(), n: int = 201, size: tuple[float, float] = (10.5, 4.2)):
+def toy_straight_path(toy, a, b, *, saddles=(), n: int = 201, size: tuple[float, float] = (10.5, 4.2)):
     """The straight path from ``a`` to ``b`` on the contours of ``toy`` (left) and the height along it (right),
     with the heights ``saddles`` (lowest first; at most two drawn) dotted. Returns the figure."""
     import matplotlib.pyplot as plt

@@ -332,7 +332,7 @@ def test_toy_path_heights_along_the_segment():
     toy = surfaces.get("toy")
     a, b = surfaces.TOY_ENDPOINTS
     saddles = sorted(toy.value(*q) for q in toy.saddles)
-    fig = plotting.toy_path(toy, a, b, saddles=saddles, n=31)
+    fig = plotting.toy_straight_path(toy, a, b, saddles=saddles, n=31)
     right = fig.axes[1]  # (the last axes is the contour's colour bar)
     curve, low, second = right.get_lines()
     assert curve.get_ydata()[0] == pytest.approx(toy.value(*a)) and curve.get_ydata()[-1] == pytest.approx(toy.value(*b))
