@@ -209,20 +209,21 @@ class TorchLBFGSConfig(NetworkOptimizerConfig):
         )
 
 
-NETWORK_OPTIMIZERS: dict[str, type] = {}
+NETWORK_OPTIMIZERS: dict[str, type[NetworkOptimizerConfig]] = {}
 """Network optimizer configs by run-store name (``"sgd"``, ``"lbfgs_gss"``, ``"lbfgs"``: the
 ``RunKey.optimizer`` values; their display labels are ``cls.label``)."""
 OPTIMIZERS = NETWORK_OPTIMIZERS  # former name, kept so that callers on other branches keep working
 
 
-def register_optimizer(cls: type) -> type:
+def register_optimizer(cls: type[NetworkOptimizerConfig]) -> type[NetworkOptimizerConfig]:
     """Add an optimizer configuration class to :data:`NETWORK_OPTIMIZERS` (usable as a decorator)."""
     for attr in ("name", "label", "set_prefix", "mode", "make"):
         if not hasattr(cls, attr):
             raise TypeError(f"{cls.__name__} lacks {attr!r}; an optimizer config needs name, label, set_prefix, mode, make")
     if cls.mode not in ("minibatch", "fullbatch"):
         raise ValueError(f"{cls.__name__}.mode={cls.mode!r}: valid: minibatch, fullbatch")
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+    dc_params = getattr(cls, "__dataclass_params__", None)  # what @dataclass sets (is_dataclass looks for it too)
+    if dc_params is None or not dc_params.frozen:
         raise TypeError(f"{cls.__name__} must be a frozen dataclass")
     NETWORK_OPTIMIZERS[cls.name] = cls
     return cls
