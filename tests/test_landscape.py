@@ -192,9 +192,11 @@ def test_pair_keys_are_those_of_the_format_2_cache():
     memory_mb, batched None for the default), so pairs stored then are found again."""
     from lls_core import topography
 
-    quick = topography.PATH_PROFILES["quick"]
+    quick = ls.PathConfig(n_terms=10, n_points=15, steps=30, lr=3e-3, n_data=500)  # the quick settings of format 2
     assert quick.key() == {"n_terms": 10, "n_points": 15, "lam": 1e-3, "lr": 3e-3, "steps": 30, "n_data": 500,
                            "seed": 0, "keep": "best", "batched": None, "fine_points": 401}
+    now = topography.PATH_PROFILES["quick"].key()
+    assert now == quick.key()
     assert topography.PATH_PROFILES["paper"].key() == topography.AUTHORS_PATHS.key()  # memory only: same paths
     assert ls.PathConfig(grad_noise=0.5, curve="bezier").key()["curve"] == "bezier"
     assert ls.PathConfig(batched=False).key()["batched"] is False
