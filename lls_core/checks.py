@@ -23,11 +23,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-__all__ = ["UnknownNameError", "integer", "real", "choice", "name", "tensor", "same_device", "labels", "sequence",
+__all__ = ["UnknownNameError", "context", "integer", "real", "choice", "name", "tensor", "same_device", "labels", "sequence",
            "images", "vector", "matrix", "optional_integer", "optional_real"]
 
 T = TypeVar("T")
@@ -86,12 +87,48 @@ def choice(argname: str, value: Any, choices: Iterable[T]) -> T:
     return value
 
 
-def name(argname: str, value: Any, registry: Mapping[str, T] | Sequence[str], *, what: str | None = None) -> str:
-    """``value`` if it names an entry of ``registry``; :class:`UnknownNameError` listing the valid names."""
+def name(argname: str, value: Any, registry: Mapping[str, Any] | Sequence[str], *, what: str | None = None,
+         error: type[UnknownNameError] | None = None) -> str:
+    """``value`` if it names an entry of ``registry``; :class:`UnknownNameError` listing the valid names.
+
+    The message reads ``unknown <what> '<value>'; valid: <name>, <name>, ...`` (``what``
+    defaults to ``argname``; a value longer than 60 characters is shortened). ``error``:
+    a subclass of :class:`UnknownNameError` to raise instead (e.g. one that is also the
+    caller's own error type).
+    """
     keys = list(registry)
     if not isinstance(value, str) or value not in keys:
-        raise UnknownNameError(f"unknown {what or argname} {value!r}; valid: {', '.join(map(str, keys))}")
+        text = value if isinstance(value, str) else str(value)
+        shown = repr(value) if len(text) <= 60 else repr(f"{text[:60]}...")
+        valid = ", ".join(map(str, keys)) or "(none)"
+        raise (error or UnknownNameError)(f"unknown {what or argname} {shown}; valid: {valid}")
     return value
+
+
+@contextlib.contextmanager
+def context(where: str) -> Iterator[None]:
+    """Prefix ``<where>: `` to the message of a check failing inside the block.
+
+    The error keeps its type: a plain ``ValueError`` and an :class:`UnknownNameError`
+    (or a subclass, whose constructor takes the message alone) are raised again with
+    the prefixed message; any other exception, including other ``ValueError``
+    subclasses, passes through unchanged.
+
+    >>> try:
+    ...     with context("Profile 'tiny'"):
+    ...         integer("n_inits", 0, min=1)
+    ... except ValueError as err:
+    ...     print(err)
+    Profile 'tiny': n_inits=0 is out of range; expected an integer >= 1
+    """
+    try:
+        yield
+    except UnknownNameError as err:
+        raise type(err)(f"{where}: {err}") from None
+    except ValueError as err:
+        if type(err) is not ValueError:
+            raise
+        raise ValueError(f"{where}: {err}") from None
 
 
 def sequence(argname: str, value: Any, *, min_len: int = 0, max_len: int | None = None) -> list[Any]:

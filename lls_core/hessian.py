@@ -35,7 +35,7 @@ import scipy.linalg
 import torch
 from torch import Tensor, nn
 
-from lls_core import models, params
+from lls_core import checks, models, params
 
 __all__ = [
     "LossFn",
@@ -235,8 +235,7 @@ def top_eigenvalues(
     eigenvalue, default 200, stopping at relative change ``tol``), or ``"arpack"``
     (``scipy.sparse.linalg.eigsh``, ``which="LA"``).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    checks.name("method", method, METHODS)
     if not isinstance(k, int) or not 1 <= k <= d:
         raise ValueError(f"k={k!r}: must be an integer in [1, d={d}]")
     if method == "lanczos":

@@ -66,6 +66,7 @@ __all__ = [
     "LANDSCAPES",
     "KERNELS",
     "check_sets",
+    "need_sets",
     "WeightStats",
     "weight_stats",
     "centroid",
@@ -115,10 +116,14 @@ def check_sets(sets: Mapping[str, Tensor], min_rows: int = 1) -> dict[str, Tenso
     return out
 
 
-def _need(sets: Mapping[str, Tensor], *names: str) -> None:
+def need_sets(sets: Mapping[str, Any], *names: str) -> None:
+    """Refuse a name in ``names`` that is not a key of ``sets``.
+
+    Raises :class:`~lls_core.checks.UnknownNameError` (a ``KeyError`` and a
+    ``ValueError``): ``unknown weight set '<name>'; valid: <the keys of sets>``.
+    """
     for n in names:
-        if n not in sets:
-            raise KeyError(f"no weight set named {n!r}; available: {', '.join(sets)}")
+        checks.name("sets", n, sets, what="weight set")
 
 
 # --------------------------------------------------------------------------- Table S1
@@ -169,7 +174,7 @@ def common_origin(sets: Mapping[str, Tensor], between: tuple[str, str] = ("BFGS-
     at one centroid.
     """
     s = check_sets(sets)
-    _need(s, *between)
+    need_sets(s, *between)
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha={alpha!r}: must lie in [0, 1] (0 = centroid of {between[0]}, 1 = of {between[1]})")
     return (1 - alpha) * centroid(s[between[0]]) + alpha * centroid(s[between[1]])
@@ -200,7 +205,7 @@ def distances(sets: Mapping[str, Tensor], *, between: tuple[str, str] = ("BFGS-t
     ``alpha`` define the default (see :func:`common_origin`).
     """
     s = check_sets(sets)
-    _need(s, *between)
+    need_sets(s, *between)
     d = next(iter(s.values())).shape[1]
     if origin is None:
         o = common_origin(s, between, alpha)

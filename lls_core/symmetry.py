@@ -55,7 +55,7 @@ from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 from torch import Tensor
 
-from lls_core import models, params
+from lls_core import checks, models, params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,8 +108,7 @@ GROUPS: dict[str, dict[str, int]] = {
 @functools.lru_cache(maxsize=None)
 def _layout(arch: str) -> tuple[tuple[str, int, int, tuple[int, ...], tuple[str | None, ...]], ...]:
     """(name, start, stop, view shape, axes) per parameter, checked against the model's real layout."""
-    if arch not in _SPECS:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    models.check_arch(arch)
     real = params.shapes(models.build(arch))
     spec = _SPECS[arch]
     names = [n for n, _ in real]
@@ -127,14 +126,8 @@ def _layout(arch: str) -> tuple[tuple[str, int, int, tuple[int, ...], tuple[str 
 
 def group_sizes(arch: str) -> dict[str, int]:
     """``{group: number of units}`` for ``arch`` (see the module docstring)."""
-    _layout(arch)
+    _layout(models.check_arch(arch))
     return dict(GROUPS[arch])
-
-
-def _check_arch(arch: object) -> str:
-    from lls_core import checks
-
-    return checks.name("arch", arch, models.ARCHITECTURES, what="architecture")
 
 
 def _as_array(w: object, name: str, arch: str, ndims: tuple[int, ...]) -> np.ndarray:
@@ -160,7 +153,7 @@ def _check_perms(arch: str, perms: Mapping[str, object]) -> dict[str, np.ndarray
     sizes = GROUPS[arch]
     unknown = set(perms) - set(sizes)
     if unknown:
-        raise ValueError(f"unknown groups {sorted(unknown)} for {arch}; valid: {', '.join(sizes)}")
+        raise checks.UnknownNameError(f"unknown groups {sorted(unknown)} for {arch}; valid: {', '.join(sizes)}")
     out = {}
     for g, n in sizes.items():
         p = np.arange(n) if g not in perms else np.asarray(perms[g])
@@ -191,7 +184,7 @@ def permute(arch: str, w: Tensor, perms: Mapping[str, object]) -> Tensor:
 
     >>> w2 = permute("fcp", w, {"h1": np.random.permutation(50)})
     """
-    arch = _check_arch(arch)
+    arch = models.check_arch(arch)
     a = _as_array(w, "w", arch, (1, 2))
     p = _check_perms(arch, perms)
     out = _permute(arch, a, p) if a.ndim == 1 else np.stack([_permute(arch, r, p) for r in a])
@@ -202,7 +195,7 @@ def permute(arch: str, w: Tensor, perms: Mapping[str, object]) -> Tensor:
 def random_perms(arch: str, seed: int = 0) -> dict[str, np.ndarray]:
     """One random permutation per group of ``arch``, drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    return {g: rng.permutation(n) for g, n in group_sizes(_check_arch(arch)).items()}
+    return {g: rng.permutation(n) for g, n in group_sizes(arch).items()}
 
 
 def _cost(arch: str, ref: np.ndarray, w_other: np.ndarray, group: str, n: int) -> np.ndarray:
@@ -268,12 +261,6 @@ class Alignment:
     iterations: int | np.ndarray
 
 
-def _check_iter(max_iter: object) -> int:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter={max_iter!r}: must be an integer >= 1")
-    return max_iter
-
-
 def align(arch: str, reference: Tensor, w: Tensor, *, max_iter: int = 100, seed: int = 0) -> Alignment:
     """Permute the hidden units of ``w`` to best match ``reference`` by weight matching.
 
@@ -287,8 +274,8 @@ def align(arch: str, reference: Tensor, w: Tensor, *, max_iter: int = 100, seed:
     >>> res = align("lstm", W[0], W)       # W: (48, 15456)
     >>> res.distance_after <= res.distance_before
     """
-    arch = _check_arch(arch)
-    max_iter = _check_iter(max_iter)
+    arch = models.check_arch(arch)
+    max_iter = checks.integer("max_iter", max_iter, min=1)
     ref = _as_array(reference, "reference", arch, (1,))
     a = _as_array(w, "w", arch, (1, 2))
     _layout(arch)
@@ -351,10 +338,9 @@ def consensus(arch: str, w: Tensor, *, max_passes: int = 20, max_iter: int = 100
     >>> cons = consensus("fcp", W)          # W: (48, 42200)
     >>> cons.spread_after <= cons.spread_before
     """
-    arch = _check_arch(arch)
-    max_iter = _check_iter(max_iter)
-    if isinstance(max_passes, bool) or not isinstance(max_passes, int) or max_passes < 1:
-        raise ValueError(f"max_passes={max_passes!r}: must be an integer >= 1")
+    arch = models.check_arch(arch)
+    max_iter = checks.integer("max_iter", max_iter, min=1)
+    max_passes = checks.integer("max_passes", max_passes, min=1)
     x = _as_array(w, "w", arch, (2,))
     k = x.shape[0]
     if k < 2:
@@ -396,8 +382,7 @@ def interpolation_losses(model: torch.nn.Module, x: Tensor, y: Tensor, w1: Tenso
     """
     from lls_core import batched
 
-    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
-        raise ValueError(f"n_points={n_points!r}: must be an integer >= 2")
+    n_points = checks.integer("n_points", n_points, min=2)
     d = params.num_params(model)
     for name, v in (("w1", w1), ("w2", w2)):
         if not isinstance(v, Tensor) or v.shape != (d,):
@@ -425,7 +410,7 @@ def unit_activations(arch: str, w: Tensor, x: Tensor, *, activation: str | None 
     import torch.nn.functional as F
     from torch.func import functional_call
 
-    arch = _check_arch(arch)
+    arch = models.check_arch(arch)
     kw = {k: v for k, v in (("activation", activation), ("perm_seed", perm_seed)) if v is not None}
     m = models.build(arch, **kw)
     a = torch.from_numpy(_as_array(w, "w", arch, (1,))).float()
@@ -466,7 +451,7 @@ def align_activations(arch: str, reference: Tensor, w: Tensor, x: Tensor, *, act
     are ordered, so no iteration is needed). Unlike weight matching it does not
     guarantee a smaller weight distance; ``distance_after`` reports what it gives.
     """
-    arch = _check_arch(arch)
+    arch = models.check_arch(arch)
     ref = _as_array(reference, "reference", arch, (1,))
     a = _as_array(w, "w", arch, (1,))
     if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1:] != (1, 28, 28) or x.shape[0] < 2:
@@ -536,7 +521,7 @@ def align_sets(arch: str, sets: Mapping[str, Tensor], *, mode: SetMode = "per_se
     >>> al = align_sets("fcp", topo.sets)
     >>> aligned = dataclasses.replace(topo, sets=al.sets)
     """
-    arch = _check_arch(arch)
+    arch = models.check_arch(arch)
     if mode not in ("per_set", "pooled"):
         raise ValueError(f"mode={mode!r}; valid: 'per_set', 'pooled'")
     if not sets:

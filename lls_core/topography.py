@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from torch import Tensor, nn
 
-from lls_core import data, landscape, models, resources, stats
+from lls_core import checks, data, landscape, models, resources, stats
 from lls_core.landscape import PairPaths, PathConfig, SharpnessSet
 from lls_core.store import PairStore
 
@@ -154,8 +154,7 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
 
     from lls_core import study
 
-    if arch not in models.ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    models.check_arch(arch)
     if gss_variant is not None and gss_variant not in GSS_MODES:
         raise ValueError(f"gss_variant={gss_variant!r}; valid: None, {', '.join(GSS_MODES)}")
     counts = dict(counts or {})
@@ -222,9 +221,7 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
     on both landscapes.
     """
     names = list(sets) if sets is not None else list(topo.sets)
-    for n in names:
-        if n not in topo.sets:
-            raise KeyError(f"no weight set {n!r}; available: {', '.join(topo.sets)}")
+    landscape.need_sets(topo.sets, *names)
     if pairing not in ("disjoint", "random"):
         raise ValueError(f"pairing={pairing!r}; valid: 'disjoint', 'random'")
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
@@ -1094,9 +1091,7 @@ def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
     three sets would make the third look "longer" for no other reason). ``centroid_gap`` is
     the gap between the two ``refs``. Returns a :class:`~lls_core.landscape.Distances`.
     """
-    for n in (third, *refs):
-        if n not in sets:
-            raise KeyError(f"no weight set {n!r}; available: {', '.join(sets)}")
+    landscape.need_sets(sets, third, *refs)
     trio = {n: sets[n] for n in (third, *refs)}
     origin = sum(landscape.centroid(v) for v in trio.values()) / 3
     return landscape.distances(trio, between=refs, origin=origin)
@@ -1119,9 +1114,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
     ``closer_to``, ``distinct_from``.
     """
     s = topo.sets
-    for n in (third, *refs):
-        if n not in s:
-            raise KeyError(f"no weight set {n!r}; available: {', '.join(s)}")
+    landscape.need_sets(s, third, *refs)
     metrics: dict[str, dict[str, np.ndarray]] = {}
     if bars and all((n, "train") in bars for n in (third, *refs)):
         metrics["barrier height (train landscape)"] = {n: bars[(n, "train")].height for n in (third, *refs)}
@@ -1316,7 +1309,7 @@ class KPCASeparation:
         """The frame's row for one (arch, pair, kernel); ``KeyError`` naming what exists."""
         key = (arch, tuple(pair), kernel)
         if key not in self.projections:
-            raise KeyError(f"no kernel PCA for {key!r}; available: {sorted(self.projections)}")
+            raise checks.UnknownNameError(f"unknown kernel PCA {key!r}; valid: {', '.join(map(repr, sorted(self.projections)))}")
         f = self.frame
         return f[(f.arch == arch) & (f.sets == f"{pair[0]} vs {pair[1]}") & (f.kernel == kernel)].iloc[0]
 
@@ -1329,7 +1322,8 @@ class KPCASeparation:
                 out.update({f"auc_{k}": float(r["AUC (PC1)"]), f"lo_{k}": float(r["low"]),
                             f"hi_{k}": float(r["high"]), f"p_{k}": float(r["p"])})
         if not out:
-            raise KeyError(f"no kernel PCA for {arch!r} and {pair!r}; available: {sorted(self.projections)}")
+            raise checks.UnknownNameError(f"unknown kernel PCA for {arch!r} and {pair!r}; "
+                                          f"valid: {', '.join(map(repr, sorted(self.projections)))}")
         return out
 
 
@@ -1360,9 +1354,8 @@ def kpca_separation(topos: Mapping[str, Any], *, pairs: Sequence[tuple[str, str]
     sets_by_arch = {a: (t.sets if hasattr(t, "sets") else t) for a, t in topos.items()}
     for a, sets in sets_by_arch.items():
         for pair in pairs:
-            for n in pair:
-                if n not in sets:
-                    raise KeyError(f"{a}: no weight set {n!r}; available: {', '.join(sets)}")
+            with checks.context(a):
+                landscape.need_sets(sets, *pair)
     proj: dict[tuple[str, tuple[str, str], str], landscape.KPCA] = {}
     rows = []
     for a, sets in sets_by_arch.items():

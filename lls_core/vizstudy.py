@@ -44,7 +44,7 @@ import scipy.stats as sps
 import torch
 from torch import Tensor, nn
 
-from lls_core import hessian, models
+from lls_core import checks, hessian, models
 from lls_core import visualize as vz
 
 __all__ = [
@@ -413,8 +413,7 @@ class LandscapeStudy:
     def trend(self, measure: str, *, expected: Expected = "increase", claim: str = "", alpha: float = 0.05) -> Trend:
         """:func:`trend_test` of ``measure`` (a column of ``table``) against ``level`` over the runs that
         reached the target loss (independent runs: a fresh initialisation each)."""
-        if measure not in self.table.columns:
-            raise ValueError(f"unknown measure {measure!r}; valid: {', '.join(map(str, self.table.columns))}")
+        checks.name("measure", measure, [str(c) for c in self.table.columns])
         ok = self.table["reached"].to_numpy()
         return trend_test(self.table["level"], np.where(ok, self.table[measure].astype(float), np.nan),
                           expected=expected, claim=claim, measure=measure, alpha=alpha)
@@ -549,7 +548,7 @@ def normalization_study(
         raise ValueError("fits is empty")
     bad = [nm for nm in norms if nm not in vz.NORMS]
     if bad:
-        raise ValueError(f"unknown norms {bad}; valid: {', '.join(vz.NORMS)}")
+        raise checks.UnknownNameError(f"unknown norms {bad}; valid: {', '.join(vz.NORMS)}")
     if not 0 < probe <= span:
         raise ValueError(f"probe={probe!r}: must lie in (0, span={span}]")
     if not isinstance(n_dirs, int) or n_dirs < 1:

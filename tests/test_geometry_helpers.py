@@ -122,7 +122,7 @@ def test_kpca_separation_checks_its_arguments_before_work():
         topography.kpca_separation({"fcp": sets}, pairs=[PAIR], kernels=["cosine"])
     with pytest.raises(ValueError, match="gamma"):
         topography.kpca_separation({"fcp": sets}, pairs=[PAIR], gamma=-1.0)
-    with pytest.raises(KeyError, match="no weight set 'BFGS-test'"):
+    with pytest.raises(KeyError, match="fcp: unknown weight set 'BFGS-test'; valid: "):
         topography.kpca_separation({"fcp": sets})  # the default pairs need the early-stopped and third sets
 
 
