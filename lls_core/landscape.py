@@ -279,8 +279,7 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
     """
     from sklearn.decomposition import KernelPCA
 
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel={kernel!r}; valid: {', '.join(KERNELS)}")
+    checks.name("kernel", kernel, KERNELS)
     wa, wb = _check_matrix(a, names[0], 2), _check_matrix(b, names[1], 2)
     if wa.shape[1] != wb.shape[1]:
         raise ValueError(f"sets {names[0]!r} and {names[1]!r} disagree on d: {wa.shape[1]} vs {wb.shape[1]}")
@@ -603,8 +602,7 @@ def pair_paths(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: in
     d = params.num_params(model)
     if w.shape[1] != d:
         raise ValueError(f"set {set_name!r} has d={w.shape[1]}; the model has {d} parameters")
-    if landscape not in LANDSCAPES:
-        raise ValueError(f"landscape={landscape!r}; valid: {', '.join(LANDSCAPES)}")
+    checks.name("landscape", landscape, LANDSCAPES)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} labels")
     checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")

@@ -258,10 +258,8 @@ def train_full_batch(arch: str, x: Tensor, y: Tensor, *, seed: int, steps: int, 
     >>> train_full_batch("fcp", x, y, seed=0, steps=2).shape
     torch.Size([42200])
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps={steps!r}: must be an integer >= 0")
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < float("inf")):
-        raise ValueError(f"lr={lr!r}: must be a finite real > 0")
+    checks.integer("steps", steps, min=0)
+    checks.real("lr", lr, min=0, min_open=True)
     net = build(arch, seed=seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(steps):

@@ -616,8 +616,7 @@ def run_studies(
     not, see :data:`ENSEMBLE_PAYS`); a run is saved when its ensemble ends, so that is
     the granularity of resuming a killed study. The costliest ensembles are started first.
     """
-    if ensemble_size is not None and (isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) or ensemble_size < 1):
-        raise ValueError(f"ensemble_size={ensemble_size!r}: must be an integer >= 1 or None")
+    checks.optional_integer("ensemble_size", ensemble_size, min=1)
     prof = get_profile(profile)
     if isinstance(optimizers, str) or not optimizers or len(set(optimizers)) != len(optimizers):
         raise ValueError(f"optimizers={optimizers!r}: expected a non-empty list of distinct names from {', '.join(NETWORK_OPTIMIZERS)}")
@@ -635,8 +634,7 @@ def run_studies(
     todo = [t for t in every if not st.has(t.key)]
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, len(todo)))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    checks.integer("workers", workers, min=1)
     device = device or default_device()
     if todo:
         from . import progress as _progress

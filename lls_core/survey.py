@@ -430,8 +430,7 @@ def shorten_titles(frame: pd.DataFrame, width: int, columns: tuple[str, ...] = (
     >>> shorten_titles(pd.DataFrame({"title": ["abcdef", "ab"]}), 4)["title"].tolist()
     ['abc…', 'ab']
     """
-    if isinstance(width, bool) or not isinstance(width, int) or width < 2:
-        raise ValueError(f"width={width!r}: must be an integer >= 2")
+    checks.integer("width", width, min=2)
     out = frame.copy()
     for col in columns:
         if col in out:

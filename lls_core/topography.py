@@ -127,9 +127,8 @@ class Topography:
         """Images and labels of the ``"train"`` or ``"test"`` landscape."""
         if which == "train":
             return self.dataset.x_train, self.dataset.y_train
-        if which == "test":
-            return self.dataset.x_test, self.dataset.y_test
-        raise ValueError(f"landscape {which!r}; valid: train, test")
+        checks.name("which", which, landscape.LANDSCAPES, what="landscape")
+        return self.dataset.x_test, self.dataset.y_test
 
 
 def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_best: int | None = None,
@@ -224,10 +223,8 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
     landscape.need_sets(topo.sets, *names)
     if pairing not in ("disjoint", "random"):
         raise ValueError(f"pairing={pairing!r}; valid: 'disjoint', 'random'")
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
-        raise ValueError(f"n_pairs={n_pairs!r}: must be an integer >= 1")
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    checks.integer("n_pairs", n_pairs, min=1)
+    checks.integer("workers", workers, min=1)
     from lls_core import cluster
 
     addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work

@@ -148,8 +148,7 @@ CALL_MB: float = 8.0
 
 
 def _check_eval_args(chunk_size: object, batched: object) -> None:
-    if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1):
-        raise ValueError(f"chunk_size={chunk_size!r}: must be a positive integer or None")
+    checks.optional_integer("chunk_size", chunk_size, min=1)
     if not any(batched is m or (isinstance(m, str) and batched == m) for m in BATCHED):
         raise ValueError(f"batched={batched!r}; valid: True, 'vmap', False")
 
@@ -497,8 +496,7 @@ def curvature_map(
     for name, t in (("u", u), ("v", v)):
         if t.shape != w.shape:
             raise ValueError(f"{name} has shape {tuple(t.shape)}; w has {tuple(w.shape)}")
-    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 2:
-        raise ValueError(f"iters={iters!r}: need an integer >= 2 Lanczos steps")
+    checks.integer("iters", iters, min=2)
     lo = np.zeros((len(b), len(a)))
     hi = np.zeros((len(b), len(a)))
     w, u, v = w.detach(), u.detach().to(w.dtype), v.detach().to(w.dtype)
@@ -674,8 +672,7 @@ def train(
         res.steps, res.train_loss, res.reached
     """
     for label, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{label}={value!r}: must be a positive integer")
+        checks.integer(label, value, min=1)
     if not lr > 0:
         raise ValueError(f"lr={lr!r}: must be positive")
     if not isinstance(record_every, int) or record_every < 0:

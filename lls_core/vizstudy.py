@@ -90,9 +90,7 @@ class FitConfig:
         if not (isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum={self.momentum!r}: must lie in [0, 1)")
         for name in ("batch_size", "max_epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name}={v!r}: must be a positive integer")
+            checks.integer(name, getattr(self, name), min=1)
         if not (isinstance(self.target_loss, (int, float)) and math.isfinite(self.target_loss) and self.target_loss > 0):
             raise ValueError(f"target_loss={self.target_loss!r}: must be a positive finite number")
 
@@ -258,8 +256,7 @@ def trend_test(
         raise ValueError(f"alpha={alpha!r}: must lie in (0, 0.5)")
     if not 0.5 < level < 1:
         raise ValueError(f"level={level!r}: must lie in (0.5, 1)")
-    if not isinstance(n_perm, int) or isinstance(n_perm, bool) or n_perm < 99:
-        raise ValueError(f"n_perm={n_perm!r}: must be an integer >= 99")
+    checks.integer("n_perm", n_perm, min=99)
     lv = np.asarray(levels, dtype=float).ravel()
     val = np.asarray(values, dtype=float).ravel()
     if lv.shape != val.shape:
@@ -551,8 +548,7 @@ def normalization_study(
         raise checks.UnknownNameError(f"unknown norms {bad}; valid: {', '.join(vz.NORMS)}")
     if not 0 < probe <= span:
         raise ValueError(f"probe={probe!r}: must lie in (0, span={span}]")
-    if not isinstance(n_dirs, int) or n_dirs < 1:
-        raise ValueError(f"n_dirs={n_dirs!r}: must be a positive integer")
+    checks.integer("n_dirs", n_dirs, min=1)
     alphas = np.linspace(-span, span, n)
     keys = list(fits)
     scale = float(np.median([float(fits[k].result.w.norm()) / math.sqrt(fits[k].result.w.numel()) for k in keys]))
