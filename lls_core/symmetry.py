@@ -126,8 +126,12 @@ def _layout(arch: str) -> tuple[tuple[str, int, int, tuple[int, ...], tuple[str 
 
 def group_sizes(arch: str) -> dict[str, int]:
     """``{group: number of units}`` for ``arch`` (see the module docstring)."""
-    _layout(models.check_arch(arch))
+    _layout(_check_arch(arch))
     return dict(GROUPS[arch])
+
+
+def _check_arch(arch: object) -> str:
+    return models.check_arch(arch)
 
 
 def _as_array(w: object, name: str, arch: str, ndims: tuple[int, ...]) -> np.ndarray:
@@ -184,7 +188,7 @@ def permute(arch: str, w: Tensor, perms: Mapping[str, object]) -> Tensor:
 
     >>> w2 = permute("fcp", w, {"h1": np.random.permutation(50)})
     """
-    arch = models.check_arch(arch)
+    arch = _check_arch(arch)
     a = _as_array(w, "w", arch, (1, 2))
     p = _check_perms(arch, perms)
     out = _permute(arch, a, p) if a.ndim == 1 else np.stack([_permute(arch, r, p) for r in a])
@@ -195,7 +199,7 @@ def permute(arch: str, w: Tensor, perms: Mapping[str, object]) -> Tensor:
 def random_perms(arch: str, seed: int = 0) -> dict[str, np.ndarray]:
     """One random permutation per group of ``arch``, drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    return {g: rng.permutation(n) for g, n in group_sizes(arch).items()}
+    return {g: rng.permutation(n) for g, n in group_sizes(_check_arch(arch)).items()}
 
 
 def _cost(arch: str, ref: np.ndarray, w_other: np.ndarray, group: str, n: int) -> np.ndarray:
@@ -274,7 +278,7 @@ def align(arch: str, reference: Tensor, w: Tensor, *, max_iter: int = 100, seed:
     >>> res = align("lstm", W[0], W)       # W: (48, 15456)
     >>> res.distance_after <= res.distance_before
     """
-    arch = models.check_arch(arch)
+    arch = _check_arch(arch)
     max_iter = checks.integer("max_iter", max_iter, min=1)
     ref = _as_array(reference, "reference", arch, (1,))
     a = _as_array(w, "w", arch, (1, 2))
@@ -338,7 +342,7 @@ def consensus(arch: str, w: Tensor, *, max_passes: int = 20, max_iter: int = 100
     >>> cons = consensus("fcp", W)          # W: (48, 42200)
     >>> cons.spread_after <= cons.spread_before
     """
-    arch = models.check_arch(arch)
+    arch = _check_arch(arch)
     max_iter = checks.integer("max_iter", max_iter, min=1)
     max_passes = checks.integer("max_passes", max_passes, min=1)
     x = _as_array(w, "w", arch, (2,))
@@ -410,7 +414,7 @@ def unit_activations(arch: str, w: Tensor, x: Tensor, *, activation: str | None 
     import torch.nn.functional as F
     from torch.func import functional_call
 
-    arch = models.check_arch(arch)
+    arch = _check_arch(arch)
     kw = {k: v for k, v in (("activation", activation), ("perm_seed", perm_seed)) if v is not None}
     m = models.build(arch, **kw)
     a = torch.from_numpy(_as_array(w, "w", arch, (1,))).float()
@@ -451,7 +455,7 @@ def align_activations(arch: str, reference: Tensor, w: Tensor, x: Tensor, *, act
     are ordered, so no iteration is needed). Unlike weight matching it does not
     guarantee a smaller weight distance; ``distance_after`` reports what it gives.
     """
-    arch = models.check_arch(arch)
+    arch = _check_arch(arch)
     ref = _as_array(reference, "reference", arch, (1,))
     a = _as_array(w, "w", arch, (1,))
     if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1:] != (1, 28, 28) or x.shape[0] < 2:
@@ -521,7 +525,7 @@ def align_sets(arch: str, sets: Mapping[str, Tensor], *, mode: SetMode = "per_se
     >>> al = align_sets("fcp", topo.sets)
     >>> aligned = dataclasses.replace(topo, sets=al.sets)
     """
-    arch = models.check_arch(arch)
+    arch = _check_arch(arch)
     if mode not in ("per_set", "pooled"):
         raise ValueError(f"mode={mode!r}; valid: 'per_set', 'pooled'")
     if not sets:

@@ -672,7 +672,8 @@ def train(
         res.steps, res.train_loss, res.reached
     """
     for label, value in (("epochs", epochs), ("batch_size", batch_size)):
-        checks.integer(label, value, min=1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{label}={value!r}: must be a positive integer")
     if not lr > 0:
         raise ValueError(f"lr={lr!r}: must be positive")
     if not isinstance(record_every, int) or record_every < 0:
