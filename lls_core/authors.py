@@ -303,8 +303,8 @@ class LandscapeSettings:
     def __post_init__(self) -> None:
         from . import study, topography
 
-        checks.name("book_profile", self.book_profile, study.PROFILES, what="book profile")
-        checks.name("path_profile", self.path_profile, topography.PATH_PROFILES, what="path profile")
+        checks.name("book_profile", self.book_profile, study.PROFILES)
+        checks.name("path_profile", self.path_profile, topography.PATH_PROFILES)
         for name in ("n_within", "n_cross"):
             checks.integer(name, getattr(self, name), min=1)
         bad = [k for k in self.kernels if k not in landscape.KERNELS]

@@ -4,7 +4,13 @@ Every public function of the package checks its arguments before any work with
 these helpers, so that a bad value is refused with a message naming the value
 and what would be valid. Unknown names (architectures, optimizers, surfaces,
 chapters) raise :class:`UnknownNameError`, which is both a ``KeyError`` (a
-lookup failed) and a ``ValueError`` (a bad argument), so either ``except`` works.
+lookup failed) and a ``ValueError`` (a bad argument), so either ``except`` works;
+its message always reads ``unknown <what> '<value>'; valid: <names>``, built by
+:func:`name`. Each registry has one check that every module calls
+(:func:`lls_core.models.check_arch`, :func:`lls_core.train.check_optimizer`,
+:func:`lls_core.data.check_dataset`, :func:`lls_core.book.check_profile`,
+:func:`lls_core.landscape.need_sets`). :func:`context` prefixes where a check
+failed (``Profile 'x': ...``) without changing the error's type.
 
 Example::
 

@@ -215,7 +215,8 @@ def build(name: str, *, activation: str | None = None, seed: int = 0, perm_seed:
     ``activation``: one of :data:`ACTIVATIONS`; ``None`` gives :data:`DEFAULT_ACTIVATION`
     of ``name``. ``perm_seed`` is the LSTM's fixed pixel-permutation seed (independent of
     ``seed``; ignored by the other networks; default the authors' 1234).
-    Raises ``ValueError`` naming the valid architectures or activations.
+    An unknown architecture or activation raises :class:`~lls_core.checks.UnknownNameError`
+    (a ``KeyError`` and a ``ValueError``) naming the valid ones.
 
     >>> build("fcp").activation, build("lstm").perm_seed
     ('relu', 1234)
@@ -372,7 +373,8 @@ def build_demo(
     2018). ``init="torch"`` keeps PyTorch's default initialisation; ``"he"`` draws
     every weight of dim >= 2 from He et al.'s normal (std sqrt(2 / fan_in)) and zeroes
     biases, which keeps the signal alive through deep ReLU stacks. Raises
-    ``ValueError`` naming a bad name, size, activation or init.
+    ``ValueError`` naming a bad size, and :class:`~lls_core.checks.UnknownNameError`
+    (also a ``ValueError``) naming a bad name, activation or init.
     """
     checks.name("init", init, DEMO_INITS)
     checks.name("name", name, DEMO_ARCHITECTURES, what="demo architecture")

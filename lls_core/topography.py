@@ -1303,7 +1303,8 @@ class KPCASeparation:
     projections: dict[tuple[str, tuple[str, str], str], landscape.KPCA] = field(repr=False)
 
     def row(self, arch: str, pair: tuple[str, str], kernel: str) -> pd.Series:
-        """The frame's row for one (arch, pair, kernel); ``KeyError`` naming what exists."""
+        """The frame's row for one (arch, pair, kernel); :class:`~lls_core.checks.UnknownNameError`
+        (a ``KeyError`` and a ``ValueError``) naming what exists."""
         key = (arch, tuple(pair), kernel)
         if key not in self.projections:
             raise checks.UnknownNameError(f"unknown kernel PCA {key!r}; valid: {', '.join(map(repr, sorted(self.projections)))}")
