@@ -193,7 +193,7 @@ def test_pair_keys_are_those_of_the_format_2_cache():
     from lls_core import topography
 
     quick = topography.PATH_PROFILES["quick"]
-    assert quick.key() == {"n_terms": 10, "n_points": 15, "lam": 1e-3, "lr": 3e-3, "steps": 30, "n_data": 500,
+    assert quick.key() == {"n_terms": 10, "n_points": 11, "lam": 1e-3, "lr": 6e-3, "steps": 15, "n_data": 500,
                            "seed": 0, "keep": "best", "batched": None, "fine_points": 401}
     assert topography.PATH_PROFILES["paper"].key() == topography.AUTHORS_PATHS.key()  # memory only: same paths
     assert ls.PathConfig(grad_noise=0.5, curve="bezier").key()["curve"] == "bezier"
