@@ -151,9 +151,11 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
     """
     import dataclasses
 
-    from lls_core import study
+    from lls_core import study, train
 
     models.check_arch(arch)
+    for o in optimizers:
+        train.check_optimizer(o, "optimizers")
     if gss_variant is not None and gss_variant not in GSS_MODES:
         raise ValueError(f"gss_variant={gss_variant!r}; valid: None, {', '.join(GSS_MODES)}")
     counts = dict(counts or {})

@@ -219,6 +219,7 @@ def _bad_name_cases():
         ("weight set", lambda e: landscape.distances(e["sets"], between=("X", "Y")), "valid: BFGS-train"),
         ("kpca set", lambda e: topography.kpca_separation({"fcp": e["sets"]}, pairs=[("X", "Y")]), "valid: BFGS-train"),
         ("topography arch", lambda e: topography.load("vgg", "smoke"), archs),
+        ("topography optimizer", lambda e: topography.load("fcp", "smoke", optimizers=("adam",)), nets),
     ]
 
 
