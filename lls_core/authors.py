@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import __version__, data, landscape, models, params, resources, stats
+from . import __version__, checks, data, landscape, models, params, resources, stats
 from .io import atomic_write
 
 __all__ = [
@@ -101,9 +101,7 @@ DERIVED: tuple[str, str] = ("authors", "lstm_bfgs_train_derived.csv")
 
 
 def _spec(arch: str) -> WeightFile:
-    if arch not in WEIGHT_FILES:
-        raise ValueError(f"no published weight file for {arch!r}; valid: {', '.join(WEIGHT_FILES)}")
-    return WEIGHT_FILES[arch]
+    return WEIGHT_FILES[checks.name("arch", arch, WEIGHT_FILES, what="architecture with a published weight file")]
 
 
 def default_dir() -> Path:
@@ -305,14 +303,10 @@ class LandscapeSettings:
     def __post_init__(self) -> None:
         from . import study, topography
 
-        if self.book_profile not in study.PROFILES:
-            raise ValueError(f"book_profile={self.book_profile!r}; valid: {', '.join(study.PROFILES)}")
-        if self.path_profile not in topography.PATH_PROFILES:
-            raise ValueError(f"path_profile={self.path_profile!r}; valid: {', '.join(topography.PATH_PROFILES)}")
+        checks.name("book_profile", self.book_profile, study.PROFILES)
+        checks.name("path_profile", self.path_profile, topography.PATH_PROFILES)
         for name in ("n_within", "n_cross"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}={v!r}: must be an integer >= 1")
+            checks.integer(name, getattr(self, name), min=1)
         bad = [k for k in self.kernels if k not in landscape.KERNELS]
         if bad or not self.kernels:
             raise ValueError(f"kernels={self.kernels!r}; valid: one or more of {', '.join(landscape.KERNELS)}")

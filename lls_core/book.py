@@ -62,6 +62,7 @@ from typing import Any, Callable, Iterator, Mapping
 import yaml
 
 from . import resources
+from . import checks
 from .checks import UnknownNameError
 from .io import FileLock, LockBusy, atomic_write, clean_temp, quarantine
 
@@ -71,6 +72,8 @@ __all__ = [
     "Chapter",
     "ChapterRun",
     "ParameterError",
+    "UnknownParameterName",
+    "check_profile",
     "ChapterBusy",
     "project_root",
     "cpu_count",
@@ -103,6 +106,10 @@ reported from the executed notebook instead."""
 
 class ParameterError(ValueError):
     """A parameter name, type or value that the chapter does not accept."""
+
+
+class UnknownParameterName(ParameterError, UnknownNameError):
+    """An unknown profile or parameter name: a :class:`ParameterError`, a ``KeyError`` and a ``ValueError``."""
 
 
 class ChapterBusy(RuntimeError):
@@ -261,12 +268,10 @@ class Chapter:
     rules: tuple[str, ...] = ()
 
     def parameter(self, name: str) -> Parameter:
-        for p in self.parameters:
-            if p.name == name:
-                return p
-        valid = ", ".join(p.name for p in self.parameters) or "(none)"
-        shown = name if isinstance(name, str) and len(name) <= 60 else f"{str(name)[:60]}..."
-        raise ParameterError(f"chapter {self.slug!r} has no parameter {shown!r}; valid parameters: {valid}")
+        """The parameter called ``name``; :class:`UnknownParameterName` listing the valid ones otherwise."""
+        by_name = {p.name: p for p in self.parameters}
+        with checks.context(f"chapter {self.slug!r}"):
+            return by_name[checks.name("name", name, by_name, what="parameter", error=UnknownParameterName)]
 
 
 @dataclass(frozen=True)
@@ -379,9 +384,7 @@ def _rule_eval(node: ast.AST, values: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
         return node.value
     if isinstance(node, ast.Name):
-        if node.id not in values:
-            raise ValueError(f"unknown name {node.id!r}")
-        return values[node.id]
+        return values[checks.name("rule", node.id, values, what="name")]
     if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):
         seq, idx = _rule_eval(node.value, values), _rule_eval(node.slice, values)
         if not isinstance(seq, list) or not isinstance(idx, int) or not -len(seq) <= idx < len(seq):
@@ -447,9 +450,9 @@ def _read_chapter_uncached(path: Path) -> Chapter:
         slug,
     )
     profiles = {k: dict(v or {}) for k, v in (meta.get("profiles", {}) or {}).items()}
-    for name in profiles:
-        if name not in PROFILES:
-            raise ValueError(f"chapter {slug!r}: unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+    with checks.context(f"chapter {slug!r}"):
+        for name in profiles:
+            checks.name("profiles", name, PROFILES, what="profile")
     unknown_keys = set(meta) - {"profiles", "checks", "figures", "rules"}
     if unknown_keys:
         raise ValueError(f"chapter {slug!r}: unknown keys {sorted(unknown_keys)} in the lls: block")
@@ -480,15 +483,20 @@ def chapters(root: Path | None = None) -> list[Chapter]:
 def get_chapter(slug: str, root: Path | None = None) -> Chapter:
     """The chapter called ``slug``; an unknown slug raises :class:`~lls_core.checks.UnknownNameError`
     (a ``KeyError`` and a ``ValueError``) listing the valid ones."""
-    found = chapters(root)
-    for ch in found:
-        if ch.slug == slug:
-            return ch
-    shown = slug if isinstance(slug, str) and len(slug) <= 60 else f"{str(slug)[:60]}..."
-    raise UnknownNameError(f"unknown chapter {shown!r}; valid chapters: {', '.join(c.slug for c in found)}")
+    found = {ch.slug: ch for ch in chapters(root)}
+    return found[checks.name("slug", slug, found, what="chapter")]
 
 
 # ----------------------------------------------------------------------------- parameters
+
+
+def check_profile(profile: object) -> str:
+    """``profile`` if it is one of :data:`PROFILES`; :class:`UnknownParameterName` listing them otherwise.
+
+    >>> check_profile("smoke")
+    'smoke'
+    """
+    return checks.name("profile", profile, PROFILES, error=UnknownParameterName)
 
 
 MAX_VALUE_TEXT = 2000
@@ -616,9 +624,7 @@ def resolve_parameters(chapter: Chapter, profile: str = "quick", overrides: Mapp
     ``cpus`` parameter (workers) given above :func:`cpu_count` is refused when it is
     an override and lowered to it when it comes from the defaults or the profile.
     """
-    if profile not in PROFILES:
-        shown = profile if isinstance(profile, str) and len(profile) <= 60 else f"{str(profile)[:60]}..."
-        raise ParameterError(f"unknown profile {shown!r}; valid profiles: {', '.join(PROFILES)}")
+    check_profile(profile)
     values = {p.name: p.default for p in chapter.parameters}
     given = set(overrides or {})
     for source in (chapter.profiles.get(profile, {}), overrides or {}):
@@ -1091,9 +1097,8 @@ def build_book(profile: str = "quick", build_dir: Path | str | None = None, root
     build_dir = _build_folder(build_dir, root)
     todo = [c.slug for c in chapters(root)]
     if only:
-        unknown = [s for s in only if s not in todo]
-        if unknown:
-            raise UnknownNameError(f"unknown chapter {unknown[0]!r}; valid chapters: {', '.join(todo)}")
+        for s in only:
+            checks.name("only", s, todo, what="chapter")
         todo = [s for s in todo if s in only]
     # the appendix reports the others' wall times, so it runs last
     todo.sort(key=lambda s: s == "reproducibility")

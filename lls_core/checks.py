@@ -4,7 +4,13 @@ Every public function of the package checks its arguments before any work with
 these helpers, so that a bad value is refused with a message naming the value
 and what would be valid. Unknown names (architectures, optimizers, surfaces,
 chapters) raise :class:`UnknownNameError`, which is both a ``KeyError`` (a
-lookup failed) and a ``ValueError`` (a bad argument), so either ``except`` works.
+lookup failed) and a ``ValueError`` (a bad argument), so either ``except`` works;
+its message always reads ``unknown <what> '<value>'; valid: <names>``, built by
+:func:`name`. Each registry has one check that every module calls
+(:func:`lls_core.models.check_arch`, :func:`lls_core.train.check_optimizer`,
+:func:`lls_core.data.check_dataset`, :func:`lls_core.book.check_profile`,
+:func:`lls_core.landscape.need_sets`). :func:`context` prefixes where a check
+failed (``Profile 'x': ...``) without changing the error's type.
 
 Example::
 
@@ -23,11 +29,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-__all__ = ["UnknownNameError", "integer", "real", "choice", "name", "tensor", "same_device", "labels", "sequence",
+__all__ = ["UnknownNameError", "context", "integer", "real", "choice", "name", "tensor", "same_device", "labels", "sequence",
            "images", "vector", "matrix", "optional_integer", "optional_real"]
 
 T = TypeVar("T")
@@ -86,12 +93,48 @@ def choice(argname: str, value: Any, choices: Iterable[T]) -> T:
     return value
 
 
-def name(argname: str, value: Any, registry: Mapping[str, T] | Sequence[str], *, what: str | None = None) -> str:
-    """``value`` if it names an entry of ``registry``; :class:`UnknownNameError` listing the valid names."""
+def name(argname: str, value: Any, registry: Mapping[str, Any] | Sequence[str], *, what: str | None = None,
+         error: type[UnknownNameError] | None = None) -> str:
+    """``value`` if it names an entry of ``registry``; :class:`UnknownNameError` listing the valid names.
+
+    The message reads ``unknown <what> '<value>'; valid: <name>, <name>, ...`` (``what``
+    defaults to ``argname``; a value longer than 60 characters is shortened). ``error``:
+    a subclass of :class:`UnknownNameError` to raise instead (e.g. one that is also the
+    caller's own error type).
+    """
     keys = list(registry)
     if not isinstance(value, str) or value not in keys:
-        raise UnknownNameError(f"unknown {what or argname} {value!r}; valid: {', '.join(map(str, keys))}")
+        text = value if isinstance(value, str) else str(value)
+        shown = repr(value) if len(text) <= 60 else repr(f"{text[:60]}...")
+        valid = ", ".join(map(str, keys)) or "(none)"
+        raise (error or UnknownNameError)(f"unknown {what or argname} {shown}; valid: {valid}")
     return value
+
+
+@contextlib.contextmanager
+def context(where: str) -> Iterator[None]:
+    """Prefix ``<where>: `` to the message of a check failing inside the block.
+
+    The error keeps its type: a plain ``ValueError`` and an :class:`UnknownNameError`
+    (or a subclass, whose constructor takes the message alone) are raised again with
+    the prefixed message; any other exception, including other ``ValueError``
+    subclasses, passes through unchanged.
+
+    >>> try:
+    ...     with context("Profile 'tiny'"):
+    ...         integer("n_inits", 0, min=1)
+    ... except ValueError as err:
+    ...     print(err)
+    Profile 'tiny': n_inits=0 is out of range; expected an integer >= 1
+    """
+    try:
+        yield
+    except UnknownNameError as err:
+        raise type(err)(f"{where}: {err}") from None
+    except ValueError as err:
+        if type(err) is not ValueError:
+            raise
+        raise ValueError(f"{where}: {err}") from None
 
 
 def sequence(argname: str, value: Any, *, min_len: int = 0, max_len: int | None = None) -> list[Any]:

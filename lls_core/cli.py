@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             print(plan.plan(args.chapter, args.profile, overrides).text())
         elif args.command == "build":
             _require_book_extra("build")
-            if args.profile not in book.PROFILES:
-                raise book.ParameterError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(book.PROFILES)}")
+            book.check_profile(args.profile)
             if args.pdf and book.pdf_tools_missing():  # before hours of chapters, not after
                 raise book.ParameterError(book.pdf_tools_missing())
             if args.html_only:

@@ -29,6 +29,8 @@ import contextlib
 import re
 from typing import Any, Iterator
 
+from . import checks
+
 __all__ = ["check_scheduler", "client", "local_cluster", "SCHEMES"]
 
 SCHEMES: tuple[str, ...] = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
@@ -66,8 +68,7 @@ def local_cluster(workers: int, *, dashboard: bool = True, quiet: bool = False) 
     every interface); its address is printed on standard error (under ``lls-book run``: on
     its console, see :func:`lls_core.progress.note`) unless ``quiet``.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    checks.integer("workers", workers, min=1)
     from distributed import LocalCluster
 
     cluster = LocalCluster(

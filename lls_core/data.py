@@ -42,11 +42,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import resources
+from . import checks, resources
 
 __all__ = [
     "Dataset",
     "DATASETS",
+    "check_dataset",
     "MNIST_FILES",
     "MIRRORS",
     "MnistFile",
@@ -62,6 +63,15 @@ __all__ = [
 ]
 
 DATASETS: tuple[str, ...] = ("mnist-5k", "mnist")
+
+
+def check_dataset(name: object, argname: str = "name") -> str:
+    """``name`` if it is one of :data:`DATASETS`; :class:`~lls_core.checks.UnknownNameError` listing them otherwise.
+
+    >>> check_dataset("mnist-5k")
+    'mnist-5k'
+    """
+    return checks.name(argname, name, DATASETS, what="data set")
 
 
 @dataclass(frozen=True)
@@ -292,8 +302,7 @@ def mnist_arrays(
     """
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
     for s in stems:
-        if s not in MNIST_FILES:
-            raise ValueError(f"unknown MNIST file {s!r}; valid: {', '.join(MNIST_FILES)}")
+        checks.name("stems", s, MNIST_FILES, what="MNIST file")
     missing = [s for s in stems if _locate(s, folder) is None]
     if missing and download:
         failures = []
@@ -412,8 +421,7 @@ def load(
     files). ``n_train`` / ``n_test`` below 60,000 / 10,000 take a class-stratified
     subset of each side drawn from ``seed``; the default is all of them.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; valid: {', '.join(DATASETS)}")
+    check_dataset(name)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32 - 1:
         raise ValueError(f"seed={seed!r} is not allowed; expected an integer in [0, {2**32 - 2}]")
     for label, n in (("n_train", n_train), ("n_test", n_test)):

@@ -35,7 +35,7 @@ import scipy.linalg
 import torch
 from torch import Tensor, nn
 
-from lls_core import models, params
+from lls_core import checks, models, params
 
 __all__ = [
     "LossFn",
@@ -235,10 +235,8 @@ def top_eigenvalues(
     eigenvalue, default 200, stopping at relative change ``tol``), or ``"arpack"``
     (``scipy.sparse.linalg.eigsh``, ``which="LA"``).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-    if not isinstance(k, int) or not 1 <= k <= d:
-        raise ValueError(f"k={k!r}: must be an integer in [1, d={d}]")
+    checks.name("method", method, METHODS)
+    checks.integer("k", k, min=1, max=d)
     if method == "lanczos":
         m = min(d, iters or max(4 * k, 40))
         t = lanczos(hvp, _rng_vector(d, seed), m, keep_basis=True)
@@ -321,10 +319,8 @@ def extreme_eigenvalues(hvp: HVP, d: int, *, iters: int = 20, seed: int = 0) -> 
         e = extreme_eigenvalues(make_hvp(f, w), w.numel(), iters=20)
         e.lam_min, e.lam_max, e.ratio
     """
-    if not isinstance(d, int) or d < 1:
-        raise ValueError(f"d={d!r}: must be a positive integer")
-    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 2:
-        raise ValueError(f"iters={iters!r}: need an integer >= 2 Lanczos steps")
+    checks.integer("d", d, min=1)
+    checks.integer("iters", iters, min=2)
     t = lanczos(hvp, _rng_vector(d, seed), iters)
     vals, _ = t.ritz()
     return Extremes(float(vals.min()), float(vals.max()), len(t.alpha))
@@ -335,8 +331,7 @@ def lambda_max(loss_fn: LossFn, w: Tensor, *, iters: int = 30, seed: int = 0) ->
 
     Units: loss per squared weight unit. Example: ``lambda_max(flat_loss(net, x, y), params.flatten(net))``.
     """
-    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 2:
-        raise ValueError(f"iters={iters!r}: need an integer >= 2 Lanczos steps")
+    checks.integer("iters", iters, min=2)
     return float(top_eigenvalues(make_hvp(loss_fn, w), w.numel(), iters=iters, seed=seed).values[0])
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "LANDSCAPES",
     "KERNELS",
     "check_sets",
+    "need_sets",
     "WeightStats",
     "weight_stats",
     "centroid",
@@ -115,10 +116,14 @@ def check_sets(sets: Mapping[str, Tensor], min_rows: int = 1) -> dict[str, Tenso
     return out
 
 
-def _need(sets: Mapping[str, Tensor], *names: str) -> None:
+def need_sets(sets: Mapping[str, Any], *names: str) -> None:
+    """Refuse a name in ``names`` that is not a key of ``sets``.
+
+    Raises :class:`~lls_core.checks.UnknownNameError` (a ``KeyError`` and a
+    ``ValueError``): ``unknown weight set '<name>'; valid: <the keys of sets>``.
+    """
     for n in names:
-        if n not in sets:
-            raise KeyError(f"no weight set named {n!r}; available: {', '.join(sets)}")
+        checks.name("sets", n, sets, what="weight set")
 
 
 # --------------------------------------------------------------------------- Table S1
@@ -169,7 +174,7 @@ def common_origin(sets: Mapping[str, Tensor], between: tuple[str, str] = ("BFGS-
     at one centroid.
     """
     s = check_sets(sets)
-    _need(s, *between)
+    need_sets(s, *between)
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha={alpha!r}: must lie in [0, 1] (0 = centroid of {between[0]}, 1 = of {between[1]})")
     return (1 - alpha) * centroid(s[between[0]]) + alpha * centroid(s[between[1]])
@@ -200,7 +205,7 @@ def distances(sets: Mapping[str, Tensor], *, between: tuple[str, str] = ("BFGS-t
     ``alpha`` define the default (see :func:`common_origin`).
     """
     s = check_sets(sets)
-    _need(s, *between)
+    need_sets(s, *between)
     d = next(iter(s.values())).shape[1]
     if origin is None:
         o = common_origin(s, between, alpha)
@@ -274,8 +279,7 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
     """
     from sklearn.decomposition import KernelPCA
 
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel={kernel!r}; valid: {', '.join(KERNELS)}")
+    checks.name("kernel", kernel, KERNELS)
     wa, wb = _check_matrix(a, names[0], 2), _check_matrix(b, names[1], 2)
     if wa.shape[1] != wb.shape[1]:
         raise ValueError(f"sets {names[0]!r} and {names[1]!r} disagree on d: {wa.shape[1]} vs {wb.shape[1]}")
@@ -598,8 +602,7 @@ def pair_paths(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: in
     d = params.num_params(model)
     if w.shape[1] != d:
         raise ValueError(f"set {set_name!r} has d={w.shape[1]}; the model has {d} parameters")
-    if landscape not in LANDSCAPES:
-        raise ValueError(f"landscape={landscape!r}; valid: {', '.join(LANDSCAPES)}")
+    checks.name("landscape", landscape, LANDSCAPES)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} images but y has {y.shape[0]} labels")
     checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")

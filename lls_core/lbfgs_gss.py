@@ -86,6 +86,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import checks
+
 __all__ = [
     "GOLDEN",
     "AUTHORS_GOLDEN",
@@ -1085,8 +1087,7 @@ def run_optimizer(
     for L-BFGS-GSS, torch's accepted ``t`` for L-BFGS (1 = the full quasi-Newton step from
     the second iteration on), NaN for BGD and Adam.
     """
-    if name not in COMPARED_OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(COMPARED_OPTIMIZERS)}")
+    checks.name("name", name, COMPARED_OPTIMIZERS, what="optimizer")
     _check_positive_int("n_iter", n_iter)
     if max_evaluations is not None:
         _check_positive_int("max_evaluations", max_evaluations)

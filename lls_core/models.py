@@ -36,10 +36,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from . import checks
 from .params import flatten as params_flatten
 
 __all__ = [
     "ARCHITECTURES",
+    "check_arch",
     "DEFAULT_ACTIVATION",
     "AUTHORS_PERM_SEED",
     "PARAM_COUNTS",
@@ -73,6 +75,25 @@ def _seeded(seed: int):
         yield
 
 ARCHITECTURES: tuple[str, ...] = ("fcp", "lenet", "autoencoder", "lstm")
+
+
+def check_arch(name: object, argname: str = "arch", *, error: type[checks.UnknownNameError] | None = None) -> str:
+    """``name`` if it is one of :data:`ARCHITECTURES`; the one check every module uses.
+
+    Raises :class:`~lls_core.checks.UnknownNameError` (a ``KeyError`` and a
+    ``ValueError``) listing the valid names otherwise (``error``: a subclass to raise instead).
+
+    >>> check_arch("lenet")
+    'lenet'
+    >>> try:
+    ...     check_arch("vgg")
+    ... except ValueError as err:
+    ...     print(err)
+    unknown architecture 'vgg'; valid: fcp, lenet, autoencoder, lstm
+    """
+    return checks.name(argname, name, ARCHITECTURES, what="architecture", error=error)
+
+
 PARAM_COUNTS: dict[str, int] = {"fcp": 42_200, "lenet": 61_706, "autoencoder": 52_224, "lstm": 15_456}
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "softplus": F.softplus,
@@ -90,9 +111,7 @@ AUTHORS_PERM_SEED: int = 1234
 
 
 def _act(name: str) -> Callable[[Tensor], Tensor]:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[checks.name("activation", name, ACTIVATIONS)]
 
 
 class FCP(nn.Module):
@@ -197,13 +216,13 @@ def build(name: str, *, activation: str | None = None, seed: int = 0, perm_seed:
     ``activation``: one of :data:`ACTIVATIONS`; ``None`` gives :data:`DEFAULT_ACTIVATION`
     of ``name``. ``perm_seed`` is the LSTM's fixed pixel-permutation seed (independent of
     ``seed``; ignored by the other networks; default the authors' 1234).
-    Raises ``ValueError`` naming the valid architectures or activations.
+    An unknown architecture or activation raises :class:`~lls_core.checks.UnknownNameError`
+    (a ``KeyError`` and a ``ValueError``) naming the valid ones.
 
     >>> build("fcp").activation, build("lstm").perm_seed
     ('relu', 1234)
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
+    check_arch(name, "name")
     if activation is None:
         activation = DEFAULT_ACTIVATION[name]
     _act(activation)
@@ -241,10 +260,8 @@ def train_full_batch(arch: str, x: Tensor, y: Tensor, *, seed: int, steps: int, 
     >>> train_full_batch("fcp", x, y, seed=0, steps=2).shape
     torch.Size([42200])
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps={steps!r}: must be an integer >= 0")
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < float("inf")):
-        raise ValueError(f"lr={lr!r}: must be a finite real > 0")
+    checks.integer("steps", steps, min=0)
+    checks.real("lr", lr, min=0, min_open=True)
     net = build(arch, seed=seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(steps):
@@ -357,15 +374,13 @@ def build_demo(
     2018). ``init="torch"`` keeps PyTorch's default initialisation; ``"he"`` draws
     every weight of dim >= 2 from He et al.'s normal (std sqrt(2 / fan_in)) and zeroes
     biases, which keeps the signal alive through deep ReLU stacks. Raises
-    ``ValueError`` naming a bad name, size, activation or init.
+    ``ValueError`` naming a bad size, and :class:`~lls_core.checks.UnknownNameError`
+    (also a ``ValueError``) naming a bad name, activation or init.
     """
-    if init not in DEMO_INITS:
-        raise ValueError(f"unknown init {init!r}; valid: {', '.join(DEMO_INITS)}")
-    if name not in DEMO_ARCHITECTURES:
-        raise ValueError(f"unknown demo architecture {name!r}; valid: {', '.join(DEMO_ARCHITECTURES)}")
+    checks.name("init", init, DEMO_INITS)
+    checks.name("name", name, DEMO_ARCHITECTURES, what="demo architecture")
     for label, value, low in (("depth", depth, 1), ("width", width, 1), ("blocks", blocks, 0), ("channels", channels, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{label}={value!r}: must be an integer >= {low}")
+        checks.integer(label, value, min=low)
     _act(activation)
     with _seeded(seed):
         if name == "mlp":

@@ -810,24 +810,21 @@ def get(name: str) -> OptimizerSpec:
     ``ValueError``) listing the valid names.
     """
     if not isinstance(name, str) or name.lower() not in _LOWER:
-        raise checks.UnknownNameError(f"unknown optimizer {name!r}; valid names: {', '.join(SURFACE_RULES)}")
+        raise checks.UnknownNameError(f"unknown optimizer {name!r}; valid: {', '.join(SURFACE_RULES)}")
     return SURFACE_RULES[_LOWER[name.lower()]]
 
 
 def validate_hyperparameters(name: str, hyper: Mapping[str, float] | None = None) -> dict[str, float]:
     """Defaults of ``name`` overridden by ``hyper``, checked; returns the full mapping.
 
-    Raises ``KeyError`` for an unknown optimizer, ``ValueError`` for an unknown
-    hyperparameter name or an invalid value (negative learning rate, a decay outside
+    Raises :class:`~lls_core.checks.UnknownNameError` (a ``KeyError`` and a ``ValueError``)
+    for an unknown optimizer or hyperparameter name, ``ValueError`` for an invalid value (negative learning rate, a decay outside
     [0, 1), a non-finite number, ...), naming the bad value and what is valid.
     """
     spec = get(name)
     out = dict(spec.defaults)
     for key, value in (hyper or {}).items():
-        if key not in spec.defaults:
-            raise ValueError(
-                f"{spec.name} has no hyperparameter {key!r}; valid: {', '.join(spec.defaults)}"
-            )
+        checks.name("hyper", key, spec.defaults, what=f"{spec.name} hyperparameter")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{spec.name}: {key}={value!r} must be a real number")
         value = float(value)
@@ -887,8 +884,7 @@ class SurfaceRun:
 
     def fraction(self, status: str) -> Tensor:
         """``(S,)`` fraction of runs per surface with the given status name."""
-        if status not in STATUS_NAMES:
-            raise ValueError(f"unknown status {status!r}; valid: {', '.join(STATUS_NAMES)}")
+        checks.name("status", status, STATUS_NAMES)
         return (self.status == STATUS_NAMES.index(status)).double().mean(1)
 
     def status_names(self) -> list[list[str]]:

@@ -37,10 +37,10 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from . import book, models, params, study
+from . import book, checks, models, params, study
 from .train import LBFGSGSSConfig, SGDConfig, TorchLBFGSConfig
 
-__all__ = ["CHAPTERS", "ArchCost", "Calibration", "Plan", "calibrate", "plan", "check_chapter", "PlanError"]
+__all__ = ["CHAPTERS", "ArchCost", "Calibration", "Plan", "calibrate", "plan", "check_chapter", "PlanError", "UnknownPlanName"]
 
 CHAPTERS: tuple[str, ...] = ("training", "barriers", "geometry")
 _TOPO_OPTIMIZERS = ("sgd", "lbfgs_gss", "lbfgs")  # topography.load's default: six weight sets
@@ -52,6 +52,10 @@ _EVAL_CHUNK = 10_000
 
 class PlanError(book.ParameterError):
     """A chapter, profile or parameter that cannot be planned (a ``ValueError``)."""
+
+
+class UnknownPlanName(PlanError, book.UnknownParameterName):
+    """An unknown chapter or network name: a :class:`PlanError`, a ``KeyError`` and a ``ValueError``."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,7 @@ class Calibration:
     seconds: float
 
     def cost(self, arch: str) -> ArchCost:
-        if arch not in self.costs:
-            raise PlanError(f"the calibration has no network {arch!r}; it has: {', '.join(self.costs) or '(none)'}")
+        checks.name("arch", arch, self.costs, what="calibrated network", error=UnknownPlanName)
         return self.costs[arch]
 
 
@@ -193,8 +196,7 @@ def calibrate(archs: Sequence[str] = models.ARCHITECTURES, *, n_images: int = 25
     """
     archs = list(archs)
     for a in archs:
-        if a not in models.ARCHITECTURES:
-            raise PlanError(f"unknown architecture {a!r}; valid: {', '.join(models.ARCHITECTURES)}")
+        models.check_arch(a, "archs", error=UnknownPlanName)
     if isinstance(n_images, bool) or not isinstance(n_images, int) or not 64 <= n_images <= 10_000:
         raise PlanError(f"n_images={n_images!r}: must be an integer in [64, 10000]")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 100:
@@ -336,12 +338,12 @@ def plan(chapter: str, profile: str = "quick", overrides: Mapping[str, Any] | No
     :func:`calibrate` of the networks involved. ``archs``: restrict to these networks
     (default: the chapter's). ``count_stored``: look up finished runs in the store.
     """
-    if chapter not in CHAPTERS:
-        raise PlanError(f"lls-book plan covers the chapters {', '.join(CHAPTERS)}; got {chapter!r}")
+    with checks.context("lls-book plan"):
+        checks.name("chapter", chapter, CHAPTERS, error=UnknownPlanName)
     try:
         ch = book.get_chapter(chapter)
     except KeyError as err:
-        raise PlanError(err.args[0]) from None
+        raise UnknownPlanName(err.args[0]) from None
     values = book.resolve_parameters(ch, profile, overrides)
     return _plan_values(chapter, profile, values, calibration, archs, count_stored)
 
@@ -415,8 +417,7 @@ def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibrat
 
         path = PATH_PROFILES[values["path_profile"]]
     for a in chosen:
-        if a not in models.ARCHITECTURES:
-            raise PlanError(f"parameter 'archs' names {a!r}; valid: {', '.join(models.ARCHITECTURES)}")
+        models.check_arch(a, "archs", error=UnknownPlanName)
     if archs is not None:
         bad = [a for a in archs if a not in chosen]
         if bad:

@@ -15,7 +15,7 @@ from typing import Literal
 
 import matplotlib
 
-from . import resources
+from . import checks, resources
 
 __all__ = [
     "OPTIMIZER_COLORS",
@@ -132,13 +132,13 @@ def label(name: str) -> str:
 def color(name: str) -> str:
     """Return the book's fixed colour (hex string) for an optimizer or weight set.
 
-    Lookup is case-insensitive. An unknown name raises ``KeyError`` listing the
-    known ones, so a typo never silently produces a default colour.
+    Lookup is case-insensitive. An unknown name raises
+    :class:`~lls_core.checks.UnknownNameError` (a ``KeyError`` and a ``ValueError``)
+    listing the valid ones, so a typo never silently produces a default colour.
     """
-    key = _ALIASES.get(name.lower())
+    key = _ALIASES.get(name.lower()) if isinstance(name, str) else None
     if key is None:
-        known = ", ".join(sorted(_ALIASES.values()))
-        raise KeyError(f"no book colour for {name!r}; known names: {known}")
+        raise checks.UnknownNameError(f"unknown colour name {name!r}; valid: {', '.join(sorted(set(_ALIASES.values())))}")
     return OPTIMIZER_COLORS.get(key) or SET_COLORS[key]
 
 

@@ -58,9 +58,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import cluster, data, models, resources
+from . import checks, cluster, data, models, resources
 from .store import RunKey, Store
-from .train import NETWORK_OPTIMIZERS, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
+from .train import NETWORK_OPTIMIZERS, check_optimizer, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
 __all__ = [
     "Profile",
@@ -115,41 +115,38 @@ class Profile:
     """(arch, n_inits, k_best) triples replacing ``n_inits`` / ``k_best`` for one architecture."""
 
     def __post_init__(self) -> None:
-        if self.dataset not in data.DATASETS:
-            raise ValueError(f"Profile {self.name!r}: dataset={self.dataset!r}; valid: {', '.join(data.DATASETS)}")
-        if not (isinstance(self.n_inits, int) and self.n_inits >= 1):
-            raise ValueError(f"Profile {self.name!r}: n_inits={self.n_inits!r} must be an integer >= 1")
+        with checks.context(f"Profile {self.name!r}"):
+            self._check()
+
+    def _check(self) -> None:
+        data.check_dataset(self.dataset)
+        checks.integer("n_inits", self.n_inits, min=1)
         for label, n in (("n_train", self.n_train), ("n_test", self.n_test)):
             if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 10):
-                raise ValueError(f"Profile {self.name!r}: {label}={n!r} must be None or an integer >= 10 (one image per class)")
-        if isinstance(self.split_seed, bool) or not isinstance(self.split_seed, int) or self.split_seed < 0:
-            raise ValueError(f"Profile {self.name!r}: split_seed={self.split_seed!r} must be an integer >= 0")
-        if not (isinstance(self.k_best, int) and 1 <= self.k_best <= self.n_inits):
-            raise ValueError(f"Profile {self.name!r}: k_best={self.k_best!r} must be in 1..n_inits={self.n_inits}")
+                raise ValueError(f"{label}={n!r} must be None or an integer >= 10 (one image per class)")
+        checks.integer("split_seed", self.split_seed, min=0)
+        checks.integer("k_best", self.k_best, min=1, max=self.n_inits)
         if self.activation is not None and self.activation not in models.ACTIVATIONS:
-            raise ValueError(f"Profile {self.name!r}: activation={self.activation!r}; valid: None (each "
-                             f"architecture's default), {', '.join(models.ACTIVATIONS)}")
+            raise checks.UnknownNameError(f"unknown activation {self.activation!r}; valid: None (each "
+                                          f"architecture's default), {', '.join(models.ACTIVATIONS)}")
         for name, cfg in self.optimizers:
-            if name not in NETWORK_OPTIMIZERS:
-                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
+            check_optimizer(name)
             if cfg is not None and type(cfg).__name__ != NETWORK_OPTIMIZERS[name].__name__:
-                raise ValueError(f"Profile {self.name!r}: the {name} config is a {type(cfg).__name__}; "
+                raise ValueError(f"the {name} config is a {type(cfg).__name__}; "
                                  f"expected a {NETWORK_OPTIMIZERS[name].__name__}")
         for arch, n, k in self.arch_counts:
-            if arch not in models.ARCHITECTURES:
-                raise ValueError(f"Profile {self.name!r}: unknown architecture {arch!r} in arch_counts; valid: "
-                                 f"{', '.join(models.ARCHITECTURES)}")
+            with checks.context("arch_counts"):
+                models.check_arch(arch)
             if isinstance(n, bool) or not isinstance(n, int) or n < 1 or isinstance(k, bool) or not isinstance(k, int) \
                     or not 1 <= k <= n:
-                raise ValueError(f"Profile {self.name!r}: arch_counts for {arch}: n_inits={n!r}, k_best={k!r}; "
+                raise ValueError(f"arch_counts for {arch}: n_inits={n!r}, k_best={k!r}; "
                                  "need integers with 1 <= k_best <= n_inits")
         if len({a for a, _, _ in self.arch_counts}) != len(self.arch_counts):
-            raise ValueError(f"Profile {self.name!r}: an architecture appears twice in arch_counts")
+            raise ValueError("an architecture appears twice in arch_counts")
         for arch, name, _ in self.arch_overrides:
-            if arch not in models.ARCHITECTURES:
-                raise ValueError(f"Profile {self.name!r}: unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
-            if name not in NETWORK_OPTIMIZERS:
-                raise ValueError(f"Profile {self.name!r}: unknown optimizer {name!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
+            with checks.context("arch_overrides"):
+                models.check_arch(arch)
+                check_optimizer(name)
 
     def counts(self, arch: str | None = None) -> tuple[int, int]:
         """``(n_inits, k_best)`` for ``arch``: its :attr:`arch_counts` entry, else the profile's.
@@ -183,8 +180,7 @@ class Profile:
 
     def config(self, optimizer: str, arch: str | None = None) -> Any:
         """The configuration this profile uses for ``optimizer`` (on ``arch``, where it has an override)."""
-        if optimizer not in NETWORK_OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
+        check_optimizer(optimizer)
         for a, o, cfg in self.arch_overrides:
             if a == arch and o == optimizer:
                 return cfg
@@ -298,9 +294,7 @@ def get_profile(profile: str | Profile) -> Profile:
     """A :class:`Profile` by name (``smoke``, ``quick``, ``full``, ``paper``), or the profile itself."""
     if isinstance(profile, Profile):
         return profile
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    return PROFILES[profile]
+    return PROFILES[checks.name("profile", profile, PROFILES)]
 
 
 @dataclass(frozen=True)
@@ -345,11 +339,9 @@ def plan(
 ) -> list[Task]:
     """All tasks of one architecture's study (finished or not), in a fixed order."""
     prof = get_profile(profile)
-    if arch not in models.ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    models.check_arch(arch)
     for o in optimizers:
-        if o not in NETWORK_OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {o!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
+        check_optimizer(o)
     ds = _dataset(prof.dataset, prof.n_train, prof.n_test, prof.split_seed, data_dir)
     return [
         Task(_key(arch, prof, o, seed, ds), prof.config(o, arch), data_dir)
@@ -624,13 +616,16 @@ def run_studies(
     not, see :data:`ENSEMBLE_PAYS`); a run is saved when its ensemble ends, so that is
     the granularity of resuming a killed study. The costliest ensembles are started first.
     """
-    if ensemble_size is not None and (isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) or ensemble_size < 1):
-        raise ValueError(f"ensemble_size={ensemble_size!r}: must be an integer >= 1 or None")
+    checks.optional_integer("ensemble_size", ensemble_size, min=1)
     prof = get_profile(profile)
     if isinstance(optimizers, str) or not optimizers or len(set(optimizers)) != len(optimizers):
         raise ValueError(f"optimizers={optimizers!r}: expected a non-empty list of distinct names from {', '.join(NETWORK_OPTIMIZERS)}")
     if isinstance(archs, str) or not archs:
         raise ValueError(f"archs={archs!r}: expected a non-empty list of names from {', '.join(models.ARCHITECTURES)}")
+    for a in archs:
+        models.check_arch(a, "archs")
+    for o in optimizers:
+        check_optimizer(o, "optimizers")
     addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work
     st = store if isinstance(store, Store) else Store(store)
     st.clean_temp()  # temporary files of writers that were killed
@@ -639,8 +634,7 @@ def run_studies(
     todo = [t for t in every if not st.has(t.key)]
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, len(todo)))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    checks.integer("workers", workers, min=1)
     device = device or default_device()
     if todo:
         from . import progress as _progress
@@ -748,8 +742,7 @@ def published(name: str = "table1") -> "Any":
     :mod:`lls_core.resources`.
     """
     files = {"table1": "yu_morozov_table1.csv", "table_s1": "yu_morozov_table_s1.csv"}
-    if name not in files:
-        raise ValueError(f"unknown published table {name!r}; valid: {', '.join(files)}")
+    checks.name("name", name, files, what="published table")
     return resources.read_csv(resources.files("published", files[name])).set_index("arch")
 
 

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import checks
 from .checks import UnknownNameError
 
 __all__ = [
@@ -497,6 +498,7 @@ def fig10_layer(
     * ``shallow_wells``: ``-2.85 exp(-((x-2)^2 + y^2)/0.2) - 2.85 exp(-((x-2)^2 + (y-2)^2)/0.2)``;
     * ``noise``: :class:`FourierNoise` with ``seed``, time ``t`` and RMS ``noise_amplitude``.
     """
+    checks.name("name", name, FIG10_LAYERS, what="Figure 10 layer")
     _check_saddle(saddle)
     bounded_saddle = saddle == "bounded"
     table: dict[str, tuple[HeightFn, str, str, tuple, tuple, tuple, bool, bool]] = {
@@ -531,8 +533,6 @@ def fig10_layer(
             bounded_above=True,
             source="LLS survey Figure 10(d)",
         )
-    if name not in table:
-        raise ValueError(f"unknown Figure 10 layer {name!r}; layers are {', '.join(FIG10_LAYERS)}")
     fn, title, latex, mins, sads, maxs, lower, upper = table[name]
     return Surface(
         name=f"fig10_{name}" + ("_printed" if name == "saddle" and not bounded_saddle else ""),
@@ -874,12 +874,7 @@ def names() -> tuple[str, ...]:
 
 def get(name: str) -> Surface:
     """The registered surface called ``name``; an unknown name lists the valid ones."""
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise UnknownSurfaceError(
-            f"unknown surface {name!r}; valid names are: {', '.join(_REGISTRY)}"
-        ) from None
+    return _REGISTRY[checks.name("name", name, _REGISTRY, what="surface", error=UnknownSurfaceError)]
 
 
 def _register(s: Surface) -> None:

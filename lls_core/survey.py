@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import resources
+from . import checks, resources
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.axes
@@ -177,13 +177,13 @@ def _convert(values: pd.Series, kind: str, where: str) -> pd.Series:
 def read(name: str, data_dir: str | Path | None = None) -> SurveyTable:
     """Parse ``<data_dir>/<name>.csv`` and check it against ``SCHEMAS[name]``.
 
-    Raises ``KeyError`` for an unknown ``name`` (listing the known ones),
+    Raises :class:`~lls_core.checks.UnknownNameError` (a ``KeyError`` and a ``ValueError``)
+    for an unknown ``name`` (listing the valid ones),
     ``FileNotFoundError`` for a missing file and ``ValueError`` for a file without
     its ``# source:`` line, with other columns than the documented ones, or with a
     value of the wrong type.
     """
-    if name not in SCHEMAS:
-        raise KeyError(f"unknown survey data file {name!r}; known: {', '.join(SCHEMAS)}")
+    checks.name("name", name, SCHEMAS, what="survey data file")
     folder = Path(data_dir) if data_dir is not None else resources.files("survey")  # default: the shipped files
     path = folder / f"{name}.csv"
     if not path.is_file():
@@ -430,8 +430,7 @@ def shorten_titles(frame: pd.DataFrame, width: int, columns: tuple[str, ...] = (
     >>> shorten_titles(pd.DataFrame({"title": ["abcdef", "ab"]}), 4)["title"].tolist()
     ['abc…', 'ab']
     """
-    if isinstance(width, bool) or not isinstance(width, int) or width < 2:
-        raise ValueError(f"width={width!r}: must be an integer >= 2")
+    checks.integer("width", width, min=2)
     out = frame.copy()
     for col in columns:
         if col in out:

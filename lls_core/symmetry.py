@@ -55,7 +55,7 @@ from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 from torch import Tensor
 
-from lls_core import models, params
+from lls_core import checks, models, params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,8 +110,7 @@ GROUPS: dict[str, dict[str, int]] = {
 @functools.lru_cache(maxsize=None)
 def _layout(arch: str) -> tuple[tuple[str, int, int, tuple[int, ...], tuple[str | None, ...]], ...]:
     """(name, start, stop, view shape, axes) per parameter, checked against the model's real layout."""
-    if arch not in _SPECS:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    models.check_arch(arch)
     real = params.shapes(models.build(arch))
     spec = _SPECS[arch]
     names = [n for n, _ in real]
@@ -129,14 +128,12 @@ def _layout(arch: str) -> tuple[tuple[str, int, int, tuple[int, ...], tuple[str 
 
 def group_sizes(arch: str) -> dict[str, int]:
     """``{group: number of units}`` for ``arch`` (see the module docstring)."""
-    _layout(arch)
+    _layout(_check_arch(arch))
     return dict(GROUPS[arch])
 
 
 def _check_arch(arch: object) -> str:
-    from lls_core import checks
-
-    return checks.name("arch", arch, models.ARCHITECTURES, what="architecture")
+    return models.check_arch(arch)
 
 
 def _as_array(w: object, name: str, arch: str, ndims: tuple[int, ...]) -> np.ndarray:
@@ -162,7 +159,7 @@ def _check_perms(arch: str, perms: Mapping[str, object]) -> dict[str, np.ndarray
     sizes = GROUPS[arch]
     unknown = set(perms) - set(sizes)
     if unknown:
-        raise ValueError(f"unknown groups {sorted(unknown)} for {arch}; valid: {', '.join(sizes)}")
+        raise checks.UnknownNameError(f"unknown groups {sorted(unknown)} for {arch}; valid: {', '.join(sizes)}")
     out = {}
     for g, n in sizes.items():
         p = np.arange(n) if g not in perms else np.asarray(perms[g])
@@ -270,12 +267,6 @@ class Alignment:
     iterations: int | np.ndarray
 
 
-def _check_iter(max_iter: object) -> int:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter={max_iter!r}: must be an integer >= 1")
-    return max_iter
-
-
 def align(arch: str, reference: Tensor, w: Tensor, *, max_iter: int = 100, seed: int = 0) -> Alignment:
     """Permute the hidden units of ``w`` to best match ``reference`` by weight matching.
 
@@ -290,7 +281,7 @@ def align(arch: str, reference: Tensor, w: Tensor, *, max_iter: int = 100, seed:
     >>> res.distance_after <= res.distance_before
     """
     arch = _check_arch(arch)
-    max_iter = _check_iter(max_iter)
+    max_iter = checks.integer("max_iter", max_iter, min=1)
     ref = _as_array(reference, "reference", arch, (1,))
     a = _as_array(w, "w", arch, (1, 2))
     _layout(arch)
@@ -356,9 +347,8 @@ def consensus(arch: str, w: Tensor | np.ndarray, *, max_passes: int = 20, max_it
     >>> cons.spread_after <= cons.spread_before
     """
     arch = _check_arch(arch)
-    max_iter = _check_iter(max_iter)
-    if isinstance(max_passes, bool) or not isinstance(max_passes, int) or max_passes < 1:
-        raise ValueError(f"max_passes={max_passes!r}: must be an integer >= 1")
+    max_iter = checks.integer("max_iter", max_iter, min=1)
+    max_passes = checks.integer("max_passes", max_passes, min=1)
     x = _as_array(w, "w", arch, (2,))
     k = x.shape[0]
     if k < 2:
@@ -400,8 +390,7 @@ def interpolation_losses(model: torch.nn.Module, x: Tensor, y: Tensor, w1: Tenso
     """
     from lls_core import batched
 
-    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
-        raise ValueError(f"n_points={n_points!r}: must be an integer >= 2")
+    n_points = checks.integer("n_points", n_points, min=2)
     d = params.num_params(model)
     for name, v in (("w1", w1), ("w2", w2)):
         if not isinstance(v, Tensor) or v.shape != (d,):

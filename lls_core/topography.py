@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from torch import Tensor, nn
 
-from lls_core import data, landscape, models, resources, stats
+from lls_core import checks, data, landscape, models, resources, stats
 from lls_core.landscape import PairPaths, PathConfig, SharpnessSet
 from lls_core.store import PairStore
 
@@ -129,9 +129,8 @@ class Topography:
         """Images and labels of the ``"train"`` or ``"test"`` landscape."""
         if which == "train":
             return self.dataset.x_train, self.dataset.y_train
-        if which == "test":
-            return self.dataset.x_test, self.dataset.y_test
-        raise ValueError(f"landscape {which!r}; valid: train, test")
+        checks.name("which", which, landscape.LANDSCAPES, what="landscape")
+        return self.dataset.x_test, self.dataset.y_test
 
 
 def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_best: int | None = None,
@@ -154,10 +153,11 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
     """
     import dataclasses
 
-    from lls_core import study
+    from lls_core import study, train
 
-    if arch not in models.ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    models.check_arch(arch)
+    for o in optimizers:
+        train.check_optimizer(o, "optimizers")
     if gss_variant is not None and gss_variant not in GSS_MODES:
         raise ValueError(f"gss_variant={gss_variant!r}; valid: None, {', '.join(GSS_MODES)}")
     counts = dict(counts or {})
@@ -224,15 +224,11 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
     on both landscapes.
     """
     names = list(sets) if sets is not None else list(topo.sets)
-    for n in names:
-        if n not in topo.sets:
-            raise KeyError(f"no weight set {n!r}; available: {', '.join(topo.sets)}")
+    landscape.need_sets(topo.sets, *names)
     if pairing not in ("disjoint", "random"):
         raise ValueError(f"pairing={pairing!r}; valid: 'disjoint', 'random'")
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
-        raise ValueError(f"n_pairs={n_pairs!r}: must be an integer >= 1")
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r}: must be an integer >= 1")
+    checks.integer("n_pairs", n_pairs, min=1)
+    checks.integer("workers", workers, min=1)
     from lls_core import cluster
 
     addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work
@@ -1096,9 +1092,7 @@ def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
     three sets would make the third look "longer" for no other reason). ``centroid_gap`` is
     the gap between the two ``refs``. Returns a :class:`~lls_core.landscape.Distances`.
     """
-    for n in (third, *refs):
-        if n not in sets:
-            raise KeyError(f"no weight set {n!r}; available: {', '.join(sets)}")
+    landscape.need_sets(sets, third, *refs)
     trio = {n: sets[n] for n in (third, *refs)}
     origin = sum(landscape.centroid(v) for v in trio.values()) / 3
     return landscape.distances(trio, between=refs, origin=origin)
@@ -1121,9 +1115,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
     ``closer_to``, ``distinct_from``.
     """
     s = topo.sets
-    for n in (third, *refs):
-        if n not in s:
-            raise KeyError(f"no weight set {n!r}; available: {', '.join(s)}")
+    landscape.need_sets(s, third, *refs)
     metrics: dict[str, dict[str, np.ndarray]] = {}
     if bars and all((n, "train") in bars for n in (third, *refs)):
         metrics["barrier height (train landscape)"] = {n: bars[(n, "train")].height for n in (third, *refs)}
@@ -1315,10 +1307,11 @@ class KPCASeparation:
     projections: dict[tuple[str, tuple[str, str], str], landscape.KPCA] = field(repr=False)
 
     def row(self, arch: str, pair: tuple[str, str], kernel: str) -> pd.Series:
-        """The frame's row for one (arch, pair, kernel); ``KeyError`` naming what exists."""
+        """The frame's row for one (arch, pair, kernel); :class:`~lls_core.checks.UnknownNameError`
+        (a ``KeyError`` and a ``ValueError``) naming what exists."""
         key = (arch, tuple(pair), kernel)
         if key not in self.projections:
-            raise KeyError(f"no kernel PCA for {key!r}; available: {sorted(self.projections)}")
+            raise checks.UnknownNameError(f"unknown kernel PCA {key!r}; valid: {', '.join(map(repr, sorted(self.projections)))}")
         f = self.frame
         return f[(f.arch == arch) & (f.sets == f"{pair[0]} vs {pair[1]}") & (f.kernel == kernel)].iloc[0]
 
@@ -1331,7 +1324,8 @@ class KPCASeparation:
                 out.update({f"auc_{k}": float(r["AUC (PC1)"]), f"lo_{k}": float(r["low"]),
                             f"hi_{k}": float(r["high"]), f"p_{k}": float(r["p"])})
         if not out:
-            raise KeyError(f"no kernel PCA for {arch!r} and {pair!r}; available: {sorted(self.projections)}")
+            raise checks.UnknownNameError(f"unknown kernel PCA for {arch!r} and {pair!r}; "
+                                          f"valid: {', '.join(map(repr, sorted(self.projections)))}")
         return out
 
 
@@ -1362,9 +1356,8 @@ def kpca_separation(topos: Mapping[str, Any], *, pairs: Sequence[tuple[str, str]
     sets_by_arch = {a: (t.sets if hasattr(t, "sets") else t) for a, t in topos.items()}
     for a, sets in sets_by_arch.items():
         for pair in pairs:
-            for n in pair:
-                if n not in sets:
-                    raise KeyError(f"{a}: no weight set {n!r}; available: {', '.join(sets)}")
+            with checks.context(a):
+                landscape.need_sets(sets, *pair)
     proj: dict[tuple[str, tuple[str, str], str], landscape.KPCA] = {}
     rows = []
     for a, sets in sets_by_arch.items():

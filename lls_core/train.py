@@ -60,6 +60,7 @@ __all__ = [
     "NETWORK_OPTIMIZERS",
     "register_optimizer",
     "optimizer_config",
+    "check_optimizer",
     "RunResult",
     "train",
     "train_ensemble",
@@ -233,15 +234,26 @@ for _cls in (SGDConfig, LBFGSGSSConfig, TorchLBFGSConfig):
     register_optimizer(_cls)
 
 
+def check_optimizer(name: object, argname: str = "optimizer") -> str:
+    """``name`` if it is a key of :data:`NETWORK_OPTIMIZERS`; the one check of a network optimizer's name.
+
+    Raises :class:`~lls_core.checks.UnknownNameError` (a ``KeyError`` and a
+    ``ValueError``) listing the registered names otherwise.
+
+    >>> check_optimizer("lbfgs_gss")
+    'lbfgs_gss'
+    """
+    return checks.name(argname, name, NETWORK_OPTIMIZERS, what="optimizer")
+
+
 def optimizer_config(name: str, **hyper: Any) -> Any:
     """Build the registered configuration ``name`` with hyperparameters ``hyper`` (validated)."""
-    if name not in NETWORK_OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(NETWORK_OPTIMIZERS)}")
-    cls = NETWORK_OPTIMIZERS[name]
+    cls = NETWORK_OPTIMIZERS[check_optimizer(name, "name")]
     fields = {f.name for f in dataclasses.fields(cls)}
     bad = sorted(set(hyper) - fields)
     if bad:
-        raise ValueError(f"{name}: unknown hyperparameter(s) {', '.join(bad)}; valid: {', '.join(sorted(fields))}")
+        raise checks.UnknownNameError(f"{name}: unknown hyperparameter(s) {', '.join(bad)}; "
+                                      f"valid: {', '.join(sorted(fields))}")
     return cls(**hyper)
 
 
@@ -302,8 +314,7 @@ def _argmin(curve: Tensor) -> int:
 def _check_run_args(arch: str, config: Any, seeds: Sequence[int]) -> list[int]:
     if type(config).__name__ not in {c.__name__ for c in NETWORK_OPTIMIZERS.values()}:
         raise TypeError(f"config {config!r} is not a registered optimizer config; valid: {', '.join(NETWORK_OPTIMIZERS)}")
-    if arch not in models.ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    models.check_arch(arch)
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty: give at least one initialisation seed")

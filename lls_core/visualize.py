@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from lls_core import batched as _batched
-from lls_core import models, params
+from lls_core import checks, models, params
 from lls_core import hessian as _hessian
 from lls_core.hessian import FlatLoss, LossFn
 
@@ -117,10 +117,8 @@ def random_direction(
     ``"zero"`` sets the direction to 0 on 1-D parameters (biases, batch-norm),
     ``"filter"`` rescales each such vector to the norm of its weights.
     """
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
-    if bias_bn not in BIAS_BN:
-        raise ValueError(f"unknown bias_bn {bias_bn!r}; valid: {', '.join(BIAS_BN)}")
+    checks.name("norm", norm, NORMS)
+    checks.name("bias_bn", bias_bn, BIAS_BN)
     w = params.flatten(model) if w is None else w.detach()
     g = torch.Generator().manual_seed(seed)
     d = torch.randn(w.shape, generator=g, dtype=torch.float64).to(w.dtype)
@@ -150,8 +148,7 @@ CALL_MB: float = 8.0
 
 
 def _check_eval_args(chunk_size: object, batched: object) -> None:
-    if chunk_size is not None and (not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1):
-        raise ValueError(f"chunk_size={chunk_size!r}: must be a positive integer or None")
+    checks.optional_integer("chunk_size", chunk_size, min=1)
     if not any(batched is m or (isinstance(m, str) and batched == m) for m in BATCHED):
         raise ValueError(f"batched={batched!r}; valid: True, 'vmap', False")
 
@@ -499,8 +496,7 @@ def curvature_map(
     for name, t in (("u", u), ("v", v)):
         if t.shape != w.shape:
             raise ValueError(f"{name} has shape {tuple(t.shape)}; w has {tuple(w.shape)}")
-    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 2:
-        raise ValueError(f"iters={iters!r}: need an integer >= 2 Lanczos steps")
+    checks.integer("iters", iters, min=2)
     lo = np.zeros((len(b), len(a)))
     hi = np.zeros((len(b), len(a)))
     w, u, v = w.detach(), u.detach().to(w.dtype), v.detach().to(w.dtype)
@@ -552,8 +548,7 @@ def embed_trajectories(
         e = embed_trajectories([res_sgd.trajectory, res_gd.trajectory], method="phate")
         e.coords[0]  # (T_0, 2)
     """
-    if method not in EMBEDDINGS:
-        raise ValueError(f"unknown method {method!r}; valid: {', '.join(EMBEDDINGS)}")
+    checks.name("method", method, EMBEDDINGS)
     trajs = list(trajectories)
     if not trajs:
         raise ValueError("trajectories is empty; give at least one (T, d) tensor")

@@ -44,7 +44,7 @@ import scipy.stats as sps
 import torch
 from torch import Tensor, nn
 
-from lls_core import hessian, models
+from lls_core import checks, hessian, models
 from lls_core import visualize as vz
 
 __all__ = [
@@ -90,9 +90,7 @@ class FitConfig:
         if not (isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum={self.momentum!r}: must lie in [0, 1)")
         for name in ("batch_size", "max_epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name}={v!r}: must be a positive integer")
+            checks.integer(name, getattr(self, name), min=1)
         if not (isinstance(self.target_loss, (int, float)) and math.isfinite(self.target_loss) and self.target_loss > 0):
             raise ValueError(f"target_loss={self.target_loss!r}: must be a positive finite number")
 
@@ -258,8 +256,7 @@ def trend_test(
         raise ValueError(f"alpha={alpha!r}: must lie in (0, 0.5)")
     if not 0.5 < level < 1:
         raise ValueError(f"level={level!r}: must lie in (0.5, 1)")
-    if not isinstance(n_perm, int) or isinstance(n_perm, bool) or n_perm < 99:
-        raise ValueError(f"n_perm={n_perm!r}: must be an integer >= 99")
+    checks.integer("n_perm", n_perm, min=99)
     lv = np.asarray(levels, dtype=float).ravel()
     val = np.asarray(values, dtype=float).ravel()
     if lv.shape != val.shape:
@@ -413,8 +410,7 @@ class LandscapeStudy:
     def trend(self, measure: str, *, expected: Expected = "increase", claim: str = "", alpha: float = 0.05) -> Trend:
         """:func:`trend_test` of ``measure`` (a column of ``table``) against ``level`` over the runs that
         reached the target loss (independent runs: a fresh initialisation each)."""
-        if measure not in self.table.columns:
-            raise ValueError(f"unknown measure {measure!r}; valid: {', '.join(map(str, self.table.columns))}")
+        checks.name("measure", measure, [str(c) for c in self.table.columns])
         ok = self.table["reached"].to_numpy()
         return trend_test(self.table["level"], np.where(ok, self.table[measure].astype(float), np.nan),
                           expected=expected, claim=claim, measure=measure, alpha=alpha)
@@ -549,11 +545,10 @@ def normalization_study(
         raise ValueError("fits is empty")
     bad = [nm for nm in norms if nm not in vz.NORMS]
     if bad:
-        raise ValueError(f"unknown norms {bad}; valid: {', '.join(vz.NORMS)}")
+        raise checks.UnknownNameError(f"unknown norms {bad}; valid: {', '.join(vz.NORMS)}")
     if not 0 < probe <= span:
         raise ValueError(f"probe={probe!r}: must lie in (0, span={span}]")
-    if not isinstance(n_dirs, int) or n_dirs < 1:
-        raise ValueError(f"n_dirs={n_dirs!r}: must be a positive integer")
+    checks.integer("n_dirs", n_dirs, min=1)
     alphas = np.linspace(-span, span, n)
     keys = list(fits)
     scale = float(np.median([float(fits[k].result.w.norm()) / math.sqrt(fits[k].result.w.numel()) for k in keys]))

@@ -152,7 +152,7 @@ def test_profile_counts_per_architecture_and_replace_applies_to_all():
     assert study.get_profile("full").counts_text() == "75 initialisations per optimizer with the best 48 kept"
     with pytest.raises(ValueError, match="arch_counts for lenet: n_inits=4, k_best=5"):
         study.Profile("bad", arch_counts=(("lenet", 4, 5),))
-    with pytest.raises(ValueError, match="unknown architecture 'resnet' in arch_counts"):
+    with pytest.raises(ValueError, match="Profile 'bad': arch_counts: unknown architecture 'resnet'; valid: "):
         study.Profile("bad", arch_counts=(("resnet", 4, 2),))
     with pytest.raises(ValueError, match="appears twice"):
         study.Profile("bad", arch_counts=(("fcp", 4, 2), ("fcp", 5, 2)))

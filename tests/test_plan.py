@@ -122,10 +122,10 @@ def test_calibration_measures_positive_costs():
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("surfaces", "quick", None), "covers the chapters"),
+        (("surfaces", "quick", None), "lls-book plan: unknown chapter 'surfaces'; valid: "),
         (("training", "nope", None), "unknown profile 'nope'"),
         (("barriers", "quick", {"n_inits": 0}), "'n_inits' = 0"),
-        (("barriers", "quick", {"n_pairz": 3}), "no parameter 'n_pairz'"),
+        (("barriers", "quick", {"n_pairz": 3}), "unknown parameter 'n_pairz'"),
     ],
 )
 def test_bad_input_is_refused_in_one_line(args, words):
@@ -142,7 +142,7 @@ def test_bad_calibration_values_are_refused():
         plan.calibrate(["fcp"], n_images=8)
     with pytest.raises(plan.PlanError, match="'resnet'"):
         plan.calibrate(["resnet"])
-    with pytest.raises(plan.PlanError, match="no network 'lstm'"):
+    with pytest.raises(plan.PlanError, match="unknown calibrated network 'lstm'; valid: "):
         plan.Calibration({}, "cpu", 64, 0.0).cost("lstm")
 
 

@@ -149,7 +149,7 @@ def test_profile_workers_are_lowered_to_the_cpus():
 def test_check_parameters_in_the_kernel_namespace(demo):
     ns = {"n": 5, "mode": "ok", "sizes": [1, 2], "level": 3, "In": [], "_": None, "os": os}
     assert book.check_parameters("demo", ns)["level"] == 3.0 and isinstance(ns["level"], float)
-    with pytest.raises(book.ParameterError, match="no parameter 'nn'; valid parameters: n, mode, sizes, level"):
+    with pytest.raises(book.ParameterError, match="unknown parameter 'nn'; valid: n, mode, sizes, level"):
         book.check_parameters("demo", {**ns, "nn": 1})
     with pytest.raises(book.ParameterError, match="sizes=\\[100\\], n=5 break the rule|n=5, sizes=\\[100\\] break"):
         book.check_parameters("demo", {**ns, "sizes": [100]})
@@ -253,7 +253,7 @@ def test_papermill_directly_gets_the_same_checks(tmp_path):
     src = tmp_path / "survey_data.ipynb"
     jupytext.write(nb, src)
     for params, match in (({"title_width": -5}, "title_width' = -5 is out of range"),
-                          ({"title_wdth": 60}, "no parameter 'title_wdth'")):
+                          ({"title_wdth": 60}, "unknown parameter 'title_wdth'")):
         with pytest.raises(papermill.PapermillExecutionError, match=match) as info:
             papermill.execute_notebook(str(src), str(tmp_path / "out.ipynb"), parameters=params, kernel_name="python3",
                                        cwd=str(ROOT), progress_bar=False)

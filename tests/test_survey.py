@@ -143,7 +143,7 @@ def test_themes_name_book_chapters():
 
 
 def test_bad_files_fail_with_a_clear_message(tmp_path):
-    with pytest.raises(KeyError, match="known: references"):
+    with pytest.raises(KeyError, match="valid: references"):
         survey.read("table4")
     for name in ("table3_algorithms",):
         (tmp_path / f"{name}.csv").write_bytes(resources.files("survey", f"{name}.csv").read_bytes())
