@@ -43,7 +43,9 @@ from .store import Store
 from .io import atomic_write
 from .train import NETWORK_OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root"]
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
+           "CALIBRATION_FOLDER", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
+           "load_path_calibration", "tensor_sha256"]
 
 
 def archive_root() -> Path:
@@ -398,6 +400,246 @@ def load_archive(profile: str = "full", root: str | os.PathLike[str] | None = No
                    pd.read_csv(folder / "weight_stats.csv"), json.loads((folder / "provenance.json").read_text()))
 
 
+# ------------------------------------------------------------------ path calibration (barriers chapter)
+CALIBRATION_FOLDER = "path_calibration"
+"""Subfolder of ``data/results/<profile>/`` that holds the archived path calibration."""
+
+_CAL_FILES = ("pairs.csv", "groups.csv", "summary.csv", "verdicts.csv", "provenance.json")
+
+
+@dataclass(frozen=True)
+class CalibrationLoad:
+    """How the weight sets of a calibration are loaded: :func:`lls_core.topography.load` with
+    ``n_inits``, ``k_best`` and ``counts`` (``{optimizer: (n_inits, k_best)}``); the defaults are
+    those of the barriers chapter at the ``quick`` profile."""
+
+    n_inits: int = 75
+    k_best: int = 48
+    counts: tuple[tuple[str, int, int], ...] = (("lbfgs", 8, 6),)
+
+    def counts_dict(self) -> dict[str, tuple[int, int]]:
+        return {o: (n, k) for o, n, k in self.counts}
+
+
+def tensor_sha256(t: torch.Tensor) -> str:
+    """SHA-256 (hex) of a tensor's contiguous CPU bytes (float32 little-endian for the weight sets), in row order."""
+    return hashlib.sha256(t.detach().contiguous().cpu().numpy().tobytes()).hexdigest()
+
+
+def _config_dict(cfg: Any) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "memory_mb"}  # memory_mb: chunking only
+
+
+def archive_path_calibration(
+    profile: str = "quick",
+    archs: Sequence[str] = ("fcp", "autoencoder"),
+    *,
+    n_pairs: int = 8,
+    load: CalibrationLoad = CalibrationLoad(),
+    build: Any = None,
+    reference: Any = None,
+    store: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    n_boot: int = 2000,
+    command: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """Calibrate a profile's path settings against the authors' and archive the result.
+
+    For each architecture in ``archs``: load the weight sets as the barriers chapter does
+    (:func:`lls_core.topography.load` with ``load``; missing runs are trained), then
+    :func:`lls_core.topography.calibrate_paths` with ``build`` (default
+    ``topography.PATH_PROFILES[profile]``) against ``reference`` (default
+    :data:`lls_core.topography.AUTHORS_PATHS`) on the first ``n_pairs`` disjoint pairs of
+    each of the four sets (BFGS/SGD, train/test weights) on both landscapes: the pairs the
+    chapter draws with the same ``seed``. Paths already in the store's pair cache are reused,
+    so a stopped call resumes. Writes, atomically, into ``out_dir`` (default
+    ``data/results/<profile>/path_calibration``):
+
+    * ``pairs.csv``: one row per pair and landscape: ``arch``, ``set``, ``landscape``, ``i``,
+      ``j`` (rows of the weight set), ``seed_i``, ``seed_j`` (the runs' training seeds),
+      ``sha_i``, ``sha_j`` (:func:`tensor_sha256` of the two end points), ``height_build``,
+      ``height_reference``, ``fine_build``, ``fine_reference`` (the same paths on the fine
+      grid), ``linear_build``, ``linear_reference`` (the straight line's height);
+    * ``groups.csv``: per arch, set and landscape ``n``, ``bias``, ``spearman`` and the median
+      heights; ``summary.csv``: per arch the :meth:`PathCalibration.facts
+      <lls_core.topography.PathCalibration.facts>`; ``verdicts.csv``: the barrier claims'
+      verdicts under both settings;
+    * ``provenance.json``: the settings (both :class:`~lls_core.landscape.PathConfig`, pairs,
+      seed, how the sets were loaded) and, per arch, the command, git commit, machine, start
+      and end time, wall seconds, the data checksum and the SHA-256 of every weight set used.
+
+    Architectures already in ``out_dir`` and not in ``archs`` are kept, when their settings
+    are the same (else ``ValueError``: write to another folder). Returns ``out_dir``.
+    """
+    import pandas as pd
+
+    from . import topography
+
+    prof = study.get_profile(profile)
+    build = topography.PATH_PROFILES[prof.name] if build is None else build
+    reference = topography.AUTHORS_PATHS if reference is None else reference
+    for a in archs:
+        if a not in models.ARCHITECTURES:
+            raise ValueError(f"unknown architecture {a!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    if not archs or len(set(archs)) != len(archs):
+        raise ValueError(f"archs={list(archs)!r}: expected distinct architecture names")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 8:
+        raise ValueError(f"n_pairs={n_pairs!r}: a calibration needs at least 8 pairs per set")
+    if n_pairs > load.k_best // 2:
+        raise ValueError(f"n_pairs={n_pairs}: at most k_best // 2 = {load.k_best // 2} disjoint pairs")
+    out = Path(out_dir) if out_dir is not None else archive_root() / prof.name / CALIBRATION_FOLDER
+    settings = {"profile": prof.name, "build": _config_dict(build), "reference": _config_dict(reference),
+                "n_pairs": n_pairs, "pairing": "disjoint", "seed": seed, "n_boot": n_boot,
+                "load": {"n_inits": load.n_inits, "k_best": load.k_best,
+                         "counts": {o: [n, k] for o, n, k in load.counts}}}
+    old = _read_calibration(out) if (out / "provenance.json").is_file() else None
+    if old is not None and old[4]["settings"] != settings:
+        raise ValueError(f"{out} holds a calibration with other settings ({old[4]['settings']}); "
+                         f"this call has {settings}: pass another out_dir")
+    frames: dict[str, list[Any]] = {"pairs": [], "groups": [], "summary": [], "verdicts": []}
+    prov_archs: dict[str, Any] = dict(old[4]["archs"]) if old is not None else {}
+    if old is not None:
+        for name, f in zip(("pairs", "groups", "summary", "verdicts"), old[:4]):
+            frames[name].append(f[~f["arch"].isin(archs)])
+    cmd = command or " ".join(["python", "-m", "lls_core.results", "calibrate-paths", "--profile", prof.name,
+                               "--archs", *archs, "--pairs", str(n_pairs)])
+    for arch in archs:
+        t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        topo = topography.load(arch, prof.name, n_inits=load.n_inits, k_best=load.k_best, counts=load.counts_dict(),
+                               store=store, workers=workers, progress=progress)
+        names = [n for n in topography.CALIBRATION_SETS if n in topo.sets]
+        cal = topography.calibrate_paths(topo, build, reference=reference, n_pairs=n_pairs, seed=seed, sets=names,
+                                         workers=workers, n_boot=n_boot, pairing="disjoint")
+        pf = cal.frame.copy()
+        seeds = {n: topo.seeds.get(n, ()) for n in names}
+        for end in ("i", "j"):
+            pf[f"seed_{end}"] = [int(seeds[s][k]) if seeds[s] else -1 for s, k in zip(pf["set"], pf[end])]
+            pf[f"sha_{end}"] = [tensor_sha256(topo.sets[s][k]) for s, k in zip(pf["set"], pf[end])]
+        cols = ["set", "landscape", "i", "j", "seed_i", "seed_j", "sha_i", "sha_j", "height_build", "height_reference",
+                "fine_build", "fine_reference", "linear_build", "linear_reference"]
+        frames["pairs"].append(pf[cols].assign(arch=arch)[["arch", *cols]])
+        med = pf.groupby(["set", "landscape"], sort=False)[["height_build", "height_reference"]].median()
+        g = cal.groups.merge(med.rename(columns={"height_build": "median_build", "height_reference": "median_reference"}),
+                             left_on=["set", "landscape"], right_index=True)
+        frames["groups"].append(g.assign(arch=arch)[["arch", *g.columns]])
+        frames["summary"].append(pd.DataFrame([{"arch": arch, **cal.facts()}]))
+        frames["verdicts"].append(cal.verdicts.assign(arch=arch)[["arch", *cal.verdicts.columns]])
+        prov_archs[arch] = {
+            "command": cmd, "git_commit": _git_commit(), "machine": _machine(), "torch_threads": torch.get_num_threads(),
+            "workers": workers, "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "wall_s": round(time.perf_counter() - t0, 1), "store": topo.store_root,
+            "data_checksum_sha256": topo.dataset.checksum, "n_train": topo.dataset.n_train, "n_test": topo.dataset.n_test,
+            "weight_sets_sha256": {n: tensor_sha256(topo.sets[n]) for n in names},
+            "weight_sets_shape": {n: list(topo.sets[n].shape) for n in names},
+        }
+        _write_calibration(out, {k: pd.concat(v, ignore_index=True) for k, v in frames.items()},
+                           {"settings": settings, "archs": prov_archs})
+    return out
+
+
+def _write_calibration(out: Path, frames: Mapping[str, Any], prov: Mapping[str, Any]) -> None:
+    for name, f in frames.items():
+        atomic_write(out / f"{name}.csv", f.to_csv(index=False, float_format="%.17g").encode())
+    atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())  # last: marks it complete
+
+
+def _read_calibration(folder: Path) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    import pandas as pd
+
+    absent = [n for n in _CAL_FILES if not (folder / n).is_file()]
+    if absent:
+        raise FileNotFoundError(f"no archived path calibration in {folder}: missing {', '.join(absent)} "
+                                "(python -m lls_core.results calibrate-paths writes it)")
+    prov = json.loads((folder / "provenance.json").read_text())
+    return (*(pd.read_csv(folder / f"{n}.csv", keep_default_na=True) for n in ("pairs", "groups", "summary", "verdicts")),
+            prov)
+
+
+@dataclass(frozen=True, eq=False)
+class PathCalibrationRecord:
+    """An archived path calibration (:func:`archive_path_calibration`), read with :func:`load_path_calibration`.
+
+    ``pairs``, ``groups``, ``summary``, ``verdicts``: the archived frames (see
+    :func:`archive_path_calibration`); ``provenance``: ``{"settings": ..., "archs": {arch: ...}}``.
+    """
+
+    profile: str
+    folder: Path
+    pairs: Any
+    groups: Any
+    summary: Any
+    verdicts: Any
+    provenance: Mapping[str, Any]
+
+    @property
+    def archs(self) -> list[str]:
+        """The calibrated architectures, in archive order."""
+        return list(dict.fromkeys(self.summary["arch"]))
+
+    def table(self) -> Any:
+        """Build against reference settings per arch, set and landscape: pairs, median heights under
+        both, mean difference (build - reference), rank correlation. A DataFrame indexed by
+        ``(arch, set, landscape)``."""
+        g = self.groups.set_index(["arch", "set", "landscape"])
+        return g[["n", "median_build", "median_reference", "bias", "spearman"]].rename(columns={
+            "median_build": "median height (build)", "median_reference": "median height (authors)",
+            "bias": "mean difference", "spearman": "Spearman"})
+
+    def changed(self) -> list[str]:
+        """The barrier claims (``arch, claim: a vs b``) whose verdict differs between the two settings."""
+        v = self.verdicts
+        return [f"{r.arch}, {r.claim}: {r.a} vs {r.b}" for r in v[v["changed"].astype(bool)].itertuples()]
+
+    def facts(self) -> dict[str, Any]:
+        """Flat numbers and words for the prose.
+
+        Pooled: ``archs`` (names), ``pairs`` (paths compared under both settings), ``verdicts``,
+        ``verdicts_changed``, ``changed_claims`` (the changed claims, or ``"none"``),
+        ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
+        ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
+        (summed hours); per architecture ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``,
+        ``<arch>_relative_bias``, ``<arch>_spearman``, ``<arch>_min_group_spearman``,
+        ``<arch>_verdicts_changed``.
+        """
+        st = self.provenance["settings"]
+        pa = self.provenance["archs"]
+        changed = self.changed()
+        out: dict[str, Any] = {
+            "archs": ", ".join(study.NETWORK_NAMES.get(a, a) for a in self.archs), "pairs": int(len(self.pairs)),
+            "verdicts": int(len(self.verdicts)), "verdicts_changed": len(changed),
+            "changed_claims": "; ".join(changed) if changed else "none",
+            "build_points": st["build"]["n_points"], "build_steps": st["build"]["steps"],
+            "build_images": st["build"]["n_data"] if st["build"]["n_data"] is not None else "all",
+            "reference_points": st["reference"]["n_points"], "reference_steps": st["reference"]["steps"],
+            "command": next(iter(pa.values()))["command"] if len(pa) == 1 else "; ".join(dict.fromkeys(p["command"] for p in pa.values())),
+            "date": max(p["finished_utc"] for p in pa.values())[:10],
+            "wall_h": sum(p["wall_s"] for p in pa.values()) / 3600,
+        }
+        for r in self.summary.itertuples(index=False):
+            for k in ("bias", "bias_lo", "bias_hi", "relative_bias", "spearman", "min_group_spearman"):
+                out[f"{r.arch}_{k}"] = float(getattr(r, k))
+            out[f"{r.arch}_verdicts_changed"] = int(r.verdicts_changed)
+        return out
+
+
+def load_path_calibration(profile: str = "quick", root: str | os.PathLike[str] | None = None) -> PathCalibrationRecord:
+    """The archived path calibration of ``profile`` (``root``: its folder; default
+    ``data/results/<profile>/path_calibration``). ``FileNotFoundError`` naming the folder and
+    the command that writes it when there is none.
+
+    Example::
+
+        cal = load_path_calibration("quick")
+        cal.facts()["fcp_spearman"], cal.table()
+    """
+    folder = Path(root) if root is not None else archive_root() / profile / CALIBRATION_FOLDER
+    pairs, groups, summary, verdicts, prov = _read_calibration(folder)
+    return PathCalibrationRecord(profile, folder, pairs, groups, summary, verdicts, prov)
+
+
 def _claim(root: Path, digest: str) -> Path | None:
     """Exclusively create the claim file of one run; ``None`` when a live process holds it."""
     path = root / "claims" / digest[:32]
@@ -442,6 +684,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--profile", required=True, choices=list(study.PROFILES))
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
         p.add_argument("--store", required=True, help="artifact store folder the runs were trained into")
+    ca = sub.add_parser("calibrate-paths", help="run a sample of pairs under a profile's path settings and the authors', "
+                        "archive the comparison in data/results/<profile>/path_calibration")
+    ca.add_argument("--profile", default="quick", choices=[p for p in study.PROFILES if p in ("smoke", "quick")])
+    ca.add_argument("--archs", nargs="+", default=["fcp", "autoencoder"], choices=list(models.ARCHITECTURES))
+    ca.add_argument("--pairs", type=int, default=8, help="disjoint pairs per set and landscape (>= 8; default 8)")
+    ca.add_argument("--n-inits", type=int, default=75, help="initialisations per optimizer, as the chapter (default 75)")
+    ca.add_argument("--k-best", type=int, default=48, help="runs kept per optimizer, as the chapter (default 48)")
+    ca.add_argument("--workers", type=int, default=1, help="Dask worker processes for missing runs and paths (default 1)")
+    ca.add_argument("--store", default=None, help="artifact store (default $LLS_ARTIFACTS or <root>/artifacts)")
+    ca.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/path_calibration)")
     tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(NETWORK_OPTIMIZERS),
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
@@ -456,6 +708,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_manifest(Path(args.store), args.profile, ["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
         n = train_background(args.archs, args.profile, args.store, args.optimizers, shard=(i, n_sh))
         print(f"trained {n} runs into {args.store}")
+    elif args.cmd == "calibrate-paths":
+        cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
+        out = archive_path_calibration(args.profile, args.archs, n_pairs=args.pairs,
+                                       load=CalibrationLoad(args.n_inits, args.k_best), store=args.store,
+                                       out_dir=args.out, workers=args.workers, command=cmd, progress=True)
+        print(f"archived the path calibration into {out}")
     elif args.cmd == "archive":
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
         out = archive(args.profile, args.archs, args.store, args.out, command=cmd)

@@ -1,0 +1,118 @@
+"""The archived path calibration (``python -m lls_core.results calibrate-paths``): writer, reader, resume, and a
+recompute of one archived pair from its stored training seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lls_core import landscape, models, results, study, topography, train
+
+SMOKE_LOAD = results.CalibrationLoad(16, 16, (("lbfgs", 2, 1),))
+
+
+@pytest.fixture(scope="module")
+def smoke_cal(tmp_path_factory):
+    """A smoke-scale calibration of FCP (16 runs per optimizer, 8 disjoint pairs per set), archived once."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("calibration")
+    build = topography.PATH_PROFILES["smoke"]
+    kw = dict(load=SMOKE_LOAD, build=build, reference=dataclasses.replace(build, steps=5, n_points=9, n_data=None),
+              store=str(root / "store"), n_boot=200)
+    out = results.archive_path_calibration("smoke", ["fcp"], out_dir=root / "out", **kw)
+    return root, out, kw
+
+
+def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
+    root, out, kw = smoke_cal
+    rec = results.load_path_calibration("smoke", out)
+    topo = topography.load("fcp", "smoke", n_inits=16, k_best=16, counts={"lbfgs": (2, 1)}, store=kw["store"], workers=1)
+    assert rec.archs == ["fcp"]
+    assert len(rec.pairs) == 4 * 2 * 8  # four sets, two landscapes, eight pairs
+    for (s, which), g in rec.pairs.groupby(["set", "landscape"]):
+        ends = np.r_[g["i"], g["j"]]
+        assert len(set(ends)) == len(ends), "calibration pairs share an end point"
+        np.testing.assert_array_equal(g[["i", "j"]].to_numpy(), landscape.disjoint_pairs(16, 8, 0))
+        assert list(g["seed_i"]) == [topo.seeds[s][i] for i in g["i"]]
+        assert list(g["sha_j"]) == [results.tensor_sha256(topo.sets[s][j]) for j in g["j"]]
+    prov = rec.provenance["archs"]["fcp"]
+    assert prov["weight_sets_sha256"] == {s: results.tensor_sha256(topo.sets[s]) for s in topography.CALIBRATION_SETS}
+    assert prov["data_checksum_sha256"] == topo.dataset.checksum
+    assert rec.provenance["settings"]["reference"]["steps"] == 5 and prov["wall_s"] > 0
+    f = rec.facts()
+    assert f["pairs"] == 64 and f["verdicts_changed"] == len(rec.changed()) and f["date"] == prov["finished_utc"][:10]
+    diff = rec.pairs["height_build"] - rec.pairs["height_reference"]
+    assert f["fcp_bias"] == pytest.approx(diff.mean())
+    assert f["fcp_bias_lo"] <= f["fcp_bias"] <= f["fcp_bias_hi"]
+    table = rec.table()
+    assert table.loc[("fcp", "SGD-train", "train"), "median height (authors)"] == pytest.approx(
+        rec.pairs.query("set == 'SGD-train' and landscape == 'train'")["height_reference"].median())
+    # one archived pair, recomputed alone under the archived reference settings
+    row = rec.pairs.query("set == 'BFGS-train' and landscape == 'test'").iloc[0]
+    cfg = landscape.PathConfig(**rec.provenance["settings"]["reference"])
+    x, y = topo.xy("test")
+    got = landscape.pair_barrier(topo.model, x, y, topo.sets["BFGS-train"][row.i], topo.sets["BFGS-train"][row.j], cfg)
+    assert got.height == pytest.approx(row.height_reference, rel=1e-5, abs=1e-7)
+
+
+def test_rerun_reuses_every_stored_path_and_keeps_the_archive(smoke_cal, tmp_path):
+    root, out, kw = smoke_cal
+    cache = root / "store" / "barriers" / "fcp"
+    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("pair-*.npz")}
+    assert len(before) >= 64  # 64 pairs under each setting; a vector in two sets (train = test weights) shares its paths
+    again = results.archive_path_calibration("smoke", ["fcp"], out_dir=tmp_path / "again", **kw)
+    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("pair-*.npz")} == before
+    a, b = results.load_path_calibration("smoke", out), results.load_path_calibration("smoke", again)
+    pd.testing.assert_frame_equal(a.pairs, b.pairs)
+    pd.testing.assert_frame_equal(a.verdicts, b.verdicts)
+
+
+def test_other_settings_in_the_same_folder_are_refused_before_any_work(smoke_cal):
+    root, out, kw = smoke_cal
+    with pytest.raises(ValueError, match="other settings"):
+        results.archive_path_calibration("smoke", ["fcp"], out_dir=out, **{**kw, "n_boot": 300, "store": "/nonexistent"})
+
+
+@pytest.mark.parametrize("bad, match", [({"n_pairs": 7}, "at least 8"), ({"archs": ["vgg"]}, "unknown architecture"),
+                                        ({"n_pairs": 30}, "k_best // 2")])
+def test_bad_values_are_refused_with_the_valid_ones(bad, match, tmp_path):
+    kw = {"archs": ["fcp"], "n_pairs": 8, **bad}
+    with pytest.raises(ValueError, match=match):
+        results.archive_path_calibration("smoke", kw.pop("archs"), out_dir=tmp_path, store=str(tmp_path / "s"), **kw)
+
+
+def test_missing_archive_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="calibrate-paths"):
+        results.load_path_calibration("quick", tmp_path)
+
+
+def test_recompute_archived_calibration_pair():
+    """Retrain the two runs of one archived pair (FCP, SGD-train, training landscape) from their stored seeds under
+    the archived profile's configuration, and run its path under both archived settings: the end points must be the
+    archived ones bit for bit (SHA-256) and the heights equal to float32 summation order."""
+    torch.set_num_threads(1)
+    rec = results.load_path_calibration("quick")
+    rows = rec.pairs.query("arch == 'fcp' and set == 'SGD-train' and landscape == 'train'")
+    if rows.empty:
+        pytest.skip("no archived FCP pair")
+    row = rows.iloc[0]
+    prof = study.get_profile(rec.provenance["settings"]["profile"])
+    prov = rec.provenance["archs"]["fcp"]
+    ds = study.dataset(prof)
+    assert ds.checksum == prov["data_checksum_sha256"]
+    cfg = prof.config("sgd", "fcp")
+    w = [train.train("fcp", cfg, ds, seed=int(s), activation=prof.activation, perm_seed=prof.perm_seed,
+                     device="cpu").w_train for s in (row.seed_i, row.seed_j)]
+    assert [results.tensor_sha256(v) for v in w] == [row.sha_i, row.sha_j]
+    model = models.build("fcp", activation=prof.activation)
+    for which in ("build", "reference"):
+        pc = landscape.PathConfig(**rec.provenance["settings"][which])
+        got = landscape.pair_barrier(model, ds.x_train, ds.y_train, w[0], w[1], pc, int(row.i), int(row.j))
+        # Path losses are float32 means over images: another batch of pairs sums in another order (~1e-7).
+        assert got.height == pytest.approx(row[f"height_{which}"], rel=1e-5, abs=1e-7), which
+        assert got.linear_height == pytest.approx(row[f"linear_{which}"], rel=1e-5, abs=1e-7), which
+        assert got.fine_height == pytest.approx(row[f"fine_{which}"], rel=1e-5, abs=1e-7), which
