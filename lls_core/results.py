@@ -600,9 +600,11 @@ class PathCalibrationRecord:
         ``verdicts_changed``, ``changed_claims`` (the changed claims, or ``"none"``),
         ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
         ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
-        (summed hours); per architecture ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``,
-        ``<arch>_relative_bias``, ``<arch>_spearman``, ``<arch>_min_group_spearman``,
-        ``<arch>_verdicts_changed``.
+        (summed hours), ``under_build`` / ``under_reference`` (median over pairs of how far the
+        height on the path's own points understates its fine-grid maximum, relative), ``summary_text``
+        (one clause per architecture: bias with interval, Spearman); per architecture
+        ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``, ``<arch>_relative_bias``,
+        ``<arch>_spearman``, ``<arch>_min_group_spearman``, ``<arch>_verdicts_changed``.
         """
         st = self.provenance["settings"]
         pa = self.provenance["archs"]
@@ -618,6 +620,14 @@ class PathCalibrationRecord:
             "date": max(p["finished_utc"] for p in pa.values())[:10],
             "wall_h": sum(p["wall_s"] for p in pa.values()) / 3600,
         }
+        p = self.pairs
+        for which in ("build", "reference"):
+            rel = (p[f"fine_{which}"] - p[f"height_{which}"]) / p[f"height_{which}"].abs()
+            out[f"under_{which}"] = float(np.nanmedian(rel)) if rel.notna().any() else float("nan")
+        out["summary_text"] = "; ".join(
+            f"{study.NETWORK_NAMES.get(r.arch, r.arch)}: mean difference {r.bias:.3g} (95 % interval {r.bias_lo:.3g} "
+            f"to {r.bias_hi:.3g}), median ratio {1 + r.relative_bias:.2f}, Spearman {r.spearman:.2f}"
+            for r in self.summary.itertuples(index=False))
         for r in self.summary.itertuples(index=False):
             for k in ("bias", "bias_lo", "bias_hi", "relative_bias", "spearman", "min_group_spearman"):
                 out[f"{r.arch}_{k}"] = float(getattr(r, k))

@@ -184,7 +184,8 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
             raw.update(res.weight_sets())
             for o in opts:  # the rows of weight_sets() are the best runs, in this order
                 s = tuple(r.seed for r in res.best(o))
-                seeds.update({f"{study.NETWORK_OPTIMIZERS[o].set_prefix}-{w}": s for w in ("train", "test")})
+                cls: Any = study.NETWORK_OPTIMIZERS[o]
+                seeds.update({f"{cls.set_prefix}-{w}": s for w in ("train", "test")})
             root = res.store_root
     sets = {k: raw[k] for k in SET_ORDER if k in raw}
     sets.update({k: v for k, v in raw.items() if k not in sets})
