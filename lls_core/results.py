@@ -506,6 +506,7 @@ def archive_path_calibration(
             frames[name].append(f[~f["arch"].isin(archs)])
     cmd = command or " ".join(["python", "-m", "lls_core.results", "calibrate-paths", "--profile", prof.name,
                                "--archs", *archs, "--pairs", str(n_pairs)])
+    commit = _git_commit()  # the code that runs: read before the long work, not after it
     for arch in archs:
         t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         topo = topography.load(arch, prof.name, n_inits=load.n_inits, k_best=load.k_best, counts=load.counts_dict(),
@@ -528,7 +529,7 @@ def archive_path_calibration(
         frames["summary"].append(pd.DataFrame([{"arch": arch, **cal.facts()}]))
         frames["verdicts"].append(cal.verdicts.assign(arch=arch)[["arch", *cal.verdicts.columns]])
         prov_archs[arch] = {
-            "command": cmd, "git_commit": _git_commit(), "machine": _machine(), "torch_threads": torch.get_num_threads(),
+            "command": cmd, "git_commit": commit, "machine": _machine(), "torch_threads": torch.get_num_threads(),
             "workers": workers, "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "wall_s": round(time.perf_counter() - t0, 1), "store": topo.store_root,
             "data_checksum_sha256": topo.dataset.checksum, "n_train": topo.dataset.n_train, "n_test": topo.dataset.n_test,
