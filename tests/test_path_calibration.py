@@ -39,6 +39,12 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
         np.testing.assert_array_equal(g[["i", "j"]].to_numpy(), landscape.disjoint_pairs(16, 8, 0))
         assert list(g["seed_i"]) == [topo.seeds[s][i] for i in g["i"]]
         assert list(g["sha_j"]) == [results.tensor_sha256(topo.sets[s][j]) for j in g["j"]]
+    res = study.run_study("fcp", study.get_profile("smoke").replace(n_inits=16, k_best=16), ["sgd"], store=kw["store"],
+                          workers=1, progress=False)
+    by_seed = {r.seed: r for r in res.runs["sgd"]}
+    for s in ("SGD-train", "SGD-test"):  # a row's seed names the run whose weights the row holds
+        for k, sd in enumerate(topo.seeds[s]):
+            assert torch.equal(topo.sets[s][k], by_seed[sd].w_train if s.endswith("train") else by_seed[sd].w_test)
     prov = rec.provenance["archs"]["fcp"]
     assert prov["weight_sets_sha256"] == {s: results.tensor_sha256(topo.sets[s]) for s in topography.CALIBRATION_SETS}
     assert prov["data_checksum_sha256"] == topo.dataset.checksum
@@ -48,6 +54,7 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     diff = rec.pairs["height_build"] - rec.pairs["height_reference"]
     assert f["fcp_bias"] == pytest.approx(diff.mean())
     assert f["fcp_bias_lo"] <= f["fcp_bias"] <= f["fcp_bias_hi"]
+    assert f["summary_text"].startswith("FCP: mean difference") and np.isfinite(f["under_reference"])
     table = rec.table()
     assert table.loc[("fcp", "SGD-train", "train"), "median height (authors)"] == pytest.approx(
         rec.pairs.query("set == 'SGD-train' and landscape == 'train'")["height_reference"].median())
