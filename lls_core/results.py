@@ -720,6 +720,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         n = train_background(args.archs, args.profile, args.store, args.optimizers, shard=(i, n_sh))
         print(f"trained {n} runs into {args.store}")
     elif args.cmd == "calibrate-paths":
+        if args.pairs < 8 or args.pairs > args.k_best // 2 or args.k_best > args.n_inits:
+            ap.error(f"--pairs {args.pairs} --k-best {args.k_best} --n-inits {args.n_inits}: need "
+                     "8 <= pairs <= k_best // 2 and k_best <= n_inits")
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
         out = archive_path_calibration(args.profile, args.archs, n_pairs=args.pairs,
                                        load=CalibrationLoad(args.n_inits, args.k_best), store=args.store,

@@ -92,6 +92,13 @@ def test_bad_values_are_refused_with_the_valid_ones(bad, match, tmp_path):
         results.archive_path_calibration("smoke", kw.pop("archs"), out_dir=tmp_path, store=str(tmp_path / "s"), **kw)
 
 
+@pytest.mark.parametrize("argv", [["--pairs", "7"], ["--pairs", "25"], ["--k-best", "80"]])
+def test_command_refuses_bad_counts_in_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        results.main(["calibrate-paths", "--archs", "fcp", *argv])
+    assert e.value.code == 2 and "pairs <= k_best // 2" in capsys.readouterr().err
+
+
 def test_missing_archive_names_the_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="calibrate-paths"):
         results.load_path_calibration("quick", tmp_path)
