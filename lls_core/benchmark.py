@@ -26,14 +26,19 @@ every choice the survey leaves open, as parameters with stated defaults:
 Diverged runs keep their status and are left out of the statistics of a figure
 (:func:`table4` reports how many); they are never replaced by zeros. This multi-start
 benchmark is the book's own, defined measurement; :func:`survey_claims` re-tests the
-survey's verdicts on it with statistics.
+survey's verdicts on it with statistics, :func:`tuned_rates` compares the algorithms at their
+best learning rates of an :func:`lr_sweep` (with a stated criterion for "reaches the minimum
+from nearly every start"), and :func:`extra_algorithms` runs NAG, SPSA, SVRG and SARAH and
+tests the variance-reduced methods against SGD. Each returns what the chapter's sentences
+say as ``facts()`` (or :func:`claim_facts` for the claims table).
 
 The survey's printed Table 4 is a different computation, which :func:`survey_table4`
 reproduces number for number: the spread over the iterates ``t = 0..1000`` of ONE run
 from ``(-2, 2)`` per algorithm and surface, of ``100 (f(x_t) - f(x_0)) / |f(x_0)|``, with
 learning rate 0.001 for every algorithm that has one, ``peaks`` with middle coefficient 5,
 the survey's statistics conventions (``stats.describe(..., "survey")``) and its own
-versions of Adamax, Nadam and AdaDelta (``optimizers.SURVEY_VARIANTS``).
+versions of Adamax, Nadam and AdaDelta (``optimizers.SURVEY_VARIANTS``);
+:func:`table4_patterns` measures the printed table's patterns on those runs.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ import torch
 from torch import Tensor
 
 from lls_core import optimizers as opt
-from lls_core import resources, stats, surfaces
+from lls_core import checks, resources, stats, surfaces
 
 __all__ = [
     "SURVEY_SURFACES",
@@ -63,15 +68,25 @@ __all__ = [
     "table4",
     "published_table4",
     "lr_sweep",
+    "TunedRates",
+    "tuned_rates",
+    "ExtraAlgorithms",
+    "extra_algorithms",
+    "REACH_SHARE",
+    "REACH_LEVEL",
     "table3_status",
     "peaks_surface",
     "SurveyRuns",
     "survey_runs",
     "survey_table4",
     "compare_table4",
+    "Table4Patterns",
+    "table4_patterns",
     "SURVEY_START",
     "start_dependence",
     "survey_claims",
+    "CLAIM_KEYS",
+    "claim_facts",
     "table4_facts",
 ]
 
@@ -254,8 +269,9 @@ def lr_sweep(optimizers: Sequence[str], lrs: Sequence[float], surface_names: Seq
     """Success rate and median final distance per optimizer, learning rate and surface.
 
     AdaDelta has no learning rate; its single default run is repeated for every ``lr``
-    (column ``tuned=False``). Returns a long DataFrame: algorithm, lr, surface,
-    success_pct, diverged_pct, median_distance, median_loss_change_pct.
+    (column ``tuned=False``). Returns a long DataFrame: algorithm, lr, tuned, surface,
+    success_pct, successes and n (successful runs of all runs), diverged_pct, median_distance,
+    median_loss_change_pct. :func:`tuned_rates` picks each algorithm's best rate from it.
     """
     if not lrs or any(not (lr > 0) for lr in lrs):
         raise ValueError(f"lrs={list(lrs)!r} must be a non-empty list of positive numbers")
@@ -274,11 +290,226 @@ def lr_sweep(optimizers: Sequence[str], lrs: Sequence[float], surface_names: Seq
                     "algorithm": name, "lr": float(lr), "tuned": name in tunable,
                     "surface": ROMAN.get(surf, surf),
                     "success_pct": 100 * float(np.mean(figs["success"][s])),
+                    "successes": int(np.sum(figs["success"][s])), "n": int(figs["success"][s].size),
                     "diverged_pct": 100 * float((r.status[s] == opt.DIVERGED).double().mean()),
                     "median_distance": float(np.nanmedian(dist)) if np.isfinite(dist).any() else math.nan,
                     "median_loss_change_pct": float(np.nanmedian(lc)) if np.isfinite(lc).any() else math.nan,
                 })
     return pd.DataFrame(rows)
+
+
+#: An algorithm *reaches the minimum from (nearly) every start* when the one-sided lower confidence
+#: bound (Clopper-Pearson, level :data:`REACH_LEVEL`) of its success probability is at least
+#: :data:`REACH_SHARE`: with 95 % confidence, at most one start in twenty fails.
+REACH_SHARE: float = 0.95
+REACH_LEVEL: float = 0.95
+
+
+@dataclass(frozen=True, eq=False)
+class TunedRates:
+    """Each algorithm at its best learning rate of an :func:`lr_sweep`, per surface.
+
+    Attributes:
+        table: one row per algorithm and surface: ``algorithm``, ``surface``, ``lr`` (the best
+            rate; NaN for an algorithm without one, e.g. AdaDelta), ``success_pct``,
+            ``successes``, ``n``, ``median_distance``, ``lower_pct`` (the one-sided ``level``
+            Clopper-Pearson lower bound of the success probability, percent) and ``reaches``
+            (``lower_pct >= 100 * share``).
+        share, level: the criterion (see :data:`REACH_SHARE`).
+
+    The best rate is the one with the highest success rate; ties go to the smaller median
+    final distance, then to the smaller rate. Choosing the best of several rates favours
+    chance highs a little: the bound is that of the chosen rate, not corrected for the choice.
+    """
+
+    table: pd.DataFrame
+    share: float
+    level: float
+
+    def success(self, algorithm: str, surface: str) -> float:
+        """Success rate (percent) of ``algorithm`` on ``surface`` (``"I"``, ``"II"``, ...) at its best rate."""
+        row = self.table[(self.table.algorithm == algorithm) & (self.table.surface == surface)]
+        if row.empty:
+            raise ValueError(f"no row for algorithm={algorithm!r}, surface={surface!r}; valid algorithms: "
+                             f"{', '.join(dict.fromkeys(self.table.algorithm))}; surfaces: "
+                             f"{', '.join(dict.fromkeys(self.table.surface))}")
+        return float(row["success_pct"].iloc[0])
+
+    def reaching(self, surface: str) -> tuple[str, ...]:
+        """The algorithms that reach the minimum of ``surface`` from (nearly) every start, in table order."""
+        t = self.table[self.table.surface == surface]
+        return tuple(t.algorithm[t.reaches])
+
+    def facts(self) -> dict[str, float | int | str]:
+        """For the prose, per surface ``S``: ``n_reach_S`` (how many algorithms reach the minimum
+        from nearly every start), ``reach_S_names``, ``best_tuned_S`` (the highest success rate,
+        percent) and ``best_tuned_S_name``; per algorithm ``a`` (lower case) ``a_tuned_S`` (its
+        success rate at its best rate) and ``a_best_lr_S`` (that rate; absent for an algorithm
+        without a learning rate); the criterion ``reach_share_pct``, ``reach_level_pct``
+        and ``n_algorithms``."""
+        out: dict[str, float | int | str] = {"reach_share_pct": 100 * self.share, "reach_level_pct": 100 * self.level,
+                                             "n_algorithms": int(self.table.algorithm.nunique())}
+        for surf, t in self.table.groupby("surface", sort=False):
+            best = float(t.success_pct.max())
+            out[f"n_reach_{surf}"] = int(t.reaches.sum())
+            out[f"reach_{surf}_names"] = ", ".join(t.algorithm[t.reaches]) or "none"
+            out[f"best_tuned_{surf}"] = best
+            out[f"best_tuned_{surf}_name"] = ", ".join(t.algorithm[t.success_pct == best])
+            for a, v, lr in zip(t.algorithm, t.success_pct, t.lr):
+                key = a.lower().replace("-", "_")
+                out[f"{key}_tuned_{surf}"] = float(v)
+                if np.isfinite(lr):
+                    out[f"{key}_best_lr_{surf}"] = float(lr)
+        return out
+
+
+def tuned_rates(sweep: pd.DataFrame, *, surface_labels: Sequence[str] | None = None, share: float = REACH_SHARE,
+                level: float = REACH_LEVEL) -> TunedRates:
+    """Each algorithm's best learning rate per surface in an :func:`lr_sweep` frame, and whether it
+    reaches the minimum from (nearly) every start there.
+
+    ``surface_labels``: the surface labels to keep (default: every surface with a minimum, i.e. where
+    some run succeeded or the median distance is defined). ``share``, ``level``: the criterion
+    (:data:`REACH_SHARE`, :data:`REACH_LEVEL`). A success rate alone cannot say "every run": 30
+    of 30 successes and 1000 of 1000 are both 100 %, but only the second bounds the failure
+    rate below 1 %; the lower confidence bound makes the verdict depend on how many starts ran.
+
+    Example:
+        >>> sweep = pd.DataFrame({"algorithm": ["A", "A", "B"], "lr": [0.1, 0.2, 0.1], "tuned": [True, True, True],
+        ...                       "surface": ["I"] * 3, "success_pct": [50.0, 100.0, 98.0], "successes": [100, 200, 196],
+        ...                       "n": [200] * 3, "median_distance": [0.1, 0.0, 0.0]})
+        >>> tr = tuned_rates(sweep)
+        >>> tr.reaching("I"), tr.facts()["a_tuned_I"]
+        (('A', 'B'), 100.0)
+    """
+    from scipy import stats as sps
+
+    need = ["algorithm", "lr", "tuned", "surface", "success_pct", "successes", "n", "median_distance"]
+    missing = [c for c in need if c not in sweep.columns]
+    if missing:
+        raise ValueError(f"sweep lacks columns {missing}; pass the frame lr_sweep returns")
+    if sweep.empty:
+        raise ValueError("sweep has no rows")
+    if not (0 < share < 1) or not (0 < level < 1):
+        raise ValueError(f"share={share!r} and level={level!r} must lie in (0, 1)")
+    df = sweep
+    if surface_labels is not None:
+        unknown = sorted(set(surface_labels) - set(df.surface))
+        if unknown:
+            raise ValueError(f"surface_labels {unknown} are not in the sweep; valid: {', '.join(dict.fromkeys(df.surface))}")
+        df = df[df.surface.isin(list(surface_labels))]
+    else:
+        has_min = df.groupby("surface", sort=False).median_distance.apply(lambda d: bool(np.isfinite(d).any()))
+        df = df[df.surface.isin(has_min.index[has_min])]
+    order = {a: i for i, a in enumerate(dict.fromkeys(df.algorithm))}
+    ranked = df.assign(_d=df.median_distance.fillna(np.inf)).sort_values(
+        ["algorithm", "surface", "success_pct", "_d", "lr"], ascending=[True, True, False, True, True], kind="stable")
+    best = ranked.groupby(["algorithm", "surface"], sort=False).head(1).drop(columns="_d")
+    s_order = {x: i for i, x in enumerate(dict.fromkeys(df.surface))}
+    best = (best.assign(_o=best.algorithm.map(order), _s=best.surface.map(s_order))
+            .sort_values(["_o", "_s"], kind="stable").drop(columns=["_o", "_s"]))
+
+    def lower(k: int, n: int) -> float:
+        return 100 * float(sps.binomtest(int(k), int(n), alternative="greater").proportion_ci(level, "exact").low)
+
+    table = pd.DataFrame({
+        "algorithm": best.algorithm.to_numpy(), "surface": best.surface.to_numpy(),
+        "lr": np.where(best.tuned.to_numpy(dtype=bool), best.lr.to_numpy(dtype=float), np.nan),
+        "success_pct": best.success_pct.to_numpy(dtype=float), "successes": best.successes.to_numpy(dtype=int),
+        "n": best.n.to_numpy(dtype=int), "median_distance": best.median_distance.to_numpy(dtype=float),
+        "lower_pct": [lower(k, n) for k, n in zip(best.successes, best.n)],
+    })
+    table["reaches"] = table.lower_pct >= 100 * share - 1e-9
+    return TunedRates(table=table, share=float(share), level=float(level))
+
+
+@dataclass(frozen=True, eq=False)
+class ExtraAlgorithms:
+    """NAG, SPSA, SVRG and SARAH of the survey's Table 3, with mini-batch SGD as the baseline.
+
+    Attributes:
+        table: one row per algorithm and surface: ``algorithm``, ``gradient`` (what it sees),
+            ``surface`` (``"I"``, ...), ``median_distance`` (final distance to the nearest
+            minimum; diverged runs left out), ``success_pct``, ``diverged_pct``.
+        comparisons: one row per variance-reduced method: ``algorithm``, ``median``,
+            ``median_sgd`` (final distances over all surfaces), ``cl`` (P(its distance > SGD's)
+            + half the ties; below 0.5 = closer), ``p_closer``, ``p_farther`` (one-sided
+            Mann-Whitney), ``p_holm`` (``p_closer``, Holm-adjusted over the methods) and ``verdict``.
+        alpha: the level of the verdicts.
+    """
+
+    table: pd.DataFrame
+    comparisons: pd.DataFrame
+    alpha: float
+
+    def facts(self) -> dict[str, float | str]:
+        """``<a>_median``, ``<a>_cl`` and ``<a>_verdict`` per variance-reduced method ``a`` (lower
+        case), ``sgd_median``, and ``vr_alpha_pct``."""
+        out: dict[str, float | str] = {"vr_alpha_pct": 100 * self.alpha}
+        for _, r in self.comparisons.iterrows():
+            a = str(r.algorithm).lower()
+            out.update({f"{a}_median": float(r["median"]), f"{a}_cl": float(r.cl), f"{a}_verdict": str(r.verdict)})
+            out["sgd_median"] = float(r.median_sgd)
+        return out
+
+
+def extra_algorithms(
+    start_points: Tensor,
+    surface_names: Sequence[str] = ("case1", "case2", "case4"),
+    *,
+    oracle: opt.FiniteSumOracle | None = None,
+    lr: float = 0.01,
+    max_iter: int = 1000,
+    success_radius: float = 1e-2,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> ExtraAlgorithms:
+    """Run NAG and SPSA (exact gradient / loss values) and SGD, SVRG, SARAH (one finite-sum oracle).
+
+    SGD, SVRG and SARAH see the same mini-batch oracle (default
+    ``FiniteSumOracle.make(n=100, batch_size=10, seed=seed)``) at learning rate ``lr``; NAG
+    and SPSA run with their registry defaults. The claim "the variance-reduced methods end
+    closer to the minimum than SGD on the same oracle" is tested per method by a one-sided
+    Mann-Whitney test of the final distances to the nearest minimum, all surfaces pooled
+    (both samples cover the same starts on the same surfaces); a diverged run ranks behind
+    every finite distance. p-values are Holm-adjusted over the methods; ``verdict`` is
+    "supported", "contradicted" or "not resolved" at ``alpha``.
+    """
+    checks.real("lr", lr, min=0.0, min_open=True)
+    checks.real("alpha", alpha, min=0.0, max=0.5, min_open=True)
+    names_ = list(surface_names)
+    surfs = [_surface(n) for n in names_]
+    if any(not s.minima for s in surfs):
+        raise ValueError(f"surface_names={names_}: every surface needs a minimum (distances); "
+                         "Use Case III ('case3') has none")
+    fs = oracle if oracle is not None else opt.FiniteSumOracle.make(n=100, batch_size=10, d=2, seed=seed)
+    finite = {a: opt.run(a, surfs, start_points, oracle=fs, hyper={"lr": lr}, max_iter=max_iter, seed=seed)
+              for a in ("SGD", "SVRG", "SARAH")}
+    exact = opt.run_many(["NAG", "SPSA"], surfs, start_points, max_iter=max_iter, seed=seed)
+    seen = {"SGD": f"mini-batch of {fs.batch_size} of {fs.n}", "SVRG": f"mini-batch of {fs.batch_size} of {fs.n}",
+            "SARAH": f"mini-batch of {fs.batch_size} of {fs.n}", "NAG": "exact", "SPSA": "loss values only"}
+    rows, dist = [], {}
+    for a, r in {**finite, **exact}.items():
+        f = per_run_figures(r, names_, success_radius)
+        dist[a] = np.where(r.status.numpy() == opt.DIVERGED, np.inf, f["distance"]).ravel()
+        for k, n in enumerate(names_):
+            d = f["distance"][k]
+            rows.append({"algorithm": a, "gradient": seen[a], "surface": ROMAN.get(n, n),
+                         "median_distance": float(np.nanmedian(d)) if np.isfinite(d).any() else math.nan,
+                         "success_pct": 100 * float(f["success"][k].mean()),
+                         "diverged_pct": 100 * float((r.status[k] == opt.DIVERGED).double().mean())})
+    finite_max = max(float(np.max(v[np.isfinite(v)], initial=0.0)) for v in dist.values())
+    comp = []
+    for a in ("SVRG", "SARAH"):
+        xa, xb = (np.where(np.isinf(dist[k]), 2 * finite_max + 1, dist[k]) for k in (a, "SGD"))
+        t = stats.rank_test(xa, xb)
+        comp.append({"algorithm": a, "median": float(np.median(dist[a])), "median_sgd": float(np.median(dist["SGD"])),
+                     "cl": t.cl, "p_closer": t.p_less, "p_farther": t.p_greater})
+    cdf = pd.DataFrame(comp)
+    closer, farther = stats.holm(cdf.p_closer.to_numpy()), stats.holm(cdf.p_farther.to_numpy())
+    cdf["p_holm"] = closer
+    cdf["verdict"] = [_verdict(p, q, alpha) for p, q in zip(closer, farther)]
+    return ExtraAlgorithms(table=pd.DataFrame(rows), comparisons=cdf, alpha=float(alpha))
 
 
 def table3_status(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -329,6 +560,22 @@ class SurveyRuns:
     pct: np.ndarray
     hyperparameters: Mapping[str, Mapping[str, float]]
     peaks_coefficient: float
+
+    def share_printed_as(self, algorithm: str, surface: str, value: float = -100.0, decimals: int = 2) -> float:
+        """Fraction of the ``T + 1`` iterates of one run whose tabulated value prints as ``value``.
+
+        The survey prints two decimals, so an iterate "sits at -100 %" when
+        ``round(pct, 2) == -100.00``, i.e. its loss has closed all but less than 0.005 % of
+        ``|f(x_0)|``. NaN values (undefined percentages) never count.
+
+        Example: ``survey_runs(algorithms=["Momentum"]).share_printed_as("Momentum", "I")``.
+        """
+        if algorithm not in self.algorithms:
+            raise ValueError(f"algorithm={algorithm!r} is not among {', '.join(self.algorithms)}")
+        if surface not in self.surfaces:
+            raise ValueError(f"surface={surface!r} is not among {', '.join(self.surfaces)}")
+        v = self.pct[self.algorithms.index(algorithm), self.surfaces.index(surface)]
+        return float(np.mean(np.round(v, decimals) == round(float(value), decimals)))
 
 
 def survey_runs(
@@ -468,6 +715,90 @@ def survey_table4(
     return pd.DataFrame(rows, columns=["id", "algorithm", "surface", *cols])
 
 
+@dataclass(frozen=True)
+class Table4Patterns:
+    """The printed Table 4's patterns, measured on the survey's single runs (:func:`table4_patterns`).
+
+    Attributes:
+        n_max_zero: runs (with a defined percentage) whose largest tabulated value is exactly 0,
+            i.e. that never rise above their start; ``n_defined``: runs with a defined value.
+        f0_case3: the largest ``|f(x_0)|`` over the runs on Surface III (0: undefined percentages).
+        bgd_sgd_identical: whether the recomputed BGD and SGD rows are equal in every column.
+        mode_eq_min: recomputed rows whose Mode equals their Min, of ``n_rows``.
+        share_at_minus_100: per algorithm on Surface I, the share of iterates printed as -100.00
+            (:meth:`SurveyRuns.share_printed_as`).
+        iv_algorithm, iv_f0, iv_fT, iv_xT: the run on Surface IV that ends lowest: its name,
+            start and end loss and end point; ``iv_gmin``, ``iv_gmin_value``: the global minimum
+            of the ``peaks`` surface it ran on; ``iv_distance``: how far the run ends from it.
+    """
+
+    n_max_zero: int
+    n_defined: int
+    f0_case3: float
+    bgd_sgd_identical: bool
+    mode_eq_min: int
+    n_rows: int
+    share_at_minus_100: Mapping[str, float]
+    iv_algorithm: str
+    iv_f0: float
+    iv_fT: float
+    iv_xT: tuple[float, float]
+    iv_gmin: tuple[float, float]
+    iv_gmin_value: float
+    iv_distance: float
+
+    def facts(self) -> dict[str, float | int | str]:
+        """The attributes under the chapter's names; ``bgd_sgd_equal`` is ``"identical"`` or
+        ``"different"``, points are ``"(x, y)"`` strings with two decimals, and
+        ``<a>_I_at_min`` (lower case) is a share in percent."""
+        out: dict[str, float | int | str] = {
+            "n_max_zero": self.n_max_zero, "n_defined": self.n_defined, "f0_case3": self.f0_case3,
+            "bgd_sgd_equal": "identical" if self.bgd_sgd_identical else "different",
+            "mode_eq_min": self.mode_eq_min, "n_rows": self.n_rows, "iv_algorithm": self.iv_algorithm,
+            "f0_iv": self.iv_f0, "fT_iv": self.iv_fT, "xT_iv": f"({self.iv_xT[0]:.2f}, {self.iv_xT[1]:.2f})",
+            "gmin_iv_value": self.iv_gmin_value, "gmin_iv_at": f"({self.iv_gmin[0]:.2f}, {self.iv_gmin[1]:.2f})",
+            "dist_iv": self.iv_distance,
+        }
+        out.update({f"{a.lower().replace('-', '_')}_I_at_min": 100 * v for a, v in self.share_at_minus_100.items()})
+        return out
+
+
+def table4_patterns(runs: SurveyRuns, table: pd.DataFrame) -> Table4Patterns:
+    """Measure the printed table's patterns on :func:`survey_runs` output and its :func:`survey_table4`.
+
+    ``table`` must be the table recomputed from ``runs`` (same algorithms). The Surface IV run
+    that ends lowest stands for the "-100" rows: how far it is from the global minimum of the
+    ``peaks`` surface it ran on (coefficient ``runs.peaks_coefficient``).
+    """
+    cols = list(stats.TABLE4_COLUMNS)
+    missing = [c for c in ("algorithm", "surface", *cols) if c not in table.columns]
+    if missing:
+        raise ValueError(f"table lacks columns {missing}; pass survey_table4's output")
+    if tuple(dict.fromkeys(table.algorithm)) != runs.algorithms:
+        raise ValueError(f"table has algorithms {list(dict.fromkeys(table.algorithm))}, runs {list(runs.algorithms)}")
+    if "IV" not in runs.surfaces or "I" not in runs.surfaces:
+        raise ValueError(f"runs must cover Surfaces I and IV; got {runs.surfaces}")
+    defined = ~np.isnan(runs.pct).all(-1)
+    num = table.set_index(["algorithm", "surface"])[cols]
+    both = "BGD" in runs.algorithms and "SGD" in runs.algorithms
+    iv = runs.surfaces.index("IV")
+    k = int(np.argmin(runs.loss[:, iv, -1]))
+    surf = peaks_surface(runs.peaks_coefficient)
+    gmin = min(surf.global_minima, key=lambda m: float(np.linalg.norm(runs.points[k, iv, -1] - np.asarray(m))))
+    iii = runs.surfaces.index("III") if "III" in runs.surfaces else None
+    return Table4Patterns(
+        n_max_zero=int((np.nanmax(runs.pct[defined], axis=-1) == 0).sum()), n_defined=int(defined.sum()),
+        f0_case3=float(np.abs(runs.loss[:, iii, 0]).max()) if iii is not None else math.nan,
+        bgd_sgd_identical=bool(both and num.loc["BGD"].equals(num.loc["SGD"])),
+        mode_eq_min=int((table.Mode == table.Min).sum()), n_rows=len(table),
+        share_at_minus_100={a: runs.share_printed_as(a, "I", -100.0) for a in runs.algorithms},
+        iv_algorithm=runs.algorithms[k], iv_f0=float(runs.loss[k, iv, 0]), iv_fT=float(runs.loss[k, iv, -1]),
+        iv_xT=(float(runs.points[k, iv, -1, 0]), float(runs.points[k, iv, -1, 1])),
+        iv_gmin=(float(gmin[0]), float(gmin[1])), iv_gmin_value=float(surf.value(*gmin)),
+        iv_distance=float(np.linalg.norm(runs.points[k, iv, -1] - np.asarray(gmin))),
+    )
+
+
 def compare_table4(ours: pd.DataFrame, published: pd.DataFrame | None = None, *, decimals: int = 2,
                    tol: float = 0.01) -> pd.DataFrame:
     """Per-cell differences between a recomputed Table 4 and the printed one.
@@ -590,6 +921,40 @@ def _kruskal(groups: Sequence[np.ndarray]) -> tuple[float, float]:
 
     out = kruskal(*groups)
     return float(out.statistic), float(out.pvalue)
+
+
+CLAIM_KEYS: Mapping[str, str] = {
+    "AdaDelta excellent on Surface IV": "adadelta_iv",
+    "RMSProp excellent on Surface IV": "rmsprop_iv",
+    "RMSProp weak on Surfaces I and II": "rmsprop_weak",
+    "Momentum: high kurtosis on Surface I": "mom_i",
+    "Momentum: high kurtosis on Surface II": "mom_ii",
+    "Momentum: high kurtosis on Surface IV": "mom_iv",
+    "iterations rise with complexity (II vs I)": "iters_ii",
+    "iterations rise with complexity (IV vs II)": "iters_iv",
+    "start does not matter on Use Case I (BGD)": "start_i",
+    "start matters on Use Case II (BGD)": "start_ii",
+}
+"""Short names of the :func:`survey_claims` claims, for :func:`claim_facts`."""
+
+
+def claim_facts(claims: pd.DataFrame, suffix: str = "") -> dict[str, str]:
+    """The verdict and estimate of every claim in a :func:`survey_claims` frame, for the prose.
+
+    Returns ``{key + suffix: verdict, key + suffix + "_est": estimate}`` with the keys of
+    :data:`CLAIM_KEYS` (e.g. ``"adadelta_iv_10"`` and ``"adadelta_iv_10_est"`` for ``suffix="_10"``).
+    """
+    missing = [c for c in ("claim", "estimate", "verdict") if c not in claims.columns]
+    if missing:
+        raise ValueError(f"claims lacks columns {missing}; pass survey_claims' output")
+    unknown = sorted(set(claims.claim) - set(CLAIM_KEYS))
+    if unknown:
+        raise ValueError(f"claims {unknown} have no short name; known: {', '.join(CLAIM_KEYS)}")
+    out: dict[str, str] = {}
+    for claim, est, verdict in zip(claims.claim, claims.estimate, claims.verdict):
+        out[CLAIM_KEYS[claim] + suffix] = str(verdict)
+        out[CLAIM_KEYS[claim] + suffix + "_est"] = str(est)
+    return out
 
 
 def _verdict(p_for: float, p_against: float, alpha: float) -> str:

@@ -8,9 +8,14 @@ This module holds three things:
    RMSProp, Adam, AdaDelta, Adamax, Nadam) plus AMSGrad, each with the update rule and
    default hyperparameters of Ruder (2016), and four algorithms of the survey's Table 3
    that the book also runs: NAG as published by Nesterov (1983), SPSA (Spall 1992),
-   SVRG (Johnson & Zhang 2013) and SARAH (Nguyen et al. 2017). Each entry is an
-   :class:`OptimizerSpec` stating its equation, reference, defaults (with the source of
-   each value in ``provenance``) and how it maps onto ``torch.optim``. Three further
+   SVRG (Johnson & Zhang 2013) and SARAH (Nguyen et al. 2017). Each entry is one
+   :class:`OptimizerSpec` holding the update rule that runs (``rule``, an :class:`UpdateRule`:
+   written out here, or built from the entry's :class:`TorchMapping`) beside its equation,
+   reference, defaults (with the source of each value in ``provenance``) and its
+   ``torch.optim`` mapping; in the source each rule and its spec are declared together.
+   SVRG and SARAH share their finite-sum machinery (restarts with a full gradient every
+   ``inner`` updates, a mini-batch correction against an anchor) and differ only in how the
+   anchor moves. Three further
    entries, ``Adamax-survey``, ``Nadam-survey`` and ``AdaDelta-survey``
    (:data:`SURVEY_VARIANTS`), are the LLS survey's own versions of those rules, which
    reproduce its Table 4 (``lls_core.benchmark.survey_table4``).
@@ -51,7 +56,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import Tensor
@@ -60,6 +65,9 @@ from . import checks
 
 __all__ = [
     "OptimizerSpec",
+    "UpdateRule",
+    "TorchMapping",
+    "Kind",
     "SURFACE_RULES",
     "REGISTRY",
     "SURVEY_TEN",
@@ -85,6 +93,9 @@ CONVERGED, MAX_ITER, DIVERGED = 0, 1, 2
 STATUS_NAMES: tuple[str, ...] = ("converged", "max_iter", "diverged")
 
 DTYPE = torch.float64
+
+Kind = Literal["first-order", "zeroth-order", "finite-sum"]
+"""What a rule needs: gradients, loss values only, or a finite-sum oracle's mini-batches."""
 
 
 # ----------------------------------------------------------------------------- hyperparameter checks
@@ -124,324 +135,6 @@ _CHECKS: dict[str, Callable[[str, float], str | None]] = {
 }
 
 
-# ----------------------------------------------------------------------------- registry
-@dataclass(frozen=True)
-class OptimizerSpec:
-    """One update rule: what it computes, where it comes from, how it is run.
-
-    Attributes:
-        name: display name (also the key of :data:`SURFACE_RULES` and of ``plotting.color``).
-        equation: the update in LaTeX, with ``g_t`` the gradient (estimate) at step ``t``.
-        reference: bibliography key(s) (``book/references.bib``) for the rule and its defaults.
-        defaults: default hyperparameters (read-only mapping).
-        torch: ``torch.optim`` class and keyword mapping used to run it, or ``None`` when
-            the rule is written by hand here.
-        differences: how ``torch.optim`` (or the original paper) differs from the rule as
-            implemented, in words.
-        kind: ``"first-order"``, ``"zeroth-order"`` (uses loss values only) or
-            ``"finite-sum"`` (needs a :class:`FiniteSumOracle`).
-        stochastic_default: whether :func:`run` gives it a noisy oracle by default.
-        provenance: where each default value comes from, per hyperparameter (read-only
-            mapping): the paper and place that gives it, or a statement that no source gives
-            it and why the book chose the value.
-    """
-
-    name: str
-    equation: str
-    reference: str
-    defaults: Mapping[str, float]
-    torch: str | None
-    differences: str
-    kind: str = "first-order"
-    stochastic_default: bool = False
-    provenance: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-
-
-def _spec(**kw: Any) -> OptimizerSpec:
-    kw["defaults"] = MappingProxyType(dict(kw["defaults"]))
-    prov = dict(kw.get("provenance", {}))
-    missing = set(kw["defaults"]) - set(prov)
-    if missing:  # every default says where it comes from
-        raise AssertionError(f"{kw['name']}: no provenance for {sorted(missing)}")
-    kw["provenance"] = MappingProxyType(prov)
-    return OptimizerSpec(**kw)
-
-
-# where the default values come from (Ruder 2016 gives eta only for AdaGrad, RMSprop and Adamax)
-_NO_ETA = "not given by Ruder (2016) or the survey; the book's choice"
-_MOM = "Ruder (2016), Sec. 4.1: gamma 'usually set to 0.9'"
-_ADAM_B = "Kingma & Ba (2015), Algorithm 1, as quoted by Ruder (2016), Sec. 4.6"
-_ADAM_ETA = "Kingma & Ba (2015), Algorithm 1 (alpha = 0.001); Ruder (2016) gives no eta for Adam"
-_SURVEY = ("the value that reproduces the survey's Table 4 (lls_core.benchmark.survey_table4); "
-           "the survey states no settings")
-
-
-_SPECS: list[OptimizerSpec] = [
-    _spec(
-        name="BGD",
-        equation=r"\theta_{t+1} = \theta_t - \eta\, \nabla f(\theta_t)",
-        reference="Ruder2016",
-        defaults={"lr": 0.01},
-        provenance={"lr": _NO_ETA},
-        torch="torch.optim.SGD(lr=lr)",
-        differences="identical; always run with the exact gradient",
-    ),
-    _spec(
-        name="SGD",
-        equation=r"\theta_{t+1} = \theta_t - \eta\, g_t,\quad \mathbb{E}[g_t] = \nabla f(\theta_t)",
-        reference="RobbinsMonro1951,Ruder2016",
-        defaults={"lr": 0.01},
-        provenance={"lr": _NO_ETA},
-        torch="torch.optim.SGD(lr=lr)",
-        differences="identical; by default run with a GaussianNoiseOracle (with the exact "
-        "gradient it is BGD, which is what the survey's identical rows show)",
-        stochastic_default=True,
-    ),
-    _spec(
-        name="Momentum",
-        equation=r"v_t = \gamma v_{t-1} + \eta g_t,\quad \theta_{t+1} = \theta_t - v_t",
-        reference="Ruder2016",
-        defaults={"lr": 0.01, "momentum": 0.9},
-        provenance={"lr": _NO_ETA, "momentum": _MOM},
-        torch="torch.optim.SGD(lr=lr, momentum=momentum, dampening=0)",
-        differences="same iterates: torch keeps b_t = gamma b_{t-1} + g_t and steps lr*b_t, "
-        "so v_t = lr*b_t while lr is constant",
-    ),
-    _spec(
-        name="Nesterov",
-        equation=r"v_t = \gamma v_{t-1} + \eta \nabla f(\theta_t - \gamma v_{t-1}),\quad "
-        r"\theta_{t+1} = \theta_t - v_t",
-        reference="Ruder2016",
-        defaults={"lr": 0.01, "momentum": 0.9},
-        provenance={"lr": _NO_ETA, "momentum": "Ruder (2016), Sec. 4.2: gamma 'around 0.9'"},
-        torch=None,
-        differences="hand-written; torch.optim.SGD(nesterov=True) is the same algorithm in the "
-        "look-ahead variable phi_t = theta_t - gamma v_{t-1}: its iterates are Ruder's look-ahead "
-        "points, so the two trajectories differ by gamma v",
-    ),
-    _spec(
-        name="AdaGrad",
-        equation=r"G_t = G_{t-1} + g_t^2,\quad \theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{G_t + \epsilon}} g_t",
-        reference="Duchi2011,Ruder2016",
-        defaults={"lr": 0.01, "eps": 1e-8},
-        provenance={"lr": "Ruder (2016), Sec. 4.3: 'most implementations use a default value of 0.01'",
-                    "eps": "Ruder (2016), Sec. 4.3: 'usually on the order of 1e-8'"},
-        torch="torch.optim.Adagrad(lr=lr, eps=eps)",
-        differences="torch puts eps outside the root: eta g / (sqrt(G) + eps); torch's default "
-        "eps is 1e-10, the registry passes Ruder's 1e-8",
-    ),
-    _spec(
-        name="RMSProp",
-        equation=r"E[g^2]_t = \gamma E[g^2]_{t-1} + (1-\gamma) g_t^2,\quad "
-        r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{E[g^2]_t + \epsilon}} g_t",
-        reference="TielemanHinton2012,Ruder2016",
-        defaults={"lr": 0.001, "gamma": 0.9, "eps": 1e-8},
-        provenance={"lr": "Ruder (2016), Sec. 4.5: 'a good default value for the learning rate is 0.001'",
-                    "gamma": "Ruder (2016), Sec. 4.5: 'Hinton suggests gamma to be set to 0.9'",
-                    "eps": "not given for RMSprop; the order Ruder (2016), Sec. 4.3, gives for AdaGrad"},
-        torch="torch.optim.RMSprop(lr=lr, alpha=gamma, eps=eps)",
-        differences="torch puts eps outside the root; torch's default alpha is 0.99, the registry "
-        "passes Hinton's 0.9",
-    ),
-    _spec(
-        name="Adam",
-        equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
-        r"\theta_{t+1} = \theta_t - \frac{\eta\, \hat m_t}{\sqrt{\hat v_t} + \epsilon},\ "
-        r"\hat m_t = \frac{m_t}{1-\beta_1^t},\ \hat v_t = \frac{v_t}{1-\beta_2^t}",
-        reference="KingmaBa2015,Ruder2016",
-        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-        provenance={"lr": _ADAM_ETA, "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
-        torch="torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps)",
-        differences="identical (eps outside the root of the bias-corrected v in both)",
-    ),
-    _spec(
-        name="AdaDelta",
-        equation=r"E[g^2]_t = \gamma E[g^2]_{t-1} + (1-\gamma) g_t^2,\ "
-        r"\Delta\theta_t = -\frac{\sqrt{E[\Delta\theta^2]_{t-1}+\epsilon}}{\sqrt{E[g^2]_t+\epsilon}} g_t,\ "
-        r"E[\Delta\theta^2]_t = \gamma E[\Delta\theta^2]_{t-1} + (1-\gamma)\Delta\theta_t^2",
-        reference="Zeiler2012,Ruder2016",
-        defaults={"gamma": 0.9, "eps": 1e-6},
-        provenance={"gamma": "Ruder (2016), Sec. 4.4: 'around 0.9', like the momentum term",
-                    "eps": "Zeiler (2012), MNIST experiments; Ruder (2016) gives no value"},
-        torch="torch.optim.Adadelta(lr=1.0, rho=gamma, eps=eps)",
-        differences="identical with torch's lr=1 (AdaDelta has no learning rate; torch's lr "
-        "scales the update)",
-    ),
-    _spec(
-        name="Adamax",
-        equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t|),\ "
-        r"\theta_{t+1} = \theta_t - \frac{\eta}{u_t} \frac{m_t}{1-\beta_1^t}",
-        reference="KingmaBa2015,Ruder2016",
-        defaults={"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-        provenance={"lr": "Ruder (2016), Sec. 4.7: 'good default values are again eta = 0.002'",
-                    "beta1": "Ruder (2016), Sec. 4.7", "beta2": "Ruder (2016), Sec. 4.7",
-                    "eps": "not in Ruder's rule; torch.optim.Adamax's guard against u = 0, set to Adam's 1e-8"},
-        torch="torch.optim.Adamax(lr=lr, betas=(beta1, beta2), eps=eps)",
-        differences="torch adds eps to |g_t| inside the max (Ruder's rule has no eps; u_t > 0 "
-        "needs it when g = 0)",
-    ),
-    _spec(
-        name="Nadam",
-        equation=r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{\hat v_t} + \epsilon}"
-        r"\Big(\beta_1 \hat m_t + \frac{(1-\beta_1) g_t}{1-\beta_1^t}\Big)",
-        reference="Dozat2016,Ruder2016",
-        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-        provenance={"lr": "not given by Ruder (2016); Adam's alpha (Kingma & Ba 2015) carried over",
-                    "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
-        torch=None,
-        differences="hand-written; torch.optim.NAdam follows Dozat's momentum schedule "
-        "mu_t = beta1 (1 - 0.5 * 0.96**(0.004 t)) and bias-corrects with the product of the mu's",
-    ),
-    _spec(
-        name="AMSGrad",
-        equation=r"\hat v_t = \max(\hat v_{t-1}, v_t),\quad \theta_{t+1} = \theta_t - "
-        r"\frac{\eta}{\sqrt{\hat v_t} + \epsilon} m_t",
-        reference="Reddi2018,Ruder2016",
-        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-        provenance={"lr": "not given by Ruder (2016); Adam's alpha (Kingma & Ba 2015) carried over",
-                    "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
-        torch=None,
-        differences="hand-written (Ruder's form, no bias correction); torch.optim.Adam(amsgrad=True) "
-        "divides the bias-corrected m by the root of the running max of v, bias-corrected",
-    ),
-    _spec(
-        name="NAG",
-        equation=r"x_{k+1} = y_k - \eta \nabla f(y_k),\ a_{k+1} = \tfrac{1 + \sqrt{4 a_k^2 + 1}}{2},\ "
-        r"y_{k+1} = x_{k+1} + \tfrac{a_k - 1}{a_{k+1}} (x_{k+1} - x_k),\ a_0 = 1,\ y_0 = x_0",
-        reference="Nesterov1983",
-        defaults={"lr": 0.01},
-        provenance={"lr": "the book's choice (Nesterov (1983) takes 1/L from a step-size search)"},
-        torch=None,
-        differences="hand-written; Nesterov chooses eta = 1/L by a step-size search, here eta is fixed",
-    ),
-    _spec(
-        name="SPSA",
-        equation=r"\hat g_k = \frac{f(x_k + c_k \Delta_k) - f(x_k - c_k \Delta_k)}{2 c_k} \Delta_k^{-1},\ "
-        r"x_{k+1} = x_k - a_k \hat g_k,\ a_k = \frac{a}{(k + 1 + A)^\alpha},\ c_k = \frac{c}{(k+1)^{\gamma}}",
-        reference="Spall1992",
-        defaults={"a": 0.5, "c": 0.01, "A": 100.0, "alpha": 0.602, "gamma_c": 0.101},
-        provenance={"a": "the book's choice", "c": "the book's choice", "A": "the book's choice",
-                    "alpha": "Spall's recommended exponent 0.602", "gamma_c": "Spall's recommended exponent 0.101"},
-        torch=None,
-        differences="hand-written; zeroth order: two loss values per step, Rademacher "
-        "perturbations Delta_k (Spall's recommended exponents 0.602 and 0.101)",
-        kind="zeroth-order",
-    ),
-    _spec(
-        name="SVRG",
-        equation=r"v_t = \nabla f_{B_t}(x_t) - \nabla f_{B_t}(\tilde x) + \nabla f(\tilde x),\ "
-        r"x_{t+1} = x_t - \eta v_t,\ \tilde x \leftarrow x_t \text{ every } m \text{ steps}",
-        reference="JohnsonZhang2013",
-        defaults={"lr": 0.01, "inner": 50},
-        provenance={"lr": "the book's choice", "inner": "the book's choice"},
-        torch=None,
-        differences="hand-written; option I of the paper (snapshot = last inner iterate)",
-        kind="finite-sum",
-    ),
-    _spec(
-        name="SARAH",
-        equation=r"v_t = \nabla f_{B_t}(x_t) - \nabla f_{B_t}(x_{t-1}) + v_{t-1},\ "
-        r"x_{t+1} = x_t - \eta v_t,\ v \leftarrow \nabla f(x_t) \text{ every } m \text{ steps}",
-        reference="Nguyen2017",
-        defaults={"lr": 0.01, "inner": 50},
-        provenance={"lr": "the book's choice", "inner": "the book's choice"},
-        torch=None,
-        differences="hand-written; outer loop restarts with a full gradient every m steps",
-        kind="finite-sum",
-    ),
-    # ---- the LLS survey's own versions of three rules (they reproduce its Table 4; see
-    # lls_core.benchmark.survey_table4). Ruder's rules above stay the book's defaults.
-    _spec(
-        name="Adamax-survey",
-        equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon),\ "
-        r"\theta_{t+1} = \theta_t - \frac{\eta}{u_t} m_t",
-        reference="LLSSurvey,Ruder2016",
-        defaults={"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-        provenance={"lr": "Ruder (2016), Sec. 4.7", "beta1": "Ruder (2016), Sec. 4.7",
-                    "beta2": "Ruder (2016), Sec. 4.7", "eps": "as Adamax (torch.optim.Adamax's guard)"},
-        torch=None,
-        differences="hand-written; Adamax without the bias correction 1/(1 - beta1^t) of m, as the "
-        "LLS survey's Table 4 was computed",
-    ),
-    _spec(
-        name="Nadam-survey",
-        equation=r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{\hat v_t} + \epsilon}"
-        r"\big(\beta_1 \hat m_t + (1-\beta_1) g_t\big)",
-        reference="LLSSurvey,Dozat2016,Ruder2016",
-        defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-        provenance={"lr": "as Nadam", "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
-        torch=None,
-        differences="hand-written; Ruder's Nadam without the factor 1/(1 - beta1^t) on the gradient "
-        "term, as the LLS survey's Table 4 was computed",
-    ),
-    _spec(
-        name="AdaDelta-survey",
-        equation=r"E[g^2]_t = \rho E[g^2]_{t-1} + (1-\rho) g_t^2,\ "
-        r"\Delta\theta_t = -\frac{\sqrt{E[\Delta\theta^2]_{t-1}+\epsilon}}{\sqrt{E[g^2]_t}+\epsilon} g_t,\ "
-        r"E[\Delta\theta^2]_t = \rho E[\Delta\theta^2]_{t-1} + (1-\rho)\Delta\theta_t^2",
-        reference="LLSSurvey,Zeiler2012,Ruder2016",
-        defaults={"gamma": 0.95, "eps": 1e-6},
-        provenance={"gamma": "Zeiler (2012), MNIST experiments (rho = 0.95); " + _SURVEY,
-                    "eps": "Zeiler (2012), MNIST experiments; " + _SURVEY},
-        torch=None,
-        differences="hand-written; AdaDelta with rho = 0.95 and eps outside the root of E[g^2] "
-        "(Ruder's rule, and torch.optim.Adadelta, put it inside), as the LLS survey's Table 4 was "
-        "computed; with eps inside, the survey's Surface IV row is missed by up to 0.15",
-    ),
-]
-
-SURFACE_RULES: Mapping[str, OptimizerSpec] = MappingProxyType({s.name: s for s in _SPECS})
-"""The update rules run on 2-D surfaces, by display name ("SGD" here is the survey's rule on a noisy
-gradient; network training uses :data:`lls_core.train.NETWORK_OPTIMIZERS`)."""
-REGISTRY = SURFACE_RULES  # former name, kept so that callers on other branches keep working
-SURVEY_TEN: tuple[str, ...] = (
-    "BGD", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdaDelta", "Adamax", "Nadam",
-)
-BENCHMARK_ELEVEN: tuple[str, ...] = (*SURVEY_TEN, "AMSGrad")
-#: The survey's own versions of three rules (they reproduce its Table 4), keyed by Ruder's name.
-SURVEY_VARIANTS: Mapping[str, str] = MappingProxyType(
-    {"Adamax": "Adamax-survey", "Nadam": "Nadam-survey", "AdaDelta": "AdaDelta-survey"})
-_LOWER = {k.lower(): k for k in SURFACE_RULES}
-
-
-def names() -> tuple[str, ...]:
-    """All registered optimizer names, in registry order."""
-    return tuple(SURFACE_RULES)
-
-
-def get(name: str) -> OptimizerSpec:
-    """The :class:`OptimizerSpec` for ``name`` (case-insensitive); ``KeyError`` lists valid names."""
-    if not isinstance(name, str) or name.lower() not in _LOWER:
-        raise KeyError(f"unknown optimizer {name!r}; valid names: {', '.join(SURFACE_RULES)}")
-    return SURFACE_RULES[_LOWER[name.lower()]]
-
-
-def validate_hyperparameters(name: str, hyper: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Defaults of ``name`` overridden by ``hyper``, checked; returns the full mapping.
-
-    Raises ``KeyError`` for an unknown optimizer, ``ValueError`` for an unknown
-    hyperparameter name or an invalid value (negative learning rate, a decay outside
-    [0, 1), a non-finite number, ...), naming the bad value and what is valid.
-    """
-    spec = get(name)
-    out = dict(spec.defaults)
-    for key, value in (hyper or {}).items():
-        if key not in spec.defaults:
-            raise ValueError(
-                f"{spec.name} has no hyperparameter {key!r}; valid: {', '.join(spec.defaults)}"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{spec.name}: {key}={value!r} must be a real number")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"{spec.name}: {key}={value!r} must be finite")
-        problem = _CHECKS[key](key, value)
-        if problem:
-            raise ValueError(f"{spec.name}: {key}={value!r} is invalid: {problem}")
-        out[key] = value
-    return out
-
-
 # ----------------------------------------------------------------------------- oracles
 class GradientOracle(Protocol):
     """What an optimizer sees: a gradient estimate built from the exact gradient.
@@ -450,7 +143,10 @@ class GradientOracle(Protocol):
     (same shape) and a ``torch.Generator``; it returns the estimate (same shape).
     """
 
-    stochastic: bool
+    @property
+    def stochastic(self) -> bool:
+        """Whether the estimate is random (then BGD refuses it)."""
+        ...
 
     def __call__(self, x: Tensor, g: Tensor, generator: torch.Generator) -> Tensor: ...
 
@@ -539,13 +235,17 @@ class FiniteSumOracle:
         return self.batch_grad(x, g, self.sample(tuple(x.shape[:-1]), generator))
 
 
-# ----------------------------------------------------------------------------- update rules
-class _Rule:
-    """Vectorized update rule on points of shape ``(S, N, d)`` (element-wise in the runs).
+# ----------------------------------------------------------------------------- registry entries
+class UpdateRule:
+    """A vectorized update rule on points of shape ``(S, N, d)``, element-wise in the runs.
 
-    ``query`` names extra points ``(S, M, d)`` where the runner should evaluate the loss
-    and exact gradient before ``step`` (look-ahead points, SPSA's perturbed pairs);
-    ``step`` returns the next points.
+    :func:`run_many` builds one instance per optimizer with the starting points ``x0``, the
+    checked hyperparameters ``hp``, the gradient oracle and a seeded ``torch.Generator``.
+    Each iteration, ``query(x, active, t)`` may name extra points ``(S, M, d)`` where the
+    runner evaluates the loss and exact gradient (look-ahead points, SPSA's perturbed pairs);
+    then ``step(x, g, t, extra_loss, extra_grad)`` gets the exact gradient ``g`` at ``x``
+    (same shape; the rule passes it through its oracle) and returns the next points.
+    ``t = 1, 2, ...`` counts updates.
     """
 
     def __init__(self, x0: Tensor, hp: Mapping[str, float], oracle: Any, gen: torch.Generator):
@@ -555,19 +255,61 @@ class _Rule:
         return None
 
     def step(self, x: Tensor, g: Tensor, t: int, extra_loss: Tensor | None,
-             extra_grad: Tensor | None) -> Tensor:  # t = 1, 2, ...
+             extra_grad: Tensor | None) -> Tensor:
         raise NotImplementedError
 
 
-class _TorchRule(_Rule):
+@dataclass(frozen=True)
+class TorchMapping:
+    """How a rule runs as a ``torch.optim`` optimizer: the class and its keyword arguments.
+
+    Each keyword maps to a hyperparameter name (``"lr"``), a tuple of names
+    (``("beta1", "beta2")`` for ``betas``) or a fixed number. The same mapping builds the
+    optimizer (:meth:`TorchMapping.build`) and writes the spec's ``torch`` text (``str(mapping)``), so
+    the two cannot disagree.
+
+    Example:
+        >>> m = TorchMapping("Adam", {"lr": "lr", "betas": ("beta1", "beta2")})
+        >>> str(m)
+        'torch.optim.Adam(lr=lr, betas=(beta1, beta2))'
+        >>> p = torch.zeros(3, 2, dtype=torch.float64)
+        >>> m.build([p], {"lr": 0.1, "beta1": 0.8, "beta2": 0.9}).param_groups[0]["betas"]
+        (0.8, 0.9)
+    """
+
+    cls: str
+    kwargs: Mapping[str, str | tuple[str, ...] | float]
+
+    def __post_init__(self) -> None:
+        if not isinstance(getattr(torch.optim, str(self.cls), None), type):
+            raise ValueError(f"TorchMapping: cls={self.cls!r} is not a torch.optim optimizer class")
+        object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
+
+    def arguments(self, hp: Mapping[str, float]) -> dict[str, Any]:
+        """The keyword arguments for hyperparameters ``hp``."""
+        return {k: hp[v] if isinstance(v, str) else tuple(hp[n] for n in v) if isinstance(v, tuple) else v
+                for k, v in self.kwargs.items()}
+
+    def build(self, params: list[Tensor], hp: Mapping[str, float]) -> torch.optim.Optimizer:
+        """The ``torch.optim`` optimizer over ``params`` (``foreach=False``: one small tensor)."""
+        return getattr(torch.optim, self.cls)(params, foreach=False, **self.arguments(hp))
+
+    def __str__(self) -> str:
+        def text(v: str | tuple[str, ...] | float) -> str:
+            return f"({', '.join(v)})" if isinstance(v, tuple) else v if isinstance(v, str) else repr(v)
+
+        return f"torch.optim.{self.cls}({', '.join(f'{k}={text(v)}' for k, v in self.kwargs.items())})"
+
+
+class _TorchRule(UpdateRule):
     """A ``torch.optim`` optimizer over one parameter tensor holding all runs."""
 
-    factory: Callable[[list[Tensor], Mapping[str, float]], torch.optim.Optimizer]
+    mapping: TorchMapping
 
     def __init__(self, x0, hp, oracle, gen):
         super().__init__(x0, hp, oracle, gen)
         self.p = x0.clone().contiguous()
-        self.opt = type(self).factory([self.p], hp)
+        self.opt = self.mapping.build([self.p], hp)
 
     def step(self, x, g, t, extra_loss, extra_grad):
         self.p.copy_(x)
@@ -576,27 +318,105 @@ class _TorchRule(_Rule):
         return self.p
 
 
-def _torch_rule(factory: Callable[[list[Tensor], Mapping[str, float]], torch.optim.Optimizer]) -> type:
-    return type("_TorchOptim", (_TorchRule,), {"factory": staticmethod(factory)})
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One registry entry: the update rule, what it computes, where it comes from, how it is run.
+
+    Attributes:
+        name: display name (also the key of :data:`SURFACE_RULES` and of ``plotting.color``).
+        equation: the update in LaTeX, with ``g_t`` the gradient (estimate) at step ``t``.
+        reference: bibliography key(s) (``book/references.bib``) for the rule and its defaults.
+        defaults: default hyperparameters (read-only mapping).
+        torch: ``torch.optim`` class and keyword mapping used to run it (the text of
+            ``rule``'s :class:`TorchMapping`), or ``None`` when the rule is written by hand here.
+        differences: how ``torch.optim`` (or the original paper) differs from the rule as
+            implemented, in words.
+        rule: the :class:`UpdateRule` subclass that :func:`run` executes for this entry.
+        kind: ``"first-order"``, ``"zeroth-order"`` (uses loss values only) or
+            ``"finite-sum"`` (needs a :class:`FiniteSumOracle`).
+        stochastic_default: whether :func:`run` gives it a noisy oracle by default.
+        provenance: where each default value comes from, per hyperparameter (read-only
+            mapping): the paper and place that gives it, or a statement that no source gives
+            it and why the book chose the value.
+    """
+
+    name: str
+    equation: str
+    reference: str
+    defaults: Mapping[str, float]
+    torch: str | None
+    differences: str
+    rule: type[UpdateRule]
+    kind: Kind = "first-order"
+    stochastic_default: bool = False
+    provenance: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-_KW = {"foreach": False}
-_RULES: dict[str, type] = {
-    "BGD": _torch_rule(lambda p, h: torch.optim.SGD(p, lr=h["lr"], **_KW)),
-    "SGD": _torch_rule(lambda p, h: torch.optim.SGD(p, lr=h["lr"], **_KW)),
-    "Momentum": _torch_rule(lambda p, h: torch.optim.SGD(p, lr=h["lr"], momentum=h["momentum"], **_KW)),
-    "AdaGrad": _torch_rule(lambda p, h: torch.optim.Adagrad(p, lr=h["lr"], eps=h["eps"], **_KW)),
-    "RMSProp": _torch_rule(
-        lambda p, h: torch.optim.RMSprop(p, lr=h["lr"], alpha=h["gamma"], eps=h["eps"], **_KW)),
-    "Adam": _torch_rule(
-        lambda p, h: torch.optim.Adam(p, lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"], **_KW)),
-    "AdaDelta": _torch_rule(lambda p, h: torch.optim.Adadelta(p, lr=1.0, rho=h["gamma"], eps=h["eps"], **_KW)),
-    "Adamax": _torch_rule(
-        lambda p, h: torch.optim.Adamax(p, lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"], **_KW)),
-}
+_ENTRIES: list[OptimizerSpec] = []
 
 
-class _Nesterov(_Rule):
+def _register(*, torch: TorchMapping | None = None, rule: type[UpdateRule] | None = None, **kw: Any) -> None:
+    """Add one entry: its spec with the rule that runs it (a hand-written class or a TorchMapping)."""
+    name = kw["name"]
+    if torch is not None and rule is not None:
+        raise AssertionError(f"{name}: give a TorchMapping or a hand-written rule, not both")
+    defaults = dict(kw.pop("defaults"))
+    prov = dict(kw.pop("provenance", {}))
+    if set(defaults) - set(prov):  # every default says where it comes from
+        raise AssertionError(f"{name}: no provenance for {sorted(set(defaults) - set(prov))}")
+    if set(defaults) - set(_CHECKS):  # and every hyperparameter has a check
+        raise AssertionError(f"{name}: no check for {sorted(set(defaults) - set(_CHECKS))}")
+    if torch is not None:
+        rule = type(f"_Torch{torch.cls}", (_TorchRule,), {"mapping": torch})
+    elif rule is None:
+        raise AssertionError(f"{name}: give a TorchMapping or a hand-written rule")
+    _ENTRIES.append(OptimizerSpec(defaults=MappingProxyType(defaults), provenance=MappingProxyType(prov),
+                                  torch=None if torch is None else str(torch), rule=rule, **kw))
+
+
+# where the default values come from (Ruder 2016 gives eta only for AdaGrad, RMSprop and Adamax)
+_NO_ETA = "not given by Ruder (2016) or the survey; the book's choice"
+_MOM = "Ruder (2016), Sec. 4.1: gamma 'usually set to 0.9'"
+_ADAM_B = "Kingma & Ba (2015), Algorithm 1, as quoted by Ruder (2016), Sec. 4.6"
+_ADAM_ETA = "Kingma & Ba (2015), Algorithm 1 (alpha = 0.001); Ruder (2016) gives no eta for Adam"
+_SURVEY = ("the value that reproduces the survey's Table 4 (lls_core.benchmark.survey_table4); "
+           "the survey states no settings")
+
+_register(
+    name="BGD",
+    equation=r"\theta_{t+1} = \theta_t - \eta\, \nabla f(\theta_t)",
+    reference="Ruder2016",
+    defaults={"lr": 0.01},
+    provenance={"lr": _NO_ETA},
+    torch=TorchMapping("SGD", {"lr": "lr"}),
+    differences="identical; always run with the exact gradient",
+)
+_register(
+    name="SGD",
+    equation=r"\theta_{t+1} = \theta_t - \eta\, g_t,\quad \mathbb{E}[g_t] = \nabla f(\theta_t)",
+    reference="RobbinsMonro1951,Ruder2016",
+    defaults={"lr": 0.01},
+    provenance={"lr": _NO_ETA},
+    torch=TorchMapping("SGD", {"lr": "lr"}),
+    differences="identical; by default run with a GaussianNoiseOracle (with the exact "
+    "gradient it is BGD, which is what the survey's identical rows show)",
+    stochastic_default=True,
+)
+_register(
+    name="Momentum",
+    equation=r"v_t = \gamma v_{t-1} + \eta g_t,\quad \theta_{t+1} = \theta_t - v_t",
+    reference="Ruder2016",
+    defaults={"lr": 0.01, "momentum": 0.9},
+    provenance={"lr": _NO_ETA, "momentum": _MOM},
+    torch=TorchMapping("SGD", {"lr": "lr", "momentum": "momentum", "dampening": 0}),
+    differences="same iterates: torch keeps b_t = gamma b_{t-1} + g_t and steps lr*b_t, "
+    "so v_t = lr*b_t while lr is constant",
+)
+
+
+class _Nesterov(UpdateRule):
+    """Ruder's Nesterov momentum: the gradient at the look-ahead point ``x - gamma v``."""
+
     def __init__(self, x0, hp, oracle, gen):
         super().__init__(x0, hp, oracle, gen)
         self.v = torch.zeros_like(x0)
@@ -611,7 +431,84 @@ class _Nesterov(_Rule):
         return x - self.v
 
 
-class _Nadam(_Rule):
+_register(
+    name="Nesterov",
+    equation=r"v_t = \gamma v_{t-1} + \eta \nabla f(\theta_t - \gamma v_{t-1}),\quad "
+    r"\theta_{t+1} = \theta_t - v_t",
+    reference="Ruder2016",
+    defaults={"lr": 0.01, "momentum": 0.9},
+    provenance={"lr": _NO_ETA, "momentum": "Ruder (2016), Sec. 4.2: gamma 'around 0.9'"},
+    rule=_Nesterov,
+    differences="hand-written; torch.optim.SGD(nesterov=True) is the same algorithm in the "
+    "look-ahead variable phi_t = theta_t - gamma v_{t-1}: its iterates are Ruder's look-ahead "
+    "points, so the two trajectories differ by gamma v",
+)
+_register(
+    name="AdaGrad",
+    equation=r"G_t = G_{t-1} + g_t^2,\quad \theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{G_t + \epsilon}} g_t",
+    reference="Duchi2011,Ruder2016",
+    defaults={"lr": 0.01, "eps": 1e-8},
+    provenance={"lr": "Ruder (2016), Sec. 4.3: 'most implementations use a default value of 0.01'",
+                "eps": "Ruder (2016), Sec. 4.3: 'usually on the order of 1e-8'"},
+    torch=TorchMapping("Adagrad", {"lr": "lr", "eps": "eps"}),
+    differences="torch puts eps outside the root: eta g / (sqrt(G) + eps); torch's default "
+    "eps is 1e-10, the registry passes Ruder's 1e-8",
+)
+_register(
+    name="RMSProp",
+    equation=r"E[g^2]_t = \gamma E[g^2]_{t-1} + (1-\gamma) g_t^2,\quad "
+    r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{E[g^2]_t + \epsilon}} g_t",
+    reference="TielemanHinton2012,Ruder2016",
+    defaults={"lr": 0.001, "gamma": 0.9, "eps": 1e-8},
+    provenance={"lr": "Ruder (2016), Sec. 4.5: 'a good default value for the learning rate is 0.001'",
+                "gamma": "Ruder (2016), Sec. 4.5: 'Hinton suggests gamma to be set to 0.9'",
+                "eps": "not given for RMSprop; the order Ruder (2016), Sec. 4.3, gives for AdaGrad"},
+    torch=TorchMapping("RMSprop", {"lr": "lr", "alpha": "gamma", "eps": "eps"}),
+    differences="torch puts eps outside the root; torch's default alpha is 0.99, the registry "
+    "passes Hinton's 0.9",
+)
+_register(
+    name="Adam",
+    equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ "
+    r"\theta_{t+1} = \theta_t - \frac{\eta\, \hat m_t}{\sqrt{\hat v_t} + \epsilon},\ "
+    r"\hat m_t = \frac{m_t}{1-\beta_1^t},\ \hat v_t = \frac{v_t}{1-\beta_2^t}",
+    reference="KingmaBa2015,Ruder2016",
+    defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    provenance={"lr": _ADAM_ETA, "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
+    torch=TorchMapping("Adam", {"lr": "lr", "betas": ("beta1", "beta2"), "eps": "eps"}),
+    differences="identical (eps outside the root of the bias-corrected v in both)",
+)
+_register(
+    name="AdaDelta",
+    equation=r"E[g^2]_t = \gamma E[g^2]_{t-1} + (1-\gamma) g_t^2,\ "
+    r"\Delta\theta_t = -\frac{\sqrt{E[\Delta\theta^2]_{t-1}+\epsilon}}{\sqrt{E[g^2]_t+\epsilon}} g_t,\ "
+    r"E[\Delta\theta^2]_t = \gamma E[\Delta\theta^2]_{t-1} + (1-\gamma)\Delta\theta_t^2",
+    reference="Zeiler2012,Ruder2016",
+    defaults={"gamma": 0.9, "eps": 1e-6},
+    provenance={"gamma": "Ruder (2016), Sec. 4.4: 'around 0.9', like the momentum term",
+                "eps": "Zeiler (2012), MNIST experiments; Ruder (2016) gives no value"},
+    torch=TorchMapping("Adadelta", {"lr": 1.0, "rho": "gamma", "eps": "eps"}),
+    differences="identical with torch's lr=1 (AdaDelta has no learning rate; torch's lr "
+    "scales the update)",
+)
+_register(
+    name="Adamax",
+    equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t|),\ "
+    r"\theta_{t+1} = \theta_t - \frac{\eta}{u_t} \frac{m_t}{1-\beta_1^t}",
+    reference="KingmaBa2015,Ruder2016",
+    defaults={"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    provenance={"lr": "Ruder (2016), Sec. 4.7: 'good default values are again eta = 0.002'",
+                "beta1": "Ruder (2016), Sec. 4.7", "beta2": "Ruder (2016), Sec. 4.7",
+                "eps": "not in Ruder's rule; torch.optim.Adamax's guard against u = 0, set to Adam's 1e-8"},
+    torch=TorchMapping("Adamax", {"lr": "lr", "betas": ("beta1", "beta2"), "eps": "eps"}),
+    differences="torch adds eps to |g_t| inside the max (Ruder's rule has no eps; u_t > 0 "
+    "needs it when g = 0)",
+)
+
+
+class _Nadam(UpdateRule):
+    """Ruder's Nadam (no momentum schedule)."""
+
     correct_gradient_term = True  # Ruder's 1/(1 - beta1^t) on the current gradient's term
 
     def __init__(self, x0, hp, oracle, gen):
@@ -628,45 +525,23 @@ class _Nadam(_Rule):
         g_term = g / (1 - b1**t) if self.correct_gradient_term else g
         return x - lr / (v_hat.sqrt() + eps) * (b1 * m_hat + (1 - b1) * g_term)
 
-
-class _NadamSurvey(_Nadam):
-    """Nadam as the LLS survey computed it: no 1/(1 - beta1^t) on the gradient term."""
-
-    correct_gradient_term = False
-
-
-class _AdamaxSurvey(_Rule):
-    """Adamax as the LLS survey computed it: m is not bias-corrected."""
-
-    def __init__(self, x0, hp, oracle, gen):
-        super().__init__(x0, hp, oracle, gen)
-        self.m, self.u = torch.zeros_like(x0), torch.zeros_like(x0)
-
-    def step(self, x, g, t, extra_loss, extra_grad):
-        lr, b1, b2, eps = (self.hp[k] for k in ("lr", "beta1", "beta2", "eps"))
-        g = self.oracle(x, g, self.gen)
-        self.m = b1 * self.m + (1 - b1) * g
-        self.u = torch.maximum(b2 * self.u, g.abs() + eps)
-        return x - lr * self.m / self.u
+_register(
+    name="Nadam",
+    equation=r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{\hat v_t} + \epsilon}"
+    r"\Big(\beta_1 \hat m_t + \frac{(1-\beta_1) g_t}{1-\beta_1^t}\Big)",
+    reference="Dozat2016,Ruder2016",
+    defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    provenance={"lr": "not given by Ruder (2016); Adam's alpha (Kingma & Ba 2015) carried over",
+                "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
+    rule=_Nadam,
+    differences="hand-written; torch.optim.NAdam follows Dozat's momentum schedule "
+    "mu_t = beta1 (1 - 0.5 * 0.96**(0.004 t)) and bias-corrects with the product of the mu's",
+)
 
 
-class _AdaDeltaSurvey(_Rule):
-    """AdaDelta as the LLS survey computed it: eps outside the root of E[g^2]."""
+class _AMSGrad(UpdateRule):
+    """Ruder's AMSGrad: the running maximum of ``v``, no bias correction."""
 
-    def __init__(self, x0, hp, oracle, gen):
-        super().__init__(x0, hp, oracle, gen)
-        self.eg, self.ed = torch.zeros_like(x0), torch.zeros_like(x0)
-
-    def step(self, x, g, t, extra_loss, extra_grad):
-        rho, eps = self.hp["gamma"], self.hp["eps"]
-        g = self.oracle(x, g, self.gen)
-        self.eg = rho * self.eg + (1 - rho) * g * g
-        dx = -(self.ed + eps).sqrt() / (self.eg.sqrt() + eps) * g
-        self.ed = rho * self.ed + (1 - rho) * dx * dx
-        return x + dx
-
-
-class _AMSGrad(_Rule):
     def __init__(self, x0, hp, oracle, gen):
         super().__init__(x0, hp, oracle, gen)
         self.m, self.v, self.vmax = (torch.zeros_like(x0) for _ in range(3))
@@ -680,7 +555,21 @@ class _AMSGrad(_Rule):
         return x - lr * self.m / (self.vmax.sqrt() + eps)
 
 
-class _NAG(_Rule):
+_register(
+    name="AMSGrad",
+    equation=r"\hat v_t = \max(\hat v_{t-1}, v_t),\quad \theta_{t+1} = \theta_t - "
+    r"\frac{\eta}{\sqrt{\hat v_t} + \epsilon} m_t",
+    reference="Reddi2018,Ruder2016",
+    defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    provenance={"lr": "not given by Ruder (2016); Adam's alpha (Kingma & Ba 2015) carried over",
+                "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
+    rule=_AMSGrad,
+    differences="hand-written (Ruder's form, no bias correction); torch.optim.Adam(amsgrad=True) "
+    "divides the bias-corrected m by the root of the running max of v, bias-corrected",
+)
+
+
+class _NAG(UpdateRule):
     """Nesterov (1983): the run's iterate is x_k; the gradient is taken at y_k."""
 
     def __init__(self, x0, hp, oracle, gen):
@@ -698,7 +587,21 @@ class _NAG(_Rule):
         return x_next
 
 
-class _SPSA(_Rule):
+_register(
+    name="NAG",
+    equation=r"x_{k+1} = y_k - \eta \nabla f(y_k),\ a_{k+1} = \tfrac{1 + \sqrt{4 a_k^2 + 1}}{2},\ "
+    r"y_{k+1} = x_{k+1} + \tfrac{a_k - 1}{a_{k+1}} (x_{k+1} - x_k),\ a_0 = 1,\ y_0 = x_0",
+    reference="Nesterov1983",
+    defaults={"lr": 0.01},
+    provenance={"lr": "the book's choice (Nesterov (1983) takes 1/L from a step-size search)"},
+    rule=_NAG,
+    differences="hand-written; Nesterov chooses eta = 1/L by a step-size search, here eta is fixed",
+)
+
+
+class _SPSA(UpdateRule):
+    """Spall's simultaneous-perturbation estimate from two loss values per step."""
+
     def query(self, x, active, t):
         h = self.hp
         self.ck = h["c"] / t ** h["gamma_c"]
@@ -713,44 +616,228 @@ class _SPSA(_Rule):
         return x - ak * (diff / (2 * self.ck))[..., None] / self.delta
 
 
-class _SVRG(_Rule):
+_register(
+    name="SPSA",
+    equation=r"\hat g_k = \frac{f(x_k + c_k \Delta_k) - f(x_k - c_k \Delta_k)}{2 c_k} \Delta_k^{-1},\ "
+    r"x_{k+1} = x_k - a_k \hat g_k,\ a_k = \frac{a}{(k + 1 + A)^\alpha},\ c_k = \frac{c}{(k+1)^{\gamma}}",
+    reference="Spall1992",
+    defaults={"a": 0.5, "c": 0.01, "A": 100.0, "alpha": 0.602, "gamma_c": 0.101},
+    provenance={"a": "the book's choice", "c": "the book's choice", "A": "the book's choice",
+                "alpha": "Spall's recommended exponent 0.602", "gamma_c": "Spall's recommended exponent 0.101"},
+    rule=_SPSA,
+    differences="hand-written; zeroth order: two loss values per step, Rademacher "
+    "perturbations Delta_k (Spall's recommended exponents 0.602 and 0.101)",
+    kind="zeroth-order",
+)
+
+
+class _VarianceReduced(UpdateRule):
+    """The finite-sum machinery SVRG and SARAH share: restarts, anchor, corrected mini-batch.
+
+    Every ``inner`` = ``m`` updates (``t = 1, 1 + m, 1 + 2m, ...``) the rule *restarts*: it
+    uses the full gradient, ``v_t = grad f(x_t)``, and sets its anchor to
+    ``(a, grad f(a), base) = (x_t, grad f(x_t), v_t)``. In between, one mini-batch ``B_t``
+    per run, used for both terms, gives
+
+        ``v_t = grad f_B(x_t) - grad f_B(a) + base``,
+
+    so the mini-batch noise the two terms share cancels. SVRG keeps the anchor (its snapshot
+    ``x~`` and the full gradient there) until the next restart; SARAH (``recursive``) moves it
+    to ``(x_t, grad f(x_t), v_t)`` after every update. Both step ``x_{t+1} = x_t - lr v_t``.
+    """
+
+    recursive: bool = False
+
     def __init__(self, x0, hp, oracle, gen):
         if not isinstance(oracle, FiniteSumOracle):
-            raise TypeError(f"SVRG needs a FiniteSumOracle, got {type(oracle).__name__}")
+            raise TypeError(f"{type(self).__name__.strip('_')} needs a FiniteSumOracle, got {type(oracle).__name__}")
         super().__init__(x0, hp, oracle, gen)
         self.m = int(hp["inner"])
 
     def step(self, x, g, t, extra_loss, extra_grad):
-        if (t - 1) % self.m == 0:  # new snapshot: full gradient at the current iterate
-            self.snap, self.snap_g = x.clone(), g.clone()
-        idx = self.oracle.sample(tuple(x.shape[:-1]), self.gen)
-        v = (self.oracle.batch_grad(x, g, idx)
-             - self.oracle.batch_grad(self.snap, self.snap_g, idx) + self.snap_g)
+        if (t - 1) % self.m == 0:  # restart: the full gradient at the current iterate
+            v = g.clone()
+            self.anchor, self.anchor_g, self.base = x.clone(), g.clone(), v
+        else:
+            idx = self.oracle.sample(tuple(x.shape[:-1]), self.gen)
+            v = (self.oracle.batch_grad(x, g, idx)
+                 - self.oracle.batch_grad(self.anchor, self.anchor_g, idx) + self.base)
+            if self.recursive:
+                self.anchor, self.anchor_g, self.base = x.clone(), g.clone(), v
         return x - self.hp["lr"] * v
 
 
-class _SARAH(_Rule):
+class _SVRG(_VarianceReduced):
+    recursive = False
+
+
+class _SARAH(_VarianceReduced):
+    recursive = True
+
+
+_register(
+    name="SVRG",
+    equation=r"v_t = \nabla f_{B_t}(x_t) - \nabla f_{B_t}(\tilde x) + \nabla f(\tilde x),\ "
+    r"x_{t+1} = x_t - \eta v_t,\ \tilde x \leftarrow x_t \text{ every } m \text{ steps}",
+    reference="JohnsonZhang2013",
+    defaults={"lr": 0.01, "inner": 50},
+    provenance={"lr": "the book's choice", "inner": "the book's choice"},
+    rule=_SVRG,
+    differences="hand-written; option I of the paper (snapshot = last inner iterate)",
+    kind="finite-sum",
+)
+_register(
+    name="SARAH",
+    equation=r"v_t = \nabla f_{B_t}(x_t) - \nabla f_{B_t}(x_{t-1}) + v_{t-1},\ "
+    r"x_{t+1} = x_t - \eta v_t,\ v \leftarrow \nabla f(x_t) \text{ every } m \text{ steps}",
+    reference="Nguyen2017",
+    defaults={"lr": 0.01, "inner": 50},
+    provenance={"lr": "the book's choice", "inner": "the book's choice"},
+    rule=_SARAH,
+    differences="hand-written; outer loop restarts with a full gradient every m steps",
+    kind="finite-sum",
+)
+
+
+# ---- the LLS survey's own versions of three rules (they reproduce its Table 4; see
+# lls_core.benchmark.survey_table4). Ruder's rules above stay the book's defaults.
+class _AdamaxSurvey(UpdateRule):
+    """Adamax as the LLS survey computed it: m is not bias-corrected."""
+
     def __init__(self, x0, hp, oracle, gen):
-        if not isinstance(oracle, FiniteSumOracle):
-            raise TypeError(f"SARAH needs a FiniteSumOracle, got {type(oracle).__name__}")
         super().__init__(x0, hp, oracle, gen)
-        self.m = int(hp["inner"])
+        self.m, self.u = torch.zeros_like(x0), torch.zeros_like(x0)
 
     def step(self, x, g, t, extra_loss, extra_grad):
-        if (t - 1) % self.m == 0:  # outer iteration: full gradient
-            self.v = g.clone()
-        else:
-            idx = self.oracle.sample(tuple(x.shape[:-1]), self.gen)
-            self.v = (self.oracle.batch_grad(x, g, idx)
-                      - self.oracle.batch_grad(self.prev, self.prev_g, idx) + self.v)
-        self.prev, self.prev_g = x.clone(), g.clone()
-        return x - self.hp["lr"] * self.v
+        lr, b1, b2, eps = (self.hp[k] for k in ("lr", "beta1", "beta2", "eps"))
+        g = self.oracle(x, g, self.gen)
+        self.m = b1 * self.m + (1 - b1) * g
+        self.u = torch.maximum(b2 * self.u, g.abs() + eps)
+        return x - lr * self.m / self.u
 
 
-_RULES.update({"Nesterov": _Nesterov, "Nadam": _Nadam, "AMSGrad": _AMSGrad, "NAG": _NAG,
-               "SPSA": _SPSA, "SVRG": _SVRG, "SARAH": _SARAH, "Adamax-survey": _AdamaxSurvey,
-               "Nadam-survey": _NadamSurvey, "AdaDelta-survey": _AdaDeltaSurvey})
-assert set(_RULES) == set(SURFACE_RULES)
+_register(
+    name="Adamax-survey",
+    equation=r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon),\ "
+    r"\theta_{t+1} = \theta_t - \frac{\eta}{u_t} m_t",
+    reference="LLSSurvey,Ruder2016",
+    defaults={"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    provenance={"lr": "Ruder (2016), Sec. 4.7", "beta1": "Ruder (2016), Sec. 4.7",
+                "beta2": "Ruder (2016), Sec. 4.7", "eps": "as Adamax (torch.optim.Adamax's guard)"},
+    rule=_AdamaxSurvey,
+    differences="hand-written; Adamax without the bias correction 1/(1 - beta1^t) of m, as the "
+    "LLS survey's Table 4 was computed",
+)
+
+
+class _NadamSurvey(_Nadam):
+    """Nadam as the LLS survey computed it: no 1/(1 - beta1^t) on the gradient term."""
+
+    correct_gradient_term = False
+
+
+_register(
+    name="Nadam-survey",
+    equation=r"\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{\hat v_t} + \epsilon}"
+    r"\big(\beta_1 \hat m_t + (1-\beta_1) g_t\big)",
+    reference="LLSSurvey,Dozat2016,Ruder2016",
+    defaults={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    provenance={"lr": "as Nadam", "beta1": _ADAM_B, "beta2": _ADAM_B, "eps": _ADAM_B},
+    rule=_NadamSurvey,
+    differences="hand-written; Ruder's Nadam without the factor 1/(1 - beta1^t) on the gradient "
+    "term, as the LLS survey's Table 4 was computed",
+)
+
+
+class _AdaDeltaSurvey(UpdateRule):
+    """AdaDelta as the LLS survey computed it: eps outside the root of E[g^2]."""
+
+    def __init__(self, x0, hp, oracle, gen):
+        super().__init__(x0, hp, oracle, gen)
+        self.eg, self.ed = torch.zeros_like(x0), torch.zeros_like(x0)
+
+    def step(self, x, g, t, extra_loss, extra_grad):
+        rho, eps = self.hp["gamma"], self.hp["eps"]
+        g = self.oracle(x, g, self.gen)
+        self.eg = rho * self.eg + (1 - rho) * g * g
+        dx = -(self.ed + eps).sqrt() / (self.eg.sqrt() + eps) * g
+        self.ed = rho * self.ed + (1 - rho) * dx * dx
+        return x + dx
+
+
+_register(
+    name="AdaDelta-survey",
+    equation=r"E[g^2]_t = \rho E[g^2]_{t-1} + (1-\rho) g_t^2,\ "
+    r"\Delta\theta_t = -\frac{\sqrt{E[\Delta\theta^2]_{t-1}+\epsilon}}{\sqrt{E[g^2]_t}+\epsilon} g_t,\ "
+    r"E[\Delta\theta^2]_t = \rho E[\Delta\theta^2]_{t-1} + (1-\rho)\Delta\theta_t^2",
+    reference="LLSSurvey,Zeiler2012,Ruder2016",
+    defaults={"gamma": 0.95, "eps": 1e-6},
+    provenance={"gamma": "Zeiler (2012), MNIST experiments (rho = 0.95); " + _SURVEY,
+                "eps": "Zeiler (2012), MNIST experiments; " + _SURVEY},
+    rule=_AdaDeltaSurvey,
+    differences="hand-written; AdaDelta with rho = 0.95 and eps outside the root of E[g^2] "
+    "(Ruder's rule, and torch.optim.Adadelta, put it inside), as the LLS survey's Table 4 was "
+    "computed; with eps inside, the survey's Surface IV row is missed by up to 0.15",
+)
+
+
+# ----------------------------------------------------------------------------- registry
+SURFACE_RULES: Mapping[str, OptimizerSpec] = MappingProxyType({s.name: s for s in _ENTRIES})
+"""The 2-D surface optimizers by display name: each entry is an :class:`OptimizerSpec` holding the
+update rule (``rule``) beside its equation, reference, defaults and ``torch.optim`` mapping ("SGD"
+here is the survey's rule on a noisy gradient; network training uses
+:data:`lls_core.train.NETWORK_OPTIMIZERS`)."""
+REGISTRY = SURFACE_RULES  # former name, kept so that callers on other branches keep working
+SURVEY_TEN: tuple[str, ...] = (
+    "BGD", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdaDelta", "Adamax", "Nadam",
+)
+BENCHMARK_ELEVEN: tuple[str, ...] = (*SURVEY_TEN, "AMSGrad")
+#: The survey's own versions of three rules (they reproduce its Table 4), keyed by Ruder's name.
+SURVEY_VARIANTS: Mapping[str, str] = MappingProxyType(
+    {"Adamax": "Adamax-survey", "Nadam": "Nadam-survey", "AdaDelta": "AdaDelta-survey"})
+_LOWER = {k.lower(): k for k in SURFACE_RULES}
+
+
+def names() -> tuple[str, ...]:
+    """All registered optimizer names, in registry order."""
+    return tuple(SURFACE_RULES)
+
+
+def get(name: str) -> OptimizerSpec:
+    """The :class:`OptimizerSpec` for ``name`` (case-insensitive).
+
+    An unknown name raises :class:`lls_core.checks.UnknownNameError` (a ``KeyError`` and a
+    ``ValueError``) listing the valid names.
+    """
+    if not isinstance(name, str) or name.lower() not in _LOWER:
+        raise checks.UnknownNameError(f"unknown optimizer {name!r}; valid names: {', '.join(SURFACE_RULES)}")
+    return SURFACE_RULES[_LOWER[name.lower()]]
+
+
+def validate_hyperparameters(name: str, hyper: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Defaults of ``name`` overridden by ``hyper``, checked; returns the full mapping.
+
+    Raises ``KeyError`` for an unknown optimizer, ``ValueError`` for an unknown
+    hyperparameter name or an invalid value (negative learning rate, a decay outside
+    [0, 1), a non-finite number, ...), naming the bad value and what is valid.
+    """
+    spec = get(name)
+    out = dict(spec.defaults)
+    for key, value in (hyper or {}).items():
+        if key not in spec.defaults:
+            raise ValueError(
+                f"{spec.name} has no hyperparameter {key!r}; valid: {', '.join(spec.defaults)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{spec.name}: {key}={value!r} must be a real number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{spec.name}: {key}={value!r} must be finite")
+        problem = _CHECKS[key](key, value)
+        if problem:
+            raise ValueError(f"{spec.name}: {key}={value!r} is invalid: {problem}")
+        out[key] = value
+    return out
 
 
 # ----------------------------------------------------------------------------- runner
@@ -971,7 +1058,7 @@ def run_many(
 
     X = x0.unsqueeze(1).expand(S, A, N, d).clone()
     with torch.no_grad():
-        rules = [_RULES[s.name](X[:, a].clone(), hp, o, torch.Generator().manual_seed(seed))
+        rules = [s.rule(X[:, a].clone(), hp, o, torch.Generator().manual_seed(seed))
                  for a, (s, hp, o) in enumerate(zip(specs, hps, ors))]
         status = torch.full((S, A, N), MAX_ITER, dtype=torch.int8)
         iters = torch.full((S, A, N), max_iter, dtype=torch.int64)

@@ -90,6 +90,10 @@ __all__ = [
     "graph_bytes_per_item",
     "BATCHED_FORWARD",
     "FACTORED_FIRST_LAYER",
+    "LAMBDA_TOLERANCE",
+    "LAMBDA_SPAN",
+    "LambdaRange",
+    "lambda_range",
 ]
 
 CURVES: tuple[str, ...] = ("fourier", "bezier")
@@ -918,3 +922,124 @@ def fine_grid(
     top = L.max(1)
     return FineGrid(t=t, losses=L, height=top.values.double().cpu(),
                     discrete_height=paths.losses.max(1).values.double().cpu(), max_t=t[top.indices].cpu())
+
+
+# --------------------------------------------------------------------------- how much the height depends on lambda
+LAMBDA_TOLERANCE: float = 0.1
+"""Share of the best drop below the straight line that a lambda may give up and still count as
+"as good as the best" (:func:`lambda_range`)."""
+
+LAMBDA_SPAN: float = 2.0
+"""Decades of lambda the paper's Fig. 3 spans (0.35, 3.5, 35): the range over which its claim
+"the height hardly depends on lambda" is made (:func:`lambda_range`)."""
+
+
+@dataclass(frozen=True)
+class LambdaRange:
+    """How the height of the path found depends on the length penalty lambda, over a sweep.
+
+    Attributes:
+        lams, heights: the sweep, sorted by lambda (heights in loss units).
+        line_height: the straight line's height between the same end points.
+        tolerance, span: the criterion (:data:`LAMBDA_TOLERANCE`, :data:`LAMBDA_SPAN`).
+        best: the lowest height of the sweep; ``drop = line_height - best``.
+        lo, hi: ends of the widest run of consecutive sweep values whose paths are all *as good
+            as the best*: each keeps at least ``1 - tolerance`` of the best drop below the line,
+            ``line_height - h >= (1 - tolerance) * drop`` (ties go to the run at smaller lambda).
+        n_in_range: sweep values in ``[lo, hi]``; ``decades = log10(hi / lo)``.
+        range_min, range_max: the lowest and highest height in ``[lo, hi]``.
+        top_kept: the share of the best drop that the largest lambda keeps (1 = as low as the
+            best, 0 = as high as the straight line, negative = higher; 0 when no path of the
+            sweep lies below the line).
+        verdict: ``"supported"`` when ``decades >= span`` (the height is insensitive over at
+            least the span the paper's claim covers), ``"not resolved"`` otherwise (the sweep
+            is too coarse or too short to show such a range, or the height does depend on lambda).
+    """
+
+    lams: tuple[float, ...]
+    heights: tuple[float, ...]
+    line_height: float
+    tolerance: float
+    span: float
+    best: float
+    lo: float
+    hi: float
+    n_in_range: int
+    decades: float
+    range_min: float
+    range_max: float
+    top_kept: float
+    verdict: str
+
+    @property
+    def drop(self) -> float:
+        """How far the best path lies below the straight line (loss units)."""
+        return self.line_height - self.best
+
+    def facts(self) -> dict[str, float | int | str]:
+        """``lo``, ``hi``, ``n_in_range``, ``decades``, ``range_min``, ``range_max``, ``best``, ``drop``,
+        ``tolerance_pct``, ``span``, ``top_lambda``, ``top_height``, ``top_kept_pct`` and ``verdict``."""
+        return {"lo": self.lo, "hi": self.hi, "n_in_range": self.n_in_range, "decades": self.decades,
+                "range_min": self.range_min, "range_max": self.range_max, "best": self.best, "drop": self.drop,
+                "tolerance_pct": 100 * self.tolerance, "span": self.span, "top_lambda": self.lams[-1],
+                "top_height": self.heights[-1], "top_kept_pct": 100 * self.top_kept, "verdict": self.verdict}
+
+
+def lambda_range(lams: object, heights: object, line_height: float, *, tolerance: float = LAMBDA_TOLERANCE,
+                 span: float = LAMBDA_SPAN) -> LambdaRange:
+    """The widest range of lambda over which the path height stays as low as the best, and the verdict.
+
+    ``lams``: ``(K,)`` positive penalties (any order, distinct); ``heights``: ``(K,)`` heights of
+    the paths found with them (e.g. ``find_path(...).height``); ``line_height``: the straight
+    line's height (``PathResult.linear_height``). The criterion is relative to the drop below
+    the line that the search achieves, so it does not depend on the units of the loss; see
+    :class:`LambdaRange` for the definitions. When no path lies below the line (too few steps,
+    say) there is no drop to keep: the verdict is "not resolved" and the range is the single
+    lowest value.
+
+    Example:
+        >>> r = lambda_range([0.01, 0.1, 1, 10, 100, 1000], [0.52, 0.41, 0.40, 0.405, 0.42, 0.9], 1.0)
+        >>> r.lo, r.hi, r.decades, r.verdict
+        (0.1, 100.0, 3.0, 'supported')
+    """
+    lam = torch.as_tensor(lams, dtype=torch.float64).flatten()
+    h = torch.as_tensor(heights, dtype=torch.float64).flatten()
+    if lam.numel() < 2 or lam.shape != h.shape:
+        raise ValueError(f"lams and heights must be two sequences of the same length >= 2; got {lam.numel()} and {h.numel()}")
+    if not (torch.isfinite(lam).all() and (lam > 0).all()) or torch.unique(lam).numel() != lam.numel():
+        raise ValueError(f"lams={lam.tolist()} must be distinct finite numbers > 0")
+    if not torch.isfinite(h).all():
+        raise ValueError(f"heights={h.tolist()} must be finite")
+    line = checks.real("line_height", line_height)
+    tol = checks.real("tolerance", tolerance, min=0.0, max=1.0, min_open=True)
+    sp = checks.real("span", span, min=0.0, min_open=True)
+    order = torch.argsort(lam)
+    lam, h = lam[order], h[order]
+    best = float(h.min())
+    drop = line - best
+    if not drop > 0:  # no path below the line: nothing to be insensitive about
+        k = int(torch.argmin(h))
+        return LambdaRange(
+            lams=tuple(lam.tolist()), heights=tuple(h.tolist()), line_height=line, tolerance=tol, span=sp, best=best,
+            lo=float(lam[k]), hi=float(lam[k]), n_in_range=1, decades=0.0, range_min=best, range_max=best,
+            top_kept=0.0, verdict="not resolved")
+    good = ((line - h) >= (1 - tol) * drop - 1e-12 * abs(drop)).tolist()
+    runs, i = [], 0
+    while i < len(good):
+        if good[i]:
+            j = i
+            while j + 1 < len(good) and good[j + 1]:
+                j += 1
+            runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    i, j = max(runs, key=lambda r: (math.log10(float(lam[r[1]] / lam[r[0]])), r[1] - r[0], -r[0]))
+    decades = math.log10(float(lam[j] / lam[i]))
+    inside = h[i : j + 1]
+    return LambdaRange(
+        lams=tuple(lam.tolist()), heights=tuple(h.tolist()), line_height=line, tolerance=tol, span=sp, best=best,
+        lo=float(lam[i]), hi=float(lam[j]), n_in_range=j - i + 1, decades=decades,
+        range_min=float(inside.min()), range_max=float(inside.max()), top_kept=float((line - h[-1]) / drop),
+        verdict="supported" if decades >= sp - 1e-12 else "not resolved",
+    )

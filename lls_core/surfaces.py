@@ -54,6 +54,8 @@ __all__ = [
     "fig10_layer",
     "fig10_panels",
     "fig10_surface",
+    "NoiseDrift",
+    "noise_drift",
     "find_critical_points",
     "FIG10_LAYERS",
     "FIG10_WIDTH",
@@ -605,6 +607,70 @@ def fig10_surface(
     """The complete Figure 10 surface: panel (c), or panel (d) when ``noise`` is true."""
     panels = fig10_panels(saddle=saddle, t=t, seed=seed, noise_amplitude=noise_amplitude)
     return panels[3] if noise else panels[2]
+
+
+@dataclass(frozen=True, eq=False)
+class NoiseDrift:
+    """Panel (d) of Figure 10 at several times: where its lowest point sits and how many minima it has.
+
+    Attributes:
+        times: the times of the snapshots.
+        snapshots: the panel-(d) surfaces at those times.
+        lowest: per time, ``(x, y, height)`` of the lowest point of an ``n x n`` grid.
+        grid_h: the grid spacing in x (coordinate units); the lowest point is known to this resolution.
+        n_minima: per time, the minima :func:`find_critical_points` finds (``starts_per_axis`` squared starts).
+        n_minima_still: the minima listed for panel (c), the surface without noise.
+    """
+
+    times: tuple[float, ...]
+    snapshots: tuple[Surface, ...]
+    lowest: tuple[tuple[float, float, float], ...]
+    grid_h: float
+    n_minima: tuple[int, ...]
+    n_minima_still: int
+
+    @property
+    def drift(self) -> float:
+        """Distance the lowest grid point moves from the first time to the last (coordinate units)."""
+        (x0, y0, _), (x1, y1, _) = self.lowest[0], self.lowest[-1]
+        return float(math.hypot(x1 - x0, y1 - y0))
+
+    def facts(self) -> dict[str, float | int | str]:
+        """``noise_drift``, ``noise_span`` (last time minus first), ``grid_h``, ``noise_minima`` (the
+        counts, comma-separated) and ``fig10c_minima`` (panel (c)'s)."""
+        return {"noise_drift": self.drift, "noise_span": self.times[-1] - self.times[0], "grid_h": self.grid_h,
+                "noise_minima": ", ".join(str(k) for k in self.n_minima), "fig10c_minima": self.n_minima_still}
+
+
+def noise_drift(
+    times: Sequence[float],
+    *,
+    seed: int = 0,
+    noise_amplitude: float = 0.25,
+    n: int = 201,
+    starts_per_axis: int = 31,
+    saddle: SaddleVariant = "bounded",
+) -> NoiseDrift:
+    """Follow Figure 10(d)'s moving noise: its lowest grid point and its minima at each of ``times``.
+
+    ``n``: grid points per axis for the lowest point; ``starts_per_axis``: the minimum search of
+    :func:`find_critical_points`. Example: ``noise_drift([0.0, 1.0], n=51, starts_per_axis=5).drift``.
+    """
+    ts = [float(t) for t in times]
+    if len(ts) < 2 or not all(math.isfinite(t) for t in ts):
+        raise ValueError(f"times={list(times)!r} must hold at least two finite times")
+    snaps = tuple(fig10_surface(saddle=saddle, noise=True, t=t, seed=seed, noise_amplitude=noise_amplitude) for t in ts)
+    lowest = []
+    for snap in snaps:
+        X, Y, Z = snap.grid(n=n)
+        i = np.unravel_index(np.argmin(Z), Z.shape)
+        lowest.append((float(X[i]), float(Y[i]), float(Z[i])))
+    still = fig10_surface(saddle=saddle)
+    return NoiseDrift(
+        times=tuple(ts), snapshots=snaps, lowest=tuple(lowest), grid_h=float(X[0, 1] - X[0, 0]),
+        n_minima=tuple(len(find_critical_points(sn, starts_per_axis=starts_per_axis).minima) for sn in snaps),
+        n_minima_still=len(still.minima),
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -267,6 +267,108 @@ def test_result_is_frozen_and_registry_read_only():
         opt.get("Adam").defaults["lr"] = 1.0
 
 
+# ---------------------------------------------------------------- specs beside rules
+def test_every_entry_holds_its_rule_and_torch_text_comes_from_the_mapping():
+    for spec in opt.SURFACE_RULES.values():
+        assert issubclass(spec.rule, opt.UpdateRule) and spec.rule is not opt.UpdateRule, spec.name
+        mapping = getattr(spec.rule, "mapping", None)
+        assert (spec.torch is None) == (mapping is None), spec.name
+        if mapping is None:
+            continue
+        assert spec.torch == str(mapping) and spec.torch.startswith(f"torch.optim.{mapping.cls}("), spec.name
+        # the optimizer the rule runs is the class the spec names, with the spec's hyperparameters
+        hp = opt.validate_hyperparameters(spec.name)
+        r = spec.rule(torch.zeros(1, 2, 2, dtype=torch.float64), hp, opt.ExactOracle(), torch.Generator())
+        assert type(r.opt) is getattr(torch.optim, mapping.cls), spec.name
+        group = r.opt.param_groups[0]
+        for key, value in mapping.arguments(hp).items():
+            assert group[key] == value, (spec.name, key)
+    adam = opt.get("Adam")
+    assert adam.torch == "torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps)"
+    assert opt.get("AdaDelta").torch == "torch.optim.Adadelta(lr=1.0, rho=gamma, eps=eps)"
+    assert opt.get("Nesterov").torch is None
+    with pytest.raises(ValueError, match="'Adamm' is not a torch.optim optimizer class"):
+        opt.TorchMapping("Adamm", {"lr": "lr"})
+    with pytest.raises(TypeError):
+        opt.get("Adam").rule.mapping.kwargs["lr"] = "eps"
+
+
+def test_unknown_optimizer_is_a_key_and_value_error():
+    for exc in (KeyError, ValueError):
+        with pytest.raises(exc, match="valid names: BGD"):
+            opt.get("Adamm")
+
+
+def _components(o, idx):
+    """f_B - f on (d,) points as a plain function of the batch: mean over B of a_i.x + 1/2 sum_j b_ij x_j^2."""
+    a, b = o.a[idx], o.b[idx]
+    return lambda x: (a @ x).mean() + 0.5 * (b @ (x * x)).mean()
+
+
+def _grad(fn, x):
+    x = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(fn(x), x)
+    return g
+
+
+def _variance_reduced_by_hand(name, f, o, x0, lr, m, steps, seed):
+    """SVRG (Johnson & Zhang, option I) and SARAH (Nguyen et al.) as plain loops over one run,
+    component gradients by autograd of the explicit f_i; batches drawn as the runner draws them."""
+    gen = torch.Generator().manual_seed(seed)
+    x, xs = x0.clone(), [x0.clone()]
+    for t in range(1, steps + 1):
+        full = _grad(f, x)
+        if (t - 1) % m == 0:
+            v = full
+            snap, snap_full, prev, prev_v = x.clone(), full, x.clone(), full
+        else:
+            idx = torch.randint(0, o.n, (1, 1, o.batch_size), generator=gen)[0, 0]
+            fb = _components(o, idx)
+            gb = lambda p: _grad(f, p) + _grad(fb, p)  # noqa: E731  grad f_B = grad f + grad (f_B - f)
+            if name == "SVRG":
+                v = gb(x) - gb(snap) + snap_full
+            else:
+                v = gb(x) - gb(prev) + prev_v
+                prev, prev_v = x.clone(), v
+        x = x - lr * v
+        xs.append(x.clone())
+    return torch.stack(xs)
+
+
+@pytest.mark.parametrize("name", ("SVRG", "SARAH"))
+def test_variance_reduced_rules_equal_an_independent_implementation(name):
+    """Components with different Hessians (b != 0), so the estimate is not the exact gradient."""
+    f = lambda p: 2.0 * p[..., 0] ** 2 + 0.5 * p[..., 1] ** 2 + 0.3 * p[..., 0] * p[..., 1]  # noqa: E731
+    o = opt.FiniteSumOracle.make(n=12, batch_size=3, scale_a=1.0, scale_b=0.7, d=2, seed=4)
+    x0 = torch.tensor([1.5, -0.8], dtype=torch.float64)
+    lr, m, steps = 0.05, 4, 11
+    r = opt.run(name, f, x0[None], hyper={"lr": lr, "inner": m}, oracle=o, max_iter=steps, grad_tol=0.0,
+                record_every=1, seed=7)
+    want = _variance_reduced_by_hand(name, f, o, x0, lr, m, steps, seed=7)
+    torch.testing.assert_close(r.trajectory[0, 0], want, rtol=1e-12, atol=1e-13)
+
+
+def test_svrg_and_sarah_share_restarts_and_differ_only_between_them():
+    """The shared finite-sum machinery: at t = 1, 1 + m, ... both take the exact full-gradient step;
+    the step after a restart is the same for both (anchor = last restart); later steps differ."""
+    f = lambda p: (p**2).sum(-1) + 0.5 * p[..., 0] * p[..., 1]  # noqa: E731
+    o = opt.FiniteSumOracle.make(n=20, batch_size=2, scale_b=0.8, d=2, seed=1)
+    x0 = benchmark.starts(5, seed=2)
+    lr, m = 0.1, 3
+    res = opt.run_many(["SVRG", "SARAH"], f, x0, hypers={n: {"lr": lr, "inner": m} for n in ("SVRG", "SARAH")},
+                       oracles={"SVRG": o, "SARAH": o}, max_iter=9, grad_tol=0.0, record_every=1)
+    for name, r in res.items():
+        traj = r.trajectory[0]  # (N, K, d)
+        v = (traj[:, :-1] - traj[:, 1:]) / lr  # the estimate each update used, (N, 9, d)
+        exact = torch.stack([_grad(lambda p: f(p).sum(), traj[:, k]) for k in range(9)], 1)
+        restart = torch.tensor([(t - 1) % m == 0 for t in range(1, 10)])
+        torch.testing.assert_close(v[:, restart], exact[:, restart], rtol=1e-9, atol=1e-12)
+        assert (v[:, ~restart] - exact[:, ~restart]).norm(dim=-1).min() > 1e-6, name
+    a, b = res["SVRG"].trajectory[0], res["SARAH"].trajectory[0]
+    assert torch.equal(a[:, :3], b[:, :3])  # x0, after the restart step, after the first corrected step
+    assert not torch.allclose(a[:, 3:], b[:, 3:])
+
+
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "name, hyper, exc, match",

@@ -316,3 +316,21 @@ def test_surface_validates_its_domain():
         surfaces.Surface("x", "x", "x", surfaces.get("case1").fn, ((1.0, -1.0), (0.0, 1.0)))
     with pytest.raises(ValueError, match="domain"):
         surfaces.get("case1").grid(n=5, domain=((0, 1),))
+
+
+def test_noise_drift_follows_the_lowest_grid_point_and_counts_minima():
+    d = surfaces.noise_drift([0.0, 1.0], n=41, starts_per_axis=5)
+    assert d.times == (0.0, 1.0) and len(d.snapshots) == len(d.lowest) == len(d.n_minima) == 2
+    for snap, (x, y, z) in zip(d.snapshots, d.lowest):
+        X, Y, Z = snap.grid(n=41)
+        assert z == Z.min() and snap.value(x, y) == pytest.approx(z)
+    assert d.grid_h == pytest.approx((d.snapshots[0].domain[0][1] - d.snapshots[0].domain[0][0]) / 40)
+    (x0, y0, _), (x1, y1, _) = d.lowest
+    assert d.drift == pytest.approx(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5)
+    f = d.facts()
+    assert f["noise_span"] == 1.0 and f["fig10c_minima"] == len(surfaces.get("fig10").minima)
+    assert f["noise_minima"] == ", ".join(str(k) for k in d.n_minima)
+    # a standing noise field (the same time twice) does not drift
+    assert surfaces.noise_drift([0.5, 0.5], n=41, starts_per_axis=3).drift == 0.0
+    with pytest.raises(ValueError, match="at least two"):
+        surfaces.noise_drift([0.0])

@@ -176,6 +176,8 @@ def test_survey_claims_table():
     assert v["start matters on Use Case II (BGD)"] == "supported"
     ok = t.p_holm.notna()
     assert (t.p_holm[ok] >= t.p[ok] - 1e-15).all()
+    f = benchmark.claim_facts(t)  # every claim the table makes has a short name for the prose
+    assert f["start_i"] == "supported" and len(f) == 2 * len(t)
     with pytest.raises(ValueError, match="ten survey algorithms"):
         benchmark.survey_claims({k: res[k] for k in list(res)[:3]})
 

@@ -365,3 +365,24 @@ def test_margins_need_enough_values_per_group():
     assert (enough.frame["verdict"] == "no excess (supported)").all()
     tiny = topography.claims(_fake(k=4), None, None, n_boot=300, keys=["kpca_linear"])
     assert tiny.frame["verdict"].iloc[0] == "not resolved"
+
+
+def test_all_sharpness_per_set_measures_a_shared_random_subset(trained_set):
+    model, x, y, w = trained_set(k=4)
+    ds = data.Dataset("tiny", x, y, x[:30], y[:30])
+    topo = topography.Topography("fcp", "synthetic", 4, 4, model, ds, {"SGD-train": w, "SGD-test": w.clone()})
+    full = topography.all_sharpness(topo, n_probes=2, lanczos_steps=4)
+    some = topography.all_sharpness(topo, n_probes=2, lanczos_steps=4, per_set=2)
+    assert all(len(s.trace) == 4 for s in full.values()) and all(len(s.trace) == 2 for s in some.values())
+    np.testing.assert_allclose(some["SGD-train"].top_eigenvalue, some["SGD-test"].top_eigenvalue)  # same runs
+    picked = np.sort(np.random.default_rng(0).choice(4, 2, replace=False))
+    np.testing.assert_allclose(some["SGD-train"].top_eigenvalue, full["SGD-train"].top_eigenvalue[picked], rtol=1e-4)
+    with pytest.raises(ValueError, match="per_set=1"):
+        topography.all_sharpness(topo, per_set=1)
+
+
+def test_load_checks_per_optimizer_counts_before_work():
+    with pytest.raises(ValueError, match="counts names optimizer 'adam'"):
+        topography.load("fcp", "smoke", counts={"adam": (3, 2)})
+    with pytest.raises(ValueError, match=r"counts\['lbfgs'\]=\(2, 3\)"):
+        topography.load("fcp", "smoke", counts={"lbfgs": (2, 3)})
