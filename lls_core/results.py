@@ -462,14 +462,17 @@ def archive_path_calibration(
       ``j`` (rows of the weight set), ``seed_i``, ``seed_j`` (the runs' training seeds),
       ``sha_i``, ``sha_j`` (:func:`tensor_sha256` of the two end points), ``height_build``,
       ``height_reference``, ``fine_build``, ``fine_reference`` (the same paths on the fine
-      grid), ``linear_build``, ``linear_reference`` (the straight line's height);
+      grid), ``linear_build``, ``linear_reference`` (the straight line's height), ``endpoint_build``,
+      ``endpoint_reference`` (the higher end point's loss);
     * ``groups.csv``: per arch, set and landscape ``n``, ``bias``, ``spearman`` and the median
       heights; ``summary.csv``: per arch the :meth:`PathCalibration.facts
       <lls_core.topography.PathCalibration.facts>`; ``verdicts.csv``: the barrier claims'
       verdicts under both settings;
     * ``provenance.json``: the settings (both :class:`~lls_core.landscape.PathConfig`, pairs,
       seed, how the sets were loaded) and, per arch, the command, git commit, machine, start
-      and end time, wall seconds, the data checksum and the SHA-256 of every weight set used.
+      and end time, wall seconds, the paths this call computed (the others came from the pair
+      cache), the data checksum, the SHA-256 of every weight set used, and ``earlier_runs``: the
+      same record of each earlier call that wrote this architecture.
 
     Architectures already in ``out_dir`` and not in ``archs`` are kept, when their settings
     are the same (else ``ValueError``: write to another folder). Returns ``out_dir``.
@@ -512,6 +515,8 @@ def archive_path_calibration(
         topo = topography.load(arch, prof.name, n_inits=load.n_inits, k_best=load.k_best, counts=load.counts_dict(),
                                store=store, workers=workers, progress=progress)
         names = [n for n in topography.CALIBRATION_SETS if n in topo.sets]
+        cache = topography.barrier_cache_dir(topo)
+        stored_before = len(list(cache.glob("pair-*.npz"))) if cache.is_dir() else 0
         cal = topography.calibrate_paths(topo, build, reference=reference, n_pairs=n_pairs, seed=seed, sets=names,
                                          workers=workers, n_boot=n_boot, pairing="disjoint")
         pf = cal.frame.copy()
@@ -520,7 +525,7 @@ def archive_path_calibration(
             pf[f"seed_{end}"] = [int(seeds[s][k]) if seeds[s] else -1 for s, k in zip(pf["set"], pf[end])]
             pf[f"sha_{end}"] = [tensor_sha256(topo.sets[s][k]) for s, k in zip(pf["set"], pf[end])]
         cols = ["set", "landscape", "i", "j", "seed_i", "seed_j", "sha_i", "sha_j", "height_build", "height_reference",
-                "fine_build", "fine_reference", "linear_build", "linear_reference"]
+                "fine_build", "fine_reference", "linear_build", "linear_reference", "endpoint_build", "endpoint_reference"]
         frames["pairs"].append(pf[cols].assign(arch=arch)[["arch", *cols]])
         med = pf.groupby(["set", "landscape"], sort=False)[["height_build", "height_reference"]].median()
         g = cal.groups.merge(med.rename(columns={"height_build": "median_build", "height_reference": "median_reference"}),
@@ -528,7 +533,12 @@ def archive_path_calibration(
         frames["groups"].append(g.assign(arch=arch)[["arch", *g.columns]])
         frames["summary"].append(pd.DataFrame([{"arch": arch, **cal.facts()}]))
         frames["verdicts"].append(cal.verdicts.assign(arch=arch)[["arch", *cal.verdicts.columns]])
+        earlier = prov_archs.get(arch)
+        history = list(earlier.get("earlier_runs", [])) + [{k: earlier.get(k) for k in (
+            "command", "git_commit", "started_utc", "finished_utc", "wall_s", "paths_computed")}] if earlier else []
         prov_archs[arch] = {
+            "earlier_runs": history,  # the calls that wrote this architecture before (e.g. the one that found the paths)
+            "paths_computed": len(list(cache.glob("pair-*.npz"))) - stored_before,  # new in the pair cache (the rest reused)
             "command": cmd, "git_commit": commit, "machine": _machine(), "torch_threads": torch.get_num_threads(),
             "workers": workers, "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "wall_s": round(time.perf_counter() - t0, 1), "store": topo.store_root,
@@ -594,6 +604,50 @@ class PathCalibrationRecord:
         v = self.verdicts
         return [f"{r.arch}, {r.claim}: {r.a} vs {r.b}" for r in v[v["changed"].astype(bool)].itertuples()]
 
+    def by_landscape(self, n_boot: int = 2000, level: float = 0.95) -> Any:
+        """Build against reference heights per arch and landscape, over the pairs of all four sets.
+
+        Columns: ``n``; ``bias`` (mean of build - reference, loss units) with ``bias_lo`` /
+        ``bias_hi`` (percentile bootstrap over pairs at ``level``, fixed generator: the same
+        numbers on every read); ``ratio`` (median of build / reference); ``spearman`` (rank
+        correlation over the pairs; it mixes the sets, see :meth:`table` for each set alone);
+        ``identical`` (share of pairs with the same height under both settings: there the highest
+        point is an end point, which no path search moves); ``under_build`` / ``under_reference``
+        (median relative amount by which the height on the path's own points understates its
+        maximum on the fine grid) and ``under_build_max`` / ``under_reference_max``;
+        ``at_end_build`` / ``at_end_reference``: share of pairs whose height is the loss of an end
+        point (equal to float32 rounding, relative 1e-6).
+        """
+        import pandas as pd
+        import scipy.stats as sps
+
+        rows = []
+        for (arch, which), g in self.pairs.groupby(["arch", "landscape"], sort=False):
+            hb, hr = g["height_build"].to_numpy(float), g["height_reference"].to_numpy(float)
+            d = hb - hr
+            lo = hi = float(d.mean())  # every resample has this mean when all differences are equal
+            if np.ptp(d) > 0:
+                ci = sps.bootstrap((d,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile",
+                                   random_state=np.random.default_rng(0)).confidence_interval
+                lo, hi = float(ci.low), float(ci.high)
+            row = {"arch": arch, "landscape": which, "n": len(g), "bias": float(d.mean()), "bias_lo": lo,
+                   "bias_hi": hi, "ratio": float(np.median(hb / hr)),
+                   "spearman": float(sps.spearmanr(hb, hr).statistic) if np.ptp(hb) > 0 and np.ptp(hr) > 0 else float("nan"),
+                   "identical": float(np.mean(hb == hr))}
+            for w, h in (("build", hb), ("reference", hr)):  # the maximum is an end point (to float32 rounding)
+                if f"endpoint_{w}" in g:
+                    e = g[f"endpoint_{w}"].to_numpy(float)
+                    row[f"at_end_{w}"] = float(np.mean((h <= e) | np.isclose(h, e, rtol=1e-6, atol=0.0)))
+                else:
+                    row[f"at_end_{w}"] = float("nan")
+            for w, h in (("build", hb), ("reference", hr)):
+                rel = (g[f"fine_{w}"].to_numpy(float) - h) / np.abs(h)
+                ok = np.isfinite(rel)
+                row[f"under_{w}"] = float(np.median(rel[ok])) if ok.any() else float("nan")
+                row[f"under_{w}_max"] = float(rel[ok].max()) if ok.any() else float("nan")
+            rows.append(row)
+        return pd.DataFrame(rows)
+
     def facts(self) -> dict[str, Any]:
         """Flat numbers and words for the prose.
 
@@ -601,11 +655,12 @@ class PathCalibrationRecord:
         ``verdicts_changed``, ``changed_claims`` (the changed claims, or ``"none"``),
         ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
         ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
-        (summed hours), ``under_build`` / ``under_reference`` (median over pairs of how far the
-        height on the path's own points understates its fine-grid maximum, relative), ``summary_text``
-        (one clause per architecture: bias with interval, Spearman); per architecture
-        ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``, ``<arch>_relative_bias``,
-        ``<arch>_spearman``, ``<arch>_min_group_spearman``, ``<arch>_verdicts_changed``.
+        (summed hours), ``summary_text`` (one clause per architecture and landscape, from
+        :meth:`by_landscape`); per architecture and landscape (:meth:`by_landscape`)
+        ``<arch>_<landscape>_<column>``; per architecture, over both landscapes (the archived
+        summary), ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``, ``<arch>_spearman``,
+        ``<arch>_min_group_spearman`` (the lowest rank correlation within one set and landscape),
+        ``<arch>_verdicts_changed``.
         """
         st = self.provenance["settings"]
         pa = self.provenance["archs"]
@@ -621,16 +676,31 @@ class PathCalibrationRecord:
             "date": max(p["finished_utc"] for p in pa.values())[:10],
             "wall_h": sum(p["wall_s"] for p in pa.values()) / 3600,
         }
-        p = self.pairs
-        for which in ("build", "reference"):
-            rel = (p[f"fine_{which}"] - p[f"height_{which}"]) / p[f"height_{which}"].abs()
-            out[f"under_{which}"] = float(np.nanmedian(rel)) if rel.notna().any() else float("nan")
-        out["summary_text"] = "; ".join(
-            f"{study.NETWORK_NAMES.get(r.arch, r.arch)}: mean difference {r.bias:.3g} (95 % interval {r.bias_lo:.3g} "
-            f"to {r.bias_hi:.3g}), median ratio {1 + r.relative_bias:.2f}, Spearman {r.spearman:.2f}"
-            for r in self.summary.itertuples(index=False))
+        land = self.by_landscape()
+        clauses = []
+        for r in land.itertuples(index=False):
+            for k in ("n", "bias", "bias_lo", "bias_hi", "ratio", "spearman", "identical", "under_build",
+                      "under_build_max", "under_reference", "under_reference_max", "at_end_build", "at_end_reference"):
+                out[f"{r.arch}_{r.landscape}_{k}"] = getattr(r, k)
+            name = study.NETWORK_NAMES.get(r.arch, r.arch)
+            where = "training" if r.landscape == "train" else "test"
+            ends = (f"{100 * r.at_end_build:.0f} % of the paths reach their highest point at an end point under "
+                    f"the build's settings, {100 * r.at_end_reference:.0f} % under the authors'")
+            if r.identical == 1.0:
+                clauses.append(f"{name}, {where} landscape: the same height under both settings for all {r.n} pairs; "
+                               + ends)
+            else:
+                clauses.append(
+                    f"{name}, {where} landscape: the build's heights are {r.ratio:.2f} times the authors' (median), "
+                    f"mean difference {r.bias:.3g} (95 % interval {r.bias_lo:.3g} to {r.bias_hi:.3g}), "
+                    f"Spearman {r.spearman:.2f} over the {r.n} pairs, {100 * r.identical:.0f} % of them equal; "
+                    f"the height on a path's own points understates its maximum on the fine grid by "
+                    f"{100 * r.under_build:.1f} % (median; at most {100 * r.under_build_max:.0f} %) with the build's "
+                    f"points and by {100 * r.under_reference:.1f} % (at most {100 * r.under_reference_max:.0f} %) "
+                    "with the authors'; " + ends)
+        out["summary_text"] = "; ".join(clauses)
         for r in self.summary.itertuples(index=False):
-            for k in ("bias", "bias_lo", "bias_hi", "relative_bias", "spearman", "min_group_spearman"):
+            for k in ("bias", "bias_lo", "bias_hi", "spearman", "min_group_spearman"):
                 out[f"{r.arch}_{k}"] = float(getattr(r, k))
             out[f"{r.arch}_verdicts_changed"] = int(r.verdicts_changed)
         return out

@@ -372,7 +372,8 @@ class PathCalibration:
 
     ``frame``: one row per pair (``set``, ``landscape``, ``i``, ``j``, ``height_build``,
     ``height_reference``, ``fine_build``, ``fine_reference``, ``linear_build``,
-    ``linear_reference``: the straight line's height on each setting's images); ``bias``: mean of
+    ``linear_reference``: the straight line's height on each setting's images, ``endpoint_build``,
+    ``endpoint_reference``: the higher end point's loss on them); ``bias``: mean of
     ``height_build - height_reference`` (loss units) with ``bias_ci``, a percentile
     bootstrap interval over pairs at ``level``; ``relative_bias``: median of
     ``height_build / height_reference - 1``; ``spearman`` (``spearman_p``): rank
@@ -472,7 +473,9 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
                          "height_build": float(bb.height[m]), "height_reference": float(br.height[m]),
                          "fine_build": np.nan if bb.fine_height is None else float(bb.fine_height[m]),
                          "fine_reference": np.nan if br.fine_height is None else float(br.fine_height[m]),
-                         "linear_build": float(bb.linear_height[m]), "linear_reference": float(br.linear_height[m])})
+                         "linear_build": float(bb.linear_height[m]), "linear_reference": float(br.linear_height[m]),
+                         "endpoint_build": float(bb.endpoint_loss[m]),
+                         "endpoint_reference": float(br.endpoint_loss[m])})
     frame = pd.DataFrame(rows)
     diff = (frame["height_build"] - frame["height_reference"]).to_numpy()
     boot = sps.bootstrap((diff,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile",

@@ -54,7 +54,12 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     diff = rec.pairs["height_build"] - rec.pairs["height_reference"]
     assert f["fcp_bias"] == pytest.approx(diff.mean())
     assert f["fcp_bias_lo"] <= f["fcp_bias"] <= f["fcp_bias_hi"]
-    assert f["summary_text"].startswith("FCP: mean difference") and np.isfinite(f["under_reference"])
+    assert f["summary_text"].startswith("FCP, training landscape") and np.isfinite(f["fcp_train_under_reference"])
+    land = rec.by_landscape().set_index("landscape")
+    tr = rec.pairs.query("landscape == 'train'")
+    assert land.loc["train", "identical"] == pytest.approx((tr.height_build == tr.height_reference).mean())
+    assert land.loc["train", "at_end_reference"] == pytest.approx((tr.height_reference <= tr.endpoint_reference * (1 + 1e-6)).mean())
+    assert f["fcp_test_bias_lo"] <= f["fcp_test_bias"] <= f["fcp_test_bias_hi"]
     table = rec.table()
     assert table.loc[("fcp", "SGD-train", "train"), "median height (authors)"] == pytest.approx(
         rec.pairs.query("set == 'SGD-train' and landscape == 'train'")["height_reference"].median())
@@ -74,6 +79,7 @@ def test_rerun_reuses_every_stored_path_and_keeps_the_archive(smoke_cal, tmp_pat
     again = results.archive_path_calibration("smoke", ["fcp"], out_dir=tmp_path / "again", **kw)
     assert {p.name: p.stat().st_mtime_ns for p in cache.glob("pair-*.npz")} == before
     a, b = results.load_path_calibration("smoke", out), results.load_path_calibration("smoke", again)
+    assert a.provenance["archs"]["fcp"]["paths_computed"] >= 64 and b.provenance["archs"]["fcp"]["paths_computed"] == 0
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
     pd.testing.assert_frame_equal(a.verdicts, b.verdicts)
 
