@@ -502,11 +502,6 @@ def archive_path_calibration(
     if old is not None and old[4]["settings"] != settings:
         raise ValueError(f"{out} holds a calibration with other settings ({old[4]['settings']}); "
                          f"this call has {settings}: pass another out_dir")
-    frames: dict[str, list[Any]] = {"pairs": [], "groups": [], "summary": [], "verdicts": []}
-    prov_archs: dict[str, Any] = dict(old[4]["archs"]) if old is not None else {}
-    if old is not None:
-        for name, f in zip(("pairs", "groups", "summary", "verdicts"), old[:4]):
-            frames[name].append(f[~f["arch"].isin(archs)])
     cmd = command or " ".join(["python", "-m", "lls_core.results", "calibrate-paths", "--profile", prof.name,
                                "--archs", *archs, "--pairs", str(n_pairs)])
     commit = _git_commit()  # the code that runs: read before the long work, not after it
@@ -526,18 +521,13 @@ def archive_path_calibration(
             pf[f"sha_{end}"] = [tensor_sha256(topo.sets[s][k]) for s, k in zip(pf["set"], pf[end])]
         cols = ["set", "landscape", "i", "j", "seed_i", "seed_j", "sha_i", "sha_j", "height_build", "height_reference",
                 "fine_build", "fine_reference", "linear_build", "linear_reference", "endpoint_build", "endpoint_reference"]
-        frames["pairs"].append(pf[cols].assign(arch=arch)[["arch", *cols]])
         med = pf.groupby(["set", "landscape"], sort=False)[["height_build", "height_reference"]].median()
         g = cal.groups.merge(med.rename(columns={"height_build": "median_build", "height_reference": "median_reference"}),
                              left_on=["set", "landscape"], right_index=True)
-        frames["groups"].append(g.assign(arch=arch)[["arch", *g.columns]])
-        frames["summary"].append(pd.DataFrame([{"arch": arch, **cal.facts()}]))
-        frames["verdicts"].append(cal.verdicts.assign(arch=arch)[["arch", *cal.verdicts.columns]])
-        earlier = prov_archs.get(arch)
-        history = list(earlier.get("earlier_runs", [])) + [{k: earlier.get(k) for k in (
-            "command", "git_commit", "started_utc", "finished_utc", "wall_s", "paths_computed")}] if earlier else []
-        prov_archs[arch] = {
-            "earlier_runs": history,  # the calls that wrote this architecture before (e.g. the one that found the paths)
+        new = {"pairs": pf[cols].assign(arch=arch)[["arch", *cols]], "groups": g.assign(arch=arch)[["arch", *g.columns]],
+               "summary": pd.DataFrame([{"arch": arch, **cal.facts()}]),
+               "verdicts": cal.verdicts.assign(arch=arch)[["arch", *cal.verdicts.columns]]}
+        rec = {
             "paths_computed": len(list(cache.glob("pair-*.npz"))) - stored_before,  # new in the pair cache (the rest reused)
             "command": cmd, "git_commit": commit, "machine": _machine(), "torch_threads": torch.get_num_threads(),
             "workers": workers, "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -546,15 +536,43 @@ def archive_path_calibration(
             "weight_sets_sha256": {n: tensor_sha256(topo.sets[n]) for n in names},
             "weight_sets_shape": {n: list(topo.sets[n].shape) for n in names},
         }
-        _write_calibration(out, {k: pd.concat(v, ignore_index=True) for k, v in frames.items()},
-                           {"settings": settings, "archs": prov_archs})
+        _merge_calibration(out, settings, arch, new, rec)
     return out
 
 
-def _write_calibration(out: Path, frames: Mapping[str, Any], prov: Mapping[str, Any]) -> None:
-    for name, f in frames.items():
-        atomic_write(out / f"{name}.csv", f.to_csv(index=False, float_format="%.17g").encode())
-    atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())  # last: marks it complete
+def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: Mapping[str, Any],
+                       rec: dict[str, Any]) -> None:
+    """Put one architecture's frames and provenance into the archive at ``out``, beside the others.
+
+    Under a lock, the archive is read again at this moment (another call may have added an
+    architecture meanwhile), this architecture's old rows are replaced and its old provenance
+    moves to ``earlier_runs``; every file is written atomically, provenance last.
+    """
+    import pandas as pd
+
+    from .io import FileLock
+
+    import tempfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]  # the lock lives outside the (git) folder
+    with FileLock(Path(tempfile.gettempdir()) / f"lls-calibration-{tag}.lock", what=f"the path calibration archive {out}"):
+        old = _read_calibration(out) if (out / "provenance.json").is_file() else None
+        if old is not None and old[4]["settings"] != settings:
+            raise ValueError(f"{out} holds a calibration with other settings ({old[4]['settings']}); "
+                             f"this call has {dict(settings)}: pass another out_dir")
+        archs = dict(old[4]["archs"]) if old is not None else {}
+        earlier = archs.get(arch)
+        rec = {"earlier_runs": list(earlier.get("earlier_runs", [])) + [{k: earlier.get(k) for k in (
+            "command", "git_commit", "started_utc", "finished_utc", "wall_s", "paths_computed")}] if earlier else [],
+            **rec}  # earlier_runs: the calls that wrote this architecture before (e.g. the one that found the paths)
+        archs[arch] = rec
+        for i, name in enumerate(("pairs", "groups", "summary", "verdicts")):
+            parts = ([old[i][old[i]["arch"] != arch]] if old is not None else []) + [new[name]]
+            frame = pd.concat(parts, ignore_index=True)
+            atomic_write(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.17g").encode())
+        prov = {"settings": dict(settings), "archs": archs}
+        atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())  # last: marks it complete
 
 
 def _read_calibration(folder: Path) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
@@ -655,7 +673,7 @@ class PathCalibrationRecord:
         ``verdicts_changed``, ``changed_claims`` (the changed claims, or ``"none"``),
         ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
         ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
-        (summed hours), ``summary_text`` (one clause per architecture and landscape, from
+        (hours of every call that wrote the archive, earlier ones included), ``summary_text`` (one clause per architecture and landscape, from
         :meth:`by_landscape`); per architecture and landscape (:meth:`by_landscape`)
         ``<arch>_<landscape>_<column>``; per architecture, over both landscapes (the archived
         summary), ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``, ``<arch>_spearman``,
@@ -674,7 +692,8 @@ class PathCalibrationRecord:
             "reference_points": st["reference"]["n_points"], "reference_steps": st["reference"]["steps"],
             "command": next(iter(pa.values()))["command"] if len(pa) == 1 else "; ".join(dict.fromkeys(p["command"] for p in pa.values())),
             "date": max(p["finished_utc"] for p in pa.values())[:10],
-            "wall_h": sum(p["wall_s"] for p in pa.values()) / 3600,
+            "wall_h": sum(p["wall_s"] + sum(e.get("wall_s") or 0.0 for e in p.get("earlier_runs", []))
+                          for p in pa.values()) / 3600,
         }
         land = self.by_landscape()
         clauses = []
