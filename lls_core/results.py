@@ -673,7 +673,8 @@ class PathCalibrationRecord:
         ``verdicts_changed``, ``changed_claims`` (the changed claims, or ``"none"``),
         ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
         ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
-        (hours of every call that wrote the archive, earlier ones included), ``summary_text`` (one clause per architecture and landscape, from
+        (hours of every call that wrote the archive, earlier ones included), ``cpus`` (the
+        fewest CPU cores of the machines that wrote it), ``summary_text`` (one clause per architecture and landscape, from
         :meth:`by_landscape`); per architecture and landscape (:meth:`by_landscape`)
         ``<arch>_<landscape>_<column>``; per architecture, over both landscapes (the archived
         summary), ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``, ``<arch>_spearman``,
@@ -692,6 +693,7 @@ class PathCalibrationRecord:
             "reference_points": st["reference"]["n_points"], "reference_steps": st["reference"]["steps"],
             "command": next(iter(pa.values()))["command"] if len(pa) == 1 else "; ".join(dict.fromkeys(p["command"] for p in pa.values())),
             "date": max(p["finished_utc"] for p in pa.values())[:10],
+            "cpus": min(int(p["machine"].get("cpu_count") or 0) for p in pa.values()),
             "wall_h": sum(p["wall_s"] + sum(e.get("wall_s") or 0.0 for e in p.get("earlier_runs", []))
                           for p in pa.values()) / 3600,
         }
