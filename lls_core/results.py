@@ -669,7 +669,8 @@ class PathCalibrationRecord:
     def facts(self) -> dict[str, Any]:
         """Flat numbers and words for the prose.
 
-        Pooled: ``archs`` (names), ``pairs`` (paths compared under both settings), ``verdicts``,
+        Pooled: ``archs`` (names), ``pairs`` (paths compared under both settings),
+        ``pairs_per_set`` (disjoint pairs per set and landscape), ``verdicts``,
         ``verdicts_changed``, ``changed_claims`` (the changed claims, or ``"none"``),
         ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
         ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
@@ -686,6 +687,7 @@ class PathCalibrationRecord:
         changed = self.changed()
         out: dict[str, Any] = {
             "archs": ", ".join(study.NETWORK_NAMES.get(a, a) for a in self.archs), "pairs": int(len(self.pairs)),
+            "pairs_per_set": int(st["n_pairs"]),
             "verdicts": int(len(self.verdicts)), "verdicts_changed": len(changed),
             "changed_claims": "; ".join(changed) if changed else "none",
             "build_points": st["build"]["n_points"], "build_steps": st["build"]["steps"],
