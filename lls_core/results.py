@@ -17,6 +17,13 @@ statistics, Table 1, provenance: command, git commit, machine, wall times, input
 checksums) into ``<root>/data/results/<profile>/`` (:func:`archive_root`; ``<root>`` is the one
 writable root, :func:`lls_core.resources.root`: the checkout, or ``$LLS_ROOT``); the weights stay
 in the store. The chapters read the archive with :func:`load_archive`, offline.
+
+``calibrate-paths`` runs a sample of barrier paths under a profile's cheap path settings and
+under the authors' (:func:`archive_path_calibration`) and archives the comparison in
+``<root>/data/results/<profile>/path_calibration/``; the barriers chapter reads it with
+:func:`load_path_calibration`::
+
+    LLS_ARTIFACTS=STORE python -m lls_core.results calibrate-paths --profile quick --archs fcp autoencoder --pairs 8
 """
 
 from __future__ import annotations
