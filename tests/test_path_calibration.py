@@ -127,7 +127,9 @@ def test_recompute_archived_calibration_pair():
     cfg = prof.config("sgd", "fcp")
     w = [train.train("fcp", cfg, ds, seed=int(s), activation=prof.activation, perm_seed=prof.perm_seed,
                      device="cpu").w_train for s in (row.seed_i, row.seed_j)]
-    assert [results.tensor_sha256(v) for v in w] == [row.sha_i, row.sha_j]
+    assert [results.tensor_sha256(v) for v in w] == [row.sha_i, row.sha_j], (
+        "the retrained end points are not the archived ones: the profile's SGD configuration, the data or the trainer "
+        "changed since the archive was written (rerun python -m lls_core.results calibrate-paths)")
     model = models.build("fcp", activation=prof.activation)
     for which in ("build", "reference"):
         pc = landscape.PathConfig(**rec.provenance["settings"][which])
