@@ -15,7 +15,7 @@ of a path does not depend on where its ends lie).
   the workers' first imports excluded. On a machine shared with other jobs the two
   workers may not get two cores, and the ratio shows it.
 * ``pairs_speedup``: wall time of the same ``N`` FCP pairs found one at a time
-  (``landscape.barriers(..., pair_batch=1)``, each pair its own
+  (``landscape.pair_paths(..., pair_batch=1)``, each pair its own
   :func:`lls_core.pathfinder.find_paths` call) over the time with all ``N`` found
   together (``pair_batch=N``), same settings (fine grid included), in this process.
   The minimum over ``--reps`` interleaved repetitions of each.
@@ -51,7 +51,7 @@ def _set(arch: str, k: int) -> torch.Tensor:
 def _serial(arch: str, n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset) -> float:
     w = _set(arch, n_pairs + 1)
     m = models.build(arch)
-    res = landscape.barriers(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg)
+    res = landscape.pair_paths(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg)
     return float(res.seconds.mean())
 
 
@@ -65,7 +65,7 @@ def _dask(n_workers: int, n_pairs: int, cfg: landscape.PathConfig, ds: data.Data
         client.run(torch.set_num_threads, 1)
         client.run(importlib.import_module, "lls_core.landscape")  # imports are start-up, not work
         start = time.perf_counter()
-        landscape.barriers(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg, client=client,
+        landscape.pair_paths(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg, client=client,
                            threads_per_task=1)
         return time.perf_counter() - start
 
@@ -77,7 +77,7 @@ def _pairs_speedup(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, re
     for _ in range(reps):
         for batch, out in ((1, one), (n_pairs, many)):
             start = time.perf_counter()
-            landscape.barriers(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg, pair_batch=batch)
+            landscape.pair_paths(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg, pair_batch=batch)
             out.append(time.perf_counter() - start)
     return min(one), min(many)
 
@@ -93,7 +93,7 @@ def _step_floor(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, reps:
     C = pf._coefficients(t, cfg.n_terms, "fourier")[1:-1]
     ends = torch.stack([S, E], 1)
     b = 1e-3 * torch.randn(n_pairs, cfg.n_terms, S.shape[1], generator=torch.Generator().manual_seed(0))
-    mem = cfg.memory_mb if cfg.memory_mb is not None else landscape.PAIR_MEMORY_MB  # as barriers() bounds it
+    mem = cfg.memory_mb  # as barriers() bounds it
     cp, cd = land.chunk_sizes(n_pairs * C.shape[0], None, None, mem)
 
     def step() -> None:

@@ -370,7 +370,7 @@ def derive_landscape(
     landscapes: tuple[str, ...] = landscape.LANDSCAPES,
     progress: bool = False,
 ) -> dict[str, float]:
-    """Barriers, distances and kernel PCA of the authors' vectors ``W`` ``(n, d)`` and the book's ``book`` ``(k, d)``.
+    """PairPaths, distances and kernel PCA of the authors' vectors ``W`` ``(n, d)`` and the book's ``book`` ``(k, d)``.
 
     Keys (values in weight units, nats, or plain numbers):
 
@@ -388,7 +388,7 @@ def derive_landscape(
       :func:`lls_core.landscape.kernel_pca` (median-rule width), by :func:`lls_core.stats.separation`;
     * ``barrier.<group>.<landscape>.<k>.<field>`` for the ``k``-th pair of :func:`pair_plan`
       (``group``: ``within`` or ``cross``; ``field``: ``i``, ``j``, ``height``, ``linear_height``,
-      ``endpoint_loss``, ``length``), by :func:`lls_core.landscape.pair_barrier` with
+      ``endpoint_loss``, ``length``), by :func:`lls_core.landscape.pair_path` with
       ``settings.path_profile``.
 
     ``n_within`` / ``n_cross`` / ``landscapes`` compute only the first pairs of the same plan
@@ -448,7 +448,7 @@ def derive_landscape(
     for g, which, k, i, j in jobs:
         x, y = (ds.x_train, ds.y_train) if which == "train" else (ds.x_test, ds.y_test)
         other = W[j] if g == "within" else book[j]
-        r = landscape.pair_barrier(model, x, y, W[i], other, cfg, int(i), int(j))
+        r = landscape.pair_path(model, x, y, W[i], other, cfg, int(i), int(j))
         for f in ("i", "j", "height", "linear_height", "endpoint_loss", "length"):
             out[f"barrier.{g}.{which}.{k}.{f}"] = getattr(r, f)
         if bar is not None:
@@ -538,7 +538,7 @@ class AuthorsLandscape:
 
     def barrier_frame(self) -> "Any":
         """One row per path: ``group`` (within / cross), ``landscape``, ``i``, ``j``, ``height``,
-        ``linear_height``, ``endpoint_loss``, ``excess`` (height above the higher end), ``length``."""
+        ``linear_height``, ``endpoint_loss``, ``barrier`` (height above the higher end), ``length``."""
         import pandas as pd
 
         rows: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -549,7 +549,7 @@ class AuthorsLandscape:
         df = pd.DataFrame(list(rows.values()))
         if len(df):
             df[["i", "j"]] = df[["i", "j"]].astype(int)
-            df["excess"] = df["height"] - df["endpoint_loss"]
+            df["barrier"] = df["height"] - df["endpoint_loss"]
         return df
 
     def compare_barriers(self, which: str = "train", n_boot: int = 2000, seed: int = 0) -> stats.Comparison:
@@ -581,7 +581,7 @@ class AuthorsLandscape:
         df = self.barrier_frame()
         for (g, which), sub in df.groupby(["group", "landscape"]) if len(df) else ():
             out[f"height_{g}_{which}"] = float(sub["height"].median())
-            out[f"excess_{g}_{which}"] = float(sub["excess"].median())
+            out[f"excess_{g}_{which}"] = float(sub["barrier"].median())  # glued as authors_excess_*
             out[f"n_{g}_{which}"] = len(sub)
         for which in sorted(set(df["landscape"])) if len(df) else ():
             if {"cross", "within"} <= set(df[df.landscape == which]["group"]):

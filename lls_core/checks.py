@@ -28,7 +28,7 @@ import numbers
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 __all__ = ["UnknownNameError", "integer", "real", "choice", "name", "tensor", "same_device", "labels", "sequence",
-           "images"]
+           "images", "vector", "matrix", "optional_integer", "optional_real"]
 
 T = TypeVar("T")
 
@@ -141,8 +141,51 @@ def tensor(argname: str, value: Any, *, ndim: int | None = None, shape: Sequence
     if value.ndim and value.shape[0] < min_rows:
         raise ValueError(f"{argname} has {value.shape[0]} rows; expected at least {min_rows}")
     if finite and value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
-        raise ValueError(f"{argname} contains NaN or infinite values; expected finite values")
+        bad = (~torch.isfinite(value)).nonzero()
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(f"{argname} contains NaN or infinite values ({bad.shape[0]} non-finite entries, first "
+                         f"{argname}[{', '.join(map(str, first))}] = {float(value[first])}); expected finite values")
     return value
+
+
+def vector(argname: str, value: Any, *, size: int | None = None) -> Any:
+    """A non-empty, finite, floating-point ``torch.Tensor`` of shape ``(d,)`` (``(size,)`` when given).
+
+    >>> import torch
+    >>> try:
+    ...     vector("w1", torch.tensor([0.0, float("nan")]))
+    ... except ValueError as err:
+    ...     print(err)
+    w1 contains NaN or infinite values (1 non-finite entries, first w1[1] = nan); expected finite values
+    """
+    want = f"({'d' if size is None else size},)"
+    tensor(argname, value)
+    if value.ndim != 1 or value.numel() == 0 or (size is not None and value.shape[0] != size):
+        raise ValueError(f"{argname} has shape {tuple(value.shape)}; expected a non-empty vector {want}")
+    return tensor(argname, value, floating=True, finite=True)
+
+
+def matrix(argname: str, value: Any, *, min_rows: int = 1, cols: int | None = None, shape: str = "(K, d)") -> Any:
+    """A finite, floating-point ``torch.Tensor`` of shape ``(K, d)``, ``K >= min_rows``, ``d >= 1``
+    (``d == cols`` when given); ``shape`` names the dimensions in messages (e.g. ``"(M, d)"``)."""
+    tensor(argname, value)
+    if value.ndim != 2 or value.shape[1] == 0 or (cols is not None and value.shape[1] != cols):
+        raise ValueError(f"{argname} has shape {tuple(value.shape)}; expected a matrix {shape}"
+                         + (f" with {cols} columns" if cols is not None else " with at least one column"))
+    if value.shape[0] < min_rows:
+        raise ValueError(f"{argname} has {value.shape[0]} rows; expected a matrix {shape} with at least {min_rows}")
+    return tensor(argname, value, floating=True, finite=True)
+
+
+def optional_integer(argname: str, value: Any, *, min: int | None = None, max: int | None = None) -> int | None:
+    """``None``, or ``value`` as in :func:`integer`."""
+    return None if value is None else integer(argname, value, min=min, max=max)
+
+
+def optional_real(argname: str, value: Any, *, min: float | None = None, max: float | None = None,
+                  min_open: bool = False) -> float | None:
+    """``None``, or ``value`` as in :func:`real`."""
+    return None if value is None else real(argname, value, min=min, max=max, min_open=min_open)
 
 
 def same_device(**tensors: Any) -> None:

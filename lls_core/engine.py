@@ -317,7 +317,7 @@ class Engine:
         for a hand-batched network (else ``None``); it feeds :meth:`lines`.
         """
         R = W.shape[0]
-        cp, cd = self.chunk_sizes(R) if self.module is not None else (R, 1)
+        cp, cd = self._default_chunks(R, None, None)
         L = torch.zeros(R, dtype=W.dtype, device=W.device)
         G = torch.zeros_like(W)
         keep = keep_first and self.fast
@@ -355,15 +355,22 @@ class Engine:
 
         Chunk sizes not given default to the engine's memory bound (all at once without a module).
         """
-        if chunk_points is None or chunk_data is None:
-            cp, cd = self.chunk_sizes(B, chunk_points, chunk_data) if self.module is not None else (B, 1)
-            chunk_points, chunk_data = chunk_points or cp, chunk_data or cd
+        cp, cd = self._default_chunks(B, chunk_points, chunk_data)
         out = torch.zeros(B, dtype=like.dtype, device=like.device)
         with torch.no_grad():
-            for p0, p1 in chunks(B, chunk_points):
-                for d0, d1 in chunks(self.n_data, chunk_data):
+            for p0, p1 in chunks(B, cp):
+                for d0, d1 in chunks(self.n_data, cd):
                     out[p0:p1] += values(p0, p1, d0, d1) * ((d1 - d0) / self.n_data)
         return out
+
+    def _default_chunks(self, B: int, chunk_points: int | None, chunk_data: int | None) -> tuple[int, int]:
+        """(weight vectors, data items) per call for ``B`` vectors, the one place chunk sizes default:
+        given sizes are kept as they are, the others come from the engine's memory bound
+        (:meth:`chunk_sizes`; a surface takes all ``B`` at once)."""
+        if chunk_points is not None and chunk_data is not None:
+            return chunk_points, chunk_data
+        cp, cd = self.chunk_sizes(B, chunk_points, chunk_data)
+        return chunk_points or cp, chunk_data or cd
 
     def lines(self, W0: Tensor, D: Tensor, *, Z0: Tensor | None = None, cache_mb: float = 2048.0) -> "Lines":
         """``R`` lines ``W0_r + a D_r`` (``W0``, ``D`` ``(R, d)``) whose losses :meth:`Lines.losses` gives.

@@ -1,10 +1,11 @@
-"""Topography of sets of trained networks: barriers, weight statistics, distances, kernel PCA, sharpness.
+"""Topography of sets of trained networks: paths between pairs, weight statistics, distances, kernel PCA, sharpness.
 
 Yu & Morozov (2026) compare four *weight sets* per architecture — BFGS-train,
 BFGS-test, SGD-train, SGD-test, each ``K`` flat weight vectors — through
 
-* barrier heights between random pairs within a set, found by FourierPathFinder on
-  the training and on the test landscape (Figures 4, S2): :func:`barriers`;
+* the heights of paths between random pairs within a set (the paper's "barrier
+  heights"), found by FourierPathFinder on the training and on the test landscape
+  (Figures 4, S2): :func:`pair_paths`;
 * the mean and standard deviation of all components of a set (Table S1):
   :func:`weight_stats`;
 * each vector's distance from a common origin, by default the midpoint of two
@@ -15,6 +16,28 @@ The book adds what the paper infers but does not measure: the sharpness of each
 solution, as the largest Hessian eigenvalue and the Hessian trace of the training
 loss (:func:`sharpness`, :func:`sharpness_set`).
 
+Words for paths, one meaning each, in every name of the package:
+
+* *path*: a curve from one solution to another, found by FourierPathFinder
+  (:func:`lls_core.pathfinder.find_paths`), or the *straight line* between them.
+  :class:`PairPath` is one pair's path, :class:`PairPaths` all pairs of one set on one
+  landscape, :func:`pair_path` / :func:`pair_paths` find them.
+* *height* (``height``): the largest loss on a path's points (Yu & Morozov Eq. 5; what
+  the paper calls the barrier height, and what its claims compare).
+  ``linear_height``: the same on the straight line; ``fine_height``: on a fine grid of
+  ``t`` (:func:`lls_core.pathfinder.fine_grid`).
+* *endpoint loss* (``endpoint_loss``): the larger of the two end points' losses.
+* *barrier* (``barrier``): how far a path rises above its higher end point,
+  ``height - endpoint_loss`` (0 when the path's highest point is an end point).
+* *chord barrier* (``chord_barrier``, :func:`lls_core.visualize.linear_path`,
+  :func:`lls_core.vizstudy.chord_barriers`): how far the straight line's loss rises
+  above the chord ``(1 - t) L(0) + t L(1)`` (Frankle et al. 2020), another reference
+  line, so another name.
+* *barriers* (plural, in :mod:`lls_core.topography`: ``all_barriers``,
+  ``barrier_frame``, ``third_barriers``, ``BARRIER_CLAIMS``): the barrier study of the
+  chapter of that name, the paths between pairs of every set and what is measured on
+  them; those functions take and return :class:`PairPaths`.
+
 Everything here takes plain tensors: a weight set is a ``(K, d)`` float tensor, a
 set collection a ``Mapping[str, Tensor]`` with a common ``d``; networks are
 evaluated at a flat vector through :func:`lls_core.params.unflatten` and
@@ -23,22 +46,20 @@ evaluated at a flat vector through :func:`lls_core.params.unflatten` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
-import os
 import time
-import zipfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from lls_core import checks, models, params, pathfinder
-from lls_core.io import atomic_write, quarantine, sha256_bytes
+from lls_core.store import PAIR_FORMAT, PairStore
 
 __all__ = [
     "SET_NAMES",
@@ -55,12 +76,12 @@ __all__ = [
     "kernel_pca",
     "median_gamma",
     "PathConfig",
-    "PairBarrier",
-    "Barriers",
+    "PairPath",
+    "PairPaths",
     "sample_pairs",
     "disjoint_pairs",
-    "pair_barrier",
-    "barriers",
+    "pair_path",
+    "pair_paths",
     "Sharpness",
     "SharpnessSet",
     "sharpness",
@@ -75,17 +96,8 @@ KERNELS: tuple[str, ...] = ("rbf", "linear", "poly", "sigmoid", "cosine")
 
 # --------------------------------------------------------------------------- sets
 def _check_matrix(w: object, name: str, min_rows: int = 1) -> Tensor:
-    if not isinstance(w, Tensor):
-        raise TypeError(f"weight set {name!r} must be a torch.Tensor of shape (K, d); got {type(w).__name__}")
-    if w.ndim != 2:
-        raise ValueError(f"weight set {name!r} must have shape (K, d); got shape {tuple(w.shape)}")
-    if not w.is_floating_point():
-        raise TypeError(f"weight set {name!r} must be floating point; got {w.dtype}")
-    if w.shape[0] < min_rows:
-        raise ValueError(f"weight set {name!r} has K={w.shape[0]} vectors; need at least {min_rows}")
-    if not torch.isfinite(w).all():
-        raise ValueError(f"weight set {name!r} contains non-finite values (NaN or Inf)")
-    return w
+    """A weight set: a finite floating ``(K, d)`` tensor with ``K >= min_rows`` (:func:`lls_core.checks.matrix`)."""
+    return checks.matrix(f"weight set {name!r}", w, min_rows=min_rows)
 
 
 def check_sets(sets: Mapping[str, Tensor], min_rows: int = 1) -> dict[str, Tensor]:
@@ -319,53 +331,48 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
 
 # --------------------------------------------------------------------------- Figures 4, S2
 @dataclass(frozen=True)
-class PathConfig:
-    """FourierPathFinder settings for the barrier runs (Yu & Morozov Algorithm 2).
+class PathConfig(pathfinder.PathSettings):
+    """FourierPathFinder settings for the barrier study: a :class:`lls_core.pathfinder.PathSettings`
+    (``n_terms``, ``n_points``, ``lam``, ``lr``, ``steps``, ... with the authors' network values
+    as defaults: 10, 51, 1e-3, 1e-3, 100; lambda = ``0.001 * smoothness_loss`` in commits
+    d1697ac, 5a68028, e11b717) plus what the barrier study adds around the search:
 
-    ``n_terms`` Fourier terms, ``n_points`` points on t in [0, 1], penalty ``lam``,
-    Adam with ``lr`` for ``steps`` steps (authors' code: 10, 51, 1e-3, 1e-3, 100; lambda =
-    ``0.001 * smoothness_loss`` in commits d1697ac, 5a68028, e11b717; ``lam`` stays a parameter),
-    ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's
-    data (``None`` = all), ``seed`` for any randomness in the path finder,
-    ``batched`` (``None``: the hand-batched kernels), ``memory_mb`` the bound on one
-    call's autograd graph (``None``: :data:`PAIR_MEMORY_MB`), ``fine_points``: each found
-    path is re-evaluated on that many equally spaced ``t`` (plus its own points; 0: not)
-    for its true height (:func:`lls_core.pathfinder.fine_grid`).
+    ``n_data``: evaluate the loss on the first ``n_data`` images of the landscape's data
+    (``None`` = all); ``fine_points``: each found path is re-evaluated on that many
+    equally spaced ``t`` (plus its own points; 0: not) for its true height
+    (:func:`lls_core.pathfinder.fine_grid`). ``memory_mb`` bounds one call's autograd
+    graph (default :data:`PAIR_MEMORY_MB`; with ``batched=False`` the points go one at a
+    time, unbounded). Validated on creation like every :class:`~lls_core.pathfinder.PathSettings`.
     """
 
-    n_terms: int = 10
-    n_points: int = 51
-    lam: float = 1e-3
-    lr: float = 1e-3
-    steps: int = 100
     n_data: int | None = None
-    seed: int = 0
-    keep: Literal["best", "last"] = "best"
-    batched: bool | None = None
-    memory_mb: float | None = None
     fine_points: int = pathfinder.FINE_POINTS
 
     def __post_init__(self) -> None:
-        for name, lo in (("n_terms", 1), ("n_points", 3), ("steps", 0)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"PathConfig.{name}={v!r}: must be an integer >= {lo}")
-        if not (self.lam >= 0 and np.isfinite(self.lam)):
-            raise ValueError(f"PathConfig.lam={self.lam!r}: must be a finite number >= 0")
-        if not (self.lr > 0 and np.isfinite(self.lr)):
-            raise ValueError(f"PathConfig.lr={self.lr!r}: must be a finite number > 0")
-        if self.n_data is not None and (not isinstance(self.n_data, int) or self.n_data < 1):
-            raise ValueError(f"PathConfig.n_data={self.n_data!r}: must be None or an integer >= 1")
-        if self.keep not in ("best", "last"):
-            raise ValueError(f"PathConfig.keep={self.keep!r}; valid: 'best', 'last'")
+        super().__post_init__()
+        checks.optional_integer("PathConfig.n_data", self.n_data, min=1)
         fp = self.fine_points
         if not isinstance(fp, int) or isinstance(fp, bool) or (fp != 0 and fp < 2):
-            raise ValueError(f"PathConfig.fine_points={fp!r}: must be 0 (no fine grid) or an integer >= 2")
+            raise ValueError(f"PathConfig.fine_points={fp!r} is out of range; expected 0 (no fine grid) or an integer >= 2")
+
+    def key(self) -> dict[str, Any]:
+        """The settings that determine a stored pair's result (chunking and memory bound left out).
+
+        Written as the format-2 pair cache wrote them, so that pairs stored then are found
+        again: ``batched`` ``None`` is the default hand-batched evaluation (``True``), and
+        ``grad_noise``, ``curve``, which that format did not know, appear only when they
+        differ from their defaults (0, ``"fourier"``).
+        """
+        out: dict[str, Any] = {k: getattr(self, k) for k in ("n_terms", "n_points", "lam", "lr", "steps", "n_data",
+                                                               "seed", "keep", "fine_points")}
+        out["batched"] = None if self.batched is True else self.batched
+        out.update({k: getattr(self, k) for k, v in (("grad_noise", 0.0), ("curve", "fourier")) if getattr(self, k) != v})
+        return out
 
 
 @dataclass(frozen=True)
-class PairBarrier:
-    """One path between vectors ``i`` and ``j`` of a set.
+class PairPath:
+    """One path between vectors ``i`` and ``j`` of a set (the words: module docstring).
 
     ``height``: max loss along the optimized path (Eq. 5); ``linear_height``: the
     same along the straight line; ``length``: sum of ``|w(t_{k+1}) - w(t_k)|`` (weight
@@ -388,8 +395,9 @@ class PairBarrier:
 
 
 @dataclass(frozen=True)
-class Barriers:
-    """All pairs of one set on one landscape; arrays of shape ``(P,)`` (``pairs``: ``(P, 2)``)."""
+class PairPaths:
+    """The paths between pairs of one set on one landscape (:func:`pair_paths`): the fields of
+    :class:`PairPath` as arrays of shape ``(P,)`` (``pairs``: ``(P, 2)``)."""
 
     set_name: str
     landscape: str
@@ -405,8 +413,8 @@ class Barriers:
     max_t: np.ndarray | None = None
 
     @property
-    def excess(self) -> np.ndarray:
-        """Height above the higher end point: the barrier proper, ``(P,)``."""
+    def barrier(self) -> np.ndarray:
+        """How far each path rises above its higher end point: ``height - endpoint_loss``, ``(P,)``."""
         return self.height - self.endpoint_loss
 
     @property
@@ -423,11 +431,9 @@ def sample_pairs(k: int, n_pairs: int, seed: int = 0) -> np.ndarray:
 
     Returns an int64 array of shape ``(n_pairs, 2)``. Deterministic in ``seed``.
     """
-    if not isinstance(k, int) or k < 2:
-        raise ValueError(f"k={k!r}: need at least 2 vectors to form a pair")
+    checks.integer("k", k, min=2)  # two vectors make a pair
     total = k * (k - 1) // 2
-    if not isinstance(n_pairs, int) or not 1 <= n_pairs <= total:
-        raise ValueError(f"n_pairs={n_pairs!r}: must be an integer in [1, {total}] for k={k} vectors")
+    checks.integer("n_pairs", n_pairs, min=1, max=total)
     iu, ju = np.triu_indices(k, 1)
     pick = np.random.default_rng(seed).choice(total, size=n_pairs, replace=False)
     return np.stack([iu[pick], ju[pick]], axis=1).astype(np.int64)
@@ -438,7 +444,7 @@ def disjoint_pairs(k: int, n_pairs: int | None = None, seed: int = 0) -> np.ndar
 
     A random permutation of ``range(k)`` cut into consecutive pairs (deterministic in ``seed``;
     with odd ``k`` one vector is left out). Disjoint pairs make per-pair quantities
-    (barrier heights) independent samples, as a two-sample test needs; random pairs that
+    (path heights) independent samples, as a two-sample test needs; random pairs that
     share end points are not. Two sets of the same size get the same pairs for the same
     ``seed``, so sets drawn from the same runs (training and early-stopping weights) are
     paired run for run. Example: ``disjoint_pairs(6, seed=0)`` has 3 rows and uses 0..5 once each.
@@ -460,40 +466,32 @@ def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
 
 
 def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
-               ij: Sequence[tuple[int, int]]) -> list[PairBarrier]:
+               ij: Sequence[tuple[int, int]]) -> list[PairPath]:
     """Paths between the pairs ``S[m] -> E[m]`` (``(M, d)`` each), found together by
     :func:`lls_core.pathfinder.find_paths` and re-evaluated on the fine grid; one
-    :class:`PairBarrier` per pair (labelled ``ij[m]``)."""
-    batched = True if cfg.batched is None else cfg.batched
-    # Many pairs in one call would multiply the graph by the pairs: without a bound of its
-    # own the config gets the path finder's default (1 GiB), chunks chosen from the measured graph.
-    mem = (cfg.memory_mb if cfg.memory_mb is not None else PAIR_MEMORY_MB) if batched else None
+    :class:`PairPath` per pair (labelled ``ij[m]``)."""
+    mem = cfg.memory_mb if cfg.batched else None
     if cfg.n_data is not None:
         x, y = x[: cfg.n_data], y[: cfg.n_data]
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    res = pathfinder.find_paths(model, S.detach(), E.detach(), data=(x, y), n_terms=cfg.n_terms,
-                                n_points=cfg.n_points, lam=cfg.lam, lr=cfg.lr, steps=cfg.steps, seed=cfg.seed,
-                                keep=cfg.keep, batched=batched, memory_mb=mem)
-    fine = (pathfinder.fine_grid(model, res, data=(x, y), n_points=cfg.fine_points, batched=batched, memory_mb=mem)
+    res = pathfinder.find_paths(model, S.detach(), E.detach(), cfg, data=(x, y), memory_mb=mem)
+    fine = (pathfinder.fine_grid(model, res, data=(x, y), n_points=cfg.fine_points, batched=cfg.batched, memory_mb=mem)
             if cfg.fine_points else None)
     secs = (time.perf_counter() - start) / len(res)
     ends = res.linear_losses[:, [0, -1]].max(1).values
     max_t = res.max_t
-    return [PairBarrier(int(i), int(j), float(res.height[m]), float(res.length[m]), float(res.linear_height[m]),
+    return [PairPath(int(i), int(j), float(res.height[m]), float(res.length[m]), float(res.linear_height[m]),
                         float(ends[m]), secs, math.nan if fine is None else float(fine.height[m]), float(max_t[m]))
             for m, (i, j) in enumerate(ij)]
 
 
-def pair_barrier(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
-                 config: PathConfig = PathConfig(), i: int = 0, j: int = 1) -> PairBarrier:
+def pair_path(model: nn.Module, x: Tensor, y: Tensor, w1: Tensor, w2: Tensor,
+                 config: PathConfig = PathConfig(), i: int = 0, j: int = 1) -> PairPath:
     """FourierPathFinder between ``w1`` and ``w2`` (each ``(d,)``) on the loss over ``(x, y)``."""
     d = params.num_params(model)
-    for name, w in (("w1", w1), ("w2", w2)):
-        if not isinstance(w, Tensor) or w.shape != (d,):
-            raise ValueError(f"{name} must be a tensor of shape ({d},) for this model; got {getattr(w, 'shape', w)}")
-        if not torch.isfinite(w).all():
-            raise ValueError(f"{name} contains non-finite values")
+    checks.vector("w1", w1, size=d)
+    checks.vector("w2", w2, size=d)
     checks.images(x, y, n_classes=10 if models.is_classifier(model) else None, what="landscape data")
     checks.same_device(w1=w1, w2=w2, x=x)
     if w1.dtype != w2.dtype or next(model.parameters()).dtype != w1.dtype:
@@ -520,61 +518,26 @@ def _model_key(model: nn.Module) -> str:
                        "perm_seed": getattr(model, "perm_seed", None), "d": params.num_params(model)})
 
 
-def _pair_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / f"pair-{key}.npz"
-
-
 _PAIR_FIELDS = ("height", "length", "linear_height", "endpoint_loss")
+"""Values of a stored pair that must be finite (a pair with a NaN height is recomputed, never stored)."""
 _STORED = ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds", "fine_height", "max_t")
 
 
-def _pair_checksum(meta: str, values: dict[str, Any]) -> str:
-    return sha256_bytes([meta.encode()] + [f"{k}={float(values[k])!r}".encode() for k in sorted(values)])
+def _save_pair(store: PairStore, key: str, r: PairPath, meta: str) -> None:
+    """Store one pair's result under ``key`` (atomically, with ``meta`` and a checksum; not when non-finite)."""
+    store.save(key, asdict(r), meta, finite=_PAIR_FIELDS)
 
 
-def _save_pair(path: Path, r: PairBarrier, meta: str) -> None:
-    """Write one pair's result, its metadata (JSON string) and a content checksum atomically.
-
-    A result with a non-finite height (or length, or loss) is not cached: it is recomputed next time.
-    """
-    values = asdict(r)
-    if not all(math.isfinite(values[k]) for k in _PAIR_FIELDS):
-        return
-    arrays = {"meta": np.asarray(meta), "checksum": np.asarray(_pair_checksum(meta, values)),
-              **{k: np.asarray(v) for k, v in values.items()}}
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
-def _load_pair(path: Path, meta: str) -> PairBarrier | None:
-    """The stored, verified pair, or ``None`` when it must be (re)computed.
-
-    A file that is unreadable, fails its checksum, holds a non-finite height or was
-    computed for other settings is moved to ``<cache>/quarantine/`` with an
-    :class:`~lls_core.io.ArtifactWarning` naming it, and ``None`` is returned.
-    """
-    if not path.is_file():
+def _load_pair(store: PairStore, key: str, meta: str) -> PairPath | None:
+    """The stored, verified pair, or ``None`` when it must be (re)computed (see :meth:`PairStore.load`)."""
+    v = store.load(key, meta, _STORED, finite=_PAIR_FIELDS)
+    if v is None:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            stored, stored_sum = str(z["meta"]), str(z["checksum"])
-            values = {k: z[k].item() for k in _STORED}
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        quarantine(path, f"unreadable pair file: {type(err).__name__}: {err}")
-        return None
-    if stored_sum != _pair_checksum(stored, values):
-        quarantine(path, "checksum mismatch: the stored heights or settings were altered")
-        return None
-    if not all(math.isfinite(float(values[k])) for k in _PAIR_FIELDS):
-        quarantine(path, "non-finite height in the cached pair")
-        return None
-    if stored != meta:
-        quarantine(path, f"computed for different settings (stored {stored}, requested {meta})")
-        return None
-    return PairBarrier(int(values["i"]), int(values["j"]), *(float(values[k]) for k in _STORED[2:]))
+    return PairPath(int(v["i"]), int(v["j"]), *(float(v[k]) for k in _STORED[2:]))
 
 
 def _pairs_task(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
-                ij: list[tuple[int, int]], threads: int) -> list[PairBarrier]:
+                ij: list[tuple[int, int]], threads: int) -> list[PairPath]:
     import copy
 
     if threads:
@@ -591,19 +554,19 @@ def _n_workers(client: Any) -> int:
         return 2
 
 
-PAIR_MEMORY_MB: float = 1024.0
-"""Bound (MiB) on one call's autograd graph for a :class:`PathConfig` whose ``memory_mb`` is ``None``."""
+PAIR_MEMORY_MB: float = pathfinder.PathSettings.memory_mb  # type: ignore[assignment]
+"""Default bound (MiB) on one call's autograd graph of a :class:`PathConfig` (1 GiB, the path finder's)."""
 
 PAIR_BATCH: int = 16
-"""Pairs whose paths :func:`barriers` finds together (one :func:`lls_core.pathfinder.find_paths` call)."""
+"""Pairs whose paths :func:`pair_paths` finds together (one :func:`lls_core.pathfinder.find_paths` call)."""
 
 
-def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
+def pair_paths(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int, seed: int = 0,
              config: PathConfig = PathConfig(), set_name: str = "", landscape: str = "train",
-             client: Any = None, cache_dir: str | os.PathLike | None = None,
+             client: Any = None, store: PairStore | None = None,
              threads_per_task: int = 1, progress: bool = False, pair_batch: int = PAIR_BATCH,
-             pairs: np.ndarray | None = None) -> Barriers:
-    """Barrier heights between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
+             pairs: np.ndarray | None = None) -> PairPaths:
+    """Paths (their heights, lengths, ...) between ``n_pairs`` random pairs of the ``(K, d)`` set ``w``.
 
     The loss is ``models.loss(model, x, y)`` at each path point (``x``: images
     ``(N, 1, 28, 28)``, ``y``: labels ``(N,)``): pass the training data for the
@@ -614,12 +577,15 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
 
     ``client``: a ``dask.distributed.Client``; pairs are then submitted as
     independent tasks (data scattered once) and gathered as they finish. Without
-    it they run here, one after another. ``cache_dir``: every finished pair is
-    written there atomically, keyed by a hash of the two vectors, the data, the model
-    and ``config``, with that metadata and a content checksum inside; a rerun loads
-    finished pairs and computes only the missing ones. A file that is truncated,
-    altered, holds a NaN height or other settings is quarantined (with a warning
-    naming it) and recomputed.
+    it they run here, one after another. ``store``: a :class:`lls_core.store.PairStore`
+    (the artifact store's pairs of one namespace, ``Store(root).pairs(arch)``); every
+    finished pair is written there atomically, keyed by a hash of the two vectors, the
+    data, the model and ``config.key()``, with that metadata and a content checksum
+    inside; a rerun loads finished pairs and computes only the missing ones. A file that
+    is truncated, altered, holds a NaN height or other settings is quarantined (with a
+    warning naming it) and recomputed. Pairs being computed are locked (per pair, in key
+    order), so two processes sharing a store never compute the same pair twice: the
+    second waits and loads it.
 
     The missing pairs are found ``pair_batch`` at a time by one
     :func:`lls_core.pathfinder.find_paths` call (each pair's path is what it would be
@@ -627,8 +593,7 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
     last finished batch); on Dask each task is such a batch, at most
     ``len(missing) / workers`` pairs so that every worker gets one.
     """
-    if not isinstance(pair_batch, int) or isinstance(pair_batch, bool) or pair_batch < 1:
-        raise ValueError(f"pair_batch={pair_batch!r}: must be an integer >= 1")
+    checks.integer("pair_batch", pair_batch, min=1)
     w = _check_matrix(w, set_name or "w", 2)
     d = params.num_params(model)
     if w.shape[1] != d:
@@ -646,30 +611,48 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
             raise ValueError(f"pairs has shape {pairs.shape}; expected ({n_pairs}, 2)")
         if pairs.size and (pairs.min() < 0 or pairs.max() >= w.shape[0] or np.any(pairs[:, 0] == pairs[:, 1])):
             raise ValueError(f"pairs must index two different vectors of the {w.shape[0]} in set {set_name!r}")
-    results: dict[int, PairBarrier] = {}
+    if store is not None and not isinstance(store, PairStore):
+        raise ValueError(f"store is a {type(store).__name__}; expected a lls_core.store.PairStore "
+                         "(Store(root).pairs(namespace)) or None")
+    results: dict[int, PairPath] = {}
     keys: list[str] = []
-    cdir = Path(cache_dir) if cache_dir is not None else None
-    if cdir is not None:
+    meta = ""
+
+    def _cached(p: int) -> bool:
+        if store is None or p in results:
+            return p in results
+        got = _load_pair(store, keys[p], meta)
+        if got is not None:
+            results[p] = replace(got, i=int(pairs[p][0]), j=int(pairs[p][1]))
+        return got is not None
+
+    if store is not None:
         xs = x[: config.n_data] if config.n_data is not None else x
         ys = y[: config.n_data] if config.n_data is not None else y
         data_hash = _digest(_tensor_bytes(xs), _tensor_bytes(ys))
-        keyed = {k: v for k, v in asdict(config).items() if k != "memory_mb"}  # chunking only: same paths
-        meta = json.dumps({"model": json.loads(_model_key(model)), "config": keyed, "data": data_hash,
-                           "format": 2}, sort_keys=True)
+        meta = json.dumps({"model": json.loads(_model_key(model)), "config": config.key(), "data": data_hash,
+                           "format": PAIR_FORMAT}, sort_keys=True)
         base = _digest(meta)
-        for p, (i, j) in enumerate(pairs):
-            key = _digest(base, _tensor_bytes(w[i]), _tensor_bytes(w[j]))
-            keys.append(key)
-            got = _load_pair(_pair_path(cdir, key), meta)
-            if got is not None:
-                results[p] = PairBarrier(int(i), int(j), *list(asdict(got).values())[2:])
+        keys = [_digest(base, _tensor_bytes(w[i]), _tensor_bytes(w[j])) for i, j in pairs]
+        for p in range(len(pairs)):
+            _cached(p)
     n_cached = len(results)
     todo = [p for p in range(len(pairs)) if p not in results]
 
-    def _done(p: int, r: PairBarrier) -> None:
+    def _done(p: int, r: PairPath) -> None:
         results[p] = r
-        if cdir is not None:
-            _save_pair(_pair_path(cdir, keys[p]), r, meta)
+        if store is not None:
+            _save_pair(store, keys[p], r, meta)
+
+    def _locked(ps: list[int]) -> tuple[contextlib.ExitStack, list[int]]:
+        """Lock the pairs ``ps`` (in key order: no two processes wait on each other) and return
+        the lock and those still missing (another process may have stored some meanwhile)."""
+        stack = contextlib.ExitStack()
+        if store is None:
+            return stack, ps
+        for k in sorted({keys[p] for p in ps}):
+            stack.enter_context(store.lock(k))
+        return stack, [p for p in ps if not _cached(p)]
 
     bar = None
     from . import progress as _progress
@@ -678,37 +661,42 @@ def barriers(model: nn.Module, x: Tensor, y: Tensor, w: Tensor, *, n_pairs: int,
         bar = _progress.bar(total=len(todo), desc=f"paths {set_name} ({landscape})", unit="pairs")
     if client is None:
         for q in range(0, len(todo), pair_batch):
-            ps = todo[q: q + pair_batch]
-            ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
-            found = _run_paths(model, x, y, w[[i for i, _ in ij]], w[[j for _, j in ij]], config, ij)
-            for p, r in zip(ps, found):
-                _done(p, r)
+            lock, ps = _locked(todo[q: q + pair_batch])
+            with lock:
+                ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
+                found = _run_paths(model, x, y, w[[i for i, _ in ij]], w[[j for _, j in ij]], config, ij) if ps else []
+                for p, r in zip(ps, found):
+                    _done(p, r)
             if bar is not None:
-                bar.update(len(ps))
+                bar.update(len(todo[q: q + pair_batch]))
     elif todo:
         from dask.distributed import as_completed
 
-        # hash=False: fresh keys on every call. With content-hashed keys a second call that
-        # scatters the same model while the first call's futures are being released can
-        # leave its tasks waiting forever for data the scheduler has just forgotten.
-        fx, fy, fm = client.scatter([x, y, model], broadcast=True, hash=False)
-        futs = {}
-        size = max(1, min(pair_batch, math.ceil(len(todo) / _n_workers(client))))
-        for q in range(0, len(todo), size):
-            ps = todo[q: q + size]
-            ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
-            f = client.submit(_pairs_task, fm, fx, fy, w[[i for i, _ in ij]].clone(), w[[j for _, j in ij]].clone(),
-                              config, ij, threads_per_task, pure=False)
-            futs[f] = ps
-        for f in as_completed(futs):
-            for p, r in zip(futs[f], f.result()):
-                _done(p, r)
-            if bar is not None:
-                bar.update(len(futs[f]))
+        lock, locked = _locked(todo)
+        with lock:
+            todo = locked
+
+            # hash=False: fresh keys on every call. With content-hashed keys a second call that
+            # scatters the same model while the first call's futures are being released can
+            # leave its tasks waiting forever for data the scheduler has just forgotten.
+            fx, fy, fm = client.scatter([x, y, model], broadcast=True, hash=False) if todo else (None, None, None)
+            futs = {}
+            size = max(1, min(pair_batch, math.ceil(len(todo) / _n_workers(client))))
+            for q in range(0, len(todo), size):
+                ps = todo[q: q + size]
+                ij = [(int(pairs[p][0]), int(pairs[p][1])) for p in ps]
+                f = client.submit(_pairs_task, fm, fx, fy, w[[i for i, _ in ij]].clone(), w[[j for _, j in ij]].clone(),
+                                  config, ij, threads_per_task, pure=False)
+                futs[f] = ps
+            for f in as_completed(futs):
+                for p, r in zip(futs[f], f.result()):
+                    _done(p, r)
+                if bar is not None:
+                    bar.update(len(futs[f]))
     if bar is not None:
         bar.close()
     rs = [results[p] for p in range(len(pairs))]
-    return Barriers(
+    return PairPaths(
         set_name=set_name,
         landscape=landscape,
         config=config,

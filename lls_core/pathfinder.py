@@ -56,10 +56,11 @@ understates the true one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import torch
 from torch import Tensor, nn
@@ -76,6 +77,8 @@ __all__ = [
     "TOY_OBJECTIVES",
     "toy_objective",
     "remeasure",
+    "PathSettings",
+    "path_settings",
     "PathResult",
     "find_path",
     "PathsResult",
@@ -106,8 +109,105 @@ TOY_LAMBDA: float = 35.0
 
 TOY_OBJECTIVES: tuple[str, ...] = ("squared", "plain")
 
+KEEPS: tuple[str, ...] = ("best", "last")
+
 Surface = Callable[[Tensor], Tensor]
 LossFn = Callable[[nn.Module, Tensor, Tensor, "dict[str, Tensor] | None"], Tensor]
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class PathSettings:
+    """How one FourierPathFinder search runs: the basis, the objective, Adam and the chunking.
+
+    Validated once, on creation (``ValueError`` naming the field, its value and what is
+    valid). :func:`find_path` and :func:`find_paths` take one (``settings=``), or build
+    one from their keyword arguments. :class:`lls_core.landscape.PathConfig` extends it
+    with the barrier study's data subset and fine grid; its instances are the profiles of
+    :data:`lls_core.topography.PATH_PROFILES`.
+
+    Example::
+
+        >>> s = PathSettings(n_terms=5, n_points=31, lam=TOY_LAMBDA, lr=1e-2, steps=30)
+        >>> dataclasses.replace(s, steps=60).steps
+        60
+        >>> try:
+        ...     PathSettings(n_points=2)
+        ... except ValueError as err:
+        ...     print(err)
+        PathSettings.n_points=2 is out of range; expected an integer >= 3
+    """
+
+    n_terms: int = 10
+    """Fourier terms ``K`` (ignored for ``curve='bezier'``, where ``K = 1``)."""
+    n_points: int = 51
+    """Equally spaced values ``P >= 3`` of ``t`` on [0, 1]."""
+    lam: float = NETWORK_LAMBDA
+    """Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4); default the authors' network
+    value :data:`NETWORK_LAMBDA` (their toy run: :data:`TOY_LAMBDA`)."""
+    lr: float = 1e-3
+    """Adam's learning rate (> 0; authors, networks: 1e-3)."""
+    steps: int = 100
+    """Adam steps (>= 0; authors, networks: 100)."""
+    grad_noise: float = 0.0
+    """Standard deviation of Gaussian noise added to the gradient before each step (authors' toy run: 1.0)."""
+    seed: int = 0
+    """Seed of the gradient noise's generator (one per pair, each seeded with it)."""
+    curve: Literal["fourier", "bezier"] = "fourier"
+    """The correction's basis (module docstring)."""
+    keep: Literal["best", "last"] = "best"
+    """``'best'``: the coefficients with the lowest objective seen (as the authors' code); ``'last'``: the final ones."""
+    batched: bool | Literal["vmap"] = True
+    """``True``: all points of a chunk in one call (hand-batched forward for the study networks, else
+    ``vmap`` over ``functional_call``); ``"vmap"``: always vmap; ``False``: one point at a time."""
+    chunk_points: int | None = None
+    """Upper limit on path points (pairs x points for :func:`find_paths`) per batched call."""
+    chunk_data: int | None = None
+    """Upper limit on data items per batched call."""
+    memory_mb: float | None = 1024.0
+    """Bound (MiB) on one call's autograd graph, from which the chunks are chosen (modules
+    only; measured by :func:`graph_bytes_per_item`); ``None``: no bound."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__
+        checks.integer(f"{c}.n_terms", self.n_terms, min=1)
+        checks.integer(f"{c}.n_points", self.n_points, min=3)
+        checks.real(f"{c}.lam", self.lam, min=0)
+        checks.real(f"{c}.lr", self.lr, min=0, min_open=True)
+        checks.integer(f"{c}.steps", self.steps, min=0)
+        checks.real(f"{c}.grad_noise", self.grad_noise, min=0)
+        checks.integer(f"{c}.seed", self.seed, min=-(2**63), max=2**63 - 1)
+        checks.choice(f"{c}.curve", self.curve, CURVES)
+        checks.choice(f"{c}.keep", self.keep, KEEPS)
+        if not (isinstance(self.batched, bool) or self.batched == "vmap"):
+            raise ValueError(f"{c}.batched={self.batched!r} is not allowed; expected one of True, False, 'vmap'")
+        checks.optional_integer(f"{c}.chunk_points", self.chunk_points, min=1)
+        checks.optional_integer(f"{c}.chunk_data", self.chunk_data, min=1)
+        checks.optional_real(f"{c}.memory_mb", self.memory_mb, min=0, min_open=True)
+
+    @property
+    def n_basis(self) -> int:
+        """Rows ``K`` of the coefficients: ``n_terms`` for ``fourier``, 1 for ``bezier``."""
+        return self.n_terms if self.curve == "fourier" else 1
+
+
+_SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PathSettings))
+
+
+def path_settings(settings: PathSettings | None = None, /, **changes: Any) -> PathSettings:
+    """``settings`` (default ``PathSettings()``) with the fields in ``changes`` replaced, validated.
+
+    An unknown name raises :class:`lls_core.checks.UnknownNameError` listing the valid ones.
+
+    >>> path_settings(steps=3).steps
+    3
+    """
+    base = PathSettings() if settings is None else settings
+    if not isinstance(base, PathSettings):
+        raise ValueError(f"settings is a {type(base).__name__}; expected a PathSettings (or None)")
+    for k in changes:
+        checks.name("setting", k, _SETTING_NAMES, what="path setting")
+    return dataclasses.replace(base, **changes) if changes else base
 
 
 # --------------------------------------------------------------------------- results
@@ -132,13 +232,13 @@ class PathResult:
     losses: Tensor
     """Loss at every point of the returned path ``(P,)``."""
     height: float
-    """Path height (barrier): ``max(losses)`` (Yu & Morozov Eq. 5)."""
+    """Path height: ``max(losses)`` (Yu & Morozov Eq. 5, their "barrier height"; the words: :mod:`lls_core.landscape`)."""
     length: float
     """Polygonal length ``sum_i |w(t_{i+1}) - w(t_i)|`` (units of ``w``)."""
     linear_losses: Tensor
     """Loss at the same ``t`` on the straight line (``b = 0``) ``(P,)``."""
     linear_height: float
-    """Height of the straight line: the baseline barrier."""
+    """Height of the straight line: ``max(linear_losses)``."""
     linear_length: float
     """``|w2 - w1|``."""
     objective: Tensor
@@ -155,8 +255,8 @@ class PathResult:
     """Path points evaluated per batched call."""
     chunk_data: int
     """Data items per batched call (1 for a surface)."""
-    settings: dict = field(default_factory=dict)
-    """Everything else the run used (n_terms, n_points, lr, steps, grad_noise, seed, keep)."""
+    settings: PathSettings = field(default_factory=PathSettings)
+    """The settings the search ran with."""
 
     @property
     def points(self) -> Tensor:
@@ -183,7 +283,7 @@ def basis(t: Tensor, n_terms: int, curve: str = "fourier") -> Tensor:
     elif curve == "bezier":
         s = (2.0 * t * (1.0 - t))[:, None]
     else:
-        raise ValueError(f"curve={curve!r}; valid: {', '.join(CURVES)}")
+        checks.choice("curve", curve, CURVES)  # raises: not one of CURVES
     s = s.clone()
     s[(t == 0) | (t == 1)] = 0.0
     return s
@@ -223,67 +323,12 @@ def _engine_for(f: Surface | nn.Module, data: tuple[Tensor, Tensor] | None, loss
 
 
 # --------------------------------------------------------------------------- validation
-def _check_vector(name: str, w: object) -> Tensor:
-    if not isinstance(w, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (d,), got {type(w).__name__}")
-    if w.ndim != 1 or w.numel() == 0:
-        raise ValueError(f"{name} must be a flat vector of shape (d,), got shape {tuple(w.shape)}")
-    if not w.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {w.dtype}")
-    bad = (~torch.isfinite(w)).nonzero().flatten()
-    if bad.numel():
-        i = int(bad[0])
-        raise ValueError(f"{name} has {bad.numel()} non-finite entries (first: {name}[{i}] = {float(w[i])})")
-    return w
-
-
-def _check_number(name: str, v: object, *, lo: float, strict: bool = False, integer: bool = False) -> None:
-    ok_type = isinstance(v, int) and not isinstance(v, bool) if integer else isinstance(v, (int, float)) and not isinstance(v, bool)
-    if not ok_type:
-        kind = "an integer" if integer else "a number"
-        raise TypeError(f"{name}={v!r} must be {kind}")
-    if not math.isfinite(float(v)) or (v <= lo if strict else v < lo):  # type: ignore[operator]
-        rel = ">" if strict else ">="
-        raise ValueError(f"{name}={v!r} is invalid: must be finite and {rel} {lo}")
-
-
-def _validate(
-    f: object,
-    w1: object,
-    w2: object,
-    data: object,
-    *,
-    n_terms: object,
-    n_points: object,
-    lam: object,
-    lr: object,
-    steps: object,
-    grad_noise: object,
-    curve: object,
-    keep: object,
-    chunk_points: object,
-    chunk_data: object,
-    memory_mb: object,
-) -> tuple[Tensor, Tensor]:
-    a = _check_vector("w1", w1)
-    b = _check_vector("w2", w2)
+def _validate(f: object, w1: object, w2: object, data: object) -> tuple[Tensor, Tensor]:
+    """End points ``(d,)`` checked against each other, the landscape and its data (settings check themselves)."""
+    a = checks.vector("w1", w1)
+    b = checks.vector("w2", w2)
     if a.shape != b.shape:
-        raise ValueError(f"end points differ in size: w1 has {a.numel()} entries, w2 has {b.numel()}")
-    if curve not in CURVES:
-        raise ValueError(f"curve={curve!r}; valid: {', '.join(CURVES)}")
-    if keep not in ("best", "last"):
-        raise ValueError(f"keep={keep!r}; valid: 'best', 'last'")
-    _check_number("n_terms", n_terms, lo=1, integer=True)
-    _check_number("n_points", n_points, lo=3, integer=True)
-    _check_number("lam", lam, lo=0.0)
-    _check_number("lr", lr, lo=0.0, strict=True)
-    _check_number("steps", steps, lo=0, integer=True)
-    _check_number("grad_noise", grad_noise, lo=0.0)
-    for name, v in (("chunk_points", chunk_points), ("chunk_data", chunk_data)):
-        if v is not None:
-            _check_number(name, v, lo=1, integer=True)
-    if memory_mb is not None:
-        _check_number("memory_mb", memory_mb, lo=0.0, strict=True)
+        raise ValueError(f"end points differ in size: w1 has {a.numel()} entries, w2 has {b.numel()}; expected one d")
     if isinstance(f, nn.Module):
         d = _params.num_params(f)
         if a.numel() != d:
@@ -292,11 +337,12 @@ def _validate(
             )
         if data is None:
             raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
-        if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(v, Tensor) for v in data)):
-            raise TypeError("data must be a pair (x, y) of tensors")
-        x, y = data
-        if x.shape[0] == 0 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"data: x has {x.shape[0]} items and y has {y.shape[0]}; need the same number, >= 1")
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise ValueError(f"data is a {type(data).__name__}; expected a pair (x, y) of tensors")
+        x = checks.tensor("data x", data[0], min_rows=1)
+        y = checks.tensor("data y", data[1], ndim=1)
+        if x.ndim == 0 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"data: x has shape {tuple(x.shape)} and y {tuple(y.shape)}; expected one target per item")
         checks.same_device(w1=a, w2=b, x=x, y=y)
         p0 = next(iter(f.parameters()), None)
         dtypes = {"w1": a.dtype, "w2": b.dtype, **({"the module": p0.dtype} if p0 is not None else {}),
@@ -307,14 +353,14 @@ def _validate(
         if data is not None:
             raise ValueError("data is only used with an nn.Module; a surface callable takes points (B, d) only")
         with torch.no_grad():
-            probe = f(a[None])  # type: ignore[operator]
+            probe = f(a[None])
         if not isinstance(probe, Tensor) or tuple(probe.shape) != (1,):
             shape = tuple(probe.shape) if isinstance(probe, Tensor) else type(probe).__name__
             raise ValueError(
                 f"the surface must map points of shape (B, {a.numel()}) to values of shape (B,); got {shape} for B=1"
             )
     else:
-        raise TypeError(f"f must be a surface callable or an nn.Module, got {type(f).__name__}")
+        raise ValueError(f"f is a {type(f).__name__}; expected a surface callable or an nn.Module")
     return a, b.to(dtype=a.dtype, device=a.device)
 
 
@@ -324,29 +370,30 @@ def objective_and_grad(
     w1: Tensor,
     w2: Tensor,
     b: Tensor,
+    settings: PathSettings | None = None,
     *,
     data: tuple[Tensor, Tensor] | None = None,
     loss: LossFn | None = None,
-    n_points: int = 51,
-    lam: float = 1.0,
-    curve: str = "fourier",
-    batched: bool | str = True,
-    chunk_points: int | None = None,
-    chunk_data: int | None = None,
-    memory_mb: float | None = 1024.0,
     end_losses: tuple[float, float] | None = None,
+    **changes: Any,
 ) -> tuple[float, Tensor, Tensor]:
-    """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``.
+    """Objective ``F(b)`` (Eq. 4), its gradient ``(K, d)`` and the losses ``(P,)`` at ``t_i``, for coefficients ``b`` ``(K, d)``.
 
-    ``batched=False`` evaluates the points one at a time (the reference the
-    batched evaluation is tested against). ``end_losses`` may pass the two end
-    points' losses when already known (they do not depend on ``b``). Chunking as
-    in :func:`find_path`.
+    Of ``settings`` (and the keyword form ``**changes``, as in :func:`find_path`) the
+    objective uses ``n_points``, ``lam``, ``curve``, ``batched`` and the chunking;
+    ``batched=False`` evaluates the points one at a time (the reference the batched
+    evaluation is tested against). ``end_losses`` may pass the two end points' losses
+    when already known (they do not depend on ``b``).
     """
-    t = torch.linspace(0.0, 1.0, n_points, dtype=w1.dtype, device=w1.device)
-    land = _engine_for(f, data, loss, batched)
-    cp, cd = land.chunk_sizes(n_points - 2, chunk_points, chunk_data, memory_mb)
-    return _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses)
+    cfg = path_settings(settings, **changes)
+    a, z = _validate(f, w1, w2, data)
+    if not isinstance(b, Tensor) or b.ndim != 2 or b.shape[1] != a.numel() or (cfg.curve == "bezier" and b.shape[0] != 1):
+        raise ValueError(f"b has shape {tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__}; expected "
+                         f"({'1' if cfg.curve == 'bezier' else 'K'}, {a.numel()})")
+    t = torch.linspace(0.0, 1.0, cfg.n_points, dtype=a.dtype, device=a.device)
+    land = _engine_for(f, data, loss, cfg.batched)
+    cp, cd = land.chunk_sizes(cfg.n_points - 2, cfg.chunk_points, cfg.chunk_data, cfg.memory_mb)
+    return _objective_and_grad(land, a, z, b, t, cfg.lam, cfg.curve, cp, cd, end_losses)
 
 
 def _coefficients(t: Tensor, K: int, curve: str) -> Tensor:
@@ -454,11 +501,9 @@ def toy_objective(f: Surface, kind: Literal["squared", "plain"] = "squared") -> 
     9.0
     """
     if not callable(f):
-        raise TypeError(f"f must be a callable surface, got {type(f).__name__}")
-    if kind == "plain":
+        raise ValueError(f"f is a {type(f).__name__}; expected a callable surface (points (B, d) -> values (B,))")
+    if checks.choice("kind", kind, TOY_OBJECTIVES) == "plain":
         return f
-    if kind != "squared":
-        raise ValueError(f"kind={kind!r}: valid: {', '.join(TOY_OBJECTIVES)}")
 
     def squared(w: Tensor) -> Tensor:
         return f(w) ** 2
@@ -476,7 +521,7 @@ def remeasure(result: "PathResult", f: Surface) -> "PathResult":
     import dataclasses
 
     if not callable(f):
-        raise TypeError(f"f must be a callable surface, got {type(f).__name__}")
+        raise ValueError(f"f is a {type(f).__name__}; expected a callable surface (points (B, d) -> values (B,))")
     with torch.no_grad():
         losses = f(result.points).reshape(-1)
         lin = path_points(result.w1, result.w2, torch.zeros_like(result.b), result.t, curve=result.curve)
@@ -490,24 +535,13 @@ def find_path(
     f: Surface | nn.Module,
     w1: Tensor,
     w2: Tensor,
+    settings: PathSettings | None = None,
     *,
     data: tuple[Tensor, Tensor] | None = None,
     loss: LossFn | None = None,
-    n_terms: int = 10,
-    n_points: int = 51,
-    lam: float = NETWORK_LAMBDA,
-    lr: float = 1e-3,
-    steps: int = 100,
-    grad_noise: float = 0.0,
-    seed: int = 0,
-    curve: Literal["fourier", "bezier"] = "fourier",
-    keep: Literal["best", "last"] = "best",
-    batched: bool | str = True,
-    chunk_points: int | None = None,
-    chunk_data: int | None = None,
-    memory_mb: float | None = 1024.0,
     b0: Tensor | None = None,
     callback: Callable[[int, float], None] | None = None,
+    **changes: Any,
 ) -> PathResult:
     """Find a low-loss path from ``w1`` to ``w2`` (FourierPathFinder, Yu & Morozov Algorithm 2).
 
@@ -519,69 +553,50 @@ def find_path(
         on ``data``.
     w1, w2:
         End points, flat floating-point vectors ``(d,)``; they stay fixed exactly.
+    settings:
+        A :class:`PathSettings` (basis, penalty ``lam``, Adam's ``lr`` and ``steps``,
+        gradient noise, ``keep``, batching and chunking); default ``PathSettings()``:
+        the authors' network settings (10 terms, 51 points, lambda 1e-3, 100 steps at
+        lr 1e-3). A :class:`lls_core.landscape.PathConfig` is one too; its ``n_data``
+        and ``fine_points`` are :func:`lls_core.landscape.pair_paths`' business and
+        are not used here.
     data:
         ``(x, y)`` for a module; ``L(w)`` is the loss averaged over all items.
     loss:
         ``loss(model, x, y, params)`` returning the mean loss; default
         :func:`lls_core.models.loss` (cross-entropy, or MSE for the autoencoder).
-    n_terms:
-        Number of Fourier terms ``K`` (ignored for ``curve='bezier'``, where K = 1).
-    n_points:
-        Number ``P >= 3`` of equally spaced values of ``t`` on [0, 1].
-    lam:
-        Weight ``lambda >= 0`` of the squared-length penalty (Eq. 4). Default
-        :data:`NETWORK_LAMBDA` = 1e-3, the authors' network value (``0.001 *
-        smoothness_loss`` in commits d1697ac, 5a68028, e11b717; their head leaves the
-        ``Lambda`` argument out of its one call). Their toy run used :data:`TOY_LAMBDA` = 35.
-    lr, steps:
-        Adam's learning rate and number of steps (authors, networks: 1e-3, 100).
-    grad_noise:
-        Standard deviation of Gaussian noise added to the gradient before each
-        step (authors' toy run: 1.0), drawn from ``seed``.
-    keep:
-        ``'best'`` returns the coefficients with the lowest objective seen (as
-        the authors' code does), ``'last'`` the final ones.
-    batched:
-        ``True``: all points of a chunk in one call (hand-batched forward for the
-        study networks, else ``vmap`` over ``functional_call``); ``"vmap"``: always
-        vmap; ``False``: one point at a time (reference / baseline).
-    chunk_points, chunk_data, memory_mb:
-        Path points and data items per batched call. With ``memory_mb`` (modules
-        only; default 1024) the chunks are chosen so that the autograd graph of one
-        call stays under that many MiB (measured by :func:`graph_bytes_per_item`);
-        explicit chunk sizes are upper limits. ``memory_mb=None`` removes the bound
-        (all interior points and all data in one call unless chunk sizes are given).
     b0:
         Initial coefficients ``(K, d)``; default zeros (the straight line).
     callback:
         Called as ``callback(step, objective)`` after each evaluation.
+    **changes:
+        Fields of :class:`PathSettings` to replace in ``settings`` (``lam=35.0,
+        steps=30``): the keyword form, the same as ``settings=path_settings(settings,
+        **changes)``.
 
-    Raises ``ValueError``/``TypeError`` naming the bad value before any work.
+    Raises ``ValueError`` naming the bad value before any work (an unknown keyword:
+    :class:`lls_core.checks.UnknownNameError`, listing the settings).
 
     Examples
     --------
     >>> import torch
     >>> from lls_core import surfaces
     >>> a, z = torch.tensor([-0.62, -0.54], dtype=torch.float64), torch.tensor([0.49, -0.02], dtype=torch.float64)
-    >>> r = find_path(surfaces.get("toy"), a, z, n_terms=5, n_points=31, lam=35.0, lr=1e-2, steps=30)
+    >>> toy = PathSettings(n_terms=5, n_points=31, lam=35.0, lr=1e-2, steps=30)
+    >>> r = find_path(surfaces.get("toy"), a, z, toy)
     >>> tuple(r.points.shape), r.height < r.linear_height   # the path passes lower than the straight line
     ((31, 2), True)
+    >>> find_path(surfaces.get("toy"), a, z, toy, steps=0).height == r.linear_height   # keyword form
+    True
     """
-    a, z = _validate(
-        f, w1, w2, data, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr, steps=steps,
-        grad_noise=grad_noise, curve=curve, keep=keep, chunk_points=chunk_points,
-        chunk_data=chunk_data, memory_mb=memory_mb,
-    )
-    K = n_terms if curve == "fourier" else 1
+    cfg = path_settings(settings, **changes)
+    a, z = _validate(f, w1, w2, data)
+    K = cfg.n_basis
     if b0 is not None and (not isinstance(b0, Tensor) or tuple(b0.shape) != (K, a.numel())):
-        raise ValueError(f"b0 must have shape ({K}, {a.numel()}); got {tuple(b0.shape) if isinstance(b0, Tensor) else b0!r}")
+        raise ValueError(f"b0 has shape {tuple(b0.shape) if isinstance(b0, Tensor) else type(b0).__name__}; "
+                         f"expected ({K}, {a.numel()})")
     cb = None if callback is None else (lambda step, obj: callback(step, float(obj[0])))
-    many = find_paths(
-        f, a[None], z[None], data=data, loss=loss, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr,
-        steps=steps, grad_noise=grad_noise, seed=seed, curve=curve, keep=keep, batched=batched,
-        chunk_points=chunk_points, chunk_data=chunk_data, memory_mb=memory_mb,
-        b0=None if b0 is None else b0[None], callback=cb,
-    )
+    many = find_paths(f, a[None], z[None], cfg, data=data, loss=loss, b0=None if b0 is None else b0[None], callback=cb)
     return many.path(0)
 
 
@@ -625,7 +640,8 @@ class PathsResult:
     chunk_points: int
     """Weight vectors (pairs x points) per batched call."""
     chunk_data: int
-    settings: dict = field(default_factory=dict)
+    settings: PathSettings = field(default_factory=PathSettings)
+    """The settings the search ran with."""
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
@@ -651,7 +667,7 @@ class PathsResult:
             linear_length=float(torch.linalg.vector_norm(self.ends[m] - self.starts[m])),
             objective=self.objective[m], heights=self.heights[m], best_step=int(self.best_step[m]), lam=self.lam,
             seconds=self.seconds / M, chunk_points=self.chunk_points, chunk_data=self.chunk_data,
-            settings=dict(self.settings),
+            settings=self.settings,
         )
 
     def facts(self) -> dict[str, float]:
@@ -661,42 +677,17 @@ class PathsResult:
                 "seconds_per_pair": self.seconds / len(self)}
 
 
-def _check_ends(name: str, W: object) -> Tensor:
-    if not isinstance(W, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (M, d), got {type(W).__name__}")
-    if W.ndim != 2 or W.shape[0] == 0 or W.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (M, d) with M, d >= 1; got {tuple(W.shape)}")
-    if not W.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {W.dtype}")
-    bad = (~torch.isfinite(W)).nonzero()
-    if bad.numel():
-        m, k = (int(v) for v in bad[0])
-        raise ValueError(f"{name} has {bad.shape[0]} non-finite entries (first: {name}[{m}, {k}] = {float(W[m, k])})")
-    return W
-
-
 def find_paths(
     f: Surface | nn.Module,
     starts: Tensor,
     ends: Tensor,
+    settings: PathSettings | None = None,
     *,
     data: tuple[Tensor, Tensor] | None = None,
     loss: LossFn | None = None,
-    n_terms: int = 10,
-    n_points: int = 51,
-    lam: float = NETWORK_LAMBDA,
-    lr: float = 1e-3,
-    steps: int = 100,
-    grad_noise: float = 0.0,
-    seed: int = 0,
-    curve: Literal["fourier", "bezier"] = "fourier",
-    keep: Literal["best", "last"] = "best",
-    batched: bool | str = True,
-    chunk_points: int | None = None,
-    chunk_data: int | None = None,
-    memory_mb: float | None = 1024.0,
     b0: Tensor | None = None,
     callback: Callable[[int, Tensor], None] | None = None,
+    **changes: Any,
 ) -> PathsResult:
     """Paths between ``M`` pairs ``starts[m] -> ends[m]`` (each ``(M, d)``) of one landscape, found together.
 
@@ -718,36 +709,33 @@ def find_paths(
     :func:`find_path`. The length penalty is computed in closed form from the
     ``(K + 1)^2`` inner products of ``[w2 - w1; b]``.
 
-    All other arguments as in :func:`find_path`; ``b0``: ``(M, K, d)``;
-    ``callback(step, objectives)`` gets the ``(M,)`` objectives.
+    ``settings`` and the keyword form (``**changes``) as in :func:`find_path`; ``b0``:
+    ``(M, K, d)``; ``callback(step, objectives)`` gets the ``(M,)`` objectives.
 
     Example::
 
-        res = find_paths(models.build("fcp"), W[:8], W[8:16], data=(x, y), n_points=15, steps=30)
-        res.height                       # (8,) barrier heights
+        res = find_paths(models.build("fcp"), W[:8], W[8:16], PathSettings(n_points=15, steps=30), data=(x, y))
+        res.height                       # (8,) path heights
         res.path(3).losses               # (15,) losses along pair 3's path
     """
-    S = _check_ends("starts", starts)
-    E = _check_ends("ends", ends)
+    cfg = path_settings(settings, **changes)
+    S = checks.matrix("starts", starts, shape="(M, d)")
+    E = checks.matrix("ends", ends, shape="(M, d)")
     if S.shape != E.shape:
-        raise ValueError(f"starts {tuple(S.shape)} and ends {tuple(E.shape)} must have the same shape (M, d)")
-    _validate(
-        f, S[0], E[0], data, n_terms=n_terms, n_points=n_points, lam=lam, lr=lr, steps=steps,
-        grad_noise=grad_noise, curve=curve, keep=keep, chunk_points=chunk_points,
-        chunk_data=chunk_data, memory_mb=memory_mb,
-    )
-    _check_number("seed", seed, lo=-(2**63), integer=True)
+        raise ValueError(f"starts {tuple(S.shape)} and ends {tuple(E.shape)} differ; expected the same shape (M, d)")
+    _validate(f, S[0], E[0], data)
     E = E.to(dtype=S.dtype, device=S.device)
     M, d = S.shape
-    K = n_terms if curve == "fourier" else 1
+    K = cfg.n_basis
+    n_points, lam, lr, steps, grad_noise, curve = cfg.n_points, cfg.lam, cfg.lr, cfg.steps, cfg.grad_noise, cfg.curve
     if b0 is not None:
         if not isinstance(b0, Tensor) or tuple(b0.shape) != (M, K, d):
-            raise ValueError(f"b0 must have shape ({M}, {K}, {d}); got {tuple(b0.shape) if isinstance(b0, Tensor) else b0!r}")
-        if not bool(torch.isfinite(b0).all()):
-            raise ValueError("b0 has non-finite entries")
+            raise ValueError(f"b0 has shape {tuple(b0.shape) if isinstance(b0, Tensor) else type(b0).__name__}; "
+                             f"expected ({M}, {K}, {d})")
+        checks.tensor("b0", b0, finite=True)
     t = torch.linspace(0.0, 1.0, n_points, dtype=S.dtype, device=S.device)
-    land = _engine_for(f, data, loss, batched)
-    cp, cd = land.chunk_sizes(M * (n_points - 2), chunk_points, chunk_data, memory_mb)
+    land = _engine_for(f, data, loss, cfg.batched)
+    cp, cd = land.chunk_sizes(M * (n_points - 2), cfg.chunk_points, cfg.chunk_data, cfg.memory_mb)
     C = _coefficients(t, K, curve)
     C_in = C[1:-1]
     ends2 = torch.stack([S.detach(), E.detach()], 1)  # (M, 2, d)
@@ -759,7 +747,7 @@ def find_paths(
 
     b = (zeros.clone() if b0 is None else b0.detach().clone().to(S)).requires_grad_(True)
     opt = torch.optim.Adam([b], lr=lr)
-    gens = [torch.Generator(device=S.device).manual_seed(seed) for _ in range(M)] if grad_noise > 0 else []
+    gens = [torch.Generator(device=S.device).manual_seed(cfg.seed) for _ in range(M)] if grad_noise > 0 else []
     objective = torch.empty(M, steps + 1, dtype=torch.float64)
     heights = torch.empty(M, steps + 1, dtype=torch.float64)
     best_obj = torch.full((M,), math.inf, dtype=torch.float64)
@@ -776,7 +764,7 @@ def find_paths(
         heights[:, step] = losses.max(1).values.double().cpu()
         if callback is not None:
             callback(step, obj.cpu())
-        better = torch.ones(M, dtype=torch.bool) if keep == "last" else obj.cpu() < best_obj
+        better = torch.ones(M, dtype=torch.bool) if cfg.keep == "last" else obj.cpu() < best_obj
         if bool(better.any()):
             idx = better.nonzero().flatten()
             best_obj[idx] = obj.cpu()[idx]
@@ -819,10 +807,7 @@ def find_paths(
         seconds=seconds,
         chunk_points=cp,
         chunk_data=cd,
-        settings=dict(
-            n_terms=K, n_points=n_points, lr=lr, steps=steps, grad_noise=grad_noise, seed=seed,
-            keep=keep, batched=batched,
-        ),
+        settings=cfg,
     )
 
 
@@ -897,18 +882,18 @@ def fine_grid(
                             torch.tensor([paths.height]), torch.tensor([paths.length]), paths.linear_losses[None],
                             torch.tensor([paths.linear_height]), paths.objective[None], paths.heights[None],
                             torch.tensor([paths.best_step]), paths.lam, paths.seconds, paths.chunk_points,
-                            paths.chunk_data, dict(paths.settings))
+                            paths.chunk_data, paths.settings)
     if not isinstance(paths, PathsResult):
-        raise TypeError(f"paths must be a PathsResult or PathResult, got {type(paths).__name__}")
-    _check_number("n_points", n_points, lo=2, integer=True)
-    if memory_mb is not None:
-        _check_number("memory_mb", memory_mb, lo=0.0, strict=True)
+        raise ValueError(f"paths is a {type(paths).__name__}; expected a PathsResult or PathResult")
+    checks.integer("n_points", n_points, min=2)
+    checks.optional_real("memory_mb", memory_mb, min=0, min_open=True)
     if isinstance(f, nn.Module):
         if data is None:
             raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
         d = _params.num_params(f)
         if paths.starts.shape[1] != d:
-            raise ValueError(f"the paths have d={paths.starts.shape[1]} but the module has d={d} parameters")
+            raise ValueError(f"the paths have d={paths.starts.shape[1]} entries per point but the module has d={d} "
+                             "parameters; expected the landscape the paths were found on")
     elif data is not None:
         raise ValueError("data is only used with an nn.Module; a surface callable takes points (B, d) only")
     t = torch.unique(torch.cat([torch.linspace(0.0, 1.0, n_points, dtype=paths.t.dtype, device=paths.t.device),
@@ -940,12 +925,12 @@ class LambdaRange:
 
     Attributes:
         lams, heights: the sweep, sorted by lambda (heights in loss units).
-        line_height: the straight line's height between the same end points.
+        linear_height: the straight line's height between the same end points.
         tolerance, span: the criterion (:data:`LAMBDA_TOLERANCE`, :data:`LAMBDA_SPAN`).
-        best: the lowest height of the sweep; ``drop = line_height - best``.
+        best: the lowest height of the sweep; ``drop = linear_height - best``.
         lo, hi: ends of the widest run of consecutive sweep values whose paths are all *as good
             as the best*: each keeps at least ``1 - tolerance`` of the best drop below the line,
-            ``line_height - h >= (1 - tolerance) * drop`` (ties go to the run at smaller lambda).
+            ``linear_height - h >= (1 - tolerance) * drop`` (ties go to the run at smaller lambda).
         n_in_range: sweep values in ``[lo, hi]``; ``decades = log10(hi / lo)``.
         range_min, range_max: the lowest and highest height in ``[lo, hi]``.
         top_kept: the share of the best drop that the largest lambda keeps (1 = as low as the
@@ -958,7 +943,7 @@ class LambdaRange:
 
     lams: tuple[float, ...]
     heights: tuple[float, ...]
-    line_height: float
+    linear_height: float
     tolerance: float
     span: float
     best: float
@@ -974,7 +959,7 @@ class LambdaRange:
     @property
     def drop(self) -> float:
         """How far the best path lies below the straight line (loss units)."""
-        return self.line_height - self.best
+        return self.linear_height - self.best
 
     def facts(self) -> dict[str, float | int | str]:
         """``lo``, ``hi``, ``n_in_range``, ``decades``, ``range_min``, ``range_max``, ``best``, ``drop``,
@@ -985,12 +970,12 @@ class LambdaRange:
                 "top_height": self.heights[-1], "top_kept_pct": 100 * self.top_kept, "verdict": self.verdict}
 
 
-def lambda_range(lams: object, heights: object, line_height: float, *, tolerance: float = LAMBDA_TOLERANCE,
+def lambda_range(lams: object, heights: object, linear_height: float, *, tolerance: float = LAMBDA_TOLERANCE,
                  span: float = LAMBDA_SPAN) -> LambdaRange:
     """The widest range of lambda over which the path height stays as low as the best, and the verdict.
 
     ``lams``: ``(K,)`` positive penalties (any order, distinct); ``heights``: ``(K,)`` heights of
-    the paths found with them (e.g. ``find_path(...).height``); ``line_height``: the straight
+    the paths found with them (e.g. ``find_path(...).height``); ``linear_height``: the straight
     line's height (``PathResult.linear_height``). The criterion is relative to the drop below
     the line that the search achieves, so it does not depend on the units of the loss; see
     :class:`LambdaRange` for the definitions. When no path lies below the line (too few steps,
@@ -1010,7 +995,7 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
         raise ValueError(f"lams={lam.tolist()} must be distinct finite numbers > 0")
     if not torch.isfinite(h).all():
         raise ValueError(f"heights={h.tolist()} must be finite")
-    line = checks.real("line_height", line_height)
+    line = checks.real("linear_height", linear_height)
     tol = checks.real("tolerance", tolerance, min=0.0, max=1.0, min_open=True)
     sp = checks.real("span", span, min=0.0, min_open=True)
     order = torch.argsort(lam)
@@ -1020,7 +1005,7 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
     if not drop > 0:  # no path below the line: nothing to be insensitive about
         k = int(torch.argmin(h))
         return LambdaRange(
-            lams=tuple(lam.tolist()), heights=tuple(h.tolist()), line_height=line, tolerance=tol, span=sp, best=best,
+            lams=tuple(lam.tolist()), heights=tuple(h.tolist()), linear_height=line, tolerance=tol, span=sp, best=best,
             lo=float(lam[k]), hi=float(lam[k]), n_in_range=1, decades=0.0, range_min=best, range_max=best,
             top_kept=0.0, verdict="not resolved")
     good = ((line - h) >= (1 - tol) * drop - 1e-12 * abs(drop)).tolist()
@@ -1038,7 +1023,7 @@ def lambda_range(lams: object, heights: object, line_height: float, *, tolerance
     decades = math.log10(float(lam[j] / lam[i]))
     inside = h[i : j + 1]
     return LambdaRange(
-        lams=tuple(lam.tolist()), heights=tuple(h.tolist()), line_height=line, tolerance=tol, span=sp, best=best,
+        lams=tuple(lam.tolist()), heights=tuple(h.tolist()), linear_height=line, tolerance=tol, span=sp, best=best,
         lo=float(lam[i]), hi=float(lam[j]), n_in_range=j - i + 1, decades=decades,
         range_min=float(inside.min()), range_max=float(inside.max()), top_kept=float((line - h[-1]) / drop),
         verdict="supported" if decades >= sp - 1e-12 else "not resolved",

@@ -19,7 +19,8 @@ Every CSV begins with ``#`` lines (``# source:`` names where its numbers come fr
 above it, when that holds ``pyproject.toml``), else the current directory. Under it
 (a variable in brackets moves that one folder alone):
 
-- ``artifacts/``: the run store, :func:`lls_core.store.default_root` (``$LLS_ARTIFACTS``);
+- ``artifacts/``: the run store, :func:`lls_core.store.default_root` (``$LLS_ARTIFACTS``),
+  with the path pairs as its namespace ``pairs/`` (:class:`lls_core.store.PairStore`);
 - ``_build/figures/``: figures, :func:`lls_core.plotting.figure_dir` (``$LLS_FIGURE_DIR``);
 - ``data/results/``: archived results of long runs, :func:`lls_core.results.archive_root`;
 - ``.lls-data/mnist/``: the downloaded full MNIST, :func:`lls_core.data.default_data_dir` (``$LLS_MNIST_DIR``);

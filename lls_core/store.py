@@ -1,6 +1,7 @@
 """The artifact store: finished training runs on disk, saved atomically and loaded only when they match.
 
-Layout: ``<root>/runs/<arch>/<optimizer>/<key-hash>.pt``, one file per run, where
+Layout: ``<root>/runs/<arch>/<optimizer>/<key-hash>.pt``, one file per run (and, as a
+namespace of the same store, path pairs: :class:`PairStore`, ``<root>/pairs/<namespace>/``), where
 ``root`` is the ``root`` argument, else ``$LLS_ARTIFACTS``, else ``artifacts/``
 under the one writable root (:func:`lls_core.resources.root`: ``$LLS_ROOT`` or the
 checkout). A run's *key* (:class:`RunKey`) is everything that determines its result: architecture, activation, optimizer name and every
@@ -28,21 +29,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import platform
 import time
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from . import __version__, resources
-from .io import FileLock, atomic_write, clean_temp, quarantine, sha256_bytes
+from .io import ArtifactWarning, FileLock, atomic_write, clean_temp, quarantine, sha256_bytes
 from .train import RunResult
 
-__all__ = ["RunKey", "Store", "MetadataMismatch", "CorruptArtifact", "default_root", "FORMAT"]
+__all__ = ["RunKey", "Store", "PairStore", "MetadataMismatch", "CorruptArtifact", "default_root", "FORMAT",
+           "PAIR_FORMAT", "pair_checksum"]
 
 FORMAT = 2
 """2: a content checksum over every field (format 1 had none; such files are recomputed)."""
@@ -275,3 +280,174 @@ class Store:
     def clean_temp(self, older_than_s: float = 3600.0) -> int:
         """Delete orphan temporary files (writer gone, or older than ``older_than_s`` s); return how many."""
         return len(clean_temp(self.root, older_than_s))
+
+    def pairs(self, namespace: str) -> "PairStore":
+        """The path pairs of ``namespace`` (an architecture) in this store: :class:`PairStore`."""
+        return PairStore(self.root, namespace)
+
+
+# ------------------------------------------------------------------ path pairs
+PAIR_FORMAT = 2
+"""Format of a stored pair (named in its metadata): 2, a content checksum over the metadata and every value."""
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def pair_checksum(meta: str, values: Mapping[str, Any]) -> str:
+    """SHA-256 over a pair's metadata (JSON string) and its values (by name, as ``repr(float)``)."""
+    return sha256_bytes([meta.encode()] + [f"{k}={float(values[k])!r}".encode() for k in sorted(values)])
+
+
+class PairStore:
+    """Finished path pairs, a namespace of the artifact store: ``<root>/pairs/<namespace>/<key>.npz``.
+
+    Same root as :class:`Store` (``root`` argument, else :func:`default_root`), same
+    atomic writes (:func:`lls_core.io.atomic_write`), same locks (``<root>/locks/``) and
+    the same quarantine (``<root>/quarantine/``). A pair's ``key`` (32 hex digits) is the
+    caller's hash of everything that determines it; the file holds the metadata the key
+    was made from (a JSON string), the values (floats) and :func:`pair_checksum` over
+    both. Files are ``np.load``-ed with ``allow_pickle=False``.
+
+    The pair cache before it lived in ``<root>/barriers/<namespace>/pair-<key>.npz`` (same
+    format); :meth:`load` and :meth:`save` move such files here once, verified, with one
+    :class:`~lls_core.io.ArtifactWarning` saying so (a damaged one is quarantined).
+
+    Example::
+
+        >>> import tempfile
+        >>> ps = Store(tempfile.mkdtemp()).pairs("fcp")
+        >>> key = "0" * 32
+        >>> _ = ps.save(key, {"height": 1.5}, '{"config": 1}')
+        >>> ps.load(key, '{"config": 1}', ("height",))
+        {'height': 1.5}
+        >>> ps.load(key, '{"config": 2}', ("height",)) is None   # other settings: quarantined, recompute
+        True
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None, namespace: str) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.namespace = _component("namespace", namespace)
+        self.dir = self.root / "pairs" / self.namespace
+        self._migrated = False
+
+    def __repr__(self) -> str:
+        return f"PairStore({str(self.root)!r}, {self.namespace!r})"
+
+    @property
+    def legacy_dir(self) -> Path:
+        """Where the pair cache of format 2 kept this namespace: ``<root>/barriers/<namespace>``."""
+        return self.root / "barriers" / self.namespace
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """The store's quarantine (shared with the runs)."""
+        return self.root / "quarantine"
+
+    def path(self, key: str) -> Path:
+        """``<root>/pairs/<namespace>/<key>.npz``; ``key`` must be 32 lowercase hex digits."""
+        if not isinstance(key, str) or len(key) != 32 or not set(key) <= _HEX:
+            raise ValueError(f"key={key!r} cannot name a stored pair; expected 32 lowercase hex digits")
+        return self.dir / f"{key}.npz"
+
+    def lock(self, key: str, wait: bool = True) -> FileLock:
+        """A per-pair lock: two processes never compute the same pair at once."""
+        self.path(key)
+        return FileLock(self.root / "locks" / "pairs" / f"{self.namespace}-{key}.lock", wait=wait,
+                        what=f"pair {self.namespace}/{key}")
+
+    def keys(self) -> list[str]:
+        """Keys of the stored pair files (not verified)."""
+        self._migrate()
+        return sorted(p.stem for p in self.dir.glob("*.npz")) if self.dir.is_dir() else []
+
+    def save(self, key: str, values: Mapping[str, float], meta: str, *,
+             finite: Sequence[str] | None = None) -> Path | None:
+        """Write ``values`` under ``key`` with ``meta`` and a checksum, atomically; return the path.
+
+        Nothing is written (``None``) when a value named in ``finite`` (default: all) is not
+        finite: such a pair is recomputed next time.
+        """
+        target = self.path(key)
+        self._migrate()
+        if not all(math.isfinite(float(values[k])) for k in (values if finite is None else finite)):
+            return None
+        arrays = {"meta": np.asarray(meta), "checksum": np.asarray(pair_checksum(meta, values)),
+                  **{k: np.asarray(v) for k, v in values.items()}}
+        atomic_write(target, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+        return target
+
+    def load(self, key: str, meta: str, fields: Sequence[str], *,
+             finite: Sequence[str] | None = None) -> dict[str, float] | None:
+        """The stored, verified ``fields`` of ``key``, or ``None`` when the pair must be (re)computed.
+
+        A file that is unreadable, lacks a field, fails its checksum, holds a non-finite value
+        among ``finite`` (default: all ``fields``) or was computed for another ``meta`` is moved
+        to :attr:`quarantine_dir` with an :class:`~lls_core.io.ArtifactWarning` naming it.
+        """
+        path = self.path(key)
+        self._migrate()
+        got = self._read(path, fields, finite)
+        if got is None:
+            return None
+        stored, values = got
+        if stored != meta:
+            quarantine(path, f"computed for different settings (stored {stored}, requested {meta})", self.quarantine_dir)
+            return None
+        return values
+
+    def _read(self, path: Path, fields: Sequence[str] | None,
+              finite: Sequence[str] | None) -> tuple[str, dict[str, float]] | None:
+        """(metadata, values) of a verified file; ``None`` (and quarantined) when damaged or absent."""
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                stored, stored_sum = str(z["meta"]), str(z["checksum"])
+                every = {k: z[k].item() for k in z.files if k not in ("meta", "checksum")}
+            values = every if fields is None else {k: every[k] for k in fields}
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            quarantine(path, f"unreadable pair file: {type(err).__name__}: {err}", self.quarantine_dir)
+            return None
+        if stored_sum != pair_checksum(stored, every):
+            quarantine(path, "checksum mismatch: the stored values or settings were altered", self.quarantine_dir)
+            return None
+        if not all(math.isfinite(float(values[k])) for k in (values if finite is None else finite)):
+            quarantine(path, "non-finite value in the stored pair", self.quarantine_dir)
+            return None
+        return stored, values
+
+    def _migrate(self) -> None:
+        """Move the format-2 cache of this namespace (:attr:`legacy_dir`) here, once per object."""
+        if self._migrated:
+            return
+        self._migrated = True
+        old = sorted(self.legacy_dir.glob("pair-*.npz")) if self.legacy_dir.is_dir() else []
+        moved = 0
+        for src in old:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ArtifactWarning)  # one summary below instead of one per file
+                ok = self._read(src, None, None) is not None
+            if not ok:
+                continue  # damaged: already in the quarantine
+            key = src.stem[len("pair-"):]
+            try:
+                dest = self.path(key)
+            except ValueError:
+                quarantine(src, "not a pair file of this store (its name is no pair key)", self.quarantine_dir)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():
+                src.unlink()  # already moved by another process
+            else:
+                os.replace(src, dest)
+            moved += 1
+        if old:
+            damaged = len(old) - moved
+            warnings.warn(f"the pair cache moved into the artifact store: {moved} stored pair(s) moved from "
+                          f"{self.legacy_dir} to {self.dir}"
+                          + (f", {damaged} damaged one(s) quarantined in {self.quarantine_dir}" if damaged else ""),
+                          ArtifactWarning, stacklevel=3)
+            try:
+                self.legacy_dir.rmdir()  # only when empty (an old quarantine folder stays for inspection)
+            except OSError:
+                pass

@@ -10,7 +10,7 @@ calls::
     table = topography.claims({"fcp": topo}, {"fcp": bars}, {"fcp": topography.all_sharpness(topo)})
     table.frame                                   # one row per claim, architecture and pair of sets
 
-Barrier paths are cached in ``<artifact store>/barriers``: a chapter rerun, or a
+Barrier paths are kept in the artifact store (``<root>/pairs/<arch>``, :func:`pair_store`): a chapter rerun, or a
 second chapter asking for the same pairs with the same settings, loads them
 instead of recomputing.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -27,14 +26,15 @@ import pandas as pd
 from torch import Tensor, nn
 
 from lls_core import data, landscape, models, resources, stats
-from lls_core.landscape import Barriers, PathConfig, SharpnessSet
+from lls_core.landscape import PairPaths, PathConfig, SharpnessSet
+from lls_core.store import PairStore
 
 __all__ = [
     "PATH_PROFILES",
     "SET_ORDER",
     "Topography",
     "load",
-    "barrier_cache_dir",
+    "pair_store",
     "all_barriers",
     "barrier_frame",
     "AUTHORS_PATHS",
@@ -85,7 +85,7 @@ part of a stored pair's key)."""
 
 PATH_PROFILES: dict[str, PathConfig] = {
     "smoke": PathConfig(n_terms=4, n_points=7, steps=3, lr=1e-3, n_data=250),
-    "quick": PathConfig(n_terms=10, n_points=15, steps=30, lr=3e-3, n_data=500),
+    "quick": PathConfig(n_terms=10, n_points=11, steps=15, lr=6e-3, n_data=500),
     "authors": AUTHORS_PATHS,
     "full": AUTHORS_PATHS,
     "paper": replace(AUTHORS_PATHS, memory_mb=8192.0),
@@ -93,9 +93,11 @@ PATH_PROFILES: dict[str, PathConfig] = {
 """FourierPathFinder settings per profile. ``authors`` (:data:`AUTHORS_PATHS`: 10 terms,
 51 points, Adam lr 1e-3, 100 steps, lambda 1e-3, every image of the landscape) is used by
 the ``full`` and ``paper`` study profiles (``paper`` with calls bounded to 8 GiB instead of
-2; the paths are the same). ``quick`` fits 2 CPU cores: 15 points,
-500 images, 30 steps at lr 3e-3 (about the same total movement of the coefficients
-as the authors' 100 steps at 1e-3). ``lam`` = 1e-3 everywhere (the PathConfig default:
+2; the paths are the same). ``quick`` fits 408 paths of FCP and the autoencoder into
+2 CPU cores: 11 points, 500 images, 15 steps at lr 6e-3 (about the same total movement
+of the coefficients as the authors' 100 steps at 1e-3; an autoencoder path costs 2 CPU
+seconds, 5.4 at 15 points and 30 steps). How far its heights are from the authors'
+settings is measured on a sample of pairs (``python -m lls_core.results calibrate-paths``). ``lam`` = 1e-3 everywhere (the PathConfig default:
 the authors' network code, commits d1697ac, 5a68028, e11b717; the path-finder chapter
 sweeps it from 1e-4 to 1 on an FCP pair). The
 small profiles evaluate all path points and images in one batched call; ``paper``
@@ -195,12 +197,12 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
     return Topography(arch, prof.name, n, k, model, ds, sets, root, {k: seeds[k] for k in sets if k in seeds})
 
 
-def barrier_cache_dir(topo: Topography) -> Path:
-    """``<artifact store>/barriers/<arch>``: where finished paths are kept."""
+def pair_store(topo: Topography) -> PairStore:
+    """Where finished paths are kept: the pairs of ``topo.arch`` in the artifact store the weight
+    sets came from (``<root>/pairs/<arch>/``, :class:`lls_core.store.PairStore`)."""
     from lls_core.store import Store
 
-    root = Path(topo.store_root) if topo.store_root else Store().root
-    return root / "barriers" / topo.arch
+    return Store(topo.store_root or None).pairs(topo.arch)
 
 
 Pairing = Literal["disjoint", "random"]
@@ -210,8 +212,8 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
                  sets: Sequence[str] | None = None, landscapes: Sequence[str] = landscape.LANDSCAPES,
                  workers: int = 1, client: Any = None, progress: bool = False,
                  cache: bool = True, scheduler: Any = None,
-                 pairing: Pairing = "random") -> dict[tuple[str, str], Barriers]:
-    """Barriers of ``n_pairs`` pairs of every set on every landscape.
+                 pairing: Pairing = "random") -> dict[tuple[str, str], PairPaths]:
+    """PairPaths of ``n_pairs`` pairs of every set on every landscape.
 
     ``pairing="disjoint"``: at most ``K // 2`` pairs that use every solution at most once
     (:func:`lls_core.landscape.disjoint_pairs`), so that the heights are independent samples
@@ -244,7 +246,7 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
         own = _LazyClient(workers, addr)  # connects or starts a cluster only if some path is not in the store
         client = own
     try:
-        out: dict[tuple[str, str], Barriers] = {}
+        out: dict[tuple[str, str], PairPaths] = {}
         for name in names:
             k = topo.sets[name].shape[0]
             if pairing == "disjoint":
@@ -254,9 +256,9 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
                 p, pairs = min(n_pairs, k * (k - 1) // 2), None
             for which in landscapes:
                 x, y = topo.xy(which)
-                out[(name, which)] = landscape.barriers(
+                out[(name, which)] = landscape.pair_paths(
                     topo.model, x, y, topo.sets[name], n_pairs=p, seed=seed, config=config, set_name=name,
-                    landscape=which, client=client, cache_dir=barrier_cache_dir(topo) if cache else None,
+                    landscape=which, client=client, store=pair_store(topo) if cache else None,
                     progress=progress, pairs=pairs)
         return out
     finally:
@@ -297,13 +299,13 @@ class _LazyClient:
             self._ctx = self._client = None
 
 
-def barrier_frame(results: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
-    """Long table, one row per path: set, landscape, i, j, height, linear_height, excess, length, seconds."""
+def barrier_frame(results: Mapping[tuple[str, str], PairPaths]) -> pd.DataFrame:
+    """Long table, one row per path: set, landscape, i, j, height, linear_height, barrier, length, seconds."""
     rows = []
     for (name, which), b in results.items():
         for k in range(len(b.height)):
             rows.append({"set": name, "landscape": which, "i": int(b.pairs[k, 0]), "j": int(b.pairs[k, 1]),
-                         "height": b.height[k], "linear_height": b.linear_height[k], "excess": b.excess[k],
+                         "height": b.height[k], "linear_height": b.linear_height[k], "barrier": b.barrier[k],
                          "endpoint_loss": b.endpoint_loss[k], "length": b.length[k], "seconds": b.seconds[k],
                          "fine_height": np.nan if b.fine_height is None else b.fine_height[k],
                          "max_t": np.nan if b.max_t is None else b.max_t[k]})
@@ -345,7 +347,7 @@ def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, 
             "share_at_end": float(at_end.mean()) if at_end.size else nan}
 
 
-def height_understatement(results: Mapping[tuple[str, str], Barriers]) -> Understatement:
+def height_understatement(results: Mapping[tuple[str, str], PairPaths]) -> Understatement:
     """Per set and landscape, how far the discrete path height understates the fine-grid one.
 
     Reads ``fine_height`` and ``max_t`` of :func:`all_barriers`' results (paths found with
@@ -491,7 +493,7 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
     fn = claims if claims_fn is None else claims_fn
     keys = ["claim", "a", "b", "landscape"]
 
-    def barrier_claims(b: Mapping[tuple[str, str], Barriers]) -> pd.DataFrame:
+    def barrier_claims(b: Mapping[tuple[str, str], PairPaths]) -> pd.DataFrame:
         # the verdicts are tested on disjoint pairs (independent heights): the largest disjoint
         # subset of the sampled pairs, the same pairs under both settings
         res = fn(topo, {k: disjoint_subset(v) for k, v in b.items()}, None, n_boot=n_boot, seed=seed,
@@ -664,10 +666,10 @@ def _tost(boot: np.ndarray, margin: tuple[float, float]) -> float:
 
 
 BARRIER_CLAIMS: tuple[str, ...] = ("barriers_sgd_lower", "barriers_train_vs_test")
-"""The keys of the claims (:func:`claims`) that rest on barrier heights."""
+"""The keys of the claims (:func:`claims`) that rest on path heights (the paper's "barrier heights")."""
 
 
-def disjoint_subset(b: Barriers) -> Barriers:
+def disjoint_subset(b: PairPaths) -> PairPaths:
     """The pairs of ``b`` that share no solution with an earlier pair (greedy, in order).
 
     Pairs from :func:`lls_core.landscape.disjoint_pairs` come back unchanged; a sample of
@@ -687,7 +689,7 @@ def disjoint_subset(b: Barriers) -> Barriers:
     return dataclasses.replace(b, **arrays)
 
 
-def _disjoint(b: Barriers) -> bool:
+def _disjoint(b: PairPaths) -> bool:
     flat = np.asarray(b.pairs).ravel()
     return flat.size == np.unique(flat).size
 
@@ -759,7 +761,7 @@ def _gap_ratio(k: int, ks: int, g: np.ndarray):  # noqa: ANN202
     return stat
 
 
-def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None,
+def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | None,
               sharp: Mapping[str, SharpnessSet] | None, *, kpca_gamma: float | str | None, n_boot: int,
               seed: int) -> dict[str, Any]:
     """Estimate, interval, p for and against the claim, n, and a note; or ``{"reason": ...}``."""
@@ -892,7 +894,7 @@ class Claims:
 
 
 def claims(topos: Topography | Mapping[str, Topography],
-           bars: Mapping[tuple[str, str], Barriers] | Mapping[str, Mapping[tuple[str, str], Barriers]] | None = None,
+           bars: Mapping[tuple[str, str], PairPaths] | Mapping[str, Mapping[tuple[str, str], PairPaths]] | None = None,
            sharp: Mapping[str, SharpnessSet] | Mapping[str, Mapping[str, SharpnessSet]] | None = None, *,
            kpca_gamma: float | str | None = "median", alpha: float = 0.05, n_boot: int = 2000, seed: int = 0,
            keys: Sequence[str] | None = None) -> Claims:
@@ -1118,7 +1120,7 @@ def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
     return landscape.distances(trio, between=refs, origin=origin)
 
 
-def resemblance(topo: Topography, bars: Mapping[tuple[str, str], Barriers] | None = None,
+def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | None = None,
                 sharp: Mapping[str, SharpnessSet] | None = None, *, third: str = "LBFGS-train",
                 refs: tuple[str, str] = ("BFGS-train", "SGD-train"), n_boot: int = 2000,
                 seed: int = 0) -> pd.DataFrame:
@@ -1275,11 +1277,11 @@ def resemblance_answer(res: pd.DataFrame, *, refs: tuple[str, str] = ("BFGS-trai
     return Resemblance(frame, names, na, nb, nu, nn, answer)
 
 
-def third_barriers(bars: Mapping[str, Mapping[tuple[str, str], Barriers]], *, third: str = "LBFGS-train",
+def third_barriers(bars: Mapping[str, Mapping[tuple[str, str], PairPaths]], *, third: str = "LBFGS-train",
                    refs: tuple[str, str] = ("BFGS-train", "SGD-train"),
                    names: tuple[str, str, str] = ("L-BFGS (torch)", "L-BFGS-GSS", "SGD"),
                    landscapes: Sequence[str] = ("train", "test"), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Barriers of a third optimizer's set against two reference sets, per architecture and landscape.
+    """PairPaths of a third optimizer's set against two reference sets, per architecture and landscape.
 
     ``bars[arch][(set, landscape)]`` are :func:`all_barriers` results. One row per
     (arch, landscape): the three median heights, P(third > ref) with its bootstrap interval

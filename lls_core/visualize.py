@@ -23,7 +23,7 @@ All functions work on flat weight vectors ``w`` of shape ``(d,)`` (see
 * :func:`mds` -- metric multidimensional scaling of a set of solutions
   (scikit-learn).
 * :func:`linear_path` -- linear mode connectivity: the loss along the segment
-  between two solutions, and its barrier.
+  between two solutions, and its chord barrier (the rise above the chord of the end losses).
 * :func:`curvature_map` -- Li et al.'s map of ``|lambda_min / lambda_max|`` of the
   full Hessian at every point of a 2-D slice (Lanczos on Hessian-vector products).
 * :func:`embed_trajectories` -- whole training trajectories in one 2-D picture:
@@ -408,17 +408,18 @@ def mds(W: Tensor, *, seed: int = 0) -> Embedding:
 
 @dataclass(frozen=True)
 class LinearPath:
-    """Loss ``(n,)`` at ``(1 - t) w_a + t w_b`` for ``ts`` ``(n,)``, and the barrier (see :func:`linear_path`)."""
+    """Loss ``(n,)`` at ``(1 - t) w_a + t w_b`` for ``ts`` ``(n,)``, and the chord barrier (see :func:`linear_path`)."""
 
     ts: np.ndarray
     loss: np.ndarray
-    barrier: float
+    chord_barrier: float
+    """The loss's largest rise above the chord ``(1 - t) L(0) + t L(1)`` on [0, 1] (Frankle et al. 2020)."""
 
 
 def linear_path(loss_fn: LossFn, w_a: Tensor, w_b: Tensor, n: int = 21, *, extend: float = 0.0) -> LinearPath:
     """Linear mode connectivity between ``w_a`` and ``w_b`` (both ``(d,)``).
 
-    ``ts`` runs from ``-extend`` to ``1 + extend`` in ``n`` steps. The barrier is
+    ``ts`` runs from ``-extend`` to ``1 + extend`` in ``n`` steps. The chord barrier is
     ``max_t [L(t) - ((1 - t) L(0) + t L(1))]`` over ``t`` in [0, 1] (Frankle et al.
     2020): 0 when the loss never rises above the chord.
     """
@@ -432,8 +433,8 @@ def linear_path(loss_fn: LossFn, w_a: Tensor, w_b: Tensor, n: int = 21, *, exten
     s = slice_1d(loss_fn, w_a, w_b - w_a, ts)
     l0, l1 = s.loss[np.isclose(ts, 0)][0], s.loss[np.isclose(ts, 1)][0]
     inside = (ts >= 0) & (ts <= 1)
-    barrier = float(np.max(s.loss[inside] - ((1 - ts[inside]) * l0 + ts[inside] * l1)))
-    return LinearPath(ts, s.loss, barrier)
+    chord_barrier = float(np.max(s.loss[inside] - ((1 - ts[inside]) * l0 + ts[inside] * l1)))
+    return LinearPath(ts, s.loss, chord_barrier)
 
 
 @dataclass(frozen=True)

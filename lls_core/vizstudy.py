@@ -26,7 +26,7 @@ statistic over all the runs:
 * :func:`normalization_study` -- Li et al.'s argument for filter normalization:
   1-D slices of the same solutions with filter-, layer- and no normalization, and
   whether the sharpness ordering across batch sizes survives each.
-* :func:`barriers` -- linear mode connectivity between independently trained solutions.
+* :func:`chord_barriers` -- linear mode connectivity between independently trained solutions.
 
 Every result is a frozen dataclass with a ``facts()`` mapping of scalars for the
 chapter's ``glue``.
@@ -62,8 +62,8 @@ __all__ = [
     "landscape_study",
     "NormalizationStudy",
     "normalization_study",
-    "Barriers",
-    "barriers",
+    "ChordBarriers",
+    "chord_barriers",
 ]
 
 Expected = Literal["increase", "decrease"]
@@ -587,9 +587,10 @@ def normalization_study(
 
 # --------------------------------------------------------------------------- linear mode connectivity
 @dataclass(frozen=True)
-class Barriers:
-    """Loss barriers (above the chord, :func:`lls_core.visualize.linear_path`) between ``pairs`` of
-    solutions: ``values`` ``(P,)``, the mean loss at the two ends ``endpoint_loss`` ``(P,)``, and the
+class ChordBarriers:
+    """Chord barriers (the loss's largest rise above the chord of the straight line,
+    :func:`lls_core.visualize.linear_path`; not the barrier of :mod:`lls_core.landscape`, which is
+    measured above the higher end point) between ``pairs`` of solutions: ``values`` ``(P,)``, the mean loss at the two ends ``endpoint_loss`` ``(P,)``, and the
     paths' ``ts`` ``(T,)`` and ``loss`` ``(P, T)``."""
 
     pairs: tuple[tuple[int, int], ...]
@@ -599,8 +600,8 @@ class Barriers:
     loss: np.ndarray
 
     def facts(self) -> dict[str, float]:
-        """Scalars for glue: ``pairs``, ``median``, ``min``, ``max`` barrier, ``endpoint_median``, and the
-        median ``ratio`` of barrier to end-point loss (``inf`` where an end-point loss is 0)."""
+        """Scalars for glue: ``pairs``, ``median``, ``min``, ``max`` chord barrier, ``endpoint_median``, and the
+        median ``ratio`` of chord barrier to end-point loss (``inf`` where an end-point loss is 0)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(self.endpoint_loss > 0, self.values / np.where(self.endpoint_loss > 0, self.endpoint_loss, 1), np.inf)
         return {"pairs": len(self.pairs), "median": float(np.median(self.values)), "min": float(self.values.min()),
@@ -608,12 +609,13 @@ class Barriers:
                 "ratio": float(np.median(ratio))}
 
 
-def barriers(loss_fn: hessian.LossFn, ws: Sequence[Tensor], *, n: int = 21) -> Barriers:
-    """Barriers between every pair of the solutions ``ws`` (each ``(d,)``; independent runs, so that a small
-    barrier is not an artefact of a shared start), ``n`` points per segment."""
+def chord_barriers(loss_fn: hessian.LossFn, ws: Sequence[Tensor], *, n: int = 21) -> ChordBarriers:
+    """Chord barriers between every pair of the solutions ``ws`` (each ``(d,)``; independent runs, so that a
+    small barrier is not an artefact of a shared start), ``n`` points per segment."""
     if len(ws) < 2:
         raise ValueError(f"{len(ws)} solutions; need at least 2")
     pairs = tuple((i, j) for i in range(len(ws)) for j in range(i + 1, len(ws)))
     paths = [vz.linear_path(loss_fn, ws[i], ws[j], n) for i, j in pairs]
     ends = np.array([0.5 * (p.loss[0] + p.loss[-1]) for p in paths])
-    return Barriers(pairs, np.array([p.barrier for p in paths]), ends, paths[0].ts, np.stack([p.loss for p in paths]))
+    return ChordBarriers(pairs, np.array([p.chord_barrier for p in paths]), ends, paths[0].ts,
+                         np.stack([p.loss for p in paths]))

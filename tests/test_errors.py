@@ -98,11 +98,11 @@ def test_pair_barrier_refuses_mismatched_dtypes_and_labels():
     x, y = torch.rand(12, 1, 28, 28, generator=g), torch.randint(0, 10, (12,), generator=g)
     w = torch.zeros(d)
     with pytest.raises(ValueError, match="must share one dtype"):
-        landscape.pair_barrier(model, x, y, w.double(), w.double(), landscape.PathConfig(steps=0, n_points=3))
+        landscape.pair_path(model, x, y, w.double(), w.double(), landscape.PathConfig(steps=0, n_points=3))
     with pytest.raises(ValueError, match="label 12"):
-        landscape.pair_barrier(model, x, torch.full((12,), 12), w, w, landscape.PathConfig(steps=0, n_points=3))
+        landscape.pair_path(model, x, torch.full((12,), 12), w, w, landscape.PathConfig(steps=0, n_points=3))
     with pytest.raises(ValueError, match="12 images but 11 labels"):
-        landscape.pair_barrier(model, x, y[:11], w, w, landscape.PathConfig(steps=0, n_points=3))
+        landscape.pair_path(model, x, y[:11], w, w, landscape.PathConfig(steps=0, n_points=3))
 
 
 def test_study_refuses_no_optimizers_and_small_profiles(tmp_path):

@@ -11,6 +11,7 @@ from torch import nn
 from lls_core import landscape as ls
 from lls_core import models, params, stats
 from lls_core.io import ArtifactWarning
+from lls_core.store import PairStore, Store, pair_checksum
 
 
 class LinearAutoencoder(nn.Module):
@@ -42,7 +43,7 @@ def test_check_sets_rejects_bad_sets():
         ls.check_sets({"a": torch.zeros(5)})
     with pytest.raises(ValueError, match="non-finite"):
         ls.check_sets({"a": torch.full((2, 2), float("nan"))})
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(ValueError, match="weight set .a. is a ndarray; expected a torch.Tensor"):
         ls.check_sets({"a": np.zeros((2, 2))})
 
 
@@ -136,42 +137,110 @@ def test_path_config_validation():
 
 def test_barrier_zero_steps_is_the_straight_line_and_search_lowers_it(trained_set):
     model, x, y, w = trained_set()
-    line = ls.pair_barrier(model, x, y, w[0], w[1], ls.PathConfig(n_points=11, steps=0))
+    line = ls.pair_path(model, x, y, w[0], w[1], ls.PathConfig(n_points=11, steps=0))
     assert line.height == pytest.approx(line.linear_height)
     assert line.height >= line.endpoint_loss - 1e-6
-    found = ls.pair_barrier(model, x, y, w[0], w[1], ls.PathConfig(n_points=11, steps=60, lr=0.05, lam=0.01))
+    found = ls.pair_path(model, x, y, w[0], w[1], ls.PathConfig(n_points=11, steps=60, lr=0.05, lam=0.01))
     assert found.linear_height == pytest.approx(line.linear_height)
     assert found.height < line.height
     assert found.length >= float((w[0] - w[1]).norm()) - 1e-4  # no path is shorter than the chord
 
 
+def _pairs(tmp_path: Path) -> PairStore:
+    return Store(tmp_path).pairs("tiny")
+
+
+def _files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "pairs" / "tiny").glob("*.npz"))
+
+
 def test_barriers_resume_from_cache(tmp_path: Path, trained_set):
     model, x, y, w = trained_set()
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
-    first = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
-    assert first.n_cached == 0 and len(list(tmp_path.glob("pair-*.npz"))) == 4
-    victim = sorted(tmp_path.glob("pair-*.npz"))[0]
+    first = ls.pair_paths(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S")
+    assert first.n_cached == 0 and len(_files(tmp_path)) == 4
+    victim = _files(tmp_path)[0]
     victim.unlink()
-    again = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
+    again = ls.pair_paths(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S")
     assert again.n_cached == 3
     np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
     np.testing.assert_array_equal(again.pairs, first.pairs)
-    other = ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
-                        cache_dir=tmp_path)
+    other = ls.pair_paths(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
+                        store=_pairs(tmp_path))
     assert other.n_cached == 0  # a different configuration never reuses results
-    files = sorted(tmp_path.glob("pair-*.npz"))
+    files = _files(tmp_path)
     files[0].write_bytes(files[0].read_bytes()[:40])  # a truncated file is recomputed
-    assert ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S").n_cached >= 3
+    assert ls.pair_paths(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S").n_cached >= 3
     # a file whose stored metadata disagree with its name is quarantined and recomputed, never used
-    files = sorted(tmp_path.glob("pair-*.npz"))
+    files = _files(tmp_path)
     with np.load(files[1], allow_pickle=False) as z:
         fields = {k: z[k] for k in z.files}
     fields["meta"] = np.asarray("{}")
     np.savez(files[1], **fields)
     with pytest.warns(ArtifactWarning, match=files[1].name):
-        res = ls.barriers(model, x, y, w, n_pairs=4, config=cfg, cache_dir=tmp_path, set_name="S")
-        ls.barriers(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01), cache_dir=tmp_path)
+        res = ls.pair_paths(model, x, y, w, n_pairs=4, config=cfg, store=_pairs(tmp_path), set_name="S")
+        ls.pair_paths(model, x, y, w, n_pairs=4, config=ls.PathConfig(n_points=7, steps=4, lr=0.01),
+                    store=_pairs(tmp_path))
     np.testing.assert_allclose(res.height, first.height, rtol=1e-6)
+    assert any((tmp_path / "quarantine").iterdir())  # the store's one quarantine
+    with pytest.raises(ValueError, match="store is a PosixPath; expected a lls_core.store.PairStore"):
+        ls.pair_paths(model, x, y, w, n_pairs=4, config=cfg, store=tmp_path)  # type: ignore[arg-type]
+
+
+def test_pair_keys_are_those_of_the_format_2_cache():
+    """The key settings of a profile are written as the format-2 cache wrote them (asdict without
+    memory_mb, batched None for the default), so pairs stored then are found again."""
+    from lls_core import topography
+
+    quick = topography.PATH_PROFILES["quick"]
+    assert quick.key() == {"n_terms": 10, "n_points": 15, "lam": 1e-3, "lr": 3e-3, "steps": 30, "n_data": 500,
+                           "seed": 0, "keep": "best", "batched": None, "fine_points": 401}
+    assert topography.PATH_PROFILES["paper"].key() == topography.AUTHORS_PATHS.key()  # memory only: same paths
+    assert ls.PathConfig(grad_noise=0.5, curve="bezier").key()["curve"] == "bezier"
+    assert ls.PathConfig(batched=False).key()["batched"] is False
+
+
+def test_legacy_pair_cache_is_moved_into_the_store_once(tmp_path: Path, trained_set):
+    """Pairs in <root>/barriers/<arch>/pair-<key>.npz (the old cache) move to <root>/pairs/<arch>/,
+    verified; a damaged one goes to the store's quarantine; one warning says so."""
+    import warnings
+
+    model, x, y, w = trained_set()
+    cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
+    first = ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
+    legacy = tmp_path / "barriers" / "tiny"
+    legacy.mkdir(parents=True)
+    for f in _files(tmp_path):
+        f.rename(legacy / f"pair-{f.name}")
+    sorted(legacy.iterdir())[0].write_bytes(b"junk")
+    with pytest.warns(ArtifactWarning, match=r"moved into the artifact store: 2 stored pair\(s\) moved .* 1 damaged"):
+        again = ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
+    assert again.n_cached == 2 and not legacy.exists()
+    np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
+    assert len(_files(tmp_path)) == 3 and len(list((tmp_path / "quarantine").iterdir())) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left to move: no warning
+        assert ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path)).n_cached == 3
+
+
+def test_barriers_wait_for_a_pair_another_process_computes(tmp_path: Path, trained_set):
+    """A pair whose lock is held is neither computed nor stored until the lock is released."""
+    import threading
+
+    model, x, y, w = trained_set()
+    cfg = ls.PathConfig(n_points=7, steps=2, lr=0.01)
+    ref = ls.pair_paths(model, x, y, w, n_pairs=2, config=cfg, store=_pairs(tmp_path / "a"))
+    key = _files(tmp_path / "a")[0].stem
+    out: dict = {}
+    with _pairs(tmp_path).lock(key):  # a second FileLock on the same file: flock refuses it until released
+        t = threading.Thread(target=lambda: out.update(r=ls.pair_paths(model, x, y, w, n_pairs=2, config=cfg,
+                                                                      store=_pairs(tmp_path))))
+        t.start()
+        t.join(2.0)
+        assert t.is_alive() and not _files(tmp_path)  # waiting on the lock, nothing written
+    t.join(60)
+    assert not t.is_alive() and len(_files(tmp_path)) == 2
+    np.testing.assert_allclose(out["r"].height, ref.height, rtol=1e-6)
 
 
 def _rewrite(path: Path, **changes) -> None:
@@ -187,8 +256,8 @@ def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage:
 
     model, x, y, w = trained_set()
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
-    first = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path)
-    victim = sorted(tmp_path.glob("pair-*.npz"))[0]
+    first = ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
+    victim = _files(tmp_path)[0]
     if damage == "altered_height":
         with np.load(victim, allow_pickle=False) as z:
             h = float(z["height"])
@@ -197,32 +266,33 @@ def test_pair_cache_damage_is_quarantined_and_recomputed(tmp_path: Path, damage:
         _rewrite(victim, height=float("nan"))
     elif damage == "nan_height_resummed":  # NaN with a matching checksum: still refused
         with np.load(victim, allow_pickle=False) as z:
-            vals = {k: z[k].item() for k in ("i", "j", "height", "length", "linear_height", "endpoint_loss", "seconds")}
+            vals = {k: z[k].item() for k in z.files if k not in ("meta", "checksum")}
             meta = str(z["meta"])
         vals["height"] = float("nan")
-        _rewrite(victim, height=float("nan"), checksum=ls._pair_checksum(meta, vals))
+        _rewrite(victim, height=float("nan"), checksum=pair_checksum(meta, vals))
     elif damage == "zero_bytes":
         victim.write_bytes(b"")
     else:
         victim.write_bytes(b"PK\x03\x04 not a zip at all" * 10)
-    with pytest.warns(lio.ArtifactWarning, match=victim.name):
-        again = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path)
+    reason = {"altered_height": "checksum mismatch", "nan_height_resummed": "non-finite value"}.get(damage, "")
+    with pytest.warns(lio.ArtifactWarning, match=victim.name + ".*" + reason):
+        again = ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path))
     assert again.n_cached == 2
     np.testing.assert_allclose(again.height, first.height, rtol=1e-6)
     assert len(list((tmp_path / "quarantine").iterdir())) == 1
     assert victim.is_file()  # recomputed and stored again
-    assert ls.barriers(model, x, y, w, n_pairs=3, config=cfg, cache_dir=tmp_path).n_cached == 3
+    assert ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg, store=_pairs(tmp_path)).n_cached == 3
 
 
 def test_barriers_on_dask_equal_serial(trained_set, dask_client):
     model, x, y, w = trained_set(k=3)
     cfg = ls.PathConfig(n_points=7, steps=3, lr=0.01)
-    serial = ls.barriers(model, x, y, w, n_pairs=3, config=cfg)
-    spread = ls.barriers(model, x, y, w, n_pairs=3, config=cfg, client=dask_client)
+    serial = ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg)
+    spread = ls.pair_paths(model, x, y, w, n_pairs=3, config=cfg, client=dask_client)
     # a second call on the same client with the same model and other data (the test landscape)
-    other = ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg, client=dask_client)
+    other = ls.pair_paths(model, x[:30], y[:30], w, n_pairs=3, config=cfg, client=dask_client)
     np.testing.assert_allclose(spread.height, serial.height, rtol=1e-5)
-    np.testing.assert_allclose(other.height, ls.barriers(model, x[:30], y[:30], w, n_pairs=3, config=cfg).height,
+    np.testing.assert_allclose(other.height, ls.pair_paths(model, x[:30], y[:30], w, n_pairs=3, config=cfg).height,
                                rtol=1e-5)
     np.testing.assert_allclose(spread.length, serial.length, rtol=1e-5)
 
@@ -230,11 +300,11 @@ def test_barriers_on_dask_equal_serial(trained_set, dask_client):
 def test_barriers_bad_input(trained_set):
     model, x, y, w = trained_set(k=2, steps=1)
     with pytest.raises(ValueError, match="model has"):
-        ls.barriers(model, x, y, torch.zeros(3, 7), n_pairs=1)
+        ls.pair_paths(model, x, y, torch.zeros(3, 7), n_pairs=1)
     with pytest.raises(ValueError, match="landscape"):
-        ls.barriers(model, x, y, w, n_pairs=1, landscape="validation")
+        ls.pair_paths(model, x, y, w, n_pairs=1, landscape="validation")
     with pytest.raises(ValueError, match="n_pairs"):
-        ls.barriers(model, x, y, w, n_pairs=2)
+        ls.pair_paths(model, x, y, w, n_pairs=2)
 
 
 # ----------------------------------------------------------------------------- sharpness
@@ -270,8 +340,8 @@ def test_sharpness_of_tiny_classifier_matches_dense_hessian(trained_set):
 def test_barriers_found_together_equal_one_at_a_time(trained_set):
     model, x, y, w = trained_set(k=4)
     cfg = ls.PathConfig(n_points=7, steps=4, lr=0.01, fine_points=31)
-    together = ls.barriers(model, x, y, w, n_pairs=5, config=cfg, pair_batch=5)
-    alone = ls.barriers(model, x, y, w, n_pairs=5, config=cfg, pair_batch=1)
+    together = ls.pair_paths(model, x, y, w, n_pairs=5, config=cfg, pair_batch=5)
+    alone = ls.pair_paths(model, x, y, w, n_pairs=5, config=cfg, pair_batch=1)
     for f in ("height", "length", "linear_height", "endpoint_loss", "fine_height", "max_t"):
         np.testing.assert_allclose(getattr(together, f), getattr(alone, f), rtol=1e-5, atol=1e-7, err_msg=f)
     assert (together.understatement >= -1e-7).all() and np.isin(together.max_t, np.linspace(0, 1, 7)).all()
@@ -281,7 +351,7 @@ def test_barriers_found_together_equal_one_at_a_time(trained_set):
             ends = [float(models.loss(model, x, y, params.unflatten(model, w[v]))) for v in (i, j)]
         assert together.endpoint_loss[k] == pytest.approx(max(ends), rel=1e-5)
     with pytest.raises(ValueError, match="pair_batch"):
-        ls.barriers(model, x, y, w, n_pairs=1, pair_batch=0)
+        ls.pair_paths(model, x, y, w, n_pairs=1, pair_batch=0)
     with pytest.raises(ValueError, match="fine_points"):
         ls.PathConfig(fine_points=1)
 

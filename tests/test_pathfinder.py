@@ -1,5 +1,6 @@
 """FourierPathFinder (Yu & Morozov 2026, Algorithm 2): batched vs point-by-point, toy landscape, invariants."""
 
+import dataclasses
 import math
 
 import pytest
@@ -180,15 +181,21 @@ def test_module_result_matches_direct_evaluation(tiny):
     "kwargs, match",
     [
         (dict(w2=torch.zeros(3, dtype=torch.float64)), "differ in size: w1 has 2 entries, w2 has 3"),
-        (dict(w1=torch.tensor([0.0, float("nan")], dtype=torch.float64)), r"w1 has 1 non-finite entries \(first: w1\[1\] = nan\)"),
-        (dict(w2=torch.tensor([float("inf"), 0.0], dtype=torch.float64)), "w2 has 1 non-finite"),
-        (dict(n_points=2), "n_points=2 is invalid: must be finite and >= 3"),
-        (dict(lam=-0.5), r"lam=-0.5 is invalid"),
-        (dict(lr=0.0), r"lr=0.0 is invalid: must be finite and > 0"),
-        (dict(n_terms=0), "n_terms=0"),
-        (dict(curve="spline"), "curve='spline'; valid: fourier, bezier"),
-        (dict(keep="first"), "keep='first'"),
-        (dict(chunk_points=0), "chunk_points=0"),
+        (dict(w1=torch.tensor([0.0, float("nan")], dtype=torch.float64)), r"w1 contains NaN or infinite values \(1 non-finite entries, first w1\[1\] = nan\)"),
+        (dict(w2=torch.tensor([float("inf"), 0.0], dtype=torch.float64)), r"w2 contains NaN or infinite values \(1 non-finite"),
+        (dict(w1=torch.zeros(1, 2, dtype=torch.float64)), r"w1 has shape \(1, 2\); expected a non-empty vector \(d,\)"),
+        (dict(n_points=2), r"PathSettings.n_points=2 is out of range; expected an integer >= 3"),
+        (dict(lam=-0.5), r"PathSettings.lam=-0.5 is out of range; expected a real number >= 0"),
+        (dict(lr=0.0), r"PathSettings.lr=0.0 is out of range; expected a real number > 0"),
+        (dict(lr=float("nan")), r"PathSettings.lr=nan is not finite"),
+        (dict(n_terms=0), "PathSettings.n_terms=0"),
+        (dict(steps=1.5), r"PathSettings.steps=1.5 is not an integer"),
+        (dict(curve="spline"), "PathSettings.curve='spline' is not allowed; expected one of 'fourier', 'bezier'"),
+        (dict(keep="first"), "PathSettings.keep='first'"),
+        (dict(batched="yes"), "PathSettings.batched='yes'"),
+        (dict(chunk_points=0), "PathSettings.chunk_points=0"),
+        (dict(memory_mb=0.0), "PathSettings.memory_mb=0.0"),
+        (dict(n_point=3), "unknown path setting 'n_point'; valid: n_terms, n_points"),
     ],
 )
 def test_bad_input_is_named(kwargs, match):
@@ -206,7 +213,7 @@ def test_module_size_mismatch_and_missing_data(tiny):
         pf.find_path(m, torch.zeros(5), torch.zeros(5), data=data)
     with pytest.raises(ValueError, match="needs data"):
         pf.find_path(m, w1, w1)
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(ValueError, match="w1 is a list; expected a torch.Tensor"):
         pf.find_path(toy, [0.0, 1.0], W2_TOY)
 
 
@@ -244,7 +251,7 @@ def test_toy_objective_squares_and_remeasure_gives_the_landscape_heights():
     pts = torch.randn(7, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(sq(pts), toy(pts) ** 2)
     assert pathfinder.toy_objective(toy, "plain") is toy
-    with pytest.raises(ValueError, match="valid: squared, plain"):
+    with pytest.raises(ValueError, match="kind='cubed' is not allowed; expected one of 'squared', 'plain'"):
         pathfinder.toy_objective(toy, "cubed")  # type: ignore[arg-type]
     r = pathfinder.find_path(sq, a, z, n_terms=5, n_points=21, lam=pathfinder.TOY_LAMBDA, lr=0.01, steps=20)
     assert torch.allclose(r.losses, toy(r.points) ** 2)
@@ -257,7 +264,8 @@ def test_toy_objective_squares_and_remeasure_gives_the_landscape_heights():
 def test_network_lambda_default_is_the_authors():
     import inspect
 
-    assert inspect.signature(pathfinder.find_path).parameters["lam"].default == pathfinder.NETWORK_LAMBDA == 1e-3
+    assert pathfinder.PathSettings().lam == pathfinder.NETWORK_LAMBDA == 1e-3
+    assert inspect.signature(pathfinder.find_path).parameters["settings"].default is None  # None: PathSettings()
 
 
 # ----------------------------------------------------------------------------- many pairs at once
@@ -338,13 +346,13 @@ def test_find_paths_bad_input_is_named(tiny):
     m, data, w1, w2 = tiny
     with pytest.raises(ValueError, match="same shape"):
         pf.find_paths(m, torch.stack([w1, w2]), w2[None], data=data)
-    with pytest.raises(ValueError, match=r"starts.*\(M, d\)"):
+    with pytest.raises(ValueError, match=r"starts has shape \(\d+,\); expected a matrix \(M, d\)"):
         pf.find_paths(m, w1, w2[None], data=data)
     bad = torch.stack([w1, w2]).clone()
     bad[1, 3] = float("nan")
-    with pytest.raises(ValueError, match=r"ends\[1, 3\]"):
+    with pytest.raises(ValueError, match=r"ends contains NaN or infinite values \(1 non-finite entries, first ends\[1, 3\] = nan\)"):
         pf.find_paths(m, torch.stack([w1, w2]), bad, data=data)
-    with pytest.raises(ValueError, match="b0 must have shape"):
+    with pytest.raises(ValueError, match=r"b0 has shape \(2, \d+\); expected \(1, 2, \d+\)"):
         pf.find_paths(m, w1[None], w2[None], data=data, n_terms=2, b0=torch.zeros(2, w1.numel(), dtype=w1.dtype))
     with pytest.raises(IndexError, match="out of range"):
         pf.find_paths(m, w1[None], w2[None], data=data, steps=0, n_points=4).path(1)
@@ -384,3 +392,42 @@ def test_fine_grid_equals_direct_evaluation(tiny):
     wrong = dataclasses.replace(res, starts=torch.zeros(3, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="d=3"):
         pf.fine_grid(m, wrong, data=data)
+
+
+def test_settings_object_and_keyword_form_are_one_search():
+    """find_path(..., PathSettings(...)) and find_path(..., **keywords) run the same search; keywords
+    replace fields of a given settings object; the result records the settings it ran with."""
+    s = pf.PathSettings(n_terms=4, n_points=21, lam=pf.TOY_LAMBDA, lr=1e-2, steps=15, grad_noise=0.5, seed=3)
+    a = pf.find_path(toy, W1_TOY, W2_TOY, s)
+    b = pf.find_path(toy, W1_TOY, W2_TOY, n_terms=4, n_points=21, lam=pf.TOY_LAMBDA, lr=1e-2, steps=15,
+                     grad_noise=0.5, seed=3)
+    assert torch.equal(a.b, b.b) and torch.equal(a.objective, b.objective)
+    assert a.settings == s == b.settings
+    c = pf.find_path(toy, W1_TOY, W2_TOY, s, steps=0)
+    assert c.settings == dataclasses.replace(s, steps=0) and c.height == c.linear_height
+    assert pf.path_settings(s) is s and pf.path_settings(None) == pf.PathSettings()
+    with pytest.raises(ValueError, match="settings is a dict; expected a PathSettings"):
+        pf.find_path(toy, W1_TOY, W2_TOY, {"steps": 3})  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="unknown path setting 'step'"):  # UnknownNameError is a KeyError too
+        pf.find_path(toy, W1_TOY, W2_TOY, step=3)
+
+
+def test_path_profiles_are_path_settings():
+    from lls_core import landscape, topography
+
+    for name, cfg in topography.PATH_PROFILES.items():
+        assert isinstance(cfg, pf.PathSettings) and isinstance(cfg, landscape.PathConfig), name
+    with pytest.raises(ValueError, match=r"PathConfig.n_data=0 is out of range"):
+        landscape.PathConfig(n_data=0)
+    with pytest.raises(ValueError, match=r"PathConfig.lr=-1.0 is out of range"):
+        landscape.PathConfig(lr=-1.0)
+
+
+def test_objective_takes_the_same_settings():
+    b = 0.01 * torch.ones(3, 2, dtype=torch.float64)
+    s = pf.PathSettings(n_points=11, lam=2.0)
+    o1, g1, l1 = pf.objective_and_grad(toy, W1_TOY, W2_TOY, b, s)
+    o2, g2, l2 = pf.objective_and_grad(toy, W1_TOY, W2_TOY, b, n_points=11, lam=2.0)
+    assert o1 == o2 and torch.equal(g1, g2) and l1.shape == (11,)
+    with pytest.raises(ValueError, match=r"b has shape \(3, 2\); expected \(1, 2\)"):
+        pf.objective_and_grad(toy, W1_TOY, W2_TOY, b, s, curve="bezier")

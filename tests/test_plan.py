@@ -44,8 +44,8 @@ def test_paper_profile_uses_full_mnist_sizes():
 def test_one_run_cost_matches_hand_computation():
     cal = _cal()
     c = cal.cost("fcp")
-    p = plan.plan("barriers", "quick", {"n_pairs": 1, "k_best": 2, "n_inits": 2, "archs": ["fcp"]}, calibration=cal,
-                  count_stored=False)
+    p = plan.plan("barriers", "quick", {"n_pairs": 1, "k_best": 2, "n_inits": 2, "archs": ["fcp"], "third_inits": 2,
+                                        "third_best": 2}, calibration=cal, count_stored=False)
     prof = study.get_profile("quick")
     n_tr, n_te = 1000, 500
     expect = 0.0
@@ -68,8 +68,14 @@ def test_one_run_cost_matches_hand_computation():
 
 def test_estimates_scale_with_counts_and_costs():
     cal = _cal()
-    a = plan.plan("barriers", "quick", {"n_inits": 8, "k_best": 6, "n_pairs": 0 + 1}, calibration=cal, count_stored=False)
-    b = plan.plan("barriers", "quick", {"n_inits": 16, "k_best": 6, "n_pairs": 1}, calibration=cal, count_stored=False)
+    a = plan.plan("barriers", "quick", {"n_inits": 8, "k_best": 6, "n_pairs": 0 + 1, "third_inits": 8}, calibration=cal,
+                  count_stored=False)
+    b = plan.plan("barriers", "quick", {"n_inits": 16, "k_best": 6, "n_pairs": 1, "third_inits": 16}, calibration=cal,
+                  count_stored=False)
+    # the third optimizer's runs follow third_inits, not n_inits
+    b3 = plan.plan("barriers", "quick", {"n_inits": 16, "k_best": 6, "n_pairs": 1, "third_inits": 8}, calibration=cal,
+                   count_stored=False)
+    assert b3.runs == b.runs - 8 * len(b.archs)
     assert b.runs == 2 * a.runs and b.sgd_epochs == 2 * a.sgd_epochs and b.qn_iterations == 2 * a.qn_iterations
     assert b.pairs == a.pairs
     pair_s = plan.plan("barriers", "quick", {"n_inits": 8, "k_best": 6, "n_pairs": 2}, calibration=cal,

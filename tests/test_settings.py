@@ -39,7 +39,7 @@ def test_lstm_permutation_is_the_authors():
 
 def test_path_settings():
     assert pathfinder.NETWORK_LAMBDA == float(value("network_path_lambda"))
-    assert inspect.signature(pathfinder.find_path).parameters["lam"].default == float(value("network_path_lambda"))
+    assert pathfinder.PathSettings().lam == float(value("network_path_lambda"))  # find_path's default settings
     assert PathConfig().lam == float(value("network_path_lambda"))
     assert pathfinder.TOY_LAMBDA == float(value("toy_path_lambda"))
     assert inspect.signature(pathfinder.toy_objective).parameters["kind"].default == value("toy_path_objective")

@@ -314,3 +314,27 @@ def test_every_network_and_mode_says_whether_ensembles_pay():
         for mode in ("minibatch", "fullbatch"):
             assert (arch, mode) in study.ENSEMBLE_PAYS
             assert study.ensemble_pays(arch, mode) is study.ENSEMBLE_PAYS[(arch, mode)]
+
+
+def test_pair_store_is_a_namespace_of_the_store(tmp_path: Path):
+    from lls_core.io import ArtifactWarning
+
+    s = store.Store(tmp_path)
+    ps = s.pairs("fcp")
+    assert ps.root == s.root and ps.dir == tmp_path / "pairs" / "fcp" and ps.quarantine_dir == s.quarantine_dir
+    key, meta = "ab" * 16, '{"config": 1}'
+    assert ps.load(key, meta, ("height",)) is None  # absent
+    assert ps.save(key, {"height": float("nan"), "seconds": 1.0}, meta, finite=("height",)) is None  # never stored
+    path = ps.save(key, {"height": 2.0, "seconds": 1.0}, meta)
+    assert path == ps.dir / f"{key}.npz" and ps.keys() == [key] and not list(ps.dir.glob(".tmp-*"))
+    assert ps.load(key, meta, ("height", "seconds")) == {"height": 2.0, "seconds": 1.0}
+    with pytest.warns(ArtifactWarning, match="computed for different settings"):
+        assert ps.load(key, '{"config": 2}', ("height",)) is None
+    assert not path.exists() and len(list(s.quarantine_dir.iterdir())) == 1
+    with pytest.raises(ValueError, match="key='../x' cannot name a stored pair; expected 32 lowercase hex digits"):
+        ps.path("../x")
+    with pytest.raises(ValueError, match="namespace='a/b' cannot name a store folder"):
+        s.pairs("a/b")
+    with ps.lock(key):
+        with pytest.raises(Exception, match=f"pair fcp/{key} is busy"):
+            ps.lock(key, wait=False).acquire()

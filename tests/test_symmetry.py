@@ -239,7 +239,7 @@ def _fake_bars(sets: dict[str, torch.Tensor], scale: dict[str, float]) -> dict:
         pairs = landscape.disjoint_pairs(k, 6, 0)  # the claims test independent (disjoint) pairs
         for w in ("train", "test"):
             h = scale[n] * rng.uniform(1.0, 1.1, 6)
-            out[(n, w)] = landscape.Barriers(n, w, landscape.PathConfig(), pairs, h, np.ones(6), 1.5 * h,
+            out[(n, w)] = landscape.PairPaths(n, w, landscape.PathConfig(), pairs, h, np.ones(6), 1.5 * h,
                                              0.5 * h, np.ones(6))
     return out
 

@@ -31,7 +31,7 @@ def _bars(topo, high=("BFGS-train", "BFGS-test", "LBFGS-train"), n=10, seed=1, p
     for s in topo.sets:
         for w in ("train", "test"):
             h = rng.uniform(2.0, 3.0, n) if s in high else rng.uniform(0.1, 1.0, n)
-            out[(s, w)] = landscape.Barriers(s, w, landscape.PathConfig(), pairs, h, h, h,
+            out[(s, w)] = landscape.PairPaths(s, w, landscape.PathConfig(), pairs, h, h, h,
                                              np.zeros(n), np.zeros(n))
     return out
 
@@ -213,7 +213,8 @@ def test_all_barriers_reuses_the_store_without_starting_dask(tmp_path, monkeypat
     cfg = landscape.PathConfig(n_points=5, steps=2)
     first = topography.all_barriers(topo, n_pairs=2, config=cfg)
     assert len(first) == 4 and all(b.n_cached == 0 for b in first.values())
-    assert any((tmp_path / "barriers" / "fcp").glob("pair-*.npz"))
+    assert topography.pair_store(topo).dir == tmp_path / "pairs" / "fcp"  # a namespace of the run store
+    assert any((tmp_path / "pairs" / "fcp").glob("*.npz"))
 
     import dask.distributed
 
@@ -295,14 +296,14 @@ def test_authors_path_profile_is_the_published_setting_and_used_by_full_and_pape
 def test_height_understatement_from_fine_heights():
     h = np.array([1.0, 2.0, 4.0, 0.5])
     fine = np.array([1.0, 2.1, 4.0, 0.5])
-    b = landscape.Barriers("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, np.zeros(4),
+    b = landscape.PairPaths("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, np.zeros(4),
                            np.zeros(4), fine_height=fine, max_t=np.array([0.5, 0.4, 1.0, 0.0]))
     u = topography.height_understatement({("S", "train"): b})
     f = u.facts()
     assert f["pairs"] == 4 and f["max"] == pytest.approx(0.1) and f["max_relative"] == pytest.approx(0.05)
     assert f["share_over_1pct"] == pytest.approx(0.25) and f["share_at_end"] == pytest.approx(0.5)
     np.testing.assert_allclose(b.understatement, fine - h)
-    no_fine = landscape.Barriers("S", "test", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h,
+    no_fine = landscape.PairPaths("S", "test", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h,
                                  np.zeros(4), np.zeros(4))
     assert np.isnan(no_fine.understatement).all()
     both = topography.height_understatement({("S", "train"): b, ("S", "test"): no_fine})

@@ -117,16 +117,16 @@ def test_mds_preserves_distances_of_planar_points():
     np.testing.assert_allclose(D2, emb.distances, atol=1e-3 * emb.distances.max())
 
 
-def test_linear_path_and_barrier():
+def test_linear_path_and_chord_barrier():
     def f(w):  # a ring of minima at |w| = 1
         return (1 - (w**2).sum()) ** 2
 
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 0.0])
     p = visualize.linear_path(f, a, b, 11)
     assert p.loss[0] == pytest.approx(0.0) and p.loss[-1] == pytest.approx(0.0)
-    assert p.barrier == pytest.approx(1.0)  # the centre of the ring, loss (1 - 0)^2
+    assert p.chord_barrier == pytest.approx(1.0)  # the centre of the ring, loss (1 - 0)^2
     q = visualize.linear_path(f, a, torch.tensor([0.0, 1.0]), 11)
-    assert 0 < q.barrier < p.barrier
+    assert 0 < q.chord_barrier < p.chord_barrier
 
 
 @pytest.mark.parametrize("kw", [dict(name="mlp", depth=3, width=16), dict(name="mlp", batch_norm=True),

@@ -198,17 +198,17 @@ def test_landscape_study_runs_are_independent_and_measured_at_minima():
         vizstudy.landscape_study(archs, {"1 layer": 1}, x, y, x, y, seeds=[0, 1])
 
 
-def test_barriers_between_all_pairs():
+def test_chord_barriers_between_all_pairs():
     def f(w):  # a ring of minima at |w| = 1
         return (1 - (w**2).sum()) ** 2
 
     ws = [torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 0.0]), torch.tensor([0.0, 1.0])]
-    b = vizstudy.barriers(f, ws, n=11)
+    b = vizstudy.chord_barriers(f, ws, n=11)
     assert b.pairs == ((0, 1), (0, 2), (1, 2))
     assert b.values[0] == pytest.approx(1.0) and 0 < b.values[1] < 1
     assert b.loss.shape == (3, 11) and b.facts()["pairs"] == 3
     with pytest.raises(ValueError, match="need at least 2"):
-        vizstudy.barriers(f, ws[:1])
+        vizstudy.chord_barriers(f, ws[:1])
 
 
 def test_trend_interval_contains_rho_and_narrows_with_more_runs():
