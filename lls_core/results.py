@@ -517,8 +517,9 @@ def archive_path_calibration(
         topo = topography.load(arch, prof.name, n_inits=load.n_inits, k_best=load.k_best, counts=load.counts_dict(),
                                store=store, workers=workers, progress=progress)
         names = [n for n in topography.CALIBRATION_SETS if n in topo.sets]
-        cache = topography.barrier_cache_dir(topo)
-        stored_before = len(list(cache.glob("pair-*.npz"))) if cache.is_dir() else 0
+        cache = topography.pair_store(topo)
+
+        stored_before = _n_stored(cache)
         cal = topography.calibrate_paths(topo, build, reference=reference, n_pairs=n_pairs, seed=seed, sets=names,
                                          workers=workers, n_boot=n_boot, pairing="disjoint")
         pf = cal.frame.copy()
@@ -535,7 +536,7 @@ def archive_path_calibration(
                "summary": pd.DataFrame([{"arch": arch, **cal.facts()}]),
                "verdicts": cal.verdicts.assign(arch=arch)[["arch", *cal.verdicts.columns]]}
         rec = {
-            "paths_computed": len(list(cache.glob("pair-*.npz"))) - stored_before,  # new in the pair cache (the rest reused)
+            "paths_computed": _n_stored(cache) - stored_before,  # new in the pair cache (the rest reused)
             "command": cmd, "git_commit": commit, "machine": _machine(), "torch_threads": torch.get_num_threads(),
             "workers": workers, "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "wall_s": round(time.perf_counter() - t0, 1), "store": topo.store_root,
@@ -545,6 +546,11 @@ def archive_path_calibration(
         }
         _merge_calibration(out, settings, arch, new, rec)
     return out
+
+
+def _n_stored(ps: Any) -> int:
+    """Paths in a :class:`~lls_core.store.PairStore` and its legacy folder (files move from one to the other on load)."""
+    return len(list(ps.dir.glob("*.npz"))) + len(list(ps.legacy_dir.glob("pair-*.npz")))
 
 
 def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: Mapping[str, Any],

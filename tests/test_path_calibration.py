@@ -67,17 +67,17 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     row = rec.pairs.query("set == 'BFGS-train' and landscape == 'test'").iloc[0]
     cfg = landscape.PathConfig(**rec.provenance["settings"]["reference"])
     x, y = topo.xy("test")
-    got = landscape.pair_barrier(topo.model, x, y, topo.sets["BFGS-train"][row.i], topo.sets["BFGS-train"][row.j], cfg)
+    got = landscape.pair_path(topo.model, x, y, topo.sets["BFGS-train"][row.i], topo.sets["BFGS-train"][row.j], cfg)
     assert got.height == pytest.approx(row.height_reference, rel=1e-5, abs=1e-7)
 
 
 def test_rerun_reuses_every_stored_path_and_keeps_the_archive(smoke_cal, tmp_path):
     root, out, kw = smoke_cal
-    cache = root / "store" / "barriers" / "fcp"
-    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("pair-*.npz")}
+    cache = root / "store" / "pairs" / "fcp"
+    before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
     assert len(before) >= 64  # 64 pairs under each setting; a vector in two sets (train = test weights) shares its paths
     again = results.archive_path_calibration("smoke", ["fcp"], out_dir=tmp_path / "again", **kw)
-    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("pair-*.npz")} == before
+    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.npz")} == before
     a, b = results.load_path_calibration("smoke", out), results.load_path_calibration("smoke", again)
     assert a.provenance["archs"]["fcp"]["paths_computed"] >= 64 and b.provenance["archs"]["fcp"]["paths_computed"] == 0
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
@@ -133,7 +133,7 @@ def test_recompute_archived_calibration_pair():
     model = models.build("fcp", activation=prof.activation)
     for which in ("build", "reference"):
         pc = landscape.PathConfig(**rec.provenance["settings"][which])
-        got = landscape.pair_barrier(model, ds.x_train, ds.y_train, w[0], w[1], pc, int(row.i), int(row.j))
+        got = landscape.pair_path(model, ds.x_train, ds.y_train, w[0], w[1], pc, int(row.i), int(row.j))
         # Path losses are float32 means over images: another batch of pairs sums in another order (~1e-7).
         assert got.height == pytest.approx(row[f"height_{which}"], rel=1e-5, abs=1e-7), which
         assert got.linear_height == pytest.approx(row[f"linear_{which}"], rel=1e-5, abs=1e-7), which
