@@ -633,7 +633,8 @@ class PathCalibrationRecord:
     def changed(self) -> list[str]:
         """The barrier claims (``arch, claim: a vs b``) whose verdict differs between the two settings."""
         v = self.verdicts
-        return [f"{r.arch}, {r.claim}: {r.a} vs {r.b}" for r in v[v["changed"].astype(bool)].itertuples()]
+        return [f"{study.NETWORK_NAMES.get(r.arch, r.arch)}, {r.claim}: {r.a} vs {r.b}"
+                for r in v[v["changed"].astype(bool)].itertuples()]
 
     def by_landscape(self, n_boot: int = 2000, level: float = 0.95) -> Any:
         """Build against reference heights per arch and landscape, over the pairs of all four sets.
@@ -720,7 +721,7 @@ class PathCalibrationRecord:
                 out[f"{r.arch}_{r.landscape}_{k}"] = getattr(r, k)
             name = study.NETWORK_NAMES.get(r.arch, r.arch)
             where = "training" if r.landscape == "train" else "test"
-            ends = (f"{100 * r.at_end_build:.0f} % of the paths reach their highest point at an end point under "
+            ends = (f"{100 * r.at_end_build:.0f} % of the paths have their highest own point at an end point under "
                     f"the build's settings, {100 * r.at_end_reference:.0f} % under the authors'")
             if r.identical == 1.0:
                 clauses.append(f"{name}, {where} landscape: the same height under both settings for all {r.n} pairs; "
@@ -730,10 +731,10 @@ class PathCalibrationRecord:
                     f"{name}, {where} landscape: the build's heights are {r.ratio:.2f} times the authors' (median), "
                     f"mean difference {r.bias:.3g} (95 % interval {r.bias_lo:.3g} to {r.bias_hi:.3g}), "
                     f"Spearman {r.spearman:.2f} over the {r.n} pairs, {100 * r.identical:.0f} % of them equal; "
-                    f"the height on a path's own points understates its maximum on the fine grid by "
-                    f"{100 * r.under_build:.1f} % (median; at most {100 * r.under_build_max:.0f} %) with the build's "
-                    f"points and by {100 * r.under_reference:.1f} % (at most {100 * r.under_reference_max:.0f} %) "
-                    "with the authors'; " + ends)
+                    f"on the fine grid a path's maximum is a median {1 + r.under_build:.3g} times its height on its "
+                    f"own points (at most {1 + r.under_build_max:.3g} times) with the build's points and "
+                    f"{1 + r.under_reference:.3g} times (at most {1 + r.under_reference_max:.3g}) with the authors'; "
+                    + ends)
         out["summary_text"] = "; ".join(clauses)
         for r in self.summary.itertuples(index=False):
             for k in ("bias", "bias_lo", "bias_hi", "spearman", "min_group_spearman"):
