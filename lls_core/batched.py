@@ -52,6 +52,8 @@ __all__ = [
     "affine_outputs",
     "mean_losses",
     "cross_entropy_rows",
+    "fcp_losses_from_first",
+    "fcp_grads_from_first",
     "losses",
     "affine_losses",
 ]
@@ -104,6 +106,92 @@ def _fcp_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None)
 #: conv2 of LeNet as one grouped convolution (True) or one convolution per weight
 #: set (False). On a CPU the per-set convolutions measured faster for small chunks.
 LENET_GROUPED_CONV2 = False
+
+
+def fcp_losses_from_first(m: nn.Module, p: Params, z: Tensor, y: Tensor,
+                          work: Callable[[str, tuple[int, ...]], Tensor] | None = None) -> Tensor:
+    """FCP's mean cross-entropy per weight set from its first stage ``z`` ``(B, N, 50)``: ``(B,)``, no autograd.
+
+    The line-search trial kernel: ``z`` is scratch and is overwritten (the activation is
+    applied in place where it is ReLU); the hidden and output activations go into
+    buffers from ``work(name, shape)`` (reused from call to call: a fresh tensor of
+    several MiB costs page faults on every call) when given. Equal to
+    ``mean_losses(m, _fcp_outputs(m, p, None, z), None, y)`` up to rounding.
+    """
+    B, N = z.shape[0], z.shape[1]
+    new = (lambda name, shape: torch.empty(shape, dtype=z.dtype, device=z.device)) if work is None else work
+    relu = m.act is F.relu
+    h1 = z.clamp_min_(0.0) if relu else m.act(z)
+    h2 = torch.bmm(h1, p["fc2.weight"].transpose(1, 2), out=new("fcp.h2", (B, N, p["fc2.weight"].shape[1])))
+    h2 = h2.clamp_min_(0.0) if relu else m.act(h2)
+    w3 = p["fc3.weight"]
+    oT = torch.bmm(w3, h2.transpose(1, 2), out=new("fcp.oT", (B, w3.shape[1], N)))  # logits, classes first
+    return _cross_entropy_classes_first(oT, y)[0].mean((1, 2))
+
+
+def _cross_entropy_classes_first(oT: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Cross-entropy ``(B, 1, N)`` of logits ``oT`` ``(B, C, N)`` against ``y`` ``(N,)`` or ``(B, N)``, and the sums.
+
+    Classes first: the reductions over the C classes run along N, vectorised, instead
+    of over rows of 10. ``oT`` is overwritten with ``exp(logit - max)``; the second
+    result is its sum over classes ``(B, 1, N)``, so that ``softmax = oT / sums``.
+    """
+    B, _, N = oT.shape
+    yi = y.reshape(-1, 1, N).expand(B, 1, N)
+    mx = oT.amax(1, keepdim=True)
+    picked = oT.gather(1, yi)
+    sums = oT.sub_(mx).exp_().sum(1, keepdim=True)
+    return sums.log().add_(mx).sub_(picked), sums
+
+
+def _relu_backward_(grad: Tensor, h: Tensor) -> Tensor:
+    """``grad`` zeroed in place where the ReLU output ``h`` is 0 (autograd's own kernel, without a new tensor)."""
+    return torch.ops.aten.threshold_backward.grad_input(grad, h, 0.0, grad_input=grad)
+
+
+def fcp_grads_from_first(m: nn.Module, p: Params, z: Tensor, x: Tensor, y: Tensor, scale: float = 1.0,
+                         work: Callable[[str, tuple[int, ...]], Tensor] | None = None, *,
+                         per_run: bool = False, grad_out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """FCP (ReLU) losses and gradients from the first stage ``z`` ``(B, N, 50)``, backward written out.
+
+    Returns ``scale`` x the mean cross-entropy per weight set ``(B,)`` and its gradient
+    with respect to the flat weights ``(B, 42200)`` (``fc1``, ``fc2``, ``fc3``, as
+    :func:`lls_core.params.flatten` orders them), written into ``grad_out`` when given
+    (any ``(B, 42200)`` view whose rows are contiguous: e.g. rows of an optimizer's
+    ``.grad``). ``x`` ``(N, ...)`` are the inputs whose first stage ``z`` is (the first
+    layer's gradient is ``dz^T x``); with ``per_run``, ``x`` ``(B, N, ...)`` and ``y``
+    ``(B, N)`` hold each weight set's own items (mini-batches). ``z`` is read, not
+    written; activations go into buffers from ``work(name, shape)`` when given. No
+    autograd: the same values as autograd through :func:`outputs` up to rounding,
+    without its per-call allocations. ReLU only (``m.act is F.relu``).
+    """
+    if m.act is not F.relu:
+        raise ValueError(f"fcp_grads_from_first is written for ReLU; this FCP uses {m.activation!r}")
+    B, N, H = z.shape
+    new = (lambda name, shape: torch.empty(shape, dtype=z.dtype, device=z.device)) if work is None else work
+    w1, w2, w3 = p["fc1.weight"], p["fc2.weight"], p["fc3.weight"]
+    sizes = [w1[0].numel(), w2[0].numel(), w3[0].numel()]
+    if grad_out is None:
+        grad_out = torch.empty((B, sum(sizes)), dtype=z.dtype, device=z.device)
+    g1, g2, g3 = grad_out.split(sizes, dim=1)
+    h1 = torch.clamp_min(z, 0.0, out=new("fcpg.h1", (B, N, H)))
+    h2 = torch.bmm(h1, w2.transpose(1, 2), out=new("fcpg.h2", (B, N, w2.shape[1]))).clamp_min_(0.0)
+    oT = torch.bmm(w3, h2.transpose(1, 2), out=new("fcpg.oT", (B, w3.shape[1], N)))  # logits, classes first
+    ce, sums = _cross_entropy_classes_first(oT, y)
+    loss = ce.mean((1, 2)) * scale
+    do = oT.div_(sums)  # softmax (B, C, N), in place of the logits
+    yi = y.reshape(-1, 1, N).expand(B, 1, N)
+    do.scatter_add_(1, yi, torch.full((1, 1, 1), -1.0, dtype=z.dtype, device=z.device).expand(B, 1, N))
+    do.mul_(scale / N)
+    torch.bmm(do, h2, out=g3.view(B, *w3.shape[1:]))
+    dh2 = torch.bmm(do.transpose(1, 2), w3, out=new("fcpg.dh2", (B, N, w3.shape[2])))
+    _relu_backward_(dh2, h2)  # ReLU'(z2): h2 > 0 exactly where z2 > 0
+    torch.bmm(dh2.transpose(1, 2), h1, out=g2.view(B, *w2.shape[1:]))
+    dh1 = torch.bmm(dh2, w2, out=new("fcpg.dh1", (B, N, w2.shape[2])))
+    _relu_backward_(dh1, h1)
+    xb = x.reshape(B, N, -1) if per_run else x.reshape(N, -1).expand(B, N, -1)
+    torch.bmm(dh1.transpose(1, 2), xb, out=g1.view(B, *w1.shape[1:]))
+    return loss, grad_out
 
 
 def _lenet_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:

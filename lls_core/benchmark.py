@@ -169,7 +169,7 @@ def run_benchmark(
     bound: float = 1e3,
     record_every: int | None = None,
     seed: int = 0,
-) -> dict[str, opt.RunResult]:
+) -> dict[str, opt.SurfaceRun]:
     """All ``optimizers`` x ``surface_names`` x starts in one :func:`lls_core.optimizers.run_many` call.
 
     ``lrs`` overrides the learning rate per optimizer (AdaDelta has none and rejects one);
@@ -187,7 +187,7 @@ def run_benchmark(
                         record_every=record_every, seed=seed)
 
 
-def per_run_figures(result: opt.RunResult, surface_names: Sequence[str] | None = None,
+def per_run_figures(result: opt.SurfaceRun, surface_names: Sequence[str] | None = None,
                     success_radius: float = 1e-2) -> dict[str, np.ndarray]:
     """The per-run figures of the module docstring, each an ``(S, N)`` float array.
 
@@ -227,7 +227,7 @@ def per_run_figures(result: opt.RunResult, surface_names: Sequence[str] | None =
     return out
 
 
-def table4(results: Mapping[str, opt.RunResult], figure: str = "loss_change_pct",
+def table4(results: Mapping[str, opt.SurfaceRun], figure: str = "loss_change_pct",
            success_radius: float = 1e-2) -> pd.DataFrame:
     """Table 4 of the book: one row per optimizer x surface, the :mod:`lls_core.stats` columns of ``figure``.
 
@@ -966,7 +966,7 @@ def _verdict(p_for: float, p_against: float, alpha: float) -> str:
 
 
 def survey_claims(
-    results: Mapping[str, opt.RunResult],
+    results: Mapping[str, opt.SurfaceRun],
     *,
     dependence: pd.DataFrame | None = None,
     success_radius: float = 1e-2,

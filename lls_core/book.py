@@ -57,7 +57,7 @@ import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import yaml
 
@@ -69,7 +69,7 @@ __all__ = [
     "PROFILES",
     "Parameter",
     "Chapter",
-    "RunResult",
+    "ChapterRun",
     "ParameterError",
     "ChapterBusy",
     "project_root",
@@ -270,8 +270,12 @@ class Chapter:
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """What :func:`run_chapter` produced."""
+class ChapterRun:
+    """One executed chapter, what :func:`run_chapter` produced: its notebook, figures and wall time.
+
+    (A network's training run is :class:`lls_core.train.RunResult`; a batch of 2-D optimizer
+    runs on test surfaces is :class:`lls_core.optimizers.SurfaceRun`.)
+    """
 
     slug: str
     profile: str
@@ -361,7 +365,7 @@ def _make_parameter(name: str, default: Any, help_text: str, c: Mapping[str, Any
 
 # ----------------------------------------------------------------------------- rules between parameters
 
-_RULE_FUNCS = {"len": len, "min": min, "max": max}
+_RULE_FUNCS: dict[str, Callable[[Any], Any]] = {"len": len, "min": min, "max": max}
 _RULE_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
                 ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b}
 _RULE_CMPS = {ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b,
@@ -706,10 +710,10 @@ def read_runs(build_dir: Path) -> dict[str, Any]:
     log = build_dir / "runs.json"
     if log.exists():
         try:
-            runs = json.loads(log.read_text())
-            if not (isinstance(runs, dict) and all(isinstance(v, dict) for v in runs.values())):
+            logged = json.loads(log.read_text())
+            if not (isinstance(logged, dict) and all(isinstance(v, dict) for v in logged.values())):
                 raise ValueError("not a mapping of profiles to chapters")
-            return runs
+            return logged
         except (ValueError, UnicodeDecodeError) as err:
             quarantine(log, f"unreadable run log: {type(err).__name__}: {err}", build_dir / "quarantine")
     runs: dict[str, Any] = {}
@@ -723,7 +727,7 @@ def read_runs(build_dir: Path) -> dict[str, Any]:
     return runs
 
 
-def _record_run(build_dir: Path, result: RunResult, overrides: Mapping[str, Any] | None = None) -> None:
+def _record_run(build_dir: Path, result: ChapterRun, overrides: Mapping[str, Any] | None = None) -> None:
     """Add the run to ``<build_dir>/runs.json`` (one record per file too; a lock plus an atomic replace)."""
     record = {
         "wall_seconds": round(result.wall_seconds, 2),
@@ -758,7 +762,7 @@ def _preflight(chapter: Chapter, profile: str, params: Mapping[str, Any]) -> Non
     (with the estimate in the message) for a run that cannot fit.
     """
     try:
-        from . import plan  # type: ignore[attr-defined]
+        from . import plan
     except ImportError:
         return
     check = getattr(plan, "check_chapter", None)
@@ -812,7 +816,7 @@ def run_chapter(
     root: Path | None = None,
     progress: bool = False,
     wait: bool = False,
-) -> RunResult:
+) -> ChapterRun:
     """Execute one chapter with papermill and write it to ``<build_dir>/executed/<profile>/<slug>.ipynb``.
 
     Parameters (and the build folder) are validated first; nothing is written for a
@@ -846,7 +850,7 @@ def run_chapter(
 
 
 def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], overrides: dict[str, Any],
-                build_dir: Path, root: Path, progress: bool) -> RunResult:
+                build_dir: Path, root: Path, progress: bool) -> ChapterRun:
     import jupytext
     import papermill
 
@@ -921,7 +925,7 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
             failed.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = RunResult(slug, profile, params, target, fig_dir, wall, tuple(fig_dir / f"{f}.png" for f in chapter.figures))
+    result = ChapterRun(slug, profile, params, target, fig_dir, wall, tuple(fig_dir / f"{f}.png" for f in chapter.figures))
     _record_run(build_dir, result, overrides)
     return result
 

@@ -21,7 +21,19 @@ What it computes
   computed once per line, so a trial costs the layers above the first only
   (``X (W + a D) = X W + a X D``);
 * :meth:`Engine.minibatch_losses` -- each run on its own inputs ``(R, n, ...)``
-  (mini-batch SGD, where every run draws its own batches).
+  (mini-batch SGD, where every run draws its own batches);
+  :meth:`Engine.minibatch_losses_and_grads` -- the same with each run's gradient,
+  written into the optimizer's ``.grad`` rows;
+* :meth:`Engine.losses_and_grads_at_first` -- losses and gradients at points whose
+  first stage is already known (a line-search point that becomes the next anchor:
+  :class:`Anchors`), without the first layer's forward.
+
+Speed on a CPU (``benchmarks/bench_ensemble.py``): FCP with ReLU has its trial and
+gradient kernels written out (:func:`lls_core.batched.fcp_losses_from_first`,
+:func:`lls_core.batched.fcp_grads_from_first`) on buffers the engine keeps
+(:meth:`Engine.scratch`): a fresh tensor of tens of MiB is mapped page by page on
+every call, which cost more than the arithmetic on it. Calls on first-stage
+activations stay near :data:`TRIAL_CALL_MB` / :data:`GRAD_CALL_MB`.
 
 The first stage (FCP, autoencoder: the first dense layer; LeNet: ``conv1`` with
 its bias; LSTM: the input projections of all steps with both biases) and the
@@ -68,6 +80,11 @@ __all__ = [
     "PER_RUN_FIRST_STAGE",
     "Anchors",
     "first_stage_all",
+    "gather_items",
+    "line_points",
+    "TRIAL_CALL_MB",
+    "GRAD_CALL_MB",
+    "ANCHOR_REFRESH",
 ]
 
 Surface = Callable[[Tensor], Tensor]
@@ -80,6 +97,10 @@ CALL_POINTS = 8
 """Points per call that automatic data chunking leaves room for."""
 TRIAL_CALL_MB = 8.0
 """Size (MiB of first-stage activations) of one no-graph line-search trial call on a CPU (FCP, autoencoder)."""
+GRAD_CALL_MB = 16.0
+"""Size (MiB of first-stage activations) of one gradient call on a CPU (FCP, autoencoder)."""
+ANCHOR_REFRESH = 16
+"""Anchors in a row whose first stage :class:`Anchors` mixes from the line before one is computed afresh."""
 
 # Networks whose first stage is evaluated in the coordinates of an affine family
 # ``W = C @ V`` (paths): it runs on the J rows of V and is mixed per point
@@ -97,9 +118,19 @@ FIRST_LAYER_PARAMS: dict[type, frozenset[str]] = {
 
 #: Networks whose mini-batch steps loop over runs through the module's own forward:
 #: on a CPU, torch's fused LSTM kernel on 64 sequences beats the written-out,
-#: run-batched recurrence (bench_ensemble measured the batched one 0.27x as fast).
-#: Full-batch evaluations (thousands of sequences) stay batched.
-LOOP_MINIBATCH: frozenset[type] = frozenset({_models.LSTMNet})
+#: run-batched recurrence (bench_ensemble measured the batched one 0.27x as fast);
+#: LeNet's per-run convolutions on 64 images gain nothing from batching either
+#: (16 runs x 8 steps: batched 0.57x, looped 0.8-1.1x the one-at-a-time time).
+#: Full-batch evaluations (thousands of images) stay batched.
+LOOP_MINIBATCH: frozenset[type] = frozenset({_models.LSTMNet, _models.LeNet})
+
+
+def gather_items(t: Tensor, idx: Tensor) -> Tensor:
+    """``t[idx]`` for item indices ``idx`` ``(R, n)`` into ``t`` ``(N, ...)``: ``(R, n, ...)``, one ``index_select``.
+
+    The runs' mini-batches; on a CPU about 2.5 x as fast as advanced indexing (75 x 64 MNIST images).
+    """
+    return torch.index_select(t, 0, idx.reshape(-1)).view(*idx.shape, *t.shape[1:])
 
 
 def chunks(n: int, size: int) -> list[tuple[int, int]]:
@@ -200,6 +231,7 @@ class Engine:
         self.factor = False
         self._vmap_ok = True
         self._per_item: float | None = None
+        self._scratch: dict[str, Tensor] = {}
         if self.module is not None:
             if data is None:
                 raise ValueError("a module needs data=(x, y): the inputs and targets its loss is averaged over")
@@ -220,6 +252,20 @@ class Engine:
             if not callable(f):
                 raise TypeError(f"f must be a surface callable or an nn.Module, got {type(f).__name__}")
             self.n_data = 1
+
+    def scratch(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """A buffer of ``shape`` (dtype and device of ``like``) kept under ``name`` and reused from call to call.
+
+        For no-graph kernels that overwrite it (line-search trials): a fresh tensor of
+        several MiB is mapped page by page on every call, a kept one is not. Contents are
+        undefined; one buffer per name, so a caller must be done with it before the next call.
+        """
+        n = math.prod(shape)
+        buf = self._scratch.get(name)
+        if buf is None or buf.numel() < n or buf.dtype != like.dtype or buf.device != like.device:
+            buf = torch.empty(n, dtype=like.dtype, device=like.device)
+            self._scratch[name] = buf
+        return buf[:n].view(shape)
 
     # ---------------------------------------------------------------- one call (differentiable)
     def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
@@ -303,8 +349,21 @@ class Engine:
     def losses(self, W: Tensor, *, chunk_points: int | None = None, chunk_data: int | None = None) -> Tensor:
         """Mean loss over all the data at each row of ``W`` ``(B, d)``: ``(B,)``, no graph.
 
-        Chunk sizes default to the engine's memory bound (or all at once without one).
+        Chunk sizes default to the engine's memory bound (or all at once without one); on a
+        CPU, FCP with ReLU runs in calls of about :data:`GRAD_CALL_MB` through its trial kernel.
         """
+        m = self.module
+        if (chunk_points is None and self.factor and type(m) is _models.FCP and m.act is F.relu
+                and self.x.device.type == "cpu"):
+            chunk_points, cd = self._grad_chunks(W.shape[0])
+            chunk_data = chunk_data or cd
+
+            def kernel(p0: int, p1: int, d0: int, d1: int) -> Tensor:
+                p = _params.unflatten(m, W[p0:p1].detach())
+                z = _batched.FIRST_STAGE[type(m)](m, p, self.x[d0:d1])
+                return _batched.fcp_losses_from_first(m, p, z, self.y[d0:d1], lambda k, sh: self.scratch(k, sh, W))
+
+            return self._chunked_mean(W.shape[0], kernel, W, chunk_points, chunk_data)
         return self._chunked_mean(W.shape[0], lambda p0, p1, d0, d1: self.values(W[p0:p1], d0, d1),
                                   W, chunk_points, chunk_data)
 
@@ -317,7 +376,13 @@ class Engine:
         for a hand-batched network (else ``None``); it feeds :meth:`lines`.
         """
         R = W.shape[0]
-        cp, cd = self._default_chunks(R, None, None)
+        m = self.module
+        if self.factor and type(m) is _models.FCP and m.act is F.relu and self.x.device.type == "cpu":
+            # The first stage without a graph, then the backward written out above it.
+            Zall = first_stage_all(self, W.detach())
+            Lh, Gh = self.losses_and_grads_at_first(W, Zall)
+            return Lh, Gh, Zall if keep_first else None
+        cp, cd = self._grad_chunks(R) if self.module is not None else (R, 1)
         L = torch.zeros(R, dtype=W.dtype, device=W.device)
         G = torch.zeros_like(W)
         keep = keep_first and self.fast
@@ -343,6 +408,72 @@ class Engine:
                 G[p0:p1] += g
                 L[p0:p1] += v.detach()
         return L, G, Z
+
+    def losses_and_grads_at_first(self, W: Tensor, Z: Tensor, rows: list[int] | None = None) -> tuple[Tensor, Tensor]:
+        """Losses ``(R,)`` and per-run gradients ``(R, d)`` at ``W`` whose first stages are known.
+
+        For the networks of :data:`FACTORED_FIRST_LAYER` only. ``Z`` ``(R', N, ...)`` holds
+        first stages on all the data; row ``rows[i]`` (default ``i``) of ``Z`` must be the
+        first stage of ``W[i]`` (e.g. a line-search point's, mixed from cached stages: see
+        :class:`Anchors`). The first layer's forward is skipped: the layers above run on
+        ``Z`` with autograd, and the first layer's gradient is ``dL/dZ^T X``, one matmul
+        per call. Equal to :meth:`losses_and_grads` up to rounding when ``Z`` is exact.
+        """
+        m = self.module
+        if m is None or not self.factor:
+            raise TypeError("losses_and_grads_at_first needs a network with a factored first layer "
+                            f"({', '.join(t.__name__ for t in FACTORED_FIRST_LAYER)}) and the hand-batched kernels")
+        R = W.shape[0]
+        rows = list(range(R)) if rows is None else list(rows)
+        if len(rows) != R or Z.ndim < 2 or Z.shape[1] != self.n_data:
+            raise ValueError(f"W {tuple(W.shape)}, Z {tuple(Z.shape)} and {len(rows)} rows: Z must be (R', N={self.n_data}, ...) "
+                             "with one row index per row of W")
+        (name,) = FIRST_LAYER_PARAMS[type(m)]
+        o0 = 0
+        for k, sh in _params.shapes(m):
+            if k == name:
+                break
+            o0 += sh.numel()
+        fwd = _batched.BATCHED_FORWARD[type(m)]
+        cp, cd = self._grad_chunks(R)
+        L = torch.zeros(R, dtype=W.dtype, device=W.device)
+        G = torch.zeros_like(W)
+        hand = type(m) is _models.FCP and m.act is F.relu and Z.device.type == "cpu"
+        for p0, p1 in chunks(R, cp):
+            sel = _rows_index(rows[p0:p1])
+            for d0, d1 in chunks(self.n_data, cd):
+                if hand:  # the backward written out, on reused buffers
+                    x, y = self.x[d0:d1], self.y[d0:d1]
+                    v, g = _batched.fcp_grads_from_first(m, _params.unflatten(m, W[p0:p1].detach()), Z[sel, d0:d1], x, y,
+                                                         (d1 - d0) / self.n_data, lambda k, sh: self.scratch(k, sh, Z))
+                    G[p0:p1] += g
+                    L[p0:p1] += v
+                    continue
+                leaf = W[p0:p1].detach().requires_grad_(True)
+                z = Z[sel, d0:d1].detach().requires_grad_(True)
+                x, y = self.x[d0:d1], self.y[d0:d1]
+                with torch.enable_grad():
+                    p = _params.unflatten(m, leaf)
+                    v = _batched.mean_losses(m, fwd(m, p, x, z), x, y) * ((d1 - d0) / self.n_data)
+                    g, gz = torch.autograd.grad(v.sum(), [leaf, z])
+                c, n, width = gz.shape
+                g1 = gz.transpose(1, 2).reshape(c * width, n) @ x.reshape(n, -1)  # (c * out, in)
+                g[:, o0 : o0 + g1.numel() // c] += g1.reshape(c, -1)
+                G[p0:p1] += g
+                L[p0:p1] += v.detach()
+        return L, G
+
+    def _grad_chunks(self, R: int) -> tuple[int, int]:
+        """(runs, data items) per gradient call: the engine's bound, and on a CPU for a factored
+        network at most :data:`GRAD_CALL_MB` of first-stage activations (tensors that size are
+        recycled by the allocator instead of mapped afresh, page by page, at every call)."""
+        cp, cd = self.chunk_sizes(R)
+        if self.factor and self.x.device.type == "cpu":
+            w = _params.flatten(self.module).to(self.x.device)[None]  # type: ignore[arg-type]
+            with torch.no_grad():
+                width = _batched.first_stage(self.module, w, self.x[:1])[0, 0].numel()  # type: ignore[arg-type]
+            cp = max(1, min(cp, int(GRAD_CALL_MB * 2**20 // max(1, width * cd * self.x.element_size()))))
+        return cp, cd
 
     def affine_losses(self, C: Tensor, V: Tensor, *, chunk_points: int | None = None, chunk_data: int | None = None) -> Tensor:
         """Mean loss at the points ``W = C @ V``: ``(B,)``, no graph, chunked (first stage on ``V``'s rows)."""
@@ -420,6 +551,46 @@ class Engine:
         return torch.stack([self._one(W[r], x[r], y[r]) for r in range(W.shape[0])])
 
 
+    def minibatch_losses_and_grads(self, W: Tensor, x: Tensor, y: Tensor, *,
+                                   grad_out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """:meth:`minibatch_losses` ``(R,)`` and each run's gradient of its own loss ``(R, d)``, no graph kept.
+
+        The gradient is written into ``grad_out`` ``(R, d)`` when given (e.g. rows of the
+        ``.grad`` of the stacked weights an optimizer steps). FCP with ReLU has its
+        backward written out (:func:`lls_core.batched.fcp_grads_from_first`, buffers
+        reused from step to step); other networks go through autograd.
+        """
+        m = self.module
+        if m is None:
+            raise TypeError("minibatch_losses_and_grads needs a network (an nn.Module), not a surface")
+        W = W.detach()
+        if self.fast and type(m) is _models.FCP and m.act is F.relu:
+            p = _params.unflatten(m, W)
+            R, n = x.shape[0], x.shape[1]
+            z = torch.bmm(x.reshape(R, n, -1), p["fc1.weight"].transpose(1, 2), out=self.scratch("sgd.z", (R, n, p["fc1.weight"].shape[1]), W))
+            return _batched.fcp_grads_from_first(m, p, z, x, y, 1.0, lambda k, sh: self.scratch(k, sh, W),
+                                                 per_run=True, grad_out=grad_out)
+        if self.fast and type(m) in LOOP_MINIBATCH:  # run by run, each its own small graph
+            R = W.shape[0]
+            G = torch.empty_like(W) if grad_out is None else grad_out
+            L = torch.empty(R, dtype=W.dtype, device=W.device)
+            with torch.enable_grad():
+                for r in range(R):
+                    leaf = W[r].clone().requires_grad_(True)
+                    v = self._one(leaf, x[r], y[r])
+                    (G[r],) = torch.autograd.grad(v, leaf)
+                    L[r] = v.detach()
+            return L, G
+        leaf = W.requires_grad_(True)
+        with torch.enable_grad():
+            L = self.minibatch_losses(leaf, x, y)
+            (g,) = torch.autograd.grad(L.sum(), leaf)
+        if grad_out is None:
+            return L.detach(), g
+        grad_out.copy_(g)
+        return L.detach(), grad_out
+
+
 class Lines:
     """``R`` lines ``w_r(a) = W0_r + a D_r`` of one :class:`Engine` (built by :meth:`Engine.lines`).
 
@@ -473,40 +644,85 @@ def _factored_losses(eng: Engine, Z0: Tensor, ZD: Tensor, sel: Tensor, W: Tensor
         # activations in the CPU's cache (75 FCP trials on 5,000 images: 0.46 x the time in
         # calls of 8 runs than in one call).
         cp = max(1, min(cp, int(TRIAL_CALL_MB * 2**20 // max(1, Z0[0].numel() * Z0.element_size()))))
-    shape = (-1,) + (1,) * (Z0.ndim - 1)
+    rows, alphas = sel.tolist(), a.tolist()
+    fused = type(m) is _models.FCP and Z0.device.type == "cpu"
     with torch.no_grad():
         p_all = _params.unflatten(m, W)
         for p0, p1 in chunks(B, cp):
-            s: Tensor | slice = sel[p0:p1]
-            lo, hi = int(s[0]), int(s[-1]) + 1
-            if hi - lo == len(s) and bool((s == torch.arange(lo, hi, device=s.device)).all()):
-                s = slice(lo, hi)  # consecutive runs (the usual case): views, no gathered copies
             p = {k: v[p0:p1] for k, v in p_all.items()}
             for d0, d1 in chunks(eng.n_data, cd):
-                z = torch.addcmul(Z0[s, d0:d1], a[p0:p1].view(shape), ZD[s, d0:d1])
                 x, y = eng.x[d0:d1], eng.y[d0:d1]
-                out[p0:p1] += _batched.mean_losses(m, fwd(m, p, x, z), x, y) * ((d1 - d0) / eng.n_data)
+                if fused:  # one kernel on reused buffers, the activations in place
+                    z = line_points(Z0, ZD, rows[p0:p1], alphas[p0:p1], d0, d1,
+                                    out=eng.scratch("trial.z", (p1 - p0, d1 - d0, *Z0.shape[2:]), Z0))
+                    v = _batched.fcp_losses_from_first(m, p, z, y, lambda k, sh: eng.scratch(k, sh, Z0))
+                else:
+                    z = line_points(Z0, ZD, rows[p0:p1], alphas[p0:p1], d0, d1)
+                    v = _batched.mean_losses(m, fwd(m, p, x, z), x, y)
+                out[p0:p1] += v * ((d1 - d0) / eng.n_data)
     return out
 
 
-def first_stage_all(engine: Engine, V: Tensor) -> Tensor:
+def line_points(Z0: Tensor, ZD: Tensor, rows: list[int], alphas: list[float], d0: int = 0, d1: int | None = None,
+                out: Tensor | None = None) -> Tensor:
+    """First stages ``Z0[r, d0:d1] + a ZD[r, d0:d1]`` of points on cached lines: ``(len(rows), d1 - d0, ...)``.
+
+    ``Z0``, ``ZD`` ``(R, N, ...)``; ``rows`` and ``alphas`` one run and one step per point.
+    On a CPU one fused ``add`` per point writes straight into the result (no gathered
+    copies of ``Z0`` / ``ZD`` rows); on other devices one gathered ``addcmul``. The
+    same points give the same values bitwise whichever data chunk they are computed
+    in, so a trial's first stage and the next anchor's (:class:`Anchors`) agree.
+    """
+    d1 = Z0.shape[1] if d1 is None else d1
+    if Z0.device.type != "cpu":
+        idx = torch.tensor(rows, device=Z0.device)
+        a = torch.tensor(alphas, dtype=Z0.dtype, device=Z0.device).view((-1,) + (1,) * (Z0.ndim - 1))
+        return torch.addcmul(Z0[idx, d0:d1], a, ZD[idx, d0:d1], out=out)
+    if out is None:
+        out = torch.empty((len(rows), d1 - d0, *Z0.shape[2:]), dtype=Z0.dtype, device=Z0.device)
+    for j, (r, al) in enumerate(zip(rows, alphas)):
+        torch.add(Z0[r, d0:d1], ZD[r, d0:d1], alpha=al, out=out[j])
+    return out
+
+
+def _rows_index(rows: list[int]) -> slice | list[int]:
+    """``rows`` as a slice when they are consecutive (views, no gathered copies), else as they are."""
+    if rows and rows == list(range(rows[0], rows[0] + len(rows))):
+        return slice(rows[0], rows[0] + len(rows))
+    return rows
+
+
+def first_stage_all(engine: Engine, V: Tensor, *, out: Tensor | None = None, rows: list[int] | None = None) -> Tensor:
     """The first stage of each row of ``V`` ``(J, d)`` on all of the engine's data: ``(J, N, ...)``, no graph.
 
     Linear in ``V`` (bias included), so ``first(W0 + a D) = first(W0) + a first(D)``.
-    Computed in data chunks of about :data:`CALL_MB`.
+    With ``out`` ``(R, N, ...)`` the stage of ``V[j]`` is written into ``out[rows[j]]``
+    (default ``rows = range(J)``) and ``out`` is returned. Computed in calls of about
+    :data:`CALL_MB` (on a CPU for a factored network, :data:`GRAD_CALL_MB`: small
+    results are recycled by the allocator and copied into place while in cache).
     """
     m = engine.module
     if m is None or not engine.fast:
         raise TypeError("first stages exist for the hand-batched study networks only")
     J = V.shape[0]
-    per_item = max(1, engine.first_stage_bytes(J) // max(1, engine.n_data))
-    out = None
+    rows = list(range(J)) if rows is None else list(rows)
+    if len(rows) != J:
+        raise ValueError(f"{len(rows)} rows for {J} weight vectors: give one output row per row of V")
+    per_run = max(1, engine.first_stage_bytes(1))
+    mb = GRAD_CALL_MB if engine.factor and engine.x.device.type == "cpu" else CALL_MB
+    if per_run <= mb * 2**20:  # whole runs per call
+        cj, cd = max(1, int(mb * 2**20 // per_run)), engine.n_data
+    else:
+        cj, cd = 1, max(1, int(mb * 2**20 // (per_run // max(1, engine.n_data))))
     with torch.no_grad():
-        for d0, d1 in chunks(engine.n_data, max(1, int(CALL_MB * 2**20 // per_item))):
-            z = _batched.FIRST_STAGE[type(m)](m, _params.unflatten(m, V), engine.x[d0:d1])
-            if out is None:
-                out = torch.empty((J, engine.n_data, *z.shape[2:]), dtype=z.dtype, device=z.device)
-            out[:, d0:d1] = z
+        for j0, j1 in chunks(J, cj):
+            p = _params.unflatten(m, V[j0:j1])
+            dest = _rows_index(rows[j0:j1])
+            for d0, d1 in chunks(engine.n_data, cd):
+                z = _batched.FIRST_STAGE[type(m)](m, p, engine.x[d0:d1])
+                if out is None:
+                    out = torch.empty((J, engine.n_data, *z.shape[2:]), dtype=z.dtype, device=z.device)
+                out[dest, d0:d1] = z
     assert out is not None
     return out
 
@@ -612,19 +828,66 @@ class Anchors:
         self.ZD: Tensor | None = None
         self.trials = 0
         self.factored_trials = 0
+        self.reused = [0] * R  # anchors in a row whose first stage came from the line
 
     def grads(self, rows: list[int], W: Tensor) -> tuple[Tensor, Tensor]:
-        """Losses ``(k,)`` and gradients ``(k, d)`` at the points ``W`` ``(k, d)`` of runs ``rows`` (new anchors)."""
-        L, G, Z = self.engine.losses_and_grads(W, keep_first=self.cacheable)
-        if Z is not None:
-            if self.Z0 is None:
-                self.Z0 = torch.zeros((self.R, *Z.shape[1:]), dtype=Z.dtype, device=Z.device)
-                self.ZD = torch.zeros_like(self.Z0)
-            self.Z0[rows] = Z
+        """Losses ``(k,)`` and gradients ``(k, d)`` at the points ``W`` ``(k, d)`` of runs ``rows`` (new anchors).
+
+        A new anchor on its run's current line (an accepted line-search point, or the old
+        anchor itself) of a network in :data:`FACTORED_FIRST_LAYER` gets its first stage from
+        the line, ``Z0 + a ZD`` -- the values its trial used -- and skips the first layer's
+        forward (:meth:`Engine.losses_and_grads_at_first`); after :data:`ANCHOR_REFRESH`
+        such anchors in a row, a run's first stage is computed afresh from its weights.
+        """
+        k = len(rows)
+        on_line: list[tuple[int, int, float]] = []
+        if self.cacheable and self.engine.factor and self.Z0 is not None:
+            for i, r in enumerate(rows):
+                a = self._alpha(r, W[i]) if self.reused[r] < ANCHOR_REFRESH else None
+                if a is not None:  # rounded as the trial's step was (a float32 alpha)
+                    on_line.append((i, r, float(torch.tensor(a, dtype=W.dtype))))
+        moved = {i for i, _, _ in on_line}
+        fresh = [i for i in range(k) if i not in moved]
+        if len(on_line) < k:
+            L = torch.empty(k, dtype=W.dtype, device=W.device)
+            G = torch.empty_like(W)
+        if on_line:
+            assert self.Z0 is not None and self.ZD is not None
+            ii, rr = [i for i, _, _ in on_line], [r for _, r, _ in on_line]
+            for _, r, a in on_line:  # the new anchor's first stage, in place: the trial's own values
+                line_points(self.Z0, self.ZD, [r], [a], out=self.Z0[r : r + 1])
+            if len(ii) == k:  # every anchor on its line: no gathered copy of W
+                L, G = self.engine.losses_and_grads_at_first(W, self.Z0, rr)
+            else:
+                L[ii], G[ii] = self.engine.losses_and_grads_at_first(W[ii], self.Z0, rr)
+            for r in rr:
+                self.reused[r] += 1
+        if fresh:
+            fr = [rows[i] for i in fresh]
+            Lf, Gf, Z = self.engine.losses_and_grads(W[fresh], keep_first=self.cacheable)
+            L[fresh], G[fresh] = Lf, Gf
+            if Z is not None:
+                if self.Z0 is None:
+                    self.Z0 = torch.zeros((self.R, *Z.shape[1:]), dtype=Z.dtype, device=Z.device)
+                    self.ZD = torch.zeros_like(self.Z0)
+                self.Z0[fr] = Z
+            for r in fr:
+                self.reused[r] = 0
         for i, r in enumerate(rows):
             self.w0[r] = W[i].detach().clone()
             self.D[r] = None
         return L, G
+
+    def _alpha(self, r: int, w: Tensor) -> float | None:
+        """The step ``a`` with ``w = w0 + a D`` on run ``r``'s current line (to rounding), or None when off it."""
+        w0, D = self.w0[r], self.D[r]
+        if w0 is None or D is None:
+            return None
+        diff = w - w0
+        dd = float(torch.dot(D, D))
+        a = float(torch.dot(diff, D)) / dd if dd > 0 else math.nan
+        off = float((diff - a * D).abs().max()) if math.isfinite(a) else math.inf
+        return a if off <= 1e-5 * float(diff.abs().max()) else None
 
     def values(self, rows: list[int], W: Tensor) -> Tensor:
         """Losses ``(k,)`` at the trial points ``W`` ``(k, d)`` of runs ``rows`` (no graph)."""
@@ -638,16 +901,12 @@ class Anchors:
             if w0 is None:
                 fresh.append(i)
                 continue
+            a = self._alpha(r, W[i])
+            if a is not None:
+                alpha[i] = a
+                lined.append(i)
+                continue
             diff = W[i] - w0
-            D = self.D[r]
-            if D is not None:
-                dd = float(torch.dot(D, D))
-                a = float(torch.dot(diff, D)) / dd if dd > 0 else math.nan
-                off = float((diff - a * D).abs().max()) if math.isfinite(a) else math.inf
-                if off <= 1e-5 * float(diff.abs().max()):
-                    alpha[i] = a
-                    lined.append(i)
-                    continue
             if not bool(torch.isfinite(diff).all()):
                 fresh.append(i)
                 continue
@@ -659,12 +918,14 @@ class Anchors:
             m = self.engine.module
             assert m is not None and self.ZD is not None
             Dn = torch.stack([self.D[r] for _, r in new_dir])  # type: ignore[misc]
-            with torch.no_grad():
-                self.ZD[[r for _, r in new_dir]] = first_stage_all(self.engine, Dn)
+            first_stage_all(self.engine, Dn, out=self.ZD, rows=[r for _, r in new_dir])
         if lined:
             self.factored_trials += len(lined)
             sel = torch.tensor([rows[i] for i in lined], device=W.device)
-            out[lined] = self._trial(sel, W[lined], alpha[lined])
+            if len(lined) == len(rows):  # all on their lines (the usual case): no gathered copy of W
+                out = self._trial(sel, W, alpha)
+            else:
+                out[lined] = self._trial(sel, W[lined], alpha[lined])
         if fresh:
             out[fresh] = self.engine.losses(W[fresh])
         return out

@@ -89,8 +89,8 @@ class FlatLoss:
         step = n if self.data_chunk is None else self.data_chunk
         if step >= n:
             return models.loss(self.model, self.x, self.y, p)
-        total = 0.0
-        for i in range(0, n, step):
+        total = models.loss(self.model, self.x[:step], self.y[:step], p) * step
+        for i in range(step, n, step):
             xb, yb = self.x[i : i + step], self.y[i : i + step]
             total = total + models.loss(self.model, xb, yb, p) * xb.shape[0]
         return total / n
@@ -242,23 +242,26 @@ def top_eigenvalues(
     if method == "lanczos":
         m = min(d, iters or max(4 * k, 40))
         t = lanczos(hvp, _rng_vector(d, seed), m, keep_basis=True)
+        assert t.basis is not None  # keep_basis=True
         vals, vecs = t.ritz()
         order = np.argsort(vals)[::-1][:k]
         return Eigen(vals[order], (t.basis.T @ vecs[:, order]).T, method, len(t.alpha))
     if method == "arpack":
         from scipy.sparse.linalg import LinearOperator, eigsh
 
-        count = [0]
+        calls = [0]
 
         def mv(v: np.ndarray) -> np.ndarray:
-            count[0] += 1
+            calls[0] += 1
             return _apply(hvp, np.ascontiguousarray(v.reshape(-1), dtype=np.float64))
 
         op = LinearOperator((d, d), matvec=mv, dtype=np.float64)
         vals, vecs = eigsh(op, k=k, which="LA", tol=tol, v0=_rng_vector(d, seed), maxiter=iters)
         order = np.argsort(vals)[::-1]
-        return Eigen(vals[order], vecs[:, order].T, method, count[0])
-    values, vectors, count = [], [], 0
+        return Eigen(vals[order], vecs[:, order].T, method, calls[0])
+    values: list[float] = []
+    vectors: list[np.ndarray] = []
+    count = 0
     for i in range(k):
         v = _rng_vector(d, seed + i)
         v /= np.linalg.norm(v)

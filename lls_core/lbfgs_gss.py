@@ -408,7 +408,8 @@ def _ieee_div(a: float, b: float) -> float:
 
 
 def two_loop_direction(
-    g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Tensor], *, rho_eps: float = 0.0
+    g: Tensor, s_list: Sequence[Tensor], y_list: Sequence[Tensor], *, rho_eps: float = 0.0,
+    ys: Sequence[float] | None = None,
 ) -> Tensor:
     """Return ``r = H g`` (shape ``(d,)``) by the L-BFGS two-loop recursion.
 
@@ -416,7 +417,8 @@ def two_loop_direction(
     ``(s_i, y_i)`` (oldest first), starting from ``H_0 = gamma I`` with
     ``gamma = s_m.y_m / y_m.y_m`` of the newest pair (``gamma = 1`` with no pairs).
     ``rho_i = 1 / (s_i.y_i + rho_eps)``: 0 is exact BFGS, the authors' code adds
-    :data:`AUTHORS_RHO_EPS` (1e-6).
+    :data:`AUTHORS_RHO_EPS` (1e-6). ``ys`` may pass the ``float(torch.dot(y_i, s_i))`` already
+    known (a held pair's never changes).
     """
     if len(s_list) != len(y_list):
         raise ValueError(f"s_list has {len(s_list)} vectors but y_list has {len(y_list)}")
@@ -426,7 +428,11 @@ def two_loop_direction(
         return q
     # Scalars as Python floats (double precision) and in-place axpy updates: no temporaries
     # of size d beyond q itself.
-    rho = [_ieee_div(1.0, float(torch.dot(y, s)) + rho_eps) for s, y in zip(s_list, y_list)]
+    if ys is None:
+        ys = [float(torch.dot(y, s)) for s, y in zip(s_list, y_list)]
+    elif len(ys) != m:
+        raise ValueError(f"ys has {len(ys)} values for {m} pairs")
+    rho = [_ieee_div(1.0, v + rho_eps) for v in ys]
     alpha = [0.0] * m
     for i in range(m - 1, -1, -1):
         alpha[i] = rho[i] * float(torch.dot(s_list[i], q))
@@ -628,6 +634,8 @@ class LBFGSGSS(torch.optim.Optimizer):
             mode=mode,
         )
         super().__init__(params, defaults)
+        # Per held pair (s, y): y.s and |s||y|, which never change (see _pair_stats).
+        self._pairs: dict[tuple[int, int], tuple[Tensor, Tensor, float, float | None]] = {}
         if len(self.param_groups) != 1:
             raise ValueError(
                 f"LBFGSGSS supports exactly one parameter group, got {len(self.param_groups)}; "
@@ -662,6 +670,26 @@ class LBFGSGSS(torch.optim.Optimizer):
             state["shrink"] = 1.0
             state["diag"] = {key: [] for key in _DIAG_KEYS}
         return state
+
+    def _pair_stats(self, st: dict[str, Any], *, magnitudes: bool) -> list[tuple[float, float | None]]:
+        """``(y.s, |s||y|)`` of each held pair (``|s||y|`` only with ``magnitudes``), each computed once per pair.
+
+        The same floats as computing them afresh (same operations on the same tensors);
+        the cache holds its pairs, so a pair's ``id`` cannot be reused while it is cached.
+        """
+        cache: dict[tuple[int, int], tuple[Tensor, Tensor, float, float | None]] = {}
+        out = []
+        for s_i, y_i in zip(st["old_s"], st["old_y"]):
+            key = (id(s_i), id(y_i))
+            old = self._pairs.get(key)
+            ys = old[2] if old is not None else float(torch.dot(y_i, s_i))
+            mag = old[3] if old is not None else None
+            if magnitudes and mag is None:
+                mag = float(s_i.norm()) * float(y_i.norm())
+            cache[key] = (s_i, y_i, ys, mag)
+            out.append((ys, mag))
+        self._pairs = cache
+        return out
 
     def _flat_params(self) -> Tensor:
         return torch.cat([p.detach().reshape(-1) for p in self._params])
@@ -801,7 +829,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, flags)
 
-        r = two_loop_direction(g, st["old_s"], st["old_y"])
+        r = two_loop_direction(g, st["old_s"], st["old_y"], ys=[v for v, _ in self._pair_stats(st, magnitudes=False)])
         r_norm = float(r.norm())
         if not math.isfinite(r_norm) or r_norm == 0.0 or float(torch.dot(g, r)) <= 0.0:
             # Not a descent direction: non-finite entries, or (rarely, by round-off) g.r <= 0.
@@ -890,14 +918,15 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, flags)
 
-        r = two_loop_direction(g, st["old_s"], st["old_y"], rho_eps=AUTHORS_RHO_EPS)
+        stats = self._pair_stats(st, magnitudes=True)
+        r = two_loop_direction(g, st["old_s"], st["old_y"], rho_eps=AUTHORS_RHO_EPS, ys=[v for v, _ in stats])
         # Their check, after the recursion: any held pair with |s||y| = 0 or cos(s, y) < eps,
         # or a NaN in r (an Inf, which their code would carry into NaN weights, counts too).
-        for s_i, y_i in zip(st["old_s"], st["old_y"]):
-            mag = float(s_i.norm()) * float(y_i.norm())
+        for ys_i, mag in stats:
+            assert mag is not None
             if mag == 0.0:
                 flags |= 1 << RESET_REASONS.index("zero_pair")
-            elif float(torch.dot(y_i, s_i)) / mag < group["curvature_eps"]:
+            elif ys_i / mag < group["curvature_eps"]:
                 flags |= 1 << RESET_REASONS.index("curvature")
         if not bool(torch.isfinite(r).all()):
             flags |= 1 << RESET_REASONS.index("nonfinite")

@@ -170,6 +170,7 @@ class LSTMNet(nn.Module):
     """
 
     task = "classify"
+    perm: Tensor  # (784,) pixel order, a non-persistent buffer
 
     def __init__(self, activation: str = "tanh", perm_seed: int = AUTHORS_PERM_SEED) -> None:
         super().__init__()

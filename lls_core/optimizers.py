@@ -80,7 +80,7 @@ __all__ = [
     "ExactOracle",
     "GaussianNoiseOracle",
     "FiniteSumOracle",
-    "RunResult",
+    "SurfaceRun",
     "run",
     "run_many",
     "STATUS_NAMES",
@@ -842,7 +842,7 @@ def validate_hyperparameters(name: str, hyper: Mapping[str, float] | None = None
 
 # ----------------------------------------------------------------------------- runner
 @dataclass(frozen=True, eq=False)
-class RunResult:
+class SurfaceRun:
     """Outcome of one optimizer: ``S`` surfaces x ``N`` starts, every run independent.
 
     Attributes:
@@ -932,7 +932,7 @@ def run(
     bound: float = 1e3,
     record_every: int | None = None,
     seed: int = 0,
-) -> RunResult:
+) -> SurfaceRun:
     """Run one optimizer from every start on every surface, all as one tensor.
 
     Args:
@@ -986,13 +986,13 @@ def run_many(
     bound: float = 1e3,
     record_every: int | None = None,
     seed: int = 0,
-) -> dict[str, RunResult]:
+) -> dict[str, SurfaceRun]:
     """Run ``A`` optimizers x ``S`` surfaces x ``N`` starts as one ``(S, A, N, d)`` tensor.
 
     Arguments as in :func:`run`; ``hypers`` and ``oracles`` map optimizer names to their
     overrides. Each optimizer's stochastic draws come from its own generator seeded with
     ``seed``, so ``run_many([...])[name]`` equals ``run(name, ...)``. Returns one
-    :class:`RunResult` per optimizer, keyed by registry name.
+    :class:`SurfaceRun` per optimizer, keyed by registry name.
     """
     if isinstance(optimizers, str) or not optimizers:
         raise TypeError("optimizers must be a non-empty sequence of names")
@@ -1124,7 +1124,7 @@ def run_many(
                 rec_s.append(torch.where(active, ratio, torch.full_like(ratio, float("nan"))))
             X = X_new if all_active else torch.where(active[..., None], X_new, X)
 
-    results: dict[str, RunResult] = {}
+    results: dict[str, SurfaceRun] = {}
     for a, (s, hp, o) in enumerate(zip(specs, hps, ors)):
         traj = loss_tr = step_r = rec_iters = None
         if record_every is not None:
@@ -1132,7 +1132,7 @@ def run_many(
             traj = torch.stack([r[:, a] for r in rec_x], 2)
             loss_tr = torch.stack([r[:, a] for r in rec_l], 2)
             step_r = torch.stack([r[:, a] for r in rec_s], 2)
-        results[s.name] = RunResult(
+        results[s.name] = SurfaceRun(
             optimizer=s.name,
             hyperparameters=MappingProxyType(dict(hp)),
             oracle=_oracle_label(o),

@@ -215,7 +215,10 @@ def archive(
     prof = study.get_profile(profile)
     st = Store(store)
     out = Path(out_dir) if out_dir is not None else archive_root() / prof.name
-    rows, curves, t1, ws = [], {}, [], []
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, np.ndarray] = {}
+    t1: list[dict[str, Any]] = []
+    ws: list[dict[str, Any]] = []
     missing: dict[str, list[int]] = {}
     checksums: set[str] = set()
     for arch in archs:
@@ -287,7 +290,8 @@ def archive(
         "log_last_finish_utc": log[-1]["finished_utc"] if log else None,
     }
     buf = io.BytesIO()
-    np.savez_compressed(buf, **curves)
+    arrays: dict[str, Any] = dict(curves)  # names "arch/optimizer/seed/split": never savez's own allow_pickle
+    np.savez_compressed(buf, **arrays)
     atomic_write(out / "curves.npz", buf.getvalue())
     atomic_write(out / "runs.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.17g").encode())
     atomic_write(out / "table1.csv", pd.DataFrame(t1).to_csv(index=False, float_format="%.17g").encode())

@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence, get_args
 
 import numpy as np
 from scipy import stats as sps
@@ -298,7 +298,7 @@ def _median_diff(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.median(a, axis=axis) - np.median(b, axis=axis)
 
 
-def _interval(res: sps._resampling.BootstrapResult) -> tuple[float, float]:  # type: ignore[name-defined]
+def _interval(res: sps._resampling.BootstrapResult) -> tuple[float, float]:
     lo, hi = res.confidence_interval
     return float(lo), float(hi)
 
@@ -467,13 +467,13 @@ class ProportionComparison:
         raise ValueError(f"direction={direction!r}; valid: 'greater', 'less'")
 
 
-def _count(k: object, n: object, name: str) -> tuple[int, int]:
+def _count(k: float, n: float, name: str) -> tuple[int, int]:
     if isinstance(k, bool) or isinstance(n, bool) or not all(float(v).is_integer() for v in (k, n)):
         raise ValueError(f"{name}: counts must be integers; got k={k!r}, n={n!r}")
-    k, n = int(k), int(n)
-    if n < 1 or not 0 <= k <= n:
-        raise ValueError(f"{name}: need 0 <= k <= n and n >= 1; got k={k}, n={n}")
-    return k, n
+    ki, ni = int(k), int(n)
+    if ni < 1 or not 0 <= ki <= ni:
+        raise ValueError(f"{name}: need 0 <= k <= n and n >= 1; got k={ki}, n={ni}")
+    return ki, ni
 
 
 def compare_proportions(k_a: int, n_a: int, k_b: int, n_b: int, *, level: float = 0.95) -> ProportionComparison:
@@ -756,6 +756,8 @@ Expectation = Literal["greater", "less", "separates", "equivalent", "not greater
 stays within an equivalence margin (``equivalent``), or does not exceed the margin's upper /
 fall below its lower end (``not greater`` / ``not less``: one-sided, non-inferiority)."""
 
+_EXPECTATIONS: tuple[str, ...] = get_args(Expectation)
+
 VERDICTS: tuple[str, ...] = ("supported", "equivalent (supported)", "no excess (supported)", "contradicted",
                              "not resolved")
 
@@ -786,47 +788,35 @@ def decide(expect: Expectation, ci: tuple[float, float], null: float, p_claim: f
     Example: ``decide("equivalent", (0.45, 0.6), 0.5, 0.01, 0.7, margin=(0.35, 0.65))``
     is ``"equivalent (supported)"``; with the interval ``(0.2, 0.9)`` it is ``"not resolved"``.
     """
-    if expect not in ("greater", "less", "separates", "equivalent", "not greater", "not less"):
-        raise ValueError(f"expect={expect!r}; valid: greater, less, separates, equivalent, not greater, not less")
+    if expect not in _EXPECTATIONS:
+        raise ValueError(f"expect={expect!r}; valid: {', '.join(_EXPECTATIONS)}")
     if expect in ("separates", "equivalent", "not greater", "not less"):
         if margin is None or not margin[0] < null < margin[1]:
             raise ValueError(f"expect={expect!r} needs a margin (lo, hi) around null={null}; got {margin!r}")
     lo, hi = ci
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return "not resolved"
-    sig = lambda p: math.isfinite(p) and p < alpha  # noqa: E731
-    if expect in ("greater", "separates"):
-        if sig(p_claim) and lo > null:
-            return "supported"
-        if expect == "greater" and sig(p_against) and hi < null:
-            return "contradicted"
-        if expect == "separates" and sig(p_against) and margin[0] < lo and hi < margin[1]:  # type: ignore[index]
-            return "contradicted"
-        return "not resolved"
-    if expect == "less":
-        if sig(p_claim) and hi < null:
-            return "supported"
-        if sig(p_against) and lo > null:
-            return "contradicted"
-        return "not resolved"
-    m_lo, m_hi = margin  # type: ignore[misc]
-    if expect == "equivalent":
-        if sig(p_claim) and m_lo < lo and hi < m_hi:
-            return "equivalent (supported)"
-        if sig(p_against) and (lo > null or hi < null):
-            return "contradicted"
-        return "not resolved"
-    if expect == "not greater":
-        if sig(p_claim) and hi < m_hi:
-            return "no excess (supported)"
-        if sig(p_against) and lo > null:
-            return "contradicted"
-        return "not resolved"
-    if sig(p_claim) and lo > m_lo:  # not less
-        return "no excess (supported)"
-    if sig(p_against) and hi < null:
+    m_lo, m_hi = margin if margin is not None else (math.nan, math.nan)  # NaN: only read where required
+    # expectation -> (its verdict when supported, the interval that supports it, the interval that contradicts it)
+    rules: dict[str, tuple[str, bool, bool]] = {
+        "greater": ("supported", lo > null, hi < null),
+        "separates": ("supported", lo > null, m_lo < lo and hi < m_hi),
+        "less": ("supported", hi < null, lo > null),
+        "equivalent": ("equivalent (supported)", m_lo < lo and hi < m_hi, lo > null or hi < null),
+        "not greater": ("no excess (supported)", hi < m_hi, lo > null),
+        "not less": ("no excess (supported)", lo > m_lo, hi < null),
+    }
+    supported, inside, against = rules[expect]
+    if _significant(p_claim, alpha) and inside:
+        return supported
+    if _significant(p_against, alpha) and against:
         return "contradicted"
     return "not resolved"
+
+
+def _significant(p: float, alpha: float) -> bool:
+    """``p < alpha`` for a finite ``p`` (a NaN p-value is never significant)."""
+    return math.isfinite(p) and p < alpha
 
 
 def min_p_rank_test(n_a: int, n_b: int) -> float:

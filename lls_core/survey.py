@@ -447,6 +447,14 @@ def _axes(ax: "matplotlib.axes.Axes | None", size: tuple[float, float]) -> "matp
     return ax
 
 
+def _figure_of(ax: "matplotlib.axes.Axes") -> "matplotlib.figure.Figure":
+    """The figure ``ax`` is drawn on (the top-level one when ``ax`` sits in a subfigure)."""
+    from matplotlib.figure import Figure
+
+    fig = ax.figure
+    return fig if isinstance(fig, Figure) else fig.figure
+
+
 def _book_color(name: str) -> str | None:
     from lls_core import plotting
 
@@ -477,7 +485,7 @@ def draw_timeline(
     ax.set_xlabel("year of publication")
     ax.set_ylabel("key LLS papers (count)")
     ax.grid(axis="x", visible=False)
-    return ax.figure
+    return _figure_of(ax)
 
 
 def draw_algorithm_timeline(
@@ -498,7 +506,7 @@ def draw_algorithm_timeline(
     ax.set_xlabel("year given in Table 3")
     ax.set_ylabel("Table 3 index (= running count: rows are in year order)")
     ax.set_xlim(years.min() - 3, years.max() + 8)
-    return ax.figure
+    return _figure_of(ax)
 
 
 def draw_filter(
@@ -528,7 +536,7 @@ def draw_filter(
     ax.set_xlim(-0.62, 0.62)
     ax.set_ylim(-len(stages) - 0.05, 0.05)
     ax.axis("off")
-    return ax.figure
+    return _figure_of(ax)
 
 
 def _is_dark(hex_color: str | None) -> bool:
@@ -585,7 +593,7 @@ def draw_taxonomy(
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
     ax.axis("off")
-    return ax.figure
+    return _figure_of(ax)
 
 
 def draw_levels(
@@ -613,7 +621,7 @@ def draw_levels(
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("auto")
     ax.axis("off")
-    return ax.figure
+    return _figure_of(ax)
 
 
 def draw_lineage(
@@ -646,4 +654,4 @@ def draw_lineage(
     ax.grid(axis="y", visible=False)
     xs = [p[0] for p in pos.values()]
     ax.set_xlim(min(xs) - 4, max(xs) + 9)
-    return ax.figure
+    return _figure_of(ax)

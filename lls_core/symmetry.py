@@ -60,6 +60,8 @@ from lls_core import models, params
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lls_core.topography import Topography
+
 __all__ = ["GROUPS", "Alignment", "Consensus", "group_sizes", "permute", "random_perms", "align", "consensus",
            "interpolation_losses", "AUTHORS_LSTM_FILE", "AUTHORS_LSTM_MD5", "AUTHORS_PERM_SEED",
            "authors_lstm_path", "authors_lstm_weights", "SetAlignment", "SetMode", "align_sets", "PairedShift",
@@ -293,7 +295,9 @@ def align(arch: str, reference: Tensor, w: Tensor, *, max_iter: int = 100, seed:
     a = _as_array(w, "w", arch, (1, 2))
     _layout(arch)
     rows = a[None] if a.ndim == 1 else a
-    outs, perms, its = [], {g: [] for g in GROUPS[arch]}, []
+    outs: list[np.ndarray] = []
+    perms: dict[str, list[np.ndarray]] = {g: [] for g in GROUPS[arch]}
+    its: list[int] = []
     for r in rows:  # each row its own generator: a row's result does not depend on the others
         with _one_blas_thread():
             p, it = _match(arch, ref, r, max_iter, np.random.default_rng(seed))
@@ -337,7 +341,7 @@ def _rms_spread(x: np.ndarray) -> float:
     return float(np.sqrt(((x - x.mean(0)) ** 2).sum(1).mean()))
 
 
-def consensus(arch: str, w: Tensor, *, max_passes: int = 20, max_iter: int = 100, seed: int = 0) -> Consensus:
+def consensus(arch: str, w: Tensor | np.ndarray, *, max_passes: int = 20, max_iter: int = 100, seed: int = 0) -> Consensus:
     """Align a set ``w`` ``(K, d)`` to a common reference: their own mean, found by iteration.
 
     Ainsworth et al.'s merging of many models: each vector in turn (random order)
@@ -426,16 +430,16 @@ def unit_activations(arch: str, w: Tensor, x: Tensor, *, activation: str | None 
     from torch.func import functional_call
 
     arch = _check_arch(arch)
-    kw = {k: v for k, v in (("activation", activation), ("perm_seed", perm_seed)) if v is not None}
-    m = models.build(arch, **kw)
+    m = models.build(arch, activation=activation,
+                     perm_seed=models.AUTHORS_PERM_SEED if perm_seed is None else perm_seed)
     a = torch.from_numpy(_as_array(w, "w", arch, (1,))).float()
     p = params.unflatten(m, a)
-    act = models.ACTIVATIONS[m.activation]
+    act = models.ACTIVATIONS[models.DEFAULT_ACTIVATION[arch] if activation is None else activation]
     n = x.shape[0]
     with torch.no_grad():
         if arch == "lstm":
-            seq = x.reshape(n, 784)[:, m.perm].reshape(n, 28, 28)
-            out, _ = functional_call(m.lstm, {k.split(".", 1)[1]: v for k, v in p.items() if k.startswith("lstm.")},
+            seq = x.reshape(n, 784)[:, m.get_buffer("perm")].reshape(n, 28, 28)
+            out, _ = functional_call(m.get_submodule("lstm"), {k.split(".", 1)[1]: v for k, v in p.items() if k.startswith("lstm.")},
                                      (seq,))
             return {"h": out.reshape(-1, 48).T}
         if arch == "lenet":
@@ -627,7 +631,7 @@ def paired_shift(before: object, after: object) -> PairedShift:
                        p_lo, p_hi)
 
 
-def claims_before_after(topo: object, aligned: object, bars: Mapping | None = None,
+def claims_before_after(topo: Topography, aligned: Topography, bars: Mapping | None = None,
                         bars_aligned: Mapping | None = None, *, kpca_gamma: float | str | None = "median",
                         alpha: float = 0.05, n_boot: int = 2000, seed: int = 0) -> "pd.DataFrame":
     """The paper's claims (:func:`lls_core.topography.claims`) on raw and on aligned weight sets, side by side.
@@ -650,16 +654,18 @@ def claims_before_after(topo: object, aligned: object, bars: Mapping | None = No
 
     if getattr(topo, "arch", None) != getattr(aligned, "arch", None):
         raise ValueError(f"topo is {getattr(topo, 'arch', None)!r} but aligned is {getattr(aligned, 'arch', None)!r}")
-    kw = dict(kpca_gamma=kpca_gamma, alpha=alpha, n_boot=n_boot, seed=seed)
     barrier_fig = ("Fig. 4", "Fig. S2")
 
-    def both(t: object, b: Mapping | None) -> pd.DataFrame:
-        main = topography.claims(t, b, None, **kw).computed().assign(path="")
+    def claims(t: Topography, b: Mapping | None) -> pd.DataFrame:
+        return topography.claims(t, b, None, kpca_gamma=kpca_gamma, alpha=alpha, n_boot=n_boot, seed=seed).computed()
+
+    def both(t: Topography, b: Mapping | None) -> pd.DataFrame:
+        main = claims(t, b).assign(path="")
         if b:
             main.loc[main["evidence"].isin(barrier_fig), "path"] = "FourierPathFinder"
             line = {k: dataclasses.replace(v, height=np.asarray(v.linear_height)) for k, v in b.items()}
             # no sets: only the barrier rows are computed (the others are the same as above)
-            lin = topography.claims(dataclasses.replace(t, sets={}), line, None, **kw).computed()
+            lin = claims(dataclasses.replace(t, sets={}), line)
             lin = lin[lin["evidence"].isin(barrier_fig)].assign(path="straight line")
             main = pd.concat([main, lin], ignore_index=True)
         return main

@@ -50,7 +50,7 @@ from torch import Tensor
 
 from . import checks, models, params
 from .data import Dataset
-from .engine import Anchors, Engine, chunks
+from .engine import Anchors, Engine, chunks, gather_items
 
 __all__ = [
     "SGDConfig",
@@ -209,20 +209,21 @@ class TorchLBFGSConfig(NetworkOptimizerConfig):
         )
 
 
-NETWORK_OPTIMIZERS: dict[str, type] = {}
+NETWORK_OPTIMIZERS: dict[str, type[NetworkOptimizerConfig]] = {}
 """Network optimizer configs by run-store name (``"sgd"``, ``"lbfgs_gss"``, ``"lbfgs"``: the
 ``RunKey.optimizer`` values; their display labels are ``cls.label``)."""
 OPTIMIZERS = NETWORK_OPTIMIZERS  # former name, kept so that callers on other branches keep working
 
 
-def register_optimizer(cls: type) -> type:
+def register_optimizer(cls: type[NetworkOptimizerConfig]) -> type[NetworkOptimizerConfig]:
     """Add an optimizer configuration class to :data:`NETWORK_OPTIMIZERS` (usable as a decorator)."""
     for attr in ("name", "label", "set_prefix", "mode", "make"):
         if not hasattr(cls, attr):
             raise TypeError(f"{cls.__name__} lacks {attr!r}; an optimizer config needs name, label, set_prefix, mode, make")
     if cls.mode not in ("minibatch", "fullbatch"):
         raise ValueError(f"{cls.__name__}.mode={cls.mode!r}: valid: minibatch, fullbatch")
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+    dc_params = getattr(cls, "__dataclass_params__", None)  # what @dataclass sets (is_dataclass looks for it too)
+    if dc_params is None or not dc_params.frozen:
         raise TypeError(f"{cls.__name__} must be a frozen dataclass")
     NETWORK_OPTIMIZERS[cls.name] = cls
     return cls
@@ -495,10 +496,11 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
         order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)  # (R, n)
         for i in range(0, n, bs):
             idx = order[:, i : i + bs]
-            opt.zero_grad(set_to_none=True)
-            for r0, r1 in chunks(R, rc):
+            if Wp.grad is None:
+                Wp.grad = torch.zeros_like(Wp)
+            for r0, r1 in chunks(R, rc):  # every row of the gradient written: no zeroing
                 j = idx[r0:r1]
-                eng.minibatch_losses(Wp[r0:r1], x[j], y[j]).sum().backward()
+                eng.minibatch_losses_and_grads(Wp[r0:r1], gather_items(x, j), gather_items(y, j), grad_out=Wp.grad[r0:r1])
             opt.step()
         with torch.no_grad():
             Wd = Wp.detach()
@@ -530,6 +532,9 @@ class FullBatchEnsemble:
         self._requests: dict[int, tuple[bool, Tensor]] = {}
         self._results: dict[int, tuple[Tensor, Tensor | None]] = {}
         self._finished: dict[int, BaseException | None] = {}
+        # One event per run: an answer wakes its own run only (a shared condition would wake
+        # all R threads R times per round).
+        self._answered = [threading.Event() for _ in range(R)]
         self._pool = ThreadPoolExecutor(max_workers=R, thread_name_prefix="lls-run")
 
     def __enter__(self) -> "FullBatchEnsemble":
@@ -541,12 +546,16 @@ class FullBatchEnsemble:
     def _closure(self, r: int) -> Any:
         p, cond = self.ps[r], self._cond
 
+        answered = self._answered[r]
+
         def closure() -> Tensor:
             grad = torch.is_grad_enabled()
             with cond:
                 self._requests[r] = (grad, p.detach())
                 cond.notify_all()
-                cond.wait_for(lambda: r in self._results)
+            answered.wait()
+            answered.clear()
+            with cond:
                 loss, g = self._results.pop(r)
             if grad:
                 p.grad = g
@@ -592,17 +601,20 @@ class FullBatchEnsemble:
             except BaseException as e:  # answer every waiting run so that no thread hangs
                 nan = torch.tensor(math.nan)
                 answers = {r: (nan, torch.full_like(batch[r][1], math.nan) if g else None) for r, (g, _) in batch.items()}
+                self._answer(answers)
                 with cond:
-                    self._results.update(answers)
-                    cond.notify_all()
                     cond.wait_for(lambda: len(self._finished) == len(rows))
                 raise e
-            with cond:
-                self._results.update(answers)
-                cond.notify_all()
+            self._answer(answers)
         errors = [e for e in self._finished.values() if e is not None]
         if errors:
             raise errors[0]
+
+    def _answer(self, answers: dict[int, tuple[Tensor, Tensor | None]]) -> None:
+        with self._cond:
+            self._results.update(answers)
+        for r in answers:
+            self._answered[r].set()
 
     def weights(self, rows: list[int] | None = None) -> Tensor:
         """Current weights ``(k, d)`` of runs ``rows`` (default all)."""

@@ -156,7 +156,7 @@ def _check_eval_args(chunk_size: object, batched: object) -> None:
         raise ValueError(f"batched={batched!r}; valid: True, 'vmap', False")
 
 
-def _hand_batched(loss_fn: LossFn, batched: object) -> FlatLoss | None:
+def _hand_batched(loss_fn: LossFn, batched: bool | str) -> FlatLoss | None:
     """``loss_fn`` when it is a :class:`FlatLoss` of a study network and ``batched is True``."""
     if batched is True and isinstance(loss_fn, FlatLoss) and _batched.supports(loss_fn.model):
         return loss_fn
@@ -201,7 +201,7 @@ def _hand_values(fl: FlatLoss, C: Tensor | None, V: Tensor, chunk_size: int | No
     return out
 
 
-def _values(loss_fn: LossFn, C: Tensor, V: Tensor, chunk_size: int | None, batched: object) -> Tensor:
+def _values(loss_fn: LossFn, C: Tensor, V: Tensor, chunk_size: int | None, batched: bool | str) -> Tensor:
     """Loss at the points ``W = C @ V`` (``C`` ``(B, J)``, ``V`` ``(J, d)``): float64 ``(B,)``, no gradients.
 
     A study network's :class:`FlatLoss` with ``batched=True`` goes through
@@ -676,9 +676,9 @@ def train(
         res = train(net, x, y, epochs=200, batch_size=64, lr=0.02, momentum=0.9, target_loss=0.05)
         res.steps, res.train_loss, res.reached
     """
-    for label, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{label}={value!r}: must be a positive integer")
+    for label, given in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(given, int) or isinstance(given, bool) or given < 1:
+            raise ValueError(f"{label}={given!r}: must be a positive integer")
     if not lr > 0:
         raise ValueError(f"lr={lr!r}: must be positive")
     if not isinstance(record_every, int) or record_every < 0:

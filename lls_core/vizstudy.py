@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,7 @@ class Fit:
 
 
 def fit(
-    arch: Mapping[str, object],
+    arch: Mapping[str, Any],
     x: Tensor,
     y: Tensor,
     *,
@@ -222,8 +222,8 @@ def _rank_corr(r_levels: np.ndarray, r_values: np.ndarray) -> np.ndarray:
 
 
 def trend_test(
-    levels: Sequence[float],
-    values: Sequence[float],
+    levels: Sequence[float] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
     *,
     expected: Expected = "increase",
     groups: Sequence[object] | None = None,

@@ -3,7 +3,11 @@
 * ``make_mlp`` / ``make_data``: the tiny classifiers and data several modules test on (Hessians, paths,
   landscapes, optimizers), built from seeded generators, never from torch's global random state.
 * ``trained_set``: k trained solutions of a tiny classifier (landscape and topography tests), trained once.
-* ``mnist_tiny``: the embedded MNIST set cut to 100 training and 50 test images (seed 0), loaded once.
+* ``mnist_tiny``: the embedded MNIST set cut to 100 training and 50 test images (seed 0), loaded once;
+  ``mnist_5k``: the whole embedded set (4,000 training and 1,000 test images), loaded once.
+* ``make_closure``: the optimizer closure every L-BFGS test writes (gradients only when enabled, counted).
+* ``demo_book``: a throw-away book project (one chapter ``demo``, its ``_toc.yml``, ``LLS_ROOT`` and
+  ``LLS_ARTIFACTS`` pointing into ``tmp_path``) for the chapter-runner tests.
 * ``dask_cluster`` / ``dask_client``: one in-process Dask cluster for the whole session, instead of each test
   starting its own (the real multi-process cluster of ``test_cluster.py`` stays separate: it tests processes).
 * A loud last line when the browser tests could not run.
@@ -12,6 +16,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Callable, Literal
 
 import pytest
@@ -108,6 +113,57 @@ def mnist_tiny():
     from lls_core import data
 
     return data.load("mnist-5k", n_train=100, n_test=50, seed=0)
+
+
+@pytest.fixture(scope="session")
+def mnist_5k():
+    """``data.load("mnist-5k")``: the whole embedded set (4,000 training, 1,000 test images), loaded once (read-only)."""
+    from lls_core import data
+
+    return data.load("mnist-5k")
+
+
+def _closure(opt: torch.optim.Optimizer, loss_fn: Callable[[], torch.Tensor],
+             counter: dict[str, int] | None = None) -> Callable[[], torch.Tensor]:
+    """The closure of ``opt.step``: zero the gradients, ``loss = loss_fn()``, and back-propagate only when
+    gradients are enabled (line-search trials of L-BFGS-GSS run under ``no_grad``); ``counter["backward"]`` and
+    ``counter["forward"]`` count the two kinds of call."""
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = loss_fn()
+        kind = "backward" if torch.is_grad_enabled() else "forward"
+        if kind == "backward":
+            loss.backward()
+        if counter is not None:
+            counter[kind] = counter.get(kind, 0) + 1
+        return loss
+
+    return closure
+
+
+@pytest.fixture(scope="session")
+def make_closure() -> Callable[..., Callable[[], torch.Tensor]]:
+    """``make_closure(opt, lambda: loss, counter=None)`` -> the closure for ``opt.step``."""
+    return _closure
+
+
+@pytest.fixture
+def demo_book(tmp_path, monkeypatch) -> Callable[[str], Path]:
+    """``demo_book(markdown)`` -> the root of a book project in ``tmp_path`` whose one chapter, ``demo``, is
+    ``markdown``; ``LLS_ROOT`` points at it and ``LLS_ARTIFACTS`` at ``tmp_path / "artifacts"`` (undone after
+    the test)."""
+
+    def build(markdown: str) -> Path:
+        root = tmp_path / "proj"
+        (root / "notebooks").mkdir(parents=True, exist_ok=True)
+        (root / "notebooks" / "demo.md").write_text(markdown)
+        (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/demo\n")
+        monkeypatch.setenv("LLS_ROOT", str(root))
+        monkeypatch.setenv("LLS_ARTIFACTS", str(tmp_path / "artifacts"))
+        return root
+
+    return build
 
 
 @pytest.fixture(scope="session")

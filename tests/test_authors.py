@@ -101,10 +101,10 @@ def test_stored_derived_numbers_are_complete_and_sourced():
 
 
 @needs_weights
-def test_their_vectors_fit_the_default_lstm():
+def test_their_vectors_fit_the_default_lstm(mnist_5k):
     W = authors.load_weights("lstm", WEIGHTS)
     assert W.shape == (48, 15456)
-    ds = data.load("mnist-5k")
+    ds = mnist_5k
     m = models.build("lstm").eval()
     with torch.no_grad():
         for i in (0, 47):

@@ -172,7 +172,7 @@ def test_chapter_runs_at_smoke_profile(slug, build_dir):
 
 @pytest.fixture(scope="session")
 def html(build_dir) -> Path:
-    failed = [s for s in CHAPTERS if not isinstance(_results.get(s), book.RunResult)]
+    failed = [s for s in CHAPTERS if not isinstance(_results.get(s), book.ChapterRun)]
     if failed:
         pytest.fail(f"chapters did not run (see their tests): {failed}")
     return book.build_html("smoke", build_dir, ROOT)

@@ -4,7 +4,7 @@ The reference below is written from the description of the authors' class (``LBF
 ``L-BFGS_GSS_NN.ipynb`` of github.com/jy856-jpg/path-finding, commits 5a68028 / e11b717) as a
 loop over a flat weight vector; it imports nothing from :mod:`lls_core.lbfgs_gss`. The FCP
 forward pass is written out here too, so only the initial weights and the digits come from
-the package.
+the package (the digits through the ``mnist_5k`` fixture of ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lls_core import data, models, params
+from lls_core import models, params
 from lls_core.lbfgs_gss import LBFGSGSS, authors_line_search
 
 
@@ -173,14 +173,13 @@ def fcp_loss(x, y, activation):
 
 
 @pytest.fixture(scope="module")
-def batch():
+def batch(mnist_5k):
     torch.set_num_threads(1)
-    ds = data.load("mnist-5k")
-    return ds.x_train[:1000], ds.y_train[:1000]
+    return mnist_5k.x_train[:1000], mnist_5k.y_train[:1000]
 
 
 @pytest.mark.parametrize("activation", ["softplus", "relu"])
-def test_authors_mode_follows_the_transcription_for_20_steps(batch, activation):
+def test_authors_mode_follows_the_transcription_for_20_steps(batch, activation, make_closure):
     # Double precision: the two implementations round differently, and in float32 those
     # differences can grow into different trajectories once the loss is small.
     x, y = batch
@@ -191,12 +190,7 @@ def test_authors_mode_follows_the_transcription_for_20_steps(batch, activation):
 
     opt = LBFGSGSS(model.parameters(), mode="authors")
 
-    def closure():
-        opt.zero_grad()
-        loss = models.loss(model, x, y)
-        if torch.is_grad_enabled():
-            loss.backward()
-        return loss
+    closure = make_closure(opt, lambda: models.loss(model, x, y))
 
     got = []
     for _ in range(20):
@@ -212,7 +206,7 @@ def test_authors_mode_follows_the_transcription_for_20_steps(batch, activation):
     assert diag.gradient_evaluations == 20  # one backward per iteration; the trials are forward-only
 
 
-def test_safe_mode_differs_from_the_authors(batch):
+def test_safe_mode_differs_from_the_authors(batch, make_closure):
     """The two modes are different algorithms: their loss sequences part within 20 steps."""
     x, y = batch
     losses = {}
@@ -220,12 +214,7 @@ def test_safe_mode_differs_from_the_authors(batch):
         model = models.build("fcp", activation="softplus", seed=3)
         opt = LBFGSGSS(model.parameters(), mode=mode)
 
-        def closure():
-            opt.zero_grad()
-            loss = models.loss(model, x, y)
-            if torch.is_grad_enabled():
-                loss.backward()
-            return loss
+        closure = make_closure(opt, lambda: models.loss(model, x, y))
 
         for _ in range(20):
             opt.step(closure)
@@ -293,17 +282,12 @@ def test_line_search_matches_the_reference_on_random_quadratics():
         assert (got.step, got.value, got.evaluations) == pytest.approx(ref, rel=1e-12)
 
 
-def test_authors_mode_accepts_uphill_steps_and_counts_them():
+def test_authors_mode_accepts_uphill_steps_and_counts_them(make_closure):
     """On Rosenbrock from (-1.84, -0.93) the first trial overshoots far; authors' mode moves anyway."""
     w = torch.tensor([-1.84, -0.93], dtype=torch.float64, requires_grad=True)
     opt = LBFGSGSS([w], mode="authors")
 
-    def closure():
-        opt.zero_grad()
-        loss = (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2
-        if torch.is_grad_enabled():
-            loss.backward()
-        return loss
+    closure = make_closure(opt, lambda: (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2)
 
     for _ in range(30):
         opt.step(closure)
@@ -320,7 +304,7 @@ def test_bad_mode_is_refused():
         LBFGSGSS([w], mode="fast")  # type: ignore[arg-type]
 
 
-def test_authors_mode_follows_the_transcription_through_uphill_steps_and_resets():
+def test_authors_mode_follows_the_transcription_through_uphill_steps_and_resets(make_closure):
     """On Rosenbrock from (-1.84, -0.93) the authors' search moves uphill: the same losses still."""
 
     def rosen(w):
@@ -331,12 +315,7 @@ def test_authors_mode_follows_the_transcription_through_uphill_steps_and_resets(
     w = start.clone().requires_grad_(True)
     opt = LBFGSGSS([w], mode="authors")
 
-    def closure():
-        opt.zero_grad()
-        loss = rosen(w)
-        if torch.is_grad_enabled():
-            loss.backward()
-        return loss
+    closure = make_closure(opt, lambda: rosen(w))
 
     for _ in range(40):
         opt.step(closure)
@@ -346,7 +325,7 @@ def test_authors_mode_follows_the_transcription_through_uphill_steps_and_resets(
     assert max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(got, expected)) < 1e-6
 
 
-def test_vanished_gradient_change_resets_instead_of_raising():
+def test_vanished_gradient_change_resets_instead_of_raising(make_closure):
     """On a linear loss the gradient never changes, so y = 0 and gamma = s.y / y.y = 0/0.
 
     The authors' tensor arithmetic turns that into a NaN direction, which their check
@@ -364,12 +343,7 @@ def test_vanished_gradient_change_resets_instead_of_raising():
     c = torch.tensor([1.0, -2.0], dtype=torch.float64)
     opt = LBFGSGSS([w], mode="authors")
 
-    def closure():
-        opt.zero_grad()
-        loss = (c * w).sum()
-        if torch.is_grad_enabled():
-            loss.backward()
-        return loss
+    closure = make_closure(opt, lambda: (c * w).sum())
 
     for _ in range(3):
         opt.step(closure)

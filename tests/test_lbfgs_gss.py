@@ -53,28 +53,19 @@ SURFACES = {
 }
 
 
-def make_closure(opt: torch.optim.Optimizer, fn, w: torch.Tensor, counter: dict | None = None):
-    def closure():
-        opt.zero_grad()
-        loss = fn(w)
-        if torch.is_grad_enabled():
-            loss.backward()
-            if counter is not None:
-                counter["backward"] = counter.get("backward", 0) + 1
-        elif counter is not None:
-            counter["forward"] = counter.get("forward", 0) + 1
-        return loss
+@pytest.fixture
+def run(make_closure):
+    """``run(fn, start, n_iter, **kwargs)`` -> ``(w, opt)``: ``n_iter`` L-BFGS-GSS steps on ``fn(w)`` from ``start``."""
 
-    return closure
+    def go(fn, start, n_iter: int, **kwargs):
+        w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        opt = LBFGSGSS([w], **kwargs)
+        closure = make_closure(opt, lambda: fn(w))
+        for _ in range(n_iter):
+            opt.step(closure)
+        return w.detach(), opt
 
-
-def run(fn, start, n_iter: int, **kwargs):
-    w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    opt = LBFGSGSS([w], **kwargs)
-    closure = make_closure(opt, fn, w)
-    for _ in range(n_iter):
-        opt.step(closure)
-    return w.detach(), opt
+    return go
 
 
 # ----------------------------------------------------------------------------- golden section
@@ -210,7 +201,7 @@ def test_two_loop_with_full_history_inverts_a_quadratic():
 
 # ----------------------------------------------------------------------------- convergence
 
-def test_converges_on_convex_quadratics():
+def test_converges_on_convex_quadratics(run):
     # d = 20, condition number 100: |w - w*| < 1e-6 within 80 iterations (about 50 needed;
     # scipy's L-BFGS-B needs about 55 and torch's L-BFGS about 63 on the same problem).
     gen = torch.Generator().manual_seed(0)
@@ -226,7 +217,7 @@ def test_converges_on_convex_quadratics():
     assert all(n1 <= n0 for n0, n1 in zip(diag.loss, diag.new_loss))
 
 
-def test_converges_on_rosenbrock():
+def test_converges_on_rosenbrock(run):
     # From the classic start (-1.2, 1): loss < 1e-10 within 60 iterations (about 30 needed).
     w, opt = run(rosenbrock, [-1.2, 1.0], 60)
     assert float(rosenbrock(w)) < 1e-10
@@ -239,7 +230,7 @@ def test_converges_on_rosenbrock():
 
 
 @pytest.mark.parametrize("name", sorted(SURFACES))
-def test_matches_scipy_lbfgsb_on_smooth_surfaces(name):
+def test_matches_scipy_lbfgsb_on_smooth_surfaces(name, run):
     fn, starts = SURFACES[name]
 
     def fun(x):
@@ -270,7 +261,7 @@ REGISTRY_SURFACES = ["rosenbrock", "himmelblau", "case1", "case2", "fig2b", "toy
 
 
 @pytest.mark.parametrize("name", REGISTRY_SURFACES)
-def test_matches_scipy_lbfgsb_on_registry_surfaces(name):
+def test_matches_scipy_lbfgsb_on_registry_surfaces(name, run):
     """From 4 random starts in the domain: both optimizers end at a listed minimum; where they
     reach the same one, at the same point and height."""
     from lls_core import surfaces
@@ -362,7 +353,7 @@ def test_nonfinite_gradient_mid_run_resets_instead_of_crashing():
     assert float(rosenbrock(w.detach())) < 1e-8
 
 
-def test_nan_in_line_search_is_never_accepted():
+def test_nan_in_line_search_is_never_accepted(run):
     # Loss undefined (NaN) outside the disc |w| < 2.5: trials there count as worse.
     def fn(w):
         v = rosenbrock(w)
@@ -374,7 +365,7 @@ def test_nan_in_line_search_is_never_accepted():
     assert float(rosenbrock(w)) < 1e-8
 
 
-def test_after_a_failed_search_the_next_one_starts_smaller():
+def test_after_a_failed_search_the_next_one_starts_smaller(run):
     # At (-1.84, -0.93) on Rosenbrock the first trial 0.2|g| overshoots by ~1000x: six
     # contractions are not enough. Without the stall guard the identical search repeats for
     # ever; with it the next search starts smaller and the run converges.
@@ -414,24 +405,11 @@ def small_problem(make_mlp, make_data):
     return build
 
 
-def model_closure(opt, model, x, y, counter=None):
-    def closure():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        if torch.is_grad_enabled():
-            loss.backward()
-            if counter is not None:
-                counter["backward"] = counter.get("backward", 0) + 1
-        return loss
-
-    return closure
-
-
-def test_line_search_is_forward_only(small_problem):
+def test_line_search_is_forward_only(small_problem, make_closure):
     model, x, y = small_problem()
     opt = LBFGSGSS(model.parameters())
     counter: dict = {}
-    closure = model_closure(opt, model, x, y, counter)
+    closure = make_closure(opt, lambda: nn.functional.cross_entropy(model(x), y), counter)
     losses = [float(opt.step(closure).detach()) for _ in range(8)]
     assert counter["backward"] == 8  # one backward per iteration, none in the line search
     diag = opt.diagnostics()
@@ -440,11 +418,11 @@ def test_line_search_is_forward_only(small_problem):
     assert all(n1 <= n0 for n0, n1 in zip(diag.loss, diag.new_loss))
 
 
-def test_save_restore_mid_run_gives_the_same_trajectory(small_problem):
+def test_save_restore_mid_run_gives_the_same_trajectory(small_problem, make_closure):
     n, k = 14, 6
     model, x, y = small_problem(1)
     opt = LBFGSGSS(model.parameters(), history_size=4)
-    closure = model_closure(opt, model, x, y)
+    closure = make_closure(opt, lambda: nn.functional.cross_entropy(model(x), y))
     straight = []
     for _ in range(n):
         opt.step(closure)
@@ -452,7 +430,7 @@ def test_save_restore_mid_run_gives_the_same_trajectory(small_problem):
 
     model_a, _, _ = small_problem(1)
     opt_a = LBFGSGSS(model_a.parameters(), history_size=4)
-    closure_a = model_closure(opt_a, model_a, x, y)
+    closure_a = make_closure(opt_a, lambda: nn.functional.cross_entropy(model_a(x), y))
     for _ in range(k):
         opt_a.step(closure_a)
     buf = io.BytesIO()
@@ -466,7 +444,7 @@ def test_save_restore_mid_run_gives_the_same_trajectory(small_problem):
     model_b.load_state_dict(saved["model"])
     opt_b = LBFGSGSS(model_b.parameters(), history_size=4)
     opt_b.load_state_dict(saved["opt"])
-    closure_b = model_closure(opt_b, model_b, x, y)
+    closure_b = make_closure(opt_b, lambda: nn.functional.cross_entropy(model_b(x), y))
     for i in range(k, n):
         opt_b.step(closure_b)
         for p, q in zip(model_b.parameters(), straight[i]):
@@ -640,11 +618,44 @@ def test_run_optimizer_bad_input():
         run_optimizer("BGD", [torch.zeros(2)], lambda: w.sum(), 2)
 
 
-def test_accepted_point_has_exactly_the_measured_loss(small_problem):
+def test_accepted_point_has_exactly_the_measured_loss(small_problem, make_closure):
     model, x, y = small_problem(2)
     opt = LBFGSGSS(model.parameters())
-    closure = model_closure(opt, model, x, y)
+    closure = make_closure(opt, lambda: nn.functional.cross_entropy(model(x), y))
     for _ in range(5):
         opt.step(closure)
         with torch.no_grad():
             assert float(nn.functional.cross_entropy(model(x), y)) == opt.last_step.new_loss
+
+
+def test_two_loop_with_known_products_and_the_optimizer_pair_cache():
+    """Passing y.s (a held pair's never changes) gives the same direction; the optimizer's cache
+    of y.s and |s||y| per pair gives the same iterations as computing them afresh."""
+    gen = torch.Generator().manual_seed(4)
+    s_list = [torch.randn(6, generator=gen, dtype=torch.float64) for _ in range(3)]
+    y_list = [2.0 * s + 0.1 * torch.randn(6, generator=gen, dtype=torch.float64) for s in s_list]
+    g = torch.randn(6, generator=gen, dtype=torch.float64)
+    ys = [float(torch.dot(y, s)) for s, y in zip(s_list, y_list)]
+    assert torch.equal(two_loop_direction(g, s_list, y_list, ys=ys), two_loop_direction(g, s_list, y_list))
+    with pytest.raises(ValueError, match="ys has 2 values for 3 pairs"):
+        two_loop_direction(g, s_list, y_list, ys=ys[:2])
+    A = torch.linspace(0.5, 30.0, 20, dtype=torch.float64)
+    for mode in ("authors", "safe"):
+        runs = []
+        for fresh in (False, True):
+            w = torch.linspace(-1.0, 1.0, 20, dtype=torch.float64).requires_grad_(True)
+            opt = LBFGSGSS([w], mode=mode, history_size=4)
+
+            def closure():
+                loss = (0.5 * A * w * w).sum() + torch.sin(3 * w).sum()
+                if torch.is_grad_enabled():
+                    w.grad = None
+                    loss.backward()
+                return loss.detach()
+
+            for _ in range(12):
+                if fresh:
+                    opt._pairs = {}  # nothing cached: every product computed afresh
+                opt.step(closure)
+            runs.append(w.detach().clone())
+        assert torch.equal(runs[0], runs[1])

@@ -10,6 +10,7 @@ matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 from lls_core import plotting  # noqa: E402
 
@@ -100,3 +101,59 @@ def test_torch_lbfgs_has_an_unmistakable_label():
     assert plotting.label("L-BFGS") == "L-BFGS (torch)"
     assert plotting.label("L-BFGS-GSS") == "L-BFGS-GSS" and plotting.label("SGD") == "SGD"
     assert plotting.color("L-BFGS (torch)") == plotting.color("L-BFGS") != plotting.color("L-BFGS-GSS")
+
+
+def test_path_vs_line_one_colour_and_marker_per_set_and_the_diagonal():
+    rng = np.random.default_rng(1)
+    sets = ["BFGS-train", "SGD-test", "LBFGS-train"]
+    frame = pd.DataFrame([{"set": s, "linear_height": lin, "height": lin * f}
+                          for s in sets[:2] for lin, f in zip(rng.uniform(0.5, 2, 4), rng.uniform(0.3, 1, 4))])
+    fig = plotting.path_vs_line(frame, sets)  # LBFGS-train has no pairs: skipped, not an empty entry
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == sets[:2]
+    for coll, s in zip(ax.collections, sets[:2]):
+        assert np.allclose(coll.get_facecolor()[0][:3], matplotlib.colors.to_rgb(plotting.color(s)))
+        assert np.allclose(coll.get_offsets(), frame.loc[frame.set == s, ["linear_height", "height"]].to_numpy())
+    (diag,) = ax.get_lines()
+    both = frame[["height", "linear_height"]].to_numpy()
+    assert list(diag.get_xdata()) == list(diag.get_ydata()) == [both.min(), both.max()]
+    assert "(loss)" in ax.get_xlabel() and "(loss)" in ax.get_ylabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="linear_height"):
+        plotting.path_vs_line(frame.drop(columns="linear_height"), sets)
+
+
+def test_spread_strips_one_panel_per_arch_rows_in_set_order():
+    rng = np.random.default_rng(2)
+    spread = {"fcp": {"SGD-train": rng.uniform(0.1, 0.2, 5), "BFGS-train": rng.uniform(0.3, 0.4, 5)},
+              "lenet": {"BFGS-train": rng.uniform(0.3, 0.4, 3)}}
+    fig = plotting.spread_strips(spread, ["BFGS-train", "SGD-train"])
+    assert [ax.get_title() for ax in fig.axes] == ["fcp", "lenet"]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["BFGS-train", "SGD-train"]
+    assert "weight units" in ax.get_xlabel()
+    fig.canvas.draw()
+    assert len([t for t in ax.get_xticklabels() if t.get_text()]) <= 5  # long labels of a narrow range: few
+    points = {tuple(np.round(c.get_facecolor()[0][:3], 4)): len(c.get_offsets()) for c in ax.collections}
+    assert points == {tuple(np.round(matplotlib.colors.to_rgb(plotting.color(s)), 4)): 5
+                      for s in ("BFGS-train", "SGD-train")}
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plotting.spread_strips({}, ["BFGS-train"])
+
+
+def test_sharpness_strips_log_axis_only_for_positive_values():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"arch": ["fcp"] * 6 + ["lstm"] * 6, "set": ["BFGS-train", "SGD-train"] * 6,
+                          "top_eigenvalue": rng.uniform(1, 100, 12), "trace": rng.uniform(-5, 50, 12)})
+    frame.loc[frame.arch == "fcp", "trace"] = rng.uniform(1, 30, 6)
+    fig = plotting.sharpness_strips(frame, ["SGD-train", "BFGS-train"])
+    axes = np.reshape(fig.axes, (2, 2))
+    assert [ax.get_title() for ax in axes[:, 0]] == ["fcp", "lstm"]
+    assert [ax.get_xscale() for ax in axes.ravel()] == ["log", "log", "log", "symlog"]
+    assert "eigenvalue" in axes[0, 0].get_xlabel() and "trace" in axes[0, 1].get_xlabel()
+    assert all("weight unit²" in ax.get_xlabel() for ax in axes.ravel())
+    assert [t.get_text() for t in axes[0, 0].get_yticklabels()] == ["SGD-train", "BFGS-train"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="'lenet'"):
+        plotting.sharpness_strips(frame, ["SGD-train"], ["lenet"])

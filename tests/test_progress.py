@@ -66,17 +66,12 @@ print("done")
 """
 
 
-def test_runner_relays_kernel_progress_to_the_console_not_the_page(tmp_path, monkeypatch, capsys):
+def test_runner_relays_kernel_progress_to_the_console_not_the_page(demo_book, tmp_path, monkeypatch, capsys):
     import nbformat
 
     from lls_core import book
 
-    root = tmp_path / "proj"
-    (root / "notebooks").mkdir(parents=True)
-    (root / "notebooks" / "demo.md").write_text(DEMO)
-    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/demo\n")
-    monkeypatch.setenv("LLS_ROOT", str(root))
-    monkeypatch.setenv("LLS_ARTIFACTS", str(tmp_path / "artifacts"))
+    root = demo_book(DEMO)
     monkeypatch.delenv(progress.ENV, raising=False)
     res = book.run_chapter("demo", "smoke", build_dir=tmp_path / "build", root=root, progress=True)
     err = capsys.readouterr().err

@@ -66,14 +66,8 @@ if mode != "nofig":
 
 
 @pytest.fixture()
-def demo(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "proj"
-    (root / "notebooks").mkdir(parents=True)
-    (root / "notebooks" / "demo.md").write_text(DEMO)
-    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/demo\n")
-    monkeypatch.setenv("LLS_ROOT", str(root))
-    monkeypatch.setenv("LLS_ARTIFACTS", str(tmp_path / "artifacts"))
-    return root
+def demo(demo_book) -> Path:
+    return demo_book(DEMO)
 
 
 def _tree(folder: Path) -> list[str]:
@@ -229,7 +223,7 @@ def test_leftovers_of_killed_runs_are_cleaned(demo, tmp_path):
 
 def _record_many(build: str, worker: int, n: int) -> None:
     for i in range(n):
-        res = book.RunResult(f"ch{worker}-{i}", "smoke", {"i": i}, Path("x"), Path("y"), 1.0)
+        res = book.ChapterRun(f"ch{worker}-{i}", "smoke", {"i": i}, Path("x"), Path("y"), 1.0)
         book._record_run(Path(build), res)
 
 

@@ -151,6 +151,12 @@ def test_boot_p():
     ("separates", (0.7, 1.0), 0.001, 0.99, (0.35, 0.65), "supported"),
     ("separates", (0.4, 0.6), 0.6, 0.01, (0.35, 0.65), "contradicted"),
     ("separates", (0.3, 0.9), 0.2, 0.6, (0.35, 0.65), "not resolved"),
+    ("separates", (0.2, 0.4), 0.99, 0.01, (0.35, 0.65), "not resolved"),  # outside the margin: not "no separation"
+    ("less", (0.6, 0.9), 0.99, 0.01, None, "contradicted"),
+    ("less", (0.1, 0.4), float("nan"), 0.99, None, "not resolved"),  # a NaN p-value is never significant
+    ("not less", (0.4, 0.7), 0.01, 0.9, (0.35, 0.65), "no excess (supported)"),
+    ("not less", (0.3, 0.7), 0.01, 0.9, (0.35, 0.65), "not resolved"),  # lower end beyond the margin
+    ("not less", (0.1, 0.4), 0.99, 0.01, (0.35, 0.65), "contradicted"),
 ])
 def test_decide(expect, ci, p, p_against, margin, verdict):
     assert stats.decide(expect, ci, 0.5, p, p_against, margin=margin) == verdict

@@ -172,13 +172,11 @@ def test_missing_authors_file_is_a_clear_error(tmp_path) -> None:
 
 
 @pytest.mark.skipif(symmetry.authors_lstm_path() is None, reason="the authors' LSTM file is not present")
-def test_authors_lstm_layout_is_ours() -> None:
-    from lls_core import data
-
+def test_authors_lstm_layout_is_ours(mnist_5k) -> None:
     w = symmetry.authors_lstm_weights()
     assert w.shape == (48, models.PARAM_COUNTS["lstm"]) and w.dtype == torch.float32
     m = models.build("lstm", perm_seed=symmetry.AUTHORS_PERM_SEED)
-    ds = data.load("mnist-5k")
+    ds = mnist_5k
     with torch.no_grad():  # training-loss minima: a wrong layout or permutation gives a loss of order 1
         loss = batched.losses(m, w[:2], ds.x_train[:300], ds.y_train[:300])
     assert float(loss.max()) < 1e-4
