@@ -51,7 +51,7 @@ from .io import atomic_write
 from .train import NETWORK_OPTIMIZERS
 
 __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
-           "CALIBRATION_FOLDER", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
+           "CALIBRATION_FOLDER", "RECOMPUTE_SET", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
            "load_path_calibration", "tensor_sha256"]
 
 
@@ -415,7 +415,12 @@ def load_archive(profile: str = "full", root: str | os.PathLike[str] | None = No
 CALIBRATION_FOLDER = "path_calibration"
 """Subfolder of ``data/results/<profile>/`` that holds the archived path calibration."""
 
-_CAL_FILES = ("pairs.csv", "groups.csv", "summary.csv", "verdicts.csv", "provenance.json")
+_CAL_FILES = ("pairs.csv", "groups.csv", "summary.csv", "verdicts.csv", "endpoints.npz", "provenance.json")
+
+RECOMPUTE_SET = "SGD-train"
+"""The set whose first training-landscape pair keeps its two end points in ``endpoints.npz``: the
+recompute test runs that pair's paths from them (SGD runs are also the ones an ensemble trains
+exactly as alone, so its seeds can be checked too)."""
 
 
 @dataclass(frozen=True)
@@ -479,6 +484,8 @@ def archive_path_calibration(
       heights; ``summary.csv``: per arch the :meth:`PathCalibration.facts
       <lls_core.topography.PathCalibration.facts>`; ``verdicts.csv``: the barrier claims'
       verdicts under both settings;
+    * ``endpoints.npz``: the two end points (float32) of the first :data:`RECOMPUTE_SET` pair on
+      the training landscape, keys ``<arch>/i`` and ``<arch>/j`` (:meth:`PathCalibrationRecord.endpoints`);
     * ``provenance.json``: the settings (both :class:`~lls_core.landscape.PathConfig`, pairs,
       seed, how the sets were loaded) and, per arch, the command, git commit, machine, start
       and end time, wall seconds, the paths this call computed (the others came from the pair
@@ -548,7 +555,10 @@ def archive_path_calibration(
             "weight_sets_sha256": {n: tensor_sha256(topo.sets[n]) for n in names},
             "weight_sets_shape": {n: list(topo.sets[n].shape) for n in names},
         }
-        _merge_calibration(out, settings, arch, new, rec)
+        first = pf[(pf["set"] == RECOMPUTE_SET) & (pf["landscape"] == "train")].iloc[0]
+        ends = {f"{arch}/i": topo.sets[RECOMPUTE_SET][int(first["i"])].numpy(),
+                f"{arch}/j": topo.sets[RECOMPUTE_SET][int(first["j"])].numpy()}
+        _merge_calibration(out, settings, arch, new, rec, ends)
     return out
 
 
@@ -558,7 +568,7 @@ def _n_stored(ps: Any) -> int:
 
 
 def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: Mapping[str, Any],
-                       rec: dict[str, Any]) -> None:
+                       rec: dict[str, Any], ends: Mapping[str, np.ndarray]) -> None:
     """Put one architecture's frames and provenance into the archive at ``out``, beside the others.
 
     Under a lock, the archive is read again at this moment (another call may have added an
@@ -588,6 +598,13 @@ def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: M
             parts = ([old[i][old[i]["arch"] != arch]] if old is not None else []) + [new[name]]
             frame = pd.concat(parts, ignore_index=True)
             atomic_write(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.17g").encode())
+        kept: dict[str, np.ndarray] = {}
+        if (out / "endpoints.npz").is_file():
+            with np.load(out / "endpoints.npz", allow_pickle=False) as z:
+                kept = {k: z[k] for k in z.files if not k.startswith(f"{arch}/")}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **kept, **ends)
+        atomic_write(out / "endpoints.npz", buf.getvalue())
         prov = {"settings": dict(settings), "archs": archs}
         atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())  # last: marks it complete
 
@@ -633,6 +650,22 @@ class PathCalibrationRecord:
         return g[["n", "median_build", "median_reference", "bias", "spearman"]].rename(columns={
             "median_build": "median height (build)", "median_reference": "median height (authors)",
             "bias": "mean difference", "spearman": "Spearman"})
+
+    def endpoints(self, arch: str) -> tuple[Any, Any, Any]:
+        """The archived end points of ``arch``'s first :data:`RECOMPUTE_SET` pair on the training
+        landscape: ``(row, w_i, w_j)``, ``row`` its line of :attr:`pairs`, ``w_i`` / ``w_j`` float32
+        ``(d,)`` tensors whose SHA-256 are the row's (``ValueError`` otherwise)."""
+        rows = self.pairs[(self.pairs["arch"] == arch) & (self.pairs["set"] == RECOMPUTE_SET)
+                          & (self.pairs["landscape"] == "train")]
+        if rows.empty:
+            raise KeyError(f"no archived {RECOMPUTE_SET} pair of {arch!r}; archived: {', '.join(self.archs)}")
+        row = rows.iloc[0]
+        with np.load(self.folder / "endpoints.npz", allow_pickle=False) as z:
+            w = [torch.from_numpy(z[f"{arch}/{e}"].copy()) for e in ("i", "j")]
+        for e, v in zip(("i", "j"), w):
+            if tensor_sha256(v) != row[f"sha_{e}"]:
+                raise ValueError(f"{self.folder / 'endpoints.npz'}: {arch}/{e} does not match the SHA-256 of pairs.csv")
+        return row, w[0], w[1]
 
     def changed(self) -> list[str]:
         """The barrier claims (``arch, claim: a vs b``) whose verdict differs between the two settings."""

@@ -63,6 +63,9 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     table = rec.table()
     assert table.loc[("fcp", "SGD-train", "train"), "median height (authors)"] == pytest.approx(
         rec.pairs.query("set == 'SGD-train' and landscape == 'train'")["height_reference"].median())
+    row, wi, wj = rec.endpoints("fcp")
+    assert row.set == results.RECOMPUTE_SET and row.landscape == "train"
+    assert torch.equal(wi, topo.sets[row.set][row.i]) and torch.equal(wj, topo.sets[row.set][row.j])
     # one archived pair, recomputed alone under the archived reference settings
     row = rec.pairs.query("set == 'BFGS-train' and landscape == 'test'").iloc[0]
     cfg = landscape.PathConfig(**rec.provenance["settings"]["reference"])
@@ -111,30 +114,39 @@ def test_missing_archive_names_the_command(tmp_path):
 
 
 def test_recompute_archived_calibration_pair():
-    """Retrain the two runs of one archived pair (FCP, SGD-train, training landscape) from their stored seeds under
-    the archived profile's configuration, and run its path under both archived settings: the end points must be the
-    archived ones bit for bit (SHA-256) and the heights equal to float32 summation order."""
+    """Run the paths of one archived pair (FCP, SGD-train, training landscape) from its archived end points under both
+    archived settings: the heights must be the archived ones to float32 summation order."""
     torch.set_num_threads(1)
     rec = results.load_path_calibration("quick")
-    rows = rec.pairs.query("arch == 'fcp' and set == 'SGD-train' and landscape == 'train'")
-    if rows.empty:
-        pytest.skip("no archived FCP pair")
-    row = rows.iloc[0]
+    if "fcp" not in rec.archs:
+        pytest.skip("no archived FCP calibration")
+    row, wi, wj = rec.endpoints("fcp")
     prof = study.get_profile(rec.provenance["settings"]["profile"])
-    prov = rec.provenance["archs"]["fcp"]
     ds = study.dataset(prof)
-    assert ds.checksum == prov["data_checksum_sha256"]
+    assert ds.checksum == rec.provenance["archs"]["fcp"]["data_checksum_sha256"]
+    model = models.build("fcp", activation=prof.activation)
+    for which in ("build", "reference"):
+        pc = landscape.PathConfig(**rec.provenance["settings"][which])
+        got = landscape.pair_path(model, ds.x_train, ds.y_train, wi, wj, pc, int(row.i), int(row.j))
+        # Path losses are float32 means over images: another batch of pairs sums in another order (~1e-7).
+        assert got.height == pytest.approx(row[f"height_{which}"], rel=1e-5, abs=1e-7), which
+        assert got.linear_height == pytest.approx(row[f"linear_{which}"], rel=1e-5, abs=1e-7), which
+        assert got.fine_height == pytest.approx(row[f"fine_{which}"], rel=1e-5, abs=1e-7), which
+
+
+def test_archived_end_points_retrain_from_their_seeds():
+    """Retrain the two runs of that pair from their archived seeds under the archived profile's SGD configuration: their
+    training weights must be the archived end points bit for bit (SHA-256; SGD trains alone exactly as in an ensemble)."""
+    torch.set_num_threads(1)
+    rec = results.load_path_calibration("quick")
+    if "fcp" not in rec.archs:
+        pytest.skip("no archived FCP calibration")
+    row, _, _ = rec.endpoints("fcp")
+    prof = study.get_profile(rec.provenance["settings"]["profile"])
+    ds = study.dataset(prof)
     cfg = prof.config("sgd", "fcp")
     w = [train.train("fcp", cfg, ds, seed=int(s), activation=prof.activation, perm_seed=prof.perm_seed,
                      device="cpu").w_train for s in (row.seed_i, row.seed_j)]
     assert [results.tensor_sha256(v) for v in w] == [row.sha_i, row.sha_j], (
         "the retrained end points are not the archived ones: the profile's SGD configuration, the data or the trainer "
-        "changed since the archive was written (rerun python -m lls_core.results calibrate-paths)")
-    model = models.build("fcp", activation=prof.activation)
-    for which in ("build", "reference"):
-        pc = landscape.PathConfig(**rec.provenance["settings"][which])
-        got = landscape.pair_path(model, ds.x_train, ds.y_train, w[0], w[1], pc, int(row.i), int(row.j))
-        # Path losses are float32 means over images: another batch of pairs sums in another order (~1e-7).
-        assert got.height == pytest.approx(row[f"height_{which}"], rel=1e-5, abs=1e-7), which
-        assert got.linear_height == pytest.approx(row[f"linear_{which}"], rel=1e-5, abs=1e-7), which
-        assert got.fine_height == pytest.approx(row[f"fine_{which}"], rel=1e-5, abs=1e-7), which
+        "changed since the archive was written (retrain the runs, then rerun python -m lls_core.results calibrate-paths)")
