@@ -516,7 +516,7 @@ def archive_path_calibration(
                 "n_pairs": n_pairs, "pairing": "disjoint", "seed": seed, "n_boot": n_boot,
                 "load": {"n_inits": load.n_inits, "k_best": load.k_best,
                          "counts": {o: [n, k] for o, n, k in load.counts}}}
-    old = _read_calibration(out) if (out / "provenance.json").is_file() else None
+    old = _read_calibration(out, endpoints=False) if (out / "provenance.json").is_file() else None
     if old is not None and old[4]["settings"] != settings:
         raise ValueError(f"{out} holds a calibration with other settings ({old[4]['settings']}); "
                          f"this call has {settings}: pass another out_dir")
@@ -584,7 +584,7 @@ def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: M
     out.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]  # the lock lives outside the (git) folder
     with FileLock(Path(tempfile.gettempdir()) / f"lls-calibration-{tag}.lock", what=f"the path calibration archive {out}"):
-        old = _read_calibration(out) if (out / "provenance.json").is_file() else None
+        old = _read_calibration(out, endpoints=False) if (out / "provenance.json").is_file() else None
         if old is not None and old[4]["settings"] != settings:
             raise ValueError(f"{out} holds a calibration with other settings ({old[4]['settings']}); "
                              f"this call has {dict(settings)}: pass another out_dir")
@@ -609,10 +609,10 @@ def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: M
         atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())  # last: marks it complete
 
 
-def _read_calibration(folder: Path) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+def _read_calibration(folder: Path, endpoints: bool = True) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
     import pandas as pd
 
-    absent = [n for n in _CAL_FILES if not (folder / n).is_file()]
+    absent = [n for n in _CAL_FILES if not (folder / n).is_file() and (endpoints or n != "endpoints.npz")]
     if absent:
         raise FileNotFoundError(f"no archived path calibration in {folder}: missing {', '.join(absent)} "
                                 "(python -m lls_core.results calibrate-paths writes it)")
