@@ -17,6 +17,13 @@ statistics, Table 1, provenance: command, git commit, machine, wall times, input
 checksums) into ``<root>/data/results/<profile>/`` (:func:`archive_root`; ``<root>`` is the one
 writable root, :func:`lls_core.resources.root`: the checkout, or ``$LLS_ROOT``); the weights stay
 in the store. The chapters read the archive with :func:`load_archive`, offline.
+
+``calibrate-paths`` runs a sample of barrier paths under a profile's cheap path settings and
+under the authors' (:func:`archive_path_calibration`) and archives the comparison in
+``<root>/data/results/<profile>/path_calibration/``; the barriers chapter reads it with
+:func:`load_path_calibration`::
+
+    LLS_ARTIFACTS=STORE python -m lls_core.results calibrate-paths --profile quick --archs fcp autoencoder --pairs 8
 """
 
 from __future__ import annotations
@@ -43,7 +50,9 @@ from .store import Store
 from .io import atomic_write
 from .train import NETWORK_OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root"]
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
+           "CALIBRATION_FOLDER", "RECOMPUTE_SET", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
+           "load_path_calibration", "tensor_sha256"]
 
 
 def archive_root() -> Path:
@@ -402,6 +411,390 @@ def load_archive(profile: str = "full", root: str | os.PathLike[str] | None = No
                    pd.read_csv(folder / "weight_stats.csv"), json.loads((folder / "provenance.json").read_text()))
 
 
+# ------------------------------------------------------------------ path calibration (barriers chapter)
+CALIBRATION_FOLDER = "path_calibration"
+"""Subfolder of ``data/results/<profile>/`` that holds the archived path calibration."""
+
+_CAL_FILES = ("pairs.csv", "groups.csv", "summary.csv", "verdicts.csv", "endpoints.npz", "provenance.json")
+
+RECOMPUTE_SET = "SGD-train"
+"""The set whose first training-landscape pair keeps its two end points in ``endpoints.npz``: the
+recompute test runs that pair's paths from them (SGD runs are also the ones an ensemble trains
+exactly as alone, so its seeds can be checked too)."""
+
+
+@dataclass(frozen=True)
+class CalibrationLoad:
+    """How the weight sets of a calibration are loaded: :func:`lls_core.topography.load` with
+    ``n_inits``, ``k_best`` and ``counts`` (``{optimizer: (n_inits, k_best)}``); the defaults are
+    those of the barriers chapter at the ``quick`` profile."""
+
+    n_inits: int = 75
+    k_best: int = 48
+    counts: tuple[tuple[str, int, int], ...] = (("lbfgs", 8, 6),)
+
+    def counts_dict(self) -> dict[str, tuple[int, int]]:
+        return {o: (n, k) for o, n, k in self.counts}
+
+
+def tensor_sha256(t: torch.Tensor) -> str:
+    """SHA-256 (hex) of a tensor's contiguous CPU bytes (float32 little-endian for the weight sets), in row order."""
+    return hashlib.sha256(t.detach().contiguous().cpu().numpy().tobytes()).hexdigest()
+
+
+def _config_dict(cfg: Any) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "memory_mb"}  # memory_mb: chunking only
+
+
+def archive_path_calibration(
+    profile: str = "quick",
+    archs: Sequence[str] = ("fcp", "autoencoder"),
+    *,
+    n_pairs: int = 8,
+    load: CalibrationLoad = CalibrationLoad(),
+    build: Any = None,
+    reference: Any = None,
+    store: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    n_boot: int = 2000,
+    command: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """Calibrate a profile's path settings against the authors' and archive the result.
+
+    For each architecture in ``archs``: load the weight sets as the barriers chapter does
+    (:func:`lls_core.topography.load` with ``load``; missing runs are trained), then
+    :func:`lls_core.topography.calibrate_paths` with ``build`` (default
+    ``topography.PATH_PROFILES[profile]``) against ``reference`` (default
+    :data:`lls_core.topography.AUTHORS_PATHS`) on the first ``n_pairs`` disjoint pairs of
+    each of the four sets (BFGS/SGD, train/test weights) on both landscapes: the pairs the
+    chapter draws with the same ``seed``. Paths already in the store's pair cache are reused,
+    so a stopped call resumes. Writes, atomically, into ``out_dir`` (default
+    ``data/results/<profile>/path_calibration``):
+
+    * ``pairs.csv``: one row per pair and landscape: ``arch``, ``set``, ``landscape``, ``i``,
+      ``j`` (rows of the weight set), ``seed_i``, ``seed_j`` (the runs' training seeds),
+      ``sha_i``, ``sha_j`` (:func:`tensor_sha256` of the two end points), ``height_build``,
+      ``height_reference``, ``fine_build``, ``fine_reference`` (the same paths on the fine
+      grid), ``linear_build``, ``linear_reference`` (the straight line's height), ``endpoint_build``,
+      ``endpoint_reference`` (the higher end point's loss);
+    * ``groups.csv``: per arch, set and landscape ``n``, ``bias``, ``spearman`` and the median
+      heights; ``summary.csv``: per arch the :meth:`PathCalibration.facts
+      <lls_core.topography.PathCalibration.facts>`; ``verdicts.csv``: the barrier claims'
+      verdicts under both settings;
+    * ``endpoints.npz``: the two end points (float32) of the first :data:`RECOMPUTE_SET` pair on
+      the training landscape, keys ``<arch>/i`` and ``<arch>/j`` (:meth:`PathCalibrationRecord.endpoints`);
+    * ``provenance.json``: the settings (both :class:`~lls_core.landscape.PathConfig`, pairs,
+      seed, how the sets were loaded) and, per arch, the command, git commit, machine, start
+      and end time, wall seconds, the paths this call computed (the others came from the pair
+      cache), the data checksum, the SHA-256 of every weight set used, and ``earlier_runs``: the
+      same record of each earlier call that wrote this architecture.
+
+    Architectures already in ``out_dir`` and not in ``archs`` are kept, when their settings
+    are the same (else ``ValueError``: write to another folder). Returns ``out_dir``.
+    """
+    import pandas as pd
+
+    from . import topography
+
+    prof = study.get_profile(profile)
+    build = topography.PATH_PROFILES[prof.name] if build is None else build
+    reference = topography.AUTHORS_PATHS if reference is None else reference
+    for a in archs:
+        if a not in models.ARCHITECTURES:
+            raise ValueError(f"unknown architecture {a!r}; valid: {', '.join(models.ARCHITECTURES)}")
+    if not archs or len(set(archs)) != len(archs):
+        raise ValueError(f"archs={list(archs)!r}: expected distinct architecture names")
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 8:
+        raise ValueError(f"n_pairs={n_pairs!r}: a calibration needs at least 8 pairs per set")
+    if n_pairs > load.k_best // 2:
+        raise ValueError(f"n_pairs={n_pairs}: at most k_best // 2 = {load.k_best // 2} disjoint pairs")
+    out = Path(out_dir) if out_dir is not None else archive_root() / prof.name / CALIBRATION_FOLDER
+    settings = {"profile": prof.name, "build": _config_dict(build), "reference": _config_dict(reference),
+                "n_pairs": n_pairs, "pairing": "disjoint", "seed": seed, "n_boot": n_boot,
+                "load": {"n_inits": load.n_inits, "k_best": load.k_best,
+                         "counts": {o: [n, k] for o, n, k in load.counts}}}
+    old = _read_calibration(out, endpoints=False) if (out / "provenance.json").is_file() else None
+    if old is not None and old[4]["settings"] != settings:
+        raise ValueError(f"{out} holds a calibration with other settings ({old[4]['settings']}); "
+                         f"this call has {settings}: pass another out_dir")
+    cmd = command or " ".join(["python", "-m", "lls_core.results", "calibrate-paths", "--profile", prof.name,
+                               "--archs", *archs, "--pairs", str(n_pairs)])
+    commit = _git_commit()  # the code that runs: read before the long work, not after it
+    for arch in archs:
+        t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        topo = topography.load(arch, prof.name, n_inits=load.n_inits, k_best=load.k_best, counts=load.counts_dict(),
+                               store=store, workers=workers, progress=progress)
+        names = [n for n in topography.CALIBRATION_SETS if n in topo.sets]
+        cache = topography.pair_store(topo)
+
+        stored_before = _n_stored(cache)
+        cal = topography.calibrate_paths(topo, build, reference=reference, n_pairs=n_pairs, seed=seed, sets=names,
+                                         workers=workers, n_boot=n_boot, pairing="disjoint")
+        pf = cal.frame.copy()
+        seeds = {n: topo.seeds.get(n, ()) for n in names}
+        for end in ("i", "j"):
+            pf[f"seed_{end}"] = [int(seeds[s][k]) if seeds[s] else -1 for s, k in zip(pf["set"], pf[end])]
+            pf[f"sha_{end}"] = [tensor_sha256(topo.sets[s][k]) for s, k in zip(pf["set"], pf[end])]
+        cols = ["set", "landscape", "i", "j", "seed_i", "seed_j", "sha_i", "sha_j", "height_build", "height_reference",
+                "fine_build", "fine_reference", "linear_build", "linear_reference", "endpoint_build", "endpoint_reference"]
+        med = pf.groupby(["set", "landscape"], sort=False)[["height_build", "height_reference"]].median()
+        g = cal.groups.merge(med.rename(columns={"height_build": "median_build", "height_reference": "median_reference"}),
+                             left_on=["set", "landscape"], right_index=True)
+        new = {"pairs": pf[cols].assign(arch=arch)[["arch", *cols]], "groups": g.assign(arch=arch)[["arch", *g.columns]],
+               "summary": pd.DataFrame([{"arch": arch, **cal.facts()}]),
+               "verdicts": cal.verdicts.assign(arch=arch)[["arch", *cal.verdicts.columns]]}
+        rec = {
+            "paths_computed": _n_stored(cache) - stored_before,  # new in the pair cache (the rest reused)
+            "command": cmd, "git_commit": commit, "machine": _machine(), "torch_threads": torch.get_num_threads(),
+            "workers": workers, "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "wall_s": round(time.perf_counter() - t0, 1), "store": topo.store_root,
+            "data_checksum_sha256": topo.dataset.checksum, "n_train": topo.dataset.n_train, "n_test": topo.dataset.n_test,
+            "weight_sets_sha256": {n: tensor_sha256(topo.sets[n]) for n in names},
+            "weight_sets_shape": {n: list(topo.sets[n].shape) for n in names},
+        }
+        first = pf[(pf["set"] == RECOMPUTE_SET) & (pf["landscape"] == "train")].iloc[0]
+        ends = {f"{arch}/i": topo.sets[RECOMPUTE_SET][int(first["i"])].numpy(),
+                f"{arch}/j": topo.sets[RECOMPUTE_SET][int(first["j"])].numpy()}
+        _merge_calibration(out, settings, arch, new, rec, ends)
+    return out
+
+
+def _n_stored(ps: Any) -> int:
+    """Paths in a :class:`~lls_core.store.PairStore` and its legacy folder (files move from one to the other on load)."""
+    return len(list(ps.dir.glob("*.npz"))) + len(list(ps.legacy_dir.glob("pair-*.npz")))
+
+
+def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: Mapping[str, Any],
+                       rec: dict[str, Any], ends: Mapping[str, np.ndarray]) -> None:
+    """Put one architecture's frames and provenance into the archive at ``out``, beside the others.
+
+    Under a lock, the archive is read again at this moment (another call may have added an
+    architecture meanwhile), this architecture's old rows are replaced and its old provenance
+    moves to ``earlier_runs``; every file is written atomically, provenance last.
+    """
+    import pandas as pd
+
+    from .io import FileLock
+
+    import tempfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]  # the lock lives outside the (git) folder
+    with FileLock(Path(tempfile.gettempdir()) / f"lls-calibration-{tag}.lock", what=f"the path calibration archive {out}"):
+        old = _read_calibration(out, endpoints=False) if (out / "provenance.json").is_file() else None
+        if old is not None and old[4]["settings"] != settings:
+            raise ValueError(f"{out} holds a calibration with other settings ({old[4]['settings']}); "
+                             f"this call has {dict(settings)}: pass another out_dir")
+        archs = dict(old[4]["archs"]) if old is not None else {}
+        earlier = archs.get(arch)
+        rec = {"earlier_runs": list(earlier.get("earlier_runs", [])) + [{k: earlier.get(k) for k in (
+            "command", "git_commit", "started_utc", "finished_utc", "wall_s", "paths_computed")}] if earlier else [],
+            **rec}  # earlier_runs: the calls that wrote this architecture before (e.g. the one that found the paths)
+        archs[arch] = rec
+        for i, name in enumerate(("pairs", "groups", "summary", "verdicts")):
+            parts = ([old[i][old[i]["arch"] != arch]] if old is not None else []) + [new[name]]
+            frame = pd.concat(parts, ignore_index=True)
+            atomic_write(out / f"{name}.csv", frame.to_csv(index=False, float_format="%.17g").encode())
+        kept: dict[str, np.ndarray] = {}
+        if (out / "endpoints.npz").is_file():
+            with np.load(out / "endpoints.npz", allow_pickle=False) as z:
+                kept = {k: z[k] for k in z.files if not k.startswith(f"{arch}/")}
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **kept, **ends)
+        atomic_write(out / "endpoints.npz", buf.getvalue())
+        prov = {"settings": dict(settings), "archs": archs}
+        atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())  # last: marks it complete
+
+
+def _read_calibration(folder: Path, endpoints: bool = True) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    import pandas as pd
+
+    absent = [n for n in _CAL_FILES if not (folder / n).is_file() and (endpoints or n != "endpoints.npz")]
+    if absent:
+        raise FileNotFoundError(f"no archived path calibration in {folder}: missing {', '.join(absent)} "
+                                "(python -m lls_core.results calibrate-paths writes it)")
+    prov = json.loads((folder / "provenance.json").read_text())
+    return (*(pd.read_csv(folder / f"{n}.csv", keep_default_na=True) for n in ("pairs", "groups", "summary", "verdicts")),
+            prov)
+
+
+@dataclass(frozen=True, eq=False)
+class PathCalibrationRecord:
+    """An archived path calibration (:func:`archive_path_calibration`), read with :func:`load_path_calibration`.
+
+    ``pairs``, ``groups``, ``summary``, ``verdicts``: the archived frames (see
+    :func:`archive_path_calibration`); ``provenance``: ``{"settings": ..., "archs": {arch: ...}}``.
+    """
+
+    profile: str
+    folder: Path
+    pairs: Any
+    groups: Any
+    summary: Any
+    verdicts: Any
+    provenance: Mapping[str, Any]
+
+    @property
+    def archs(self) -> list[str]:
+        """The calibrated architectures, in archive order."""
+        return list(dict.fromkeys(self.summary["arch"]))
+
+    def table(self) -> Any:
+        """Build against reference settings per arch, set and landscape: pairs, median heights under
+        both, mean difference (build - reference), rank correlation. A DataFrame indexed by
+        ``(arch, set, landscape)``."""
+        g = self.groups.set_index(["arch", "set", "landscape"])
+        return g[["n", "median_build", "median_reference", "bias", "spearman"]].rename(columns={
+            "median_build": "median height (build)", "median_reference": "median height (authors)",
+            "bias": "mean difference", "spearman": "Spearman"})
+
+    def endpoints(self, arch: str) -> tuple[Any, Any, Any]:
+        """The archived end points of ``arch``'s first :data:`RECOMPUTE_SET` pair on the training
+        landscape: ``(row, w_i, w_j)``, ``row`` its line of :attr:`pairs`, ``w_i`` / ``w_j`` float32
+        ``(d,)`` tensors whose SHA-256 are the row's (``ValueError`` otherwise)."""
+        rows = self.pairs[(self.pairs["arch"] == arch) & (self.pairs["set"] == RECOMPUTE_SET)
+                          & (self.pairs["landscape"] == "train")]
+        if rows.empty:
+            raise KeyError(f"no archived {RECOMPUTE_SET} pair of {arch!r}; archived: {', '.join(self.archs)}")
+        row = rows.iloc[0]
+        with np.load(self.folder / "endpoints.npz", allow_pickle=False) as z:
+            w = [torch.from_numpy(z[f"{arch}/{e}"].copy()) for e in ("i", "j")]
+        for e, v in zip(("i", "j"), w):
+            if tensor_sha256(v) != row[f"sha_{e}"]:
+                raise ValueError(f"{self.folder / 'endpoints.npz'}: {arch}/{e} does not match the SHA-256 of pairs.csv")
+        return row, w[0], w[1]
+
+    def changed(self) -> list[str]:
+        """The barrier claims (``arch, claim: a vs b``) whose verdict differs between the two settings."""
+        v = self.verdicts
+        return [f"{study.NETWORK_NAMES.get(r.arch, r.arch)}, {r.claim}: {r.a} vs {r.b}"
+                for r in v[v["changed"].astype(bool)].itertuples()]
+
+    def by_landscape(self, n_boot: int = 2000, level: float = 0.95) -> Any:
+        """Build against reference heights per arch and landscape, over the pairs of all four sets.
+
+        Columns: ``n``; ``bias`` (mean of build - reference, loss units) with ``bias_lo`` /
+        ``bias_hi`` (percentile bootstrap over pairs at ``level``, fixed generator: the same
+        numbers on every read); ``ratio`` (median of build / reference); ``spearman`` (rank
+        correlation over the pairs; it mixes the sets, see :meth:`table` for each set alone);
+        ``identical`` (share of pairs with the same height under both settings: there the highest
+        point is an end point, which no path search moves); ``under_build`` / ``under_reference``
+        (median relative amount by which the height on the path's own points understates its
+        maximum on the fine grid) and ``under_build_max`` / ``under_reference_max``;
+        ``at_end_build`` / ``at_end_reference``: share of pairs whose height is the loss of an end
+        point (equal to float32 rounding, relative 1e-6).
+        """
+        import pandas as pd
+        import scipy.stats as sps
+
+        rows = []
+        for (arch, which), g in self.pairs.groupby(["arch", "landscape"], sort=False):
+            hb, hr = g["height_build"].to_numpy(float), g["height_reference"].to_numpy(float)
+            d = hb - hr
+            lo = hi = float(d.mean())  # every resample has this mean when all differences are equal
+            if np.ptp(d) > 0:
+                ci = sps.bootstrap((d,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile",
+                                   random_state=np.random.default_rng(0)).confidence_interval
+                lo, hi = float(ci.low), float(ci.high)
+            row = {"arch": arch, "landscape": which, "n": len(g), "bias": float(d.mean()), "bias_lo": lo,
+                   "bias_hi": hi, "ratio": float(np.median(hb / hr)),
+                   "spearman": float(sps.spearmanr(hb, hr).statistic) if np.ptp(hb) > 0 and np.ptp(hr) > 0 else float("nan"),
+                   "identical": float(np.mean(hb == hr))}
+            for w, h in (("build", hb), ("reference", hr)):  # the maximum is an end point (to float32 rounding)
+                if f"endpoint_{w}" in g:
+                    e = g[f"endpoint_{w}"].to_numpy(float)
+                    row[f"at_end_{w}"] = float(np.mean((h <= e) | np.isclose(h, e, rtol=1e-6, atol=0.0)))
+                else:
+                    row[f"at_end_{w}"] = float("nan")
+            for w, h in (("build", hb), ("reference", hr)):
+                rel = (g[f"fine_{w}"].to_numpy(float) - h) / np.abs(h)
+                ok = np.isfinite(rel)
+                row[f"under_{w}"] = float(np.median(rel[ok])) if ok.any() else float("nan")
+                row[f"under_{w}_max"] = float(rel[ok].max()) if ok.any() else float("nan")
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def facts(self) -> dict[str, Any]:
+        """Flat numbers and words for the prose.
+
+        Pooled: ``archs`` (names), ``pairs`` (paths compared under both settings),
+        ``pairs_per_set`` (disjoint pairs per set and landscape), ``verdicts``,
+        ``verdicts_changed``, ``changed_claims`` (the changed claims, or ``"none"``),
+        ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
+        ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
+        (hours of every call that wrote the archive, earlier ones included), ``cpus`` (the
+        fewest CPU cores of the machines that wrote it), ``summary_text`` (one clause per architecture and landscape, from
+        :meth:`by_landscape`); per architecture and landscape (:meth:`by_landscape`)
+        ``<arch>_<landscape>_<column>``; per architecture, over both landscapes (the archived
+        summary), ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``, ``<arch>_spearman``,
+        ``<arch>_min_group_spearman`` (the lowest rank correlation within one set and landscape),
+        ``<arch>_verdicts_changed``.
+        """
+        st = self.provenance["settings"]
+        pa = self.provenance["archs"]
+        changed = self.changed()
+        out: dict[str, Any] = {
+            "archs": ", ".join(study.NETWORK_NAMES.get(a, a) for a in self.archs), "pairs": int(len(self.pairs)),
+            "pairs_per_set": int(st["n_pairs"]),
+            "verdicts": int(len(self.verdicts)), "verdicts_changed": len(changed),
+            "changed_claims": "; ".join(changed) if changed else "none",
+            "build_points": st["build"]["n_points"], "build_steps": st["build"]["steps"],
+            "build_images": st["build"]["n_data"] if st["build"]["n_data"] is not None else "all",
+            "reference_points": st["reference"]["n_points"], "reference_steps": st["reference"]["steps"],
+            "command": next(iter(pa.values()))["command"] if len(pa) == 1 else "; ".join(dict.fromkeys(p["command"] for p in pa.values())),
+            "date": max(p["finished_utc"] for p in pa.values())[:10],
+            "cpus": min(int(p["machine"].get("cpu_count") or 0) for p in pa.values()),
+            "wall_h": sum(p["wall_s"] + sum(e.get("wall_s") or 0.0 for e in p.get("earlier_runs", []))
+                          for p in pa.values()) / 3600,
+        }
+        land = self.by_landscape()
+        clauses = []
+        for r in land.itertuples(index=False):
+            for k in ("n", "bias", "bias_lo", "bias_hi", "ratio", "spearman", "identical", "under_build",
+                      "under_build_max", "under_reference", "under_reference_max", "at_end_build", "at_end_reference"):
+                out[f"{r.arch}_{r.landscape}_{k}"] = getattr(r, k)
+            name = study.NETWORK_NAMES.get(r.arch, r.arch)
+            where = "training" if r.landscape == "train" else "test"
+            ends = (f"{100 * r.at_end_build:.0f} % of the paths have their highest own point at an end point under "
+                    f"the build's settings, {100 * r.at_end_reference:.0f} % under the authors'")
+            if r.identical == 1.0:
+                clauses.append(f"{name}, {where} landscape: the same height under both settings for all {r.n} pairs; "
+                               + ends)
+            else:
+                clauses.append(
+                    f"{name}, {where} landscape: the build's heights are {r.ratio:.2f} times the authors' (median), "
+                    f"mean difference {r.bias:.3g} (95 % interval {r.bias_lo:.3g} to {r.bias_hi:.3g}), "
+                    f"Spearman {r.spearman:.2f} over the {r.n} pairs, {100 * r.identical:.0f} % of them equal; "
+                    f"on the fine grid a path's maximum is a median {1 + r.under_build:.3g} times its height on its "
+                    f"own points (at most {1 + r.under_build_max:.3g} times) with the build's points and "
+                    f"{1 + r.under_reference:.3g} times (at most {1 + r.under_reference_max:.3g}) with the authors'; "
+                    + ends)
+        out["summary_text"] = "; ".join(clauses)
+        for r in self.summary.itertuples(index=False):
+            for k in ("bias", "bias_lo", "bias_hi", "spearman", "min_group_spearman"):
+                out[f"{r.arch}_{k}"] = float(getattr(r, k))
+            out[f"{r.arch}_verdicts_changed"] = int(r.verdicts_changed)
+        return out
+
+
+def load_path_calibration(profile: str = "quick", root: str | os.PathLike[str] | None = None) -> PathCalibrationRecord:
+    """The archived path calibration of ``profile`` (``root``: its folder; default
+    ``data/results/<profile>/path_calibration``). ``FileNotFoundError`` naming the folder and
+    the command that writes it when there is none.
+
+    Example::
+
+        cal = load_path_calibration("quick")
+        cal.facts()["fcp_spearman"], cal.table()
+    """
+    folder = Path(root) if root is not None else archive_root() / profile / CALIBRATION_FOLDER
+    pairs, groups, summary, verdicts, prov = _read_calibration(folder)
+    return PathCalibrationRecord(profile, folder, pairs, groups, summary, verdicts, prov)
+
+
 def _claim(root: Path, digest: str) -> Path | None:
     """Exclusively create the claim file of one run; ``None`` when a live process holds it."""
     path = root / "claims" / digest[:32]
@@ -446,6 +839,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--profile", required=True, choices=list(study.PROFILES))
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
         p.add_argument("--store", required=True, help="artifact store folder the runs were trained into")
+    ca = sub.add_parser("calibrate-paths", help="run a sample of pairs under a profile's path settings and the authors', "
+                        "archive the comparison in data/results/<profile>/path_calibration")
+    ca.add_argument("--profile", default="quick", choices=[p for p in study.PROFILES if p in ("smoke", "quick")])
+    ca.add_argument("--archs", nargs="+", default=["fcp", "autoencoder"], choices=list(models.ARCHITECTURES))
+    ca.add_argument("--pairs", type=int, default=8, help="disjoint pairs per set and landscape (>= 8; default 8)")
+    ca.add_argument("--n-inits", type=int, default=75, help="initialisations per optimizer, as the chapter (default 75)")
+    ca.add_argument("--k-best", type=int, default=48, help="runs kept per optimizer, as the chapter (default 48)")
+    ca.add_argument("--workers", type=int, default=1, help="Dask worker processes for missing runs and paths (default 1)")
+    ca.add_argument("--store", default=None, help="artifact store (default $LLS_ARTIFACTS or <root>/artifacts)")
+    ca.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/path_calibration)")
     tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(NETWORK_OPTIMIZERS),
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
@@ -460,6 +863,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_manifest(Path(args.store), args.profile, ["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
         n = train_background(args.archs, args.profile, args.store, args.optimizers, shard=(i, n_sh))
         print(f"trained {n} runs into {args.store}")
+    elif args.cmd == "calibrate-paths":
+        if args.pairs < 8 or args.pairs > args.k_best // 2 or args.k_best > args.n_inits:
+            ap.error(f"--pairs {args.pairs} --k-best {args.k_best} --n-inits {args.n_inits}: need "
+                     "8 <= pairs <= k_best // 2 and k_best <= n_inits")
+        cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
+        out = archive_path_calibration(args.profile, args.archs, n_pairs=args.pairs,
+                                       load=CalibrationLoad(args.n_inits, args.k_best), store=args.store,
+                                       out_dir=args.out, workers=args.workers, command=cmd, progress=True)
+        print(f"archived the path calibration into {out}")
     elif args.cmd == "archive":
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
         out = archive(args.profile, args.archs, args.store, args.out, command=cmd)

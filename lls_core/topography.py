@@ -113,7 +113,8 @@ class Topography:
     """One architecture's weight sets with the network and data they were trained on.
 
     ``sets[name]``: ``(K, d)`` float tensors in :data:`SET_ORDER`; ``train_losses`` /
-    ``test_losses``: per-set mean loss of the K vectors on each landscape.
+    ``test_losses``: per-set mean loss of the K vectors on each landscape; ``seeds[name]``:
+    the training seed of each row of ``sets[name]`` (``K`` ints; empty when not known).
     """
 
     arch: str
@@ -124,6 +125,7 @@ class Topography:
     dataset: data.Dataset
     sets: dict[str, Tensor]
     store_root: str = field(default="")
+    seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def xy(self, which: str) -> tuple[Tensor, Tensor]:
         """Images and labels of the ``"train"`` or ``"test"`` landscape."""
@@ -178,18 +180,23 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
     main = [o for o in optimizers if o not in counts]
     kw = dict(store=store, workers=workers, progress=progress, scheduler=scheduler)
     raw: dict[str, Tensor] = {}
+    seeds: dict[str, tuple[int, ...]] = {}
     root = ""
     for opts, p in [(main, prof)] + [([o], prof.replace(n_inits=c[0], k_best=c[1])) for o, c in counts.items()]:
         if opts:
             res = study.run_study(arch, p, opts, **kw)
             raw.update(res.weight_sets())
+            for o in opts:  # the rows of weight_sets() are the best runs, in this order
+                s = tuple(r.seed for r in res.best(o))
+                cls: Any = study.NETWORK_OPTIMIZERS[o]
+                seeds.update({f"{cls.set_prefix}-{w}": s for w in ("train", "test")})
             root = res.store_root
     sets = {k: raw[k] for k in SET_ORDER if k in raw}
     sets.update({k: v for k, v in raw.items() if k not in sets})
     ds = data.load(prof.dataset, n_train=prof.n_train, n_test=prof.n_test, seed=prof.split_seed)
     model = models.build(arch, activation=prof.activation)
     n, k = prof.counts(arch)
-    return Topography(arch, prof.name, n, k, model, ds, sets, root)
+    return Topography(arch, prof.name, n, k, model, ds, sets, root, {k: seeds[k] for k in sets if k in seeds})
 
 
 def pair_store(topo: Topography) -> PairStore:
@@ -364,7 +371,9 @@ class PathCalibration:
     """The build's path settings against the authors' on one sample of pairs (:func:`calibrate_paths`).
 
     ``frame``: one row per pair (``set``, ``landscape``, ``i``, ``j``, ``height_build``,
-    ``height_reference``, ``fine_build``, ``fine_reference``); ``bias``: mean of
+    ``height_reference``, ``fine_build``, ``fine_reference``, ``linear_build``,
+    ``linear_reference``: the straight line's height on each setting's images, ``endpoint_build``,
+    ``endpoint_reference``: the higher end point's loss on them); ``bias``: mean of
     ``height_build - height_reference`` (loss units) with ``bias_ci``, a percentile
     bootstrap interval over pairs at ``level``; ``relative_bias``: median of
     ``height_build / height_reference - 1``; ``spearman`` (``spearman_p``): rank
@@ -413,7 +422,7 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
                     n_pairs: int = 8, seed: int = 0, sets: Sequence[str] | None = None,
                     landscapes: Sequence[str] = landscape.LANDSCAPES, workers: int = 1, scheduler: Any = None,
                     cache: bool = True, n_boot: int = 2000, level: float = 0.95,
-                    claims_fn: Any = None) -> PathCalibration:
+                    claims_fn: Any = None, pairing: Pairing = "random") -> PathCalibration:
     """Run one sample of pairs under the build's path settings and the authors', and compare.
 
     ``n_pairs`` (>= 8) pairs of each set in ``sets`` (default: those of
@@ -423,6 +432,9 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
     bias of the heights, their rank correlation and which claim verdicts change (the
     claims table of ``claims_fn(topo, bars)``, default :func:`claims`, computed from
     each setting's barriers; rows that do not depend on the barriers are left out).
+    ``pairing`` as in :func:`all_barriers`: ``"disjoint"`` takes the first ``n_pairs`` of the
+    disjoint pairs a chapter draws with the same ``seed`` (independent heights; the build's
+    paths are then those the chapter stored), ``"random"`` a sample that may share end points.
 
     Example::
 
@@ -442,12 +454,15 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
     if not names:
         raise ValueError(f"none of the sets {', '.join(CALIBRATION_SETS)} in this topography; "
                          f"available: {', '.join(topo.sets)}")
+    if pairing not in ("disjoint", "random"):
+        raise ValueError(f"pairing={pairing!r}; valid: 'disjoint', 'random'")
     for n in names:
         k = topo.sets[n].shape[0] if n in topo.sets else 0
-        if n in topo.sets and k * (k - 1) // 2 < n_pairs:
-            raise ValueError(f"set {n!r} has {k} vectors: fewer than n_pairs={n_pairs} pairs")
+        most = k // 2 if pairing == "disjoint" else k * (k - 1) // 2
+        if n in topo.sets and most < n_pairs:
+            raise ValueError(f"set {n!r} has {k} vectors: fewer than n_pairs={n_pairs} {pairing} pairs")
     kw = dict(n_pairs=n_pairs, seed=seed, sets=names, landscapes=landscapes, workers=workers,
-              scheduler=scheduler, cache=cache, pairing="random")  # a height sample: pairs may share ends
+              scheduler=scheduler, cache=cache, pairing=pairing)
     b_build = all_barriers(topo, config=build, **kw)
     b_ref = all_barriers(topo, config=reference, **kw)
     rows = []
@@ -457,7 +472,10 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
             rows.append({"set": key[0], "landscape": key[1], "i": int(bb.pairs[m, 0]), "j": int(bb.pairs[m, 1]),
                          "height_build": float(bb.height[m]), "height_reference": float(br.height[m]),
                          "fine_build": np.nan if bb.fine_height is None else float(bb.fine_height[m]),
-                         "fine_reference": np.nan if br.fine_height is None else float(br.fine_height[m])})
+                         "fine_reference": np.nan if br.fine_height is None else float(br.fine_height[m]),
+                         "linear_build": float(bb.linear_height[m]), "linear_reference": float(br.linear_height[m]),
+                         "endpoint_build": float(bb.endpoint_loss[m]),
+                         "endpoint_reference": float(br.endpoint_loss[m])})
     frame = pd.DataFrame(rows)
     diff = (frame["height_build"] - frame["height_reference"]).to_numpy()
     boot = sps.bootstrap((diff,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile",
