@@ -208,7 +208,6 @@ SLOW = {
     "test_optimizers.py::test_svrg_and_sarah_reduce_minibatch_noise",
     "test_packaging.py::test_built_wheel_works_outside_the_checkout",
     "test_path_calibration.py::test_recompute_archived_calibration_pair",
-    "test_path_calibration.py::test_archived_end_points_retrain_from_their_seeds",
     "test_packaging.py::test_science_modules_import_no_book_tooling",
     "test_presentation.py::test_bibliography_is_sorted_by_label",
     "test_presentation.py::test_bibliography_labels_are_author_year",

@@ -132,21 +132,3 @@ def test_recompute_archived_calibration_pair():
         assert got.height == pytest.approx(row[f"height_{which}"], rel=1e-5, abs=1e-7), which
         assert got.linear_height == pytest.approx(row[f"linear_{which}"], rel=1e-5, abs=1e-7), which
         assert got.fine_height == pytest.approx(row[f"fine_{which}"], rel=1e-5, abs=1e-7), which
-
-
-def test_archived_end_points_retrain_from_their_seeds():
-    """Retrain the two runs of that pair from their archived seeds under the archived profile's SGD configuration: their
-    training weights must be the archived end points bit for bit (SHA-256; SGD trains alone exactly as in an ensemble)."""
-    torch.set_num_threads(1)
-    rec = results.load_path_calibration("quick")
-    if "fcp" not in rec.archs:
-        pytest.skip("no archived FCP calibration")
-    row, _, _ = rec.endpoints("fcp")
-    prof = study.get_profile(rec.provenance["settings"]["profile"])
-    ds = study.dataset(prof)
-    cfg = prof.config("sgd", "fcp")
-    w = [train.train("fcp", cfg, ds, seed=int(s), activation=prof.activation, perm_seed=prof.perm_seed,
-                     device="cpu").w_train for s in (row.seed_i, row.seed_j)]
-    assert [results.tensor_sha256(v) for v in w] == [row.sha_i, row.sha_j], (
-        "the retrained end points are not the archived ones: the profile's SGD configuration, the data or the trainer "
-        "changed since the archive was written (retrain the runs, then rerun python -m lls_core.results calibrate-paths)")
