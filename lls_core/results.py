@@ -419,8 +419,7 @@ _CAL_FILES = ("pairs.csv", "groups.csv", "summary.csv", "verdicts.csv", "endpoin
 
 RECOMPUTE_SET = "SGD-train"
 """The set whose first training-landscape pair keeps its two end points in ``endpoints.npz``: the
-recompute test runs that pair's paths from them (SGD runs are also the ones an ensemble trains
-exactly as alone, so its seeds can be checked too)."""
+recompute test runs that pair's paths from them."""
 
 
 @dataclass(frozen=True)
