@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lls_core import landscape, models, results, study, topography, train
+from lls_core import landscape, models, results, study, topography
 
 SMOKE_LOAD = results.CalibrationLoad(16, 16, (("lbfgs", 2, 1),))
 
