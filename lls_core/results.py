@@ -602,7 +602,8 @@ def _merge_calibration(out: Path, settings: Mapping[str, Any], arch: str, new: M
             with np.load(out / "endpoints.npz", allow_pickle=False) as z:
                 kept = {k: z[k] for k in z.files if not k.startswith(f"{arch}/")}
         buf = io.BytesIO()
-        np.savez_compressed(buf, **kept, **ends)
+        arrays: dict[str, Any] = {**kept, **ends}
+        np.savez_compressed(buf, **arrays)
         atomic_write(out / "endpoints.npz", buf.getvalue())
         prov = {"settings": dict(settings), "archs": archs}
         atomic_write(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True).encode())  # last: marks it complete
