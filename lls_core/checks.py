@@ -113,7 +113,7 @@ def name(argname: str, value: Any, registry: Mapping[str, Any] | Sequence[str], 
 
 @contextlib.contextmanager
 def context(where: str) -> Iterator[None]:
-    """Prefix ``<where>: `` to the message of a check failing inside the block.
+    """Prefix ``where`` and a colon to the message of a check failing inside the block.
 
     The error keeps its type: a plain ``ValueError`` and an :class:`UnknownNameError`
     (or a subclass, whose constructor takes the message alone) are raised again with

@@ -653,7 +653,7 @@ class PathCalibrationRecord:
 
     def endpoints(self, arch: str) -> tuple[Any, Any, Any]:
         """The archived end points of ``arch``'s first :data:`RECOMPUTE_SET` pair on the training
-        landscape: ``(row, w_i, w_j)``, ``row`` its line of :attr:`pairs`, ``w_i`` / ``w_j`` float32
+        landscape: ``(row, w_i, w_j)``, ``row`` its line of the ``pairs`` frame, ``w_i`` / ``w_j`` float32
         ``(d,)`` tensors whose SHA-256 are the row's (``ValueError`` otherwise)."""
         rows = self.pairs[(self.pairs["arch"] == arch) & (self.pairs["set"] == RECOMPUTE_SET)
                           & (self.pairs["landscape"] == "train")]

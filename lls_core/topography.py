@@ -147,7 +147,7 @@ def load(arch: str, profile: str = "quick", *, n_inits: int | None = None, k_bes
     :class:`lls_core.lbfgs_gss.LBFGSGSS`) instead of the profile's. ``counts``:
     ``{optimizer: (n_inits, k_best)}`` for optimizers whose sets are smaller than the
     others' (e.g. ``{"lbfgs": (8, 6)}``: the third optimizer, trained one run at a time);
-    :attr:`Topography.n_inits` / ``k_best`` are those of the other optimizers.
+    the topography's ``n_inits`` / ``k_best`` are those of the other optimizers.
 
     >>> topo = load("fcp", "smoke", n_inits=3, k_best=2, counts={"lbfgs": (2, 1)}, workers=1)  # doctest: +SKIP
     >>> {k: tuple(v.shape) for k, v in topo.sets.items()}["LBFGS-train"]  # doctest: +SKIP
