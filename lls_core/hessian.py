@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from lls_core import checks, models, params
 
 __all__ = [
-    "LossFn",
+    "FlatLossFn",
     "HVP",
     "FlatLoss",
     "flat_loss",
@@ -58,7 +58,7 @@ __all__ = [
     "spectral_density",
 ]
 
-LossFn = Callable[[Tensor], Tensor]
+FlatLossFn = Callable[[Tensor], Tensor]
 """A loss of one flat weight vector: ``(d,) -> ()``."""
 HVP = Callable[[Tensor], Tensor]
 """A Hessian-vector product: ``(d,) -> (d,)``."""
@@ -113,7 +113,7 @@ def flat_loss(model: nn.Module, x: Tensor, y: Tensor, *, data_chunk: int | None 
     return FlatLoss(model, x, y, data_chunk)
 
 
-def make_hvp(loss_fn: LossFn, w: Tensor) -> HVP:
+def make_hvp(loss_fn: FlatLossFn, w: Tensor) -> HVP:
     """Hessian-vector product of ``loss_fn`` at ``w`` (shape ``(d,)``).
 
     The gradient graph is built once (``create_graph=True``); each call then costs
@@ -141,7 +141,7 @@ def model_hvp(model: nn.Module, x: Tensor, y: Tensor, w: Tensor | None = None, *
     return make_hvp(flat_loss(model, x, y, **kw), w)
 
 
-def hessian_matrix(loss_fn: LossFn, w: Tensor) -> Tensor:
+def hessian_matrix(loss_fn: FlatLossFn, w: Tensor) -> Tensor:
     """The dense ``(d, d)`` Hessian via ``torch.func.hessian`` (tiny problems and tests only)."""
     if w.numel() > 5000:
         raise ValueError(f"d={w.numel()} is too large for a dense Hessian here (limit 5000); use top_eigenvalues")
@@ -326,7 +326,7 @@ def extreme_eigenvalues(hvp: HVP, d: int, *, iters: int = 20, seed: int = 0) -> 
     return Extremes(float(vals.min()), float(vals.max()), len(t.alpha))
 
 
-def lambda_max(loss_fn: LossFn, w: Tensor, *, iters: int = 30, seed: int = 0) -> float:
+def lambda_max(loss_fn: FlatLossFn, w: Tensor, *, iters: int = 30, seed: int = 0) -> float:
     """The largest Hessian eigenvalue of ``loss_fn`` at ``w`` ``(d,)`` (Lanczos, ``iters`` steps): the sharpness.
 
     Units: loss per squared weight unit. Example: ``lambda_max(flat_loss(net, x, y), params.flatten(net))``.

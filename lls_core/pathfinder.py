@@ -112,7 +112,7 @@ TOY_OBJECTIVES: tuple[str, ...] = ("squared", "plain")
 KEEPS: tuple[str, ...] = ("best", "last")
 
 Surface = Callable[[Tensor], Tensor]
-LossFn = Callable[[nn.Module, Tensor, Tensor, "dict[str, Tensor] | None"], Tensor]
+LossFn = _engine.LossFn  # one alias: (model, x, y, params or None) -> scalar loss
 
 
 # --------------------------------------------------------------------------- settings

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from lls_core import batched as _batched
 from lls_core import checks, models, params
 from lls_core import hessian as _hessian
-from lls_core.hessian import FlatLoss, LossFn
+from lls_core.hessian import FlatLoss, FlatLossFn
 
 __all__ = [
     "NORMS",
@@ -153,7 +153,7 @@ def _check_eval_args(chunk_size: object, batched: object) -> None:
         raise ValueError(f"batched={batched!r}; valid: True, 'vmap', False")
 
 
-def _hand_batched(loss_fn: LossFn, batched: bool | str) -> FlatLoss | None:
+def _hand_batched(loss_fn: FlatLossFn, batched: bool | str) -> FlatLoss | None:
     """``loss_fn`` when it is a :class:`FlatLoss` of a study network and ``batched is True``."""
     if batched is True and isinstance(loss_fn, FlatLoss) and _batched.supports(loss_fn.model):
         return loss_fn
@@ -198,7 +198,7 @@ def _hand_values(fl: FlatLoss, C: Tensor | None, V: Tensor, chunk_size: int | No
     return out
 
 
-def _values(loss_fn: LossFn, C: Tensor, V: Tensor, chunk_size: int | None, batched: bool | str) -> Tensor:
+def _values(loss_fn: FlatLossFn, C: Tensor, V: Tensor, chunk_size: int | None, batched: bool | str) -> Tensor:
     """Loss at the points ``W = C @ V`` (``C`` ``(B, J)``, ``V`` ``(J, d)``): float64 ``(B,)``, no gradients.
 
     A study network's :class:`FlatLoss` with ``batched=True`` goes through
@@ -216,7 +216,7 @@ def _values(loss_fn: LossFn, C: Tensor, V: Tensor, chunk_size: int | None, batch
     return out
 
 
-def evaluate(loss_fn: LossFn, W: Tensor, *, chunk_size: int | None = None, batched: bool | str = True) -> Tensor:
+def evaluate(loss_fn: FlatLossFn, W: Tensor, *, chunk_size: int | None = None, batched: bool | str = True) -> Tensor:
     """Loss at every row of ``W`` ``(B, d)``, as a float64 tensor ``(B,)``, without gradients.
 
     ``batched=True``: a study network's loss from :func:`lls_core.hessian.flat_loss`
@@ -275,7 +275,7 @@ def _grid(values: np.ndarray | Tensor | int, name: str) -> np.ndarray:
 
 
 def slice_1d(
-    loss_fn: LossFn,
+    loss_fn: FlatLossFn,
     w: Tensor,
     direction: Tensor,
     alphas,
@@ -295,7 +295,7 @@ def slice_1d(
 
 
 def slice_2d(
-    loss_fn: LossFn,
+    loss_fn: FlatLossFn,
     w: Tensor,
     u: Tensor,
     v: Tensor,
@@ -413,7 +413,7 @@ class LinearPath:
     """The loss's largest rise above the chord ``(1 - t) L(0) + t L(1)`` on [0, 1] (Frankle et al. 2020)."""
 
 
-def linear_path(loss_fn: LossFn, w_a: Tensor, w_b: Tensor, n: int = 21, *, extend: float = 0.0) -> LinearPath:
+def linear_path(loss_fn: FlatLossFn, w_a: Tensor, w_b: Tensor, n: int = 21, *, extend: float = 0.0) -> LinearPath:
     """Linear mode connectivity between ``w_a`` and ``w_b`` (both ``(d,)``).
 
     ``ts`` runs from ``-extend`` to ``1 + extend`` in ``n`` steps. The chord barrier is
@@ -470,7 +470,7 @@ class CurvatureMap:
 
 
 def curvature_map(
-    loss_fn: LossFn,
+    loss_fn: FlatLossFn,
     w: Tensor,
     u: Tensor,
     v: Tensor,
@@ -766,7 +766,7 @@ def plane_directions(
 
 def random_plane(
     model: nn.Module,
-    loss_fn: LossFn,
+    loss_fn: FlatLossFn,
     w: Tensor,
     *,
     n: int = 21,

@@ -604,7 +604,7 @@ class ChordBarriers:
                 "ratio": float(np.median(ratio))}
 
 
-def chord_barriers(loss_fn: hessian.LossFn, ws: Sequence[Tensor], *, n: int = 21) -> ChordBarriers:
+def chord_barriers(loss_fn: hessian.FlatLossFn, ws: Sequence[Tensor], *, n: int = 21) -> ChordBarriers:
     """Chord barriers between every pair of the solutions ``ws`` (each ``(d,)``; independent runs, so that a
     small barrier is not an artefact of a shared start), ``n`` points per segment."""
     if len(ws) < 2:
