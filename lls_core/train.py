@@ -213,7 +213,6 @@ class TorchLBFGSConfig(NetworkOptimizerConfig):
 NETWORK_OPTIMIZERS: dict[str, type[NetworkOptimizerConfig]] = {}
 """Network optimizer configs by run-store name (``"sgd"``, ``"lbfgs_gss"``, ``"lbfgs"``: the
 ``RunKey.optimizer`` values; their display labels are ``cls.label``)."""
-OPTIMIZERS = NETWORK_OPTIMIZERS  # former name, kept so that callers on other branches keep working
 
 
 def register_optimizer(cls: type[NetworkOptimizerConfig]) -> type[NetworkOptimizerConfig]:
