@@ -585,7 +585,7 @@ def barrier_histograms(frame, archs, landscape: str, sets, *, bins: int = 12, pa
         order = [s for s in sets if s in set(sub["set"])]
         heights = sub["height"].to_numpy(dtype=float)
         heights = heights[np.isfinite(heights)]
-        log = bool(heights.size and heights.min() > 0 and heights.max() > 10 * heights.min())
+        log = _spans_decade(heights)
         if heights.size:
             lo, hi = heights.min(), heights.max()
             if hi <= lo:
@@ -1170,6 +1170,16 @@ def _barrier_pairs(bars, bars_aligned, sets, landscape: str):
     return archs
 
 
+def _spans_decade(values) -> bool:
+    """Whether positive ``values`` span more than a factor 10: the figures' rule for a log axis."""
+    return bool(values.size and values.min() > 0 and values.max() > 10 * values.min())
+
+
+def _landscape_loss(landscape: str) -> str:
+    """``"training loss"`` or ``"test loss"``: the axis words for a landscape."""
+    return "training loss" if landscape == "train" else f"{landscape} loss"
+
+
 def barrier_shift_scatter(bars, bars_aligned, sets, *, landscape: str = "train",
                           panel: tuple[float, float] = (5.0, 4.2)):
     """Each pair's barrier after alignment against its raw barrier: rows are architectures, the left column
@@ -1182,7 +1192,7 @@ def barrier_shift_scatter(bars, bars_aligned, sets, *, landscape: str = "train",
     import numpy as np
 
     archs = _barrier_pairs(bars, bars_aligned, sets, landscape)
-    loss = f"{landscape}ing loss" if landscape == "train" else f"{landscape} loss"
+    loss = _landscape_loss(landscape)
     fig, axes = _panel_grid(2 * len(archs), 2, panel)
     for r, a in enumerate(archs):
         for c, (kind, attr) in enumerate(_BARRIER_KINDS):
@@ -1195,7 +1205,7 @@ def barrier_shift_scatter(bars, bars_aligned, sets, *, landscape: str = "train",
                 ax.scatter(x, y, color=color(s), label=s, s=24, marker="o" if s.endswith("train") else "^")
             v = np.concatenate(vals)
             ax.plot([v.min(), v.max()], [v.min(), v.max()], color="0.5", ls="--", lw=1)
-            if v.min() > 0 and v.max() > 10 * v.min():
+            if _spans_decade(v):
                 ax.set(xscale="log", yscale="log")
             ax.set(xlabel=f"raw barrier height, {loss} ({kind})", ylabel=f"aligned barrier height, {loss}",
                    title=f"{a}: {kind}")
@@ -1214,14 +1224,14 @@ def barrier_shift_histograms(bars, bars_aligned, sets, *, landscape: str = "trai
     import numpy as np
 
     archs = _barrier_pairs(bars, bars_aligned, sets, landscape)
-    loss = f"{landscape}ing loss" if landscape == "train" else f"{landscape} loss"
+    loss = _landscape_loss(landscape)
     fig, axes = _panel_grid(2 * len(archs), 2, panel)
     for r, a in enumerate(archs):
         for c, (kind, attr) in enumerate(_BARRIER_KINDS):
             ax = axes[2 * r + c]
             allv = np.concatenate([np.asarray(getattr(bb[a][(s, landscape)], attr), dtype=float)
                                    for bb in (bars, bars_aligned) for s in sets])
-            log = bool(allv.min() > 0 and allv.max() > 10 * allv.min())
+            log = _spans_decade(allv)
             edges = np.geomspace(allv.min(), allv.max(), bins + 1) if log else np.histogram_bin_edges(allv, bins=bins)
             for s in sets:
                 ax.hist(getattr(bars_aligned[a][(s, landscape)], attr), bins=edges, color=color(s), alpha=0.35,
