@@ -438,18 +438,15 @@ def _plan_values(chapter: str, profile: str, values: Mapping[str, Any], calibrat
         third = (values.get("third_inits"), values.get("third_best"))
         for o in optimizers:
             cfg = prof.config(o, a)
-            if o == "lbfgs" and third[0] is not None:  # the third optimizer's smaller sets
-                n_inits = int(third[0])
-            else:
-                n_inits = prof.counts(a)[0]
+            n = int(third[0]) if o == "lbfgs" and third[0] is not None else n_inits  # the third optimizer's sets
             t, m = _run_cost(c, cfg, n_train, n_test)
-            a_s += n_inits * t
+            a_s += n * t
             a_peak = max(a_peak, m)
-            runs += n_inits
+            runs += n
             if cfg.mode == "minibatch":
-                epochs += n_inits * cfg.steps
+                epochs += n * cfg.steps
             else:
-                iters += n_inits * cfg.steps
+                iters += n * cfg.steps
         if path is not None:
             n_sets = 2 * len(optimizers)
             k_third = int(third[1]) if third[1] is not None else k_best
