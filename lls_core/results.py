@@ -720,6 +720,22 @@ class PathCalibrationRecord:
                 raise ValueError(f"{self.folder / 'endpoints.npz'}: {arch}/{e} does not match the SHA-256 of pairs.csv")
         return row, w[0], w[1]
 
+    def coverage_text(self, archs: Sequence[str]) -> str:
+        """A sentence on which of a page's architectures ``archs`` the archive calibrates.
+
+        "Every network on this page is calibrated." or one naming those that are not, whose
+        heights on the page then have no measured relation to the authors' settings.
+        """
+        missing = [study.NETWORK_NAMES.get(a, a) for a in archs if a not in self.archs]
+        if not missing:
+            return "Every network on this page is calibrated."
+        them = " and ".join(missing)
+        return (f"Not calibrated: {them}. The archive holds no paths of {them} under the authors' settings, so "
+                f"how far {'its' if len(missing) == 1 else 'their'} heights on this page are from the authors' "
+                "is not measured; the command above with `--archs "
+                f"{' '.join(a for a in archs if a not in self.archs)}` adds {'it' if len(missing) == 1 else 'them'} "
+                "to the archive.")
+
     def changed(self) -> list[str]:
         """The barrier claims (``arch, claim: a vs b``) whose verdict differs between the two settings."""
         v = self.verdicts
