@@ -96,8 +96,8 @@ PATH_PROFILES: dict[str, PathConfig] = {
 the ``full`` and ``paper`` study profiles (``paper`` with calls bounded to 8 GiB instead of
 2; the paths are the same). ``quick`` fits 2 CPU cores: 15 points,
 500 images, 30 steps at lr 3e-3 (about the same total movement of the coefficients
-as the authors' 100 steps at 1e-3; 1.3 CPU seconds per FCP path, 5.4 per autoencoder
-path). Fewer points leave the 10 Fourier terms underdetermined: at 11 points and 15
+as the authors' 100 steps at 1e-3; about 0.7 CPU seconds per FCP path and 1.8 per
+autoencoder path, fine grid included, in a process set up by :func:`lls_core.runtime.configure`). Fewer points leave the 10 Fourier terms underdetermined: at 11 points and 15
 steps the FCP heights on the training landscape were 17 times the authors' and the
 fine-grid maximum 18 times the discrete one. How far ``quick`` is from the authors'
 settings is measured on a sample of pairs (``python -m lls_core.results calibrate-paths``). ``lam`` = 1e-3 everywhere (the PathConfig default:
