@@ -19,6 +19,10 @@ of a path does not depend on where its ends lie).
   :func:`lls_core.pathfinder.find_paths` call) over the time with all ``N`` found
   together (``pair_batch=N``), same settings (fine grid included), in this process.
   The minimum over ``--reps`` interleaved repetitions of each.
+* ``pair_cpu_s_autoencoder`` / ``malloc_speedup``: CPU seconds per autoencoder pair in a fresh
+  process set up by :func:`lls_core.runtime.configure` (as chapter kernels and Dask workers
+  are), and the same pairs' CPU time with glibc's default allocator (``$LLS_DEFAULT_MALLOC``)
+  over it: the gain of keeping freed memory instead of page-faulting every large array anew.
 * ``pair_step_floor_ratio``: time of one batched path step (objective and gradient
   of all ``N`` pairs at their ``P - 2`` interior points, through the engine) over
   ``N x (P - 2) x`` one forward+backward of one FCP network on the same images
@@ -27,7 +31,8 @@ of a path does not depend on where its ends lie).
   pays for the batching overhead. Minimum over ``--reps`` repetitions.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_barriers.py [--pairs 8] [--lenet-pairs 1]``.
-The last line is ``pair_s_fcp=<s> pair_s_lenet=<s> dask_speedup=<x> pairs_speedup=<x> pair_step_floor_ratio=<x>``.
+The last line is ``pair_s_fcp=<s> pair_s_lenet=<s> dask_speedup=<x> pairs_speedup=<x> pair_step_floor_ratio=<x>
+pair_cpu_s_autoencoder=<s> malloc_speedup=<x>``.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import subprocess
+import sys
 import time
 
 import torch
 
-from lls_core import data, engine, landscape, models, params
+from lls_core import data, engine, landscape, models, params, runtime
 from lls_core import pathfinder as pf
 from lls_core.topography import PATH_PROFILES
 
@@ -68,6 +75,35 @@ def _dask(n_workers: int, n_pairs: int, cfg: landscape.PathConfig, ds: data.Data
         landscape.pair_paths(m, ds.x_train, ds.y_train, w, n_pairs=n_pairs, config=cfg, client=client,
                            threads_per_task=1)
         return time.perf_counter() - start
+
+
+_CHILD = """
+import sys, time, torch
+from lls_core import data, landscape, models, params, runtime
+from lls_core.topography import PATH_PROFILES
+runtime.configure(threads=1)
+n = int(sys.argv[1])
+ds = data.load("mnist-5k")
+w = torch.stack([params.flatten(models.build("autoencoder", seed=s)) for s in range(n + 1)])
+m = models.build("autoencoder")
+landscape.pair_paths(m, ds.x_train, ds.y_train, w[:2], n_pairs=1, config=PATH_PROFILES["quick"])  # warm-up
+c = time.process_time()
+landscape.pair_paths(m, ds.x_train, ds.y_train, w, n_pairs=n, config=PATH_PROFILES["quick"])
+print((time.process_time() - c) / n)
+"""
+
+
+def _ae_cpu_per_pair(n_pairs: int, default_malloc: bool) -> float:
+    """CPU seconds per autoencoder pair in a fresh process (one torch thread), with or without
+    :func:`lls_core.runtime.reuse_freed_memory` (``$LLS_DEFAULT_MALLOC`` switches it off)."""
+    env = {k: v for k, v in os.environ.items() if k not in runtime.ALLOCATOR_ENV}
+    if default_malloc:
+        env["LLS_DEFAULT_MALLOC"] = "1"
+    else:
+        env.pop("LLS_DEFAULT_MALLOC", None)
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(n_pairs)], env=env, capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def _pairs_speedup(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, reps: int) -> tuple[float, float]:
@@ -119,6 +155,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=8, help="FCP pairs per timing (default 8)")
     ap.add_argument("--lenet-pairs", type=int, default=1, help="LeNet pairs timed (default 1)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions of the batched/one-at-a-time timings (default 3)")
+    ap.add_argument("--ae-pairs", type=int, default=4, help="autoencoder pairs per allocator timing (default 4)")
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask timings (dask_speedup=nan)")
     a = ap.parse_args()
     cfg = PATH_PROFILES["quick"]
@@ -129,6 +166,10 @@ def main() -> None:
     print(f"FCP   : {fcp:.2f} s per pair (mean of {a.pairs}, in-process)", flush=True)
     lenet = _serial("lenet", a.lenet_pairs, cfg, ds)
     print(f"LeNet : {lenet:.2f} s per pair (mean of {a.lenet_pairs}, in-process)", flush=True)
+    ae_default = _ae_cpu_per_pair(a.ae_pairs, default_malloc=True)
+    ae = _ae_cpu_per_pair(a.ae_pairs, default_malloc=False)
+    print(f"Autoencoder: {ae:.2f} CPU s per pair (freed memory kept), {ae_default:.2f} with the default allocator "
+          f"(mean of {a.ae_pairs}, fresh processes)", flush=True)
     one, many = _pairs_speedup(a.pairs, cfg, ds, a.reps)
     print(f"FCP, {a.pairs} pairs: {one:.2f} s one at a time, {many:.2f} s together", flush=True)
     st, fl = _step_floor(a.pairs, cfg, ds, a.reps)
@@ -144,7 +185,8 @@ def main() -> None:
         print(f"Dask, 2 workers: {t2:.2f} s for {a.pairs} FCP pairs", flush=True)
         dask = t1 / t2
     print(f"pair_s_fcp={fcp:.3g} pair_s_lenet={lenet:.3g} dask_speedup={dask:.3g} "
-          f"pairs_speedup={one / many:.3g} pair_step_floor_ratio={st / (inner * fl):.3g}")
+          f"pairs_speedup={one / many:.3g} pair_step_floor_ratio={st / (inner * fl):.3g} "
+          f"pair_cpu_s_autoencoder={ae:.3g} malloc_speedup={ae_default / ae:.3g}")
 
 
 if __name__ == "__main__":
