@@ -128,7 +128,7 @@ def test_spread_strips_one_panel_per_arch_rows_in_set_order():
     spread = {"fcp": {"SGD-train": rng.uniform(0.1, 0.2, 5), "BFGS-train": rng.uniform(0.3, 0.4, 5)},
               "lenet": {"BFGS-train": rng.uniform(0.3, 0.4, 3)}}
     fig = plotting.spread_strips(spread, ["BFGS-train", "SGD-train"])
-    assert [ax.get_title() for ax in fig.axes] == ["fcp", "lenet"]
+    assert [ax.get_title() for ax in fig.axes] == ["FCP", "LeNet"]
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["BFGS-train", "SGD-train"]
     assert "weight units" in ax.get_xlabel()
@@ -149,7 +149,7 @@ def test_sharpness_strips_log_axis_only_for_positive_values():
     frame.loc[frame.arch == "fcp", "trace"] = rng.uniform(1, 30, 6)
     fig = plotting.sharpness_strips(frame, ["SGD-train", "BFGS-train"])
     axes = np.reshape(fig.axes, (2, 2))
-    assert [ax.get_title() for ax in axes[:, 0]] == ["fcp", "lstm"]
+    assert [ax.get_title() for ax in axes[:, 0]] == ["FCP", "LSTM"]
     assert [ax.get_xscale() for ax in axes.ravel()] == ["log", "log", "log", "symlog"]
     assert "eigenvalue" in axes[0, 0].get_xlabel() and "trace" in axes[0, 1].get_xlabel()
     assert all("weight unit²" in ax.get_xlabel() for ax in axes.ravel())
