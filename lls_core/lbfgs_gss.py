@@ -80,7 +80,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Sequence, get_args
+from typing import Any, Callable, Generator, Iterable, Literal, Sequence, get_args
 
 import numpy as np
 import torch
@@ -204,18 +204,37 @@ def golden_section_search(
     _check_search_args(f, budget, initial_step, tol, expansion)
     if f0 is None and budget < 2:
         raise ValueError(f"budget={budget}: must be >= 2 when f0 is not given (phi(0) costs one call)")
+    return _drive(_golden_section_steps(f0, float(initial_step), budget, tol, expansion), f)
 
+
+def _drive(search: Generator[float, float, LineSearchResult], f: Callable[[float], Any]) -> LineSearchResult:
+    """Run a line search written as a generator (it yields ``t``, receives ``phi(t)``) on the function ``f``."""
+    try:
+        t = next(search)
+        while True:
+            t = search.send(f(t))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _golden_section_steps(f0: float | None, initial_step: float, budget: int, tol: float,
+                          expansion: float) -> Generator[float, Any, LineSearchResult]:
+    """:func:`golden_section_search` as a generator: yields each trial ``t``, is sent ``phi(t)``.
+
+    The one implementation of the search: the function drives it with ``f``, and an ensemble
+    of runs (:class:`LBFGSGSS` steps driven by :meth:`LBFGSGSS.step_requests`) drives many at once.
+    """
     trials: list[tuple[float, float]] = []
 
-    def ev(t: float) -> float:
-        v = float(f(t))
+    def ev(t: float) -> Generator[float, Any, float]:
+        v = float((yield t))
         if not math.isfinite(v):
             v = math.inf
         trials.append((t, v))
         return v
 
     if f0 is None:
-        f0 = ev(0.0)
+        f0 = yield from ev(0.0)
     f0 = float(f0)
     if not math.isfinite(f0):
         raise ValueError(f"phi(0)={f0!r} is not finite; the line search needs a finite starting value")
@@ -225,13 +244,14 @@ def golden_section_search(
 
     # Phase 1: find a point below phi(0) and a bracket a < b < c around it.
     a, b, c = 0.0, float(initial_step), math.inf
-    fa, fb, fc = f0, ev(float(initial_step)), math.inf
+    fb = yield from ev(float(initial_step))
+    fa, fc = f0, math.inf
     if fb < f0:
         while True:
             if len(trials) >= budget:  # still falling when the budget ran out: keep the best
                 return done(b, fb, a, b)
             t = b * expansion
-            ft = ev(t)
+            ft = yield from ev(t)
             if ft < fb:
                 a, fa, b, fb = b, fb, t, ft
             else:
@@ -243,7 +263,7 @@ def golden_section_search(
             if len(trials) >= budget:
                 return LineSearchResult(0.0, f0, len(trials), False, (0.0, c), tuple(trials))
             t = GOLDEN * c
-            ft = ev(t)
+            ft = yield from ev(t)
             if ft < f0:
                 b, fb = t, ft
                 break
@@ -256,7 +276,7 @@ def golden_section_search(
             x = b + GOLDEN * (c - b)
         else:
             x = b - GOLDEN * (b - a)
-        fx = ev(x)
+        fx = yield from ev(x)
         if fx < fb:
             if x > b:
                 a, fa, b, fb = b, fb, x, fx
@@ -309,24 +329,30 @@ def authors_line_search(
     f0 = float(f0)
     if not math.isfinite(f0):
         raise ValueError(f"phi(0)={f0!r} is not finite; the line search needs a finite starting value")
+    return _drive(_authors_steps(f0, float(initial_step), budget, tol, expansion), f)
+
+
+def _authors_steps(f0: float, initial_step: float, budget: int, tol: float,
+                   expansion: float) -> Generator[float, Any, LineSearchResult]:
+    """:func:`authors_line_search` as a generator (yields each trial ``t``, is sent ``phi(t)``): its one implementation."""
     trials: list[tuple[float, float]] = []
 
-    def ev(t: float) -> float:
-        v = float(f(t))
+    def ev(t: float) -> Generator[float, Any, float]:
+        v = float((yield t))
         trials.append((t, v))
         return v
 
     def done(step: float, value: float, lo: float, hi: float) -> LineSearchResult:
         return LineSearchResult(step, value, len(trials), value < f0, (lo, hi), tuple(trials))
 
-    def midpoint(lo: float, t: float) -> LineSearchResult:
+    def midpoint(lo: float, t: float) -> Generator[float, Any, LineSearchResult]:
         m = (lo + t) / 2.0
-        return done(m, ev(m), lo, t)
+        return done(m, (yield from ev(m)), lo, t)
 
     a, fa = 0.0, f0
     k = 0
     t = initial_step * expansion**k
-    ft = ev(t)
+    ft = yield from ev(t)
     n = 1
     if ft < fa:  # expand while the loss keeps falling
         k += 1
@@ -334,7 +360,7 @@ def authors_line_search(
         while True:
             k += 1
             t = initial_step * expansion**k
-            ft = ev(t)
+            ft = yield from ev(t)
             n += 1
             if ft < fx:
                 a, fa, x, fx = x, fx, t, ft
@@ -346,14 +372,14 @@ def authors_line_search(
                     return done(x, fx, a, b)
                 break
             else:
-                return midpoint(a, t)
+                return (yield from midpoint(a, t))
     elif ft > fa:  # shrink towards a = 0 until a point below f0 appears
         b, fb = t, ft
         while True:
             if abs(b - a) < tol or abs(fa - fb) < tol:
                 return done(b, fb, a, b)
             t = a + AUTHORS_GOLDEN * (b - a)
-            ft = ev(t)
+            ft = yield from ev(t)
             n += 1
             if ft < fa:
                 x, fx = t, ft
@@ -365,16 +391,16 @@ def authors_line_search(
                 if n >= budget:
                     return done(b, fb, a, b)
             else:
-                return midpoint(a, t)
+                return (yield from midpoint(a, t))
     else:
-        return midpoint(a, t)
+        return (yield from midpoint(a, t))
 
     while n < budget:  # golden sections on a < x < b
         if abs(b - a) < tol or abs(fa - fb) < tol:
             break
         d = AUTHORS_GOLDEN * (b - a)
         t = a + d if (b - x) > (x - a) else b - d
-        ft = ev(t)
+        ft = yield from ev(t)
         n += 1
         if ft < fx:
             if t >= x:
