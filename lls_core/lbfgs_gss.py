@@ -578,14 +578,11 @@ class EvalRequest:
     """What one step of :meth:`LBFGSGSS.step_requests` asks for: the loss at the current parameters.
 
     ``grad``: also the gradient (a forward+backward pass; the driver sets ``.grad``), else the
-    loss only (a forward pass, no graph). ``line``: for a line-search trial, ``(w0, u, t)``
-    with the parameters equal to ``w0 + t u`` (``torch.add(w0, u, alpha=t)``), ``w0`` ``(d,)``
-    the point of this step's gradient request and ``u`` ``(d,)`` the search direction (one
-    tensor object per search); ``None`` for a gradient request.
+    loss only (a forward pass, no graph: a line-search trial, on the line from this step's
+    gradient point).
     """
 
     grad: bool
-    line: tuple[Tensor, Tensor, float] | None = None
 
 
 # --------------------------------------------------------------------------- the optimizer
@@ -947,8 +944,7 @@ class LBFGSGSS(torch.optim.Optimizer):
         Returns the search's result, ``point(t)`` (the same arithmetic for the trials and for
         the accepted point, so the accepted weights are exactly the ones whose loss was
         measured) and ``w0``. The parameters are restored to ``w0`` if the search fails; the
-        evaluations are added to ``st["forward_evaluations"]`` either way. Each trial is
-        requested with its line ``(w0, u, t)``.
+        evaluations are added to ``st["forward_evaluations"]`` either way.
         """
         _check_search_args(self._search_line, kwargs["budget"], kwargs["initial_step"], kwargs["tol"],
                            kwargs["expansion"])
@@ -966,7 +962,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             while True:
                 evals += 1
                 self._set_flat(point(t))
-                value = yield EvalRequest(False, (w0, u, t))
+                value = yield EvalRequest(False)
                 t = steps.send(float(value))
         except StopIteration as stop:
             res = stop.value

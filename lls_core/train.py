@@ -410,12 +410,12 @@ def train_ensemble(
       with or without momentum, Adam, ...), so that row ``r`` moves exactly as run
       ``r`` alone. Each step evaluates every run on its own 64 images in one call.
     * full-batch optimizers (``mode="fullbatch"``: L-BFGS-GSS in any mode, torch's
-      L-BFGS) run one optimizer per run, each in its own thread; their closures
-      hand the requested points to one coordinator, which evaluates all pending
-      requests of all runs in one batched call (gradients with
+      L-BFGS) run one optimizer per run (:class:`FullBatchEnsemble`): one coordinator
+      evaluates the pending requests of all runs in one batched call (gradients with
       :meth:`~lls_core.engine.Engine.losses_and_grads`, line-search trials with
       :class:`~lls_core.engine.Anchors`: a trial along the run's line costs the
-      layers above the first only).
+      layers above the first only). L-BFGS-GSS iterations are generators of their
+      requests, stepped in the caller's thread; torch's L-BFGS runs in one thread per run.
 
     A run whose training or test loss becomes non-finite stops there (the rest of
     its curves stays NaN, its final weights are those at that step) while the
@@ -526,8 +526,8 @@ class FullBatchEnsemble:
     mode: :meth:`lls_core.lbfgs_gss.LBFGSGSS.step_requests`) is a generator of the
     evaluations its iteration needs; :meth:`step` advances every stepping run to its next
     request, evaluates all of them in one batched call per kind (gradients through
-    :meth:`~lls_core.engine.Anchors.grads`, line-search trials, with their lines, through
-    :meth:`~lls_core.engine.Anchors.values`), sends the answers and repeats, in the
+    :meth:`~lls_core.engine.Anchors.grads`, line-search trials through
+    :meth:`~lls_core.engine.Anchors.values`, which finds each run's line from its points), sends the answers and repeats, in the
     caller's thread. Other optimizers (torch's L-BFGS) are stepped each in its own thread
     with a closure that posts its request to the same coordinator. Either way every run
     sees exactly the answers it would get alone, so its history, line search and counters
@@ -582,8 +582,7 @@ class FullBatchEnsemble:
                         self.ps[r].grad = G[i]
                         answers[r] = L[i]
                 if v_rows:
-                    lines = [None if pending[r].line is None else pending[r].line[1:] for r in v_rows]
-                    L = self.anchors.values(v_rows, self._points(v_rows), lines)
+                    L = self.anchors.values(v_rows, self._points(v_rows))
                     for i, r in enumerate(v_rows):
                         answers[r] = L[i]
                 for r, value in answers.items():
