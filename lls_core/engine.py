@@ -840,6 +840,7 @@ class Anchors:
         self.cacheable = engine.fast and 0 < 2 * engine.first_stage_bytes(R) <= cache_mb * 2**20
         self.w0: list[Tensor | None] = [None] * R
         self.D: list[Tensor | None] = [None] * R
+        self.DD: list[float] = [0.0] * R  # D.D of each run's direction
         self.Z0: Tensor | None = None  # (R, N, ...)
         self.ZD: Tensor | None = None
         self.trials = 0
@@ -900,10 +901,11 @@ class Anchors:
         if w0 is None or D is None:
             return None
         diff = w - w0
-        dd = float(torch.dot(D, D))
+        dd = self.DD[r]  # float(torch.dot(D, D)), kept with D
         a = float(torch.dot(diff, D)) / dd if dd > 0 else math.nan
-        off = float((diff - a * D).abs().max()) if math.isfinite(a) else math.inf
-        return a if off <= 1e-5 * float(diff.abs().max()) else None
+        # Largest distance from the line against the largest step entry (one fused pass each).
+        off = float(torch.linalg.vector_norm(torch.sub(diff, D, alpha=a), math.inf)) if math.isfinite(a) else math.inf
+        return a if off <= 1e-5 * float(torch.linalg.vector_norm(diff, math.inf)) else None
 
     def values(self, rows: list[int], W: Tensor) -> Tensor:
         """Losses ``(k,)`` at the trial points ``W`` ``(k, d)`` of runs ``rows`` (no graph)."""
@@ -927,6 +929,7 @@ class Anchors:
                 fresh.append(i)
                 continue
             self.D[r] = diff
+            self.DD[r] = float(torch.dot(diff, diff))
             new_dir.append((i, r))
             lined.append(i)
         out = torch.empty(len(rows), dtype=W.dtype, device=W.device)

@@ -860,7 +860,8 @@ class LBFGSGSS(torch.optim.Optimizer):
                     st["resets"][name] += 1
             return orig
 
-        if not math.isfinite(loss) or not bool(torch.isfinite(g).all()):
+        g_max = float(g.abs().max())  # NaN or inf exactly when g has a non-finite entry (max propagates NaN)
+        if not math.isfinite(loss) or not math.isfinite(g_max):
             # A NaN/Inf at the start of a later step (e.g. a data-dependent closure): no step,
             # forget the curvature information, try again next time.
             st["old_s"], st["old_y"] = [], []
@@ -868,7 +869,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             return record(loss, 0.0, 0.0, 0, 1 << RESET_REASONS.index("nonfinite"))
 
         if group.get("mode", "safe") == "authors":
-            return (yield from self._step_authors(st, group, loss, g, record))
+            return (yield from self._step_authors(st, group, loss, g, g_max, record))
 
         # Update the history with the newest pair, unless it is unusable.
         if st["prev_grad"] is not None and st["prev_step"] is not None:
@@ -891,7 +892,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             if flags:
                 st["old_s"], st["old_y"] = [], []
 
-        if float(g.abs().max()) <= group["tolerance_grad"]:
+        if g_max <= group["tolerance_grad"]:
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, flags)
 
@@ -973,8 +974,8 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["forward_evaluations"] += evals
         return res, point, w0
 
-    def _step_authors(self, st: dict[str, Any], group: dict[str, Any],
-                      loss: float, g: Tensor, record: Callable[..., Any]) -> Generator[EvalRequest, Any, Any]:
+    def _step_authors(self, st: dict[str, Any], group: dict[str, Any], loss: float, g: Tensor, g_max: float,
+                      record: Callable[..., Any]) -> Generator[EvalRequest, Any, Any]:
         """One iteration of the authors' class (``mode="authors"``), after the gradient is in hand."""
         flags = 0
         if st["prev_grad"] is not None and st["prev_step"] is not None:
@@ -985,7 +986,7 @@ class LBFGSGSS(torch.optim.Optimizer):
                 st["old_s"].pop(0)
                 st["old_y"].pop(0)
 
-        if float(g.abs().max()) <= group["tolerance_grad"]:
+        if g_max <= group["tolerance_grad"]:
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, flags)
 
