@@ -756,7 +756,7 @@ class LBFGSGSS(torch.optim.Optimizer):
                 raise ValueError("LBFGSGSS does not support sparse gradients")
             else:
                 parts.append(p.grad.detach().reshape(-1))
-        return torch.cat(parts).clone()
+        return torch.cat(parts)  # a new tensor, never a view of .grad
 
     @staticmethod
     def _forward(closure: Callable[[], Any]) -> float:
@@ -913,7 +913,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, flags | 1 << RESET_REASONS.index("no_decrease"))
 
-        res, point, w0 = yield from self._search_line(
+        res, move, w0 = yield from self._search_line(
             st, u, _golden_section_steps,
             f0=loss,
             initial_step=first_trial,
@@ -930,7 +930,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, res.evaluations, flags | 1 << RESET_REASONS.index("no_decrease"))
 
-        self._set_flat(point(res.step))
+        move(res.step)
         step_vec = self._flat_params() - w0  # the step actually taken, after rounding
         st["shrink"] = 1.0
         st["prev_grad"] = g
@@ -939,22 +939,30 @@ class LBFGSGSS(torch.optim.Optimizer):
 
 
     def _search_line(self, st: dict[str, Any], u: Tensor, search: Callable[..., Generator[float, Any, Any]],
-                     **kwargs: Any) -> Generator[EvalRequest, Any, tuple[Any, Callable[[float], Tensor], Tensor]]:
+                     **kwargs: Any) -> Generator[EvalRequest, Any, tuple[Any, Callable[[float], None], Tensor]]:
         """Run the line search ``search(**kwargs)`` on ``phi(t) = loss(w0 + t u)`` (forward-only evaluations).
 
-        Returns the search's result, ``point(t)`` (the same arithmetic for the trials and for
-        the accepted point, so the accepted weights are exactly the ones whose loss was
-        measured) and ``w0``. The parameters are restored to ``w0`` if the search fails; the
-        evaluations are added to ``st["forward_evaluations"]`` either way.
+        Returns the search's result, ``move(t)`` (sets the parameters to ``w0 + t u`` with the
+        same arithmetic for the trials and for the accepted point, so the accepted weights are
+        exactly the ones whose loss was measured) and ``w0``. The parameters are restored to
+        ``w0`` if the search fails; the evaluations are added to ``st["forward_evaluations"]``
+        either way.
         """
         _check_search_args(self._search_line, kwargs["budget"], kwargs["initial_step"], kwargs["tol"],
                            kwargs["expansion"])
         w0 = self._flat_params()
-        trial = torch.empty_like(w0)
         evals = 0
+        p0 = self._params[0]
+        if len(self._params) == 1 and p0.is_contiguous():
+            direct = p0.detach().view(-1)  # one flat parameter: trial points are written into it
 
-        def point(t: float) -> Tensor:
-            return torch.add(w0, u, alpha=t, out=trial)
+            def move(t: float) -> None:
+                torch.add(w0, u, alpha=t, out=direct)
+        else:
+            trial = torch.empty_like(w0)
+
+            def move(t: float) -> None:
+                self._set_flat(torch.add(w0, u, alpha=t, out=trial))
 
         steps = search(kwargs["f0"], float(kwargs["initial_step"]), kwargs["budget"], kwargs["tol"],
                        kwargs["expansion"])
@@ -962,7 +970,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             t = next(steps)
             while True:
                 evals += 1
-                self._set_flat(point(t))
+                move(t)
                 value = yield EvalRequest(False)
                 t = steps.send(float(value))
         except StopIteration as stop:
@@ -972,7 +980,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             raise
         finally:
             st["forward_evaluations"] += evals
-        return res, point, w0
+        return res, move, w0
 
     def _step_authors(self, st: dict[str, Any], group: dict[str, Any], loss: float, g: Tensor, g_max: float,
                       record: Callable[..., Any]) -> Generator[EvalRequest, Any, Any]:
@@ -1000,14 +1008,14 @@ class LBFGSGSS(torch.optim.Optimizer):
                 flags |= 1 << RESET_REASONS.index("zero_pair")
             elif ys_i / mag < group["curvature_eps"]:
                 flags |= 1 << RESET_REASONS.index("curvature")
-        if not bool(torch.isfinite(r).all()):
+        if not math.isfinite(float(r.abs().max())):  # a NaN or Inf entry (max propagates NaN)
             flags |= 1 << RESET_REASONS.index("nonfinite")
         if flags:
             st["old_s"], st["old_y"] = [], []
             r = g.clone()
         r_norm = float(r.norm())
         u = r / (-r_norm)  # unit direction along -r
-        res, point, w0 = yield from self._search_line(
+        res, move, w0 = yield from self._search_line(
             st, u, _authors_steps,
             f0=loss,
             initial_step=group["initial_step"] * r_norm,
@@ -1017,7 +1025,7 @@ class LBFGSGSS(torch.optim.Optimizer):
         )
 
         # Always take the returned point, even when it is higher than the start.
-        self._set_flat(point(res.step))
+        move(res.step)
         step_vec = self._flat_params() - w0
         st["prev_grad"] = g
         st["prev_step"] = step_vec
