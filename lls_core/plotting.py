@@ -21,6 +21,7 @@ __all__ = [
     "OPTIMIZER_COLORS",
     "SET_COLORS",
     "color",
+    "network_name",
     "use_style",
     "save_figure",
     "figure_dir",
@@ -606,7 +607,7 @@ def barrier_histograms(frame, archs, landscape: str, sets, *, bins: int = 12, pa
         ax.set_xlabel(f"path height on the {landscape} loss ({unit})")
         ax.set_ylabel("pairs")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts
-        ax.set_title(arch)
+        ax.set_title(network_name(arch))
         if handles:
             ax.legend(handles=handles, title="set (pairs)", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
@@ -871,7 +872,7 @@ def spread_strips(spread, sets, *, panel: tuple[float, float] = (5.2, 3.6)):
     for ax, a in zip(axes[0], archs):
         sub = pd.concat([pd.DataFrame({"set": s, "sd": np.asarray(v, dtype=float)}) for s, v in spread[a].items()],
                         ignore_index=True)
-        _set_strip(ax, sub, "sd", sets, xlabel="s.d. of one solution's weights (weight units)", title=a,
+        _set_strip(ax, sub, "sd", sets, xlabel="s.d. of one solution's weights (weight units)", title=network_name(a),
                    scale="linear")
     return fig
 
@@ -907,7 +908,7 @@ def sharpness_strips(frame, sets, archs=None, *, panel: tuple[float, float] = (5
                              f"{sorted(set(frame['arch']))}")
         for ax, col, lab in ((axes[r, 0], "top_eigenvalue", "largest Hessian eigenvalue"),
                              (axes[r, 1], "trace", "Hessian trace (Hutchinson)")):
-            _set_strip(ax, sub, col, sets, xlabel=f"{lab} (loss per weight unit²)", title=a, scale="auto")
+            _set_strip(ax, sub, col, sets, xlabel=f"{lab} (loss per weight unit²)", title=network_name(a), scale="auto")
     return fig
 
 
@@ -1168,6 +1169,14 @@ def _barrier_pairs(bars, bars_aligned, sets, landscape: str):
                     raise ValueError(f"no {name} barriers of {s!r} on the {landscape} landscape for {a!r}; "
                                      f"have {sorted(b)}")
     return archs
+
+
+def network_name(arch: str) -> str:
+    """The display name of a study network (``"fcp"`` -> ``"FCP"``, :data:`lls_core.study.NETWORK_NAMES`);
+    any other label unchanged."""
+    from .study import NETWORK_NAMES  # the study (and torch) only when a network panel is drawn
+
+    return NETWORK_NAMES.get(arch, arch)
 
 
 def _spans_decade(values) -> bool:

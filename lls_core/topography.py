@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from torch import Tensor, nn
 
-from lls_core import checks, data, landscape, models, resources, stats
+from lls_core import checks, data, landscape, models, pathfinder, resources, stats
 from lls_core.landscape import PairPaths, PathConfig, SharpnessSet
 from lls_core.store import PairStore
 
@@ -39,6 +39,7 @@ __all__ = [
     "barrier_frame",
     "AUTHORS_PATHS",
     "Understatement",
+    "UNDERSTATED_REL",
     "height_understatement",
     "PathCalibration",
     "calibrate_paths",
@@ -310,13 +311,19 @@ def barrier_frame(results: Mapping[tuple[str, str], PairPaths]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+UNDERSTATED_REL: float = 0.01
+"""A path's discrete height counts as understated when its fine-grid maximum is higher by more than this
+fraction of it (1 %)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Understatement:
     """How far the height on a path's own points (Eq. 5) understates its maximum on the fine grid.
 
     ``frame``: one row per set and landscape with ``n`` (pairs with a fine grid),
     ``median`` / ``max`` (absolute, loss units), ``median_relative`` / ``max_relative``
-    (over the discrete height), ``share_over_1pct`` (pairs understated by more than 1 %)
+    (over the discrete height), ``share_understated`` (pairs understated by more than
+    :data:`UNDERSTATED_REL` of their height)
     and ``share_at_end`` (pairs whose discrete maximum sits at an end point, ``t`` = 0 or
     1: there the path is no barrier, the end point is the highest point); ``all``: the same
     over every pair.
@@ -327,8 +334,9 @@ class Understatement:
 
     def facts(self) -> dict[str, float]:
         """The pooled figures: ``pairs``, ``median``, ``max``, ``median_relative``, ``max_relative``,
-        ``share_over_1pct``, ``share_at_end``."""
-        return dict(self.all)
+        ``share_understated``, ``share_at_end``, and the settings behind them: ``understated_rel``
+        (:data:`UNDERSTATED_REL`) and ``fine_points`` (:data:`lls_core.pathfinder.FINE_POINTS`)."""
+        return {**self.all, "understated_rel": UNDERSTATED_REL, "fine_points": pathfinder.FINE_POINTS}
 
 
 def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, float]:
@@ -341,7 +349,7 @@ def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, 
             "max": float(u.max()) if u.size else nan,
             "median_relative": float(np.median(rel)) if rel.size else nan,
             "max_relative": float(rel.max()) if rel.size else nan,
-            "share_over_1pct": float((rel > 0.01).mean()) if rel.size else nan,
+            "share_understated": float((rel > UNDERSTATED_REL).mean()) if rel.size else nan,
             "share_at_end": float(at_end.mean()) if at_end.size else nan}
 
 

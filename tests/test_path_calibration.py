@@ -49,6 +49,9 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     assert prov["weight_sets_sha256"] == {s: results.tensor_sha256(topo.sets[s]) for s in topography.CALIBRATION_SETS}
     assert prov["data_checksum_sha256"] == topo.dataset.checksum
     assert rec.provenance["settings"]["reference"]["steps"] == 5 and prov["wall_s"] > 0
+    assert rec.coverage_text(["fcp"]) == "Every network on this page is calibrated."
+    assert rec.coverage_text(["fcp", "autoencoder"]).startswith("Not calibrated: Autoencoder.")
+    assert "--archs autoencoder" in rec.coverage_text(["fcp", "autoencoder"])
     f = rec.facts()
     assert f["pairs"] == 64 and f["verdicts_changed"] == len(rec.changed()) and f["date"] == prov["finished_utc"][:10]
     diff = rec.pairs["height_build"] - rec.pairs["height_reference"]

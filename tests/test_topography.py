@@ -301,7 +301,7 @@ def test_height_understatement_from_fine_heights():
     u = topography.height_understatement({("S", "train"): b})
     f = u.facts()
     assert f["pairs"] == 4 and f["max"] == pytest.approx(0.1) and f["max_relative"] == pytest.approx(0.05)
-    assert f["share_over_1pct"] == pytest.approx(0.25) and f["share_at_end"] == pytest.approx(0.5)
+    assert f["share_understated"] == pytest.approx(0.25) and f["share_at_end"] == pytest.approx(0.5)
     np.testing.assert_allclose(b.understatement, fine - h)
     no_fine = landscape.PairPaths("S", "test", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h,
                                  np.zeros(4), np.zeros(4))
