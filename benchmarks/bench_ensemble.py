@@ -12,7 +12,11 @@ On the embedded MNIST digits (``mnist-5k``: 4,000 + 1,000 = 5,000 images), one t
   the direction's first stage, the line-search trials along each run's line) over
   one batched forward+backward of the same 75 runs on the same images
   (:meth:`lls_core.engine.Engine.losses_and_grads`). A run alone pays one
-  forward+backward plus about six full forwards per iteration.
+  forward+backward plus about six full forwards per iteration. The runs' optimizers
+  are stepped in this thread (:meth:`lls_core.lbfgs_gss.LBFGSGSS.step_requests`), and a
+  line before the last splits the iteration: gradients, the first stage of each run's
+  new direction, the trials, and the optimizers' own work (history, two-loop recursion,
+  line-search logic, trial points).
 * ``lenet_sgd_speedup``, ``lstm_sgd_speedup``: as ``sgd_speedup`` for LeNet and the
   LSTM with ``--small-runs`` (16) runs of ``--small-steps`` steps.
 
@@ -92,15 +96,35 @@ def sgd_times(arch: str, ds: data.Dataset, runs: int, steps: int, reps: int) -> 
         opt = torch.optim.SGD([W], lr=0.1)
         W.grad = torch.zeros_like(W)
         for idx in batches:
-            eng.minibatch_losses_and_grads(W, engine.gather_items(x, idx), engine.gather_items(y, idx), grad_out=W.grad)
+            eng.minibatch_losses_and_grads(W, *eng.minibatch_items(idx), grad_out=W.grad)
             opt.step()
 
     batched()  # warm-up
     return _min_time(one_at_a_time, reps), _min_time(batched, reps)
 
 
+class _Timed:
+    """Wraps a callable and adds the clock time of its calls to ``self.total`` (seconds)."""
+
+    def __init__(self, fn):
+        self.fn, self.total = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        t0 = CLOCK()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.total += CLOCK() - t0
+
+
 def gss_cost(ds: data.Dataset, runs: int, iters: int, reps: int, profile: bool) -> tuple[float, float, float]:
-    """(seconds per batched L-BFGS-GSS iteration, seconds per batched forward+backward, trials per iteration)."""
+    """(seconds per batched L-BFGS-GSS iteration, seconds per batched forward+backward, trials per iteration).
+
+    Also prints where the iteration's time goes: the gradients (:meth:`lls_core.engine.Anchors.grads`),
+    the first stage of each run's new direction (:func:`lls_core.engine.first_stage_all`), the
+    line-search trials (the rest of :meth:`lls_core.engine.Anchors.values`) and the optimizers'
+    own work (history, two-loop recursion, line-search logic, trial points: everything else).
+    """
     x = torch.cat([ds.x_train, ds.x_test])
     y = torch.cat([ds.y_train, ds.y_test])
     m = models.build("fcp", seed=0)
@@ -113,12 +137,32 @@ def gss_cost(ds: data.Dataset, runs: int, iters: int, reps: int, profile: bool) 
     with train.FullBatchEnsemble(cfg, eng, W) as ens:
         for _ in range(3):  # warm-up: past the first steepest-descent iterations
             ens.step(rows)
+        first, first_stage_all = _Timed(engine.first_stage_all), engine.first_stage_all
+        grads, trial_values = _Timed(ens.anchors.grads), _Timed(ens.anchors.values)
+        first_in_trials = 0.0  # the first stages of new directions (a fresh gradient point computes one too)
+
+        def values(*args, **kwargs):
+            nonlocal first_in_trials
+            before = first.total
+            try:
+                return trial_values(*args, **kwargs)
+            finally:
+                first_in_trials += first.total - before
+
+        ens.anchors.grads, ens.anchors.values, engine.first_stage_all = grads, values, first  # type: ignore[method-assign]
         t0 = CLOCK()
         trials0 = ens.anchors.trials
-        for _ in range(iters):
-            ens.step(rows)
+        try:
+            for _ in range(iters):
+                ens.step(rows)
+        finally:
+            engine.first_stage_all = first_stage_all
+            del ens.anchors.grads, ens.anchors.values
         t_it = (CLOCK() - t0) / iters
         per_iter = (ens.anchors.trials - trials0) / iters / runs
+        g, f, v = grads.total / iters, first_in_trials / iters, trial_values.total / iters
+        print(f"fcp L-BFGS-GSS iteration of {runs} runs: gradients {g:.3f} s, new directions' first stage {f:.3f} s, "
+              f"trials {v - f:.3f} s, optimizers' own work {t_it - g - v:.3f} s", flush=True)
         if profile:
             from torch.profiler import ProfilerActivity, profile as prof
 

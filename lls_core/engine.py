@@ -125,12 +125,17 @@ FIRST_LAYER_PARAMS: dict[type, frozenset[str]] = {
 LOOP_MINIBATCH: frozenset[type] = frozenset({_models.LSTMNet, _models.LeNet})
 
 
-def gather_items(t: Tensor, idx: Tensor) -> Tensor:
+def gather_items(t: Tensor, idx: Tensor, out: Tensor | None = None) -> Tensor:
     """``t[idx]`` for item indices ``idx`` ``(R, n)`` into ``t`` ``(N, ...)``: ``(R, n, ...)``, one ``index_select``.
 
-    The runs' mini-batches; on a CPU about 2.5 x as fast as advanced indexing (75 x 64 MNIST images).
+    The runs' mini-batches; on a CPU about 2.5 x as fast as advanced indexing (75 x 64 MNIST images),
+    and again 1.5-2.5 x with ``out`` (a kept buffer of ``R * n`` items, e.g. :meth:`Engine.minibatch_items`'s:
+    a fresh 15 MB result is mapped page by page on every call).
     """
-    return torch.index_select(t, 0, idx.reshape(-1)).view(*idx.shape, *t.shape[1:])
+    flat = t.reshape(t.shape[0], -1)
+    if out is not None:
+        out = out.view(-1, flat.shape[1])
+    return torch.index_select(flat, 0, idx.reshape(-1), out=out).view(*idx.shape, *t.shape[1:])
 
 
 def chunks(n: int, size: int) -> list[tuple[int, int]]:
@@ -266,6 +271,17 @@ class Engine:
             buf = torch.empty(n, dtype=like.dtype, device=like.device)
             self._scratch[name] = buf
         return buf[:n].view(shape)
+
+    def minibatch_items(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """The engine's items at indices ``idx`` ``(R, n)``: inputs ``(R, n, ...)`` and targets ``(R, n, ...)``.
+
+        :func:`gather_items` into kept buffers (:meth:`scratch`): valid until the next call, so
+        a training loop consumes them (:meth:`minibatch_losses_and_grads`) before gathering again.
+        """
+        shape = tuple(idx.shape)
+        xb = gather_items(self.x, idx, out=self.scratch("items.x", (*shape, *self.x.shape[1:]), self.x))
+        yb = gather_items(self.y, idx, out=self.scratch("items.y", (*shape, *self.y.shape[1:]), self.y))
+        return xb, yb
 
     # ---------------------------------------------------------------- one call (differentiable)
     def values(self, W: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
@@ -820,6 +836,7 @@ class Anchors:
         self.cacheable = engine.fast and 0 < 2 * engine.first_stage_bytes(R) <= cache_mb * 2**20
         self.w0: list[Tensor | None] = [None] * R
         self.D: list[Tensor | None] = [None] * R
+        self.DD: list[float] = [0.0] * R  # D.D of each run's direction
         self.Z0: Tensor | None = None  # (R, N, ...)
         self.ZD: Tensor | None = None
         self.trials = 0
@@ -880,9 +897,11 @@ class Anchors:
         if w0 is None or D is None:
             return None
         diff = w - w0
-        dd = float(torch.dot(D, D))
+        dd = self.DD[r]  # float(torch.dot(D, D)), kept with D
         a = float(torch.dot(diff, D)) / dd if dd > 0 else math.nan
-        off = float((diff - a * D).abs().max()) if math.isfinite(a) else math.inf
+        # Largest distance from the line against the largest step entry (abs().max(): about 8 x as fast
+        # as vector_norm(ord=inf) on a CPU).
+        off = float(torch.sub(diff, D, alpha=a).abs_().max()) if math.isfinite(a) else math.inf
         return a if off <= 1e-5 * float(diff.abs().max()) else None
 
     def values(self, rows: list[int], W: Tensor) -> Tensor:
@@ -907,6 +926,7 @@ class Anchors:
                 fresh.append(i)
                 continue
             self.D[r] = diff
+            self.DD[r] = float(torch.dot(diff, diff))
             new_dir.append((i, r))
             lined.append(i)
         out = torch.empty(len(rows), dtype=W.dtype, device=W.device)

@@ -263,3 +263,45 @@ def test_lbfgs_gss_trains_in_the_authors_mode_and_records_its_counts(tiny):
 def test_lbfgs_gss_bad_mode_is_refused():
     with pytest.raises(ValueError, match="variant='fast'.*authors, safe"):
         train.LBFGSGSSConfig(variant="fast")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("variant", ["authors", "safe"])
+def test_ensemble_lbfgs_gss_steps_each_run_as_its_optimizer_with_a_closure(tiny, variant):
+    """The request-driven ensemble (batched evaluations, no threads) against each run's own
+    L-BFGS-GSS optimizer stepped with a plain autograd closure on its network: the same decisions
+    (resets, uphill steps, evaluations per line search) and, to float tolerance, the same losses and
+    weights -- including runs that reset or go uphill while the others do not."""
+    from lls_core import engine
+
+    cfg = train.LBFGSGSSConfig(iterations=12, variant=variant)
+    seeds = [0, 1, 2, 3]
+    x, y = tiny.x_train, tiny.y_train
+    nets = [models.build("fcp", seed=s, activation="softplus") for s in seeds]
+    W = torch.stack([params.flatten(n) for n in nets])
+    eng = engine.Engine(models.build("fcp", seed=0, activation="softplus"), (x, y))
+    with train.FullBatchEnsemble(cfg, eng, W) as ens:
+        for _ in range(cfg.iterations):
+            ens.step(list(range(len(seeds))))
+    events = set()
+    for r, net in enumerate(nets):
+        opt = cfg.make(net.parameters())
+
+        def closure():
+            opt.zero_grad()
+            loss = models.loss(net, x, y)
+            if torch.is_grad_enabled():
+                loss.backward()
+            return loss
+
+        for _ in range(cfg.iterations):
+            opt.step(closure)
+        got, want = ens.opts[r].diagnostics(), opt.diagnostics()
+        assert (got.reset_flags, got.uphill, got.no_decrease, got.evaluations, got.history) == \
+            (want.reset_flags, want.uphill, want.no_decrease, want.evaluations, want.history)
+        assert (got.gradient_evaluations, got.forward_evaluations) == (want.gradient_evaluations, want.forward_evaluations)
+        k = next((i for i, u in enumerate(want.uphill) if u), cfg.iterations)  # see the test above: an uphill
+        torch.testing.assert_close(torch.tensor(got.loss[: k + 1]), torch.tensor(want.loss[: k + 1]), rtol=2e-3, atol=1e-5)
+        if k == cfg.iterations:  # step lands where rounding moves the weights by ~0.5 %
+            torch.testing.assert_close(ens.weights([r])[0], params.flatten(net), rtol=2e-3, atol=1e-4)
+        events.add((got.reset_steps, got.uphill_steps))
+    assert len(events) > 1  # some runs reset (or go uphill) while others do not
