@@ -9,7 +9,7 @@ Measured in the same run, with the same torch threads, all without gradients:
   ``v``) and is mixed per point; the rest of the net runs on chunks of points and
   images sized by ``visualize.CALL_MB``.
 - loop: the point-by-point baseline, one ``functional_call`` of the module per
-  grid point (``visualize.evaluate(..., batched=False)``).
+  grid point (``visualize.losses_at(..., batched=False)``).
 - vmap (context only): ``torch.func.vmap`` over ``functional_call`` on chunks of
   ``--vmap-chunk`` points, the generic route other modules take.
 
@@ -48,9 +48,9 @@ def compare(f, w, u, v, grid, chunk: int | None, loop_points: int, reps: int, vm
     total = len(grid) ** 2
     warm = torch.stack([w, w + u])  # first calls pay one-off costs (vmap set-up, allocator, oneDNN); not timed
     visualize.slice_2d(f, w, u, v, grid[:2], chunk_size=chunk)
-    visualize.evaluate(f, warm, batched=False)
+    visualize.losses_at(f, warm, batched=False)
     if vmap_chunk:
-        visualize.evaluate(f, warm, chunk_size=2, batched="vmap")
+        visualize.losses_at(f, warm, chunk_size=2, batched="vmap")
     A, B = np.meshgrid(grid, grid)
     idx = np.arange(total) if loop_points <= 0 else np.linspace(0, total - 1, min(loop_points, total)).astype(int)
     ca = torch.from_numpy(A.reshape(-1)[idx]).to(w.dtype)[:, None]
@@ -60,10 +60,10 @@ def compare(f, w, u, v, grid, chunk: int | None, loop_points: int, reps: int, vm
     for _ in range(reps):
         dt, s = _timed(lambda: visualize.slice_2d(f, w, u, v, grid, chunk_size=chunk))
         t_b.append(dt)
-        dt, loop_vals = _timed(lambda: visualize.evaluate(f, W, batched=False).numpy())
+        dt, loop_vals = _timed(lambda: visualize.losses_at(f, W, batched=False).numpy())
         t_l.append(dt)
         if vmap_chunk:
-            dt, vmap_vals = _timed(lambda: visualize.evaluate(f, W, chunk_size=vmap_chunk, batched="vmap").numpy())
+            dt, vmap_vals = _timed(lambda: visualize.losses_at(f, W, chunk_size=vmap_chunk, batched="vmap").numpy())
             t_v.append(dt)
     scale = total / len(idx)
     batched_s, loop_s = min(t_b), min(t_l) * scale

@@ -11,7 +11,7 @@ All functions work on flat weight vectors ``w`` of shape ``(d,)`` (see
   parameters (biases, batch-norm scales and shifts) are either zeroed
   (``bias_bn="zero"``, Li et al.'s default) or normalized as one group each
   (``bias_bn="filter"``).
-* :func:`evaluate` -- the loss at many weight vectors ``(B, d) -> (B,)``, batched
+* :func:`losses_at` -- the loss at many weight vectors ``(B, d) -> (B,)``, batched
   over chunks of points (the hand-batched forward passes of :mod:`lls_core.batched`
   for the study networks, ``torch.func.vmap`` for any other loss), or point by point.
 * :func:`slice_1d`, :func:`slice_2d` -- the loss along ``w + a u`` and on the
@@ -28,8 +28,9 @@ All functions work on flat weight vectors ``w`` of shape ``(d,)`` (see
   full Hessian at every point of a 2-D slice (Lanczos on Hessian-vector products).
 * :func:`embed_trajectories` -- whole training trajectories in one 2-D picture:
   metric MDS of all their snapshots together, or PHATE (the ``phate`` package).
-* :func:`train` -- a small mini-batch SGD trainer that records the trajectory and
-  can stop at a target training loss (:func:`full_loss`).
+* :func:`train_demo` -- the demonstration nets' mini-batch SGD trainer: records a
+  thinned trajectory, can stop at a target training loss (:func:`full_loss`) and
+  keeps batch-norm statistics (not :func:`lls_core.train.train`: see its docstring).
 * :func:`plot_slice`, :func:`plot_map` -- the chapter's plots (batch-size colours: :func:`lls_core.plotting.batch_colors`).
 """
 
@@ -53,7 +54,7 @@ __all__ = [
     "BIAS_BN",
     "random_direction",
     "group_norms",
-    "evaluate",
+    "losses_at",
     "Slice1D",
     "Slice2D",
     "slice_1d",
@@ -72,7 +73,7 @@ __all__ = [
     "embed_trajectories",
     "TrainResult",
     "full_loss",
-    "train",
+    "train_demo",
     "recalibrate_batch_norm",
     "random_plane",
     "plane_directions",
@@ -203,7 +204,7 @@ def _values(loss_fn: FlatLossFn, C: Tensor, V: Tensor, chunk_size: int | None, b
 
     A study network's :class:`FlatLoss` with ``batched=True`` goes through
     :func:`_hand_values` (factored first stage); anything else builds ``W`` chunk
-    by chunk and calls :func:`evaluate`.
+    by chunk and calls :func:`losses_at`.
     """
     fl = _hand_batched(loss_fn, batched)
     with torch.no_grad():
@@ -212,11 +213,11 @@ def _values(loss_fn: FlatLossFn, C: Tensor, V: Tensor, chunk_size: int | None, b
         out = torch.empty(C.shape[0], dtype=torch.float64)
         step = 8 * (chunk_size or 32)
         for i in range(0, C.shape[0], step):
-            out[i : i + step] = evaluate(loss_fn, C[i : i + step] @ V, chunk_size=chunk_size, batched=batched)
+            out[i : i + step] = losses_at(loss_fn, C[i : i + step] @ V, chunk_size=chunk_size, batched=batched)
     return out
 
 
-def evaluate(loss_fn: FlatLossFn, W: Tensor, *, chunk_size: int | None = None, batched: bool | str = True) -> Tensor:
+def losses_at(loss_fn: FlatLossFn, W: Tensor, *, chunk_size: int | None = None, batched: bool | str = True) -> Tensor:
     """Loss at every row of ``W`` ``(B, d)``, as a float64 tensor ``(B,)``, without gradients.
 
     ``batched=True``: a study network's loss from :func:`lls_core.hessian.flat_loss`
@@ -283,7 +284,7 @@ def slice_1d(
     chunk_size: int | None = None,
     batched: bool | str = True,
 ) -> Slice1D:
-    """Loss along the line ``w + a * direction`` for each ``a`` in ``alphas`` (batching as in :func:`evaluate`)."""
+    """Loss along the line ``w + a * direction`` for each ``a`` in ``alphas`` (batching as in :func:`losses_at`)."""
     a = _grid(alphas, "alphas")
     if direction.shape != w.shape:
         raise ValueError(f"direction has shape {tuple(direction.shape)}; w has {tuple(w.shape)}")
@@ -618,7 +619,7 @@ def full_loss(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000)
     """Mean loss of ``model`` over all of ``(x, y)`` in eval mode (batch-norm statistics recalibrated on ``x``).
 
     The model is left in ``eval()`` mode. This is the training loss a target in
-    :func:`train` refers to.
+    :func:`train_demo` refers to.
     """
     if _has_bn(model):
         recalibrate_batch_norm(model, x, batch_size)
@@ -630,7 +631,7 @@ def full_loss(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000)
     return total / n
 
 
-def train(
+def train_demo(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
@@ -661,14 +662,21 @@ def train(
     ``eval()`` mode. Raises ``FloatingPointError`` when the loss diverges.
 
     This is the demonstration nets' trainer (its one caller in the book is
-    :func:`lls_core.vizstudy.fit`); it is meant to give way to the study trainer of
-    :mod:`lls_core.train` once that can stop at a target loss and record a thinned
-    trajectory.
+    :func:`lls_core.vizstudy.fit`), not the study trainer :func:`lls_core.train.train`,
+    because what it trains and what it must do are outside that one's scope:
+    :func:`lls_core.train.train` builds one of the four study architectures by name
+    and evaluates stacked weight vectors through :class:`lls_core.engine.Engine`
+    (functional calls, no module state), whereas the demonstration nets
+    (:func:`lls_core.models.build_demo`) may hold batch normalization, whose
+    running statistics live in the module and are updated by its own forward in
+    training mode and recalibrated here on all of ``x``; it also stops at a target
+    training loss checked within an epoch and keeps a trajectory thinned to
+    ``max_points``, and has no test set to follow.
 
     Example::
 
         net = models.build_demo("mlp", depth=2, width=64, init="he", seed=0)
-        res = train(net, x, y, epochs=200, batch_size=64, lr=0.02, momentum=0.9, target_loss=0.05)
+        res = train_demo(net, x, y, epochs=200, batch_size=64, lr=0.02, momentum=0.9, target_loss=0.05)
         res.steps, res.train_loss, res.reached
     """
     for label, given in (("epochs", epochs), ("batch_size", batch_size)):
