@@ -930,6 +930,9 @@ def claims(topos: Topography | Mapping[str, Topography],
     >>> table.frame.loc[1, "verdict"]  # no BFGS-test set here
     'needs set BFGS-test'
     """
+    # {arch: that architecture's pair paths / sharpness}; the form of ``bars`` and ``sharp`` follows ``topos``
+    bmap: dict[str, Any]
+    smap: dict[str, Any]
     if isinstance(topos, Topography):
         tmap: dict[str, Topography] = {topos.arch: topos}
         bmap = {topos.arch: bars} if bars is not None else {}
@@ -937,11 +940,9 @@ def claims(topos: Topography | Mapping[str, Topography],
         archs: Sequence[str] = [topos.arch]
     else:
         tmap = dict(topos)
-        bmap = dict(bars or {})  # type: ignore[arg-type]
-        smap = dict(sharp or {})  # type: ignore[arg-type]
+        bmap = dict(bars or {})
+        smap = dict(sharp or {})
         archs = list(models.ARCHITECTURES) + [a for a in tmap if a not in models.ARCHITECTURES]
-    bmap_: dict[str, Any] = bmap  # type: ignore[assignment]
-    smap_: dict[str, Any] = smap  # type: ignore[assignment]
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha={alpha!r}: must lie in (0, 0.5)")
     rows: list[dict[str, Any]] = []
@@ -958,7 +959,7 @@ def claims(topos: Topography | Mapping[str, Topography],
             if arch not in tmap:
                 row["verdict"] = f"needs {arch}"
             else:
-                got = _evaluate(spec, tmap[arch], bmap_.get(arch), smap_.get(arch), kpca_gamma=kpca_gamma,
+                got = _evaluate(spec, tmap[arch], bmap.get(arch), smap.get(arch), kpca_gamma=kpca_gamma,
                                 n_boot=n_boot, seed=seed)
                 if "reason" in got:
                     row["verdict"] = got["reason"]
@@ -1112,7 +1113,8 @@ def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
     """
     landscape.need_sets(sets, third, *refs)
     trio = {n: sets[n] for n in (third, *refs)}
-    origin = sum(landscape.centroid(v) for v in trio.values()) / 3
+    c = [landscape.centroid(v) for v in trio.values()]
+    origin = (c[0] + c[1] + c[2]) / 3
     return landscape.distances(trio, between=refs, origin=origin)
 
 
@@ -1159,7 +1161,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
             if c.p < 0.05:
                 sig.append(r)
         else:
-            row["closer_to"] = min(dev, key=dev.get) if dev[refs[0]] != dev[refs[1]] else "tie"
+            row["closer_to"] = min(dev, key=lambda r: dev[r]) if dev[refs[0]] != dev[refs[1]] else "tie"
             row["distinct_from"] = ", ".join(sig) if sig else "neither"
             rows.append(row)
     return pd.DataFrame(rows)
