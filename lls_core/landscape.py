@@ -465,10 +465,6 @@ def disjoint_pairs(k: int, n_pairs: int | None = None, seed: int = 0) -> np.ndar
     return np.sort(perm, axis=1).astype(np.int64)
 
 
-def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
-    return models.loss(model, x, y, params.unflatten(model, w))
-
-
 def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
                ij: Sequence[tuple[int, int]]) -> list[PairPath]:
     """Paths between the pairs ``S[m] -> E[m]`` (``(M, d)`` each), found together by
