@@ -878,8 +878,13 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
     from .progress import ENV as PROGRESS_ENV
     from .progress import ConsoleRelay
 
-    env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND", PROGRESS_ENV)}
+    from .runtime import ALLOCATOR_ENV
+
+    allocator = {} if os.environ.get("LLS_DEFAULT_MALLOC") else ALLOCATOR_ENV  # the kernel and its Dask workers
+    env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND",
+                                                 PROGRESS_ENV, *allocator)}
     os.environ.update(
+        **allocator,
         LLS_FIGURE_DIR=str(work / "figures"),
         LLS_PROFILE=profile,
         LLS_BUILD_DIR=str(build_dir),

@@ -57,7 +57,7 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -889,8 +889,14 @@ class Anchors:
         off = float((diff - a * D).abs().max()) if math.isfinite(a) else math.inf
         return a if off <= 1e-5 * float(diff.abs().max()) else None
 
-    def values(self, rows: list[int], W: Tensor) -> Tensor:
-        """Losses ``(k,)`` at the trial points ``W`` ``(k, d)`` of runs ``rows`` (no graph)."""
+    def values(self, rows: list[int], W: Tensor, lines: Sequence[tuple[Tensor, float] | None] | None = None) -> Tensor:
+        """Losses ``(k,)`` at the trial points ``W`` ``(k, d)`` of runs ``rows`` (no graph).
+
+        ``lines``: optionally, per point, ``(u, t)`` with ``W[i] = w0 + t u`` (``w0`` its run's
+        anchor, ``u`` ``(d,)`` one tensor object per line): the caller names the line, so the
+        point is not projected onto it (a new ``u`` object starts a new direction); ``None``
+        entries are read from the points as without ``lines``.
+        """
         self.trials += len(rows)
         if not self.cacheable or self.Z0 is None:
             return self.engine.losses(W)
@@ -900,6 +906,14 @@ class Anchors:
             w0 = self.w0[r]
             if w0 is None:
                 fresh.append(i)
+                continue
+            line = lines[i] if lines is not None else None
+            if line is not None:
+                if self.D[r] is not line[0]:
+                    self.D[r] = line[0]
+                    new_dir.append((i, r))
+                alpha[i] = line[1]
+                lined.append(i)
                 continue
             a = self._alpha(r, W[i])
             if a is not None:

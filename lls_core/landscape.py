@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lls_core import checks, models, params, pathfinder
+from lls_core import checks, models, params, pathfinder, runtime
 from lls_core.store import PAIR_FORMAT, PairStore
 
 __all__ = [
@@ -540,8 +540,7 @@ def _pairs_task(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cf
                 ij: list[tuple[int, int]], threads: int) -> list[PairPath]:
     import copy
 
-    if threads:
-        torch.set_num_threads(threads)
+    runtime.configure(threads or None)
     # functional_call swaps tensors into the module while it runs: give each task its own copy,
     # so that tasks sharing one worker process (threads) never see each other's weights.
     return _run_paths(copy.deepcopy(model), x, y, S, E, cfg, ij)

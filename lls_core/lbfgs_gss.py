@@ -80,7 +80,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Sequence, get_args
+from typing import Any, Callable, Generator, Iterable, Literal, Sequence, get_args
 
 import numpy as np
 import torch
@@ -102,6 +102,7 @@ __all__ = [
     "golden_section_search",
     "two_loop_direction",
     "LBFGSGSS",
+    "EvalRequest",
     "COMPARED_OPTIMIZERS",
     "ComparedOptimizer",
     "RunTrace",
@@ -204,18 +205,37 @@ def golden_section_search(
     _check_search_args(f, budget, initial_step, tol, expansion)
     if f0 is None and budget < 2:
         raise ValueError(f"budget={budget}: must be >= 2 when f0 is not given (phi(0) costs one call)")
+    return _drive(_golden_section_steps(f0, float(initial_step), budget, tol, expansion), f)
 
+
+def _drive(search: Generator[float, float, LineSearchResult], f: Callable[[float], Any]) -> LineSearchResult:
+    """Run a line search written as a generator (it yields ``t``, receives ``phi(t)``) on the function ``f``."""
+    try:
+        t = next(search)
+        while True:
+            t = search.send(f(t))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _golden_section_steps(f0: float | None, initial_step: float, budget: int, tol: float,
+                          expansion: float) -> Generator[float, Any, LineSearchResult]:
+    """:func:`golden_section_search` as a generator: yields each trial ``t``, is sent ``phi(t)``.
+
+    The one implementation of the search: the function drives it with ``f``, and an ensemble
+    of runs (:class:`LBFGSGSS` steps driven by :meth:`LBFGSGSS.step_requests`) drives many at once.
+    """
     trials: list[tuple[float, float]] = []
 
-    def ev(t: float) -> float:
-        v = float(f(t))
+    def ev(t: float) -> Generator[float, Any, float]:
+        v = float((yield t))
         if not math.isfinite(v):
             v = math.inf
         trials.append((t, v))
         return v
 
     if f0 is None:
-        f0 = ev(0.0)
+        f0 = yield from ev(0.0)
     f0 = float(f0)
     if not math.isfinite(f0):
         raise ValueError(f"phi(0)={f0!r} is not finite; the line search needs a finite starting value")
@@ -225,13 +245,14 @@ def golden_section_search(
 
     # Phase 1: find a point below phi(0) and a bracket a < b < c around it.
     a, b, c = 0.0, float(initial_step), math.inf
-    fa, fb, fc = f0, ev(float(initial_step)), math.inf
+    fb = yield from ev(float(initial_step))
+    fa, fc = f0, math.inf
     if fb < f0:
         while True:
             if len(trials) >= budget:  # still falling when the budget ran out: keep the best
                 return done(b, fb, a, b)
             t = b * expansion
-            ft = ev(t)
+            ft = yield from ev(t)
             if ft < fb:
                 a, fa, b, fb = b, fb, t, ft
             else:
@@ -243,7 +264,7 @@ def golden_section_search(
             if len(trials) >= budget:
                 return LineSearchResult(0.0, f0, len(trials), False, (0.0, c), tuple(trials))
             t = GOLDEN * c
-            ft = ev(t)
+            ft = yield from ev(t)
             if ft < f0:
                 b, fb = t, ft
                 break
@@ -256,7 +277,7 @@ def golden_section_search(
             x = b + GOLDEN * (c - b)
         else:
             x = b - GOLDEN * (b - a)
-        fx = ev(x)
+        fx = yield from ev(x)
         if fx < fb:
             if x > b:
                 a, fa, b, fb = b, fb, x, fx
@@ -309,24 +330,30 @@ def authors_line_search(
     f0 = float(f0)
     if not math.isfinite(f0):
         raise ValueError(f"phi(0)={f0!r} is not finite; the line search needs a finite starting value")
+    return _drive(_authors_steps(f0, float(initial_step), budget, tol, expansion), f)
+
+
+def _authors_steps(f0: float, initial_step: float, budget: int, tol: float,
+                   expansion: float) -> Generator[float, Any, LineSearchResult]:
+    """:func:`authors_line_search` as a generator (yields each trial ``t``, is sent ``phi(t)``): its one implementation."""
     trials: list[tuple[float, float]] = []
 
-    def ev(t: float) -> float:
-        v = float(f(t))
+    def ev(t: float) -> Generator[float, Any, float]:
+        v = float((yield t))
         trials.append((t, v))
         return v
 
     def done(step: float, value: float, lo: float, hi: float) -> LineSearchResult:
         return LineSearchResult(step, value, len(trials), value < f0, (lo, hi), tuple(trials))
 
-    def midpoint(lo: float, t: float) -> LineSearchResult:
+    def midpoint(lo: float, t: float) -> Generator[float, Any, LineSearchResult]:
         m = (lo + t) / 2.0
-        return done(m, ev(m), lo, t)
+        return done(m, (yield from ev(m)), lo, t)
 
     a, fa = 0.0, f0
     k = 0
     t = initial_step * expansion**k
-    ft = ev(t)
+    ft = yield from ev(t)
     n = 1
     if ft < fa:  # expand while the loss keeps falling
         k += 1
@@ -334,7 +361,7 @@ def authors_line_search(
         while True:
             k += 1
             t = initial_step * expansion**k
-            ft = ev(t)
+            ft = yield from ev(t)
             n += 1
             if ft < fx:
                 a, fa, x, fx = x, fx, t, ft
@@ -346,14 +373,14 @@ def authors_line_search(
                     return done(x, fx, a, b)
                 break
             else:
-                return midpoint(a, t)
+                return (yield from midpoint(a, t))
     elif ft > fa:  # shrink towards a = 0 until a point below f0 appears
         b, fb = t, ft
         while True:
             if abs(b - a) < tol or abs(fa - fb) < tol:
                 return done(b, fb, a, b)
             t = a + AUTHORS_GOLDEN * (b - a)
-            ft = ev(t)
+            ft = yield from ev(t)
             n += 1
             if ft < fa:
                 x, fx = t, ft
@@ -365,16 +392,16 @@ def authors_line_search(
                 if n >= budget:
                     return done(b, fb, a, b)
             else:
-                return midpoint(a, t)
+                return (yield from midpoint(a, t))
     else:
-        return midpoint(a, t)
+        return (yield from midpoint(a, t))
 
     while n < budget:  # golden sections on a < x < b
         if abs(b - a) < tol or abs(fa - fb) < tol:
             break
         d = AUTHORS_GOLDEN * (b - a)
         t = a + d if (b - x) > (x - a) else b - d
-        ft = ev(t)
+        ft = yield from ev(t)
         n += 1
         if ft < fx:
             if t >= x:
@@ -544,6 +571,21 @@ class Diagnostics:
 
 _DIAG_KEYS = ("loss", "new_loss", "step_length", "step_ratio", "evaluations", "reset_flags", "history",
               "uphill", "no_decrease")
+
+
+@dataclass(frozen=True, eq=False)
+class EvalRequest:
+    """What one step of :meth:`LBFGSGSS.step_requests` asks for: the loss at the current parameters.
+
+    ``grad``: also the gradient (a forward+backward pass; the driver sets ``.grad``), else the
+    loss only (a forward pass, no graph). ``line``: for a line-search trial, ``(w0, u, t)``
+    with the parameters equal to ``w0 + t u`` (``torch.add(w0, u, alpha=t)``), ``w0`` ``(d,)``
+    the point of this step's gradient request and ``u`` ``(d,)`` the search direction (one
+    tensor object per search); ``None`` for a gradient request.
+    """
+
+    grad: bool
+    line: tuple[Tensor, Tensor, float] | None = None
 
 
 # --------------------------------------------------------------------------- the optimizer
@@ -770,12 +812,37 @@ class LBFGSGSS(torch.optim.Optimizer):
         """Run one L-BFGS-GSS iteration and return the closure's loss at the starting point."""
         if closure is None or not callable(closure):
             raise TypeError("LBFGSGSS.step needs a closure that re-evaluates the loss (see the class docstring)")
+        requests = self.step_requests()
+        try:
+            request = next(requests)
+            while True:
+                if request.grad:
+                    with torch.enable_grad():
+                        value = closure()
+                else:
+                    value = self._forward(closure)
+                request = requests.send(value)
+        except StopIteration as stop:
+            return stop.value
+        except BaseException:
+            requests.close()  # a failed trial: the search puts the parameters back where it started
+            raise
+
+    def step_requests(self) -> Generator[EvalRequest, Any, Any]:
+        """One iteration as a generator of the evaluations it needs (what :meth:`step` runs with a closure).
+
+        Each yielded :class:`EvalRequest` asks for the loss at the current parameters (they
+        are set before the yield); the driver sends back that loss (a float or a 0-d tensor),
+        after setting each parameter's ``.grad`` when ``request.grad``. The generator returns
+        what :meth:`step` returns. Drive it under :func:`torch.no_grad`. This lets one
+        coordinator step many runs together, batching their requests, with no threads:
+        each run's history, line search and counters stay its own.
+        """
         group = self.param_groups[0]
         st = self._state()
         flags = 0
 
-        with torch.enable_grad():
-            orig = closure()
+        orig = yield EvalRequest(True)
         st["gradient_evaluations"] += 1
         loss = float(orig.detach()) if isinstance(orig, Tensor) else float(orig)
         if st["n_iter"] == 0 and not math.isfinite(loss):
@@ -804,7 +871,7 @@ class LBFGSGSS(torch.optim.Optimizer):
             return record(loss, 0.0, 0.0, 0, 1 << RESET_REASONS.index("nonfinite"))
 
         if group.get("mode", "safe") == "authors":
-            return self._step_authors(closure, st, group, loss, g, record)
+            return (yield from self._step_authors(st, group, loss, g, record))
 
         # Update the history with the newest pair, unless it is unusable.
         if st["prev_grad"] is not None and st["prev_step"] is not None:
@@ -848,8 +915,8 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["prev_grad"], st["prev_step"] = None, None
             return record(loss, 0.0, 0.0, 0, flags | 1 << RESET_REASONS.index("no_decrease"))
 
-        res, point, w0 = self._search_line(
-            closure, st, u, golden_section_search,
+        res, point, w0 = yield from self._search_line(
+            st, u, _golden_section_steps,
             f0=loss,
             initial_step=first_trial,
             budget=group["line_search_budget"],
@@ -873,15 +940,18 @@ class LBFGSGSS(torch.optim.Optimizer):
         return record(res.value, float(step_vec.norm()), res.step / r_norm, res.evaluations, flags)
 
 
-    def _search_line(self, closure: Callable[[], Any], st: dict[str, Any], u: Tensor,
-                     search: Callable[..., Any], **kwargs: Any) -> tuple[Any, Callable[[float], Tensor], Tensor]:
-        """Run ``search(phi, **kwargs)`` on ``phi(t) = loss(w0 + t u)`` (forward-only evaluations).
+    def _search_line(self, st: dict[str, Any], u: Tensor, search: Callable[..., Generator[float, Any, Any]],
+                     **kwargs: Any) -> Generator[EvalRequest, Any, tuple[Any, Callable[[float], Tensor], Tensor]]:
+        """Run the line search ``search(**kwargs)`` on ``phi(t) = loss(w0 + t u)`` (forward-only evaluations).
 
         Returns the search's result, ``point(t)`` (the same arithmetic for the trials and for
         the accepted point, so the accepted weights are exactly the ones whose loss was
         measured) and ``w0``. The parameters are restored to ``w0`` if the search fails; the
-        evaluations are added to ``st["forward_evaluations"]`` either way.
+        evaluations are added to ``st["forward_evaluations"]`` either way. Each trial is
+        requested with its line ``(w0, u, t)``.
         """
+        _check_search_args(self._search_line, kwargs["budget"], kwargs["initial_step"], kwargs["tol"],
+                           kwargs["expansion"])
         w0 = self._flat_params()
         trial = torch.empty_like(w0)
         evals = 0
@@ -889,14 +959,17 @@ class LBFGSGSS(torch.optim.Optimizer):
         def point(t: float) -> Tensor:
             return torch.add(w0, u, alpha=t, out=trial)
 
-        def phi(t: float) -> float:
-            nonlocal evals
-            evals += 1
-            self._set_flat(point(t))
-            return self._forward(closure)
-
+        steps = search(kwargs["f0"], float(kwargs["initial_step"]), kwargs["budget"], kwargs["tol"],
+                       kwargs["expansion"])
         try:
-            res = search(phi, **kwargs)
+            t = next(steps)
+            while True:
+                evals += 1
+                self._set_flat(point(t))
+                value = yield EvalRequest(False, (w0, u, t))
+                t = steps.send(float(value))
+        except StopIteration as stop:
+            res = stop.value
         except BaseException:
             self._set_flat(w0)
             raise
@@ -904,8 +977,8 @@ class LBFGSGSS(torch.optim.Optimizer):
             st["forward_evaluations"] += evals
         return res, point, w0
 
-    def _step_authors(self, closure: Callable[[], Any], st: dict[str, Any], group: dict[str, Any],
-                      loss: float, g: Tensor, record: Callable[..., Any]) -> Any:
+    def _step_authors(self, st: dict[str, Any], group: dict[str, Any],
+                      loss: float, g: Tensor, record: Callable[..., Any]) -> Generator[EvalRequest, Any, Any]:
         """One iteration of the authors' class (``mode="authors"``), after the gradient is in hand."""
         flags = 0
         if st["prev_grad"] is not None and st["prev_step"] is not None:
@@ -937,8 +1010,8 @@ class LBFGSGSS(torch.optim.Optimizer):
             r = g.clone()
         r_norm = float(r.norm())
         u = r / (-r_norm)  # unit direction along -r
-        res, point, w0 = self._search_line(
-            closure, st, u, authors_line_search,
+        res, point, w0 = yield from self._search_line(
+            st, u, _authors_steps,
             f0=loss,
             initial_step=group["initial_step"] * r_norm,
             budget=group["line_search_budget"],

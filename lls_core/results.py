@@ -8,9 +8,9 @@ the background, with its runs in an artifact store outside git::
         --store /path/outside/git
     python -m lls_core.results archive --profile full --archs fcp autoencoder --store /path/outside/git
 
-``train`` trains the missing runs one at a time through :func:`lls_core.study.execute`
+``train`` trains the missing runs in ensembles through :func:`lls_core.study.execute_ensemble`
 (the very function the chapters' Dask workers run), interleaved by initialisation
-(seed 0 of every network and optimizer, then seed 1, ...) so that a run stopped
+(seeds 0-15 of every network and optimizer, then 16-31, ...) so that a run stopped
 early leaves comparable counts for every set. ``archive`` reads what is in the store
 and writes the derived results (per-run final losses and curves, the weight-set
 statistics, Table 1, provenance: command, git commit, machine, wall times, input
@@ -45,12 +45,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import __version__, models, resources, study
+from . import __version__, models, resources, runtime, study
 from .store import Store
 from .io import atomic_write
 from .train import NETWORK_OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
+__all__ = ["interleaved_tasks", "ensembles", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
            "load_path_calibration", "tensor_sha256"]
 
@@ -70,6 +70,31 @@ def interleaved_tasks(
     return sorted(tasks, key=lambda t: (t.key.seed, order[(t.key.arch, t.key.optimizer)]))
 
 
+def ensembles(tasks: Sequence[study.Task], size: Mapping[str, int] | None = None) -> list[list[study.Task]]:
+    """``tasks`` cut into the ensembles :func:`train_background` trains together, in order.
+
+    Consecutive tasks of one (architecture, optimizer), in the order given, form an
+    ensemble of up to ``size[arch]`` runs (default :data:`lls_core.study.ENSEMBLE_MAX_RUNS`;
+    1 where :func:`lls_core.study.ensemble_pays` says batching does not pay). The
+    ensembles are ordered by their first task's position, so seed-major tasks
+    (:func:`interleaved_tasks`) give seed-major ensembles: seeds 0-15 of every set,
+    then 16-31, ...
+    """
+    cap = dict(study.ENSEMBLE_MAX_RUNS if size is None else size)
+    open_: dict[tuple[str, str], list[study.Task]] = {}
+    out: list[list[study.Task]] = []
+    for t in tasks:
+        ao = (t.key.arch, t.key.optimizer)
+        n = cap.get(ao[0], 1) if study.ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1
+        g = open_.get(ao)
+        if g is None or len(g) >= n:
+            g = []
+            open_[ao] = g
+            out.append(g)
+        g.append(t)
+    return out
+
+
 def train_background(
     archs: Sequence[str],
     profile: str | study.Profile,
@@ -81,20 +106,27 @@ def train_background(
     shard: tuple[int, int] = (0, 1),
     claim_runs: bool = True,
     retry_failed: bool = False,
+    ensemble_size: Mapping[str, int] | None = None,
 ) -> int:
-    """Train every missing run of ``archs`` under ``profile`` into ``store``, one at a time; return how many.
+    """Train every missing run of ``archs`` under ``profile`` into ``store``, ensemble by ensemble; return how many.
 
-    Runs go in :func:`interleaved_tasks` order through :func:`lls_core.study.execute`
-    with one torch thread. ``log``: a JSON-lines file that gets one record per
-    finished run (arch, optimizer, seed, wall and CPU seconds, UTC time); default
-    ``<store>/train-<profile>.jsonl``. ``shard=(i, n)``: do only the tasks whose
-    position in that order is ``i`` modulo ``n`` (``n`` processes share the work
-    without ever training the same run twice). ``claim_runs``: before training a run,
-    create ``<store>/claims/<key digest>`` exclusively (holding this process's id) and
-    skip runs another live process on this machine has claimed, so that several
-    processes started alike share the work dynamically. A run that raises is logged
-    with its error (``"error"``) and skipped, and later calls skip it too unless
-    ``retry_failed``; the others go on. Returns how many runs finished.
+    The missing runs, in :func:`interleaved_tasks` order, are cut into :func:`ensembles`
+    (``ensemble_size``: runs per ensemble by architecture, default
+    :data:`lls_core.study.ENSEMBLE_MAX_RUNS`) and each is trained by
+    :func:`lls_core.study.execute_ensemble` (the function the chapters' Dask workers run:
+    every run as it would run alone) with one torch thread. ``log``: a JSON-lines file
+    that gets one record per finished run (arch, optimizer, seed, UTC time, and the
+    run's share of its ensemble's wall and CPU seconds, with ``ensemble`` runs and the
+    whole ``ensemble_wall_s``); default ``<store>/train-<profile>.jsonl``.
+    ``shard=(i, n)``: do only the ensembles whose position is ``i`` modulo ``n`` (``n``
+    processes share the work without ever training the same run twice).
+    ``claim_runs``: before training, create ``<store>/claims/<key digest>`` of each run
+    exclusively (holding this process's id) and leave out runs another live process on
+    this machine has claimed, so that several processes started alike share the work
+    dynamically. An ensemble that raises is retried one run at a time
+    (:func:`lls_core.study.execute`); a run that still raises is logged with its error
+    (``"error"``) and skipped, and later calls skip it too unless ``retry_failed``; the
+    others go on. Returns how many runs finished.
     """
     i_shard, n_shard = shard
     if not (isinstance(n_shard, int) and n_shard >= 1 and isinstance(i_shard, int) and 0 <= i_shard < n_shard):
@@ -109,42 +141,63 @@ def train_background(
             rec = json.loads(line) if line.strip() else {}
             if "error" in rec:
                 failed.add((rec["arch"], rec["optimizer"], rec["seed"]))
+    todo = [t for t in interleaved_tasks(archs, prof, optimizers)
+            if not st.has(t.key) and (t.key.arch, t.key.optimizer, t.key.seed) not in failed]
+
+    def write(records: list[dict[str, Any]]) -> None:
+        with open(log_path, "a") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+
     n = 0
-    for pos, task in enumerate(interleaved_tasks(archs, prof, optimizers)):
-        if pos % n_shard != i_shard or st.has(task.key):
+    for pos, group in enumerate(ensembles(todo, ensemble_size)):
+        if pos % n_shard != i_shard:
             continue
-        if (task.key.arch, task.key.optimizer, task.key.seed) in failed:
-            continue  # failed before: the log says why; retry_failed=True tries again
-        claim = _claim(st.root, task.key.digest) if claim_runs else None
-        if claim_runs and claim is None:
-            continue  # another live process is training it
+        claims: list[Path] = []
         try:
-            if st.has(task.key):
+            mine = []
+            for t in group:
+                c = _claim(st.root, t.key.digest) if claim_runs else None
+                if claim_runs and c is None:
+                    continue  # another live process is training it
+                if c is not None:
+                    claims.append(c)
+                if not st.has(t.key):
+                    mine.append(t)
+            if not mine:
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
-            error = None
+            errors: dict[int, str] = {}
+            times: dict[int, tuple[float, float]] = {}
             try:
-                study.execute(task, str(st.root), device, threads=1)
-            except Exception as err:  # noqa: BLE001 - a failed run is logged and the others go on
-                error = f"{type(err).__name__}: {err}"
-            cpu_s = time.process_time() - c0
+                study.execute_ensemble(mine, str(st.root), device, threads=1)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                times = {id(t): (wall / len(mine), cpu / len(mine)) for t in mine}
+            except Exception:  # noqa: BLE001 - find the run that fails: the others are trained alone
+                for t in mine:
+                    if st.has(t.key):
+                        continue
+                    t1, c1 = time.perf_counter(), time.process_time()
+                    try:
+                        study.execute(t, str(st.root), device, threads=1)
+                    except Exception as err:  # noqa: BLE001 - a failed run is logged and the others go on
+                        errors[id(t)] = f"{type(err).__name__}: {err}"
+                    times[id(t)] = (time.perf_counter() - t1, time.process_time() - c1)
+                wall = time.perf_counter() - t0
         finally:
-            if claim is not None:
-                claim.unlink(missing_ok=True)
-        rec = {
-            "arch": task.key.arch,
-            "optimizer": task.key.optimizer,
-            "seed": task.key.seed,
-            "wall_s": round(time.perf_counter() - t0, 3),
-            "cpu_s": round(cpu_s, 3),
-            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": platform.node(),
-        }
-        if error is not None:
-            rec["error"] = error
-        with open(log_path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        n += error is None
+            for c in claims:
+                c.unlink(missing_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        records = []
+        for t in mine:
+            w, c = times.get(id(t), (0.0, 0.0))
+            rec: dict[str, Any] = {"arch": t.key.arch, "optimizer": t.key.optimizer, "seed": t.key.seed,
+                                   "wall_s": round(w, 3), "cpu_s": round(c, 3), "ensemble": len(mine),
+                                   "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node()}
+            if id(t) in errors:
+                rec["error"] = errors[id(t)]
+            records.append(rec)
+            n += id(t) not in errors
+        write(records)
     return n
 
 
@@ -853,7 +906,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    runtime.configure(threads=1)
     if args.cmd == "train":
         try:
             i, n_sh = (int(v) for v in args.shard.split("/"))

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import checks, cluster, data, models, resources
+from . import checks, cluster, data, models, resources, runtime
 from .store import RunKey, Store
 from .train import NETWORK_OPTIMIZERS, check_optimizer, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
@@ -381,8 +381,7 @@ def _execute(task: Task, store: Store, device: str | None, threads: int | None) 
             f"the data set {k.dataset} on this worker has checksum {ds.checksum[:12]}..., "
             f"the task expects {k.data_checksum[:12]}...: different files or split"
         )
-    if threads and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)  # process-wide: a worker keeps it (run_studies restores its own)
+    runtime.configure(threads or None)  # process-wide: a worker keeps it (run_studies restores its threads)
     result = train(k.arch, task.config, ds, seed=k.seed, activation=k.activation, perm_seed=k.perm_seed, device=device)
     return str(store.save(k, result))
 
@@ -409,8 +408,7 @@ def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None 
                 f"the data set {k0.dataset} here has checksum {ds.checksum[:12]}..., "
                 f"the tasks expect {k0.data_checksum[:12]}...: different files or split"
             )
-        if threads and torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        runtime.configure(threads or None)
         results = train_ensemble(k0.arch, tasks[0].config, ds, [t.key.seed for t in todo], activation=k0.activation,
                                  perm_seed=k0.perm_seed, device=device)
         for t, r in zip(todo, results):

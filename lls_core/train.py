@@ -519,25 +519,28 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
 
 
 class FullBatchEnsemble:
-    """``R`` full-batch optimizer runs stepped together, their evaluations batched by one coordinator.
+    """``R`` full-batch optimizer runs stepped together, their evaluations batched.
 
-    One optimizer per run (``config.make([p_r])`` on its own leaf ``p_r`` ``(d,)``),
-    each stepped in its own thread with a closure that posts its request (loss and
-    gradient when gradients are enabled, else the loss only) and waits. The
-    coordinator (:meth:`step`, in the caller's thread) waits until every stepping run
-    has posted a request or finished its step, evaluates all posted requests in
-    one batched call (gradients through :meth:`~lls_core.engine.Anchors.grads`,
-    trials through :meth:`~lls_core.engine.Anchors.values`), answers them, and
-    repeats. Every run sees exactly the answers it would get alone, so its history,
-    line search and counters are its own. Use as a context manager (it owns a
-    thread pool).
+    One optimizer per run (``config.make([p_r])`` on its own leaf ``p_r`` ``(d,)``, a row of
+    one ``(R, d)`` weight tensor). An optimizer with ``step_requests`` (L-BFGS-GSS, either
+    mode: :meth:`lls_core.lbfgs_gss.LBFGSGSS.step_requests`) is a generator of the
+    evaluations its iteration needs; :meth:`step` advances every stepping run to its next
+    request, evaluates all of them in one batched call per kind (gradients through
+    :meth:`~lls_core.engine.Anchors.grads`, line-search trials, with their lines, through
+    :meth:`~lls_core.engine.Anchors.values`), sends the answers and repeats, in the
+    caller's thread. Other optimizers (torch's L-BFGS) are stepped each in its own thread
+    with a closure that posts its request to the same coordinator. Either way every run
+    sees exactly the answers it would get alone, so its history, line search and counters
+    are its own. Use as a context manager (it may own a thread pool).
     """
 
     def __init__(self, config: Any, engine: Engine, W: Tensor) -> None:
         R, d = W.shape
-        self.ps = [W[r].clone().requires_grad_(True) for r in range(R)]
+        self.W = W.detach().clone()
+        self.ps = [self.W[r].requires_grad_(True) for r in range(R)]  # leaves viewing rows of self.W
         self.opts = [config.make([p]) for p in self.ps]
         self.anchors = Anchors(engine, R, d)
+        self._requests_api = all(callable(getattr(o, "step_requests", None)) for o in self.opts)
         self._cond = threading.Condition()
         self._requests: dict[int, tuple[bool, Tensor]] = {}
         self._results: dict[int, tuple[Tensor, Tensor | None]] = {}
@@ -545,13 +548,52 @@ class FullBatchEnsemble:
         # One event per run: an answer wakes its own run only (a shared condition would wake
         # all R threads R times per round).
         self._answered = [threading.Event() for _ in range(R)]
-        self._pool = ThreadPoolExecutor(max_workers=R, thread_name_prefix="lls-run")
+        self._pool = None if self._requests_api else ThreadPoolExecutor(max_workers=R, thread_name_prefix="lls-run")
 
     def __enter__(self) -> "FullBatchEnsemble":
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _points(self, rows: list[int]) -> Tensor:
+        """The current weights of runs ``rows`` ``(k, d)``: a view when they are all the runs."""
+        return self.W if rows == list(range(len(self.ps))) else self.W[rows]
+
+    @torch.no_grad()
+    def _step_requests(self, rows: list[int]) -> None:
+        """One step of each run in ``rows`` through the optimizers' request generators (no threads)."""
+        gens = {r: self.opts[r].step_requests() for r in rows}  # type: ignore[attr-defined]
+        pending: dict[int, Any] = {}
+        try:
+            for r, gen in gens.items():
+                try:
+                    pending[r] = next(gen)
+                except StopIteration:
+                    pass
+            while pending:
+                answers: dict[int, Any] = {}
+                g_rows = [r for r, q in pending.items() if q.grad]
+                v_rows = [r for r, q in pending.items() if not q.grad]
+                if g_rows:
+                    L, G = self.anchors.grads(g_rows, self._points(g_rows))
+                    for i, r in enumerate(g_rows):
+                        self.ps[r].grad = G[i]
+                        answers[r] = L[i]
+                if v_rows:
+                    lines = [None if pending[r].line is None else pending[r].line[1:] for r in v_rows]
+                    L = self.anchors.values(v_rows, self._points(v_rows), lines)
+                    for i, r in enumerate(v_rows):
+                        answers[r] = L[i]
+                for r, value in answers.items():
+                    try:
+                        pending[r] = gens[r].send(value)
+                    except StopIteration:
+                        del pending[r]
+        finally:
+            for gen in gens.values():  # after an error: each run puts its weights back, as alone
+                gen.close()
 
     def _closure(self, r: int) -> Any:
         p, cond = self.ps[r], self._cond
@@ -585,6 +627,10 @@ class FullBatchEnsemble:
 
     def step(self, rows: list[int]) -> None:
         """One optimizer step of each run in ``rows``."""
+        if self._requests_api:
+            self._step_requests(rows)
+            return
+        assert self._pool is not None
         cond = self._cond
         self._finished.clear()
         for r in rows:
@@ -627,9 +673,8 @@ class FullBatchEnsemble:
             self._answered[r].set()
 
     def weights(self, rows: list[int] | None = None) -> Tensor:
-        """Current weights ``(k, d)`` of runs ``rows`` (default all)."""
-        rows = list(range(len(self.ps))) if rows is None else rows
-        return torch.stack([self.ps[r].detach() for r in rows])
+        """Current weights ``(k, d)`` of runs ``rows`` (default all): a copy."""
+        return self.W.clone() if rows is None else self.W[rows]
 
 
 def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any,

@@ -22,6 +22,19 @@ def test_interleaved_order_is_seed_major():
     assert len(ts) == 2 * 2 * study.get_profile("smoke").n_inits
 
 
+def test_ensembles_are_seed_major_and_capped_per_architecture():
+    ts = results.interleaved_tasks(["fcp", "lenet", "autoencoder"], study.get_profile("smoke").replace(n_inits=5, k_best=2))
+    groups = results.ensembles(ts, {"fcp": 2, "lenet": 4, "autoencoder": 4})
+    got = [(g[0].key.arch, g[0].key.optimizer, [t.key.seed for t in g]) for g in groups]
+    # LeNet's runs gain nothing from batching (study.ensemble_pays): one run per ensemble
+    assert got[:6] == [("fcp", "lbfgs_gss", [0, 1]), ("fcp", "sgd", [0, 1]), ("lenet", "lbfgs_gss", [0]),
+                       ("lenet", "sgd", [0]), ("autoencoder", "lbfgs_gss", [0, 1, 2, 3]), ("autoencoder", "sgd", [0, 1, 2, 3])]
+    assert sorted((t.key.arch, t.key.optimizer, t.key.seed) for g in groups for t in g) == sorted(
+        (t.key.arch, t.key.optimizer, t.key.seed) for t in ts)  # every task once
+    assert all(len({(t.key.arch, t.key.optimizer) for t in g}) == 1 for g in groups)
+    assert max(len(g) for g in groups if g[0].key.arch == "fcp") == 2
+
+
 def test_claims_skip_runs_a_live_process_holds(tmp_path):
     c = results._claim(tmp_path, "ab" * 20)
     assert c is not None and c.read_text() == str(os.getpid())
@@ -143,7 +156,15 @@ def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
             raise ZeroDivisionError("float division by zero")
         return real(task, root, device, threads)
 
+    real_ensemble = study.execute_ensemble
+
+    def flaky_ensemble(tasks, root, device=None, threads=1):
+        if any(t.key.optimizer == "lbfgs_gss" and t.key.seed == 1 for t in tasks):
+            raise ZeroDivisionError("float division by zero")
+        return real_ensemble(tasks, root, device, threads)
+
     monkeypatch.setattr(study, "execute", flaky)
+    monkeypatch.setattr(study, "execute_ensemble", flaky_ensemble)  # the ensemble fails, then its runs alone
     store = tmp_path / "s"
     assert results.train_background(["fcp"], "smoke", store) == 5
     log = [json.loads(x) for x in (store / "train-smoke.jsonl").read_text().splitlines()]
@@ -154,4 +175,5 @@ def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
     assert a.provenance["runs_missing"] == {"fcp/lbfgs_gss": [1]}
     assert a.provenance["runs_failed"][0]["seed"] == 1
     monkeypatch.setattr(study, "execute", real)
+    monkeypatch.setattr(study, "execute_ensemble", real_ensemble)
     assert results.train_background(["fcp"], "smoke", store, retry_failed=True) == 1
