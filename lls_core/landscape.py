@@ -553,7 +553,7 @@ def _n_workers(client: Any) -> int:
         return 2
 
 
-PAIR_MEMORY_MB: float = pathfinder.PathSettings.memory_mb  # type: ignore[assignment]
+PAIR_MEMORY_MB: float | None = pathfinder.PathSettings.memory_mb
 """Default bound (MiB) on one call's autograd graph of a :class:`PathConfig` (1 GiB, the path finder's)."""
 
 PAIR_BATCH: int = 16

@@ -808,6 +808,7 @@ class LBFGSGSS(torch.optim.Optimizer):
 
     # ---------------------------------------------------------------- the iteration
     @torch.no_grad()
+    # the closure is required here (the line search re-evaluates the loss); torch's base makes it optional
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
         """Run one L-BFGS-GSS iteration and return the closure's loss at the starting point."""
         if closure is None or not callable(closure):
