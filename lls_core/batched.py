@@ -31,7 +31,7 @@ costly next to the mix (``J`` multiply-adds per first-stage output).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +51,8 @@ __all__ = [
     "first_stage",
     "affine_outputs",
     "mean_losses",
+    "forward_losses",
+    "sigmoid_mse",
     "cross_entropy_rows",
     "fcp_losses_from_first",
     "fcp_grads_from_first",
@@ -236,12 +238,56 @@ def _autoencoder_first(m: _models.Autoencoder, p: Params, x: Tensor) -> Tensor:
     return stacked_linear(p["enc1.weight"], x)
 
 
-def _autoencoder_outputs(m: _models.Autoencoder, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
-    """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
+def _autoencoder_logits(m: _models.Autoencoder, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Autoencoder at ``B`` weight sets at once, before the output sigmoid: ``(B, N, 784)``."""
     h = m.act(_autoencoder_first(m, p, x) if pre1 is None else pre1)
     h = m.act(torch.bmm(h, p["enc2.weight"].transpose(1, 2)))
     h = m.act(torch.bmm(h, p["dec1.weight"].transpose(1, 2)))
-    return torch.sigmoid(torch.bmm(h, p["dec2.weight"].transpose(1, 2)))
+    return torch.bmm(h, p["dec2.weight"].transpose(1, 2))
+
+
+def _autoencoder_outputs(m: _models.Autoencoder, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
+    return torch.sigmoid(_autoencoder_logits(m, p, x, pre1))
+
+
+class _SigmoidMSE(torch.autograd.Function):
+    """``mean((sigmoid(logits[b]) - target)^2)`` per ``b``; the gradient is formed in the forward pass.
+
+    Autograd through ``sigmoid``, ``sub``, ``pow`` and ``mean`` makes about ten passes
+    over the ``(B, N, 784)`` reconstructions and allocates most of them; here there are
+    five, in place: ``s = sigmoid(z)``, ``d = s - t``, the sum of squares as a norm
+    per ``b``, and ``dL/dz = 2 d s (1 - s) / (N * 784)`` written over ``s``.
+    Differentiable once (no double backward).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, target: Tensor) -> Tensor:
+        B, N = logits.shape[0], logits.shape[1]
+        s = torch.sigmoid(logits.reshape(B, N, -1))
+        d = s - target.reshape(1, N, -1)
+        n = d.shape[1] * d.shape[2]
+        loss = torch.linalg.vector_norm(d.reshape(B, n), dim=1).square_() / n  # one pass, nothing allocated
+        if ctx.needs_input_grad[0]:
+            s.addcmul_(s, s, value=-1.0).mul_(d).mul_(2.0 / n)  # s (1 - s) d 2 / n, over s
+            ctx.save_for_backward(s)
+            ctx.shape = logits.shape
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (g,) = ctx.saved_tensors
+        return g.mul_(grad.reshape(-1, 1, 1)).reshape(ctx.shape), None
+
+
+def sigmoid_mse(logits: Tensor, target: Tensor) -> Tensor:
+    """Mean squared error of ``sigmoid(logits)`` ``(B, N, ...)`` against ``target`` ``(N, ...)`` per ``b``: ``(B,)``.
+
+    Equal to ``((logits.sigmoid() - target) ** 2).mean`` over all but the first axis, up
+    to rounding, with a fused gradient (see :class:`_SigmoidMSE`): the autoencoder's loss.
+    """
+    return _SigmoidMSE.apply(logits, target)
 
 
 def _lstm_first(m: _models.LSTMNet, p: Params, x: Tensor) -> Tensor:
@@ -364,13 +410,32 @@ def cross_entropy_rows(logits: Tensor, y: Tensor) -> Tensor:
     return logits.logsumexp(-1) - logits.gather(-1, y.unsqueeze(-1)).squeeze(-1)
 
 
+def forward_losses(model: nn.Module, p: Params, x: Tensor, y: Tensor, pre1: Tensor | None = None) -> Tensor:
+    """Mean loss over ``(x, y)`` per weight set of ``p`` (batched parameters, ``B`` sets): ``(B,)``.
+
+    ``mean_losses(model, BATCHED_FORWARD[type(model)](model, p, x, pre1), x, y)``, except
+    that the autoencoder's output sigmoid and MSE are one fused step (:func:`sigmoid_mse`):
+    a path step on its 784-wide reconstructions spent most of its time there.
+    """
+    if type(model) is _models.Autoencoder:
+        return sigmoid_mse(_autoencoder_logits(model, p, x, pre1), x)
+    return mean_losses(model, BATCHED_FORWARD[type(model)](model, p, x, pre1), x, y)
+
+
 def losses(model: nn.Module, W: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """Mean loss over ``(x, y)`` at each row of ``W`` ``(B, d)``: ``(B,)``."""
-    return mean_losses(model, outputs(model, W, x), x, y)
+    _forward(model)
+    return forward_losses(model, _params.unflatten(model, W), x, y)
 
 
 def affine_losses(
     model: nn.Module, C: Tensor, V: Tensor, x: Tensor, y: Tensor, *, factor: bool = True, Z: Tensor | None = None
 ) -> Tensor:
     """Mean loss over ``(x, y)`` at the points ``W = C @ V``: ``(B,)`` (see :func:`affine_outputs`)."""
-    return mean_losses(model, affine_outputs(model, C, V, x, factor=factor, Z=Z), x, y)
+    _forward(model)
+    W = C @ V
+    if Z is None:
+        if not factor or C.shape[0] <= V.shape[0]:
+            return forward_losses(model, _params.unflatten(model, W), x, y)
+        Z = first_stage(model, V, x)  # (J, N, ...)
+    return forward_losses(model, _params.unflatten(model, W), x, y, mix(C, Z))

@@ -323,7 +323,6 @@ class Engine:
         m = self.module
         assert m is not None
         x, y = self.x[lo:hi], self.y[lo:hi]
-        fwd = _batched.BATCHED_FORWARD[type(m)]
         if self.factor and B > J:
             # The layers above the first get their weights point by point; the first layer's
             # own weights (most of d for FCP and the autoencoder) are never formed per point.
@@ -335,10 +334,10 @@ class Engine:
             pJ = {k: parts[k].reshape(G * J, *sh) for k, sh in spec if k in first}
             Z = _batched.FIRST_STAGE[type(m)](m, pJ, x)  # (G * J, n, ...)
             z = torch.matmul(C, Z.reshape(G, J, -1)).reshape(G * B, *Z.shape[1:])
-            out = fwd(m, p, x, z)
+            v = _batched.forward_losses(m, p, x, y, z)
         else:
-            out = fwd(m, _params.unflatten(m, torch.matmul(C, V).reshape(G * B, d)), x)
-        return _batched.mean_losses(m, out, x, y).reshape(G, B)
+            v = _batched.forward_losses(m, _params.unflatten(m, torch.matmul(C, V).reshape(G * B, d)), x, y)
+        return v.reshape(G, B)
 
     # ---------------------------------------------------------------- chunking
     def per_item_bytes(self) -> float:
@@ -406,8 +405,7 @@ class Engine:
                         x, y = self.x[d0:d1], self.y[d0:d1]
                         p = _params.unflatten(self.module, leaf)
                         z = _batched.FIRST_STAGE[type(self.module)](self.module, p, x)
-                        out = _batched.BATCHED_FORWARD[type(self.module)](self.module, p, x, z)
-                        v = _batched.mean_losses(self.module, out, x, y) * scale
+                        v = _batched.forward_losses(self.module, p, x, y, z) * scale
                         if Z is None:
                             Z = torch.empty((R, self.n_data, *z.shape[2:]), dtype=z.dtype, device=z.device)
                         Z[p0:p1, d0:d1] = z.detach()
@@ -443,7 +441,6 @@ class Engine:
             if k == name:
                 break
             o0 += sh.numel()
-        fwd = _batched.BATCHED_FORWARD[type(m)]
         cp, cd = self._grad_chunks(R)
         L = torch.zeros(R, dtype=W.dtype, device=W.device)
         G = torch.zeros_like(W)
@@ -463,7 +460,7 @@ class Engine:
                 x, y = self.x[d0:d1], self.y[d0:d1]
                 with torch.enable_grad():
                     p = _params.unflatten(m, leaf)
-                    v = _batched.mean_losses(m, fwd(m, p, x, z), x, y) * ((d1 - d0) / self.n_data)
+                    v = _batched.forward_losses(m, p, x, y, z) * ((d1 - d0) / self.n_data)
                     g, gz = torch.autograd.grad(v.sum(), [leaf, z])
                 c, n, width = gz.shape
                 g1 = gz.transpose(1, 2).reshape(c * width, n) @ x.reshape(n, -1)  # (c * out, in)
@@ -645,7 +642,6 @@ def _factored_losses(eng: Engine, Z0: Tensor, ZD: Tensor, sel: Tensor, W: Tensor
     """
     m = eng.module
     assert m is not None
-    fwd = _batched.BATCHED_FORWARD[type(m)]
     B = W.shape[0]
     out = torch.zeros(B, dtype=W.dtype, device=W.device)
     cp, cd = eng.chunk_sizes(B)
@@ -668,7 +664,7 @@ def _factored_losses(eng: Engine, Z0: Tensor, ZD: Tensor, sel: Tensor, W: Tensor
                     v = _batched.fcp_losses_from_first(fused, p, z, y, lambda k, sh: eng.scratch(k, sh, Z0))
                 else:
                     z = line_points(Z0, ZD, rows[p0:p1], alphas[p0:p1], d0, d1)
-                    v = _batched.mean_losses(m, fwd(m, p, x, z), x, y)
+                    v = _batched.forward_losses(m, p, x, y, z)
                 out[p0:p1] += v * ((d1 - d0) / eng.n_data)
     return out
 

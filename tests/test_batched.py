@@ -86,3 +86,29 @@ def test_other_modules_are_refused_and_bad_options_named():
         visualize.losses_at(f, w[None], batched="fast")
     with pytest.raises(ValueError, match="chunk_size=0"):
         visualize.slice_1d(f, w, w, [0.0, 1.0], chunk_size=0)
+
+
+def test_sigmoid_mse_equals_autograd_through_the_plain_formula():
+    """The fused autoencoder loss against F.mse_loss of the sigmoid, value and gradient (float64, weighted sum)."""
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(3, 20, 784, dtype=torch.float64, generator=g, requires_grad=True)
+    t = torch.rand(20, 1, 28, 28, dtype=torch.float64, generator=g)
+    w = torch.randn(3, dtype=torch.float64, generator=g)
+    fused = batched.sigmoid_mse(z, t)
+    (gf,) = torch.autograd.grad((fused * w).sum(), z)
+    plain = torch.stack([F.mse_loss(z[b].sigmoid().reshape(20, 1, 28, 28), t) for b in range(3)])
+    (gp,) = torch.autograd.grad((plain * w).sum(), z)
+    torch.testing.assert_close(fused, plain, rtol=1e-12, atol=0)
+    torch.testing.assert_close(gf, gp, rtol=1e-10, atol=1e-18)
+    with torch.no_grad():  # no gradient asked: the same value
+        torch.testing.assert_close(batched.sigmoid_mse(z, t), plain.detach(), rtol=1e-12, atol=0)
+
+
+def test_autoencoder_forward_losses_equal_the_model_loss():
+    m = models.build("autoencoder", seed=0)
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(16, 1, 28, 28, generator=g)
+    W = torch.stack([params.flatten(models.build("autoencoder", seed=s)) for s in range(3)])
+    got = batched.losses(m, W, x, torch.zeros(16, dtype=torch.long))
+    want = torch.stack([models.loss(m, x, None, params.unflatten(m, w)) for w in W])
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
