@@ -92,7 +92,7 @@ def sgd_times(arch: str, ds: data.Dataset, runs: int, steps: int, reps: int) -> 
         opt = torch.optim.SGD([W], lr=0.1)
         W.grad = torch.zeros_like(W)
         for idx in batches:
-            eng.minibatch_losses_and_grads(W, engine.gather_items(x, idx), engine.gather_items(y, idx), grad_out=W.grad)
+            eng.minibatch_losses_and_grads(W, *eng.minibatch_items(idx), grad_out=W.grad)
             opt.step()
 
     batched()  # warm-up

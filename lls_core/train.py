@@ -50,7 +50,7 @@ from torch import Tensor
 
 from . import checks, models, params
 from .data import Dataset
-from .engine import Anchors, Engine, chunks, gather_items
+from .engine import Anchors, Engine, chunks
 
 __all__ = [
     "SGDConfig",
@@ -516,7 +516,7 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
                 Wp.grad = torch.zeros_like(Wp)
             for r0, r1 in chunks(R, rc):  # every row of the gradient written: no zeroing
                 j = idx[r0:r1]
-                eng.minibatch_losses_and_grads(Wp[r0:r1], gather_items(x, j), gather_items(y, j), grad_out=Wp.grad[r0:r1])
+                eng.minibatch_losses_and_grads(Wp[r0:r1], *eng.minibatch_items(j), grad_out=Wp.grad[r0:r1])
             opt.step()
         with torch.no_grad():
             Wd = Wp.detach()
