@@ -499,7 +499,7 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
     Wp = W.clone().requires_grad_(True)
     opt = config.make([Wp])
     gens = [torch.Generator().manual_seed(10_007 * s + 1) for s in seeds]
-    x, y = eng.x, eng.y
+    x = eng.x
     n, bs = x.shape[0], config.batch_size
     # Runs per backward call: the graph of one call stays within the engine's bound.
     mb = eng.memory_mb
