@@ -4,12 +4,12 @@ Measured in the same run, with the same torch threads, all without gradients:
 
 - batched: :func:`lls_core.visualize.slice_2d` on the loss from
   :func:`lls_core.hessian.flat_loss`. For the study networks that is the
-  hand-batched forward of :mod:`lls_core.batched`: the grid is the affine family
-  ``[1, a, b] @ [w; u; v]``, so conv1 runs three times in all (at ``w``, ``u``,
-  ``v``) and is mixed per point; the rest of the net runs on chunks of points and
-  images sized by ``visualize.CALL_MB``.
+  hand-batched forward of :mod:`lls_core.batched` through one
+  :class:`lls_core.engine.Engine` (``Engine.affine_losses`` on the grid, the affine
+  family ``[1, a, b] @ [w; u; v]``), on chunks of points and images sized by
+  ``engine.TRIAL_CALL_MB``.
 - loop: the point-by-point baseline, one ``functional_call`` of the module per
-  grid point (``visualize.evaluate(..., batched=False)``).
+  grid point (``visualize.losses_at(..., batched=False)``).
 - vmap (context only): ``torch.func.vmap`` over ``functional_call`` on chunks of
   ``--vmap-chunk`` points, the generic route other modules take.
 
@@ -48,9 +48,9 @@ def compare(f, w, u, v, grid, chunk: int | None, loop_points: int, reps: int, vm
     total = len(grid) ** 2
     warm = torch.stack([w, w + u])  # first calls pay one-off costs (vmap set-up, allocator, oneDNN); not timed
     visualize.slice_2d(f, w, u, v, grid[:2], chunk_size=chunk)
-    visualize.evaluate(f, warm, batched=False)
+    visualize.losses_at(f, warm, batched=False)
     if vmap_chunk:
-        visualize.evaluate(f, warm, chunk_size=2, batched="vmap")
+        visualize.losses_at(f, warm, chunk_size=2, batched="vmap")
     A, B = np.meshgrid(grid, grid)
     idx = np.arange(total) if loop_points <= 0 else np.linspace(0, total - 1, min(loop_points, total)).astype(int)
     ca = torch.from_numpy(A.reshape(-1)[idx]).to(w.dtype)[:, None]
@@ -60,10 +60,10 @@ def compare(f, w, u, v, grid, chunk: int | None, loop_points: int, reps: int, vm
     for _ in range(reps):
         dt, s = _timed(lambda: visualize.slice_2d(f, w, u, v, grid, chunk_size=chunk))
         t_b.append(dt)
-        dt, loop_vals = _timed(lambda: visualize.evaluate(f, W, batched=False).numpy())
+        dt, loop_vals = _timed(lambda: visualize.losses_at(f, W, batched=False).numpy())
         t_l.append(dt)
         if vmap_chunk:
-            dt, vmap_vals = _timed(lambda: visualize.evaluate(f, W, chunk_size=vmap_chunk, batched="vmap").numpy())
+            dt, vmap_vals = _timed(lambda: visualize.losses_at(f, W, chunk_size=vmap_chunk, batched="vmap").numpy())
             t_v.append(dt)
     scale = total / len(idx)
     batched_s, loop_s = min(t_b), min(t_l) * scale
@@ -86,7 +86,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=51, help="grid points per axis")
     ap.add_argument("--n-images", type=int, default=256, help="training images the loss averages over")
-    ap.add_argument("--chunk", type=int, default=0, help="grid points per batched call (0 = sized by visualize.CALL_MB)")
+    ap.add_argument("--chunk", type=int, default=0, help="grid points per batched call (0 = sized by engine.TRIAL_CALL_MB)")
     ap.add_argument("--vmap-chunk", type=int, default=8, help="grid points per vmap call (0 = skip vmap)")
     ap.add_argument("--loop-points", type=int, default=260, help="points timed in the loop and vmap (0 = all)")
     ap.add_argument("--reps", type=int, default=2, help="repetitions; the minimum is reported")
@@ -112,9 +112,9 @@ def main() -> None:
     w = params.flatten(model)
     f = hessian.flat_loss(model, x, y)
     u, v = (visualize.random_direction(model, w, seed=s) for s in (1, 2))
-    cp, cd = visualize._chunks_for(f, torch.stack([w, u, v]), chunk)
     print(f"LeNet d={w.numel()}, {a.n}x{a.n}={total} points, loss over {a.n_images} images, "
-          f"torch threads={torch.get_num_threads()}, batched calls of {cp} points x {cd} images, reps={a.reps}", flush=True)
+          f"torch threads={torch.get_num_threads()}, batched calls of {chunk or 'engine.TRIAL_CALL_MB-sized'} points, "
+          f"reps={a.reps}", flush=True)
     batched_s, loop_s, vmap_s, how = compare(f, w, u, v, grid, chunk, a.loop_points, a.reps, a.vmap_chunk)
     print(f"batched: {batched_s:.2f} s ({1e3 * batched_s / total:.2f} ms/point)")
     print(f"loop: {loop_s:.2f} s ({1e3 * loop_s / total:.2f} ms/point), {how}")

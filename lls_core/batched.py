@@ -94,11 +94,11 @@ def _avg_pool2(h: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------- the four networks
-def _fcp_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+def _fcp_first(m: _models.FCP, p: Params, x: Tensor) -> Tensor:
     return stacked_linear(p["fc1.weight"], x)
 
 
-def _fcp_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+def _fcp_outputs(m: _models.FCP, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
     """FCP at ``B`` weight sets at once: logits ``(B, N, 10)``."""
     h = m.act(_fcp_first(m, p, x) if pre1 is None else pre1)  # (B, N, 50)
     h = m.act(torch.bmm(h, p["fc2.weight"].transpose(1, 2)))
@@ -110,7 +110,7 @@ def _fcp_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None)
 LENET_GROUPED_CONV2 = False
 
 
-def fcp_losses_from_first(m: nn.Module, p: Params, z: Tensor, y: Tensor,
+def fcp_losses_from_first(m: _models.FCP, p: Params, z: Tensor, y: Tensor,
                           work: Callable[[str, tuple[int, ...]], Tensor] | None = None) -> Tensor:
     """FCP's mean cross-entropy per weight set from its first stage ``z`` ``(B, N, 50)``: ``(B,)``, no autograd.
 
@@ -151,7 +151,7 @@ def _relu_backward_(grad: Tensor, h: Tensor) -> Tensor:
     return torch.ops.aten.threshold_backward.grad_input(grad, h, 0.0, grad_input=grad)
 
 
-def fcp_grads_from_first(m: nn.Module, p: Params, z: Tensor, x: Tensor, y: Tensor, scale: float = 1.0,
+def fcp_grads_from_first(m: _models.FCP, p: Params, z: Tensor, x: Tensor, y: Tensor, scale: float = 1.0,
                          work: Callable[[str, tuple[int, ...]], Tensor] | None = None, *,
                          per_run: bool = False, grad_out: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """FCP (ReLU) losses and gradients from the first stage ``z`` ``(B, N, 50)``, backward written out.
@@ -196,15 +196,18 @@ def fcp_grads_from_first(m: nn.Module, p: Params, z: Tensor, x: Tensor, y: Tenso
     return loss, grad_out
 
 
-def _lenet_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+def _lenet_first(m: _models.LeNet, p: Params, x: Tensor) -> Tensor:
     """conv1 of ``B`` filter banks as ``B * 6`` output channels of one convolution: ``(B, N, 6, 28, 28)``."""
     c1 = p["conv1.weight"]
     B, N = c1.shape[0], x.shape[0]
-    h = F.conv2d(x, c1.reshape(B * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1), padding=m.conv1.padding)
+    padding = m.conv1.padding  # LeNet pads conv1 by a number of pixels; conv2d's overloads take a str or sizes, not both
+    if isinstance(padding, str):
+        raise TypeError(f"LeNet.conv1 has padding={padding!r}; the batched forward needs it in pixels")
+    h = F.conv2d(x, c1.reshape(B * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1), padding=padding)
     return h.reshape(N, B, c1.shape[1], *h.shape[2:]).transpose(0, 1)
 
 
-def _lenet_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+def _lenet_outputs(m: _models.LeNet, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
     """LeNet at ``B`` weight sets at once: logits ``(B, N, 10)``.
 
     conv2 runs once per weight set (or as one grouped convolution); the dense
@@ -231,11 +234,11 @@ def _lenet_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = Non
     return torch.baddbmm(p["fc3.bias"][:, None, :], h, p["fc3.weight"].transpose(1, 2))
 
 
-def _autoencoder_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+def _autoencoder_first(m: _models.Autoencoder, p: Params, x: Tensor) -> Tensor:
     return stacked_linear(p["enc1.weight"], x)
 
 
-def _autoencoder_logits(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+def _autoencoder_logits(m: _models.Autoencoder, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
     """Autoencoder at ``B`` weight sets at once, before the output sigmoid: ``(B, N, 784)``."""
     h = m.act(_autoencoder_first(m, p, x) if pre1 is None else pre1)
     h = m.act(torch.bmm(h, p["enc2.weight"].transpose(1, 2)))
@@ -243,7 +246,7 @@ def _autoencoder_logits(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None 
     return torch.bmm(h, p["dec2.weight"].transpose(1, 2))
 
 
-def _autoencoder_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+def _autoencoder_outputs(m: _models.Autoencoder, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
     """Autoencoder at ``B`` weight sets at once: reconstructions ``(B, N, 784)``."""
     return torch.sigmoid(_autoencoder_logits(m, p, x, pre1))
 
@@ -259,7 +262,7 @@ class _SigmoidMSE(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, logits: Tensor, target: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, logits: Tensor, target: Tensor) -> Tensor:
         B, N = logits.shape[0], logits.shape[1]
         s = torch.sigmoid(logits.reshape(B, N, -1))
         d = s - target.reshape(1, N, -1)
@@ -273,7 +276,7 @@ class _SigmoidMSE(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (g,) = ctx.saved_tensors
         return g.mul_(grad.reshape(-1, 1, 1)).reshape(ctx.shape), None
 
@@ -284,10 +287,10 @@ def sigmoid_mse(logits: Tensor, target: Tensor) -> Tensor:
     Equal to ``((logits.sigmoid() - target) ** 2).mean`` over all but the first axis, up
     to rounding, with a fused gradient (see :class:`_SigmoidMSE`): the autoencoder's loss.
     """
-    return _SigmoidMSE.apply(logits, target)  # type: ignore[no-any-return]
+    return _SigmoidMSE.apply(logits, target)
 
 
-def _lstm_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
+def _lstm_first(m: _models.LSTMNet, p: Params, x: Tensor) -> Tensor:
     """Input projections of all steps plus both biases, one matmul: ``(B, N, T, 4H)``."""
     N = x.shape[0]
     seq = x.reshape(N, -1)[:, m.perm].reshape(N, 28, 28)
@@ -298,7 +301,7 @@ def _lstm_first(m: nn.Module, p: Params, x: Tensor) -> Tensor:
     return xin + (p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])[:, None, None, :]
 
 
-def _lstm_outputs(m: nn.Module, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
+def _lstm_outputs(m: _models.LSTMNet, p: Params, x: Tensor, pre1: Tensor | None = None) -> Tensor:
     """Pixel-permuted LSTM at ``B`` weight sets at once: logits ``(B, N, 10)``.
 
     The recurrence is written out (PyTorch's gate order i, f, g, o): the input
@@ -332,7 +335,7 @@ BATCHED_FORWARD: dict[type, Callable[..., Tensor]] = {
 
 #: First stages ``first(module, params, x) -> (B, N, ...)``, linear in the first
 #: layer's parameters (see the table in the module docstring).
-FIRST_STAGE: dict[type, Callable[[nn.Module, Params, Tensor], Tensor]] = {
+FIRST_STAGE: dict[type, Callable[..., Tensor]] = {
     _models.FCP: _fcp_first,
     _models.LeNet: _lenet_first,
     _models.Autoencoder: _autoencoder_first,

@@ -48,7 +48,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -645,8 +645,15 @@ def survey_runs(
             oracles[r] = opt.ExactOracle()
     res = opt.run_many(rules, surfs, x0, hypers=hp, oracles=oracles, max_iter=n_updates, grad_tol=0.0,
                        bound=math.inf, record_every=1)
-    loss = np.stack([res[r].loss_trace[:, 0].numpy() for r in rules])  # (A, S, K)
-    pts = np.stack([res[r].trajectory[:, 0].numpy() for r in rules])
+    losses, points = [], []
+    for r in rules:
+        lt, tr = res[r].loss_trace, res[r].trajectory
+        if lt is None or tr is None:  # never: record_every=1 above
+            raise RuntimeError(f"optimizers.run_many returned {r} without its recorded trajectory")
+        losses.append(lt[:, 0].numpy())
+        points.append(tr[:, 0].numpy())
+    loss = np.stack(losses)  # (A, S, K)
+    pts = np.stack(points)
     if loss.shape[-1] != n_updates + 1:  # a run stopped (non-finite loss or an exact zero gradient)
         raise RuntimeError(f"expected {n_updates + 1} recorded iterates, got {loss.shape[-1]}")
     f0 = loss[..., :1]
@@ -702,7 +709,7 @@ def survey_table4(
         runs = survey_runs(algorithms=algorithms, start=start, n_updates=n_updates, lr=lr,
                            peaks_coefficient=peaks_coefficient, variants=variants, hypers=hypers)
     cols = list(stats.TABLE4_COLUMNS)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, a in enumerate(runs.algorithms):
         for j, surf in enumerate(runs.surfaces):
             v = runs.pct[i, j]
@@ -1028,11 +1035,11 @@ def survey_claims(
                      "p": c.p_greater, "p_against": c.p_less})
     da, do = own("RMSProp", "distance", [I, II]), others("RMSProp", "distance", [I, II])
     da, do = da[np.isfinite(da)], do[np.isfinite(do)]
-    c = stats.rank_test(da, do, level=level)
+    rt = stats.rank_test(da, do, level=level)
     rows.append({"claim": "RMSProp weak on Surfaces I and II", "where": "Figure 9 caption",
                  "test": "Mann-Whitney, final distance vs the other nine",
-                 "estimate": f"P(farther) = {c.cl:.2f}", "interval": f"[{c.cl_ci[0]:.2f}, {c.cl_ci[1]:.2f}]",
-                 "p": c.p_greater, "p_against": c.p_less})
+                 "estimate": f"P(farther) = {rt.cl:.2f}", "interval": f"[{rt.cl_ci[0]:.2f}, {rt.cl_ci[1]:.2f}]",
+                 "p": rt.p_greater, "p_against": rt.p_less})
     for s, lab in ((I, "I"), (II, "II"), (IV, "IV")):
         ka, ko = own("Momentum", "distance", [s]), others("Momentum", "distance", [s])
         d = stats.bootstrap_difference(ka[np.isfinite(ka)], ko[np.isfinite(ko)], "kurtosis", level=level,
@@ -1049,12 +1056,12 @@ def survey_claims(
                                       results[a].iterations[s].numpy(), results[a].max_iter + 1)
                              for a in ten]).astype(float) for s in (I, II, IV)}
     for hi, lo, lab in ((II, I, "II vs I"), (IV, II, "IV vs II")):
-        c = stats.rank_test(it[hi], it[lo], level=level)
+        rt = stats.rank_test(it[hi], it[lo], level=level)
         cv = [100 * float(np.mean(it[s] <= max_iter)) for s in (hi, lo)]
         rows.append({"claim": f"iterations rise with complexity ({lab})", "where": "Figure 9 discussion",
                      "test": "Mann-Whitney, updates to converge, ten algorithms pooled",
-                     "estimate": f"converged {cv[0]:.0f}% vs {cv[1]:.0f}%; P(more) = {c.cl:.2f}",
-                     "interval": f"[{c.cl_ci[0]:.2f}, {c.cl_ci[1]:.2f}]", "p": c.p_greater, "p_against": c.p_less})
+                     "estimate": f"converged {cv[0]:.0f}% vs {cv[1]:.0f}%; P(more) = {rt.cl:.2f}",
+                     "interval": f"[{rt.cl_ci[0]:.2f}, {rt.cl_ci[1]:.2f}]", "p": rt.p_greater, "p_against": rt.p_less})
     if dependence is not None:
         dep = dependence.set_index(["optimizer", "surface"])
         for lab, expect in (("I", "independent"), ("II", "dependent")):

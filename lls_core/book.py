@@ -67,7 +67,7 @@ from .checks import UnknownNameError
 from .io import FileLock, LockBusy, atomic_write, clean_temp, quarantine
 
 __all__ = [
-    "PROFILES",
+    "PROFILE_NAMES",
     "Parameter",
     "Chapter",
     "ChapterRun",
@@ -91,10 +91,13 @@ __all__ = [
     "build_pdf",
 ]
 
-PROFILES: tuple[str, ...] = ("smoke", "quick", "full", "paper")
-"""``smoke``: smallest, used by the tests; ``quick``: the default book build (the
-parameters cell's defaults); ``full``: the paper's protocol on the embedded digits;
-``paper``: the papers' full scale."""
+PROFILE_NAMES: tuple[str, ...] = ("smoke", "quick", "full", "paper")
+"""The names of :data:`lls_core.study.PROFILES` (in its order), which a chapter's
+``profiles`` block and ``--profile`` accept: ``smoke``: smallest, used by the tests;
+``quick``: the default book build (the parameters cell's defaults); ``full``: the
+paper's protocol on the embedded digits; ``paper``: the papers' full scale. Written out
+rather than read from :mod:`lls_core.study` so that the book tooling imports no torch;
+``tests/test_book.py`` checks that the two agree."""
 
 KERNEL = "python3"
 KERNEL_ARGS: tuple[str, ...] = ("--IPKernelApp.log_level=CRITICAL",)
@@ -452,7 +455,7 @@ def _read_chapter_uncached(path: Path) -> Chapter:
     profiles = {k: dict(v or {}) for k, v in (meta.get("profiles", {}) or {}).items()}
     with checks.context(f"chapter {slug!r}"):
         for name in profiles:
-            checks.name("profiles", name, PROFILES, what="profile")
+            checks.name("profiles", name, PROFILE_NAMES, what="profile")
     unknown_keys = set(meta) - {"profiles", "checks", "figures", "rules"}
     if unknown_keys:
         raise ValueError(f"chapter {slug!r}: unknown keys {sorted(unknown_keys)} in the lls: block")
@@ -491,12 +494,12 @@ def get_chapter(slug: str, root: Path | None = None) -> Chapter:
 
 
 def check_profile(profile: object) -> str:
-    """``profile`` if it is one of :data:`PROFILES`; :class:`UnknownParameterName` listing them otherwise.
+    """``profile`` if it is one of :data:`PROFILE_NAMES`; :class:`UnknownParameterName` listing them otherwise.
 
     >>> check_profile("smoke")
     'smoke'
     """
-    return checks.name("profile", profile, PROFILES, error=UnknownParameterName)
+    return checks.name("profile", profile, PROFILE_NAMES, error=UnknownParameterName)
 
 
 MAX_VALUE_TEXT = 2000
@@ -985,7 +988,7 @@ def parameters_block(chapter: Chapter, profile: str, used: Mapping[str, Any]) ->
     *profile* where the profile sets it and *override* where neither the defaults nor the
     profile give it (a ``-p`` on the command line).
     """
-    prof = chapter.profiles.get(profile, {}) if profile in PROFILES else {}
+    prof = chapter.profiles.get(profile, {}) if profile in PROFILE_NAMES else {}
     rows = []
     for p in chapter.parameters:
         value = used.get(p.name, p.default)

@@ -144,27 +144,30 @@ def chunks(n: int, size: int) -> list[tuple[int, int]]:
 
 
 # --------------------------------------------------------------------------- per-run inputs
-def _fcp_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+def _fcp_first_runs(m: _models.FCP, p: dict[str, Tensor], x: Tensor) -> Tensor:
     R, n = x.shape[0], x.shape[1]
     return torch.bmm(x.reshape(R, n, -1), p["fc1.weight"].transpose(1, 2))
 
 
-def _ae_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+def _ae_first_runs(m: _models.Autoencoder, p: dict[str, Tensor], x: Tensor) -> Tensor:
     R, n = x.shape[0], x.shape[1]
     return torch.bmm(x.reshape(R, n, -1), p["enc1.weight"].transpose(1, 2))
 
 
-def _lenet_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+def _lenet_first_runs(m: _models.LeNet, p: dict[str, Tensor], x: Tensor) -> Tensor:
     """conv1 of run ``r`` on run ``r``'s images: one grouped convolution, ``(R, n, 6, 28, 28)``."""
     R, n = x.shape[0], x.shape[1]
     c1 = p["conv1.weight"]  # (R, 6, 1, 5, 5)
     xs = x.reshape(R, n, 28, 28).transpose(0, 1)  # (n, R, 28, 28): runs as input channels
+    padding = m.conv1.padding  # in pixels (conv2d's overloads take a str or sizes, not both)
+    if isinstance(padding, str):
+        raise TypeError(f"LeNet.conv1 has padding={padding!r}; the batched forward needs it in pixels")
     h = F.conv2d(xs, c1.reshape(R * c1.shape[1], *c1.shape[2:]), p["conv1.bias"].reshape(-1),
-                 padding=m.conv1.padding, groups=R)  # (n, R * 6, 28, 28)
+                 padding=padding, groups=R)  # (n, R * 6, 28, 28)
     return h.reshape(n, R, c1.shape[1], *h.shape[2:]).transpose(0, 1)
 
 
-def _lstm_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
+def _lstm_first_runs(m: _models.LSTMNet, p: dict[str, Tensor], x: Tensor) -> Tensor:
     R, n = x.shape[0], x.shape[1]
     seq = x.reshape(R, n, -1)[:, :, m.perm].reshape(R, n * 28, 28)
     xin = torch.bmm(seq, p["lstm.weight_ih_l0"].transpose(1, 2)).reshape(R, n, 28, -1)
@@ -172,7 +175,7 @@ def _lstm_first_runs(m: nn.Module, p: dict[str, Tensor], x: Tensor) -> Tensor:
 
 
 #: First stages with per-run inputs ``x`` ``(R, n, ...)``: ``first(module, params, x) -> (R, n, ...)``.
-PER_RUN_FIRST_STAGE: dict[type, Callable[[nn.Module, dict[str, Tensor], Tensor], Tensor]] = {
+PER_RUN_FIRST_STAGE: dict[type, Callable[..., Tensor]] = {
     _models.FCP: _fcp_first_runs,
     _models.Autoencoder: _ae_first_runs,
     _models.LeNet: _lenet_first_runs,
@@ -258,6 +261,12 @@ class Engine:
                 raise TypeError(f"f must be a surface callable or an nn.Module, got {type(f).__name__}")
             self.n_data = 1
 
+    def _network(self) -> nn.Module:
+        """The module of an engine built on a network; ``TypeError`` for a surface engine."""
+        if self.module is None:
+            raise TypeError("this engine evaluates a surface; the call needs a network (an nn.Module with data)")
+        return self.module
+
     def scratch(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
         """A buffer of ``shape`` (dtype and device of ``like``) kept under ``name`` and reused from call to call.
 
@@ -292,7 +301,7 @@ class Engine:
             return torch.stack([self.surface(w[None])[0] for w in W])
         x, y = self.x[lo:hi], self.y[lo:hi]
         if self.fast:
-            return _batched.losses(self.module, W, x, y)
+            return _batched.losses(self._network(), W, x, y)
         if self.batched and self._vmap_ok:
             try:
                 return self._many(W, x, y)
@@ -311,7 +320,7 @@ class Engine:
         if not self.fast:
             return self.values(C @ V, lo, hi)
         x, y = self.x[lo:hi], self.y[lo:hi]
-        return _batched.affine_losses(self.module, C, V, x, y, factor=self.factor)
+        return _batched.affine_losses(self._network(), C, V, x, y, factor=self.factor)
 
     def values_affine_groups(self, C: Tensor, V: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
         """``L`` on data ``[lo, hi)`` at the points ``W[g] = C @ V[g]`` of ``G`` affine families: ``(G, B)``.
@@ -350,15 +359,15 @@ class Engine:
     def per_item_bytes(self) -> float:
         """Autograd bytes per (weight vector x data item), measured once (see :func:`graph_bytes_per_item`)."""
         if self._per_item is None:
-            self._per_item = graph_bytes_per_item(self.module, (self.x, self.y), None if self.loss is _models.loss else self.loss)
+            self._per_item = graph_bytes_per_item(self._network(), (self.x, self.y), None if self.loss is _models.loss else self.loss)
         return self._per_item
 
     def chunk_sizes(
-        self, n_points: int, chunk_points: int | None = None, chunk_data: int | None = None, memory_mb: float | None | str = "engine"
+        self, n_points: int, chunk_points: int | None = None, chunk_data: int | None = None, memory_mb: float | None | Literal["engine"] = "engine"
     ) -> tuple[int, int]:
         """(weight vectors, data items) per call for ``n_points`` vectors (see :func:`choose_chunks`)."""
-        mb = self.memory_mb if memory_mb == "engine" else memory_mb
-        return choose_chunks(self, n_points, chunk_points, chunk_data, mb)  # type: ignore[arg-type]
+        mb = self.memory_mb if isinstance(memory_mb, str) else memory_mb
+        return choose_chunks(self, n_points, chunk_points, chunk_data, mb)
 
     # ---------------------------------------------------------------- chunked entry points
     def losses(self, W: Tensor, *, chunk_points: int | None = None, chunk_data: int | None = None) -> Tensor:
@@ -451,13 +460,13 @@ class Engine:
         cp, cd = self._grad_chunks(R)
         L = torch.zeros(R, dtype=W.dtype, device=W.device)
         G = torch.zeros_like(W)
-        hand = type(m) is _models.FCP and m.act is F.relu and Z.device.type == "cpu"
+        fcp = m if type(m) is _models.FCP and m.act is F.relu and Z.device.type == "cpu" else None
         for p0, p1 in chunks(R, cp):
             sel = _rows_index(rows[p0:p1])
             for d0, d1 in chunks(self.n_data, cd):
-                if hand:  # the backward written out, on reused buffers
+                if fcp is not None:  # the backward written out, on reused buffers
                     x, y = self.x[d0:d1], self.y[d0:d1]
-                    v, g = _batched.fcp_grads_from_first(m, _params.unflatten(m, W[p0:p1].detach()), Z[sel, d0:d1], x, y,
+                    v, g = _batched.fcp_grads_from_first(fcp, _params.unflatten(m, W[p0:p1].detach()), Z[sel, d0:d1], x, y,
                                                          (d1 - d0) / self.n_data, lambda k, sh: self.scratch(k, sh, Z))
                     G[p0:p1] += g
                     L[p0:p1] += v
@@ -482,9 +491,10 @@ class Engine:
         recycled by the allocator instead of mapped afresh, page by page, at every call)."""
         cp, cd = self.chunk_sizes(R)
         if self.factor and self.x.device.type == "cpu":
-            w = _params.flatten(self.module).to(self.x.device)[None]  # type: ignore[arg-type]
+            m = self._network()
+            w = _params.flatten(m).to(self.x.device)[None]
             with torch.no_grad():
-                width = _batched.first_stage(self.module, w, self.x[:1])[0, 0].numel()  # type: ignore[arg-type]
+                width = _batched.first_stage(m, w, self.x[:1])[0, 0].numel()
             cp = max(1, min(cp, int(GRAD_CALL_MB * 2**20 // max(1, width * cd * self.x.element_size()))))
         return cp, cd
 
@@ -657,17 +667,17 @@ def _factored_losses(eng: Engine, Z0: Tensor, ZD: Tensor, sel: Tensor, W: Tensor
         # calls of 8 runs than in one call).
         cp = max(1, min(cp, int(TRIAL_CALL_MB * 2**20 // max(1, Z0[0].numel() * Z0.element_size()))))
     rows, alphas = sel.tolist(), a.tolist()
-    fused = type(m) is _models.FCP and Z0.device.type == "cpu"
+    fused = m if type(m) is _models.FCP and Z0.device.type == "cpu" else None
     with torch.no_grad():
         p_all = _params.unflatten(m, W)
         for p0, p1 in chunks(B, cp):
             p = {k: v[p0:p1] for k, v in p_all.items()}
             for d0, d1 in chunks(eng.n_data, cd):
                 x, y = eng.x[d0:d1], eng.y[d0:d1]
-                if fused:  # one kernel on reused buffers, the activations in place
+                if fused is not None:  # one kernel on reused buffers, the activations in place
                     z = line_points(Z0, ZD, rows[p0:p1], alphas[p0:p1], d0, d1,
                                     out=eng.scratch("trial.z", (p1 - p0, d1 - d0, *Z0.shape[2:]), Z0))
-                    v = _batched.fcp_losses_from_first(m, p, z, y, lambda k, sh: eng.scratch(k, sh, Z0))
+                    v = _batched.fcp_losses_from_first(fused, p, z, y, lambda k, sh: eng.scratch(k, sh, Z0))
                 else:
                     z = line_points(Z0, ZD, rows[p0:p1], alphas[p0:p1], d0, d1)
                     v = _batched.forward_losses(m, p, x, y, z)
@@ -910,7 +920,9 @@ class Anchors:
         if not self.cacheable or self.Z0 is None:
             return self.engine.losses(W)
         alpha = torch.ones(len(rows), dtype=W.dtype, device=W.device)
-        lined, fresh, new_dir = [], [], []
+        lined: list[int] = []
+        fresh: list[int] = []
+        new_dir: list[tuple[int, Tensor]] = []  # (run, its new direction)
         for i, r in enumerate(rows):
             w0 = self.w0[r]
             if w0 is None:
@@ -927,14 +939,14 @@ class Anchors:
                 continue
             self.D[r] = diff
             self.DD[r] = float(torch.dot(diff, diff))
-            new_dir.append((i, r))
+            new_dir.append((r, diff))
             lined.append(i)
         out = torch.empty(len(rows), dtype=W.dtype, device=W.device)
         if new_dir:
             m = self.engine.module
             assert m is not None and self.ZD is not None
-            Dn = torch.stack([self.D[r] for _, r in new_dir])  # type: ignore[misc]
-            first_stage_all(self.engine, Dn, out=self.ZD, rows=[r for _, r in new_dir])
+            Dn = torch.stack([u for _, u in new_dir])
+            first_stage_all(self.engine, Dn, out=self.ZD, rows=[r for r, _ in new_dir])
         if lined:
             self.factored_trials += len(lined)
             sel = torch.tensor([rows[i] for i in lined], device=W.device)

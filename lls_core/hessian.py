@@ -71,8 +71,11 @@ class FlatLoss:
     """The loss closure made by :func:`flat_loss`: ``w (d,) -> ()``, mean loss of ``model`` over ``(x, y)``.
 
     A plain callable (differentiable, ``torch.func.vmap``-able over ``w``) that also
-    carries its model and data, so batched evaluators (:mod:`lls_core.visualize`)
-    can use the hand-batched forward passes of :mod:`lls_core.batched`.
+    carries its model and data, so the evaluators of many weight vectors
+    (:func:`lls_core.visualize.losses_at`, the slices) hand them to one
+    :class:`lls_core.engine.Engine` (hand-batched kernels, chunking). The one-vector
+    call itself stays a plain ``functional_call``: Hessian-vector products
+    differentiate it twice, which the engine's no-graph, chunked calls are not for.
     """
 
     model: nn.Module

@@ -217,7 +217,7 @@ def distances(sets: Mapping[str, Tensor], *, between: tuple[str, str] = ("BFGS-t
     dist = {k: torch.linalg.vector_norm(w.detach().double() - o, dim=1).numpy() for k, w in s.items()}
     offs = {k: float(torch.linalg.vector_norm(centroid(w) - o)) for k, w in s.items()}
     gap = float(torch.linalg.vector_norm(centroid(s[between[0]]) - centroid(s[between[1]])))
-    return Distances(tuple(between), float(alpha), o.numpy(), dist, offs, gap)
+    return Distances((between[0], between[1]), float(alpha), o.numpy(), dist, offs, gap)
 
 
 # --------------------------------------------------------------------------- Figures 6, S4
@@ -329,7 +329,7 @@ def kernel_pca(a: Tensor, b: Tensor, *, kernel: str = "rbf", gamma: float | str 
         raise ValueError(f"kernel={kernel!r} with gamma={g!r} makes every centred kernel value zero (all points "
                          f"look alike): no component carries variance{hint}")
     labels = np.r_[np.zeros(wa.shape[0], int), np.ones(wb.shape[0], int)]
-    return KPCA(tuple(names), kernel, g, degree, coef0, scores, labels, lam,
+    return KPCA((names[0], names[1]), kernel, g, degree, coef0, scores, labels, lam,
                 lam / total if total > 0 else np.full_like(lam, np.nan))
 
 
@@ -465,10 +465,6 @@ def disjoint_pairs(k: int, n_pairs: int | None = None, seed: int = 0) -> np.ndar
     return np.sort(perm, axis=1).astype(np.int64)
 
 
-def _loss_at(model: nn.Module, x: Tensor, y: Tensor, w: Tensor) -> Tensor:
-    return models.loss(model, x, y, params.unflatten(model, w))
-
-
 def _run_paths(model: nn.Module, x: Tensor, y: Tensor, S: Tensor, E: Tensor, cfg: PathConfig,
                ij: Sequence[tuple[int, int]]) -> list[PairPath]:
     """Paths between the pairs ``S[m] -> E[m]`` (``(M, d)`` each), found together by
@@ -557,7 +553,7 @@ def _n_workers(client: Any) -> int:
         return 2
 
 
-PAIR_MEMORY_MB: float = pathfinder.PathSettings.memory_mb  # type: ignore[assignment]
+PAIR_MEMORY_MB: float | None = pathfinder.PathSettings.memory_mb
 """Default bound (MiB) on one call's autograd graph of a :class:`PathConfig` (1 GiB, the path finder's)."""
 
 PAIR_BATCH: int = 16

@@ -799,12 +799,13 @@ class LBFGSGSS(torch.optim.Optimizer):
         diag = self.diagnostics()
         return diag.step(-1) if diag.iterations else None
 
-    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def state_dict(self) -> dict[str, Any]:
         """A deep copy of the optimizer state (independent of later steps)."""
         return copy.deepcopy(super().state_dict())
 
     # ---------------------------------------------------------------- the iteration
     @torch.no_grad()
+    # the closure is required here (the line search re-evaluates the loss); torch's base makes it optional
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
         """Run one L-BFGS-GSS iteration and return the closure's loss at the starting point."""
         if closure is None or not callable(closure):
@@ -1175,8 +1176,10 @@ def run_optimizer(
     if lr is not None:
         _check_positive_float("lr", lr)
     opts = dict(options or {})
+    gss: LBFGSGSS | None = None
     if name == "L-BFGS-GSS":
-        opt: torch.optim.Optimizer = LBFGSGSS(params, **opts)
+        gss = LBFGSGSS(params, **opts)
+        opt: torch.optim.Optimizer = gss
     elif name == "L-BFGS":
         opts = {"lr": 1.0 if lr is None else lr, "history_size": 10, "max_eval": 25,
                 "tolerance_grad": 0.0, "tolerance_change": 0.0, **opts}
@@ -1199,18 +1202,23 @@ def run_optimizer(
     elapsed = 0.0
     for _ in range(n_iter):
         t0 = time.perf_counter()
+        loss: Tensor | float | None
         if name in ("BGD", "Adam"):
             loss = closure()  # forward+backward at the current point (clears .grad first)
             opt.step()
         else:
-            loss = opt.step(closure)
+            # torch's stubs type a closure as () -> float; torch.optim's closures return the loss tensor
+            loss = opt.step(closure)  # type: ignore[arg-type]
         elapsed += time.perf_counter() - t0
+        if loss is None:  # never: step(closure) returns the closure's loss
+            raise RuntimeError(f"{name}.step(closure) returned no loss")
         losses.append(float(loss.detach()) if isinstance(loss, Tensor) else float(loss))
         w = flat()
         lengths.append(float((w - w_prev).norm()))
         w_prev = w
-        if name == "L-BFGS-GSS":
-            ratios.append(opt.last_step.step_ratio)  # type: ignore[attr-defined]
+        if gss is not None:
+            last = gss.last_step
+            ratios.append(float("nan") if last is None else last.step_ratio)
         elif name == "L-BFGS":
             t = opt.state[params[0]].get("t", float("nan"))
             ratios.append(float(t))
@@ -1225,8 +1233,9 @@ def run_optimizer(
             break
         if fb[-1] + fw[-1] == fb[-2] + fw[-2]:
             break  # converged: torch's L-BFGS returns without evaluating anything new
-    if name == "L-BFGS-GSS":
-        losses.append(opt.last_step.new_loss)  # type: ignore[union-attr]
+    last = gss.last_step if gss is not None else None
+    if last is not None:
+        losses.append(last.new_loss)
     else:
         with torch.no_grad():  # bookkeeping only: not counted, not timed
             losses.append(float(loss_fn()))
@@ -1239,5 +1248,5 @@ def run_optimizer(
         step_length=np.asarray(lengths),
         step_ratio=np.asarray(ratios),
         path=None if path is None else np.stack(path),
-        diagnostics=opt.diagnostics() if name == "L-BFGS-GSS" else None,  # type: ignore[attr-defined]
+        diagnostics=gss.diagnostics() if gss is not None else None,
     )

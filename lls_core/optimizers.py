@@ -1062,7 +1062,7 @@ def run_many(
         final_x = X.clone()
         final_loss = torch.full((S, A, N), float("nan"), dtype=DTYPE)
         final_gn = torch.full((S, A, N), float("nan"), dtype=DTYPE)
-        init_loss = None
+        init_loss = torch.full((S, A, N), float("nan"), dtype=DTYPE)
         rec_x: list[Tensor] = []
         rec_l: list[Tensor] = []
         rec_s: list[Tensor] = []
@@ -1077,8 +1077,8 @@ def run_many(
             flat = X.reshape(S, A * N, d)
             loss_all, g_all = _loss_grad(fns, torch.cat([flat, *extra], dim=1) if extra else flat)
             loss, G = loss_all[:, : A * N].view(S, A, N), g_all[:, : A * N].view(S, A, N, d)
-            if init_loss is None:
-                init_loss = loss.clone()
+            if t == 0:
+                init_loss.copy_(loss)
             gnorm = G.norm(dim=-1)
             ok = (X.abs().amax(-1) <= bound) & torch.isfinite(loss)  # False for NaN too
             new_div = active & ~ok

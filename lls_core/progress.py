@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from pathlib import Path
 from typing import IO, Any, Self
 
@@ -63,8 +63,8 @@ def bar(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc
     if disable is None:
         disable = not enabled()
 
-    if total is None and iterable is not None and hasattr(iterable, "__len__"):
-        total = len(iterable)  # type: ignore[arg-type]
+    if total is None and isinstance(iterable, Sized):
+        total = len(iterable)
     file = None if disable else _target()
     t = tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, disable=disable, file=file,
              mininterval=mininterval, bar_format=_BAR_FORMAT if total else None, ascii=True, dynamic_ncols=False)

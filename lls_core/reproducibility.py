@@ -11,7 +11,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from .book import PROFILES, Chapter
+from .book import PROFILE_NAMES, Chapter
 
 __all__ = ["environment", "profile_table", "wall_times", "parameters_used", "git_commit", "build_summary"]
 
@@ -38,7 +38,7 @@ def profile_table(chapters: Iterable[Chapter]) -> pd.DataFrame:
     """One row per chapter and profile: the command that reruns it and what the profile changes."""
     rows = []
     for ch in chapters:
-        for prof in PROFILES:
+        for prof in PROFILE_NAMES:
             changes = ch.profiles.get(prof, {}) if prof != "quick" else {}
             rows.append(
                 {

@@ -189,13 +189,13 @@ def train_background(
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         records = []
         for t in mine:
-            w, c = times.get(id(t), (0.0, 0.0))
-            rec: dict[str, Any] = {"arch": t.key.arch, "optimizer": t.key.optimizer, "seed": t.key.seed,
-                                   "wall_s": round(w, 3), "cpu_s": round(c, 3), "ensemble": len(mine),
-                                   "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node()}
+            wall_s, cpu_s = times.get(id(t), (0.0, 0.0))
+            entry: dict[str, Any] = {"arch": t.key.arch, "optimizer": t.key.optimizer, "seed": t.key.seed,
+                                     "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3), "ensemble": len(mine),
+                                     "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node()}
             if id(t) in errors:
-                rec["error"] = errors[id(t)]
-            records.append(rec)
+                entry["error"] = errors[id(t)]
+            records.append(entry)
             n += id(t) not in errors
         write(records)
     return n

@@ -373,6 +373,7 @@ class PairStore:
             return None
         arrays = {"meta": np.asarray(meta), "checksum": np.asarray(pair_checksum(meta, values)),
                   **{k: np.asarray(v) for k, v in values.items()}}
+        # numpy's stubs cannot tell array keywords from savez's own allow_pickle: bool
         atomic_write(target, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
         return target
 

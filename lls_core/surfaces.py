@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Callable, Iterable, Literal, Sequence, TypedDict
 
 import numpy as np
 import torch
@@ -69,6 +69,14 @@ __all__ = [
 Point = tuple[float, float]
 Domain = tuple[tuple[float, float], tuple[float, float]]
 HeightFn = Callable[[Tensor, Tensor], Tensor]
+
+
+class _CriticalSets(TypedDict):
+    """Known critical points of a surface, as :class:`Surface` takes them (``Surface(..., **sets)``)."""
+
+    minima: tuple[Point, ...]
+    saddles: tuple[Point, ...]
+    maxima: tuple[Point, ...]
 
 
 # ---------------------------------------------------------------------------
@@ -426,9 +434,11 @@ class FourierNoise:
         return FourierNoise(seed=self.seed, t=t, amplitude=self.amplitude, n_modes=self.n_modes)
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
-        opts = {"dtype": x.dtype, "device": x.device}
-        kx, ky = torch.tensor(self.kx, **opts), torch.tensor(self.ky, **opts)
-        shift = torch.tensor(self.omega, **opts) * float(self.t) + torch.tensor(self.phase, **opts)
+        def vec(values: tuple[float, ...]) -> Tensor:
+            return torch.tensor(values, dtype=x.dtype, device=x.device)
+
+        kx, ky = vec(self.kx), vec(self.ky)
+        shift = vec(self.omega) * float(self.t) + vec(self.phase)
         arg = x[..., None] * kx + y[..., None] * ky + shift
         a = float(self.amplitude) * math.sqrt(2.0 / self.n_modes)
         return a * torch.cos(arg).sum(dim=-1)
@@ -720,8 +730,8 @@ def find_critical_points(
         step = torch.where(norm > cap, step * cap / norm, step)
         step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
         # points that left the domain (with a margin) are dropped later: freeze them
-        out = (p[:, 0] < x0 - cap) | (p[:, 0] > x1 + cap) | (p[:, 1] < y0 - cap) | (p[:, 1] > y1 + cap)
-        step[out] = 0.0
+        left = (p[:, 0] < x0 - cap) | (p[:, 0] > x1 + cap) | (p[:, 1] < y0 - cap) | (p[:, 1] > y1 + cap)
+        step[left] = 0.0
         p = p + step
         if float(step.abs().max()) < 1e-13:  # every start has converged or left
             break
@@ -805,12 +815,12 @@ _PEAKS10_CRITICAL: dict[str, tuple[Point, ...]] = {
     "saddles": ((0.4163233217, -0.3941450984), (-0.2659375568, 0.4667399937), (1.0982728343, 0.8544609795)),
     "maxima": ((1.2856846972, -0.0048475591), (-0.4600245180, -0.6291965087), (-0.0093175820, 1.5813679629)),
 }
-_TOY_CRITICAL: dict[str, tuple[Point, ...]] = {
+_TOY_CRITICAL: _CriticalSets = {
     "minima": ((0.4881002180, -0.0222554606), (-0.6138016125, -0.5354155251)),
     "saddles": ((-0.1647265485, -0.0699171821), (0.0528895303, -0.6881582078), (-0.2927095999, 0.7436239302)),
     "maxima": ((-0.1752100699, -0.3978614474), (-0.0275904098, 0.3320718454)),
 }
-_HIMMELBLAU_CRITICAL: dict[str, tuple[Point, ...]] = {
+_HIMMELBLAU_CRITICAL: _CriticalSets = {
     "minima": ((3.0, 2.0), (3.5844283403, -1.8481265270), (-3.7793102534, -3.2831859913), (-2.8051180870, 3.1313125183)),
     "saddles": ((3.3851541836, 0.0738518798), (0.0866775046, 2.8842547012), (-3.0730257508, -0.0813530443), (-0.1279613467, -1.9537149802)),
     "maxima": ((-0.2708445907, -0.9230385565),),
@@ -883,7 +893,7 @@ def _register(s: Surface) -> None:
     _REGISTRY[s.name] = s
 
 
-def _separable(mins: Sequence[float], maxs: Sequence[float]) -> dict[str, tuple[Point, ...]]:
+def _separable(mins: Sequence[float], maxs: Sequence[float]) -> _CriticalSets:
     """Critical points of ``f(x) + f(y)`` from the 1-D minima and maxima of ``f``."""
     return {
         "minima": tuple((a, b) for a in mins for b in mins),
@@ -906,7 +916,7 @@ _RASTRIGIN_1D_MAX = (
 )
 
 
-def _sin_cos_critical(half_width: float) -> dict[str, tuple[Point, ...]]:
+def _sin_cos_critical(half_width: float) -> _CriticalSets:
     """Isolated critical points of ``sin(5x^2) cos(5y^2)`` in ``[-h, h]^2``, in closed form.
 
     Extrema: ``5x^2 = pi/2 + k pi`` and ``5y^2 = m pi`` (height ``(-1)^(k+m)``);
@@ -916,7 +926,8 @@ def _sin_cos_critical(half_width: float) -> dict[str, tuple[Point, ...]]:
     """
 
     def roots(offset: float) -> list[tuple[float, int]]:
-        out, k = [], 0
+        out: list[tuple[float, int]] = []
+        k = 0
         while True:
             r = math.sqrt((offset + k * math.pi) / 5)
             if r > half_width:

@@ -580,8 +580,9 @@ def verdict(c: stats.Comparison | stats.Separation, expect: str, alpha: float = 
                             c.p_greater, margin=MARGIN_CL, alpha=alpha)
     if expect not in ("greater", "less"):
         raise ValueError(f"expect={expect!r} for a Comparison; valid: 'greater', 'less', 'not greater'")
-    p_for, p_other = (c.p_greater, c.p_less) if expect == "greater" else (c.p_less, c.p_greater)
-    return stats.decide(expect, c.cl_ci, 0.5, p_for, p_other, alpha=alpha)  # type: ignore[arg-type]
+    direction: Literal["greater", "less"] = "greater" if expect == "greater" else "less"
+    p_for, p_other = (c.p_greater, c.p_less) if direction == "greater" else (c.p_less, c.p_greater)
+    return stats.decide(direction, c.cl_ci, 0.5, p_for, p_other, alpha=alpha)
 
 
 # ------------------------------------------------------------------ the claims table
@@ -612,10 +613,17 @@ class _Spec:
     sets: tuple[str, ...]
     landscape: str
     statistic: str
-    expect: str
+    expect: stats.Expectation
     null: float
     margin: tuple[float, float] | None = None
     kernel: str = ""
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The equivalence margin of a claim that has one (``not greater``, ``equivalent``)."""
+        if self.margin is None:
+            raise ValueError(f"claim {self.key!r} ({self.expect}) has no margin")
+        return self.margin
 
 
 def _claim_specs(arch: str) -> list[_Spec]:
@@ -798,7 +806,7 @@ def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Pair
         if spec.expect == "greater":
             return out | {"p": c.p_greater, "p_against": c.p_less}
         # a margin needs the bootstrap, which is far too optimistic for a few values per group
-        p_margin = (stats.boot_p(c.cl_boot, spec.margin[1], "below")  # type: ignore[index]
+        p_margin = (stats.boot_p(c.cl_boot, spec.bounds[1], "below")
                     if min(ba.height.size, bb.height.size) >= MIN_UNITS else float("nan"))
         return out | {"p": p_margin, "p_against": c.p_greater}
     if spec.kind in ("spread", "distance", "sharpness"):
@@ -850,7 +858,7 @@ def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], Pair
         return out | {"p": est.p_greater, "p_against": est.p_less}
     if spec.expect == "less":
         return out | {"p": est.p_less, "p_against": est.p_greater}
-    return out | {"p": _tost(est.boot, spec.margin), "p_against": min(1.0, 2 * min(est.p_greater, est.p_less))}  # type: ignore[arg-type]
+    return out | {"p": _tost(est.boot, spec.bounds), "p_against": min(1.0, 2 * min(est.p_greater, est.p_less))}
 
 
 def _expect_text(spec: _Spec) -> str:
@@ -859,8 +867,8 @@ def _expect_text(spec: _Spec) -> str:
     if spec.expect == "less":
         return f"below {spec.null:g}"
     if spec.expect == "not greater":
-        return f"below {spec.margin[1]:g} (margin)"  # type: ignore[index]
-    return f"inside [{spec.margin[0]:g}, {spec.margin[1]:g}]"  # type: ignore[index]
+        return f"below {spec.bounds[1]:g} (margin)"
+    return f"inside [{spec.bounds[0]:g}, {spec.bounds[1]:g}]"
 
 
 CLAIM_COLUMNS: tuple[str, ...] = ("arch", "key", "claim", "evidence", "sets", "landscape", "n", "statistic", "expect",
@@ -938,6 +946,9 @@ def claims(topos: Topography | Mapping[str, Topography],
     >>> table.frame.loc[1, "verdict"]  # no BFGS-test set here
     'needs set BFGS-test'
     """
+    # {arch: that architecture's pair paths / sharpness}; the form of ``bars`` and ``sharp`` follows ``topos``
+    bmap: dict[str, Any]
+    smap: dict[str, Any]
     if isinstance(topos, Topography):
         tmap: dict[str, Topography] = {topos.arch: topos}
         bmap = {topos.arch: bars} if bars is not None else {}
@@ -945,11 +956,9 @@ def claims(topos: Topography | Mapping[str, Topography],
         archs: Sequence[str] = [topos.arch]
     else:
         tmap = dict(topos)
-        bmap = dict(bars or {})  # type: ignore[arg-type]
-        smap = dict(sharp or {})  # type: ignore[arg-type]
+        bmap = dict(bars or {})
+        smap = dict(sharp or {})
         archs = list(models.ARCHITECTURES) + [a for a in tmap if a not in models.ARCHITECTURES]
-    bmap_: dict[str, Any] = bmap  # type: ignore[assignment]
-    smap_: dict[str, Any] = smap  # type: ignore[assignment]
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha={alpha!r}: must lie in (0, 0.5)")
     rows: list[dict[str, Any]] = []
@@ -966,7 +975,7 @@ def claims(topos: Topography | Mapping[str, Topography],
             if arch not in tmap:
                 row["verdict"] = f"needs {arch}"
             else:
-                got = _evaluate(spec, tmap[arch], bmap_.get(arch), smap_.get(arch), kpca_gamma=kpca_gamma,
+                got = _evaluate(spec, tmap[arch], bmap.get(arch), smap.get(arch), kpca_gamma=kpca_gamma,
                                 n_boot=n_boot, seed=seed)
                 if "reason" in got:
                     row["verdict"] = got["reason"]
@@ -984,8 +993,7 @@ def claims(topos: Topography | Mapping[str, Topography],
             against = stats.holm(frame.loc[done, "p_against"].fillna(1.0).to_numpy())
             for (i, row), pa in zip(frame[done].iterrows(), against):
                 spec = specs[i]
-                expect = "equivalent" if spec.expect == "equivalent" else spec.expect
-                frame.at[i, "verdict"] = stats.decide(expect, (row["lo"], row["hi"]), spec.null, row["p_holm"], pa,  # type: ignore[arg-type]
+                frame.at[i, "verdict"] = stats.decide(spec.expect, (row["lo"], row["hi"]), spec.null, row["p_holm"], pa,
                                                       margin=spec.margin, alpha=alpha)
         frame["effect"] = frame["estimate"]
         frame["result"] = [
@@ -1038,7 +1046,8 @@ class Sensitivity:
 def _variant_topography(topo: Topography, mode: str, **load_kw: Any) -> Topography:
     if mode not in GSS_MODES:
         raise ValueError(f"mode={mode!r}; valid: {', '.join(GSS_MODES)}")
-    return load(topo.arch, topo.profile, n_inits=topo.n_inits, k_best=topo.k_best, gss_variant=mode,  # type: ignore[arg-type]
+    variant: Literal["authors", "safe"] = "authors" if mode == "authors" else "safe"
+    return load(topo.arch, topo.profile, n_inits=topo.n_inits, k_best=topo.k_best, gss_variant=variant,
                 optimizers=("sgd", "lbfgs_gss"), store=topo.store_root or None, **load_kw)
 
 
@@ -1120,7 +1129,8 @@ def trio_distances(sets: Mapping[str, Tensor], *, third: str = "LBFGS-train",
     """
     landscape.need_sets(sets, third, *refs)
     trio = {n: sets[n] for n in (third, *refs)}
-    origin = sum(landscape.centroid(v) for v in trio.values()) / 3
+    c = [landscape.centroid(v) for v in trio.values()]
+    origin = (c[0] + c[1] + c[2]) / 3
     return landscape.distances(trio, between=refs, origin=origin)
 
 
@@ -1167,7 +1177,7 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
             if c.p < 0.05:
                 sig.append(r)
         else:
-            row["closer_to"] = min(dev, key=dev.get) if dev[refs[0]] != dev[refs[1]] else "tie"
+            row["closer_to"] = min(dev, key=lambda r: dev[r]) if dev[refs[0]] != dev[refs[1]] else "tie"
             row["distinct_from"] = ", ".join(sig) if sig else "neither"
             rows.append(row)
     return pd.DataFrame(rows)

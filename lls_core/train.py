@@ -70,16 +70,19 @@ __all__ = [
 ]
 
 
-def _positive(obj: Any, name: str, kind: type = int, allow_zero: bool = False) -> None:
+def _positive(obj: Any, name: str, kind: type[int] | type[float] = int, allow_zero: bool = False) -> None:
     v = getattr(obj, name)
-    ok = isinstance(v, kind) and not isinstance(v, bool) and (v >= 0 if allow_zero else v > 0)
     if kind is float:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    else:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    ok = ok and (v >= 0 if allow_zero else v > 0)
     if not ok:
         need = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{type(obj).__name__}.{name}={v!r}: must be a {kind.__name__} {need}")
 
 
+@dataclass(frozen=True)
 class NetworkOptimizerConfig:
     """What every network optimizer config shares: its checks and its ``steps``.
 
@@ -100,7 +103,8 @@ class NetworkOptimizerConfig:
     non_negative: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
-        kinds = {f.name: (float if f.type in ("float", float) else int) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        kinds: dict[str, type[int] | type[float]] = {
+            f.name: (float if f.type in ("float", float) else int) for f in dataclasses.fields(self)}
         for f in self.positive:
             _positive(self, f, kinds[f])
         for f in self.non_negative:
@@ -467,7 +471,8 @@ def train_ensemble(
     Wc = W.detach().cpu()
     out = []
     for r, s in enumerate(seeds):
-        final = runs.final[r] if runs.final[r] is not None else Wc[r].clone()
+        stopped = runs.final[r]  # weights where a non-finite loss ended the run
+        final = stopped if stopped is not None else Wc[r].clone()
         out.append(RunResult(
             arch=arch,
             optimizer=config.name,
@@ -497,8 +502,9 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
     x = eng.x
     n, bs = x.shape[0], config.batch_size
     # Runs per backward call: the graph of one call stays within the engine's bound.
-    per_run = eng.per_item_bytes() * min(bs, n) if eng.memory_mb is not None else 0.0
-    rc = R if not per_run else max(1, min(R, int(eng.memory_mb * 2**20 // max(per_run, 1.0))))
+    mb = eng.memory_mb
+    per_run = eng.per_item_bytes() * min(bs, n) if mb is not None else 0.0
+    rc = R if mb is None or not per_run else max(1, min(R, int(mb * 2**20 // max(per_run, 1.0))))
     for epoch in range(1, n_steps + 1):
         rows = runs.rows()
         if not rows:
@@ -564,7 +570,7 @@ class FullBatchEnsemble:
     @torch.no_grad()
     def _step_requests(self, rows: list[int]) -> None:
         """One step of each run in ``rows`` through the optimizers' request generators (no threads)."""
-        gens = {r: self.opts[r].step_requests() for r in rows}  # type: ignore[attr-defined]
+        gens = {r: self.opts[r].step_requests() for r in rows}
         pending: dict[int, Any] = {}
         try:
             for r, gen in gens.items():

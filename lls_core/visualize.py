@@ -11,12 +11,13 @@ All functions work on flat weight vectors ``w`` of shape ``(d,)`` (see
   parameters (biases, batch-norm scales and shifts) are either zeroed
   (``bias_bn="zero"``, Li et al.'s default) or normalized as one group each
   (``bias_bn="filter"``).
-* :func:`evaluate` -- the loss at many weight vectors ``(B, d) -> (B,)``, batched
-  over chunks of points (the hand-batched forward passes of :mod:`lls_core.batched`
-  for the study networks, ``torch.func.vmap`` for any other loss), or point by point.
+* :func:`losses_at` -- the loss at many weight vectors ``(B, d) -> (B,)``, through
+  one :class:`lls_core.engine.Engine` (the hand-batched forward passes of
+  :mod:`lls_core.batched` for the study networks, ``torch.func.vmap`` for any other
+  loss, or point by point), in chunks of points and data.
 * :func:`slice_1d`, :func:`slice_2d` -- the loss along ``w + a u`` and on the
-  plane ``w + a u + b v``; for the study networks the first layer is computed
-  only at the basis vectors and mixed per point (the points are an affine family).
+  plane ``w + a u + b v`` (an affine family of points: for FCP and the autoencoder
+  the engine computes the first layer only at the basis vectors and mixes it per point).
 * :func:`trajectory_pca` -- the two leading principal directions of a training
   trajectory (Li et al.: differences from the final weights), and the path's
   coordinates in them.
@@ -28,8 +29,9 @@ All functions work on flat weight vectors ``w`` of shape ``(d,)`` (see
   full Hessian at every point of a 2-D slice (Lanczos on Hessian-vector products).
 * :func:`embed_trajectories` -- whole training trajectories in one 2-D picture:
   metric MDS of all their snapshots together, or PHATE (the ``phate`` package).
-* :func:`train` -- a small mini-batch SGD trainer that records the trajectory and
-  can stop at a target training loss (:func:`full_loss`).
+* :func:`train_demo` -- the demonstration nets' mini-batch SGD trainer: records a
+  thinned trajectory, can stop at a target training loss (:func:`full_loss`) and
+  keeps batch-norm statistics (not :func:`lls_core.train.train`: see its docstring).
 * :func:`plot_slice`, :func:`plot_map` -- the chapter's plots (batch-size colours: :func:`lls_core.plotting.batch_colors`).
 """
 
@@ -46,6 +48,7 @@ from torch import Tensor, nn
 from lls_core import batched as _batched
 from lls_core import checks, models, params
 from lls_core import hessian as _hessian
+from lls_core.engine import TRIAL_CALL_MB, Engine
 from lls_core.hessian import FlatLoss, FlatLossFn
 
 __all__ = [
@@ -53,7 +56,7 @@ __all__ = [
     "BIAS_BN",
     "random_direction",
     "group_norms",
-    "evaluate",
+    "losses_at",
     "Slice1D",
     "Slice2D",
     "slice_1d",
@@ -72,7 +75,7 @@ __all__ = [
     "embed_trajectories",
     "TrainResult",
     "full_loss",
-    "train",
+    "train_demo",
     "recalibrate_batch_norm",
     "random_plane",
     "plane_directions",
@@ -139,13 +142,6 @@ def random_direction(
 
 BATCHED: tuple[object, ...] = (True, "vmap", False)
 
-#: Size (MiB) of the largest activation tensor of one hand-batched call: the point
-#: and data chunks of :mod:`lls_core.batched` evaluations are chosen to fit it. The
-#: evaluation is memory-bound on a CPU (softplus, pooling), so a call whose
-#: tensors stay near the core's cache runs faster than one big call: for LeNet on a
-#: 4 MiB-L2 CPU, 8 points x 64 images per call measured 1.6x faster than 8 x 256.
-CALL_MB: float = 8.0
-
 
 def _check_eval_args(chunk_size: object, batched: object) -> None:
     checks.optional_integer("chunk_size", chunk_size, min=1)
@@ -153,95 +149,87 @@ def _check_eval_args(chunk_size: object, batched: object) -> None:
         raise ValueError(f"batched={batched!r}; valid: True, 'vmap', False")
 
 
-def _hand_batched(loss_fn: FlatLossFn, batched: bool | str) -> FlatLoss | None:
-    """``loss_fn`` when it is a :class:`FlatLoss` of a study network and ``batched is True``."""
-    if batched is True and isinstance(loss_fn, FlatLoss) and _batched.supports(loss_fn.model):
-        return loss_fn
-    return None
+def _engine(loss_fn: FlatLossFn, batched: bool | str) -> Engine:
+    """The :class:`~lls_core.engine.Engine` that evaluates ``loss_fn`` at many weight vectors.
+
+    A :class:`FlatLoss` becomes the engine of its model on its data (hand-batched
+    kernels for a study network with ``batched=True``, else ``vmap`` over
+    ``functional_call``, or one point at a time for ``batched=False``); any other
+    closure ``w (d,) -> ()`` becomes a surface: ``vmap(loss_fn)``, or a loop over the
+    rows for ``batched=False``. The calls build no autograd graph, so no memory bound.
+    """
+    if isinstance(loss_fn, FlatLoss):
+        return Engine(loss_fn.model, (loss_fn.x, loss_fn.y), batched=batched, memory_mb=None)
+    if batched is False:
+        return Engine(lambda W: torch.stack([loss_fn(w) for w in W]), memory_mb=None)
+    return Engine(torch.func.vmap(loss_fn), memory_mb=None)
 
 
-def _chunks_for(fl: FlatLoss, V: Tensor, chunk_size: int | None) -> tuple[int, int]:
-    """Points and data items per hand-batched call so that one call's largest tensor
-    (points x items x the larger of the first-stage output and the network output per
-    item, float32) stays near :data:`CALL_MB`, with all data in one call if 8 points
-    fit; ``chunk_size`` (points) and ``fl.data_chunk`` (items) are upper limits."""
-    n = int(fl.x.shape[0])
-    one, x1 = V[:1], fl.x[:1]
-    per_item = max(_batched.first_stage(fl.model, one, x1)[0, 0].numel(), _batched.outputs(fl.model, one, x1)[0, 0].numel())
-    budget = CALL_MB * 2**20 / (4 * per_item)  # point x item pairs per call
-    cd = min(n, fl.data_chunk or n, max(1, int(budget // 8)))  # all data if 8 points fit
+def _chunks(eng: Engine, loss_fn: FlatLossFn, V: Tensor, chunk_size: int | None) -> tuple[int, int]:
+    """(points, data items) per engine call for points built from the rows of ``V``.
+
+    For the hand-batched study networks one call's largest tensor (points x items x
+    the larger of the first-stage output and the network output per item, float32)
+    is kept near :data:`lls_core.engine.TRIAL_CALL_MB`, with all data in one call if
+    8 points fit: these no-graph evaluations are memory-bound on a CPU (softplus,
+    pooling), so calls whose tensors stay near the core's cache run faster than one
+    big call (LeNet on a 4 MiB-L2 CPU: 8 points x 64 images per call measured 1.6x
+    faster than 8 x 256). Otherwise ``chunk_size`` points (default 32, for ``vmap``)
+    and ``data_chunk`` items of a :class:`FlatLoss` (default all). ``chunk_size``
+    (points) and ``data_chunk`` (items) are upper limits.
+    """
+    n = eng.n_data
+    data_chunk = loss_fn.data_chunk if isinstance(loss_fn, FlatLoss) else None
+    if not (isinstance(loss_fn, FlatLoss) and eng.fast):
+        return chunk_size or 32, min(n, data_chunk or n)
+    one, x1 = V[:1], loss_fn.x[:1]
+    per_item = max(_batched.first_stage(loss_fn.model, one, x1)[0, 0].numel(),
+                   _batched.outputs(loss_fn.model, one, x1)[0, 0].numel())
+    budget = TRIAL_CALL_MB * 2**20 / (4 * per_item)  # point x item pairs per call
+    cd = min(n, data_chunk or n, max(1, int(budget // 8)))  # all data if 8 points fit
     cd = -(-n // -(-n // cd))  # equal data chunks: 256 items in 5 x 52 rather than 4 x 55 + 36
     cp = max(1, int(budget // cd)) if chunk_size is None else chunk_size
     return cp, cd
 
 
-def _hand_values(fl: FlatLoss, C: Tensor | None, V: Tensor, chunk_size: int | None) -> Tensor:
-    """Loss (float64 ``(B,)``) through :mod:`lls_core.batched`, chunked over points and data.
-
-    ``C is None``: the points are the rows of ``V`` ``(B, d)``. Otherwise they are
-    ``W = C @ V`` (``C`` ``(B, J)``, ``V`` ``(J, d)``): the first stage is computed
-    once per data chunk on the ``J`` rows of ``V`` and mixed per point.
-    """
-    B = V.shape[0] if C is None else C.shape[0]
-    out = torch.zeros(B, dtype=torch.float64)
-    cp, cd = _chunks_for(fl, V, chunk_size)
-    n = int(fl.x.shape[0])
-    for d0 in range(0, n, cd):
-        x, y = fl.x[d0 : d0 + cd], fl.y[d0 : d0 + cd]
-        Z = None if C is None else _batched.first_stage(fl.model, V, x)  # shared by every point
-        for p0 in range(0, B, cp):
-            if C is None:
-                v = _batched.losses(fl.model, V[p0 : p0 + cp], x, y)
-            else:
-                v = _batched.affine_losses(fl.model, C[p0 : p0 + cp], V, x, y, Z=Z)
-            out[p0 : p0 + cp] += v.double() * (x.shape[0] / n)
-    return out
-
-
 def _values(loss_fn: FlatLossFn, C: Tensor, V: Tensor, chunk_size: int | None, batched: bool | str) -> Tensor:
     """Loss at the points ``W = C @ V`` (``C`` ``(B, J)``, ``V`` ``(J, d)``): float64 ``(B,)``, no gradients.
 
-    A study network's :class:`FlatLoss` with ``batched=True`` goes through
-    :func:`_hand_values` (factored first stage); anything else builds ``W`` chunk
-    by chunk and calls :func:`evaluate`.
+    :meth:`lls_core.engine.Engine.affine_losses`: for a network whose first layer the
+    engine factors (FCP, autoencoder) that layer runs on the ``J`` rows of ``V`` only.
     """
-    fl = _hand_batched(loss_fn, batched)
+    eng = _engine(loss_fn, batched)
+    cp, cd = _chunks(eng, loss_fn, V, chunk_size)
     with torch.no_grad():
-        if fl is not None:
-            return _hand_values(fl, C, V, chunk_size)
-        out = torch.empty(C.shape[0], dtype=torch.float64)
-        step = 8 * (chunk_size or 32)
-        for i in range(0, C.shape[0], step):
-            out[i : i + step] = evaluate(loss_fn, C[i : i + step] @ V, chunk_size=chunk_size, batched=batched)
-    return out
+        if eng.module is None:  # a surface: build W chunk by chunk (8 x chunk_size x d at a time)
+            out = torch.empty(C.shape[0], dtype=torch.float64)
+            for i in range(0, C.shape[0], 8 * cp):
+                out[i : i + 8 * cp] = eng.losses(C[i : i + 8 * cp] @ V, chunk_points=cp, chunk_data=1).double()
+            return out
+        return eng.affine_losses(C, V, chunk_points=cp, chunk_data=cd).double()
 
 
-def evaluate(loss_fn: FlatLossFn, W: Tensor, *, chunk_size: int | None = None, batched: bool | str = True) -> Tensor:
+def losses_at(loss_fn: FlatLossFn, W: Tensor, *, chunk_size: int | None = None, batched: bool | str = True) -> Tensor:
     """Loss at every row of ``W`` ``(B, d)``, as a float64 tensor ``(B,)``, without gradients.
 
-    ``batched=True``: a study network's loss from :func:`lls_core.hessian.flat_loss`
-    runs through the hand-batched forward of :mod:`lls_core.batched` (chunks sized
-    to :data:`CALL_MB` unless ``chunk_size`` is given); any other ``loss_fn`` as
-    with ``"vmap"``: ``torch.func.vmap(loss_fn)`` on chunks of ``chunk_size``
-    (default 32) rows. ``batched=False`` calls ``loss_fn`` once per row (the baseline).
+    One :class:`lls_core.engine.Engine` evaluates all rows. ``batched=True``: a study
+    network's loss from :func:`lls_core.hessian.flat_loss` runs through the
+    hand-batched kernels of :mod:`lls_core.batched` (chunks sized to
+    :data:`lls_core.engine.TRIAL_CALL_MB` unless ``chunk_size`` is given); any other
+    ``loss_fn`` as with ``"vmap"``: ``torch.func.vmap`` on chunks of ``chunk_size``
+    (default 32) rows. ``batched=False`` evaluates one row at a time (the baseline).
+
+    >>> import torch
+    >>> losses_at(lambda w: (w ** 2).sum(), torch.tensor([[1.0, 2.0], [0.0, -1.0]])).tolist()
+    [5.0, 1.0]
     """
     if W.ndim != 2:
         raise ValueError(f"W must have shape (B, d); got {tuple(W.shape)}")
     _check_eval_args(chunk_size, batched)
-    out = torch.empty(W.shape[0], dtype=torch.float64)
-    fl = _hand_batched(loss_fn, batched)
+    eng = _engine(loss_fn, batched)
+    cp, cd = _chunks(eng, loss_fn, W, chunk_size)
     with torch.no_grad():
-        if fl is not None:
-            out = _hand_values(fl, None, W, chunk_size)
-        elif batched:
-            step = chunk_size or 32
-            f = torch.func.vmap(loss_fn)
-            for i in range(0, W.shape[0], step):
-                out[i : i + step] = f(W[i : i + step]).double()
-        else:
-            for i in range(W.shape[0]):
-                out[i] = float(loss_fn(W[i]))
-    return out
+        return eng.losses(W, chunk_points=cp, chunk_data=cd).double()
 
 
 @dataclass(frozen=True)
@@ -283,7 +271,7 @@ def slice_1d(
     chunk_size: int | None = None,
     batched: bool | str = True,
 ) -> Slice1D:
-    """Loss along the line ``w + a * direction`` for each ``a`` in ``alphas`` (batching as in :func:`evaluate`)."""
+    """Loss along the line ``w + a * direction`` for each ``a`` in ``alphas`` (batching as in :func:`losses_at`)."""
     a = _grid(alphas, "alphas")
     if direction.shape != w.shape:
         raise ValueError(f"direction has shape {tuple(direction.shape)}; w has {tuple(w.shape)}")
@@ -307,13 +295,15 @@ def slice_2d(
 ) -> Slice2D:
     """Loss on the plane ``w + a u + b v`` over the grid ``alphas x betas`` (``betas`` default ``alphas``).
 
-    The points are the affine family ``[1, a, b] @ [w; u; v]``. For a study
-    network's :func:`lls_core.hessian.flat_loss` (and ``batched=True``) its first
-    layer is computed three times in all, at ``w``, ``u`` and ``v``, and mixed per
-    point (:func:`lls_core.batched.affine_losses`); other losses build the grid's
-    weights chunk by chunk (``8 x chunk_size x d`` at a time) and use ``vmap``.
-    ``chunk_size``: grid points per batched call (default: sized to :data:`CALL_MB`
-    for the hand-batched path, 32 for ``vmap``).
+    The points are the affine family ``[1, a, b] @ [w; u; v]``, evaluated by
+    :meth:`lls_core.engine.Engine.affine_losses`: for a study network's
+    :func:`lls_core.hessian.flat_loss` (and ``batched=True``) through the
+    hand-batched kernels, FCP's and the autoencoder's first layer computed at ``w``,
+    ``u`` and ``v`` only and mixed per point (:func:`lls_core.batched.affine_losses`);
+    for any other network or loss the grid's weights are built chunk by chunk and
+    evaluated with ``vmap``.
+    ``chunk_size``: grid points per batched call (default: sized to
+    :data:`lls_core.engine.TRIAL_CALL_MB` for the hand-batched path, 32 for ``vmap``).
     """
     a = _grid(alphas, "alphas")
     b = a if betas is None else _grid(betas, "betas")
@@ -618,7 +608,7 @@ def full_loss(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000)
     """Mean loss of ``model`` over all of ``(x, y)`` in eval mode (batch-norm statistics recalibrated on ``x``).
 
     The model is left in ``eval()`` mode. This is the training loss a target in
-    :func:`train` refers to.
+    :func:`train_demo` refers to.
     """
     if _has_bn(model):
         recalibrate_batch_norm(model, x, batch_size)
@@ -630,7 +620,7 @@ def full_loss(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000)
     return total / n
 
 
-def train(
+def train_demo(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
@@ -661,14 +651,21 @@ def train(
     ``eval()`` mode. Raises ``FloatingPointError`` when the loss diverges.
 
     This is the demonstration nets' trainer (its one caller in the book is
-    :func:`lls_core.vizstudy.fit`); it is meant to give way to the study trainer of
-    :mod:`lls_core.train` once that can stop at a target loss and record a thinned
-    trajectory.
+    :func:`lls_core.vizstudy.fit`), not the study trainer :func:`lls_core.train.train`,
+    because what it trains and what it must do are outside that one's scope:
+    :func:`lls_core.train.train` builds one of the four study architectures by name
+    and evaluates stacked weight vectors through :class:`lls_core.engine.Engine`
+    (functional calls, no module state), whereas the demonstration nets
+    (:func:`lls_core.models.build_demo`) may hold batch normalization, whose
+    running statistics live in the module and are updated by its own forward in
+    training mode and recalibrated here on all of ``x``; it also stops at a target
+    training loss checked within an epoch and keeps a trajectory thinned to
+    ``max_points``, and has no test set to follow.
 
     Example::
 
         net = models.build_demo("mlp", depth=2, width=64, init="he", seed=0)
-        res = train(net, x, y, epochs=200, batch_size=64, lr=0.02, momentum=0.9, target_loss=0.05)
+        res = train_demo(net, x, y, epochs=200, batch_size=64, lr=0.02, momentum=0.9, target_loss=0.05)
         res.steps, res.train_loss, res.reached
     """
     for label, given in (("epochs", epochs), ("batch_size", batch_size)):

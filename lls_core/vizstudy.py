@@ -7,7 +7,7 @@ skip on/off, batch size), several independent runs per level, and a rank
 statistic over all the runs:
 
 * :func:`fit` -- build a demonstration net (:func:`lls_core.models.build_demo`) and
-  train it with :func:`lls_core.visualize.train` until the training loss over all
+  train it with :func:`lls_core.visualize.train_demo` until the training loss over all
   training data reaches one target (:class:`FitConfig`), so that every landscape is
   looked at a minimum of comparable depth (Li et al. 2018 compare trained nets).
 * :func:`scores` -- mean loss and error rate of a net on a data set.
@@ -129,9 +129,9 @@ def fit(
         f.result.steps, f.result.train_loss
     """
     net = models.build_demo(**dict(arch), seed=seed)
-    res = vz.train(net, x, y, epochs=config.max_epochs, batch_size=min(config.batch_size, int(x.shape[0])),
-                   lr=config.lr, momentum=config.momentum, seed=seed, record_every=record_every,
-                   max_points=max_points, target_loss=config.target_loss, check_every=config.check_every)
+    res = vz.train_demo(net, x, y, epochs=config.max_epochs, batch_size=min(config.batch_size, int(x.shape[0])),
+                        lr=config.lr, momentum=config.momentum, seed=seed, record_every=record_every,
+                        max_points=max_points, target_loss=config.target_loss, check_every=config.check_every)
     return Fit(net, res, dict(arch), seed)
 
 

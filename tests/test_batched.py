@@ -61,8 +61,8 @@ def test_fast_slice_equals_point_by_point_slice(arch):
     assert loop.loss[0, 4] == pytest.approx(float(models.loss(m, x, y, params.unflatten(m, w + u - 0.5 * v))), rel=1e-5)
     W = w + torch.linspace(-1, 1, 6)[:, None] * u
     torch.testing.assert_close(
-        visualize.evaluate(hessian.flat_loss(m, x, y, data_chunk=5), W, chunk_size=4),
-        visualize.evaluate(hessian.flat_loss(m, x, y), W, batched=False),
+        visualize.losses_at(hessian.flat_loss(m, x, y, data_chunk=5), W, chunk_size=4),
+        visualize.losses_at(hessian.flat_loss(m, x, y), W, batched=False),
         rtol=2e-5, atol=1e-6,
     )
 
@@ -83,7 +83,7 @@ def test_other_modules_are_refused_and_bad_options_named():
     m, x, y, w, _ = _problem("fcp", n=4)
     f = hessian.flat_loss(m, x, y)
     with pytest.raises(ValueError, match="batched='fast'"):
-        visualize.evaluate(f, w[None], batched="fast")
+        visualize.losses_at(f, w[None], batched="fast")
     with pytest.raises(ValueError, match="chunk_size=0"):
         visualize.slice_1d(f, w, w, [0.0, 1.0], chunk_size=0)
 

@@ -94,6 +94,15 @@ def test_command_line_values_are_parsed(text, value):
     assert book.parse_value(text) == value
 
 
+def test_book_profile_names_are_the_study_profiles():
+    # book.PROFILE_NAMES is written out (the book tooling imports no torch); it must name
+    # exactly the study's profiles, in their order.
+    from lls_core import study
+
+    assert book.PROFILE_NAMES == tuple(study.PROFILES)
+    assert not hasattr(book, "PROFILES")
+
+
 def test_cli_refuses_unknown_parameter_before_running(capsys):
     slug = CHAPTERS[0]
     assert cli.main(["run", slug, "-p", "no_such_parameter", "1"]) == 2

@@ -9,7 +9,7 @@ import pytest
 
 # Modules whose examples run as written (lls_core.symmetry's examples name shapes of real weight sets, not data).
 MODULES = ["checks", "comparison", "engine", "glue", "io", "lbfgs_gss", "models", "optimizers", "pathfinder", "resources", "study",
-           "survey", "tables", "topography", "train"]
+           "survey", "tables", "topography", "train", "visualize"]
 # The entry points named in CONTRIBUTING.md: each carries a short example.
 ENTRY_POINTS = ["optimizers.run", "pathfinder.find_path", "lbfgs_gss.LBFGSGSS", "study.weight_sets",
                 "topography.claims", "engine.Engine"]

@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from lls_core import landscape as ls
-from lls_core import models, params, stats
+from lls_core import hessian, models, params, stats
 from lls_core.io import ArtifactWarning
 from lls_core.store import PairStore, Store, pair_checksum
 
@@ -329,7 +329,7 @@ def test_sharpness_of_tiny_classifier_matches_dense_hessian(trained_set):
     w0 = w[0].double()
     model = model.double()
     xd = x.double()
-    hess = torch.autograd.functional.hessian(lambda v: ls._loss_at(model, xd, y, v), w0)
+    hess = torch.autograd.functional.hessian(hessian.flat_loss(model, xd, y), w0)
     ev = torch.linalg.eigvalsh(hess)
     res = ls.sharpness(model, xd, y, w0, n_probes=300, seed=2, lanczos_steps=43)
     assert res.top_eigenvalue == pytest.approx(float(ev[-1]), rel=1e-4)

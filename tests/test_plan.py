@@ -175,7 +175,7 @@ def test_full_profile_is_the_papers_protocol_on_the_embedded_digits():
     for a in models.ARCHITECTURES:
         assert full.config("lbfgs_gss", a).iterations == 1000 == paper.config("lbfgs_gss", a).iterations
         assert full.config("sgd", a) == paper.config("sgd", a)
-    assert "full" in book.PROFILES and "full" in PATH_PROFILES
+    assert "full" in book.PROFILE_NAMES and "full" in PATH_PROFILES
     for slug in ("training", "barriers", "geometry"):
         ch = book.get_chapter(slug)
         values = book.resolve_parameters(ch, "full")

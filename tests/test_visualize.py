@@ -136,7 +136,7 @@ def test_demo_nets_train_and_slice(kw):
     w0 = params.flatten(m)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(64, 1, 28, 28, generator=g), torch.randint(0, 10, (64,), generator=g)
-    res = visualize.train(m, x, y, epochs=3, batch_size=16, lr=0.05, momentum=0.9, record_every=2)
+    res = visualize.train_demo(m, x, y, epochs=3, batch_size=16, lr=0.05, momentum=0.9, record_every=2)
     assert res.trajectory.shape == (1 + -(-res.steps // 2), params.num_params(m))
     assert torch.equal(res.trajectory[0], w0) and torch.equal(res.trajectory[-1], res.w)
     assert res.epoch_loss[-1] < res.epoch_loss[0]
@@ -168,11 +168,11 @@ def test_bad_inputs_raise_clear_errors(lenet_problem):
     with pytest.raises(ValueError, match="alphas"):
         visualize.slice_1d(f, w, w, [0.0])
     with pytest.raises(ValueError, match="chunk_size=0"):
-        visualize.evaluate(f, w[None], chunk_size=0)
+        visualize.losses_at(f, w[None], chunk_size=0)
     with pytest.raises(ValueError, match="trajectory"):
         visualize.trajectory_pca(w[None])
     with pytest.raises(ValueError, match="lr=-1"):
-        visualize.train(m, torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)), torch.zeros(4, dtype=torch.long), lr=-1)
+        visualize.train_demo(m, torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0)), torch.zeros(4, dtype=torch.long), lr=-1)
 
 
 def _digits(n=120, seed=0):
@@ -186,24 +186,24 @@ def _digits(n=120, seed=0):
 def test_train_stops_at_the_target_training_loss():
     x, y = _digits()
     m = models.build_demo("mlp", depth=1, width=16, seed=0)
-    res = visualize.train(m, x, y, epochs=200, batch_size=20, lr=0.05, momentum=0.9, target_loss=0.3, check_every=1)
+    res = visualize.train_demo(m, x, y, epochs=200, batch_size=20, lr=0.05, momentum=0.9, target_loss=0.3, check_every=1)
     assert res.reached and res.train_loss <= 0.3 and res.target_loss == 0.3
     assert res.train_loss == pytest.approx(visualize.full_loss(m, x, y), rel=1e-6)
     assert len(res.epoch_loss) < 200
     # checked every step: one step fewer would not have reached it
     m2 = models.build_demo("mlp", depth=1, width=16, seed=0)
-    before = visualize.train(m2, x, y, epochs=200, batch_size=20, lr=0.05, momentum=0.9, target_loss=0.3,
+    before = visualize.train_demo(m2, x, y, epochs=200, batch_size=20, lr=0.05, momentum=0.9, target_loss=0.3,
                              check_every=res.steps - 1 if res.steps > 1 else 1)
     assert before.steps >= res.steps
     facts = res.facts()
     assert facts["steps"] == res.steps and facts["reached"] == 1.0
     # an unreachable target uses the whole budget and says so
     m3 = models.build_demo("mlp", depth=1, width=16, seed=0)
-    miss = visualize.train(m3, x, y, epochs=2, batch_size=20, lr=0.05, target_loss=1e-6)
+    miss = visualize.train_demo(m3, x, y, epochs=2, batch_size=20, lr=0.05, target_loss=1e-6)
     assert not miss.reached and len(miss.epoch_loss) == 2 and miss.steps == 12
     # no target: unchanged behaviour, reached is True, target nan
     m4 = models.build_demo("mlp", depth=1, width=16, seed=0)
-    plain = visualize.train(m4, x, y, epochs=2, batch_size=20, lr=0.05)
+    plain = visualize.train_demo(m4, x, y, epochs=2, batch_size=20, lr=0.05)
     assert plain.reached and np.isnan(plain.target_loss) and plain.steps == 12
 
 
@@ -211,7 +211,7 @@ def test_train_thins_the_trajectory_to_max_points():
     x, y = _digits(60)
     m = models.build_demo("mlp", depth=1, width=8, seed=0)
     w0 = params.flatten(m)
-    res = visualize.train(m, x, y, epochs=10, batch_size=6, lr=0.05, record_every=1, max_points=8)
+    res = visualize.train_demo(m, x, y, epochs=10, batch_size=6, lr=0.05, record_every=1, max_points=8)
     assert res.steps == 100
     assert 8 <= res.trajectory.shape[0] <= 2 * 8 + 1
     assert torch.equal(res.trajectory[0], w0) and torch.equal(res.trajectory[-1], res.w)
@@ -219,12 +219,12 @@ def test_train_thins_the_trajectory_to_max_points():
     m2 = models.build_demo("mlp", depth=1, width=8, seed=0)
     every = 100 // (res.trajectory.shape[0] - 1) if 100 % (res.trajectory.shape[0] - 1) == 0 else None
     if every:
-        ref = visualize.train(m2, x, y, epochs=10, batch_size=6, lr=0.05, record_every=every)
+        ref = visualize.train_demo(m2, x, y, epochs=10, batch_size=6, lr=0.05, record_every=every)
         torch.testing.assert_close(ref.trajectory, res.trajectory)
     with pytest.raises(ValueError, match="max_points=1"):
-        visualize.train(m, x, y, record_every=1, max_points=1)
+        visualize.train_demo(m, x, y, record_every=1, max_points=1)
     with pytest.raises(ValueError, match="target_loss=-1"):
-        visualize.train(m, x, y, target_loss=-1)
+        visualize.train_demo(m, x, y, target_loss=-1)
 
 
 def test_curvature_map_equals_the_exact_hessian_eigenvalues():
