@@ -726,7 +726,8 @@ class PathCalibrationRecord:
         "Every network on this page is calibrated." or one naming those that are not, whose
         heights on the page then have no measured relation to the authors' settings.
         """
-        missing = [study.NETWORK_NAMES.get(a, a) for a in archs if a not in self.archs]
+        missing = [("the autoencoder" if a == "autoencoder" else study.NETWORK_NAMES.get(a, a))
+                   for a in archs if a not in self.archs]
         if not missing:
             return "Every network on this page is calibrated."
         them = " and ".join(missing)

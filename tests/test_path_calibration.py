@@ -50,7 +50,7 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     assert prov["data_checksum_sha256"] == topo.dataset.checksum
     assert rec.provenance["settings"]["reference"]["steps"] == 5 and prov["wall_s"] > 0
     assert rec.coverage_text(["fcp"]) == "Every network on this page is calibrated."
-    assert rec.coverage_text(["fcp", "autoencoder"]).startswith("Not calibrated: Autoencoder.")
+    assert rec.coverage_text(["fcp", "autoencoder"]).startswith("Not calibrated: the autoencoder.")
     assert "--archs autoencoder" in rec.coverage_text(["fcp", "autoencoder"])
     f = rec.facts()
     assert f["pairs"] == 64 and f["verdicts_changed"] == len(rec.changed()) and f["date"] == prov["finished_utc"][:10]
