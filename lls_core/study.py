@@ -498,8 +498,9 @@ class StudyResult:
         """:func:`overfit_regime` of the K best runs of ``optimizer`` (the runs of its weight sets)."""
         return overfit_regime(self.best(optimizer), **kwargs)
 
-    def table1(self) -> dict[str, float]:
-        """Mean over the K best runs of the minimum training loss and of the minimum test loss, per optimizer."""
+    def table1_row(self) -> dict[str, float]:
+        """This network's row of Table 1 (:func:`table1` gives the table): the mean over the K best runs of the
+        minimum training loss and of the minimum test loss, per optimizer (``train_<opt>``, ``test_<opt>``)."""
         out: dict[str, float] = {}
         for opt in self.runs:
             best = self.best(opt)
@@ -764,7 +765,7 @@ def table1(results: dict[str, StudyResult], optimizers: Sequence[str] = DEFAULT_
     pub = published("table1")
     rows = {}
     for arch, res in results.items():
-        ours = res.table1()
+        ours = res.table1_row()
         row: dict[tuple[str, str, str], float] = {}
         for loss in ("train", "test"):
             for opt in optimizers:

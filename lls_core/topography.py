@@ -39,6 +39,9 @@ __all__ = [
     "barrier_frame",
     "AUTHORS_PATHS",
     "Understatement",
+    "PathSummary",
+    "path_summary",
+    "AT_END_TOL",
     "UNDERSTATED_REL",
     "height_understatement",
     "PathCalibration",
@@ -314,6 +317,53 @@ def barrier_frame(results: Mapping[tuple[str, str], PairPaths]) -> pd.DataFrame:
 UNDERSTATED_REL: float = 0.01
 """A path's discrete height counts as understated when its fine-grid maximum is higher by more than this
 fraction of it (1 %)."""
+
+
+AT_END_TOL: float = 1e-9
+"""A path's maximum "sits at an end point" when its barrier (height minus the higher end point's loss) is at
+most this, in loss units: float rounding, not a ridge."""
+
+
+@dataclass(frozen=True, eq=False)
+class PathSummary:
+    """What the path search did, over the paths of :func:`barrier_frame` (with an ``arch`` column).
+
+    ``table``: per network, landscape and set, the median height, median higher end-point loss, median
+    barrier (the excess over that end point) and the share of paths whose maximum sits at an end point
+    (:data:`AT_END_TOL`). ``facts()``: ``lowered_pct`` (paths whose found height is below the straight
+    line's), ``height_ratio`` (median found height over the line's), ``test_at_end_pct`` (test-landscape
+    paths with their maximum at an end point).
+    """
+
+    table: pd.DataFrame
+    lowered_pct: float
+    height_ratio: float
+    test_at_end_pct: float
+
+    def facts(self) -> dict[str, float]:
+        return {"lowered_pct": self.lowered_pct, "height_ratio": self.height_ratio,
+                "test_at_end_pct": self.test_at_end_pct}
+
+
+def path_summary(frame: pd.DataFrame) -> PathSummary:
+    """:class:`PathSummary` of a path frame (columns ``arch``, ``landscape``, ``set``, ``height``,
+    ``linear_height``, ``barrier``, ``endpoint_loss``: :func:`barrier_frame` plus ``arch``)."""
+    need = {"arch", "landscape", "set", "height", "linear_height", "barrier", "endpoint_loss"}
+    missing = need - set(frame.columns)
+    if missing:
+        raise ValueError(f"path_summary needs columns {sorted(need)}; missing {sorted(missing)}")
+    if frame.empty:
+        raise ValueError("path_summary needs at least one path; the frame is empty")
+    at_end = frame["barrier"] <= AT_END_TOL
+    table = frame.assign(at_end=at_end).groupby(["arch", "landscape", "set"], sort=False).agg(
+        median_height=("height", "median"), median_endpoint=("endpoint_loss", "median"),
+        median_excess=("barrier", "median"), share_max_at_end=("at_end", "mean"))
+    test = frame["landscape"] == "test"
+    return PathSummary(
+        table=table,
+        lowered_pct=100 * float((frame["height"] < frame["linear_height"] - AT_END_TOL).mean()),
+        height_ratio=float((frame["height"] / frame["linear_height"]).median()),
+        test_at_end_pct=100 * float(at_end[test].mean()) if test.any() else float("nan"))
 
 
 @dataclass(frozen=True, eq=False)

@@ -74,7 +74,7 @@ def test_archive_round_trip(smoke_archive):
         assert np.array_equal(a.curve("fcp", opt, 1), r.train_loss.double().numpy(), equal_nan=True)
         assert np.array_equal(a.curve("fcp", opt, 1, "test"), r.test_loss.double().numpy(), equal_nan=True)
         row = a.table1[(a.table1.arch == "fcp") & (a.table1.optimizer == opt)].iloc[0]
-        assert row.train == pytest.approx(st.table1()[f"train_{opt}"], rel=1e-12)
+        assert row.train == pytest.approx(st.table1_row()[f"train_{opt}"], rel=1e-12)
     ws = a.weight_stats.set_index("set")
     w = st.weight_sets()["SGD-test"].double()
     assert ws.loc["SGD-test", "std"] == pytest.approx(float(w.std(unbiased=False)), rel=1e-12)
@@ -135,7 +135,7 @@ def test_table1_beside_puts_page_archive_and_published_side_by_side(smoke_archiv
     page = study.table1(res)
     frame = results.table1_beside(a, page)
     assert list(frame.index) == ["FCP"]
-    assert frame.loc["FCP", ("train", "L-BFGS-GSS", "smoke")] == pytest.approx(res["fcp"].table1()["train_lbfgs_gss"])
+    assert frame.loc["FCP", ("train", "L-BFGS-GSS", "smoke")] == pytest.approx(res["fcp"].table1_row()["train_lbfgs_gss"])
     assert frame.loc["FCP", ("train", "SGD", "page")] == page.loc["FCP", ("train", "SGD", "book")]
     assert frame.loc["FCP", ("test", "SGD", "published")] == page.loc["FCP", ("test", "SGD", "published")]
     assert frame.loc["FCP", ("runs", "SGD", "K / finished / planned (smoke)")] == "2 / 3 / 3"

@@ -387,3 +387,18 @@ def test_load_checks_per_optimizer_counts_before_work():
         topography.load("fcp", "smoke", counts={"adam": (3, 2)})
     with pytest.raises(ValueError, match=r"counts\['lbfgs'\]=\(2, 3\)"):
         topography.load("fcp", "smoke", counts={"lbfgs": (2, 3)})
+
+
+def test_path_summary_counts_lowered_paths_and_maxima_at_an_end():
+    f = pd.DataFrame({"arch": ["fcp"] * 4, "landscape": ["train", "train", "test", "test"],
+                      "set": ["SGD-train"] * 4, "height": [1.0, 2.0, 3.0, 4.0],
+                      "linear_height": [2.0, 2.0, 3.0, 8.0], "barrier": [0.5, 0.0, 0.0, 1e-12],
+                      "endpoint_loss": [0.5, 2.0, 3.0, 4.0]})
+    s = topography.path_summary(f)
+    assert s.lowered_pct == pytest.approx(50.0)  # 1 < 2 and 4 < 8; 2 == 2 and 3 == 3 are not lowered
+    assert s.height_ratio == pytest.approx(np.median([0.5, 1.0, 1.0, 0.5]))
+    assert s.test_at_end_pct == pytest.approx(100.0)  # 0 and 1e-12 are within the tolerance
+    assert s.table.loc[("fcp", "train", "SGD-train"), "share_max_at_end"] == pytest.approx(0.5)
+    assert set(s.facts()) == {"lowered_pct", "height_ratio", "test_at_end_pct"}
+    with pytest.raises(ValueError, match="missing"):
+        topography.path_summary(f.drop(columns="barrier"))

@@ -128,7 +128,7 @@ def test_study_selects_k_best_by_training_loss_and_reuses_runs(tmp_path):
     sets = res.weight_sets()
     assert set(sets) == {"SGD-train", "SGD-test", "LBFGS-train", "LBFGS-test"}
     assert torch.equal(sets["SGD-test"][0], best[0].w_test)
-    t1 = res.table1()
+    t1 = res.table1_row()
     assert t1["train_sgd"] == pytest.approx(sum(r.min_train_loss for r in best) / 2)
     again = study.run_study("fcp", PROFILE, ("sgd", "lbfgs"), store=tmp_path, workers=1, progress=False, device="cpu")
     assert (again.n_computed, again.n_reused) == (0, 6)
