@@ -194,6 +194,8 @@ def dask_client(dask_cluster):
 # The slow lane: tests that took 5 s or more in a full `pytest -m "not book"` run on the 2-core development
 # machine (under load). `module::function` (every parametrization). Re-measure with `--durations=40`.
 SLOW = {
+    "test_authors.py::test_stored_landscape_rows_recompute",
+    "test_authors.py::test_stored_derived_numbers_recompute_exactly",
     "test_cluster.py::test_study_on_real_dask_processes_equals_serial",
     "test_cluster.py::test_barriers_on_real_dask_processes_equal_serial",
     "test_cluster.py::test_store_not_visible_to_the_caller_is_named",
