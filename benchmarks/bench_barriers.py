@@ -124,17 +124,13 @@ def _step_floor(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, reps:
     m = models.build("fcp")
     w = _set("fcp", 2 * n_pairs)
     S, E = w[:n_pairs], w[n_pairs:]
-    land = engine.Engine(m, (x, y), memory_mb=None)
+    land = engine.Engine(m, (x, y), memory_mb=cfg.memory_mb)  # as barriers() bounds it
     t = torch.linspace(0.0, 1.0, cfg.n_points)
-    C = pf._coefficients(t, cfg.n_terms, "fourier")[1:-1]
     ends = torch.stack([S, E], 1)
     b = 1e-3 * torch.randn(n_pairs, cfg.n_terms, S.shape[1], generator=torch.Generator().manual_seed(0))
-    mem = cfg.memory_mb  # as barriers() bounds it
-    cp, cd = land.chunk_sizes(n_pairs * C.shape[0], None, None, mem)
 
     def step() -> None:
-        pf._group_losses(land, C, ends, b, cp, cd, True)
-        pf._penalty(t, cfg.n_terms, "fourier", ends, b, cfg.lam)
+        pf.group_step(land, t, ends, b, lam=cfg.lam, curve=cfg.curve)
 
     def fwd_bwd() -> None:
         m.zero_grad(set_to_none=True)

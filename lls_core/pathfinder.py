@@ -90,6 +90,7 @@ __all__ = [
     "path_points",
     "path_losses",
     "objective_and_grad",
+    "group_step",
     "graph_bytes_per_item",
     "BATCHED_FORWARD",
     "FACTORED_FIRST_LAYER",
@@ -453,6 +454,25 @@ def _penalty(t: Tensor, K: int, curve: str, ends: Tensor, b: Tensor, lam: float)
     HU = torch.matmul(H, U)
     pen = lam * (U * HU).sum((1, 2))
     return pen, (2.0 * lam) * HU[:, 1:]
+
+
+def group_step(land: _engine.Engine, t: Tensor, ends: Tensor, b: Tensor, *, lam: float, curve: str = "fourier",
+               chunk_points: int | None = None, chunk_data: int | None = None) -> tuple[Tensor, Tensor]:
+    """One optimisation step's work for ``M`` paths of one network at once, as :func:`find_paths` does it.
+
+    ``land``: the :class:`lls_core.engine.Engine` of the landscape; ``t`` ``(P,)`` the path's points;
+    ``ends`` ``(M, 2, d)`` the end points; ``b`` ``(M, K, d)`` the coefficients. Returns the objective
+    (Eq. 4) without the two end points' losses, which do not depend on ``b``, ``(M,)``, and its gradient
+    with respect to ``b`` ``(M, K, d)``: the losses at the ``P - 2`` interior points plus the length
+    penalty. Calls are chunked as ``land.chunk_sizes`` says under the engine's own memory bound
+    (``chunk_points`` / ``chunk_data`` override it).
+    """
+    M, K = b.shape[0], b.shape[1]
+    cp, cd = land.chunk_sizes(M * (t.numel() - 2), chunk_points, chunk_data)
+    L_in, G = _group_losses(land, _coefficients(t, K, curve)[1:-1], ends, b.detach(), cp, cd, True)
+    pen, gp = _penalty(t, K, curve, ends, b.detach(), lam)
+    assert G is not None
+    return L_in.sum(1) + pen, G + gp
 
 
 def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):

@@ -299,7 +299,7 @@ def archive(
             if not runs:
                 continue
             k = min(prof.k_best, len(runs))
-            best = sorted(runs, key=lambda r: (study._finite(r.min_train_loss), r.seed))[:k]
+            best = study.best_runs(runs, k)
             t1.append({"arch": arch, "optimizer": opt, "finished": len(runs), "of": prof.n_inits, "k": k,
                        "k_target": prof.k_best,
                        "train": float(np.mean([r.min_train_loss for r in best])),

@@ -76,6 +76,7 @@ __all__ = [
     "OverfitRegime",
     "overfit_regime",
     "run_study",
+    "best_runs",
     "run_studies",
     "execute",
     "execute_ensemble",
@@ -471,9 +472,7 @@ class StudyResult:
 
     def best(self, optimizer: str) -> tuple[RunResult, ...]:
         """The ``k_best`` runs of ``optimizer`` with the lowest training loss (ties broken by seed)."""
-        runs = self.runs[optimizer]
-        order = sorted(range(len(runs)), key=lambda i: (_finite(runs[i].min_train_loss), runs[i].seed))
-        return tuple(runs[i] for i in order[: self.profile.counts(self.arch)[1]])
+        return best_runs(self.runs[optimizer], self.profile.counts(self.arch)[1])
 
     def weight_sets(self) -> dict[str, Tensor]:
         """``{"<prefix>-train": (K, d), "<prefix>-test": (K, d)}`` for every optimizer of the study."""
@@ -580,6 +579,12 @@ def overfit_regime(runs: Sequence[RunResult], *, rise: float = OVERFIT_RISE, lev
         "reached" if lo > 0.5 else "not reached" if hi < 0.5 else "not resolved")
     return OverfitRegime(n, k, k / n, (lo, hi), level, verdict, float(np.median(rises)), float(np.median(at)),
                          float(np.median([_finite(r.min_train_loss) for r in runs])))
+
+
+def best_runs(runs: Sequence[RunResult], k: int) -> tuple[RunResult, ...]:
+    """The ``k`` runs with the lowest minimum training loss, in that order (ties, and runs whose loss is
+    not finite, which rank last, broken by seed): the selection behind every weight set and Table 1."""
+    return tuple(sorted(runs, key=lambda r: (_finite(r.min_train_loss), r.seed))[:k])
 
 
 def _finite(x: float) -> float:

@@ -431,3 +431,23 @@ def test_objective_takes_the_same_settings():
     assert o1 == o2 and torch.equal(g1, g2) and l1.shape == (11,)
     with pytest.raises(ValueError, match=r"b has shape \(3, 2\); expected \(1, 2\)"):
         pf.objective_and_grad(toy, W1_TOY, W2_TOY, b, s, curve="bezier")
+
+
+def test_group_step_of_many_pairs_equals_each_pair_alone():
+    """pathfinder.group_step (M paths at once) against objective_and_grad of each pair, end losses removed."""
+    from lls_core import engine
+
+    g = torch.Generator().manual_seed(11)
+    m = models.build("fcp")
+    x, y = torch.rand(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,), generator=g)
+    W = torch.stack([params.flatten(models.build("fcp", seed=s)) for s in range(6)])
+    ends = torch.stack([W[:3], W[3:]], 1)  # (3, 2, d)
+    b = 1e-2 * torch.randn(3, 4, W.shape[1], generator=g)
+    t = torch.linspace(0.0, 1.0, 7)
+    obj, grad = pf.group_step(engine.Engine(m, (x, y)), t, ends, b, lam=1e-3)
+    assert obj.shape == (3,) and grad.shape == b.shape
+    for k in range(3):
+        o, gk, losses = pf.objective_and_grad(m, ends[k, 0], ends[k, 1], b[k], data=(x, y), n_terms=4, n_points=7,
+                                              lam=1e-3)
+        assert float(obj[k]) == pytest.approx(o - float(losses[0]) - float(losses[-1]), rel=1e-5)
+        torch.testing.assert_close(grad[k], gk, rtol=1e-4, atol=1e-7)
