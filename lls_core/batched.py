@@ -383,13 +383,19 @@ def affine_outputs(
     ``Z`` may pass :func:`first_stage` of ``V`` on ``x`` when already computed (it
     is then used whatever ``B``). Differentiable in ``C`` and ``V``.
     """
-    fwd = _forward(model)
+    return _forward(model)(model, *_affine_inputs(model, C, V, x, factor, Z))
+
+
+def _affine_inputs(model: nn.Module, C: Tensor, V: Tensor, x: Tensor, factor: bool,
+                   Z: Tensor | None) -> tuple[Params, Tensor, Tensor | None]:
+    """``(params, x, pre1)`` of the points ``W = C @ V`` for a batched forward: the first stage mixed
+    from the ``J`` rows of ``V`` when ``Z`` is given or ``factor`` and ``B > J``, else ``None``."""
     W = C @ V
     if Z is None:
         if not factor or C.shape[0] <= V.shape[0]:
-            return fwd(model, _params.unflatten(model, W), x)
+            return _params.unflatten(model, W), x, None
         Z = first_stage(model, V, x)  # (J, N, ...)
-    return fwd(model, _params.unflatten(model, W), x, mix(C, Z))
+    return _params.unflatten(model, W), x, mix(C, Z)
 
 
 def mean_losses(model: nn.Module, out: Tensor, x: Tensor, y: Tensor) -> Tensor:
@@ -436,9 +442,5 @@ def affine_losses(
 ) -> Tensor:
     """Mean loss over ``(x, y)`` at the points ``W = C @ V``: ``(B,)`` (see :func:`affine_outputs`)."""
     _forward(model)
-    W = C @ V
-    if Z is None:
-        if not factor or C.shape[0] <= V.shape[0]:
-            return forward_losses(model, _params.unflatten(model, W), x, y)
-        Z = first_stage(model, V, x)  # (J, N, ...)
-    return forward_losses(model, _params.unflatten(model, W), x, y, mix(C, Z))
+    p, x, pre1 = _affine_inputs(model, C, V, x, factor, Z)
+    return forward_losses(model, p, x, y, pre1)

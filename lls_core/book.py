@@ -878,9 +878,9 @@ def _run_locked(chapter: Chapter, profile: str, params: dict[str, Any], override
     from .progress import ENV as PROGRESS_ENV
     from .progress import ConsoleRelay
 
-    from .runtime import ALLOCATOR_ENV
+    from .runtime import allocator_env
 
-    allocator = {} if os.environ.get("LLS_DEFAULT_MALLOC") else ALLOCATOR_ENV  # the kernel and its Dask workers
+    allocator = allocator_env()  # for the kernel and its Dask workers
     env_backup = {k: os.environ.get(k) for k in ("LLS_FIGURE_DIR", "LLS_PROFILE", "LLS_BUILD_DIR", "LLS_ROOT", "MPLBACKEND",
                                                  PROGRESS_ENV, *allocator)}
     os.environ.update(

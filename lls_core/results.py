@@ -144,10 +144,6 @@ def train_background(
     todo = [t for t in interleaved_tasks(archs, prof, optimizers)
             if not st.has(t.key) and (t.key.arch, t.key.optimizer, t.key.seed) not in failed]
 
-    def write(records: list[dict[str, Any]]) -> None:
-        with open(log_path, "a") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in records))
-
     n = 0
     for pos, group in enumerate(ensembles(todo, ensemble_size)):
         if pos % n_shard != i_shard:
@@ -197,7 +193,8 @@ def train_background(
                 entry["error"] = errors[id(t)]
             records.append(entry)
             n += id(t) not in errors
-        write(records)
+        with open(log_path, "a") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
     return n
 
 
@@ -726,8 +723,7 @@ class PathCalibrationRecord:
         "Every network on this page is calibrated." or one naming those that are not, whose
         heights on the page then have no measured relation to the authors' settings.
         """
-        missing = [("the autoencoder" if a == "autoencoder" else study.NETWORK_NAMES.get(a, a))
-                   for a in archs if a not in self.archs]
+        missing = [study.network_phrase(a) for a in archs if a not in self.archs]
         if not missing:
             return "Every network on this page is calibrated."
         them = " and ".join(missing)

@@ -35,7 +35,7 @@ import os
 
 from . import checks
 
-__all__ = ["ALLOCATOR_ENV", "configure", "reuse_freed_memory"]
+__all__ = ["ALLOCATOR_ENV", "allocator_env", "configure", "reuse_freed_memory"]
 
 # mallopt parameters (glibc's malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -50,6 +50,15 @@ ALLOCATOR_ENV: dict[str, str] = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD
 _applied: bool | None = None
 
 
+def _switched_off() -> bool:
+    return bool(os.environ.get("LLS_DEFAULT_MALLOC"))
+
+
+def allocator_env() -> dict[str, str]:
+    """:data:`ALLOCATOR_ENV` for a process about to start, or ``{}`` when ``$LLS_DEFAULT_MALLOC`` is set."""
+    return {} if _switched_off() else dict(ALLOCATOR_ENV)
+
+
 def reuse_freed_memory() -> bool:
     """Make glibc serve large blocks from its heap and keep freed memory: ``True`` if applied.
 
@@ -61,7 +70,7 @@ def reuse_freed_memory() -> bool:
     if _applied is not None:
         return _applied
     _applied = False
-    if os.environ.get("LLS_DEFAULT_MALLOC"):
+    if _switched_off():
         return False
     name = ctypes.util.find_library("c")
     if name is None:

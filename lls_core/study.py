@@ -77,6 +77,7 @@ __all__ = [
     "overfit_regime",
     "run_study",
     "best_runs",
+    "network_phrase",
     "run_studies",
     "execute",
     "execute_ensemble",
@@ -171,8 +172,7 @@ class Profile:
             groups.setdefault(self.counts(a), []).append(a)
         parts = []
         for i, ((n, k), archs) in enumerate(groups.items()):
-            names = [("the " + NETWORK_NAMES[a].lower()) if a == "autoencoder" else ("the LSTM" if a == "lstm" else NETWORK_NAMES[a])
-                     for a in archs]
+            names = [network_phrase(a) for a in archs]
             who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
             kept = f"all {k} kept" if k == n else f"the best {k} kept"
             head = f"{n} initialisations per optimizer with {kept}" if i == 0 else f"{n} with {kept}"
@@ -579,6 +579,13 @@ def overfit_regime(runs: Sequence[RunResult], *, rise: float = OVERFIT_RISE, lev
         "reached" if lo > 0.5 else "not reached" if hi < 0.5 else "not resolved")
     return OverfitRegime(n, k, k / n, (lo, hi), level, verdict, float(np.median(rises)), float(np.median(at)),
                          float(np.median([_finite(r.min_train_loss) for r in runs])))
+
+
+def network_phrase(arch: str) -> str:
+    """A network as the prose names it: ``"FCP"``, ``"LeNet"``, ``"the autoencoder"``, ``"the LSTM"``."""
+    if arch == "autoencoder":
+        return "the " + NETWORK_NAMES[arch].lower()
+    return "the LSTM" if arch == "lstm" else NETWORK_NAMES.get(arch, arch)
 
 
 def best_runs(runs: Sequence[RunResult], k: int) -> tuple[RunResult, ...]:

@@ -41,7 +41,7 @@ __all__ = [
     "Understatement",
     "PathSummary",
     "path_summary",
-    "AT_END_TOL",
+    "LOSS_TOL",
     "UNDERSTATED_REL",
     "height_understatement",
     "PathCalibration",
@@ -319,9 +319,10 @@ UNDERSTATED_REL: float = 0.01
 fraction of it (1 %)."""
 
 
-AT_END_TOL: float = 1e-9
-"""A path's maximum "sits at an end point" when its barrier (height minus the higher end point's loss) is at
-most this, in loss units: float rounding, not a ridge."""
+LOSS_TOL: float = 1e-9
+"""Loss differences (nats or MSE) this small are float rounding: a path's maximum "sits at an end point" when
+its barrier (height minus the higher end point's loss) is at most this, and the search "lowered" a path when
+its height is below the straight line's by more than this."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -330,7 +331,7 @@ class PathSummary:
 
     ``table``: per network, landscape and set, the median height, median higher end-point loss, median
     barrier (the excess over that end point) and the share of paths whose maximum sits at an end point
-    (:data:`AT_END_TOL`). ``facts()``: ``lowered_pct`` (paths whose found height is below the straight
+    (:data:`LOSS_TOL`). ``facts()``: ``lowered_pct`` (paths whose found height is below the straight
     line's), ``height_ratio`` (median found height over the line's), ``test_at_end_pct`` (test-landscape
     paths with their maximum at an end point).
     """
@@ -354,14 +355,14 @@ def path_summary(frame: pd.DataFrame) -> PathSummary:
         raise ValueError(f"path_summary needs columns {sorted(need)}; missing {sorted(missing)}")
     if frame.empty:
         raise ValueError("path_summary needs at least one path; the frame is empty")
-    at_end = frame["barrier"] <= AT_END_TOL
+    at_end = frame["barrier"] <= LOSS_TOL
     table = frame.assign(at_end=at_end).groupby(["arch", "landscape", "set"], sort=False).agg(
         median_height=("height", "median"), median_endpoint=("endpoint_loss", "median"),
         median_excess=("barrier", "median"), share_max_at_end=("at_end", "mean"))
     test = frame["landscape"] == "test"
     return PathSummary(
         table=table,
-        lowered_pct=100 * float((frame["height"] < frame["linear_height"] - AT_END_TOL).mean()),
+        lowered_pct=100 * float((frame["height"] < frame["linear_height"] - LOSS_TOL).mean()),
         height_ratio=float((frame["height"] / frame["linear_height"]).median()),
         test_at_end_pct=100 * float(at_end[test].mean()) if test.any() else float("nan"))
 
