@@ -56,6 +56,7 @@ __all__ = [
     "cross_entropy_rows",
     "fcp_losses_from_first",
     "fcp_grads_from_first",
+    "fcp_backward_to_first",
     "losses",
     "affine_losses",
 ]
@@ -170,12 +171,47 @@ def fcp_grads_from_first(m: _models.FCP, p: Params, z: Tensor, x: Tensor, y: Ten
     if m.act is not F.relu:
         raise ValueError(f"fcp_grads_from_first is written for ReLU; this FCP uses {m.activation!r}")
     B, N, H = z.shape
-    new = (lambda name, shape: torch.empty(shape, dtype=z.dtype, device=z.device)) if work is None else work
     w1, w2, w3 = p["fc1.weight"], p["fc2.weight"], p["fc3.weight"]
     sizes = [w1[0].numel(), w2[0].numel(), w3[0].numel()]
     if grad_out is None:
         grad_out = torch.empty((B, sum(sizes)), dtype=z.dtype, device=z.device)
     g1, g2, g3 = grad_out.split(sizes, dim=1)
+    loss, dh1 = fcp_backward_to_first(m, w2, w3, z, y, scale, work, g2.view(B, *w2.shape[1:]),
+                                      g3.view(B, *w3.shape[1:]))
+    xb = x.reshape(B, N, -1) if per_run else x.reshape(N, -1).expand(B, N, -1)
+    torch.bmm(dh1.transpose(1, 2), xb, out=g1.view(B, *w1.shape[1:]))
+    return loss, grad_out
+
+
+def fcp_backward_to_first(m: _models.FCP, w2: Tensor, w3: Tensor, z: Tensor, y: Tensor, scale: float = 1.0,
+                          work: Callable[[str, tuple[int, ...]], Tensor] | None = None,
+                          g2_out: Tensor | None = None, g3_out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """FCP (ReLU) above its first stage, forward and backward written out: losses ``(B,)`` and ``dL/dz``.
+
+    ``w2`` ``(B, 50, 50)`` and ``w3`` ``(B, 10, 50)`` are the second and third layers' weights
+    of ``B`` weight sets, ``z`` ``(B, N, 50)`` their first stages on the items with labels ``y``
+    ``(N,)`` or ``(B, N)``. Returns ``scale`` x the mean cross-entropy per set ``(B,)`` and its
+    gradient with respect to ``z`` ``(B, N, 50)`` (a buffer from ``work``: valid until the next
+    call with the same ``work``); the gradients with respect to ``w2`` and ``w3`` are written
+    into ``g2_out`` ``(B, 50, 50)`` and ``g3_out`` ``(B, 10, 50)`` (new tensors when not given).
+    ``z`` is read, not written. The first layer's gradient, ``dL/dz^T x``, is the caller's:
+    :func:`fcp_grads_from_first` forms it per set, a path step mixes ``dL/dz`` over the points
+    first (:mod:`lls_core.pathfinder`). ReLU only.
+
+    >>> import torch
+    >>> m = _models.FCP()
+    >>> z, y = torch.randn(2, 5, 50), torch.tensor([0, 1, 2, 3, 4])
+    >>> w2, w3 = torch.randn(2, 50, 50), torch.randn(2, 10, 50)
+    >>> loss, dz = fcp_backward_to_first(m, w2, w3, z, y)
+    >>> tuple(loss.shape), tuple(dz.shape)
+    ((2,), (2, 5, 50))
+    """
+    if m.act is not F.relu:
+        raise ValueError(f"fcp_backward_to_first is written for ReLU; this FCP uses {m.activation!r}")
+    B, N, H = z.shape
+    new = (lambda name, shape: torch.empty(shape, dtype=z.dtype, device=z.device)) if work is None else work
+    g2 = torch.empty(w2.shape, dtype=z.dtype, device=z.device) if g2_out is None else g2_out
+    g3 = torch.empty(w3.shape, dtype=z.dtype, device=z.device) if g3_out is None else g3_out
     h1 = torch.clamp_min(z, 0.0, out=new("fcpg.h1", (B, N, H)))
     h2 = torch.bmm(h1, w2.transpose(1, 2), out=new("fcpg.h2", (B, N, w2.shape[1]))).clamp_min_(0.0)
     oT = torch.bmm(w3, h2.transpose(1, 2), out=new("fcpg.oT", (B, w3.shape[1], N)))  # logits, classes first
@@ -185,15 +221,13 @@ def fcp_grads_from_first(m: _models.FCP, p: Params, z: Tensor, x: Tensor, y: Ten
     yi = y.reshape(-1, 1, N).expand(B, 1, N)
     do.scatter_add_(1, yi, torch.full((1, 1, 1), -1.0, dtype=z.dtype, device=z.device).expand(B, 1, N))
     do.mul_(scale / N)
-    torch.bmm(do, h2, out=g3.view(B, *w3.shape[1:]))
+    torch.bmm(do, h2, out=g3)
     dh2 = torch.bmm(do.transpose(1, 2), w3, out=new("fcpg.dh2", (B, N, w3.shape[2])))
     _relu_backward_(dh2, h2)  # ReLU'(z2): h2 > 0 exactly where z2 > 0
-    torch.bmm(dh2.transpose(1, 2), h1, out=g2.view(B, *w2.shape[1:]))
+    torch.bmm(dh2.transpose(1, 2), h1, out=g2)
     dh1 = torch.bmm(dh2, w2, out=new("fcpg.dh1", (B, N, w2.shape[2])))
     _relu_backward_(dh1, h1)
-    xb = x.reshape(B, N, -1) if per_run else x.reshape(N, -1).expand(B, N, -1)
-    torch.bmm(dh1.transpose(1, 2), xb, out=g1.view(B, *w1.shape[1:]))
-    return loss, grad_out
+    return loss, dh1
 
 
 def _lenet_first(m: _models.LeNet, p: Params, x: Tensor) -> Tensor:

@@ -63,11 +63,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import checks
 from . import batched as _batched
 from . import engine as _engine
+from . import models as _models
 from . import params as _params
 
 __all__ = [
@@ -419,6 +421,8 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
     The gradient of the sum over pairs has pair ``m``'s own gradient in row ``m``.
     """
     M, B = b.shape[0], C.shape[0]
+    if grad and _written_out(land):
+        return _fcp_group_grads(land, C, ends, b, cp, cd)
     L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
     G = torch.zeros_like(b) if grad else None
     data_chunks = _engine.chunks(land.n_data, cd)
@@ -436,6 +440,72 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
                 with torch.no_grad():
                     v = land.values_affine_groups(C[p0:p1], torch.cat([ends[g0:g1], b[g0:g1]], 1), d0, d1) * scale
             L[g0:g1, p0:p1] += v.detach()
+    return L, G
+
+
+def _written_out(land: _engine.Engine) -> bool:
+    """Whether a path step on ``land`` goes through the written-out backward (:func:`_fcp_group_grads`):
+    FCP with ReLU on the hand-batched, factored kernels."""
+    m = land.module
+    return land.factor and type(m) is _models.FCP and m.act is F.relu
+
+
+def _fcp_group_grads(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int,
+                     cd: int) -> tuple[Tensor, Tensor]:
+    """FCP (ReLU) losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and their gradient w.r.t. ``b`` ``(M, K, d)``.
+
+    :func:`_group_losses` with ``grad=True``, the backward written out, no autograd. For each
+    data chunk and group of pairs: the first layer of the ``K`` rows of every pair's ``b`` and
+    of its two end points in one batched product each (``(K + 2)`` first-layer passes per pair,
+    not one per point); then per pair, all its points in one block: the first stage mixed,
+    ``z_i = C_i @ Z``, the second and third layers' weights mixed, ``W_i = C_i @ V``, and
+    :func:`lls_core.batched.fcp_backward_to_first` (losses, ``dL/dz_i``, ``dL/dW_i``). The
+    chain rule through ``W(b)`` is the same mix transposed: ``dL/db_k = sum_i C_ik dL/dW_i``
+    for the upper layers, and for the first layer ``(sum_i C_ik dL/dz_i)^T x``, one batched
+    product for all pairs' ``K`` rows after the blocks. Activations go into the engine's kept
+    buffers (:meth:`lls_core.engine.Engine.scratch`). Pairs per group: ``cp // B`` (at least 1),
+    so the first stages of a group stay below the autograd graph that ``cp`` points would build.
+    """
+    m = land.module
+    assert m is not None
+    M, K, d = b.shape
+    B = C.shape[0]
+    (_, sh1), (_, sh2), (_, sh3) = _params.shapes(m)
+    H, I = sh1
+    s1 = sh1.numel()
+    Ce, Cb = C[:, :2].contiguous(), C[:, 2:].contiguous()
+    CbT = Cb.T.contiguous()
+    L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
+    G = torch.zeros_like(b)
+
+    def work(name: str, shape: tuple[int, ...]) -> Tensor:
+        return land.scratch("path." + name, shape, b)
+
+    gp = max(1, cp // B)
+    for g0, g1 in _engine.chunks(M, gp):
+        mg = g1 - g0
+        V1b = b[g0:g1, :, :s1].reshape(mg * K, H, I)  # views: each pair's and row's fc1 block
+        V1e = ends[g0:g1, :, :s1].reshape(mg * 2, H, I)
+        G1 = G[g0:g1, :, :s1].view(mg * K, H, I)  # written in place
+        for d0, d1 in _engine.chunks(land.n_data, cd):
+            n = d1 - d0
+            x, y = land.x[d0:d1].reshape(n, I), land.y[d0:d1]
+            xe = x.expand(mg * K, n, I)
+            Zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (mg * K, n, H)))
+            Ze = torch.bmm(xe[: 2 * mg], V1e.transpose(1, 2), out=work("Ze", (mg * 2, n, H)))
+            dZb = work("dZb", (mg * K, n, H))
+            for j in range(mg):
+                zb = Zb[j * K:(j + 1) * K].view(K, n * H)
+                z = torch.mm(Ce, Ze[2 * j:2 * j + 2].view(2, n * H), out=work("z", (B, n * H))).addmm_(Cb, zb)
+                up = torch.mm(Ce, ends[g0 + j, :, s1:]).addmm_(Cb, b[g0 + j, :, s1:])  # (B, s2 + s3)
+                gup = work("gup", (B, d - s1))
+                w2, w3 = up[:, :sh2.numel()].view(B, *sh2), up[:, sh2.numel():].view(B, *sh3)
+                g2, g3 = gup[:, :sh2.numel()].view(B, *sh2), gup[:, sh2.numel():].view(B, *sh3)
+                v, dz = _batched.fcp_backward_to_first(m, w2, w3, z.view(B, n, H), y, n / land.n_data, work, g2, g3)
+                L[g0 + j] += v
+                G[g0 + j, :, s1:].addmm_(CbT, gup)
+                torch.mm(CbT, dz.view(B, n * H), out=dZb[j * K:(j + 1) * K].view(K, n * H))
+            G1.baddbmm_(dZb.transpose(1, 2), xe)
     return L, G
 
 

@@ -451,3 +451,34 @@ def test_group_step_of_many_pairs_equals_each_pair_alone():
                                               lam=1e-3)
         assert float(obj[k]) == pytest.approx(o - float(losses[0]) - float(losses[-1]), rel=1e-5)
         torch.testing.assert_close(grad[k], gk, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("chunks", [(None, None), (5, 13)])
+def test_group_step_written_out_backward_equals_autograd_reference(chunks):
+    """The FCP path step has its backward written out (no autograd): in float64 its objective and
+    gradient equal Eq. 4 written directly (reference_objective: module calls point by point,
+    autograd on b) for pairs with different coefficients, whole or chunked over pairs and data."""
+    from lls_core import engine
+
+    g = torch.Generator().manual_seed(5)
+    m = models.build("fcp").double()
+    x, y = torch.rand(30, 1, 28, 28, generator=g, dtype=torch.float64), torch.randint(0, 10, (30,), generator=g)
+    W = torch.stack([params.flatten(models.build("fcp", seed=s)) for s in range(6)]).double()
+    ends = torch.stack([W[:3], W[3:]], 1)  # (3, 2, d)
+    b = torch.randn(3, 4, W.shape[1], generator=g, dtype=torch.float64)
+    b *= torch.tensor([0.0, 1e-2, 5e-2], dtype=torch.float64)[:, None, None]  # straight line, small, larger bend
+    t = torch.linspace(0.0, 1.0, 7, dtype=torch.float64)
+    land = engine.Engine(m, (x, y))
+    assert pf._written_out(land)
+    obj, grad = pf.group_step(land, t, ends, b, lam=0.3, chunk_points=chunks[0], chunk_data=chunks[1])
+    for k in range(3):
+        o, gk = reference_objective(m, (x, y), ends[k, 0], ends[k, 1], b[k], 7, 0.3)
+        with torch.no_grad():
+            o -= float(models.loss(m, x, y, params.unflatten(m, ends[k, 0])) + models.loss(m, x, y, params.unflatten(m, ends[k, 1])))
+        assert float(obj[k]) == pytest.approx(o, rel=1e-11)
+        torch.testing.assert_close(grad[k], gk, rtol=1e-9, atol=1e-13)
+    # float32, as the study runs it: the same to float32 rounding
+    land32 = engine.Engine(models.build("fcp"), (x.float(), y))
+    obj32, grad32 = pf.group_step(land32, t.float(), ends.float(), b.float(), lam=0.3)
+    torch.testing.assert_close(obj32.double(), obj, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad32.double(), grad, rtol=1e-3, atol=2e-6)
