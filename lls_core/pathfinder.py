@@ -421,8 +421,8 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
     The gradient of the sum over pairs has pair ``m``'s own gradient in row ``m``.
     """
     M, B = b.shape[0], C.shape[0]
-    if grad and _written_out(land):
-        return _fcp_group_grads(land, C, ends, b, cp, cd)
+    if _written_out(land):
+        return _fcp_group(land, C, ends, b, cp, cd, grad)
     L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
     G = torch.zeros_like(b) if grad else None
     data_chunks = _engine.chunks(land.n_data, cd)
@@ -444,27 +444,30 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
 
 
 def _written_out(land: _engine.Engine) -> bool:
-    """Whether a path step on ``land`` goes through the written-out backward (:func:`_fcp_group_grads`):
+    """Whether path points on ``land`` go through the written-out kernel (:func:`_fcp_group`):
     FCP with ReLU on the hand-batched, factored kernels."""
     m = land.module
     return land.factor and type(m) is _models.FCP and m.act is F.relu
 
 
-def _fcp_group_grads(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int,
-                     cd: int) -> tuple[Tensor, Tensor]:
-    """FCP (ReLU) losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and their gradient w.r.t. ``b`` ``(M, K, d)``.
+def _fcp_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int, cd: int,
+               grad: bool) -> tuple[Tensor, Tensor | None]:
+    """FCP (ReLU) losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
 
-    :func:`_group_losses` with ``grad=True``, the backward written out, no autograd. For each
-    data chunk and group of pairs: the first layer of the ``K`` rows of every pair's ``b`` and
-    of its two end points in one batched product each (``(K + 2)`` first-layer passes per pair,
-    not one per point); then per pair, all its points in one block: the first stage mixed,
-    ``z_i = C_i @ Z``, the second and third layers' weights mixed, ``W_i = C_i @ V``, and
-    :func:`lls_core.batched.fcp_backward_to_first` (losses, ``dL/dz_i``, ``dL/dW_i``). The
-    chain rule through ``W(b)`` is the same mix transposed: ``dL/db_k = sum_i C_ik dL/dW_i``
-    for the upper layers, and for the first layer ``(sum_i C_ik dL/dz_i)^T x``, one batched
-    product for all pairs' ``K`` rows after the blocks. Activations go into the engine's kept
-    buffers (:meth:`lls_core.engine.Engine.scratch`). Pairs per group: ``cp // B`` (at least 1),
-    so the first stages of a group stay below the autograd graph that ``cp`` points would build.
+    :func:`_group_losses` for FCP, the backward written out, no autograd. For each group of
+    pairs and data chunk: the first layer of the ``K`` rows of every pair's ``b`` and of its
+    two end points in one batched product each (``K + 2`` first-layer passes per pair, not
+    one per point); then per pair, its points in blocks: the first stage mixed, ``z_i = C_i @ Z``,
+    the second and third layers' weights mixed, ``W_i = C_i @ V``, and
+    :func:`lls_core.batched.fcp_backward_to_first` (losses, ``dL/dz_i``, ``dL/dW_i``; without
+    ``grad`` :func:`lls_core.batched.fcp_losses_from_first`). The chain rule through ``W(b)``
+    is the same mix transposed: ``dL/db_k = sum_i C_ik dL/dW_i`` for the upper layers, and
+    for the first layer ``(sum_i C_ik dL/dz_i)^T x``, one batched product for the group's
+    ``K`` rows per pair after its blocks. Activations live in the engine's kept buffers
+    (:meth:`lls_core.engine.Engine.scratch`), a block's at most about
+    :data:`lls_core.engine.GRAD_CALL_MB` (no ``grad``: ``TRIAL_CALL_MB``) of first stages.
+    Pairs per group: ``cp // B`` (at least 1), so a group's first stages stay below the
+    autograd graph that ``cp`` points would build.
     """
     m = land.module
     assert m is not None
@@ -472,58 +475,80 @@ def _fcp_group_grads(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, c
     B = C.shape[0]
     (_, sh1), (_, sh2), (_, sh3) = _params.shapes(m)
     H, I = sh1
-    s1 = sh1.numel()
+    s1, s2 = sh1.numel(), sh2.numel()
     Ce, Cb = C[:, :2].contiguous(), C[:, 2:].contiguous()
     CbT = Cb.T.contiguous()
     L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
-    G = torch.zeros_like(b)
+    G = torch.empty_like(b) if grad else None  # every entry written below
 
     def work(name: str, shape: tuple[int, ...]) -> Tensor:
         return land.scratch("path." + name, shape, b)
 
+    call_mb = _engine.GRAD_CALL_MB if grad else _engine.TRIAL_CALL_MB
     gp = max(1, cp // B)
     for g0, g1 in _engine.chunks(M, gp):
         mg = g1 - g0
         V1b = b[g0:g1, :, :s1].reshape(mg * K, H, I)  # views: each pair's and row's fc1 block
         V1e = ends[g0:g1, :, :s1].reshape(mg * 2, H, I)
-        G1 = G[g0:g1, :, :s1].view(mg * K, H, I)  # written in place
+        if G is not None:
+            G[g0:g1, :, s1:] = 0.0
         for d0, d1 in _engine.chunks(land.n_data, cd):
             n = d1 - d0
             x, y = land.x[d0:d1].reshape(n, I), land.y[d0:d1]
             xe = x.expand(mg * K, n, I)
             Zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (mg * K, n, H)))
             Ze = torch.bmm(xe[: 2 * mg], V1e.transpose(1, 2), out=work("Ze", (mg * 2, n, H)))
-            dZb = work("dZb", (mg * K, n, H))
+            dZb = work("dZb", (mg * K, n, H)) if grad else None
+            pb = max(1, min(B, int(call_mb * 2**20 // (n * H * b.element_size()))))
             for j in range(mg):
-                zb = Zb[j * K:(j + 1) * K].view(K, n * H)
-                z = torch.mm(Ce, Ze[2 * j:2 * j + 2].view(2, n * H), out=work("z", (B, n * H))).addmm_(Cb, zb)
-                up = torch.mm(Ce, ends[g0 + j, :, s1:]).addmm_(Cb, b[g0 + j, :, s1:])  # (B, s2 + s3)
-                gup = work("gup", (B, d - s1))
-                w2, w3 = up[:, :sh2.numel()].view(B, *sh2), up[:, sh2.numel():].view(B, *sh3)
-                g2, g3 = gup[:, :sh2.numel()].view(B, *sh2), gup[:, sh2.numel():].view(B, *sh3)
-                v, dz = _batched.fcp_backward_to_first(m, w2, w3, z.view(B, n, H), y, n / land.n_data, work, g2, g3)
-                L[g0 + j] += v
-                G[g0 + j, :, s1:].addmm_(CbT, gup)
-                torch.mm(CbT, dz.view(B, n * H), out=dZb[j * K:(j + 1) * K].view(K, n * H))
-            G1.baddbmm_(dZb.transpose(1, 2), xe)
+                ze, zb = Ze[2 * j:2 * j + 2].view(2, n * H), Zb[j * K:(j + 1) * K].view(K, n * H)
+                for p0, p1 in _engine.chunks(B, pb):
+                    c = p1 - p0
+                    z = torch.mm(Ce[p0:p1], ze, out=work("z", (c, n * H))).addmm_(Cb[p0:p1], zb).view(c, n, H)
+                    up = torch.mm(Ce[p0:p1], ends[g0 + j, :, s1:]).addmm_(Cb[p0:p1], b[g0 + j, :, s1:])  # (c, d - s1)
+                    w2, w3 = up[:, :s2].view(c, *sh2), up[:, s2:].view(c, *sh3)
+                    if G is None:
+                        v = _batched.fcp_losses_from_first(m, {"fc2.weight": w2, "fc3.weight": w3}, z, y, work)
+                        L[g0 + j, p0:p1] += v * (n / land.n_data)
+                        continue
+                    assert dZb is not None
+                    gup = work("gup", (c, d - s1))
+                    g2, g3 = gup[:, :s2].view(c, *sh2), gup[:, s2:].view(c, *sh3)
+                    v, dz = _batched.fcp_backward_to_first(m, w2, w3, z, y, n / land.n_data, work, g2, g3)
+                    L[g0 + j, p0:p1] += v
+                    G[g0 + j, :, s1:].addmm_(CbT[:, p0:p1], gup)
+                    dZj = dZb[j * K:(j + 1) * K].view(K, n * H)
+                    if p0 == 0:
+                        torch.mm(CbT[:, p0:p1], dz.view(c, n * H), out=dZj)
+                    else:
+                        dZj.addmm_(CbT[:, p0:p1], dz.view(c, n * H))
+            if G is not None:
+                assert dZb is not None
+                G[g0:g1, :, :s1].view(mg * K, H, I).baddbmm_(dZb.transpose(1, 2), xe, beta=0.0 if d0 == 0 else 1.0)
     return L, G
 
 
-def _penalty(t: Tensor, K: int, curve: str, ends: Tensor, b: Tensor, lam: float) -> tuple[Tensor, Tensor]:
-    """``lam * sum_i |w(t_{i+1}) - w(t_i)|^2`` per pair ``(M,)`` and its gradient w.r.t. ``b`` ``(M, K, d)``.
+def _penalty(t: Tensor, K: int, curve: str, ends: Tensor, b: Tensor, lam: float, G: Tensor | None = None) -> Tensor:
+    """``lam * sum_i |w(t_{i+1}) - w(t_i)|^2`` per pair ``(M,)``; its gradient w.r.t. ``b`` is added into ``G`` ``(M, K, d)``.
 
     The differences are ``D U`` with ``U = [w2 - w1; b_1..b_K]`` and ``D = [dt, diff(basis)]``
     ``(P - 1, K + 1)``, so the penalty is ``lam * sum_jl H_jl <U_j, U_l>`` with ``H = D^T D``:
-    ``(K + 1)^2`` dot products per pair instead of ``P`` points of ``d`` entries, and the
-    gradient is ``2 lam (H U)`` restricted to the ``b`` rows.
+    the ``(K + 1)^2`` inner products of ``U`` per pair (one batched product over ``b``, no
+    ``U`` formed) instead of ``P`` points of ``d`` entries, and the gradient is ``2 lam (H U)``
+    restricted to the ``b`` rows, added into ``G`` in place (two passes over ``G``) when given.
     """
     C = _coefficients(t, K, curve)
     D = (C[1:] - C[:-1])[:, 1:]  # (P - 1, K + 1): the w1 column is -dt, the w2 column dt
     H = D.T @ D
-    U = torch.cat([(ends[:, 1] - ends[:, 0])[:, None], b], 1)  # (M, K + 1, d)
-    HU = torch.matmul(H, U)
-    pen = lam * (U * HU).sum((1, 2))
-    return pen, (2.0 * lam) * HU[:, 1:]
+    M = b.shape[0]
+    e = ends[:, 1] - ends[:, 0]  # (M, d)
+    eb = torch.bmm(b, e[:, :, None])[:, :, 0]  # (M, K): <b_k, w2 - w1>
+    bb = torch.bmm(b, b.transpose(1, 2))  # (M, K, K): <b_k, b_l>
+    pen = lam * (H[0, 0] * (e * e).sum(1) + 2.0 * (eb @ H[1:, 0]) + (bb * H[1:, 1:]).sum((1, 2)))
+    if G is not None:
+        G.baddbmm_(H[1:, 1:].expand(M, K, K), b, alpha=2.0 * lam)
+        G.baddbmm_(H[1:, :1].expand(M, K, 1), e[:, None, :], alpha=2.0 * lam)
+    return pen
 
 
 def group_step(land: _engine.Engine, t: Tensor, ends: Tensor, b: Tensor, *, lam: float, curve: str = "fourier",
@@ -540,9 +565,9 @@ def group_step(land: _engine.Engine, t: Tensor, ends: Tensor, b: Tensor, *, lam:
     M, K = b.shape[0], b.shape[1]
     cp, cd = land.chunk_sizes(M * (t.numel() - 2), chunk_points, chunk_data)
     L_in, G = _group_losses(land, _coefficients(t, K, curve)[1:-1], ends, b.detach(), cp, cd, True)
-    pen, gp = _penalty(t, K, curve, ends, b.detach(), lam)
     assert G is not None
-    return L_in.sum(1) + pen, G + gp
+    pen = _penalty(t, K, curve, ends, b.detach(), lam, G)
+    return L_in.sum(1) + pen, G
 
 
 def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
@@ -553,10 +578,10 @@ def _objective_and_grad(land, w1, w2, b, t, lam, curve, cp, cd, end_losses):
     if end_losses is None:
         L_end = land.losses(ends[0], chunk_points=2, chunk_data=cd)
         end_losses = (float(L_end[0]), float(L_end[1]))
-    pen, gp = _penalty(t, K, curve, ends, b.detach()[None], lam)
     assert G is not None
+    pen = _penalty(t, K, curve, ends, b.detach()[None], lam, G)
     losses = torch.cat([L_in.new_tensor([end_losses[0]]), L_in[0], L_in.new_tensor([end_losses[1]])])
-    return float(losses.sum()) + float(pen[0]), G[0] + gp[0], losses
+    return float(losses.sum()) + float(pen[0]), G[0], losses
 
 
 def path_losses(
@@ -836,7 +861,9 @@ def find_paths(
     end_l = linear_losses[:, [0, -1]]
 
     b = (zeros.clone() if b0 is None else b0.detach().clone().to(S)).requires_grad_(True)
-    opt = torch.optim.Adam([b], lr=lr)
+    # fused: one pass over b, its gradient and both moments per step instead of about ten; the
+    # unfused update of a many-pair b (tens of MiB) is memory-bound and cost more per pair than alone
+    opt = torch.optim.Adam([b], lr=lr, fused=b.device.type in ("cpu", "cuda"))
     gens = [torch.Generator(device=S.device).manual_seed(cfg.seed) for _ in range(M)] if grad_noise > 0 else []
     objective = torch.empty(M, steps + 1, dtype=torch.float64)
     heights = torch.empty(M, steps + 1, dtype=torch.float64)
@@ -847,7 +874,7 @@ def find_paths(
     for step in range(steps + 1):
         need_grad = step < steps
         L_in, G = _group_losses(land, C_in, ends2, b.detach(), cp, cd, need_grad)
-        pen, gp = _penalty(t, K, curve, ends2, b.detach(), lam)
+        pen = _penalty(t, K, curve, ends2, b.detach(), lam, G)  # its gradient added into G
         losses = torch.cat([end_l[:, :1], L_in, end_l[:, 1:]], 1)
         obj = losses.double().sum(1) + pen.double()
         objective[:, step] = obj.cpu()
@@ -859,9 +886,13 @@ def find_paths(
             idx = better.nonzero().flatten()
             best_obj[idx] = obj.cpu()[idx]
             best_step[idx] = step
-            dev_idx = idx.to(S.device)
-            best_b[dev_idx] = b.detach()[dev_idx]
-            best_losses[dev_idx] = losses[dev_idx]
+            if idx.numel() == M:  # all pairs (the common case): one copy, no gather
+                best_b.copy_(b.detach())
+                best_losses.copy_(losses)
+            else:
+                dev_idx = idx.to(S.device)
+                best_b[dev_idx] = b.detach()[dev_idx]
+                best_losses[dev_idx] = losses[dev_idx]
         if not need_grad:
             break
         bad = (~torch.isfinite(obj)).nonzero().flatten()
@@ -870,7 +901,7 @@ def find_paths(
             raise FloatingPointError(
                 f"objective of pair {m0} became {float(obj[m0])} at step {step}; lower lr={lr} or check the landscape")
         assert G is not None
-        grad = G + gp
+        grad = G
         for m, gen in enumerate(gens):
             grad[m] += grad_noise * torch.randn(grad.shape[1:], generator=gen, dtype=grad.dtype, device=grad.device)
         b.grad = grad

@@ -453,13 +453,18 @@ def test_group_step_of_many_pairs_equals_each_pair_alone():
         torch.testing.assert_close(grad[k], gk, rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("chunks", [(None, None), (5, 13)])
-def test_group_step_written_out_backward_equals_autograd_reference(chunks):
+@pytest.mark.parametrize("chunks", [(None, None), (5, 13), "blocks"])
+def test_group_step_written_out_backward_equals_autograd_reference(chunks, monkeypatch):
     """The FCP path step has its backward written out (no autograd): in float64 its objective and
     gradient equal Eq. 4 written directly (reference_objective: module calls point by point,
-    autograd on b) for pairs with different coefficients, whole or chunked over pairs and data."""
+    autograd on b) for pairs with different coefficients, whole, chunked over pairs and data, or
+    with each pair's points in blocks of two; its losses without gradient equal the module's."""
     from lls_core import engine
 
+    if chunks == "blocks":  # blocks of 2 points (one block holds at most this much of first stages)
+        monkeypatch.setattr(engine, "GRAD_CALL_MB", 2 * 30 * 50 * 8 / 2**20)
+        monkeypatch.setattr(engine, "TRIAL_CALL_MB", 2 * 30 * 50 * 8 / 2**20)
+        chunks = (None, None)
     g = torch.Generator().manual_seed(5)
     m = models.build("fcp").double()
     x, y = torch.rand(30, 1, 28, 28, generator=g, dtype=torch.float64), torch.randint(0, 10, (30,), generator=g)
@@ -477,6 +482,12 @@ def test_group_step_written_out_backward_equals_autograd_reference(chunks):
             o -= float(models.loss(m, x, y, params.unflatten(m, ends[k, 0])) + models.loss(m, x, y, params.unflatten(m, ends[k, 1])))
         assert float(obj[k]) == pytest.approx(o, rel=1e-11)
         torch.testing.assert_close(grad[k], gk, rtol=1e-9, atol=1e-13)
+    C = pf._coefficients(t, 4, "fourier")
+    L, _ = pf._group_losses(land, C, ends, b, chunks[0] or 21, chunks[1] or 30, False)
+    for k in range(3):
+        with torch.no_grad():
+            want = torch.stack([models.loss(m, x, y, params.unflatten(m, w)) for w in C @ torch.cat([ends[k], b[k]])])
+        torch.testing.assert_close(L[k], want, rtol=1e-12, atol=1e-12)
     # float32, as the study runs it: the same to float32 rounding
     land32 = engine.Engine(models.build("fcp"), (x.float(), y))
     obj32, grad32 = pf.group_step(land32, t.float(), ends.float(), b.float(), lam=0.3)
