@@ -485,46 +485,41 @@ def _fcp_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int
         return land.scratch("path." + name, shape, b)
 
     call_mb = _engine.GRAD_CALL_MB if grad else _engine.TRIAL_CALL_MB
-    gp = max(1, cp // B)
-    for g0, g1 in _engine.chunks(M, gp):
-        mg = g1 - g0
-        V1b = b[g0:g1, :, :s1].reshape(mg * K, H, I)  # views: each pair's and row's fc1 block
-        V1e = ends[g0:g1, :, :s1].reshape(mg * 2, H, I)
+    for j in range(M):  # pair by pair: one pair's buffers at a time stay small (cache-resident), as alone
+        V1b = b[j, :, :s1].view(K, H, I)  # views: the pair's fc1 blocks
+        V1e = ends[j, :, :s1].view(2, H, I)
         if G is not None:
-            G[g0:g1, :, s1:] = 0.0
+            G[j, :, s1:] = 0.0
         for d0, d1 in _engine.chunks(land.n_data, cd):
             n = d1 - d0
             x, y = land.x[d0:d1].reshape(n, I), land.y[d0:d1]
-            xe = x.expand(mg * K, n, I)
-            Zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (mg * K, n, H)))
-            Ze = torch.bmm(xe[: 2 * mg], V1e.transpose(1, 2), out=work("Ze", (mg * 2, n, H)))
-            dZb = work("dZb", (mg * K, n, H)) if grad else None
+            xe = x.expand(K, n, I)
+            zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (K, n, H))).view(K, n * H)
+            ze = torch.bmm(xe[:2], V1e.transpose(1, 2), out=work("Ze", (2, n, H))).view(2, n * H)
+            dZ = work("dZb", (K, n * H)) if grad else None
             pb = max(1, min(B, int(call_mb * 2**20 // (n * H * b.element_size()))))
-            for j in range(mg):
-                ze, zb = Ze[2 * j:2 * j + 2].view(2, n * H), Zb[j * K:(j + 1) * K].view(K, n * H)
-                for p0, p1 in _engine.chunks(B, pb):
-                    c = p1 - p0
-                    z = torch.mm(Ce[p0:p1], ze, out=work("z", (c, n * H))).addmm_(Cb[p0:p1], zb).view(c, n, H)
-                    up = torch.mm(Ce[p0:p1], ends[g0 + j, :, s1:]).addmm_(Cb[p0:p1], b[g0 + j, :, s1:])  # (c, d - s1)
-                    w2, w3 = up[:, :s2].view(c, *sh2), up[:, s2:].view(c, *sh3)
-                    if G is None:
-                        v = _batched.fcp_losses_from_first(m, {"fc2.weight": w2, "fc3.weight": w3}, z, y, work)
-                        L[g0 + j, p0:p1] += v * (n / land.n_data)
-                        continue
-                    assert dZb is not None
-                    gup = work("gup", (c, d - s1))
-                    g2, g3 = gup[:, :s2].view(c, *sh2), gup[:, s2:].view(c, *sh3)
-                    v, dz = _batched.fcp_backward_to_first(m, w2, w3, z, y, n / land.n_data, work, g2, g3)
-                    L[g0 + j, p0:p1] += v
-                    G[g0 + j, :, s1:].addmm_(CbT[:, p0:p1], gup)
-                    dZj = dZb[j * K:(j + 1) * K].view(K, n * H)
-                    if p0 == 0:
-                        torch.mm(CbT[:, p0:p1], dz.view(c, n * H), out=dZj)
-                    else:
-                        dZj.addmm_(CbT[:, p0:p1], dz.view(c, n * H))
+            for p0, p1 in _engine.chunks(B, pb):
+                c = p1 - p0
+                z = torch.mm(Ce[p0:p1], ze, out=work("z", (c, n * H))).addmm_(Cb[p0:p1], zb).view(c, n, H)
+                up = torch.mm(Ce[p0:p1], ends[j, :, s1:]).addmm_(Cb[p0:p1], b[j, :, s1:])  # (c, d - s1)
+                w2, w3 = up[:, :s2].view(c, *sh2), up[:, s2:].view(c, *sh3)
+                if G is None:
+                    v = _batched.fcp_losses_from_first(m, {"fc2.weight": w2, "fc3.weight": w3}, z, y, work)
+                    L[j, p0:p1] += v * (n / land.n_data)
+                    continue
+                assert dZ is not None
+                gup = work("gup", (c, d - s1))
+                g2, g3 = gup[:, :s2].view(c, *sh2), gup[:, s2:].view(c, *sh3)
+                v, dz = _batched.fcp_backward_to_first(m, w2, w3, z, y, n / land.n_data, work, g2, g3)
+                L[j, p0:p1] += v
+                G[j, :, s1:].addmm_(CbT[:, p0:p1], gup)
+                if p0 == 0:
+                    torch.mm(CbT[:, p0:p1], dz.view(c, n * H), out=dZ)
+                else:
+                    dZ.addmm_(CbT[:, p0:p1], dz.view(c, n * H))
             if G is not None:
-                assert dZb is not None
-                G[g0:g1, :, :s1].view(mg * K, H, I).baddbmm_(dZb.transpose(1, 2), xe, beta=0.0 if d0 == 0 else 1.0)
+                assert dZ is not None
+                G[j, :, :s1].view(K, H, I).baddbmm_(dZ.view(K, n, H).transpose(1, 2), xe, beta=0.0 if d0 == 0 else 1.0)
     return L, G
 
 
