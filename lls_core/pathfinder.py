@@ -528,21 +528,21 @@ def _penalty(t: Tensor, K: int, curve: str, ends: Tensor, b: Tensor, lam: float,
 
     The differences are ``D U`` with ``U = [w2 - w1; b_1..b_K]`` and ``D = [dt, diff(basis)]``
     ``(P - 1, K + 1)``, so the penalty is ``lam * sum_jl H_jl <U_j, U_l>`` with ``H = D^T D``:
-    the ``(K + 1)^2`` inner products of ``U`` per pair (one batched product over ``b``, no
-    ``U`` formed) instead of ``P`` points of ``d`` entries, and the gradient is ``2 lam (H U)``
+    the ``(K + 1)^2`` inner products of ``U`` per pair (products with ``b``, no ``U`` formed) instead of ``P`` points of ``d`` entries, and the gradient is ``2 lam (H U)``
     restricted to the ``b`` rows, added into ``G`` in place (two passes over ``G``) when given.
     """
     C = _coefficients(t, K, curve)
     D = (C[1:] - C[:-1])[:, 1:]  # (P - 1, K + 1): the w1 column is -dt, the w2 column dt
     H = D.T @ D
     M = b.shape[0]
-    e = ends[:, 1] - ends[:, 0]  # (M, d)
-    eb = torch.bmm(b, e[:, :, None])[:, :, 0]  # (M, K): <b_k, w2 - w1>
-    bb = torch.bmm(b, b.transpose(1, 2))  # (M, K, K): <b_k, b_l>
-    pen = lam * (H[0, 0] * (e * e).sum(1) + 2.0 * (eb @ H[1:, 0]) + (bb * H[1:, 1:]).sum((1, 2)))
-    if G is not None:
-        G.baddbmm_(H[1:, 1:].expand(M, K, K), b, alpha=2.0 * lam)
-        G.baddbmm_(H[1:, :1].expand(M, K, 1), e[:, None, :], alpha=2.0 * lam)
+    pen = b.new_empty(M)
+    for m in range(M):  # pair by pair: one pair's rows at a time (memory-bound; all pairs at once cost more per pair)
+        e = ends[m, 1] - ends[m, 0]  # (d,)
+        eb = b[m] @ e  # (K,): <b_k, w2 - w1>
+        bb = b[m] @ b[m].T  # (K, K): <b_k, b_l>
+        pen[m] = lam * (H[0, 0] * e.dot(e) + 2.0 * eb.dot(H[1:, 0]) + (bb * H[1:, 1:]).sum())
+        if G is not None:
+            G[m].addmm_(H[1:, 1:], b[m], alpha=2.0 * lam).addr_(H[1:, 0], e, alpha=2.0 * lam)
     return pen
 
 
@@ -855,10 +855,12 @@ def find_paths(
     linear_losses, _ = _group_losses(land, C, ends2, zeros, max(cp, n_points), cd, False)
     end_l = linear_losses[:, [0, -1]]
 
-    b = (zeros.clone() if b0 is None else b0.detach().clone().to(S)).requires_grad_(True)
-    # fused: one pass over b, its gradient and both moments per step instead of about ten; the
-    # unfused update of a many-pair b (tens of MiB) is memory-bound and cost more per pair than alone
-    opt = torch.optim.Adam([b], lr=lr, fused=b.device.type in ("cpu", "cuda"))
+    b = (zeros.clone() if b0 is None else b0.detach().clone().to(S)).contiguous()  # (M, K, d), updated in place
+    rows = [b[m].detach().requires_grad_(True) for m in range(M)]  # one leaf per pair, sharing b's memory
+    # One Adam, elementwise, over each pair's rows as a parameter of its own (pair by pair, as alone:
+    # the update is memory-bound and one tensor of all pairs, tens of MiB, cost more per pair), fused
+    # (one pass over the rows, their gradient and both moments instead of about ten).
+    opt = torch.optim.Adam(rows, lr=lr, fused=b.device.type in ("cpu", "cuda"))
     gens = [torch.Generator(device=S.device).manual_seed(cfg.seed) for _ in range(M)] if grad_noise > 0 else []
     objective = torch.empty(M, steps + 1, dtype=torch.float64)
     heights = torch.empty(M, steps + 1, dtype=torch.float64)
@@ -899,7 +901,8 @@ def find_paths(
         grad = G
         for m, gen in enumerate(gens):
             grad[m] += grad_noise * torch.randn(grad.shape[1:], generator=gen, dtype=grad.dtype, device=grad.device)
-        b.grad = grad
+        for m in range(M):
+            rows[m].grad = grad[m]
         opt.step()
     seconds = time.perf_counter() - start
 
