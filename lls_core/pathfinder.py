@@ -422,7 +422,7 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
     """
     M, B = b.shape[0], C.shape[0]
     if _written_out(land):
-        return _fcp_group(land, C, ends, b, cp, cd, grad)
+        return _factored_group(land, C, ends, b, cd, grad)
     L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
     G = torch.zeros_like(b) if grad else None
     data_chunks = _engine.chunks(land.n_data, cd)
@@ -444,38 +444,43 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
 
 
 def _written_out(land: _engine.Engine) -> bool:
-    """Whether path points on ``land`` go through the written-out kernel (:func:`_fcp_group`):
-    FCP with ReLU on the hand-batched, factored kernels."""
+    """Whether path points on ``land`` go through :func:`_factored_group`: a network of
+    :data:`lls_core.engine.FACTORED_FIRST_LAYER` (FCP, autoencoder) on the hand-batched kernels."""
     m = land.module
-    return land.factor and type(m) is _models.FCP and m.act is F.relu
+    if not land.factor or m is None:
+        return False
+    (first,) = _engine.FIRST_LAYER_PARAMS[type(m)]
+    return _params.shapes(m)[0][0] == first  # the first layer's weights lead the flat vector
 
 
-def _fcp_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int, cd: int,
-               grad: bool) -> tuple[Tensor, Tensor | None]:
-    """FCP (ReLU) losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
+def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cd: int,
+                    grad: bool) -> tuple[Tensor, Tensor | None]:
+    """Losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
 
-    :func:`_group_losses` for FCP, the backward written out, no autograd. For each group of
-    pairs and data chunk: the first layer of the ``K`` rows of every pair's ``b`` and of its
-    two end points in one batched product each (``K + 2`` first-layer passes per pair, not
-    one per point); then per pair, its points in blocks: the first stage mixed, ``z_i = C_i @ Z``,
-    the second and third layers' weights mixed, ``W_i = C_i @ V``, and
-    :func:`lls_core.batched.fcp_backward_to_first` (losses, ``dL/dz_i``, ``dL/dW_i``; without
-    ``grad`` :func:`lls_core.batched.fcp_losses_from_first`). The chain rule through ``W(b)``
-    is the same mix transposed: ``dL/db_k = sum_i C_ik dL/dW_i`` for the upper layers, and
-    for the first layer ``(sum_i C_ik dL/dz_i)^T x``, one batched product for the group's
-    ``K`` rows per pair after its blocks. Activations live in the engine's kept buffers
-    (:meth:`lls_core.engine.Engine.scratch`), a block's at most about
-    :data:`lls_core.engine.GRAD_CALL_MB` (no ``grad``: ``TRIAL_CALL_MB``) of first stages.
-    Pairs per group: ``cp // B`` (at least 1), so a group's first stages stay below the
-    autograd graph that ``cp`` points would build.
+    :func:`_group_losses` for FCP and the autoencoder, whose first layer (weights ``(H, I)``,
+    no bias) is a linear map of the input. Pair by pair (one pair's buffers at a time, as a
+    pair alone) and data chunk by chunk: the first layer of the pair's ``K`` rows of ``b`` and
+    of its two end points, one batched product each (``K + 2`` first-layer passes, not one per
+    point); then its points in blocks: the first stage mixed, ``z_i = C_i @ Z``, the upper
+    layers' weights mixed, ``W_i = C_i @ V``, and the layers above the first with their
+    gradients ``dL/dz_i`` and ``dL/dW_i``: written out for FCP with ReLU
+    (:func:`lls_core.batched.fcp_backward_to_first`), else autograd from ``z_i`` and ``W_i``
+    only. The chain rule through ``W(b)`` is the same mix transposed: ``dL/db_k = sum_i C_ik
+    dL/dW_i`` for the upper layers and ``(sum_i C_ik dL/dz_i)^T x`` for the first, one batched
+    product per pair after its blocks (the end points' rows, fixed, get none). No graph of the
+    first layer, no ``[ends; b]`` formed. Activations live in the engine's kept buffers
+    (:meth:`lls_core.engine.Engine.scratch`); a block holds about :data:`lls_core.engine.GRAD_CALL_MB`
+    (without ``grad``: ``TRIAL_CALL_MB``) of first stages.
     """
     m = land.module
     assert m is not None
     M, K, d = b.shape
     B = C.shape[0]
-    (_, sh1), (_, sh2), (_, sh3) = _params.shapes(m)
-    H, I = sh1
-    s1, s2 = sh1.numel(), sh2.numel()
+    spec = _params.shapes(m)
+    H, I = spec[0][1]
+    s1 = H * I
+    upper = [(k, sh, sh.numel()) for k, sh in spec[1:]]
+    fcp = m if type(m) is _models.FCP and m.act is F.relu and [k for k, _, _ in upper] == ["fc2.weight", "fc3.weight"] else None
     Ce, Cb = C[:, :2].contiguous(), C[:, 2:].contiguous()
     CbT = Cb.T.contiguous()
     L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
@@ -484,39 +489,54 @@ def _fcp_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int
     def work(name: str, shape: tuple[int, ...]) -> Tensor:
         return land.scratch("path." + name, shape, b)
 
+    def split(flat: Tensor) -> dict[str, Tensor]:  # (c, d - s1) -> the upper layers' weights (c, ...)
+        return {k: v.view(flat.shape[0], *sh) for (k, sh, _), v in zip(upper, flat.split([w for _, _, w in upper], 1))}
+
     call_mb = _engine.GRAD_CALL_MB if grad else _engine.TRIAL_CALL_MB
-    for j in range(M):  # pair by pair: one pair's buffers at a time stay small (cache-resident), as alone
-        V1b = b[j, :, :s1].view(K, H, I)  # views: the pair's fc1 blocks
+    for j in range(M):
+        V1b = b[j, :, :s1].view(K, H, I)  # views: the pair's first-layer blocks
         V1e = ends[j, :, :s1].view(2, H, I)
         if G is not None:
             G[j, :, s1:] = 0.0
         for d0, d1 in _engine.chunks(land.n_data, cd):
             n = d1 - d0
-            x, y = land.x[d0:d1].reshape(n, I), land.y[d0:d1]
-            xe = x.expand(K, n, I)
+            x, y = land.x[d0:d1], land.y[d0:d1]
+            xe = x.reshape(n, I).expand(K, n, I)
             zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (K, n, H))).view(K, n * H)
             ze = torch.bmm(xe[:2], V1e.transpose(1, 2), out=work("Ze", (2, n, H))).view(2, n * H)
             dZ = work("dZb", (K, n * H)) if grad else None
             pb = max(1, min(B, int(call_mb * 2**20 // (n * H * b.element_size()))))
+            scale = n / land.n_data
             for p0, p1 in _engine.chunks(B, pb):
                 c = p1 - p0
                 z = torch.mm(Ce[p0:p1], ze, out=work("z", (c, n * H))).addmm_(Cb[p0:p1], zb).view(c, n, H)
                 up = torch.mm(Ce[p0:p1], ends[j, :, s1:]).addmm_(Cb[p0:p1], b[j, :, s1:])  # (c, d - s1)
-                w2, w3 = up[:, :s2].view(c, *sh2), up[:, s2:].view(c, *sh3)
                 if G is None:
-                    v = _batched.fcp_losses_from_first(m, {"fc2.weight": w2, "fc3.weight": w3}, z, y, work)
-                    L[j, p0:p1] += v * (n / land.n_data)
+                    if fcp is not None:
+                        v = _batched.fcp_losses_from_first(fcp, split(up), z, y, work)
+                    else:
+                        with torch.no_grad():
+                            v = _batched.forward_losses(m, split(up), x, y, z)
+                    L[j, p0:p1] += v * scale
                     continue
                 assert dZ is not None
-                gup = work("gup", (c, d - s1))
-                g2, g3 = gup[:, :s2].view(c, *sh2), gup[:, s2:].view(c, *sh3)
-                v, dz = _batched.fcp_backward_to_first(m, w2, w3, z, y, n / land.n_data, work, g2, g3)
+                if fcp is not None:
+                    gup = work("gup", (c, d - s1))
+                    w, g = split(up), split(gup)
+                    v, dz = _batched.fcp_backward_to_first(fcp, w["fc2.weight"], w["fc3.weight"], z, y, scale, work,
+                                                           g["fc2.weight"], g["fc3.weight"])
+                else:
+                    zl, ul = z.detach().requires_grad_(True), up.requires_grad_(True)
+                    with torch.enable_grad():
+                        v = _batched.forward_losses(m, split(ul), x, y, zl) * scale
+                        dz, gup = torch.autograd.grad(v.sum(), [zl, ul])
+                    v = v.detach()
                 L[j, p0:p1] += v
                 G[j, :, s1:].addmm_(CbT[:, p0:p1], gup)
                 if p0 == 0:
-                    torch.mm(CbT[:, p0:p1], dz.view(c, n * H), out=dZ)
+                    torch.mm(CbT[:, p0:p1], dz.reshape(c, n * H), out=dZ)
                 else:
-                    dZ.addmm_(CbT[:, p0:p1], dz.view(c, n * H))
+                    dZ.addmm_(CbT[:, p0:p1], dz.reshape(c, n * H))
             if G is not None:
                 assert dZ is not None
                 G[j, :, :s1].view(K, H, I).baddbmm_(dZ.view(K, n, H).transpose(1, 2), xe, beta=0.0 if d0 == 0 else 1.0)

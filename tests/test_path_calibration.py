@@ -132,6 +132,12 @@ def test_recompute_archived_calibration_pair():
         pc = landscape.PathConfig(**rec.provenance["settings"][which])
         got = landscape.pair_path(model, ds.x_train, ds.y_train, wi, wj, pc, int(row.i), int(row.j))
         # Path losses are float32 means over images: another batch of pairs sums in another order (~1e-7).
-        assert got.height == pytest.approx(row[f"height_{which}"], rel=1e-5, abs=1e-7), which
+        # The straight line is one evaluation and stays that close. The found path's height is not: Adam
+        # divides each gradient entry by its own running size, so entries made of float32 rounding move by
+        # up to lr whatever their size, and 30 steps carry another summation order into the height. The
+        # same code with chunk_data=250 instead of all 500 images moved the build height by 1.9e-4
+        # (relative), batched="vmap" by 6.8e-4, and the written-out FCP backward by 6.0e-4 (fine grid:
+        # up to 8.9e-4); the two settings' heights differ by a factor of 2. Hence 2e-3 for found paths.
+        assert got.height == pytest.approx(row[f"height_{which}"], rel=2e-3, abs=1e-7), which
         assert got.linear_height == pytest.approx(row[f"linear_{which}"], rel=1e-5, abs=1e-7), which
-        assert got.fine_height == pytest.approx(row[f"fine_{which}"], rel=1e-5, abs=1e-7), which
+        assert got.fine_height == pytest.approx(row[f"fine_{which}"], rel=2e-3, abs=1e-7), which

@@ -453,22 +453,26 @@ def test_group_step_of_many_pairs_equals_each_pair_alone():
         torch.testing.assert_close(grad[k], gk, rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.parametrize("arch", ["fcp", "autoencoder"])
 @pytest.mark.parametrize("chunks", [(None, None), (5, 13), "blocks"])
-def test_group_step_written_out_backward_equals_autograd_reference(chunks, monkeypatch):
-    """The FCP path step has its backward written out (no autograd): in float64 its objective and
-    gradient equal Eq. 4 written directly (reference_objective: module calls point by point,
-    autograd on b) for pairs with different coefficients, whole, chunked over pairs and data, or
-    with each pair's points in blocks of two; its losses without gradient equal the module's."""
+def test_group_step_written_out_backward_equals_autograd_reference(arch, chunks, monkeypatch):
+    """The path step of the networks with a factored first layer has its chain rule through
+    W(b) written out (FCP: its whole backward; the autoencoder: autograd above the first layer
+    only): in float64 its objective and gradient equal Eq. 4 written directly (reference_objective:
+    module calls point by point, autograd on b) for pairs with different coefficients, whole,
+    chunked over data, or with each pair's points in blocks of two; so do its losses without
+    gradient."""
     from lls_core import engine
 
     if chunks == "blocks":  # blocks of 2 points (one block holds at most this much of first stages)
-        monkeypatch.setattr(engine, "GRAD_CALL_MB", 2 * 30 * 50 * 8 / 2**20)
-        monkeypatch.setattr(engine, "TRIAL_CALL_MB", 2 * 30 * 50 * 8 / 2**20)
+        H = 50 if arch == "fcp" else 32
+        monkeypatch.setattr(engine, "GRAD_CALL_MB", 2 * 30 * H * 8 / 2**20)
+        monkeypatch.setattr(engine, "TRIAL_CALL_MB", 2 * 30 * H * 8 / 2**20)
         chunks = (None, None)
     g = torch.Generator().manual_seed(5)
-    m = models.build("fcp").double()
+    m = models.build(arch).double()
     x, y = torch.rand(30, 1, 28, 28, generator=g, dtype=torch.float64), torch.randint(0, 10, (30,), generator=g)
-    W = torch.stack([params.flatten(models.build("fcp", seed=s)) for s in range(6)]).double()
+    W = torch.stack([params.flatten(models.build(arch, seed=s)) for s in range(6)]).double()
     ends = torch.stack([W[:3], W[3:]], 1)  # (3, 2, d)
     b = torch.randn(3, 4, W.shape[1], generator=g, dtype=torch.float64)
     b *= torch.tensor([0.0, 1e-2, 5e-2], dtype=torch.float64)[:, None, None]  # straight line, small, larger bend
@@ -489,7 +493,7 @@ def test_group_step_written_out_backward_equals_autograd_reference(chunks, monke
             want = torch.stack([models.loss(m, x, y, params.unflatten(m, w)) for w in C @ torch.cat([ends[k], b[k]])])
         torch.testing.assert_close(L[k], want, rtol=1e-12, atol=1e-12)
     # float32, as the study runs it: the same to float32 rounding
-    land32 = engine.Engine(models.build("fcp"), (x.float(), y))
+    land32 = engine.Engine(models.build(arch), (x.float(), y))
     obj32, grad32 = pf.group_step(land32, t.float(), ends.float(), b.float(), lam=0.3)
     torch.testing.assert_close(obj32.double(), obj, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grad32.double(), grad, rtol=1e-3, atol=2e-6)
