@@ -38,17 +38,22 @@ through ``torch.func.vmap`` over ``functional_call``. Where a network's first
 layer is a dense linear map of the input (FCP, autoencoder), it is evaluated in
 the path's own coordinates: ``W = C @ [w1; w2; b]``, so the first layer needs
 ``K + 2`` products with the data instead of one per point
-(``FACTORED_FIRST_LAYER``). Calls are chunked over path points and over data so
-that the autograd graph alive at once stays below a caller-set bound
-(``memory_mb``). The gradient with respect to ``b`` is autograd's, through
-``W(b)``, accumulated chunk by chunk. End points are never differentiated (their
-basis values are exactly zero), are evaluated once, and are copied verbatim into
+(``FACTORED_FIRST_LAYER``). For these two the chain rule through ``W(b)`` is written
+out (:func:`_factored_group`): pair by pair, the first stage and the upper layers'
+weights are mixed per point, the layers above the first give ``dL/dz`` and ``dL/dW``
+(FCP with ReLU: its whole backward written out, :func:`lls_core.batched.fcp_backward_to_first`;
+the autoencoder: autograd from the mixed first stage only), and the gradient of ``b_k``
+is the same mix transposed, ``(sum_i C_ik dL/dz_i)^T x`` for the first layer, on kept
+buffers. Other networks use autograd through ``W(b)``, with calls chunked over path
+points and over data so that the autograd graph alive at once stays below a caller-set
+bound (``memory_mb``), accumulated chunk by chunk. End points are never differentiated
+(their basis values are exactly zero), are evaluated once, and are copied verbatim into
 every path.
 
 Many pairs at once: :func:`find_paths` advances the paths between ``M`` pairs of one
 landscape together (one objective summed over the pairs, per-pair coefficients,
-one Adam; each pair moves exactly as alone), through
-:meth:`lls_core.engine.Engine.values_affine_groups`. :func:`find_path` is its
+one Adam, fused, with each pair's rows a parameter of its own; each pair moves exactly as
+alone), through :func:`_factored_group` or :meth:`lls_core.engine.Engine.values_affine_groups`. :func:`find_path` is its
 one-pair case. :func:`fine_grid` re-evaluates found paths on a fine grid of ``t``
 (default :data:`FINE_POINTS` = 401) and reports how far the discrete maximum
 understates the true one.
@@ -422,7 +427,7 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
     """
     M, B = b.shape[0], C.shape[0]
     if _written_out(land):
-        return _factored_group(land, C, ends, b, cd, grad)
+        return _factored_group(land, C, ends, b, cp, cd, grad)
     L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
     G = torch.zeros_like(b) if grad else None
     data_chunks = _engine.chunks(land.n_data, cd)
@@ -453,7 +458,7 @@ def _written_out(land: _engine.Engine) -> bool:
     return _params.shapes(m)[0][0] == first  # the first layer's weights lead the flat vector
 
 
-def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cd: int,
+def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int, cd: int,
                     grad: bool) -> tuple[Tensor, Tensor | None]:
     """Losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
 
@@ -469,8 +474,9 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cd
     dL/dW_i`` for the upper layers and ``(sum_i C_ik dL/dz_i)^T x`` for the first, one batched
     product per pair after its blocks (the end points' rows, fixed, get none). No graph of the
     first layer, no ``[ends; b]`` formed. Activations live in the engine's kept buffers
-    (:meth:`lls_core.engine.Engine.scratch`); a block holds about :data:`lls_core.engine.GRAD_CALL_MB`
-    (without ``grad``: ``TRIAL_CALL_MB``) of first stages.
+    (:meth:`lls_core.engine.Engine.scratch`); a block holds at most ``cp`` points (the caller's
+    bound on one call's graph, with data chunks of ``cd`` items) and about
+    :data:`lls_core.engine.GRAD_CALL_MB` (without ``grad``: ``TRIAL_CALL_MB``) of first stages.
     """
     m = land.module
     assert m is not None
@@ -505,7 +511,7 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cd
             zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (K, n, H))).view(K, n * H)
             ze = torch.bmm(xe[:2], V1e.transpose(1, 2), out=work("Ze", (2, n, H))).view(2, n * H)
             dZ = work("dZb", (K, n * H)) if grad else None
-            pb = max(1, min(B, int(call_mb * 2**20 // (n * H * b.element_size()))))
+            pb = max(1, min(B, cp, int(call_mb * 2**20 // (n * H * b.element_size()))))
             scale = n / land.n_data
             for p0, p1 in _engine.chunks(B, pb):
                 c = p1 - p0

@@ -454,13 +454,13 @@ def test_group_step_of_many_pairs_equals_each_pair_alone():
 
 
 @pytest.mark.parametrize("arch", ["fcp", "autoencoder"])
-@pytest.mark.parametrize("chunks", [(None, None), (5, 13), "blocks"])
+@pytest.mark.parametrize("chunks", [(None, None), (3, 13), "blocks"])
 def test_group_step_written_out_backward_equals_autograd_reference(arch, chunks, monkeypatch):
     """The path step of the networks with a factored first layer has its chain rule through
     W(b) written out (FCP: its whole backward; the autoencoder: autograd above the first layer
     only): in float64 its objective and gradient equal Eq. 4 written directly (reference_objective:
     module calls point by point, autograd on b) for pairs with different coefficients, whole,
-    chunked over data, or with each pair's points in blocks of two; so do its losses without
+    chunked over data and points (blocks of 3), or in blocks of two points; so do its losses without
     gradient."""
     from lls_core import engine
 
