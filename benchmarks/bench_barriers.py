@@ -136,8 +136,10 @@ def _step_floor(n_pairs: int, cfg: landscape.PathConfig, ds: data.Dataset, reps:
     ends = torch.stack([S, E], 1)
     b = 1e-3 * torch.randn(n_pairs, cfg.n_terms, S.shape[1], generator=torch.Generator().manual_seed(0))
 
+    cache: dict = {}  # the end points' first stages, kept from step to step as find_paths keeps them
+
     def step() -> None:
-        pf.group_step(land, t, ends, b, lam=cfg.lam, curve=cfg.curve)
+        pf.group_step(land, t, ends, b, lam=cfg.lam, curve=cfg.curve, ends_cache=cache)
 
     def fwd_bwd() -> None:
         m.zero_grad(set_to_none=True)

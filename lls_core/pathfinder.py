@@ -418,16 +418,17 @@ def _plan(M: int, B: int, cp: int) -> list[tuple[int, int, int, int]]:
 
 
 def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int, cd: int,
-                  grad: bool) -> tuple[Tensor, Tensor | None]:
+                  grad: bool, ends_cache: dict | None = None) -> tuple[Tensor, Tensor | None]:
     """Losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
 
     ``ends`` ``(M, 2, d)``, ``b`` ``(M, K, d)``, ``C`` ``(B, K + 2)``. Each call (pairs x
     points x data chunk) builds its own graph from ``b`` and is differentiated at once.
     The gradient of the sum over pairs has pair ``m``'s own gradient in row ``m``.
+    ``ends_cache``: see :func:`_factored_group` (a dict kept by the caller for one ``ends``).
     """
     M, B = b.shape[0], C.shape[0]
     if _written_out(land):
-        return _factored_group(land, C, ends, b, cp, cd, grad)
+        return _factored_group(land, C, ends, b, cp, cd, grad, ends_cache)
     L = torch.zeros(M, B, dtype=b.dtype, device=b.device)
     G = torch.zeros_like(b) if grad else None
     data_chunks = _engine.chunks(land.n_data, cd)
@@ -458,8 +459,12 @@ def _written_out(land: _engine.Engine) -> bool:
     return _params.shapes(m)[0][0] == first  # the first layer's weights lead the flat vector
 
 
+ENDS_CACHE_MB: float = 64.0
+"""Largest first stages of the end points (MiB, all pairs and items) that a path search keeps from step to step."""
+
+
 def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: int, cd: int,
-                    grad: bool) -> tuple[Tensor, Tensor | None]:
+                    grad: bool, ends_cache: dict | None = None) -> tuple[Tensor, Tensor | None]:
     """Losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
 
     :func:`_group_losses` for FCP and the autoencoder, whose first layer (weights ``(H, I)``,
@@ -477,6 +482,9 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp
     (:meth:`lls_core.engine.Engine.scratch`); a block holds at most ``cp`` points (the caller's
     bound on one call's graph, with data chunks of ``cd`` items) and about
     :data:`lls_core.engine.GRAD_CALL_MB` (without ``grad``: ``TRIAL_CALL_MB``) of first stages.
+    ``ends_cache``: a dict the caller keeps while ``ends`` stays the same (a search's steps);
+    the end points' first stages are kept there when all of them fit in :data:`ENDS_CACHE_MB`,
+    so that a step computes ``K`` first-layer rows per pair instead of ``K + 2``.
     """
     m = land.module
     assert m is not None
@@ -499,6 +507,8 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp
         return {k: v.view(flat.shape[0], *sh) for (k, sh, _), v in zip(upper, flat.split([w for _, _, w in upper], 1))}
 
     call_mb = _engine.GRAD_CALL_MB if grad else _engine.TRIAL_CALL_MB
+    if ends_cache is not None and M * 2 * land.n_data * H * b.element_size() > ENDS_CACHE_MB * 2**20:
+        ends_cache = None
     for j in range(M):
         V1b = b[j, :, :s1].view(K, H, I)  # views: the pair's first-layer blocks
         V1e = ends[j, :, :s1].view(2, H, I)
@@ -509,7 +519,12 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp
             x, y = land.x[d0:d1], land.y[d0:d1]
             xe = x.reshape(n, I).expand(K, n, I)
             zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (K, n, H))).view(K, n * H)
-            ze = torch.bmm(xe[:2], V1e.transpose(1, 2), out=work("Ze", (2, n, H))).view(2, n * H)
+            ze = None if ends_cache is None else ends_cache.get((j, d0, d1))
+            if ze is None:
+                ze = torch.bmm(xe[:2], V1e.transpose(1, 2),
+                               out=work("Ze", (2, n, H)) if ends_cache is None else None).view(2, n * H)
+                if ends_cache is not None:
+                    ends_cache[(j, d0, d1)] = ze
             dZ = work("dZb", (K, n * H)) if grad else None
             pb = max(1, min(B, cp, int(call_mb * 2**20 // (n * H * b.element_size()))))
             scale = n / land.n_data
@@ -573,7 +588,8 @@ def _penalty(t: Tensor, K: int, curve: str, ends: Tensor, b: Tensor, lam: float,
 
 
 def group_step(land: _engine.Engine, t: Tensor, ends: Tensor, b: Tensor, *, lam: float, curve: str = "fourier",
-               chunk_points: int | None = None, chunk_data: int | None = None) -> tuple[Tensor, Tensor]:
+               chunk_points: int | None = None, chunk_data: int | None = None,
+               ends_cache: dict | None = None) -> tuple[Tensor, Tensor]:
     """One optimisation step's work for ``M`` paths of one network at once, as :func:`find_paths` does it.
 
     ``land``: the :class:`lls_core.engine.Engine` of the landscape; ``t`` ``(P,)`` the path's points;
@@ -581,11 +597,13 @@ def group_step(land: _engine.Engine, t: Tensor, ends: Tensor, b: Tensor, *, lam:
     (Eq. 4) without the two end points' losses, which do not depend on ``b``, ``(M,)``, and its gradient
     with respect to ``b`` ``(M, K, d)``: the losses at the ``P - 2`` interior points plus the length
     penalty. Calls are chunked as ``land.chunk_sizes`` says under the engine's own memory bound
-    (``chunk_points`` / ``chunk_data`` override it).
+    (``chunk_points`` / ``chunk_data`` override it). ``ends_cache``: an empty dict to pass to every
+    step with the same ``ends`` (as :func:`find_paths` does): for FCP and the autoencoder the end
+    points' first stages are then computed once and kept there (up to :data:`ENDS_CACHE_MB`).
     """
     M, K = b.shape[0], b.shape[1]
     cp, cd = land.chunk_sizes(M * (t.numel() - 2), chunk_points, chunk_data)
-    L_in, G = _group_losses(land, _coefficients(t, K, curve)[1:-1], ends, b.detach(), cp, cd, True)
+    L_in, G = _group_losses(land, _coefficients(t, K, curve)[1:-1], ends, b.detach(), cp, cd, True, ends_cache)
     assert G is not None
     pen = _penalty(t, K, curve, ends, b.detach(), lam, G)
     return L_in.sum(1) + pen, G
@@ -878,6 +896,7 @@ def find_paths(
 
     start = time.perf_counter()
     zeros = torch.zeros(M, K, d, dtype=S.dtype, device=S.device)
+    ends_cache: dict = {}  # the end points' first stages, computed once for all steps (FCP, autoencoder)
     linear_losses, _ = _group_losses(land, C, ends2, zeros, max(cp, n_points), cd, False)
     end_l = linear_losses[:, [0, -1]]
 
@@ -896,7 +915,7 @@ def find_paths(
     best_losses = torch.zeros(M, n_points, dtype=S.dtype, device=S.device)
     for step in range(steps + 1):
         need_grad = step < steps
-        L_in, G = _group_losses(land, C_in, ends2, b.detach(), cp, cd, need_grad)
+        L_in, G = _group_losses(land, C_in, ends2, b.detach(), cp, cd, need_grad, ends_cache)
         pen = _penalty(t, K, curve, ends2, b.detach(), lam, G)  # its gradient added into G
         losses = torch.cat([end_l[:, :1], L_in, end_l[:, 1:]], 1)
         obj = losses.double().sum(1) + pen.double()

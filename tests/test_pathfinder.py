@@ -480,6 +480,10 @@ def test_group_step_written_out_backward_equals_autograd_reference(arch, chunks,
     land = engine.Engine(m, (x, y))
     assert pf._written_out(land)
     obj, grad = pf.group_step(land, t, ends, b, lam=0.3, chunk_points=chunks[0], chunk_data=chunks[1])
+    cache: dict = {}  # the end points' first stages kept from one step to the next, as find_paths does
+    for _ in range(2):
+        again = pf.group_step(land, t, ends, b, lam=0.3, chunk_points=chunks[0], chunk_data=chunks[1], ends_cache=cache)
+        assert len(cache) > 0 and torch.equal(again[0], obj) and torch.equal(again[1], grad)
     for k in range(3):
         o, gk = reference_objective(m, (x, y), ends[k, 0], ends[k, 1], b[k], 7, 0.3)
         with torch.no_grad():
