@@ -26,7 +26,8 @@ of a path does not depend on where its ends lie).
   are), and the same pairs' CPU time with glibc's default allocator (``$LLS_DEFAULT_MALLOC``)
   over it: the gain of keeping freed memory instead of page-faulting every large array anew.
 * ``pair_step_floor_ratio``: time of one batched path step (objective and gradient
-  of all ``N`` pairs at their ``P - 2`` interior points, through the engine) over
+  of all ``N`` pairs at their ``P - 2`` interior points, :func:`lls_core.pathfinder.group_step`
+  with the end points' first stages kept from step to step as a search keeps them) over
   ``N x (P - 2) x`` one forward+backward of one FCP network on the same images
   (``models.loss(...).backward()`` at its own parameters). Below 1 the factored first
   layer (``K + 2`` products with the images per pair instead of ``P - 2``) more than
