@@ -50,7 +50,7 @@ from .store import Store
 from .io import atomic_write
 from .train import NETWORK_OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "ensembles", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
            "load_path_calibration", "tensor_sha256"]
 
@@ -70,31 +70,6 @@ def interleaved_tasks(
     return sorted(tasks, key=lambda t: (t.key.seed, order[(t.key.arch, t.key.optimizer)]))
 
 
-def ensembles(tasks: Sequence[study.Task], size: Mapping[str, int] | None = None) -> list[list[study.Task]]:
-    """``tasks`` cut into the ensembles :func:`train_background` trains together, in order.
-
-    Consecutive tasks of one (architecture, optimizer), in the order given, form an
-    ensemble of up to ``size[arch]`` runs (default :data:`lls_core.study.ENSEMBLE_MAX_RUNS`;
-    1 where :func:`lls_core.study.ensemble_pays` says batching does not pay). The
-    ensembles are ordered by their first task's position, so seed-major tasks
-    (:func:`interleaved_tasks`) give seed-major ensembles: seeds 0-15 of every set,
-    then 16-31, ...
-    """
-    cap = dict(study.ENSEMBLE_MAX_RUNS if size is None else size)
-    open_: dict[tuple[str, str], list[study.Task]] = {}
-    out: list[list[study.Task]] = []
-    for t in tasks:
-        ao = (t.key.arch, t.key.optimizer)
-        n = cap.get(ao[0], 1) if study.ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1
-        g = open_.get(ao)
-        if g is None or len(g) >= n:
-            g = []
-            open_[ao] = g
-            out.append(g)
-        g.append(t)
-    return out
-
-
 def train_background(
     archs: Sequence[str],
     profile: str | study.Profile,
@@ -110,7 +85,7 @@ def train_background(
 ) -> int:
     """Train every missing run of ``archs`` under ``profile`` into ``store``, ensemble by ensemble; return how many.
 
-    The missing runs, in :func:`interleaved_tasks` order, are cut into :func:`ensembles`
+    The missing runs, in :func:`interleaved_tasks` order, are cut into :func:`lls_core.study.ensembles`
     (``ensemble_size``: runs per ensemble by architecture, default
     :data:`lls_core.study.ENSEMBLE_MAX_RUNS`) and each is trained by
     :func:`lls_core.study.execute_ensemble` (the function the chapters' Dask workers run:
@@ -145,7 +120,7 @@ def train_background(
             if not st.has(t.key) and (t.key.arch, t.key.optimizer, t.key.seed) not in failed]
 
     n = 0
-    for pos, group in enumerate(ensembles(todo, ensemble_size)):
+    for pos, group in enumerate(study.ensembles(todo, ensemble_size)):
         if pos % n_shard != i_shard:
             continue
         claims: list[Path] = []
@@ -750,11 +725,13 @@ class PathCalibrationRecord:
         point is an end point, which no path search moves); ``under_build`` / ``under_reference``
         (median relative amount by which the height on the path's own points understates its
         maximum on the fine grid) and ``under_build_max`` / ``under_reference_max``;
-        ``at_end_build`` / ``at_end_reference``: share of pairs whose height is the loss of an end
-        point (equal to float32 rounding, relative 1e-6).
+        ``at_end_build`` / ``at_end_reference``: share of pairs whose maximum sits at an end
+        point (:func:`lls_core.topography.max_at_end`).
         """
         import pandas as pd
         import scipy.stats as sps
+
+        from . import topography
 
         rows = []
         for (arch, which), g in self.pairs.groupby(["arch", "landscape"], sort=False):
@@ -772,7 +749,7 @@ class PathCalibrationRecord:
             for w, h in (("build", hb), ("reference", hr)):  # the maximum is an end point (to float32 rounding)
                 if f"endpoint_{w}" in g:
                     e = g[f"endpoint_{w}"].to_numpy(float)
-                    row[f"at_end_{w}"] = float(np.mean((h <= e) | np.isclose(h, e, rtol=1e-6, atol=0.0)))
+                    row[f"at_end_{w}"] = float(np.mean(topography.max_at_end(h, e)))
                 else:
                     row[f"at_end_{w}"] = float("nan")
             for w, h in (("build", hb), ("reference", hr)):

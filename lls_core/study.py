@@ -52,7 +52,7 @@ import functools
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -72,6 +72,7 @@ __all__ = [
     "ENSEMBLE_PAYS",
     "ensemble_pays",
     "ENSEMBLE_MAX_RUNS",
+    "ensembles",
     "OVERFIT_RISE",
     "OverfitRegime",
     "overfit_regime",
@@ -453,6 +454,42 @@ def ensemble_pays(arch: str, mode: str) -> bool:
     return ENSEMBLE_PAYS.get((arch, mode), True)
 
 
+def ensembles(tasks: Sequence[Task], size: int | Mapping[str, int] | None = None) -> list[list[Task]]:
+    """``tasks`` cut into the ensembles that train together, ordered by their first task's position.
+
+    The tasks of one (architecture, optimizer), in the order given, form consecutive
+    ensembles of up to ``n`` runs each. ``size``: ``None`` gives ``n =``
+    :data:`ENSEMBLE_MAX_RUNS` ``[arch]``, a mapping ``n = size.get(arch, 1)``, both
+    only where :func:`ensemble_pays` (otherwise ``n = 1``); an ``int`` is ``n`` for
+    every (architecture, optimizer), paying or not. This is the one rule behind
+    :func:`run_studies` and :func:`lls_core.results.train_background`; seed-major tasks
+    give seed-major ensembles (seeds 0-15 of every set, then 16-31, ...).
+
+    >>> ts = plan("fcp", get_profile("smoke").replace(n_inits=5, k_best=2), ["sgd"])
+    >>> [[t.key.seed for t in g] for g in ensembles(ts, 2)]
+    [[0, 1], [2, 3], [4]]
+    """
+    if isinstance(size, int) and not isinstance(size, bool):
+        checks.integer("size", size, min=1)
+    elif size is not None and not isinstance(size, Mapping):
+        raise ValueError(f"size={size!r}: expected None, a positive int or a mapping architecture -> int")
+    cap = ENSEMBLE_MAX_RUNS if size is None else size
+    open_: dict[tuple[str, str], list[Task]] = {}
+    out: list[list[Task]] = []
+    for t in tasks:
+        arch, opt = t.key.arch, t.key.optimizer
+        if isinstance(cap, int):
+            n = cap
+        else:
+            n = cap.get(arch, 1) if ensemble_pays(arch, NETWORK_OPTIMIZERS[opt].mode) else 1
+        g = open_.get((arch, opt))
+        if g is None or len(g) >= n:
+            g = open_[(arch, opt)] = []
+            out.append(g)
+        g.append(t)
+    return out
+
+
 def _task_cost(t: Task) -> float:
     """A relative cost estimate of one task (steps x images x the architecture's weight), for ordering."""
     n = t.key.n_train or 1
@@ -629,9 +666,9 @@ def run_studies(
     parallelism is across runs, and several threads per tiny network only contend;
     one thread also makes serial and Dask results bit-identical). ``None`` keeps
     torch's setting. The missing runs of one (architecture, optimizer) train
-    together as ensembles (:func:`execute_ensemble`) of at most ``ensemble_size``
-    runs (default: all of them where an ensemble is faster, one run each where it is
-    not, see :data:`ENSEMBLE_PAYS`); a run is saved when its ensemble ends, so that is
+    together as ensembles (:func:`execute_ensemble`, cut by :func:`ensembles`) of at
+    most ``ensemble_size`` runs (default: :data:`ENSEMBLE_MAX_RUNS` where an ensemble is
+    faster, one run each where it is not, see :data:`ENSEMBLE_PAYS`); a run is saved when its ensemble ends, so that is
     the granularity of resuming a killed study. The costliest ensembles are started first.
     """
     checks.optional_integer("ensemble_size", ensemble_size, min=1)
@@ -661,16 +698,9 @@ def run_studies(
         bar = _progress.bar(total=len(every), initial=len(every) - len(todo), desc=f"training {label} ({prof.name})",
                             unit="runs", disable=not _progress.enabled(progress))
         root = str(st.root)
-        # One ensemble per (architecture, optimizer): the runs share every evaluation, and the
-        # serial and the Dask paths train the same ensembles (hence bit-identical runs).
-        by_opt: dict[tuple[str, str], list[Task]] = {}
-        for t in todo:
-            by_opt.setdefault((t.key.arch, t.key.optimizer), []).append(t)
-        groups: dict[tuple[tuple[str, str], int], list[Task]] = {}
-        for ao, g in by_opt.items():
-            size = ensemble_size or (min(len(g), ENSEMBLE_MAX_RUNS.get(ao[0], len(g)))
-                                     if ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1)
-            groups.update({(ao, i): g[i : i + size] for i in range(0, len(g), size)})
+        # One rule cuts the ensembles (ensembles()); the serial and the Dask paths train the same
+        # ensembles (hence bit-identical runs).
+        groups = {i: g for i, g in enumerate(ensembles(todo, ensemble_size))}
         # Longest first (Dask hands out tasks in submission order as workers free up), so that
         # the costly LeNet and LSTM runs do not start last and leave one worker idle at the end.
         groups = dict(sorted(groups.items(), key=lambda kv: -sum(_task_cost(t) for t in kv[1])))

@@ -42,6 +42,8 @@ __all__ = [
     "PathSummary",
     "path_summary",
     "LOSS_TOL",
+    "LOSS_RTOL",
+    "max_at_end",
     "UNDERSTATED_REL",
     "height_understatement",
     "PathCalibration",
@@ -320,9 +322,30 @@ fraction of it (1 %)."""
 
 
 LOSS_TOL: float = 1e-9
-"""Loss differences (nats or MSE) this small are float rounding: a path's maximum "sits at an end point" when
-its barrier (height minus the higher end point's loss) is at most this, and the search "lowered" a path when
-its height is below the straight line's by more than this."""
+"""Loss differences (nats or MSE) this small are float rounding: the search "lowered" a path when its height is
+below the straight line's by more than this, and :func:`max_at_end` counts a barrier this small as none."""
+
+LOSS_RTOL: float = 1e-6
+"""Relative float32 rounding of a loss: an end point's loss evaluated twice, in differently sized chunks, agrees
+to about this (:func:`max_at_end`)."""
+
+
+def max_at_end(height: Any, endpoint_loss: Any) -> np.ndarray:
+    """Whether each path's maximum sits at an end point: ``(P,)`` bool from ``height`` and ``endpoint_loss`` ``(P,)``.
+
+    The one rule of the book: the barrier ``height - endpoint_loss`` (loss units) is at most
+    :data:`LOSS_TOL`, or at most :data:`LOSS_RTOL` of the end point's loss (the same loss
+    evaluated in other chunks). There the path is no barrier: its highest point is the
+    higher end point, which no path search moves. NaN heights count as not at an end.
+
+    >>> max_at_end([1.0, 2.0, 0.3], [0.5, 2.0, 0.3 * (1 + 1e-7)]).tolist()
+    [False, True, True]
+    """
+    h = np.asarray(height, float)
+    e = np.asarray(endpoint_loss, float)
+    if h.shape != e.shape:
+        raise ValueError(f"height {h.shape} and endpoint_loss {e.shape} must have the same shape")
+    return (h - e) <= np.maximum(LOSS_TOL, LOSS_RTOL * np.abs(e))
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,7 +354,7 @@ class PathSummary:
 
     ``table``: per network, landscape and set, the median height, median higher end-point loss, median
     barrier (the excess over that end point) and the share of paths whose maximum sits at an end point
-    (:data:`LOSS_TOL`). ``facts()``: ``lowered_pct`` (paths whose found height is below the straight
+    (:func:`max_at_end`). ``facts()``: ``lowered_pct`` (paths whose found height is below the straight
     line's), ``height_ratio`` (median found height over the line's), ``test_at_end_pct`` (test-landscape
     paths with their maximum at an end point).
     """
@@ -355,7 +378,7 @@ def path_summary(frame: pd.DataFrame) -> PathSummary:
         raise ValueError(f"path_summary needs columns {sorted(need)}; missing {sorted(missing)}")
     if frame.empty:
         raise ValueError("path_summary needs at least one path; the frame is empty")
-    at_end = frame["barrier"] <= LOSS_TOL
+    at_end = pd.Series(max_at_end(frame["height"], frame["endpoint_loss"]), index=frame.index)
     table = frame.assign(at_end=at_end).groupby(["arch", "landscape", "set"], sort=False).agg(
         median_height=("height", "median"), median_endpoint=("endpoint_loss", "median"),
         median_excess=("barrier", "median"), share_max_at_end=("at_end", "mean"))
@@ -375,8 +398,8 @@ class Understatement:
     ``median`` / ``max`` (absolute, loss units), ``median_relative`` / ``max_relative``
     (over the discrete height), ``share_understated`` (pairs understated by more than
     :data:`UNDERSTATED_REL` of their height)
-    and ``share_at_end`` (pairs whose discrete maximum sits at an end point, ``t`` = 0 or
-    1: there the path is no barrier, the end point is the highest point); ``all``: the same
+    and ``share_at_end`` (pairs whose maximum sits at an end point, :func:`max_at_end`:
+    there the path is no barrier, the end point is the highest point); ``all``: the same
     over every pair.
     """
 
@@ -390,11 +413,11 @@ class Understatement:
         return {**self.all, "understated_rel": UNDERSTATED_REL, "fine_points": pathfinder.FINE_POINTS}
 
 
-def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, float]:
+def _under_row(h: np.ndarray, fine: np.ndarray, end: np.ndarray) -> dict[str, float]:
     ok = np.isfinite(fine) & np.isfinite(h)
     u = fine[ok] - h[ok]
     rel = u / np.where(np.abs(h[ok]) > 0, np.abs(h[ok]), np.inf)
-    at_end = np.isin(max_t[np.isfinite(max_t)], (0.0, 1.0))
+    at_end = max_at_end(h[ok], end[ok])
     nan = float("nan")
     return {"pairs": int(ok.sum()), "median": float(np.median(u)) if u.size else nan,
             "max": float(u.max()) if u.size else nan,
@@ -407,22 +430,22 @@ def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, 
 def height_understatement(results: Mapping[tuple[str, str], PairPaths]) -> Understatement:
     """Per set and landscape, how far the discrete path height understates the fine-grid one.
 
-    Reads ``fine_height`` and ``max_t`` of :func:`all_barriers`' results (paths found with
+    Reads ``height``, ``endpoint_loss`` and ``fine_height`` of :func:`all_barriers`' results (paths found with
     ``PathConfig.fine_points`` > 0; pairs without a fine grid are left out, ``n`` counts
     the rest). Example: ``height_understatement(bars).facts()["median_relative"]``.
     """
     if not results:
         raise ValueError("no barrier results given")
-    rows, hs, fs, ts = [], [], [], []
+    rows, hs, fs, es = [], [], [], []
     for (name, which), b in results.items():
         fine = np.full(b.height.shape, np.nan) if b.fine_height is None else np.asarray(b.fine_height, float)
-        mt = np.full(b.height.shape, np.nan) if b.max_t is None else np.asarray(b.max_t, float)
-        rows.append({"set": name, "landscape": which, **_under_row(np.asarray(b.height, float), fine, mt)})
+        end = np.asarray(b.endpoint_loss, float)
+        rows.append({"set": name, "landscape": which, **_under_row(np.asarray(b.height, float), fine, end)})
         hs.append(np.asarray(b.height, float))
         fs.append(fine)
-        ts.append(mt)
+        es.append(end)
     frame = pd.DataFrame(rows).rename(columns={"pairs": "n"})
-    return Understatement(frame, _under_row(np.concatenate(hs), np.concatenate(fs), np.concatenate(ts)))
+    return Understatement(frame, _under_row(np.concatenate(hs), np.concatenate(fs), np.concatenate(es)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,7 +24,7 @@ def test_interleaved_order_is_seed_major():
 
 def test_ensembles_are_seed_major_and_capped_per_architecture():
     ts = results.interleaved_tasks(["fcp", "lenet", "autoencoder"], study.get_profile("smoke").replace(n_inits=5, k_best=2))
-    groups = results.ensembles(ts, {"fcp": 2, "lenet": 4, "autoencoder": 4})
+    groups = study.ensembles(ts, {"fcp": 2, "lenet": 4, "autoencoder": 4})
     got = [(g[0].key.arch, g[0].key.optimizer, [t.key.seed for t in g]) for g in groups]
     # LeNet's runs gain nothing from batching (study.ensemble_pays): one run per ensemble
     assert got[:6] == [("fcp", "lbfgs_gss", [0, 1]), ("fcp", "sgd", [0, 1]), ("lenet", "lbfgs_gss", [0]),
@@ -33,6 +33,16 @@ def test_ensembles_are_seed_major_and_capped_per_architecture():
         (t.key.arch, t.key.optimizer, t.key.seed) for t in ts)  # every task once
     assert all(len({(t.key.arch, t.key.optimizer) for t in g}) == 1 for g in groups)
     assert max(len(g) for g in groups if g[0].key.arch == "fcp") == 2
+
+
+def test_ensembles_int_size_applies_to_every_set_and_bad_sizes_are_refused():
+    ts = results.interleaved_tasks(["fcp", "lenet"], study.get_profile("smoke").replace(n_inits=3, k_best=2))
+    groups = study.ensembles(ts, 2)  # an int is the size of every set's ensembles, LeNet's too
+    assert [len(g) for g in groups if g[0].key.arch == "lenet"] == [2, 2, 1, 1]  # seeds 0-1 of both sets, then 2
+    assert [len(g) for g in study.ensembles(ts)] == [3, 3, 1, 1, 1, 1, 1, 1]  # ENSEMBLE_MAX_RUNS: fcp 16, lenet 1
+    for bad in (0, -1, "4", 2.5):
+        with pytest.raises(ValueError, match="size"):
+            study.ensembles(ts, bad)
 
 
 def test_claims_skip_runs_a_live_process_holds(tmp_path):

@@ -296,7 +296,8 @@ def test_authors_path_profile_is_the_published_setting_and_used_by_full_and_pape
 def test_height_understatement_from_fine_heights():
     h = np.array([1.0, 2.0, 4.0, 0.5])
     fine = np.array([1.0, 2.1, 4.0, 0.5])
-    b = landscape.PairPaths("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, np.zeros(4),
+    end = np.array([0.5, 1.5, 4.0, 0.5 * (1 + 1e-7)])  # the last two peak at an end point (float rounding)
+    b = landscape.PairPaths("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, end,
                            np.zeros(4), fine_height=fine, max_t=np.array([0.5, 0.4, 1.0, 0.0]))
     u = topography.height_understatement({("S", "train"): b})
     f = u.facts()
@@ -387,6 +388,15 @@ def test_load_checks_per_optimizer_counts_before_work():
         topography.load("fcp", "smoke", counts={"adam": (3, 2)})
     with pytest.raises(ValueError, match=r"counts\['lbfgs'\]=\(2, 3\)"):
         topography.load("fcp", "smoke", counts={"lbfgs": (2, 3)})
+
+
+def test_max_at_end_is_one_rule_with_absolute_and_relative_rounding():
+    h = np.array([1.0, 1.0 + 5e-10, 1.0 + 5e-7, 1.0 + 2e-6, 0.9, np.nan])
+    assert topography.max_at_end(h, np.ones(6)).tolist() == [True, True, True, False, True, False]
+    assert topography.max_at_end([1e-9], [0.0]).tolist() == [True]  # LOSS_TOL near a zero loss
+    assert topography.max_at_end([3e-9], [0.0]).tolist() == [False]
+    with pytest.raises(ValueError, match="same shape"):
+        topography.max_at_end([1.0, 2.0], [1.0])
 
 
 def test_path_summary_counts_lowered_paths_and_maxima_at_an_end():
