@@ -47,6 +47,10 @@ __all__ = [
     "UNDERSTATED_REL",
     "height_understatement",
     "PathCalibration",
+    "spread_ratio_text",
+    "distance_text",
+    "sharpness_text",
+    "resemblance_text",
     "calibrate_paths",
     "all_sharpness",
     "sharpness_frame",
@@ -980,6 +984,43 @@ class Claims:
         """The rows that could be computed with this page's data."""
         return self.frame[self.frame["verdict"].isin(stats.VERDICTS)]
 
+    def by_network(self, key: str, *, sets: str | None = None, landscape: str | None = None,
+                   with_claim: bool = False) -> str:
+        """One clause per network for the prose: the computed rows of claim ``key`` (optionally of
+        ``sets``, e.g. ``"BFGS-train vs SGD-train"``, and ``landscape``), the first per network,
+        as ``"FCP: 0.65 [0.47, 0.81], p (Holm) 0.156, not resolved; the autoencoder: ..."``
+        (estimate, 95 % interval, Holm-adjusted p, verdict), networks in the table's order;
+        ``with_claim``: the claim's wording after the network (``"FCP (gap shrinks): ..."``),
+        for claims worded per network. A network whose row could not be computed here gets its
+        reason (``"the autoencoder: fewer than 8 solutions per set"``); networks the page did not
+        run (``"needs <arch>"``) are left out. Raises ``ValueError`` when no row of a run
+        network matches.
+        """
+        from lls_core import study
+
+        keys = sorted(set(self.frame["key"]))
+        if key not in keys:
+            raise ValueError(f"key={key!r}; valid: {', '.join(keys)}")
+        f = self.frame
+        rows = f[(f["key"] == key) & (f["verdict"] != "needs " + f["arch"].astype(str))]
+        if sets is not None:
+            rows = rows[rows["sets"] == sets]
+        if landscape is not None:
+            rows = rows[rows["landscape"] == landscape]
+        if rows.empty:
+            raise ValueError(f"no row of claim {key!r} with sets={sets!r}, landscape={landscape!r} "
+                             "for a network this page ran")
+        out = []
+        for arch, g in rows.groupby("arch", sort=False):
+            r = g.iloc[0]
+            claim = f" ({r['claim']})" if with_claim else ""
+            if r["verdict"] not in stats.VERDICTS:
+                out.append(f"{study.network_phrase(str(arch))}{claim}: {r['verdict']}")
+                continue
+            out.append(f"{study.network_phrase(str(arch))}{claim}: {r['estimate']:.3g} [{r['lo']:.3g}, {r['hi']:.3g}], "
+                       f"p (Holm) {r['p_holm']:.3g}, {r['verdict']}")
+        return "; ".join(out)
+
 
 def claims(topos: Topography | Mapping[str, Topography],
            bars: Mapping[tuple[str, str], PairPaths] | Mapping[str, Mapping[tuple[str, str], PairPaths]] | None = None,
@@ -1257,6 +1298,81 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
     return pd.DataFrame(rows)
 
 
+def distance_text(dists: Mapping[str, "landscape.Distances"]) -> str:
+    """Median distances from the common origin and the centroid gap, per network, for the prose.
+
+    ``dists``: ``{arch: landscape.distances(...)}``. Returns ``"FCP: medians 9.1 (BFGS-train)
+    and 6.2 (SGD-test), centroids 0.84 apart; the autoencoder: ..."`` (weight units).
+    """
+    from lls_core import study
+
+    if not dists:
+        raise ValueError("distance_text needs at least one network's distances")
+    out = []
+    for arch, d in dists.items():
+        a, b = d.between
+        out.append(f"{study.network_phrase(arch)}: medians {np.median(d.distance[a]):.3g} ({a}) and "
+                   f"{np.median(d.distance[b]):.3g} ({b}), centroids {d.centroid_gap:.3g} apart")
+    return "; ".join(out)
+
+
+def sharpness_text(sharp: Mapping[str, Mapping[str, SharpnessSet]], a: str = "BFGS-train", b: str = "SGD-train",
+                   *, n_boot: int = 2000) -> str:
+    """Median largest Hessian eigenvalue at the solutions of sets ``a`` and ``b`` and the effect size
+    P(an ``a`` solution is sharper) with its one-sided Mann–Whitney p, per network, for the prose:
+    ``"FCP: 3.1 against 0.9, P(sharper) 0.91 (p 2e-05); ..."``. The verdict, Holm-adjusted,
+    is the claims table's (claim ``sharper``)."""
+    from lls_core import study
+
+    if not sharp:
+        raise ValueError("sharpness_text needs at least one network's curvature")
+    out = []
+    for arch, s in sharp.items():
+        for n in (a, b):
+            if n not in s:
+                raise checks.UnknownNameError(f"{arch}: no curvature of set {n!r}; valid: {', '.join(s)}")
+        cs = stats.compare(s[a].top_eigenvalue, s[b].top_eigenvalue, alternative="greater", n_boot=n_boot)
+        out.append(f"{study.network_phrase(arch)}: {np.median(s[a].top_eigenvalue):.3g} against "
+                   f"{np.median(s[b].top_eigenvalue):.3g}, P(sharper) {cs.cl:.2f} (p {cs.p_greater:.3g})")
+    return "; ".join(out)
+
+
+def spread_ratio_text(table: pd.DataFrame, a: str = "BFGS-train", b: str = "SGD-train") -> str:
+    """The pooled standard deviation of set ``a`` over that of set ``b``, per network, ours beside the paper's.
+
+    ``table``: one row per network and set with columns ``arch``, ``set``, ``s.d. (book)`` and
+    ``s.d. (paper)`` (Table S1 beside ours; a missing published value reads "not published").
+    Returns ``"FCP 1.23 (paper 1.41); the autoencoder 1.05 (paper 0.98)"``, networks in the
+    table's order.
+    """
+    from lls_core import study
+
+    need = {"arch", "set", "s.d. (book)", "s.d. (paper)"}
+    if not need <= set(table.columns):
+        raise ValueError(f"spread_ratio_text needs columns {sorted(need)}; has {list(table.columns)}")
+    out = []
+    for arch, g in table.groupby("arch", sort=False):
+        sd = g.set_index("set")
+        if a not in sd.index or b not in sd.index:
+            raise ValueError(f"{arch}: sets {a!r} and {b!r} are both needed; has {list(sd.index)}")
+        book = float(sd.loc[a, "s.d. (book)"] / sd.loc[b, "s.d. (book)"])
+        paper = float(sd.loc[a, "s.d. (paper)"] / sd.loc[b, "s.d. (paper)"])
+        pub = "not published" if not np.isfinite(paper) else f"{paper:.2f}"
+        out.append(f"{study.network_phrase(str(arch))} {book:.2f} (paper {pub})")
+    return "; ".join(out)
+
+
+def resemblance_text(third: pd.DataFrame, landscape: str = "train") -> str:
+    """What the third optimizer's barriers resemble, per network on ``landscape``, from
+    :func:`third_barriers`: ``"FCP: like SGD; the autoencoder: not resolved"``."""
+    from lls_core import study
+
+    rows = third[third["landscape"] == landscape]
+    if rows.empty:
+        raise ValueError(f"no row of landscape {landscape!r}; has {sorted(set(third['landscape']))}")
+    return "; ".join(f"{study.network_phrase(str(r['arch']))}: {r['resembles']}" for _, r in rows.iterrows())
+
+
 def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """Yu & Morozov's Table S1 (published values) as a DataFrame: ``arch``, ``set``, ``mean``, ``std``.
 
@@ -1424,6 +1540,25 @@ class KPCASeparation:
             raise checks.UnknownNameError(f"unknown kernel PCA {key!r}; valid: {', '.join(map(repr, sorted(self.projections)))}")
         f = self.frame
         return f[(f.arch == arch) & (f.sets == f"{pair[0]} vs {pair[1]}") & (f.kernel == kernel)].iloc[0]
+
+    def by_network(self, pair: tuple[str, str], kernels: Sequence[str] = ("rbf", "linear")) -> str:
+        """One clause per network for the prose: PC1 separation of ``pair`` under each of ``kernels``,
+        ``"FCP: RBF AUC 1.00 (p 0.0005), linear AUC 0.62 (p 0.04); the autoencoder: ..."``."""
+        from lls_core import study
+
+        label = {"rbf": "RBF", "linear": "linear", "poly": "polynomial", "sigmoid": "sigmoid"}
+        archs = list(dict.fromkeys(a for (a, p, _) in self.projections if p == tuple(pair)))
+        if not archs:
+            raise checks.UnknownNameError(f"unknown kernel PCA pair {pair!r}; valid: "
+                                          f"{', '.join(map(repr, sorted({p for (_, p, _) in self.projections})))}")
+        out = []
+        for a in archs:
+            parts = []
+            for k in kernels:
+                r = self.row(a, pair, k)
+                parts.append(f"{label.get(k, k)} AUC {float(r['AUC (PC1)']):.2f} (p {float(r['p']):.3g})")
+            out.append(f"{study.network_phrase(a)}: " + ", ".join(parts))
+        return "; ".join(out)
 
     def facts(self, arch: str, pair: tuple[str, str]) -> dict[str, Any]:
         """``auc_<kernel>``, ``lo_<kernel>``, ``hi_<kernel>``, ``p_<kernel>`` for every kernel of ``pair``."""

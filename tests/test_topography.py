@@ -412,3 +412,58 @@ def test_path_summary_counts_lowered_paths_and_maxima_at_an_end():
     assert set(s.facts()) == {"lowered_pct", "height_ratio", "test_at_end_pct"}
     with pytest.raises(ValueError, match="missing"):
         topography.path_summary(f.drop(columns="barrier"))
+
+
+def _claims_frame():
+    rows = [
+        {"arch": "fcp", "key": "spread", "claim": "BFGS more spread", "sets": "BFGS-train vs SGD-train",
+         "landscape": "—", "estimate": 0.91, "lo": 0.8, "hi": 0.97, "p_holm": 0.001, "verdict": "supported"},
+        {"arch": "fcp", "key": "spread", "claim": "BFGS more spread", "sets": "BFGS-test vs SGD-test",
+         "landscape": "—", "estimate": 0.2, "lo": 0.1, "hi": 0.3, "p_holm": 0.01, "verdict": "contradicted"},
+        {"arch": "autoencoder", "key": "spread", "claim": "no difference", "sets": "BFGS-train vs SGD-train",
+         "landscape": "—", "estimate": np.nan, "lo": np.nan, "hi": np.nan, "p_holm": np.nan,
+         "verdict": "fewer than 5 solutions per set"},
+        {"arch": "lenet", "key": "spread", "claim": "BFGS more spread", "sets": "BFGS-train vs SGD-train",
+         "landscape": "—", "estimate": np.nan, "lo": np.nan, "hi": np.nan, "p_holm": np.nan, "verdict": "needs lenet"},
+    ]
+    return topography.Claims(pd.DataFrame(rows), alpha=0.05)
+
+
+def test_claims_by_network_gives_each_run_network_its_row_or_reason():
+    c = _claims_frame()
+    assert c.by_network("spread", sets="BFGS-train vs SGD-train") == (
+        "FCP: 0.91 [0.8, 0.97], p (Holm) 0.001, supported; the autoencoder: fewer than 5 solutions per set")
+    assert c.by_network("spread").startswith("FCP: 0.91")  # the first row per network
+    assert c.by_network("spread", sets="BFGS-test vs SGD-test", with_claim=True) == (
+        "FCP (BFGS more spread): 0.2 [0.1, 0.3], p (Holm) 0.01, contradicted")
+    with pytest.raises(ValueError, match="key='nosuch'; valid: spread"):
+        c.by_network("nosuch")
+    with pytest.raises(ValueError, match="no row of claim 'spread'"):
+        c.by_network("spread", landscape="test")
+
+
+def test_prose_texts_per_network():
+    table = pd.DataFrame({"arch": ["fcp", "fcp", "lstm", "lstm"], "set": ["BFGS-train", "SGD-train"] * 2,
+                          "s.d. (book)": [2.0, 1.0, 3.0, 4.0], "s.d. (paper)": [3.0, 2.0, np.nan, 1.0]})
+    assert topography.spread_ratio_text(table) == "FCP 2.00 (paper 1.50); the LSTM 0.75 (paper not published)"
+    with pytest.raises(ValueError, match="needs columns"):
+        topography.spread_ratio_text(table.drop(columns="s.d. (paper)"))
+    third = pd.DataFrame({"arch": ["fcp", "fcp", "autoencoder"], "landscape": ["train", "test", "train"],
+                          "resembles": ["like SGD", "not resolved", "unlike both"]})
+    assert topography.resemblance_text(third) == "FCP: like SGD; the autoencoder: unlike both"
+    with pytest.raises(ValueError, match="no row of landscape 'nosuch'"):
+        topography.resemblance_text(third, "nosuch")
+    g = torch.Generator().manual_seed(0)
+    sets = {"BFGS-train": 2 + torch.randn(6, 5, generator=g, dtype=torch.float64),
+            "SGD-test": torch.randn(6, 5, generator=g, dtype=torch.float64)}
+    d = landscape.distances(sets)
+    text = topography.distance_text({"fcp": d})
+    assert text == (f"FCP: medians {np.median(d.distance['BFGS-train']):.3g} (BFGS-train) and "
+                    f"{np.median(d.distance['SGD-test']):.3g} (SGD-test), centroids {d.centroid_gap:.3g} apart")
+    sharp = {"fcp": {"BFGS-train": landscape.SharpnessSet("BFGS-train", np.arange(10.0, 20.0), np.ones(10), np.ones(10)),
+                     "SGD-train": landscape.SharpnessSet("SGD-train", np.arange(10.0), np.ones(10), np.ones(10))}}
+    got = topography.sharpness_text(sharp, n_boot=200)
+    assert got.startswith("FCP: 14.5 against 4.5, P(sharper) 1.00 (p ")
+    assert float(got.split("(p ")[1].rstrip(")")) < 1e-3  # complete separation of 10 against 10
+    with pytest.raises(KeyError, match="no curvature of set 'BFGS-test'"):
+        topography.sharpness_text(sharp, "BFGS-test")
