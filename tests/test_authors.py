@@ -223,7 +223,7 @@ def test_book_solutions_are_read_from_the_file_not_from_today_s_profile(tmp_path
     assert authors.read_landscape(p).book_solutions == "three runs of some kind"
     p.write_text("quantity,value\nd,3\n")
     with pytest.raises(ValueError, match="no '# book solutions:' line"):
-        authors.read_landscape(p).book_solutions
+        _ = authors.read_landscape(p).book_solutions
 
 
 def test_load_book_solutions_refuses_a_wrong_shape(tmp_path):
