@@ -59,6 +59,8 @@ __all__ = [
     "Claims",
     "CLAIM_COLUMNS",
     "claims_changes",
+    "claims_beside",
+    "ClaimsBeside",
     "BARRIER_CLAIMS",
     "disjoint_subset",
     "verdict",
@@ -1128,6 +1130,42 @@ def claims_changes(before: Claims, after: Claims) -> pd.DataFrame:
     m = before.frame[key + ["verdict"]].merge(after.frame[key + ["verdict"]], on=key, how="outer",
                                               suffixes=("_before", "_after"))
     return m[m["verdict_before"] != m["verdict_after"]].drop(columns="key").reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimsBeside:
+    """Two claims tables side by side (:func:`claims_beside`): ``frame`` has ``arch``, ``claim``, ``sets``,
+    ``landscape``, then ``estimate`` and ``verdict`` under each label, and ``changed``."""
+
+    frame: pd.DataFrame
+    labels: tuple[str, str]
+
+    def facts(self) -> dict[str, Any]:
+        """``n_compared`` (rows computed in both), ``n_changed`` (of them, a different verdict) and
+        ``changed_claims`` ("network, claim (sets)" of each, or "none")."""
+        from lls_core import study
+
+        ch = self.frame[self.frame["changed"]]
+        names = [f"{study.network_phrase(str(r.arch))}, {r.claim} ({r.sets})" for r in ch.itertuples()]
+        return {"n_compared": int(len(self.frame)), "n_changed": int(len(ch)),
+                "changed_claims": "; ".join(names) if names else "none"}
+
+
+def claims_beside(before: Claims, after: Claims, labels: tuple[str, str] = ("this build", "full")) -> ClaimsBeside:
+    """The rows computed in both tables, with each table's estimate and verdict and whether the verdict changed.
+
+    ``before`` / ``after``: e.g. a chapter's claims at its profile and the archived ``full``
+    claims (:meth:`lls_core.results.LandscapeArchive.claims_table`). Rows are matched on
+    architecture, claim, sets and landscape; rows that either table could not compute are left out.
+    """
+    if len(labels) != 2 or labels[0] == labels[1]:
+        raise ValueError(f"labels={labels!r}: expected two different names")
+    key = ["arch", "key", "claim", "sets", "landscape"]
+    a = before.computed()[key + ["estimate", "verdict"]]
+    b = after.computed()[key + ["estimate", "verdict"]]
+    m = a.merge(b, on=key, how="inner", suffixes=(f" ({labels[0]})", f" ({labels[1]})"))
+    m["changed"] = m[f"verdict ({labels[0]})"] != m[f"verdict ({labels[1]})"]
+    return ClaimsBeside(m.drop(columns="key").reset_index(drop=True), (labels[0], labels[1]))
 
 
 # ------------------------------------------------------------------ sensitivity of the barrier verdicts

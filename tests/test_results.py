@@ -187,3 +187,73 @@ def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "execute", real)
     monkeypatch.setattr(study, "execute_ensemble", real_ensemble)
     assert results.train_background(["fcp"], "smoke", store, retry_failed=True) == 1
+
+
+def test_archived_full_landscape_recomputes_from_its_embedding():
+    """The full profile's geometry claims, kernel PCA and distances, recomputed from the archived embedding
+    (same inner products as the weight sets, which stay out of git), equal the archived numbers."""
+    import pandas as pd
+
+    from lls_core import landscape, stats, topography
+
+    arc = results.load_landscape("full")
+    s = arc.provenance["settings"]
+    assert arc.archs and set(arc.claims["arch"]) == set(arc.archs)
+    topos = arc.topographies()
+    for a, t in topos.items():
+        assert {f"{a}/{n}" for n in t.sets} <= set(arc.provenance["weight_sets_sha256"])
+        assert all(v.shape[0] == s["counts"][a][1] for v in t.sets.values())
+    again = topography.claims(topos, None, None, n_boot=s["n_boot"], seed=s["seed"]).frame
+    again = again[again["arch"].isin(arc.archs)].reset_index(drop=True)
+    stored = arc.claims.reset_index(drop=True)
+    assert list(again["key"]) == list(stored["key"]) and list(again["sets"]) == list(stored["sets"])
+    done = stored["verdict"].isin(stats.VERDICTS).to_numpy()
+    assert done.sum() >= 10
+    geo = done & (stored["key"] != "spread").to_numpy()  # per-component spread is not a property of the geometry
+    for col in ("estimate", "lo", "hi", "p"):
+        np.testing.assert_allclose(again.loc[geo, col].astype(float), stored.loc[geo, col].astype(float), rtol=0, atol=1e-9)
+    for i in np.flatnonzero(done & ~geo):  # spread: from the archived per-vector standard deviations
+        a, b = stored.loc[i, "a"], stored.loc[i, "b"]
+        arch = stored.loc[i, "arch"]
+        c = stats.compare(arc.embedding[f"{arch}/{a}/std"], arc.embedding[f"{arch}/{b}/std"], alternative="greater",
+                          n_boot=s["n_boot"], seed=s["seed"])
+        np.testing.assert_allclose([c.cl, *c.cl_ci, c.p_greater], stored.loc[i, ["estimate", "lo", "hi", "p"]].astype(float),
+                                   atol=1e-12)
+    np.testing.assert_allclose(stored.loc[done, "p_holm"].astype(float), stats.holm(stored.loc[done, "p"].to_numpy(float)))
+    pairs = list(dict.fromkeys(tuple(p.split(" vs ")) for p in arc.kpca["sets"]))
+    k = topography.kpca_separation(topos, pairs=pairs, n_boot=s["n_boot"], seed=s["seed"]).frame
+    for col in ("AUC (PC1)", "low", "high", "p"):
+        np.testing.assert_allclose(k[col], arc.kpca[col], atol=1e-9)
+    for (a, sets), g in arc.distances.groupby(["arch", "sets"], sort=False):
+        d = landscape.distances(topos[a].sets, between=tuple(sets.split(" vs ")))
+        np.testing.assert_allclose([np.median(d.distance[n]) for n in g["set"]], g["median"], rtol=1e-9)
+        np.testing.assert_allclose(d.centroid_gap, g["centroid_gap"].iloc[0], rtol=1e-7)
+    # The same weight sets as the training archive's Table S1 (its per-vector spread, computed from the weights).
+    ws = pd.read_csv(results.archive_root() / "full" / "weight_stats.csv", comment="#")
+    for r in ws[ws["arch"].isin(arc.archs)].itertuples():
+        assert np.mean(arc.embedding[f"{r.arch}/{r.set}/std"]) == pytest.approx(r.per_vector_std_mean, rel=1e-6)
+
+
+def test_archive_landscape_refuses_unfinished_sets_then_archives_and_loads(tmp_path):
+    store, root = tmp_path / "store", tmp_path / "root"
+    out = root / "smoke" / results.LANDSCAPE_FOLDER
+    with pytest.raises(ValueError, match=r"fcp: 16 of 16 smoke runs are not finished .*results train --profile smoke"):
+        results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6)
+    assert not out.exists()
+    for bad, match in ((dict(archs=["fcp", "fcp"]), "distinct"), (dict(archs=["vgg"]), "vgg"),
+                       (dict(archs=["fcp"], k_best=9), "k_best"), (dict(archs=["fcp"], barriers=True, n_pairs=4), "n_pairs")):
+        with pytest.raises(ValueError, match=match):
+            results.archive_landscape("smoke", store=store, out_dir=out, **{"n_inits": 8, "k_best": 6, **bad})
+    results.train_background(["fcp"], study.get_profile("smoke").replace(n_inits=8, k_best=6), store,
+                             results.LANDSCAPE_OPTIMIZERS)
+    results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6, n_boot=200, barriers=True,
+                              n_pairs=3)
+    arc = results.load_landscape("smoke", root)
+    assert arc.archs == ["fcp"] and arc.paths is not None and len(arc.paths) == 4 * 2 * 3
+    assert "best 6 of 8 runs" in arc.coverage_text() and "3 disjoint pairs" in arc.coverage_text()
+    assert (arc.claims["verdict"] != "needs barriers").all()  # the barrier rows are computed
+    assert {t.sets["SGD-train"].shape for t in arc.topographies().values()} == {(6, 24)}  # 4 sets x 6 vectors
+    results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6, n_boot=200)
+    assert results.load_landscape("smoke", root).paths is None  # a rewrite without barriers drops the old paths
+    with pytest.raises(FileNotFoundError, match="results landscape --profile paper"):
+        results.load_landscape("paper", root)

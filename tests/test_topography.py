@@ -467,3 +467,19 @@ def test_prose_texts_per_network():
     assert float(got.split("(p ")[1].rstrip(")")) < 1e-3  # complete separation of 10 against 10
     with pytest.raises(KeyError, match="no curvature of set 'BFGS-test'"):
         topography.sharpness_text(sharp, "BFGS-test")
+
+
+def test_claims_beside_keeps_rows_computed_in_both_and_flags_changed_verdicts():
+    before = _claims_frame()
+    f = before.frame.copy()
+    f.loc[0, ["estimate", "verdict"]] = [0.6, "not resolved"]  # the FCP train-weight spread row changes
+    f.loc[2, ["estimate", "verdict"]] = [0.7, "supported"]  # computed only in 'after': left out
+    b = topography.claims_beside(before, topography.Claims(f, 0.05), ("quick", "full"))
+    assert list(b.frame["sets"]) == ["BFGS-train vs SGD-train", "BFGS-test vs SGD-test"]
+    assert list(b.frame["changed"]) == [True, False]
+    assert list(b.frame["verdict (quick)"]) == ["supported", "contradicted"]
+    assert b.frame.loc[0, "estimate (full)"] == 0.6
+    assert b.facts() == {"n_compared": 2, "n_changed": 1,
+                         "changed_claims": "FCP, BFGS more spread (BFGS-train vs SGD-train)"}
+    with pytest.raises(ValueError, match="two different names"):
+        topography.claims_beside(before, before, ("x", "x"))
