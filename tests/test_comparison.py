@@ -149,3 +149,32 @@ def test_engine_run_bad_input(digits):
         run_optimizer("BGD", [w], 3.0, 1)
     with pytest.raises(ValueError, match="grid=1"):
         comparison.first_line_search(net, x, y, grid=1)
+
+
+def test_engine_keeps_small_losses_as_the_module_does(mnist_5k):
+    # Near convergence (the end of the chapter's runs) the loss is 1e-7 or less. The engine's cross-entropy
+    # must keep it as F.cross_entropy does: logsumexp(z) - z[y] in float32 rounded it to the spacing of
+    # floats near the largest logit (about 4e-6 here), which made such losses 0 or several times too small.
+    x = mnist_5k.x_train[:2000]
+    net = models.build("fcp", seed=0)
+    w = params.flatten(net)
+    w[-500:] *= 400  # confident logits (up to about 50)
+    p = params.unflatten(net, w)
+    with torch.no_grad():
+        logits = torch.func.functional_call(net, p, (x,))
+        top = logits.topk(2, 1).values
+        keep = (top[:, 0] - top[:, 1] > 14) & (top[:, 0] - top[:, 1] < 20)  # per-item losses 1e-6 .. 1e-9
+        xs, ys = x[keep], logits[keep].argmax(1)
+        module = float(models.loss(net, xs, ys, p))
+        exact = float(torch.nn.functional.cross_entropy(logits[keep].double(), ys))
+    assert keep.sum() >= 20 and 1e-8 < exact < 1e-5
+    assert module == pytest.approx(exact, rel=0.05)
+    eng = Engine(net, (xs, ys))
+    L, _, _ = eng.losses_and_grads(w[None])
+    for value in (float(eng.losses(w[None])[0]), float(L[0])):  # the trial kernel and the gradient kernel
+        assert value == pytest.approx(module, rel=0.02)
+    from lls_core import batched
+
+    rows = batched.cross_entropy_rows(logits[keep], ys)
+    np.testing.assert_allclose(rows.numpy(), torch.nn.functional.cross_entropy(logits[keep], ys, reduction="none").numpy(),
+                               rtol=0, atol=2.5e-7)
