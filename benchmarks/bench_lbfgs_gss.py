@@ -147,7 +147,7 @@ def harness(n_iter: int, x: torch.Tensor, y: torch.Tensor, reps: int) -> dict[st
         ratios = []
         for _ in range(reps):
             net = models.build("fcp", seed=0)
-            old = run_optimizer(name, list(net.parameters()), lambda: models.loss(net, x, y), n_iter, lr=HARNESS_LR[name])
+            old = run_optimizer(name, list(net.parameters()), lambda net=net: models.loss(net, x, y), n_iter, lr=HARNESS_LR[name])
             new = comparison.run_network(name, "fcp", 0, x, y, n_iter, lr=HARNESS_LR[name])
             # Per evaluation: in float32 the two runs' line searches may part after some iterations.
             ratios.append((new.seconds[-1] / new.evaluations[-1]) / (old.seconds[-1] / old.evaluations[-1]))

@@ -1223,10 +1223,10 @@ def _closure_run(name: ComparedOptimizer, params: list[Tensor], evaluate: Callab
             opt.step()
             return loss
         # torch's stubs type a closure as () -> float; torch.optim's closures return the loss tensor
-        loss = opt.step(closure)  # type: ignore[arg-type]
-        if loss is None:  # never: step(closure) returns the closure's loss
+        stepped = opt.step(closure)  # type: ignore[arg-type]
+        if stepped is None:  # never: step(closure) returns the closure's loss
             raise RuntimeError(f"{name}.step(closure) returned no loss")
-        return loss
+        return stepped
 
     return _Run(opt, step, lambda: torch.cat([p.detach().reshape(-1) for p in params]).clone(),
                 lambda: (closure.backward, closure.forward), opt if isinstance(opt, LBFGSGSS) else None)
@@ -1322,6 +1322,7 @@ def run_optimizer(
     if lr is not None:
         _check_positive_float("lr", lr)
     opts = dict(options or {})
+    final_loss: Callable[[], Tensor]
     with contextlib.ExitStack() as stack:
         if isinstance(loss_fn, Engine):
             w = _engine_weights(params, loss_fn)
