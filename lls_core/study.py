@@ -49,9 +49,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -73,6 +75,8 @@ __all__ = [
     "ensemble_pays",
     "ENSEMBLE_MAX_RUNS",
     "ensembles",
+    "CHECKPOINT_EVERY_S",
+    "checkpoint_path",
     "OVERFIT_RISE",
     "OverfitRegime",
     "overfit_regime",
@@ -392,7 +396,11 @@ def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None 
     """Do tasks of one (architecture, optimizer, configuration, data) together: one ensemble.
 
     The missing runs are trained by :func:`lls_core.train.train_ensemble` (each as it
-    would run alone) and saved one by one; runs already stored are skipped.
+    would run alone) and saved one by one; runs already stored are skipped. While it
+    trains, the ensemble keeps a checkpoint in the store (:func:`checkpoint_path`, every
+    :data:`CHECKPOINT_EVERY_S` seconds): a call for the same runs after a kill resumes
+    from it, with results bit-identical to an uninterrupted call's; it is deleted once the
+    runs are saved.
     Returns the stored files' paths, in the order of ``tasks``.
     """
     store = Store(store_root)
@@ -411,11 +419,26 @@ def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None 
                 f"the tasks expect {k0.data_checksum[:12]}...: different files or split"
             )
         runtime.configure(threads or None)
+        ckpt = checkpoint_path(store, [t.key for t in todo])
         results = train_ensemble(k0.arch, tasks[0].config, ds, [t.key.seed for t in todo], activation=k0.activation,
-                                 perm_seed=k0.perm_seed, device=device)
+                                 perm_seed=k0.perm_seed, device=device, checkpoint=ckpt,
+                                 checkpoint_every_s=CHECKPOINT_EVERY_S)
         for t, r in zip(todo, results):
             store.save(t.key, r)
+        ckpt.unlink(missing_ok=True)
     return [str(store.path(t.key)) for t in tasks]
+
+
+CHECKPOINT_EVERY_S: float = 600.0
+"""Seconds between two checkpoints of a training ensemble (:func:`execute_ensemble`): a killed study
+loses at most this much of each ensemble's work."""
+
+
+def checkpoint_path(store: Store, keys: Sequence[RunKey]) -> Path:
+    """Where the ensemble of runs ``keys`` keeps its checkpoint while it trains:
+    ``<store>/checkpoints/<SHA-256 of the keys' digests>.ckpt`` (the same runs, the same file)."""
+    h = hashlib.sha256("".join(k.digest for k in keys).encode()).hexdigest()
+    return store.root / "checkpoints" / f"{h[:32]}.ckpt"
 
 
 #: (architecture, optimizer mode) -> whether training its runs together as one ensemble is

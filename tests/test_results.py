@@ -257,3 +257,36 @@ def test_archive_landscape_refuses_unfinished_sets_then_archives_and_loads(tmp_p
     assert results.load_landscape("smoke", root).paths is None  # a rewrite without barriers drops the old paths
     with pytest.raises(FileNotFoundError, match="results landscape --profile paper"):
         results.load_landscape("paper", root)
+
+
+def test_a_background_ensemble_killed_mid_run_resumes_from_its_store_checkpoint(tmp_path, monkeypatch):
+    """results train: the killed ensemble's work is kept in the store and the restart finishes it, equal to a
+    run that was never stopped; the checkpoint is gone once the runs are saved."""
+    from lls_core import train as train_mod
+
+    prof = study.get_profile("smoke").replace(n_inits=3, k_best=2)
+    args = (["fcp"], prof)
+    results.train_background(*args, tmp_path / "straight", ["lbfgs_gss"])
+    monkeypatch.setattr(study, "CHECKPOINT_EVERY_S", 0.0)
+    save = train_mod._Checkpoint.save
+
+    class Killed(BaseException):  # not an Exception: train_background's per-run retry must not catch it
+        pass
+
+    def save_then_die(self, step, runs, loop):
+        save(self, step, runs, loop)
+        if step == 2:
+            raise Killed
+
+    monkeypatch.setattr(train_mod._Checkpoint, "save", save_then_die)
+    with pytest.raises(Killed):
+        results.train_background(*args, tmp_path / "killed", ["lbfgs_gss"], claim_runs=False)
+    ckpts = list((tmp_path / "killed" / "checkpoints").glob("*.ckpt"))
+    assert len(ckpts) == 1 and torch.load(ckpts[0], weights_only=True)["step"] == 2
+    monkeypatch.setattr(train_mod._Checkpoint, "save", save)
+    assert results.train_background(*args, tmp_path / "killed", ["lbfgs_gss"], claim_runs=False) == 3
+    assert not ckpts[0].exists()
+    a, b = results.Store(tmp_path / "straight"), results.Store(tmp_path / "killed")
+    for t in study.plan("fcp", prof, ["lbfgs_gss"]):
+        ra, rb = a.load(t.key), b.load(t.key)
+        assert torch.equal(ra.train_loss, rb.train_loss) and torch.equal(ra.w_final, rb.w_final)
