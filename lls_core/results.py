@@ -91,9 +91,11 @@ def train_background(
     :data:`lls_core.study.ENSEMBLE_MAX_RUNS`) and each is trained by
     :func:`lls_core.study.execute_ensemble` (the function the chapters' Dask workers run:
     every run as it would run alone) with one torch thread. ``log``: a JSON-lines file
-    that gets one record per finished run (arch, optimizer, seed, UTC time, and the
-    run's share of its ensemble's wall and CPU seconds, with ``ensemble`` runs and the
-    whole ``ensemble_wall_s``); default ``<store>/train-<profile>.jsonl``.
+    that gets one record per finished run (arch, optimizer, seed, UTC time, the git
+    commit of the code, and the run's share of its ensemble's wall and CPU seconds, with
+    ``ensemble`` runs and the whole ``ensemble_wall_s``; ``resumed`` when the ensemble
+    went on from a checkpoint, whose times then count only this process's part);
+    default ``<store>/train-<profile>.jsonl``.
     ``shard=(i, n)``: do only the ensembles whose position is ``i`` modulo ``n`` (``n``
     processes share the work without ever training the same run twice).
     ``claim_runs``: before training, create ``<store>/claims/<key digest>`` of each run
@@ -120,6 +122,7 @@ def train_background(
     todo = [t for t in interleaved_tasks(archs, prof, optimizers)
             if not st.has(t.key) and (t.key.arch, t.key.optimizer, t.key.seed) not in failed]
 
+    commit = _git_commit()
     n = 0
     for pos, group in enumerate(study.ensembles(todo, ensemble_size)):
         if pos % n_shard != i_shard:
@@ -138,6 +141,7 @@ def train_background(
             if not mine:
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
+            resumed = study.checkpoint_path(st, [t.key for t in mine]).is_file()
             errors: dict[int, str] = {}
             times: dict[int, tuple[float, float]] = {}
             try:
@@ -164,7 +168,10 @@ def train_background(
             wall_s, cpu_s = times.get(id(t), (0.0, 0.0))
             entry: dict[str, Any] = {"arch": t.key.arch, "optimizer": t.key.optimizer, "seed": t.key.seed,
                                      "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3), "ensemble": len(mine),
-                                     "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node()}
+                                     "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node(),
+                                     "git_commit": commit}
+            if resumed:  # its times count only the part after the checkpoint
+                entry["resumed"] = True
             if id(t) in errors:
                 entry["error"] = errors[id(t)]
             records.append(entry)
@@ -196,12 +203,16 @@ def _machine() -> dict[str, Any]:
 
 
 def _write_manifest(root: Path, profile: str, argv: Sequence[str]) -> None:
+    """The store's record of how its runs were started: the first start at the top level, every later
+    start (a restart, another command into the same store) appended to ``later_starts``."""
     path = root / f"train-{profile}.manifest.json"
-    if path.exists():
-        return  # the first start is the one that counts; restarts append to the log
     rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(), "niceness": os.nice(0),
            "torch_threads": torch.get_num_threads(), "pid": os.getpid(),
            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if path.exists():
+        first = json.loads(path.read_text())
+        first.setdefault("later_starts", []).append(rec)
+        rec = first
     atomic_write(path, json.dumps(rec, indent=1, sort_keys=True).encode())
 
 
