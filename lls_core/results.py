@@ -52,7 +52,7 @@ from .train import NETWORK_OPTIMIZERS
 
 __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "LANDSCAPE_FOLDER", "archive_landscape", "LandscapeArchive",
-           "load_landscape", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
+           "load_landscape", "archives", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
            "load_path_calibration", "tensor_sha256"]
 
 
@@ -1035,11 +1035,11 @@ class LandscapeArchive:
 def load_landscape(profile: str = "full", root: str | os.PathLike[str] | None = None) -> LandscapeArchive:
     """The archived :func:`archive_landscape` results of ``profile`` (``FileNotFoundError`` when there are none).
 
-    ``root``: the folder holding ``<profile>/landscape`` (default :func:`archive_root`).
+    ``root``: its folder (default ``data/results/<profile>/landscape``).
     """
     import pandas as pd
 
-    folder = (Path(root) if root is not None else archive_root()) / profile / LANDSCAPE_FOLDER
+    folder = Path(root) if root is not None else archive_root() / profile / LANDSCAPE_FOLDER
     if not (folder / "provenance.json").is_file():
         raise FileNotFoundError(f"no landscape archive in {folder}; write one with "
                                 f"`python -m lls_core.results landscape --profile {profile} --store STORE`")
@@ -1049,6 +1049,47 @@ def load_landscape(profile: str = "full", root: str | os.PathLike[str] | None = 
     paths = pd.read_csv(folder / "paths.csv") if (folder / "paths.csv").is_file() else None
     return LandscapeArchive(pd.read_csv(folder / "claims.csv", keep_default_na=False, na_values=[""]),
                             pd.read_csv(folder / "kpca.csv"), pd.read_csv(folder / "distances.csv"), paths, prov, emb)
+
+
+def archives(root: str | os.PathLike[str] | None = None) -> Any:
+    """What the long runs kept with the book hold: one row per archive under ``data/results``.
+
+    Columns: ``archive``, ``folder`` (relative to ``root``, default :func:`archive_root`),
+    ``holds`` (in words), ``written`` (UTC date), ``command`` (the one that rewrites it).
+    An archive not written says so in ``holds``.
+    """
+    import pandas as pd
+
+    base = Path(root) if root is not None else archive_root()
+    rows = []
+    try:
+        a = load_archive("full", base / "full")
+        p = a.provenance
+        rows.append({"archive": "training runs, full", "folder": "full",
+                     "holds": f"{p['runs_finished']} of {p['runs_planned']} runs finished "
+                              f"({', '.join(study.network_phrase(x) for x in p['archs'])}), Table 1, Table S1, curves",
+                     "written": str(p.get("archive_utc", ""))[:10], "command": p.get("archive_command", "")})
+    except FileNotFoundError:
+        rows.append({"archive": "training runs, full", "folder": "full", "holds": "not written", "written": "",
+                     "command": "python -m lls_core.results archive --profile full --store STORE"})
+    try:
+        c = load_path_calibration("quick", base / "quick" / CALIBRATION_FOLDER)
+        last = max(str(r.get("finished_utc", "")) for r in c.provenance["archs"].values())
+        rows.append({"archive": "path calibration, quick", "folder": f"quick/{CALIBRATION_FOLDER}",
+                     "holds": "paths under the build's and the authors' settings for "
+                              + " and ".join(study.network_phrase(x) for x in c.archs),
+                     "written": last[:10], "command": next(iter(c.provenance["archs"].values()))["command"]})
+    except FileNotFoundError:
+        rows.append({"archive": "path calibration, quick", "folder": f"quick/{CALIBRATION_FOLDER}", "holds": "not written",
+                     "written": "", "command": "python -m lls_core.results calibrate-paths --profile quick"})
+    try:
+        g = load_landscape("full", base / "full" / LANDSCAPE_FOLDER)
+        rows.append({"archive": "geometry claims, full", "folder": f"full/{LANDSCAPE_FOLDER}", "holds": g.coverage_text(),
+                     "written": g.provenance["finished_utc"][:10], "command": g.provenance["command"]})
+    except FileNotFoundError:
+        rows.append({"archive": "geometry claims, full", "folder": f"full/{LANDSCAPE_FOLDER}", "holds": "not written",
+                     "written": "", "command": "python -m lls_core.results landscape --profile full --store STORE"})
+    return pd.DataFrame(rows)
 
 
 def _claim(root: Path, digest: str) -> Path | None:

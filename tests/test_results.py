@@ -248,15 +248,15 @@ def test_archive_landscape_refuses_unfinished_sets_then_archives_and_loads(tmp_p
                              results.LANDSCAPE_OPTIMIZERS)
     results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6, n_boot=200, barriers=True,
                               n_pairs=3)
-    arc = results.load_landscape("smoke", root)
+    arc = results.load_landscape("smoke", out)
     assert arc.archs == ["fcp"] and arc.paths is not None and len(arc.paths) == 4 * 2 * 3
     assert "best 6 of 8 runs" in arc.coverage_text() and "3 disjoint pairs" in arc.coverage_text()
     assert (arc.claims["verdict"] != "needs barriers").all()  # the barrier rows are computed
     assert {t.sets["SGD-train"].shape for t in arc.topographies().values()} == {(6, 24)}  # 4 sets x 6 vectors
     results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6, n_boot=200)
-    assert results.load_landscape("smoke", root).paths is None  # a rewrite without barriers drops the old paths
+    assert results.load_landscape("smoke", out).paths is None  # a rewrite without barriers drops the old paths
     with pytest.raises(FileNotFoundError, match="results landscape --profile paper"):
-        results.load_landscape("paper", root)
+        results.load_landscape("paper", root / "paper")
 
 
 def test_a_background_ensemble_killed_mid_run_resumes_from_its_store_checkpoint(tmp_path, monkeypatch):
@@ -290,3 +290,11 @@ def test_a_background_ensemble_killed_mid_run_resumes_from_its_store_checkpoint(
     for t in study.plan("fcp", prof, ["lbfgs_gss"]):
         ra, rb = a.load(t.key), b.load(t.key)
         assert torch.equal(ra.train_loss, rb.train_loss) and torch.equal(ra.w_final, rb.w_final)
+
+
+def test_archives_lists_every_long_run_kept_with_the_book(tmp_path):
+    t = results.archives()
+    assert list(t["archive"]) == ["training runs, full", "path calibration, quick", "geometry claims, full"]
+    assert (t["holds"] != "not written").all() and t["command"].str.startswith("python -m lls_core.results").all()
+    empty = results.archives(tmp_path)
+    assert (empty["holds"] == "not written").all() and (empty["written"] == "").all()
