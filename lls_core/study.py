@@ -62,7 +62,7 @@ from torch import Tensor
 
 from . import checks, cluster, data, models, resources, runtime
 from .store import RunKey, Store
-from .train import NETWORK_OPTIMIZERS, check_optimizer, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
+from .train import NETWORK_OPTIMIZERS, NUMERICS, check_optimizer, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
 __all__ = [
     "Profile",
@@ -344,6 +344,7 @@ def _key(arch: str, prof: Profile, optimizer: str, seed: int, ds: data.Dataset) 
         split_seed=prof.split_seed,
         data_checksum=ds.checksum,
         perm_seed=prof.perm_seed,
+        numerics=NUMERICS.get(arch, 0),
     )
 
 

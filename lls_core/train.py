@@ -55,6 +55,7 @@ from .data import Dataset
 from .engine import Anchors, Engine, chunks
 
 __all__ = [
+    "NUMERICS",
     "SGDConfig",
     "LBFGSGSSConfig",
     "TorchLBFGSConfig",
@@ -401,6 +402,14 @@ class _Runs:
         self.train, self.test, self.traj = st["train"], st["test"], st["traj"]
         self.alive, self.final = list(st["alive"]), list(st["final"])
         self.best = [{"train": tuple(b[0]), "test": tuple(b[1])} for b in st["best"]]
+
+
+NUMERICS: dict[str, int] = {"fcp": 1, "lenet": 1, "lstm": 1, "autoencoder": 0}
+"""Revision of the numerics behind each architecture's trained runs (part of their store key,
+:class:`lls_core.store.RunKey`): raised when a change of the code changes trained results, so that
+stores do not serve runs made before it. 1: the cross-entropy kernels keep losses below the float
+spacing of the largest logit (they rounded them to it, and to 0 below it, which changed L-BFGS-GSS
+runs once their training loss fell under about 1e-6); the autoencoder's loss is not a cross-entropy."""
 
 
 class _Checkpoint:
