@@ -21,8 +21,16 @@ iteration on FCP (above 1: an L-BFGS-GSS iteration is dearer, because its line s
 spends ``line_search_budget`` forward passes where a strong-Wolfe search usually accepts
 the first trial).
 
-Usage: ``python benchmarks/bench_lbfgs_gss.py [--iters-fcp 20] [--iters-lenet 4] [--threads 1]``.
-The last printed line is ``fcp_cost_ratio=<x> lenet_cost_ratio=<x> fcp_vs_torch_lbfgs=<x>``.
+The comparison harness of the L-BFGS-GSS chapter (:func:`lls_core.comparison.run_network`)
+evaluates FCP through one :class:`lls_core.engine.Engine`; ``harness_<optimizer>`` is its
+time per loss evaluation divided by that of the same run on a module forward
+(:func:`lls_core.lbfgs_gss.run_optimizer` on ``models.loss(net, x, y)``, the harness before
+it moved onto the engine), the median of ``--reps`` alternating pairs (below 1: the engine
+route is faster).
+
+Usage: ``python benchmarks/bench_lbfgs_gss.py [--iters-fcp 20] [--iters-lenet 4] [--reps 3] [--threads 1]``.
+The last printed line is ``fcp_cost_ratio=<x> lenet_cost_ratio=<x> fcp_vs_torch_lbfgs=<x>
+harness_gss=<x> harness_lbfgs=<x> harness_bgd=<x> harness_adam=<x>``.
 """
 
 from __future__ import annotations
@@ -33,8 +41,11 @@ import time
 
 import torch
 
-from lls_core import data, models
-from lls_core.lbfgs_gss import LBFGSGSS
+from lls_core import comparison, data, models
+from lls_core.lbfgs_gss import COMPARED_OPTIMIZERS, LBFGSGSS, run_optimizer
+
+# The chapter's learning rates on FCP (notebooks/lbfgs_gss.md).
+HARNESS_LR = {"L-BFGS-GSS": None, "L-BFGS": None, "BGD": 0.2, "Adam": 0.003}
 
 
 def _median_time(fn, reps: int) -> float:
@@ -129,13 +140,29 @@ def measure(arch: str, n_iter: int, x: torch.Tensor, y: torch.Tensor, reps: int 
     }
 
 
+def harness(n_iter: int, x: torch.Tensor, y: torch.Tensor, reps: int) -> dict[str, float]:
+    """Per compared optimizer: the engine harness's time per evaluation over the module-forward one (median of pairs)."""
+    out = {}
+    for name in COMPARED_OPTIMIZERS:
+        ratios = []
+        for _ in range(reps):
+            net = models.build("fcp", seed=0)
+            old = run_optimizer(name, list(net.parameters()), lambda net=net: models.loss(net, x, y), n_iter, lr=HARNESS_LR[name])
+            new = comparison.run_network(name, "fcp", 0, x, y, n_iter, lr=HARNESS_LR[name])
+            # Per evaluation: in float32 the two runs' line searches may part after some iterations.
+            ratios.append((new.seconds[-1] / new.evaluations[-1]) / (old.seconds[-1] / old.evaluations[-1]))
+        out[name] = statistics.median(ratios)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iters-fcp", type=int, default=20)
     parser.add_argument("--iters-lenet", type=int, default=4)
+    parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    for name in ("iters_fcp", "iters_lenet", "threads"):
+    for name in ("iters_fcp", "iters_lenet", "reps", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')}={getattr(args, name)}: must be >= 1")
     torch.set_num_threads(args.threads)
@@ -154,9 +181,14 @@ def main() -> None:
             f"cost ratio {r['torch_cost_ratio']:.3f}",
             flush=True,
         )
+    h = harness(args.iters_fcp, ds.x_train, ds.y_train, args.reps)
+    print("fcp harness, engine over module forward, time per loss evaluation: "
+          + ", ".join(f"{n} {v:.3f}" for n, v in h.items()), flush=True)
     vs = results["fcp"]["gss_s_per_iter"] / results["fcp"]["torch_s_per_iter"]
     print(f"fcp_cost_ratio={results['fcp']['gss_cost_ratio']:.3f} "
-          f"lenet_cost_ratio={results['lenet']['gss_cost_ratio']:.3f} fcp_vs_torch_lbfgs={vs:.3f}")
+          f"lenet_cost_ratio={results['lenet']['gss_cost_ratio']:.3f} fcp_vs_torch_lbfgs={vs:.3f} "
+          f"harness_gss={h['L-BFGS-GSS']:.3f} harness_lbfgs={h['L-BFGS']:.3f} harness_bgd={h['BGD']:.3f} "
+          f"harness_adam={h['Adam']:.3f}")
 
 
 if __name__ == "__main__":

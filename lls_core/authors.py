@@ -518,6 +518,26 @@ class AuthorsLandscape:
     provenance: tuple[str, ...]
 
     @property
+    def book_solutions(self) -> str:
+        """How the book's LSTM solutions in the file were trained, from its ``# book solutions:`` line,
+        e.g. ``"the best 3 of 4 runs by training loss, 60 L-BFGS-GSS iterations, 1000 training / 500 test
+        images"``. The file records what it was computed from; a study profile's name alone would
+        not say it, since profiles are redefined between versions."""
+        import re
+
+        note = next((n for n in self.provenance if n.startswith("book solutions:")), None)
+        if note is None:
+            raise ValueError("the stored file has no '# book solutions:' line; recompute it with "
+                             f"`{_LANDSCAPE_COMMAND}`")
+        best = re.search(r"the best (\d+) of (\d+) runs", note)
+        iters = re.search(r"iterations=(\d+)", note)
+        images = re.search(r"(\d+) training / (\d+) test images", note)
+        if not (best and iters and images):
+            return note.removeprefix("book solutions:").split("; kept in")[0].strip()
+        return (f"the best {best[1]} of {best[2]} runs by training loss, {iters[1]} L-BFGS-GSS iterations, "
+                f"{images[1]} training / {images[2]} test images")
+
+    @property
     def kernels(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(k.split(".")[1] for k in self.values if k.startswith("kpca.")))
 

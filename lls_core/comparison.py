@@ -5,10 +5,12 @@ The L-BFGS-GSS chapter compares the optimizers of
 budget of loss evaluations. This module holds what it computes beyond
 :func:`lls_core.lbfgs_gss.run_optimizer`:
 
-* :func:`run_from_point` and :func:`run_network`: one run from a start point or from a
-  network's seeded initialisation;
+* :func:`run_from_point` and :func:`run_network`: one run from a start point (a plain
+  closure on a surface) or from a network's seeded initialisation (the loss and gradient
+  from one :class:`~lls_core.engine.Engine`, L-BFGS-GSS stepped as the study trainer steps it);
 * :func:`first_line_search`: the golden-section search of a network's first iteration,
-  with the loss along the search direction on a grid (:class:`FirstLineSearch`);
+  with the loss along the search direction on a grid (:class:`FirstLineSearch`), on the
+  engine's :meth:`~lls_core.engine.Engine.lines`;
 * :func:`first_reach`: when a run's loss first reaches a level (:class:`Reach`).
 
 Example:
@@ -28,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from . import models, params
+from .engine import Engine
 from .lbfgs_gss import ComparedOptimizer, LineSearchResult, RunTrace, golden_section_search, run_optimizer, two_loop_direction
 
 __all__ = ["run_from_point", "run_network", "FirstLineSearch", "first_line_search", "Reach", "first_reach"]
@@ -48,15 +51,20 @@ def run_from_point(name: ComparedOptimizer, f: Callable[[Tensor], Tensor], start
 def run_network(name: ComparedOptimizer, arch: str, seed: int, x: Tensor, y: Tensor, iterations: int, *,
                 lr: float | None = None, max_evaluations: int | None = None,
                 options: dict[str, Any] | None = None) -> RunTrace:
-    """Build ``arch`` from the initialisation of ``seed`` and run ``name`` on its full-batch loss on ``(x, y)``.
+    """Run ``name`` on the full-batch loss of ``arch`` on ``(x, y)`` from the initialisation of ``seed``.
 
-    ``iterations``: at most this many optimizer steps; ``max_evaluations``: stop once this many
-    loss evaluations are spent; ``options`` go to the optimizer's constructor. Every call
-    starts from the same weights for the same ``(arch, seed)``.
+    The loss and gradient at the flat weights ``(d,)`` come from one
+    :class:`~lls_core.engine.Engine` (``R = 1``), as in the study trainer; L-BFGS-GSS is
+    stepped as :func:`lls_core.train.train` steps it (see
+    :func:`~lls_core.lbfgs_gss.run_optimizer`). ``iterations``: at most this many optimizer
+    steps; ``max_evaluations``: stop once this many loss evaluations are spent; ``options``
+    go to the optimizer's constructor. Every call starts from the same weights for the same
+    ``(arch, seed)``.
     """
-    net = models.build(arch, seed=seed)
-    return run_optimizer(name, list(net.parameters()), lambda: models.loss(net, x, y), iterations, lr=lr,
-                         max_evaluations=max_evaluations, options=options)
+    net = models.build(arch, seed=seed).to(x.device)
+    w = params.flatten(net).requires_grad_(True)
+    return run_optimizer(name, [w], Engine(net, (x, y)), iterations, lr=lr, max_evaluations=max_evaluations,
+                         options=options)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,23 +95,27 @@ def first_line_search(model: nn.Module, x: Tensor, y: Tensor, *, first_trial: fl
 
     ``first_trial``: the first trial step as a multiple of ``|r|``; ``budget``, ``tol``: as
     :func:`~lls_core.lbfgs_gss.golden_section_search`; ``grid``: points of the reference line.
-    The model is not changed.
+    The loss, the gradient and every point on the line (trials and grid) come from one
+    :class:`~lls_core.engine.Engine`; the line is its :meth:`~lls_core.engine.Engine.lines`
+    (first stage at the start and along the direction computed once). The model is not changed.
     """
-    w0 = params.flatten(model).requires_grad_(True)
-    loss0 = models.loss(model, x, y, params.unflatten(model, w0))
-    (g0,) = torch.autograd.grad(loss0, w0)
+    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
+        raise ValueError(f"grid={grid!r}: must be an int >= 2 (points of the reference line)")
+    eng = Engine(model, (x, y))
+    W0 = params.flatten(model).to(x.device)[None]  # (1, d)
+    L0, G0, Z0 = eng.losses_and_grads(W0, keep_first=True)
+    loss0, g0 = float(L0[0]), G0[0]
     r0 = two_loop_direction(g0, [], [])
-    u0 = -r0 / r0.norm()
-    base = w0.detach()
+    line = eng.lines(W0, (-r0 / r0.norm())[None], Z0=Z0)
 
     def phi(t: float) -> float:
-        with torch.no_grad():
-            return float(models.loss(model, x, y, params.unflatten(model, base + t * u0)))
+        return float(line.losses(torch.tensor([t]))[0])
 
-    search = golden_section_search(phi, f0=float(loss0.detach()), initial_step=first_trial * float(r0.norm()),
+    search = golden_section_search(phi, f0=loss0, initial_step=first_trial * float(r0.norm()),
                                    budget=budget, tol=tol)
     t_grid = np.linspace(0.0, 1.15 * max(t for t, _ in search.trials), grid)
-    return FirstLineSearch(float(loss0.detach()), float(g0.norm()), search, t_grid, np.array([phi(t) for t in t_grid]))
+    loss_grid = line.losses(torch.as_tensor(t_grid), rows=torch.zeros(grid, dtype=torch.long, device=x.device))
+    return FirstLineSearch(loss0, float(g0.norm()), search, t_grid, loss_grid.cpu().numpy().astype(np.float64))
 
 
 @dataclass(frozen=True)

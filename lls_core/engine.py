@@ -57,7 +57,7 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -900,6 +900,26 @@ class Anchors:
             self.w0[r] = W[i].detach().clone()
             self.D[r] = None
         return L, G
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the next answers depend on (anchors, directions, cached first stages,
+        counters), as tensors and plain values: restoring it with :meth:`load_state_dict`
+        makes later answers bit-identical to those of an ensemble that never stopped."""
+        return {"w0": list(self.w0), "D": list(self.D), "DD": list(self.DD), "Z0": self.Z0, "ZD": self.ZD,
+                "trials": self.trials, "factored_trials": self.factored_trials, "reused": list(self.reused)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (of the same ``R`` runs on the same engine)."""
+        if len(state["w0"]) != self.R or len(state["reused"]) != self.R:
+            raise ValueError(f"anchor state of {len(state['w0'])} runs; this ensemble has {self.R}")
+        dev = self.engine.x.device
+        move = lambda t: None if t is None else t.to(dev)  # noqa: E731
+        self.w0 = [move(t) for t in state["w0"]]
+        self.D = [move(t) for t in state["D"]]
+        self.DD = [float(v) for v in state["DD"]]
+        self.Z0, self.ZD = move(state["Z0"]), move(state["ZD"])
+        self.trials, self.factored_trials = int(state["trials"]), int(state["factored_trials"])
+        self.reused = [int(v) for v in state["reused"]]
 
     def _alpha(self, r: int, w: Tensor) -> float | None:
         """The step ``a`` with ``w = w0 + a D`` on run ``r``'s current line (to rounding), or None when off it."""

@@ -73,6 +73,7 @@ __all__ = [
     "common_origin",
     "Distances",
     "distances",
+    "isometric_embedding",
     "KPCA",
     "kernel_pca",
     "median_gamma",
@@ -195,6 +196,35 @@ class Distances:
     distance: dict[str, np.ndarray] = field(repr=False)
     centroid_offset: dict[str, float]
     centroid_gap: float
+
+
+def isometric_embedding(sets: Mapping[str, Tensor]) -> dict[str, np.ndarray]:
+    """The sets' vectors in ``n`` dimensions (``n`` = all vectors of all sets) with the same inner products.
+
+    ``sets``: ``{name: (K_i, d)}``. The Gram matrix ``G = W W^T`` of all ``n`` vectors (float64)
+    is factored as ``X X^T`` with ``X = V diag(sqrt(max(lambda, 0)))`` (``eigh``), and ``X`` is
+    cut back into the sets: ``{name: (K_i, n)}`` float64. Every quantity that depends on the
+    vectors only through inner products -- norms, distances, centroids' distances, PCA and kernel
+    PCA with the linear, RBF, polynomial and sigmoid kernels -- is the same on the embedding, to
+    float64 rounding, while the ``n x n`` numbers are small enough to archive (48 solutions of
+    four sets: 192 x 192) where the ``(n, d)`` weights are not. Per-component statistics (the
+    mean or standard deviation of a vector's components) are not preserved.
+
+    >>> import torch
+    >>> w = {"a": torch.randn(3, 50, dtype=torch.float64), "b": torch.randn(2, 50, dtype=torch.float64)}
+    >>> x = isometric_embedding(w)
+    >>> x["a"].shape, bool(np.allclose(x["a"] @ x["b"].T, (w["a"] @ w["b"].T).numpy()))
+    ((3, 5), True)
+    """
+    s = check_sets(sets)
+    w = torch.cat([v.detach().double() for v in s.values()]).numpy()
+    lam, vec = np.linalg.eigh(w @ w.T)
+    x = vec * np.sqrt(np.clip(lam, 0.0, None))
+    out, start = {}, 0
+    for name, v in s.items():
+        out[name] = x[start : start + v.shape[0]].copy()
+        start += v.shape[0]
+    return out
 
 
 def distances(sets: Mapping[str, Tensor], *, between: tuple[str, str] = ("BFGS-train", "SGD-test"),

@@ -76,7 +76,9 @@ bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -87,6 +89,7 @@ import torch
 from torch import Tensor
 
 from . import checks
+from .engine import Engine
 
 __all__ = [
     "GOLDEN",
@@ -1096,7 +1099,13 @@ class RunTrace:
 
 
 class _CachedClosure:
-    """Counts evaluations and answers repeated requests for an already evaluated point.
+    """The closure of a compared run: counts evaluations and answers repeated requests for an evaluated point.
+
+    ``evaluate(grad)`` returns the loss at the current parameters and, when ``grad``,
+    leaves the gradient in their ``.grad`` (:func:`_loss_fn_evaluate`: a loss closure and
+    its ``backward``; :func:`_engine_evaluate`: one :class:`~lls_core.engine.Engine` at one
+    flat weight vector). A call with gradients enabled is one forward+backward
+    evaluation, one without is a forward-only one.
 
     ``torch.optim.LBFGS`` re-evaluates the current point at the start of every ``step``;
     in a single long ``step(max_iter=n)`` it would reuse the line search's last value.
@@ -1104,15 +1113,16 @@ class _CachedClosure:
     as the single long call: a hit restores the stored loss and gradients.
     """
 
-    def __init__(self, params: list[Tensor], loss_fn: Callable[[], Tensor], cache: bool) -> None:
-        self.params, self.loss_fn, self.cache = params, loss_fn, cache
+    def __init__(self, params: list[Tensor], evaluate: Callable[[bool], Tensor], cache: bool) -> None:
+        self.params, self.evaluate, self.cache = params, evaluate, cache
         self.store: dict[bytes, tuple[Tensor, list[Tensor | None]]] = {}
         self.backward = 0
         self.forward = 0
 
     def __call__(self) -> Tensor:
+        grad = torch.is_grad_enabled()
         key = b""
-        if self.cache and torch.is_grad_enabled():
+        if self.cache and grad:
             key = torch.cat([p.detach().reshape(-1) for p in self.params]).cpu().numpy().tobytes()
             hit = self.store.get(key)
             if hit is not None:
@@ -1121,9 +1131,8 @@ class _CachedClosure:
                 return hit[0]
         for p in self.params:
             p.grad = None
-        loss = self.loss_fn()
-        if torch.is_grad_enabled():
-            loss.backward()
+        loss = self.evaluate(grad)
+        if grad:
             self.backward += 1
             if self.cache:
                 if len(self.store) > 64:
@@ -1134,10 +1143,141 @@ class _CachedClosure:
         return loss
 
 
+def _loss_fn_evaluate(loss_fn: Callable[[], Tensor]) -> Callable[[bool], Tensor]:
+    """``evaluate(grad)`` of a loss closure: its loss, back-propagated when ``grad``."""
+
+    def evaluate(grad: bool) -> Tensor:
+        loss = loss_fn()
+        if grad:
+            loss.backward()
+        return loss
+
+    return evaluate
+
+
+def _engine_evaluate(engine: Engine, w: Tensor) -> Callable[[bool], Tensor]:
+    """``evaluate(grad)`` of one network run on ``engine`` at the flat weights ``w`` ``(d,)`` (``R = 1``).
+
+    With ``grad`` the loss and gradient come from :meth:`~lls_core.engine.Engine.losses_and_grads`
+    (the gradient is written to ``w.grad``), else the loss from :meth:`~lls_core.engine.Engine.losses`.
+    """
+
+    def evaluate(grad: bool) -> Tensor:
+        W = w.detach()[None]
+        if grad:
+            L, G, _ = engine.losses_and_grads(W)
+            w.grad = G[0]
+            return L[0]
+        return engine.losses(W)[0]
+
+    return evaluate
+
+
+@dataclass(frozen=True, eq=False)
+class _GSSFactory:
+    """``make(ps)``: an :class:`LBFGSGSS` on ``ps`` with ``options`` (what :class:`~lls_core.train.FullBatchEnsemble` builds one run's optimizer with)."""
+
+    options: dict[str, Any]
+
+    def make(self, ps: Iterable[Tensor]) -> "LBFGSGSS":
+        return LBFGSGSS(ps, **self.options)
+
+
+@dataclass(eq=False)
+class _Run:
+    """One compared run as :func:`run_optimizer` steps it: the optimizer and how to read it.
+
+    ``step()``: one iteration, returning the loss at its starting point; ``weights()``: the
+    current flat weights (a copy); ``counts()``: cumulative (forward+backward, forward-only)
+    evaluations; ``gss``: the L-BFGS-GSS optimizer, if that is the one run.
+    """
+
+    opt: torch.optim.Optimizer
+    step: Callable[[], Tensor | float]
+    weights: Callable[[], Tensor]
+    counts: Callable[[], tuple[int, int]]
+    gss: LBFGSGSS | None
+
+
+def _make_optimizer(name: ComparedOptimizer, params: list[Tensor], lr: float | None, opts: dict[str, Any]) -> torch.optim.Optimizer:
+    if name == "L-BFGS-GSS":
+        return LBFGSGSS(params, **opts)
+    if name == "L-BFGS":
+        opts = {"lr": 1.0 if lr is None else lr, "history_size": 10, "max_eval": 25,
+                "tolerance_grad": 0.0, "tolerance_change": 0.0, **opts}
+        return torch.optim.LBFGS(params, max_iter=1, line_search_fn="strong_wolfe", **opts)
+    if name == "BGD":
+        return torch.optim.SGD(params, lr=0.1 if lr is None else lr, **opts)
+    return torch.optim.Adam(params, lr=0.01 if lr is None else lr, **opts)
+
+
+def _closure_run(name: ComparedOptimizer, params: list[Tensor], evaluate: Callable[[bool], Tensor],
+                 lr: float | None, opts: dict[str, Any]) -> _Run:
+    """A torch.optim loop on one closure (every optimizer on a 2-D surface; BGD, Adam and L-BFGS on a network)."""
+    opt = _make_optimizer(name, params, lr, opts)
+    closure = _CachedClosure(params, evaluate, cache=(name == "L-BFGS"))
+
+    def step() -> Tensor | float:
+        if name in ("BGD", "Adam"):
+            loss = closure()  # forward+backward at the current point (clears .grad first)
+            opt.step()
+            return loss
+        # torch's stubs type a closure as () -> float; torch.optim's closures return the loss tensor
+        stepped = opt.step(closure)  # type: ignore[arg-type]
+        if stepped is None:  # never: step(closure) returns the closure's loss
+            raise RuntimeError(f"{name}.step(closure) returned no loss")
+        return stepped
+
+    return _Run(opt, step, lambda: torch.cat([p.detach().reshape(-1) for p in params]).clone(),
+                lambda: (closure.backward, closure.forward), opt if isinstance(opt, LBFGSGSS) else None)
+
+
+def _ensemble_run(engine: Engine, w: Tensor, opts: dict[str, Any], stack: contextlib.ExitStack) -> _Run:
+    """L-BFGS-GSS on ``engine`` from ``w`` ``(d,)``: the study trainer's full-batch path with one run.
+
+    :class:`lls_core.train.FullBatchEnsemble` (``R = 1``) steps the optimizer's request
+    generator, its gradients and line-search trials answered by :class:`~lls_core.engine.Anchors`
+    (a trial along the line costs the layers above the first only).
+    """
+    from .train import FullBatchEnsemble  # train imports this module's optimizer lazily, and this one train's
+
+    ens = stack.enter_context(FullBatchEnsemble(_GSSFactory(opts), engine, w.detach()[None]))
+    gss = ens.opts[0]
+    assert isinstance(gss, LBFGSGSS)
+
+    def step() -> float:
+        ens.step([0])
+        last = gss.last_step
+        assert last is not None
+        return last.loss
+
+    def counts() -> tuple[int, int]:
+        st = gss._state()
+        return int(st["gradient_evaluations"]), int(st["forward_evaluations"])
+
+    return _Run(gss, step, lambda: ens.W[0].clone(), counts, gss)
+
+
+def _engine_weights(params: list[Tensor], engine: Engine) -> Tensor:
+    """The one flat weight vector ``(d,)`` an engine run optimises; a clear error for anything else."""
+    m = engine.module
+    if m is None:
+        raise TypeError("run_optimizer on an Engine needs a network engine (an nn.Module with data), not a surface; "
+                        "for a surface pass a loss closure")
+    d = sum(p.numel() for p in m.parameters() if p.requires_grad)
+    w = params[0]
+    if len(params) != 1 or w.shape != (d,) or not w.is_floating_point():
+        shapes = [tuple(p.shape) for p in params]
+        raise ValueError(f"params {shapes}: an Engine run takes one flat float weight vector of shape ({d},)")
+    if w.device != engine.x.device:
+        raise ValueError(f"params are on {w.device} but the engine's data on {engine.x.device}; put them on one device")
+    return w
+
+
 def run_optimizer(
     name: ComparedOptimizer,
     params: Sequence[Tensor],
-    loss_fn: Callable[[], Tensor],
+    loss_fn: Callable[[], Tensor] | Engine,
     n_iter: int,
     *,
     lr: float | None = None,
@@ -1147,9 +1287,14 @@ def run_optimizer(
 ) -> RunTrace:
     """Run optimizer ``name`` (one of :data:`COMPARED_OPTIMIZERS`) for ``n_iter`` iterations, in place.
 
-    ``params``: the tensors to optimise (changed in place); ``loss_fn()``: returns the scalar
-    loss at the current parameters, building a graph when gradients are enabled (no
-    ``backward`` inside: the runner calls it). One iteration is one ``step``: for
+    ``params``: the tensors to optimise (changed in place). ``loss_fn``: either a closure
+    returning the scalar loss at the current parameters, building a graph when gradients
+    are enabled (no ``backward`` inside: the runner calls it), or an
+    :class:`~lls_core.engine.Engine` of one network, with ``params`` its one flat weight
+    vector ``(d,)``: then every loss and gradient comes from the engine (``R = 1``), and
+    L-BFGS-GSS runs as the study trainer runs it (:class:`lls_core.train.FullBatchEnsemble`
+    with one run: trials along the search line through :class:`~lls_core.engine.Anchors`).
+    One iteration is one ``step``: for
     L-BFGS-GSS one forward+backward plus its line search, for ``"L-BFGS"``
     (``torch.optim.LBFGS``, strong-Wolfe line search, ``max_iter=1`` per step, evaluations
     cached so that the count equals one long ``step(max_iter=n)`` call) one quasi-Newton
@@ -1158,7 +1303,8 @@ def run_optimizer(
     With ``max_evaluations`` the run also stops after the iteration in which the count of
     all loss evaluations reaches it; it always stops after an iteration that evaluated
     nothing new (torch's L-BFGS once its tolerances say it has converged), so the trace
-    may be shorter than ``n_iter``. ``options`` go to the optimizer's constructor.
+    may be shorter than ``n_iter``. ``options`` go to the optimizer's constructor. The
+    counts are the same on either kind of ``loss_fn``.
 
     The loss of each iterate is the one the optimizer itself computed there; only the
     final iterate of BGD, Adam and L-BFGS costs one extra, uncounted and untimed, forward.
@@ -1176,56 +1322,57 @@ def run_optimizer(
     if lr is not None:
         _check_positive_float("lr", lr)
     opts = dict(options or {})
-    gss: LBFGSGSS | None = None
-    if name == "L-BFGS-GSS":
-        gss = LBFGSGSS(params, **opts)
-        opt: torch.optim.Optimizer = gss
-    elif name == "L-BFGS":
-        opts = {"lr": 1.0 if lr is None else lr, "history_size": 10, "max_eval": 25,
-                "tolerance_grad": 0.0, "tolerance_change": 0.0, **opts}
-        opt = torch.optim.LBFGS(params, max_iter=1, line_search_fn="strong_wolfe", **opts)
-    elif name == "BGD":
-        opt = torch.optim.SGD(params, lr=0.1 if lr is None else lr, **opts)
-    else:
-        opt = torch.optim.Adam(params, lr=0.01 if lr is None else lr, **opts)
-    closure = _CachedClosure(params, loss_fn, cache=(name == "L-BFGS"))
+    final_loss: Callable[[], Tensor]
+    with contextlib.ExitStack() as stack:
+        if isinstance(loss_fn, Engine):
+            w = _engine_weights(params, loss_fn)
+            if name == "L-BFGS-GSS":
+                run = _ensemble_run(loss_fn, w, opts, stack)
+            else:
+                run = _closure_run(name, params, _engine_evaluate(loss_fn, w), lr, opts)
+            final_loss = functools.partial(_engine_evaluate(loss_fn, w), False)
+        elif callable(loss_fn):
+            run = _closure_run(name, params, _loss_fn_evaluate(loss_fn), lr, opts)
+            final_loss = loss_fn
+        else:
+            raise TypeError(f"loss_fn must be a loss closure or an Engine, got {type(loss_fn).__name__}")
+        trace = _trace(name, run, n_iter, max_evaluations, record_path, final_loss)
+        if run.gss is not None and isinstance(loss_fn, Engine):  # the ensemble stepped its own copy
+            with torch.no_grad():
+                params[0].copy_(run.weights())
+    return trace
 
-    def flat() -> Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in params]).clone()
 
+def _trace(name: ComparedOptimizer, run: _Run, n_iter: int, max_evaluations: int | None, record_path: bool,
+           final_loss: Callable[[], Tensor]) -> RunTrace:
+    """Step ``run`` and record its :class:`RunTrace` (see :func:`run_optimizer`)."""
     losses: list[float] = []
     fb, fw, secs = [0], [0], [0.0]
     lengths: list[float] = []
     ratios: list[float] = []
-    path = [flat().cpu().numpy()] if record_path else None
-    w_prev = flat()
+    path = [run.weights().cpu().numpy()] if record_path else None
+    w_prev = run.weights()
     elapsed = 0.0
+    gss = run.gss
     for _ in range(n_iter):
         t0 = time.perf_counter()
-        loss: Tensor | float | None
-        if name in ("BGD", "Adam"):
-            loss = closure()  # forward+backward at the current point (clears .grad first)
-            opt.step()
-        else:
-            # torch's stubs type a closure as () -> float; torch.optim's closures return the loss tensor
-            loss = opt.step(closure)  # type: ignore[arg-type]
+        loss = run.step()
         elapsed += time.perf_counter() - t0
-        if loss is None:  # never: step(closure) returns the closure's loss
-            raise RuntimeError(f"{name}.step(closure) returned no loss")
         losses.append(float(loss.detach()) if isinstance(loss, Tensor) else float(loss))
-        w = flat()
+        w = run.weights()
         lengths.append(float((w - w_prev).norm()))
         w_prev = w
         if gss is not None:
             last = gss.last_step
             ratios.append(float("nan") if last is None else last.step_ratio)
         elif name == "L-BFGS":
-            t = opt.state[params[0]].get("t", float("nan"))
-            ratios.append(float(t))
+            first = run.opt.param_groups[0]["params"][0]
+            ratios.append(float(run.opt.state[first].get("t", float("nan"))))
         else:
             ratios.append(float("nan"))
-        fb.append(closure.backward)
-        fw.append(closure.forward)
+        n_fb, n_fw = run.counts()
+        fb.append(n_fb)
+        fw.append(n_fw)
         secs.append(elapsed)
         if path is not None:
             path.append(w.cpu().numpy())
@@ -1238,7 +1385,7 @@ def run_optimizer(
         losses.append(last.new_loss)
     else:
         with torch.no_grad():  # bookkeeping only: not counted, not timed
-            losses.append(float(loss_fn()))
+            losses.append(float(final_loss()))
     return RunTrace(
         optimizer=name,
         loss=np.asarray(losses),

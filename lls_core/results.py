@@ -45,13 +45,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import __version__, models, resources, runtime, study
+from . import __version__, checks, models, resources, runtime, study
 from .store import Store
 from .io import atomic_write
 from .train import NETWORK_OPTIMIZERS
 
-__all__ = ["interleaved_tasks", "ensembles", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
-           "CALIBRATION_FOLDER", "RECOMPUTE_SET", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
+__all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
+           "CALIBRATION_FOLDER", "RECOMPUTE_SET", "LANDSCAPE_FOLDER", "archive_landscape", "LandscapeArchive",
+           "load_landscape", "archives", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
            "load_path_calibration", "tensor_sha256"]
 
 
@@ -70,31 +71,6 @@ def interleaved_tasks(
     return sorted(tasks, key=lambda t: (t.key.seed, order[(t.key.arch, t.key.optimizer)]))
 
 
-def ensembles(tasks: Sequence[study.Task], size: Mapping[str, int] | None = None) -> list[list[study.Task]]:
-    """``tasks`` cut into the ensembles :func:`train_background` trains together, in order.
-
-    Consecutive tasks of one (architecture, optimizer), in the order given, form an
-    ensemble of up to ``size[arch]`` runs (default :data:`lls_core.study.ENSEMBLE_MAX_RUNS`;
-    1 where :func:`lls_core.study.ensemble_pays` says batching does not pay). The
-    ensembles are ordered by their first task's position, so seed-major tasks
-    (:func:`interleaved_tasks`) give seed-major ensembles: seeds 0-15 of every set,
-    then 16-31, ...
-    """
-    cap = dict(study.ENSEMBLE_MAX_RUNS if size is None else size)
-    open_: dict[tuple[str, str], list[study.Task]] = {}
-    out: list[list[study.Task]] = []
-    for t in tasks:
-        ao = (t.key.arch, t.key.optimizer)
-        n = cap.get(ao[0], 1) if study.ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1
-        g = open_.get(ao)
-        if g is None or len(g) >= n:
-            g = []
-            open_[ao] = g
-            out.append(g)
-        g.append(t)
-    return out
-
-
 def train_background(
     archs: Sequence[str],
     profile: str | study.Profile,
@@ -110,14 +86,16 @@ def train_background(
 ) -> int:
     """Train every missing run of ``archs`` under ``profile`` into ``store``, ensemble by ensemble; return how many.
 
-    The missing runs, in :func:`interleaved_tasks` order, are cut into :func:`ensembles`
+    The missing runs, in :func:`interleaved_tasks` order, are cut into :func:`lls_core.study.ensembles`
     (``ensemble_size``: runs per ensemble by architecture, default
     :data:`lls_core.study.ENSEMBLE_MAX_RUNS`) and each is trained by
     :func:`lls_core.study.execute_ensemble` (the function the chapters' Dask workers run:
     every run as it would run alone) with one torch thread. ``log``: a JSON-lines file
-    that gets one record per finished run (arch, optimizer, seed, UTC time, and the
-    run's share of its ensemble's wall and CPU seconds, with ``ensemble`` runs and the
-    whole ``ensemble_wall_s``); default ``<store>/train-<profile>.jsonl``.
+    that gets one record per finished run (arch, optimizer, seed, UTC time, the git
+    commit of the code, and the run's share of its ensemble's wall and CPU seconds, with
+    ``ensemble`` runs and the whole ``ensemble_wall_s``; ``resumed`` when the ensemble
+    went on from a checkpoint, whose times then count only this process's part);
+    default ``<store>/train-<profile>.jsonl``.
     ``shard=(i, n)``: do only the ensembles whose position is ``i`` modulo ``n`` (``n``
     processes share the work without ever training the same run twice).
     ``claim_runs``: before training, create ``<store>/claims/<key digest>`` of each run
@@ -144,8 +122,9 @@ def train_background(
     todo = [t for t in interleaved_tasks(archs, prof, optimizers)
             if not st.has(t.key) and (t.key.arch, t.key.optimizer, t.key.seed) not in failed]
 
+    commit = _git_commit()
     n = 0
-    for pos, group in enumerate(ensembles(todo, ensemble_size)):
+    for pos, group in enumerate(study.ensembles(todo, ensemble_size)):
         if pos % n_shard != i_shard:
             continue
         claims: list[Path] = []
@@ -162,6 +141,7 @@ def train_background(
             if not mine:
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
+            resumed = study.checkpoint_path(st, [t.key for t in mine]).is_file()
             errors: dict[int, str] = {}
             times: dict[int, tuple[float, float]] = {}
             try:
@@ -188,7 +168,10 @@ def train_background(
             wall_s, cpu_s = times.get(id(t), (0.0, 0.0))
             entry: dict[str, Any] = {"arch": t.key.arch, "optimizer": t.key.optimizer, "seed": t.key.seed,
                                      "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3), "ensemble": len(mine),
-                                     "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node()}
+                                     "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node(),
+                                     "git_commit": commit}
+            if resumed:  # its times count only the part after the checkpoint
+                entry["resumed"] = True
             if id(t) in errors:
                 entry["error"] = errors[id(t)]
             records.append(entry)
@@ -220,12 +203,16 @@ def _machine() -> dict[str, Any]:
 
 
 def _write_manifest(root: Path, profile: str, argv: Sequence[str]) -> None:
+    """The store's record of how its runs were started: the first start at the top level, every later
+    start (a restart, another command into the same store) appended to ``later_starts``."""
     path = root / f"train-{profile}.manifest.json"
-    if path.exists():
-        return  # the first start is the one that counts; restarts append to the log
     rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(), "niceness": os.nice(0),
            "torch_threads": torch.get_num_threads(), "pid": os.getpid(),
            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if path.exists():
+        first = json.loads(path.read_text())
+        first.setdefault("later_starts", []).append(rec)
+        rec = first
     atomic_write(path, json.dumps(rec, indent=1, sort_keys=True).encode())
 
 
@@ -750,11 +737,13 @@ class PathCalibrationRecord:
         point is an end point, which no path search moves); ``under_build`` / ``under_reference``
         (median relative amount by which the height on the path's own points understates its
         maximum on the fine grid) and ``under_build_max`` / ``under_reference_max``;
-        ``at_end_build`` / ``at_end_reference``: share of pairs whose height is the loss of an end
-        point (equal to float32 rounding, relative 1e-6).
+        ``at_end_build`` / ``at_end_reference``: share of pairs whose maximum sits at an end
+        point (:func:`lls_core.topography.max_at_end`).
         """
         import pandas as pd
         import scipy.stats as sps
+
+        from . import topography
 
         rows = []
         for (arch, which), g in self.pairs.groupby(["arch", "landscape"], sort=False):
@@ -772,7 +761,7 @@ class PathCalibrationRecord:
             for w, h in (("build", hb), ("reference", hr)):  # the maximum is an end point (to float32 rounding)
                 if f"endpoint_{w}" in g:
                     e = g[f"endpoint_{w}"].to_numpy(float)
-                    row[f"at_end_{w}"] = float(np.mean((h <= e) | np.isclose(h, e, rtol=1e-6, atol=0.0)))
+                    row[f"at_end_{w}"] = float(np.mean(topography.max_at_end(h, e)))
                 else:
                     row[f"at_end_{w}"] = float("nan")
             for w, h in (("build", hb), ("reference", hr)):
@@ -861,6 +850,248 @@ def load_path_calibration(profile: str = "quick", root: str | os.PathLike[str] |
     return PathCalibrationRecord(profile, folder, pairs, groups, summary, verdicts, prov)
 
 
+LANDSCAPE_FOLDER = "landscape"
+"""Sub-folder of ``data/results/<profile>/`` that :func:`archive_landscape` writes."""
+
+LANDSCAPE_OPTIMIZERS: tuple[str, ...] = ("sgd", "lbfgs_gss")
+"""The optimizers whose weight sets the landscape archive holds (the paper's four sets)."""
+
+
+def archive_landscape(
+    profile: str = "full",
+    archs: Sequence[str] = ("fcp",),
+    store: str | os.PathLike[str] | None = None,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    barriers: bool = False,
+    n_pairs: int = 24,
+    n_inits: int | None = None,
+    k_best: int | None = None,
+    workers: int = 1,
+    n_boot: int = 2000,
+    seed: int = 0,
+    command: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """Test the paper's geometry claims on a long profile's finished weight sets and archive the results.
+
+    For every architecture of ``archs`` (all of them checked first: every run of
+    :data:`LANDSCAPE_OPTIMIZERS` under ``profile`` must be finished in ``store``, else
+    ``ValueError`` naming what is missing and the command that trains it; nothing is trained
+    here), the four weight sets are loaded as the chapters load them (the best ``k_best`` of
+    ``n_inits``: the profile's counts for the architecture unless given), and :func:`lls_core.topography.claims` tests every claim that needs no
+    curvature, with one Holm adjustment across all computed rows of all ``archs``; the
+    barrier rows too when ``barriers`` (FourierPathFinder with the profile's settings,
+    ``topography.PATH_PROFILES[profile]``, on ``n_pairs`` disjoint pairs per set and landscape;
+    paths already in the store's pair cache are reused, so a stopped call resumes). Writes,
+    atomically, into ``out_dir`` (default ``data/results/<profile>/landscape``), replacing
+    what was there:
+
+    * ``claims.csv``: the claims table (:data:`lls_core.topography.CLAIM_COLUMNS`);
+    * ``kpca.csv``: PC1 separation of every pair of :data:`lls_core.topography.KPCA_PAIRS`
+      present, under every kernel (:func:`lls_core.topography.kpca_separation`);
+    * ``distances.csv``: per arch and pair of sets (Figs. 5 and S3), each set's median distance
+      from the midpoint origin and the centroid gap;
+    * ``embedding.npz``: per arch the sets in :func:`lls_core.landscape.isometric_embedding`
+      form (``<arch>/<set>``, float64) and each vector's component standard deviation
+      (``<arch>/<set>/std``): enough to recompute every row above except the barriers
+      (:meth:`LandscapeArchive.topographies`);
+    * ``paths.csv`` (with ``barriers``): one row per path (:func:`lls_core.topography.barrier_frame`);
+    * ``provenance.json``: the command, git commit, machine, wall seconds, settings, data
+      checksum and the SHA-256 of every weight set.
+
+    Returns ``out_dir``.
+    """
+    import pandas as pd
+
+    from . import landscape, topography
+
+    prof = study.get_profile(profile)
+    if isinstance(archs, str) or not archs or len(set(archs)) != len(archs):
+        raise ValueError(f"archs={archs!r}: expected a non-empty list of distinct names from {', '.join(models.ARCHITECTURES)}")
+    for a in archs:
+        models.check_arch(a, "archs")
+    checks.optional_integer("n_inits", n_inits, min=2)
+    checks.optional_integer("k_best", k_best, min=2, max=n_inits)
+    changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
+    prof = prof.replace(**changes) if changes else prof
+    checks.integer("n_boot", n_boot, min=100)
+    checks.integer("workers", workers, min=1)
+    if barriers:
+        for a in archs:
+            with checks.context(a):
+                checks.integer("n_pairs", n_pairs, min=2, max=prof.counts(a)[1] // 2)
+    st = Store(store)
+    for a in archs:  # every run finished, before any work
+        tasks = study.plan(a, prof, list(LANDSCAPE_OPTIMIZERS))
+        missing = [t for t in tasks if not st.has(t.key)]
+        if missing:
+            raise ValueError(f"{a}: {len(missing)} of {len(tasks)} {prof.name} runs are not finished in {st.root}; train "
+                             f"them first: python -m lls_core.results train --profile {prof.name} --archs {a} --store {st.root}")
+    out = Path(out_dir) if out_dir is not None else archive_root() / prof.name / LANDSCAPE_FOLDER
+    cmd = command or " ".join(["python", "-m", "lls_core.results", "landscape", "--profile", prof.name, "--archs", *archs,
+                               "--store", str(st.root), *(["--barriers", "--pairs", str(n_pairs)] if barriers else [])])
+    commit, t0 = _git_commit(), time.perf_counter()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    topos, bars, dists, emb = {}, {}, [], {}
+    for a in archs:
+        topo = topography.load(a, prof.name, optimizers=LANDSCAPE_OPTIMIZERS, store=st, workers=1, n_inits=n_inits,
+                               k_best=k_best)
+        topos[a] = topo
+        for pair in (("BFGS-train", "SGD-test"), ("BFGS-test", "SGD-test")):
+            d = landscape.distances(topo.sets, between=pair)
+            dists += [{"arch": a, "sets": f"{pair[0]} vs {pair[1]}", "set": n, "median": float(np.median(d.distance[n])),
+                       "centroid_gap": d.centroid_gap} for n in pair]
+        spread = topography.vector_spread(topo.sets)
+        for n, x in landscape.isometric_embedding(topo.sets).items():
+            emb[f"{a}/{n}"] = x
+            emb[f"{a}/{n}/std"] = np.asarray(spread[n], dtype=np.float64)
+        if barriers:
+            bars[a] = topography.all_barriers(topo, n_pairs=n_pairs, config=topography.PATH_PROFILES[prof.name],
+                                              seed=seed, workers=workers, progress=progress, pairing="disjoint")
+    claims = topography.claims(topos, bars or None, None, n_boot=n_boot, seed=seed)
+    pairs = [p for p in topography.KPCA_PAIRS if all(n in topos[archs[0]].sets for n in p)]
+    kpca = topography.kpca_separation(topos, pairs=pairs, n_boot=n_boot, seed=seed)
+    rec = {"command": cmd, "git_commit": commit, "machine": _machine(), "torch_threads": torch.get_num_threads(),
+           "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "wall_s": round(time.perf_counter() - t0, 1), "store": str(st.root),
+           "settings": {"profile": prof.name, "archs": list(archs),
+                        "counts": {a: list(prof.counts(a)) for a in archs},
+                        "optimizers": list(LANDSCAPE_OPTIMIZERS), "n_boot": n_boot, "seed": seed, "kpca_gamma": "median",
+                        "alpha": claims.alpha,
+                        "barriers": barriers, "n_pairs": n_pairs if barriers else None,
+                        "paths": _config_dict(topography.PATH_PROFILES[prof.name]) if barriers else None},
+           "data_checksum_sha256": {a: t.dataset.checksum for a, t in topos.items()},
+           "weight_sets_sha256": {f"{a}/{n}": tensor_sha256(w) for a, t in topos.items() for n, w in t.sets.items()},
+           "weight_sets_shape": {f"{a}/{n}": list(w.shape) for a, t in topos.items() for n, w in t.sets.items()}}
+    out.mkdir(parents=True, exist_ok=True)
+    table = claims.frame[claims.frame["arch"].isin(list(archs))]  # the rows of networks not archived say only "needs"
+    files: dict[str, bytes] = {"claims.csv": table.to_csv(index=False).encode(),
+                               "kpca.csv": kpca.frame.to_csv(index=False).encode(),
+                               "distances.csv": pd.DataFrame(dists).to_csv(index=False).encode()}
+    if barriers:
+        frame = pd.concat([topography.barrier_frame(b).assign(arch=a) for a, b in bars.items()], ignore_index=True)
+        files["paths.csv"] = frame.to_csv(index=False).encode()
+    buf = io.BytesIO()
+    np.savez(buf, **emb)  # type: ignore[arg-type]
+    files["embedding.npz"] = buf.getvalue()
+    for name in ("paths.csv",):
+        if name not in files:
+            (out / name).unlink(missing_ok=True)  # a barrier table of an earlier call would not match
+    for name, data in files.items():
+        atomic_write(out / name, data)
+    atomic_write(out / "provenance.json", json.dumps(rec, indent=1, sort_keys=True).encode())  # last: marks it complete
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class LandscapeArchive:
+    """What :func:`archive_landscape` wrote: ``claims``, ``kpca``, ``distances`` (DataFrames),
+    ``paths`` (DataFrame or ``None`` without barriers), ``provenance`` (dict) and ``embedding``
+    (``{"<arch>/<set>": (K, n)}`` and ``{"<arch>/<set>/std": (K,)}``, float64)."""
+
+    claims: Any
+    kpca: Any
+    distances: Any
+    paths: Any
+    provenance: Mapping[str, Any]
+    embedding: Mapping[str, np.ndarray]
+
+    @property
+    def archs(self) -> list[str]:
+        return list(self.provenance["settings"]["archs"])
+
+    def topographies(self) -> dict[str, Any]:
+        """``{arch: Topography}`` on the archived embedding (no data, no model weights): the claims
+        that depend on the vectors only through their geometry recompute from it."""
+        from . import topography
+
+        s = self.provenance["settings"]
+        out = {}
+        for a in self.archs:
+            sets = {k.split("/", 1)[1]: torch.from_numpy(v) for k, v in self.embedding.items()
+                    if k.startswith(a + "/") and not k.endswith("/std")}
+            n, k = s["counts"][a]
+            out[a] = topography.Topography(a, s["profile"], n, k, models.build(a), None, sets)  # type: ignore[arg-type]
+        return out
+
+    def claims_table(self) -> Any:
+        """The archived claims as a :class:`lls_core.topography.Claims` (e.g. for
+        :func:`lls_core.topography.claims_beside`)."""
+        from . import topography
+
+        return topography.Claims(self.claims, float(self.provenance["settings"].get("alpha", 0.05)))
+
+    def coverage_text(self) -> str:
+        """One sentence: which networks, how many solutions per set, and whether barriers are in it."""
+        s = self.provenance["settings"]
+        nets = " and ".join(f"{study.network_phrase(a)} (the best {s['counts'][a][1]} of {s['counts'][a][0]} runs per "
+                            "optimizer)" for a in self.archs)
+        bars = (f"with barriers on {s['n_pairs']} disjoint pairs per set and landscape" if s["barriers"]
+                else "without barriers (their paths are not archived yet)")
+        return f"the {s['profile']} profile's weight sets of {nets}, {bars}; computed {self.provenance['finished_utc'][:10]}"
+
+
+def load_landscape(profile: str = "full", root: str | os.PathLike[str] | None = None) -> LandscapeArchive:
+    """The archived :func:`archive_landscape` results of ``profile`` (``FileNotFoundError`` when there are none).
+
+    ``root``: its folder (default ``data/results/<profile>/landscape``).
+    """
+    import pandas as pd
+
+    folder = Path(root) if root is not None else archive_root() / profile / LANDSCAPE_FOLDER
+    if not (folder / "provenance.json").is_file():
+        raise FileNotFoundError(f"no landscape archive in {folder}; write one with "
+                                f"`python -m lls_core.results landscape --profile {profile} --store STORE`")
+    prov = json.loads((folder / "provenance.json").read_text())
+    with np.load(folder / "embedding.npz", allow_pickle=False) as z:
+        emb = {k: z[k] for k in z.files}
+    paths = pd.read_csv(folder / "paths.csv") if (folder / "paths.csv").is_file() else None
+    return LandscapeArchive(pd.read_csv(folder / "claims.csv", keep_default_na=False, na_values=[""]),
+                            pd.read_csv(folder / "kpca.csv"), pd.read_csv(folder / "distances.csv"), paths, prov, emb)
+
+
+def archives(root: str | os.PathLike[str] | None = None) -> Any:
+    """What the long runs kept with the book hold: one row per archive under ``data/results``.
+
+    Columns: ``archive``, ``folder`` (relative to ``root``, default :func:`archive_root`),
+    ``holds`` (in words), ``written`` (UTC date), ``command`` (the one that rewrites it).
+    An archive not written says so in ``holds``.
+    """
+    import pandas as pd
+
+    base = Path(root) if root is not None else archive_root()
+    rows = []
+    try:
+        a = load_archive("full", base / "full")
+        p = a.provenance
+        rows.append({"archive": "training runs, full", "folder": "full",
+                     "holds": f"{p['runs_finished']} of {p['runs_planned']} runs finished "
+                              f"({', '.join(study.network_phrase(x) for x in p['archs'])}), Table 1, Table S1, curves",
+                     "written": str(p.get("archive_utc", ""))[:10], "command": p.get("archive_command", "")})
+    except FileNotFoundError:
+        rows.append({"archive": "training runs, full", "folder": "full", "holds": "not written", "written": "",
+                     "command": "python -m lls_core.results archive --profile full --store STORE"})
+    try:
+        c = load_path_calibration("quick", base / "quick" / CALIBRATION_FOLDER)
+        last = max(str(r.get("finished_utc", "")) for r in c.provenance["archs"].values())
+        rows.append({"archive": "path calibration, quick", "folder": f"quick/{CALIBRATION_FOLDER}",
+                     "holds": "paths under the build's and the authors' settings for "
+                              + " and ".join(study.network_phrase(x) for x in c.archs),
+                     "written": last[:10], "command": next(iter(c.provenance["archs"].values()))["command"]})
+    except FileNotFoundError:
+        rows.append({"archive": "path calibration, quick", "folder": f"quick/{CALIBRATION_FOLDER}", "holds": "not written",
+                     "written": "", "command": "python -m lls_core.results calibrate-paths --profile quick"})
+    try:
+        g = load_landscape("full", base / "full" / LANDSCAPE_FOLDER)
+        rows.append({"archive": "geometry claims, full", "folder": f"full/{LANDSCAPE_FOLDER}", "holds": g.coverage_text(),
+                     "written": g.provenance["finished_utc"][:10], "command": g.provenance["command"]})
+    except FileNotFoundError:
+        rows.append({"archive": "geometry claims, full", "folder": f"full/{LANDSCAPE_FOLDER}", "holds": "not written",
+                     "written": "", "command": "python -m lls_core.results landscape --profile full --store STORE"})
+    return pd.DataFrame(rows)
+
+
 def _claim(root: Path, digest: str) -> Path | None:
     """Exclusively create the claim file of one run; ``None`` when a live process holds it."""
     path = root / "claims" / digest[:32]
@@ -915,6 +1146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ca.add_argument("--workers", type=int, default=1, help="Dask worker processes for missing runs and paths (default 1)")
     ca.add_argument("--store", default=None, help="artifact store (default $LLS_ARTIFACTS or <root>/artifacts)")
     ca.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/path_calibration)")
+    la = sub.add_parser("landscape", help="test the geometry claims on a long profile's finished weight sets, archive them "
+                        "in data/results/<profile>/landscape")
+    la.add_argument("--profile", default="full", choices=list(study.PROFILES))
+    la.add_argument("--archs", nargs="+", default=["fcp"], choices=list(models.ARCHITECTURES))
+    la.add_argument("--store", required=True, help="artifact store the runs were trained into")
+    la.add_argument("--barriers", action="store_true", help="also find the barrier paths (hours; resumes from the store)")
+    la.add_argument("--pairs", type=int, default=24, help="disjoint pairs per set and landscape with --barriers (default 24)")
+    la.add_argument("--workers", type=int, default=1, help="Dask worker processes for the paths (default 1)")
+    la.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/landscape)")
     tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(NETWORK_OPTIMIZERS),
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
@@ -938,6 +1178,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        load=CalibrationLoad(args.n_inits, args.k_best), store=args.store,
                                        out_dir=args.out, workers=args.workers, command=cmd, progress=True)
         print(f"archived the path calibration into {out}")
+    elif args.cmd == "landscape":
+        cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
+        try:
+            out = archive_landscape(args.profile, args.archs, args.store, out_dir=args.out, barriers=args.barriers,
+                                    n_pairs=args.pairs, workers=args.workers, command=cmd, progress=True)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"archived the landscape results into {out}")
     elif args.cmd == "archive":
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
         out = archive(args.profile, args.archs, args.store, args.out, command=cmd)

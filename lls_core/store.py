@@ -65,7 +65,14 @@ class MetadataMismatch(ValueError):
 
 @dataclass(frozen=True)
 class RunKey:
-    """Everything that determines a run's result. ``hyper`` is a sorted tuple of (name, value) pairs."""
+    """Everything that determines a run's result. ``hyper`` is a sorted tuple of (name, value) pairs.
+
+    ``numerics``: the revision of the package's numerics for this architecture
+    (:data:`lls_core.train.NUMERICS`), raised when a change of the code changes its trained
+    results, so that runs stored before the change are not reused. Revision 0 is left out of
+    :meth:`as_dict` and so of the digest: the keys written before revisions existed keep their
+    names.
+    """
 
     arch: str
     activation: str
@@ -78,10 +85,13 @@ class RunKey:
     split_seed: int
     data_checksum: str
     perm_seed: int
+    numerics: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["hyper"] = {k: v for k, v in self.hyper}
+        if not self.numerics:
+            del d["numerics"]
         return d
 
     @property

@@ -49,10 +49,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -60,7 +62,7 @@ from torch import Tensor
 
 from . import checks, cluster, data, models, resources, runtime
 from .store import RunKey, Store
-from .train import NETWORK_OPTIMIZERS, check_optimizer, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
+from .train import NETWORK_OPTIMIZERS, NUMERICS, check_optimizer, LBFGSGSSConfig, RunResult, SGDConfig, TorchLBFGSConfig, default_device, train, train_ensemble
 
 __all__ = [
     "Profile",
@@ -72,6 +74,9 @@ __all__ = [
     "ENSEMBLE_PAYS",
     "ensemble_pays",
     "ENSEMBLE_MAX_RUNS",
+    "ensembles",
+    "CHECKPOINT_EVERY_S",
+    "checkpoint_path",
     "OVERFIT_RISE",
     "OverfitRegime",
     "overfit_regime",
@@ -339,6 +344,7 @@ def _key(arch: str, prof: Profile, optimizer: str, seed: int, ds: data.Dataset) 
         split_seed=prof.split_seed,
         data_checksum=ds.checksum,
         perm_seed=prof.perm_seed,
+        numerics=NUMERICS.get(arch, 0),
     )
 
 
@@ -391,7 +397,11 @@ def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None 
     """Do tasks of one (architecture, optimizer, configuration, data) together: one ensemble.
 
     The missing runs are trained by :func:`lls_core.train.train_ensemble` (each as it
-    would run alone) and saved one by one; runs already stored are skipped.
+    would run alone) and saved one by one; runs already stored are skipped. While it
+    trains, the ensemble keeps a checkpoint in the store (:func:`checkpoint_path`, every
+    :data:`CHECKPOINT_EVERY_S` seconds): a call for the same runs after a kill resumes
+    from it, with results bit-identical to an uninterrupted call's; it is deleted once the
+    runs are saved.
     Returns the stored files' paths, in the order of ``tasks``.
     """
     store = Store(store_root)
@@ -410,11 +420,26 @@ def execute_ensemble(tasks: Sequence[Task], store_root: str, device: str | None 
                 f"the tasks expect {k0.data_checksum[:12]}...: different files or split"
             )
         runtime.configure(threads or None)
+        ckpt = checkpoint_path(store, [t.key for t in todo])
         results = train_ensemble(k0.arch, tasks[0].config, ds, [t.key.seed for t in todo], activation=k0.activation,
-                                 perm_seed=k0.perm_seed, device=device)
+                                 perm_seed=k0.perm_seed, device=device, checkpoint=ckpt,
+                                 checkpoint_every_s=CHECKPOINT_EVERY_S)
         for t, r in zip(todo, results):
             store.save(t.key, r)
+        ckpt.unlink(missing_ok=True)
     return [str(store.path(t.key)) for t in tasks]
+
+
+CHECKPOINT_EVERY_S: float = 600.0
+"""Seconds between two checkpoints of a training ensemble (:func:`execute_ensemble`): a killed study
+loses at most this much of each ensemble's work."""
+
+
+def checkpoint_path(store: Store, keys: Sequence[RunKey]) -> Path:
+    """Where the ensemble of runs ``keys`` keeps its checkpoint while it trains:
+    ``<store>/checkpoints/<SHA-256 of the keys' digests>.ckpt`` (the same runs, the same file)."""
+    h = hashlib.sha256("".join(k.digest for k in keys).encode()).hexdigest()
+    return store.root / "checkpoints" / f"{h[:32]}.ckpt"
 
 
 #: (architecture, optimizer mode) -> whether training its runs together as one ensemble is
@@ -451,6 +476,42 @@ ENSEMBLE_MAX_RUNS: dict[str, int] = {"fcp": 16, "autoencoder": 8, "lenet": 1, "l
 def ensemble_pays(arch: str, mode: str) -> bool:
     """Whether runs of ``arch`` with an optimizer of ``mode`` train faster together (:data:`ENSEMBLE_PAYS`)."""
     return ENSEMBLE_PAYS.get((arch, mode), True)
+
+
+def ensembles(tasks: Sequence[Task], size: int | Mapping[str, int] | None = None) -> list[list[Task]]:
+    """``tasks`` cut into the ensembles that train together, ordered by their first task's position.
+
+    The tasks of one (architecture, optimizer), in the order given, form consecutive
+    ensembles of up to ``n`` runs each. ``size``: ``None`` gives ``n =``
+    :data:`ENSEMBLE_MAX_RUNS` ``[arch]``, a mapping ``n = size.get(arch, 1)``, both
+    only where :func:`ensemble_pays` (otherwise ``n = 1``); an ``int`` is ``n`` for
+    every (architecture, optimizer), paying or not. This is the one rule behind
+    :func:`run_studies` and :func:`lls_core.results.train_background`; seed-major tasks
+    give seed-major ensembles (seeds 0-15 of every set, then 16-31, ...).
+
+    >>> ts = plan("fcp", get_profile("smoke").replace(n_inits=5, k_best=2), ["sgd"])
+    >>> [[t.key.seed for t in g] for g in ensembles(ts, 2)]
+    [[0, 1], [2, 3], [4]]
+    """
+    if isinstance(size, int) and not isinstance(size, bool):
+        checks.integer("size", size, min=1)
+    elif size is not None and not isinstance(size, Mapping):
+        raise ValueError(f"size={size!r}: expected None, a positive int or a mapping architecture -> int")
+    cap = ENSEMBLE_MAX_RUNS if size is None else size
+    open_: dict[tuple[str, str], list[Task]] = {}
+    out: list[list[Task]] = []
+    for t in tasks:
+        arch, opt = t.key.arch, t.key.optimizer
+        if isinstance(cap, int):
+            n = cap
+        else:
+            n = cap.get(arch, 1) if ensemble_pays(arch, NETWORK_OPTIMIZERS[opt].mode) else 1
+        g = open_.get((arch, opt))
+        if g is None or len(g) >= n:
+            g = open_[(arch, opt)] = []
+            out.append(g)
+        g.append(t)
+    return out
 
 
 def _task_cost(t: Task) -> float:
@@ -629,9 +690,9 @@ def run_studies(
     parallelism is across runs, and several threads per tiny network only contend;
     one thread also makes serial and Dask results bit-identical). ``None`` keeps
     torch's setting. The missing runs of one (architecture, optimizer) train
-    together as ensembles (:func:`execute_ensemble`) of at most ``ensemble_size``
-    runs (default: all of them where an ensemble is faster, one run each where it is
-    not, see :data:`ENSEMBLE_PAYS`); a run is saved when its ensemble ends, so that is
+    together as ensembles (:func:`execute_ensemble`, cut by :func:`ensembles`) of at
+    most ``ensemble_size`` runs (default: :data:`ENSEMBLE_MAX_RUNS` where an ensemble is
+    faster, one run each where it is not, see :data:`ENSEMBLE_PAYS`); a run is saved when its ensemble ends, so that is
     the granularity of resuming a killed study. The costliest ensembles are started first.
     """
     checks.optional_integer("ensemble_size", ensemble_size, min=1)
@@ -661,16 +722,9 @@ def run_studies(
         bar = _progress.bar(total=len(every), initial=len(every) - len(todo), desc=f"training {label} ({prof.name})",
                             unit="runs", disable=not _progress.enabled(progress))
         root = str(st.root)
-        # One ensemble per (architecture, optimizer): the runs share every evaluation, and the
-        # serial and the Dask paths train the same ensembles (hence bit-identical runs).
-        by_opt: dict[tuple[str, str], list[Task]] = {}
-        for t in todo:
-            by_opt.setdefault((t.key.arch, t.key.optimizer), []).append(t)
-        groups: dict[tuple[tuple[str, str], int], list[Task]] = {}
-        for ao, g in by_opt.items():
-            size = ensemble_size or (min(len(g), ENSEMBLE_MAX_RUNS.get(ao[0], len(g)))
-                                     if ensemble_pays(ao[0], NETWORK_OPTIMIZERS[ao[1]].mode) else 1)
-            groups.update({(ao, i): g[i : i + size] for i in range(0, len(g), size)})
+        # One rule cuts the ensembles (ensembles()); the serial and the Dask paths train the same
+        # ensembles (hence bit-identical runs).
+        groups = {i: g for i, g in enumerate(ensembles(todo, ensemble_size))}
         # Longest first (Dask hands out tasks in submission order as workers free up), so that
         # the costly LeNet and LSTM runs do not start last and leave one worker idle at the end.
         groups = dict(sorted(groups.items(), key=lambda kv: -sum(_task_cost(t) for t in kv[1])))

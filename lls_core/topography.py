@@ -42,9 +42,15 @@ __all__ = [
     "PathSummary",
     "path_summary",
     "LOSS_TOL",
+    "LOSS_RTOL",
+    "max_at_end",
     "UNDERSTATED_REL",
     "height_understatement",
     "PathCalibration",
+    "spread_ratio_text",
+    "distance_text",
+    "sharpness_text",
+    "resemblance_text",
     "calibrate_paths",
     "all_sharpness",
     "sharpness_frame",
@@ -53,6 +59,8 @@ __all__ = [
     "Claims",
     "CLAIM_COLUMNS",
     "claims_changes",
+    "claims_beside",
+    "ClaimsBeside",
     "BARRIER_CLAIMS",
     "disjoint_subset",
     "verdict",
@@ -320,9 +328,30 @@ fraction of it (1 %)."""
 
 
 LOSS_TOL: float = 1e-9
-"""Loss differences (nats or MSE) this small are float rounding: a path's maximum "sits at an end point" when
-its barrier (height minus the higher end point's loss) is at most this, and the search "lowered" a path when
-its height is below the straight line's by more than this."""
+"""Loss differences (nats or MSE) this small are float rounding: the search "lowered" a path when its height is
+below the straight line's by more than this, and :func:`max_at_end` counts a barrier this small as none."""
+
+LOSS_RTOL: float = 1e-6
+"""Relative float32 rounding of a loss: an end point's loss evaluated twice, in differently sized chunks, agrees
+to about this (:func:`max_at_end`)."""
+
+
+def max_at_end(height: Any, endpoint_loss: Any) -> np.ndarray:
+    """Whether each path's maximum sits at an end point: ``(P,)`` bool from ``height`` and ``endpoint_loss`` ``(P,)``.
+
+    The one rule of the book: the barrier ``height - endpoint_loss`` (loss units) is at most
+    :data:`LOSS_TOL`, or at most :data:`LOSS_RTOL` of the end point's loss (the same loss
+    evaluated in other chunks). There the path is no barrier: its highest point is the
+    higher end point, which no path search moves. NaN heights count as not at an end.
+
+    >>> max_at_end([1.0, 2.0, 0.3], [0.5, 2.0, 0.3 * (1 + 1e-7)]).tolist()
+    [False, True, True]
+    """
+    h = np.asarray(height, float)
+    e = np.asarray(endpoint_loss, float)
+    if h.shape != e.shape:
+        raise ValueError(f"height {h.shape} and endpoint_loss {e.shape} must have the same shape")
+    return (h - e) <= np.maximum(LOSS_TOL, LOSS_RTOL * np.abs(e))
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,7 +360,7 @@ class PathSummary:
 
     ``table``: per network, landscape and set, the median height, median higher end-point loss, median
     barrier (the excess over that end point) and the share of paths whose maximum sits at an end point
-    (:data:`LOSS_TOL`). ``facts()``: ``lowered_pct`` (paths whose found height is below the straight
+    (:func:`max_at_end`). ``facts()``: ``lowered_pct`` (paths whose found height is below the straight
     line's), ``height_ratio`` (median found height over the line's), ``test_at_end_pct`` (test-landscape
     paths with their maximum at an end point).
     """
@@ -355,7 +384,7 @@ def path_summary(frame: pd.DataFrame) -> PathSummary:
         raise ValueError(f"path_summary needs columns {sorted(need)}; missing {sorted(missing)}")
     if frame.empty:
         raise ValueError("path_summary needs at least one path; the frame is empty")
-    at_end = frame["barrier"] <= LOSS_TOL
+    at_end = pd.Series(max_at_end(frame["height"], frame["endpoint_loss"]), index=frame.index)
     table = frame.assign(at_end=at_end).groupby(["arch", "landscape", "set"], sort=False).agg(
         median_height=("height", "median"), median_endpoint=("endpoint_loss", "median"),
         median_excess=("barrier", "median"), share_max_at_end=("at_end", "mean"))
@@ -375,8 +404,8 @@ class Understatement:
     ``median`` / ``max`` (absolute, loss units), ``median_relative`` / ``max_relative``
     (over the discrete height), ``share_understated`` (pairs understated by more than
     :data:`UNDERSTATED_REL` of their height)
-    and ``share_at_end`` (pairs whose discrete maximum sits at an end point, ``t`` = 0 or
-    1: there the path is no barrier, the end point is the highest point); ``all``: the same
+    and ``share_at_end`` (pairs whose maximum sits at an end point, :func:`max_at_end`:
+    there the path is no barrier, the end point is the highest point); ``all``: the same
     over every pair.
     """
 
@@ -390,11 +419,11 @@ class Understatement:
         return {**self.all, "understated_rel": UNDERSTATED_REL, "fine_points": pathfinder.FINE_POINTS}
 
 
-def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, float]:
+def _under_row(h: np.ndarray, fine: np.ndarray, end: np.ndarray) -> dict[str, float]:
     ok = np.isfinite(fine) & np.isfinite(h)
     u = fine[ok] - h[ok]
     rel = u / np.where(np.abs(h[ok]) > 0, np.abs(h[ok]), np.inf)
-    at_end = np.isin(max_t[np.isfinite(max_t)], (0.0, 1.0))
+    at_end = max_at_end(h[ok], end[ok])
     nan = float("nan")
     return {"pairs": int(ok.sum()), "median": float(np.median(u)) if u.size else nan,
             "max": float(u.max()) if u.size else nan,
@@ -407,22 +436,22 @@ def _under_row(h: np.ndarray, fine: np.ndarray, max_t: np.ndarray) -> dict[str, 
 def height_understatement(results: Mapping[tuple[str, str], PairPaths]) -> Understatement:
     """Per set and landscape, how far the discrete path height understates the fine-grid one.
 
-    Reads ``fine_height`` and ``max_t`` of :func:`all_barriers`' results (paths found with
+    Reads ``height``, ``endpoint_loss`` and ``fine_height`` of :func:`all_barriers`' results (paths found with
     ``PathConfig.fine_points`` > 0; pairs without a fine grid are left out, ``n`` counts
     the rest). Example: ``height_understatement(bars).facts()["median_relative"]``.
     """
     if not results:
         raise ValueError("no barrier results given")
-    rows, hs, fs, ts = [], [], [], []
+    rows, hs, fs, es = [], [], [], []
     for (name, which), b in results.items():
         fine = np.full(b.height.shape, np.nan) if b.fine_height is None else np.asarray(b.fine_height, float)
-        mt = np.full(b.height.shape, np.nan) if b.max_t is None else np.asarray(b.max_t, float)
-        rows.append({"set": name, "landscape": which, **_under_row(np.asarray(b.height, float), fine, mt)})
+        end = np.asarray(b.endpoint_loss, float)
+        rows.append({"set": name, "landscape": which, **_under_row(np.asarray(b.height, float), fine, end)})
         hs.append(np.asarray(b.height, float))
         fs.append(fine)
-        ts.append(mt)
+        es.append(end)
     frame = pd.DataFrame(rows).rename(columns={"pairs": "n"})
-    return Understatement(frame, _under_row(np.concatenate(hs), np.concatenate(fs), np.concatenate(ts)))
+    return Understatement(frame, _under_row(np.concatenate(hs), np.concatenate(fs), np.concatenate(es)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -957,6 +986,43 @@ class Claims:
         """The rows that could be computed with this page's data."""
         return self.frame[self.frame["verdict"].isin(stats.VERDICTS)]
 
+    def by_network(self, key: str, *, sets: str | None = None, landscape: str | None = None,
+                   with_claim: bool = False) -> str:
+        """One clause per network for the prose: the computed rows of claim ``key`` (optionally of
+        ``sets``, e.g. ``"BFGS-train vs SGD-train"``, and ``landscape``), the first per network,
+        as ``"FCP: 0.65 [0.47, 0.81], p (Holm) 0.156, not resolved; the autoencoder: ..."``
+        (estimate, 95 % interval, Holm-adjusted p, verdict), networks in the table's order;
+        ``with_claim``: the claim's wording after the network (``"FCP (gap shrinks): ..."``),
+        for claims worded per network. A network whose row could not be computed here gets its
+        reason (``"the autoencoder: fewer than 8 solutions per set"``); networks the page did not
+        run (``"needs <arch>"``) are left out. Raises ``ValueError`` when no row of a run
+        network matches.
+        """
+        from lls_core import study
+
+        keys = sorted(set(self.frame["key"]))
+        if key not in keys:
+            raise ValueError(f"key={key!r}; valid: {', '.join(keys)}")
+        f = self.frame
+        rows = f[(f["key"] == key) & (f["verdict"] != "needs " + f["arch"].astype(str))]
+        if sets is not None:
+            rows = rows[rows["sets"] == sets]
+        if landscape is not None:
+            rows = rows[rows["landscape"] == landscape]
+        if rows.empty:
+            raise ValueError(f"no row of claim {key!r} with sets={sets!r}, landscape={landscape!r} "
+                             "for a network this page ran")
+        out = []
+        for arch, g in rows.groupby("arch", sort=False):
+            r = g.iloc[0]
+            claim = f" ({r['claim']})" if with_claim else ""
+            if r["verdict"] not in stats.VERDICTS:
+                out.append(f"{study.network_phrase(str(arch))}{claim}: {r['verdict']}")
+                continue
+            out.append(f"{study.network_phrase(str(arch))}{claim}: {r['estimate']:.3g} [{r['lo']:.3g}, {r['hi']:.3g}], "
+                       f"p (Holm) {r['p_holm']:.3g}, {r['verdict']}")
+        return "; ".join(out)
+
 
 def claims(topos: Topography | Mapping[str, Topography],
            bars: Mapping[tuple[str, str], PairPaths] | Mapping[str, Mapping[tuple[str, str], PairPaths]] | None = None,
@@ -1064,6 +1130,42 @@ def claims_changes(before: Claims, after: Claims) -> pd.DataFrame:
     m = before.frame[key + ["verdict"]].merge(after.frame[key + ["verdict"]], on=key, how="outer",
                                               suffixes=("_before", "_after"))
     return m[m["verdict_before"] != m["verdict_after"]].drop(columns="key").reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimsBeside:
+    """Two claims tables side by side (:func:`claims_beside`): ``frame`` has ``arch``, ``claim``, ``sets``,
+    ``landscape``, then ``estimate`` and ``verdict`` under each label, and ``changed``."""
+
+    frame: pd.DataFrame
+    labels: tuple[str, str]
+
+    def facts(self) -> dict[str, Any]:
+        """``n_compared`` (rows computed in both), ``n_changed`` (of them, a different verdict) and
+        ``changed_claims`` ("network, claim (sets)" of each, or "none")."""
+        from lls_core import study
+
+        ch = self.frame[self.frame["changed"]]
+        names = [f"{study.network_phrase(str(r.arch))}, {r.claim} ({r.sets})" for r in ch.itertuples()]
+        return {"n_compared": int(len(self.frame)), "n_changed": int(len(ch)),
+                "changed_claims": "; ".join(names) if names else "none"}
+
+
+def claims_beside(before: Claims, after: Claims, labels: tuple[str, str] = ("this build", "full")) -> ClaimsBeside:
+    """The rows computed in both tables, with each table's estimate and verdict and whether the verdict changed.
+
+    ``before`` / ``after``: e.g. a chapter's claims at its profile and the archived ``full``
+    claims (:meth:`lls_core.results.LandscapeArchive.claims_table`). Rows are matched on
+    architecture, claim, sets and landscape; rows that either table could not compute are left out.
+    """
+    if len(labels) != 2 or labels[0] == labels[1]:
+        raise ValueError(f"labels={labels!r}: expected two different names")
+    key = ["arch", "key", "claim", "sets", "landscape"]
+    a = before.computed()[key + ["estimate", "verdict"]]
+    b = after.computed()[key + ["estimate", "verdict"]]
+    m = a.merge(b, on=key, how="inner", suffixes=(f" ({labels[0]})", f" ({labels[1]})"))
+    m["changed"] = m[f"verdict ({labels[0]})"] != m[f"verdict ({labels[1]})"]
+    return ClaimsBeside(m.drop(columns="key").reset_index(drop=True), (labels[0], labels[1]))
 
 
 # ------------------------------------------------------------------ sensitivity of the barrier verdicts
@@ -1234,6 +1336,81 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
     return pd.DataFrame(rows)
 
 
+def distance_text(dists: Mapping[str, "landscape.Distances"]) -> str:
+    """Median distances from the common origin and the centroid gap, per network, for the prose.
+
+    ``dists``: ``{arch: landscape.distances(...)}``. Returns ``"FCP: medians 9.1 (BFGS-train)
+    and 6.2 (SGD-test), centroids 0.84 apart; the autoencoder: ..."`` (weight units).
+    """
+    from lls_core import study
+
+    if not dists:
+        raise ValueError("distance_text needs at least one network's distances")
+    out = []
+    for arch, d in dists.items():
+        a, b = d.between
+        out.append(f"{study.network_phrase(arch)}: medians {np.median(d.distance[a]):.3g} ({a}) and "
+                   f"{np.median(d.distance[b]):.3g} ({b}), centroids {d.centroid_gap:.3g} apart")
+    return "; ".join(out)
+
+
+def sharpness_text(sharp: Mapping[str, Mapping[str, SharpnessSet]], a: str = "BFGS-train", b: str = "SGD-train",
+                   *, n_boot: int = 2000) -> str:
+    """Median largest Hessian eigenvalue at the solutions of sets ``a`` and ``b`` and the effect size
+    P(an ``a`` solution is sharper) with its one-sided Mann–Whitney p, per network, for the prose:
+    ``"FCP: 3.1 against 0.9, P(sharper) 0.91 (p 2e-05); ..."``. The verdict, Holm-adjusted,
+    is the claims table's (claim ``sharper``)."""
+    from lls_core import study
+
+    if not sharp:
+        raise ValueError("sharpness_text needs at least one network's curvature")
+    out = []
+    for arch, s in sharp.items():
+        for n in (a, b):
+            if n not in s:
+                raise checks.UnknownNameError(f"{arch}: no curvature of set {n!r}; valid: {', '.join(s)}")
+        cs = stats.compare(s[a].top_eigenvalue, s[b].top_eigenvalue, alternative="greater", n_boot=n_boot)
+        out.append(f"{study.network_phrase(arch)}: {np.median(s[a].top_eigenvalue):.3g} against "
+                   f"{np.median(s[b].top_eigenvalue):.3g}, P(sharper) {cs.cl:.2f} (p {cs.p_greater:.3g})")
+    return "; ".join(out)
+
+
+def spread_ratio_text(table: pd.DataFrame, a: str = "BFGS-train", b: str = "SGD-train") -> str:
+    """The pooled standard deviation of set ``a`` over that of set ``b``, per network, ours beside the paper's.
+
+    ``table``: one row per network and set with columns ``arch``, ``set``, ``s.d. (book)`` and
+    ``s.d. (paper)`` (Table S1 beside ours; a missing published value reads "not published").
+    Returns ``"FCP 1.23 (paper 1.41); the autoencoder 1.05 (paper 0.98)"``, networks in the
+    table's order.
+    """
+    from lls_core import study
+
+    need = {"arch", "set", "s.d. (book)", "s.d. (paper)"}
+    if not need <= set(table.columns):
+        raise ValueError(f"spread_ratio_text needs columns {sorted(need)}; has {list(table.columns)}")
+    out = []
+    for arch, g in table.groupby("arch", sort=False):
+        sd = g.set_index("set")
+        if a not in sd.index or b not in sd.index:
+            raise ValueError(f"{arch}: sets {a!r} and {b!r} are both needed; has {list(sd.index)}")
+        book = float(sd.loc[a, "s.d. (book)"] / sd.loc[b, "s.d. (book)"])
+        paper = float(sd.loc[a, "s.d. (paper)"] / sd.loc[b, "s.d. (paper)"])
+        pub = "not published" if not np.isfinite(paper) else f"{paper:.2f}"
+        out.append(f"{study.network_phrase(str(arch))} {book:.2f} (paper {pub})")
+    return "; ".join(out)
+
+
+def resemblance_text(third: pd.DataFrame, landscape: str = "train") -> str:
+    """What the third optimizer's barriers resemble, per network on ``landscape``, from
+    :func:`third_barriers`: ``"FCP: like SGD; the autoencoder: not resolved"``."""
+    from lls_core import study
+
+    rows = third[third["landscape"] == landscape]
+    if rows.empty:
+        raise ValueError(f"no row of landscape {landscape!r}; has {sorted(set(third['landscape']))}")
+    return "; ".join(f"{study.network_phrase(str(r['arch']))}: {r['resembles']}" for _, r in rows.iterrows())
+
+
 def published_table_s1(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """Yu & Morozov's Table S1 (published values) as a DataFrame: ``arch``, ``set``, ``mean``, ``std``.
 
@@ -1401,6 +1578,25 @@ class KPCASeparation:
             raise checks.UnknownNameError(f"unknown kernel PCA {key!r}; valid: {', '.join(map(repr, sorted(self.projections)))}")
         f = self.frame
         return f[(f.arch == arch) & (f.sets == f"{pair[0]} vs {pair[1]}") & (f.kernel == kernel)].iloc[0]
+
+    def by_network(self, pair: tuple[str, str], kernels: Sequence[str] = ("rbf", "linear")) -> str:
+        """One clause per network for the prose: PC1 separation of ``pair`` under each of ``kernels``,
+        ``"FCP: RBF AUC 1.00 (p 0.0005), linear AUC 0.62 (p 0.04); the autoencoder: ..."``."""
+        from lls_core import study
+
+        label = {"rbf": "RBF", "linear": "linear", "poly": "polynomial", "sigmoid": "sigmoid"}
+        archs = list(dict.fromkeys(a for (a, p, _) in self.projections if p == tuple(pair)))
+        if not archs:
+            raise checks.UnknownNameError(f"unknown kernel PCA pair {pair!r}; valid: "
+                                          f"{', '.join(map(repr, sorted({p for (_, p, _) in self.projections})))}")
+        out = []
+        for a in archs:
+            parts = []
+            for k in kernels:
+                r = self.row(a, pair, k)
+                parts.append(f"{label.get(k, k)} AUC {float(r['AUC (PC1)']):.2f} (p {float(r['p']):.3g})")
+            out.append(f"{study.network_phrase(a)}: " + ", ".join(parts))
+        return "; ".join(out)
 
     def facts(self, arch: str, pair: tuple[str, str]) -> dict[str, Any]:
         """``auc_<kernel>``, ``lo_<kernel>``, ``hi_<kernel>``, ``p_<kernel>`` for every kernel of ``pair``."""

@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Iterable, Literal, Sequence
 
 import torch
@@ -53,6 +55,7 @@ from .data import Dataset
 from .engine import Anchors, Engine, chunks
 
 __all__ = [
+    "NUMERICS",
     "SGDConfig",
     "LBFGSGSSConfig",
     "TorchLBFGSConfig",
@@ -387,6 +390,66 @@ class _Runs:
     def rows(self) -> list[int]:
         return [r for r, a in enumerate(self.alive) if a]
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"train": self.train, "test": self.test, "alive": list(self.alive), "final": list(self.final),
+                "traj": self.traj,
+                "best": [[(b[k][0], b[k][1], b[k][2]) for k in ("train", "test")] for b in self.best]}
+
+    def load_state_dict(self, st: dict[str, Any]) -> None:
+        if tuple(st["train"].shape) != tuple(self.train.shape) or (st["traj"] is None) != (self.traj is None):
+            raise ValueError(f"checkpointed curves of shape {tuple(st['train'].shape)}; this ensemble has "
+                             f"{tuple(self.train.shape)}")
+        self.train, self.test, self.traj = st["train"], st["test"], st["traj"]
+        self.alive, self.final = list(st["alive"]), list(st["final"])
+        self.best = [{"train": tuple(b[0]), "test": tuple(b[1])} for b in st["best"]]
+
+
+NUMERICS: dict[str, int] = {"fcp": 1, "lenet": 1, "lstm": 1, "autoencoder": 0}
+"""Revision of the numerics behind each architecture's trained runs (part of their store key,
+:class:`lls_core.store.RunKey`): raised when a change of the code changes trained results, so that
+stores do not serve runs made before it. 1: the cross-entropy kernels keep losses below the float
+spacing of the largest logit (they rounded them to it, and to 0 below it, which changed L-BFGS-GSS
+runs once their training loss fell under about 1e-6); the autoencoder's loss is not a cross-entropy."""
+
+
+class _Checkpoint:
+    """One ensemble's resumable state in one file, written atomically every ``every_s`` seconds.
+
+    The file holds tensors and plain values only (read with ``weights_only=True``) and an
+    ``ident`` string naming the ensemble (architecture, configuration, seeds, data); a file of
+    another ensemble is refused, never used.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str | os.PathLike[str], ident: str, every_s: float) -> None:
+        self.path, self.ident, self.every_s = Path(path), ident, float(every_s)
+        self._last = time.monotonic()
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        try:
+            st = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any unreadable file: name it
+            raise ValueError(f"checkpoint {self.path} cannot be read ({type(err).__name__}: {err}); delete it to "
+                             "start the ensemble afresh") from err
+        if not isinstance(st, dict) or st.get("version") != self.VERSION or st.get("ident") != self.ident:
+            raise ValueError(f"checkpoint {self.path} belongs to another ensemble or version "
+                             f"({st.get('ident') if isinstance(st, dict) else type(st).__name__!r}); this one is "
+                             f"{self.ident!r}: delete it or pass another path")
+        return st
+
+    def due(self, step: int, n_steps: int) -> bool:
+        return step < n_steps and time.monotonic() - self._last >= self.every_s
+
+    def save(self, step: int, runs: "_Runs", loop: dict[str, Any]) -> None:
+        from .io import atomic_write
+
+        state = {"version": self.VERSION, "ident": self.ident, "step": step, "runs": runs.state_dict(), "loop": loop}
+        atomic_write(self.path, lambda f: torch.save(state, f))
+        self._last = time.monotonic()
+
 
 def train_ensemble(
     arch: str,
@@ -400,6 +463,8 @@ def train_ensemble(
     record_trajectory: bool = False,
     memory_mb: float = 1024.0,
     init: Tensor | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every_s: float = 600.0,
 ) -> tuple[RunResult, ...]:
     """Train ``R = len(seeds)`` runs of ``arch`` together, each exactly as it would run alone.
 
@@ -430,6 +495,14 @@ def train_ensemble(
     the seeds (which still seed the mini-batch order). Returns the results in the
     order of ``seeds``.
 
+    ``checkpoint``: a file that keeps the ensemble's whole state (weights, every
+    optimizer's state, the mini-batch generators, the batched line-search anchors,
+    curves and early-stopping checkpoints), written atomically after a step or epoch
+    once ``checkpoint_every_s`` seconds have passed since the last write. A call that
+    finds the file resumes after its step, and the results are bit-identical to an
+    uninterrupted run's; a file of another ensemble is refused (``ValueError``). The
+    caller deletes the file once the results are saved.
+
     Example::
 
         runs = train_ensemble("fcp", SGDConfig(epochs=5), data.load("mnist-5k"), range(75))
@@ -456,6 +529,12 @@ def train_ensemble(
     eng_te = Engine(model, (xte, yte), memory_mb=memory_mb)
     n_steps = config.steps
     runs = _Runs(W, n_steps, record_trajectory)
+    ckpt = None
+    if checkpoint is not None:
+        checks.real("checkpoint_every_s", checkpoint_every_s, min=0.0)
+        ident = (f"{arch}|{activation}|{perm_seed}|{dataclasses.asdict(config)}|{list(seeds)}|{dataset.checksum}|"
+                 f"init={'given' if init is not None else 'seeds'}|trajectory={record_trajectory}")
+        ckpt = _Checkpoint(checkpoint, ident, checkpoint_every_s)
 
     def record(step: int, Wr: Tensor, rows: list[int]) -> None:
         runs.record(step, Wr, eng_tr.losses(Wr), eng_te.losses(Wr), rows)
@@ -463,9 +542,9 @@ def train_ensemble(
     record(0, W, list(range(len(seeds))))
     infos: list[dict[str, int]] = [{} for _ in seeds]
     if config.mode == "minibatch":
-        W = _train_minibatch(config, eng_tr, W, seeds, n_steps, runs, record)
+        W = _train_minibatch(config, eng_tr, W, seeds, n_steps, runs, record, ckpt)
     else:
-        W = _train_fullbatch(config, eng_tr, W, n_steps, runs, record, infos)
+        W = _train_fullbatch(config, eng_tr, W, n_steps, runs, record, infos, ckpt)
     wall = (time.perf_counter() - t0) / len(seeds)
     hyper = dataclasses.asdict(config)
     Wc = W.detach().cpu()
@@ -493,19 +572,29 @@ def train_ensemble(
     return tuple(out)
 
 
-def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_steps: int, runs: _Runs, record: Any) -> Tensor:
+def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_steps: int, runs: _Runs, record: Any,
+                     ckpt: "_Checkpoint | None" = None) -> Tensor:
     """Mini-batch epochs of all runs at once: ``W`` ``(R, d)`` is one parameter of an elementwise optimizer."""
     R = W.shape[0]
     Wp = W.clone().requires_grad_(True)
     opt = config.make([Wp])
     gens = [torch.Generator().manual_seed(10_007 * s + 1) for s in seeds]
+    start = 1
+    if ckpt is not None and (st := ckpt.load()) is not None:
+        runs.load_state_dict(st["runs"])
+        with torch.no_grad():
+            Wp.copy_(st["loop"]["W"])
+        opt.load_state_dict(st["loop"]["opt"])
+        for g, state in zip(gens, st["loop"]["gens"]):
+            g.set_state(state)
+        start = st["step"] + 1
     x = eng.x
     n, bs = x.shape[0], config.batch_size
     # Runs per backward call: the graph of one call stays within the engine's bound.
     mb = eng.memory_mb
     per_run = eng.per_item_bytes() * min(bs, n) if mb is not None else 0.0
     rc = R if mb is None or not per_run else max(1, min(R, int(mb * 2**20 // max(per_run, 1.0))))
-    for epoch in range(1, n_steps + 1):
+    for epoch in range(start, n_steps + 1):
         rows = runs.rows()
         if not rows:
             break
@@ -521,6 +610,9 @@ def _train_minibatch(config: Any, eng: Engine, W: Tensor, seeds: list[int], n_st
         with torch.no_grad():
             Wd = Wp.detach()
             record(epoch, Wd[rows], rows)
+        if ckpt is not None and ckpt.due(epoch, n_steps):
+            ckpt.save(epoch, runs, {"W": Wp.detach().clone(), "opt": opt.state_dict(),
+                                    "gens": [g.get_state() for g in gens]})
     return Wp.detach()
 
 
@@ -681,17 +773,39 @@ class FullBatchEnsemble:
         """Current weights ``(k, d)`` of runs ``rows`` (default all): a copy."""
         return self.W.clone() if rows is None else self.W[rows]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The weights, every run's optimizer state and the batched evaluator's anchors (between steps)."""
+        return {"W": self.W.detach().clone(), "opts": [o.state_dict() for o in self.opts],
+                "anchors": self.anchors.state_dict()}
+
+    @torch.no_grad()
+    def load_state_dict(self, st: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`: the next steps are those of an ensemble that never stopped."""
+        if tuple(st["W"].shape) != tuple(self.W.shape) or len(st["opts"]) != len(self.opts):
+            raise ValueError(f"checkpointed weights {tuple(st['W'].shape)}; this ensemble has {tuple(self.W.shape)}")
+        self.W.copy_(st["W"])
+        for o, state in zip(self.opts, st["opts"]):
+            o.load_state_dict(state)
+        self.anchors.load_state_dict(st["anchors"])
+
 
 def _train_fullbatch(config: Any, eng: Engine, W: Tensor, n_steps: int, runs: _Runs, record: Any,
-                     infos: list[dict[str, int]]) -> Tensor:
+                     infos: list[dict[str, int]], ckpt: "_Checkpoint | None" = None) -> Tensor:
     """Full-batch optimizers, one per run, stepped together (:class:`FullBatchEnsemble`)."""
     with FullBatchEnsemble(config, eng, W) as ens:
-        for it in range(1, n_steps + 1):
+        start = 1
+        if ckpt is not None and (st := ckpt.load()) is not None:
+            runs.load_state_dict(st["runs"])
+            ens.load_state_dict(st["loop"])
+            start = st["step"] + 1
+        for it in range(start, n_steps + 1):
             rows = runs.rows()
             if not rows:
                 break
             ens.step(rows)
             record(it, ens.weights(rows), rows)
+            if ckpt is not None and ckpt.due(it, n_steps):
+                ckpt.save(it, runs, ens.state_dict())
     for r, opt in enumerate(ens.opts):
         diagnostics = getattr(opt, "diagnostics", None)
         if callable(diagnostics):

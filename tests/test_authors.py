@@ -175,6 +175,7 @@ def test_stored_landscape_numbers_are_complete_and_sourced():
     assert hashlib.sha256(book.numpy().tobytes()).hexdigest() in text
     v = st.values
     assert v["n_authors"] == 48 and v["n_book"] == book.shape[0] and v["d"] == 15456
+    assert st.book_solutions.startswith(f"the best {book.shape[0]} of ")  # what the file was computed from
     assert st.kernels == s.kernels
     for k in s.kernels:
         sep = st.separation(k)
@@ -210,6 +211,19 @@ def test_landscape_facts_follow_the_stored_numbers(tmp_path):
     assert none["verdict_rbf"] == "not resolved"
     with pytest.raises(FileNotFoundError, match="derive-landscape"):
         authors.read_landscape(tmp_path / "absent.csv")
+
+
+def test_book_solutions_are_read_from_the_file_not_from_today_s_profile(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("# book solutions: study profile 'quick', L-BFGS-GSS (LBFGSGSSConfig(iterations=7, tol=0.1)), the best 5 "
+                 "of 9 runs by training loss, 300 training / 200 test images; kept in b.npy\nquantity,value\nd,3\n")
+    assert authors.read_landscape(p).book_solutions == (
+        "the best 5 of 9 runs by training loss, 7 L-BFGS-GSS iterations, 300 training / 200 test images")
+    p.write_text("# book solutions: three runs of some kind; kept in b.npy\nquantity,value\nd,3\n")
+    assert authors.read_landscape(p).book_solutions == "three runs of some kind"
+    p.write_text("quantity,value\nd,3\n")
+    with pytest.raises(ValueError, match="no '# book solutions:' line"):
+        _ = authors.read_landscape(p).book_solutions
 
 
 def test_load_book_solutions_refuses_a_wrong_shape(tmp_path):

@@ -114,6 +114,10 @@ def test_kpca_separation_finds_the_shells_with_rbf_not_linear():
         sep.row("fcp", PAIR, "poly")
     with pytest.raises(KeyError, match="lenet"):
         sep.facts("lenet", PAIR)
+    assert sep.by_network(PAIR) == (f"FCP: RBF AUC {f['auc_rbf']:.2f} (p {f['p_rbf']:.3g}), "
+                                    f"linear AUC {f['auc_linear']:.2f} (p {f['p_linear']:.3g})")
+    with pytest.raises(KeyError, match="unknown kernel PCA pair"):
+        sep.by_network(("SGD-train", "SGD-test"))
 
 
 def test_kpca_separation_checks_its_arguments_before_work():

@@ -24,7 +24,7 @@ def test_interleaved_order_is_seed_major():
 
 def test_ensembles_are_seed_major_and_capped_per_architecture():
     ts = results.interleaved_tasks(["fcp", "lenet", "autoencoder"], study.get_profile("smoke").replace(n_inits=5, k_best=2))
-    groups = results.ensembles(ts, {"fcp": 2, "lenet": 4, "autoencoder": 4})
+    groups = study.ensembles(ts, {"fcp": 2, "lenet": 4, "autoencoder": 4})
     got = [(g[0].key.arch, g[0].key.optimizer, [t.key.seed for t in g]) for g in groups]
     # LeNet's runs gain nothing from batching (study.ensemble_pays): one run per ensemble
     assert got[:6] == [("fcp", "lbfgs_gss", [0, 1]), ("fcp", "sgd", [0, 1]), ("lenet", "lbfgs_gss", [0]),
@@ -33,6 +33,16 @@ def test_ensembles_are_seed_major_and_capped_per_architecture():
         (t.key.arch, t.key.optimizer, t.key.seed) for t in ts)  # every task once
     assert all(len({(t.key.arch, t.key.optimizer) for t in g}) == 1 for g in groups)
     assert max(len(g) for g in groups if g[0].key.arch == "fcp") == 2
+
+
+def test_ensembles_int_size_applies_to_every_set_and_bad_sizes_are_refused():
+    ts = results.interleaved_tasks(["fcp", "lenet"], study.get_profile("smoke").replace(n_inits=3, k_best=2))
+    groups = study.ensembles(ts, 2)  # an int is the size of every set's ensembles, LeNet's too
+    assert [len(g) for g in groups if g[0].key.arch == "lenet"] == [2, 2, 1, 1]  # seeds 0-1 of both sets, then 2
+    assert [len(g) for g in study.ensembles(ts)] == [3, 3, 1, 1, 1, 1, 1, 1]  # ENSEMBLE_MAX_RUNS: fcp 16, lenet 1
+    for bad in (0, -1, "4", 2.5):
+        with pytest.raises(ValueError, match="size"):
+            study.ensembles(ts, bad)
 
 
 def test_claims_skip_runs_a_live_process_holds(tmp_path):
@@ -177,3 +187,114 @@ def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "execute", real)
     monkeypatch.setattr(study, "execute_ensemble", real_ensemble)
     assert results.train_background(["fcp"], "smoke", store, retry_failed=True) == 1
+
+
+def test_archived_full_landscape_recomputes_from_its_embedding():
+    """The full profile's geometry claims, kernel PCA and distances, recomputed from the archived embedding
+    (same inner products as the weight sets, which stay out of git), equal the archived numbers."""
+    import pandas as pd
+
+    from lls_core import landscape, stats, topography
+
+    arc = results.load_landscape("full")
+    s = arc.provenance["settings"]
+    assert arc.archs and set(arc.claims["arch"]) == set(arc.archs)
+    topos = arc.topographies()
+    for a, t in topos.items():
+        assert {f"{a}/{n}" for n in t.sets} <= set(arc.provenance["weight_sets_sha256"])
+        assert all(v.shape[0] == s["counts"][a][1] for v in t.sets.values())
+    again = topography.claims(topos, None, None, n_boot=s["n_boot"], seed=s["seed"]).frame
+    again = again[again["arch"].isin(arc.archs)].reset_index(drop=True)
+    stored = arc.claims.reset_index(drop=True)
+    assert list(again["key"]) == list(stored["key"]) and list(again["sets"]) == list(stored["sets"])
+    done = stored["verdict"].isin(stats.VERDICTS).to_numpy()
+    assert done.sum() >= 10
+    geo = done & (stored["key"] != "spread").to_numpy()  # per-component spread is not a property of the geometry
+    for col in ("estimate", "lo", "hi", "p"):
+        np.testing.assert_allclose(again.loc[geo, col].astype(float), stored.loc[geo, col].astype(float), rtol=0, atol=1e-9)
+    for i in np.flatnonzero(done & ~geo):  # spread: from the archived per-vector standard deviations
+        a, b = stored.loc[i, "a"], stored.loc[i, "b"]
+        arch = stored.loc[i, "arch"]
+        c = stats.compare(arc.embedding[f"{arch}/{a}/std"], arc.embedding[f"{arch}/{b}/std"], alternative="greater",
+                          n_boot=s["n_boot"], seed=s["seed"])
+        np.testing.assert_allclose([c.cl, *c.cl_ci, c.p_greater], stored.loc[i, ["estimate", "lo", "hi", "p"]].astype(float),
+                                   atol=1e-12)
+    np.testing.assert_allclose(stored.loc[done, "p_holm"].astype(float), stats.holm(stored.loc[done, "p"].to_numpy(float)))
+    pairs = list(dict.fromkeys(tuple(p.split(" vs ")) for p in arc.kpca["sets"]))
+    k = topography.kpca_separation(topos, pairs=pairs, n_boot=s["n_boot"], seed=s["seed"]).frame
+    for col in ("AUC (PC1)", "low", "high", "p"):
+        np.testing.assert_allclose(k[col], arc.kpca[col], atol=1e-9)
+    for (a, sets), g in arc.distances.groupby(["arch", "sets"], sort=False):
+        d = landscape.distances(topos[a].sets, between=tuple(sets.split(" vs ")))
+        np.testing.assert_allclose([np.median(d.distance[n]) for n in g["set"]], g["median"], rtol=1e-9)
+        np.testing.assert_allclose(d.centroid_gap, g["centroid_gap"].iloc[0], rtol=1e-7)
+    # The same weight sets as the training archive's Table S1 (its per-vector spread, computed from the weights).
+    ws = pd.read_csv(results.archive_root() / "full" / "weight_stats.csv", comment="#")
+    for r in ws[ws["arch"].isin(arc.archs)].itertuples():
+        assert np.mean(arc.embedding[f"{r.arch}/{r.set}/std"]) == pytest.approx(r.per_vector_std_mean, rel=1e-6)
+
+
+def test_archive_landscape_refuses_unfinished_sets_then_archives_and_loads(tmp_path):
+    store, root = tmp_path / "store", tmp_path / "root"
+    out = root / "smoke" / results.LANDSCAPE_FOLDER
+    with pytest.raises(ValueError, match=r"fcp: 16 of 16 smoke runs are not finished .*results train --profile smoke"):
+        results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6)
+    assert not out.exists()
+    for bad, match in ((dict(archs=["fcp", "fcp"]), "distinct"), (dict(archs=["vgg"]), "vgg"),
+                       (dict(archs=["fcp"], k_best=9), "k_best"), (dict(archs=["fcp"], barriers=True, n_pairs=4), "n_pairs")):
+        with pytest.raises(ValueError, match=match):
+            results.archive_landscape("smoke", store=store, out_dir=out, **{"n_inits": 8, "k_best": 6, **bad})
+    results.train_background(["fcp"], study.get_profile("smoke").replace(n_inits=8, k_best=6), store,
+                             results.LANDSCAPE_OPTIMIZERS)
+    results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6, n_boot=200, barriers=True,
+                              n_pairs=3)
+    arc = results.load_landscape("smoke", out)
+    assert arc.archs == ["fcp"] and arc.paths is not None and len(arc.paths) == 4 * 2 * 3
+    assert "best 6 of 8 runs" in arc.coverage_text() and "3 disjoint pairs" in arc.coverage_text()
+    assert (arc.claims["verdict"] != "needs barriers").all()  # the barrier rows are computed
+    assert {t.sets["SGD-train"].shape for t in arc.topographies().values()} == {(6, 24)}  # 4 sets x 6 vectors
+    results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6, n_boot=200)
+    assert results.load_landscape("smoke", out).paths is None  # a rewrite without barriers drops the old paths
+    with pytest.raises(FileNotFoundError, match="results landscape --profile paper"):
+        results.load_landscape("paper", root / "paper")
+
+
+def test_a_background_ensemble_killed_mid_run_resumes_from_its_store_checkpoint(tmp_path, monkeypatch):
+    """results train: the killed ensemble's work is kept in the store and the restart finishes it, equal to a
+    run that was never stopped; the checkpoint is gone once the runs are saved."""
+    from lls_core import train as train_mod
+
+    prof = study.get_profile("smoke").replace(n_inits=3, k_best=2)
+    args = (["fcp"], prof)
+    results.train_background(*args, tmp_path / "straight", ["lbfgs_gss"])
+    monkeypatch.setattr(study, "CHECKPOINT_EVERY_S", 0.0)
+    save = train_mod._Checkpoint.save
+
+    class Killed(BaseException):  # not an Exception: train_background's per-run retry must not catch it
+        pass
+
+    def save_then_die(self, step, runs, loop):
+        save(self, step, runs, loop)
+        if step == 2:
+            raise Killed
+
+    monkeypatch.setattr(train_mod._Checkpoint, "save", save_then_die)
+    with pytest.raises(Killed):
+        results.train_background(*args, tmp_path / "killed", ["lbfgs_gss"], claim_runs=False)
+    ckpts = list((tmp_path / "killed" / "checkpoints").glob("*.ckpt"))
+    assert len(ckpts) == 1 and torch.load(ckpts[0], weights_only=True)["step"] == 2
+    monkeypatch.setattr(train_mod._Checkpoint, "save", save)
+    assert results.train_background(*args, tmp_path / "killed", ["lbfgs_gss"], claim_runs=False) == 3
+    assert not ckpts[0].exists()
+    a, b = results.Store(tmp_path / "straight"), results.Store(tmp_path / "killed")
+    for t in study.plan("fcp", prof, ["lbfgs_gss"]):
+        ra, rb = a.load(t.key), b.load(t.key)
+        assert torch.equal(ra.train_loss, rb.train_loss) and torch.equal(ra.w_final, rb.w_final)
+
+
+def test_archives_lists_every_long_run_kept_with_the_book(tmp_path):
+    t = results.archives()
+    assert list(t["archive"]) == ["training runs, full", "path calibration, quick", "geometry claims, full"]
+    assert (t["holds"] != "not written").all() and t["command"].str.startswith("python -m lls_core.results").all()
+    empty = results.archives(tmp_path)
+    assert (empty["holds"] == "not written").all() and (empty["written"] == "").all()

@@ -338,3 +338,15 @@ def test_pair_store_is_a_namespace_of_the_store(tmp_path: Path):
     with ps.lock(key):
         with pytest.raises(Exception, match=f"pair fcp/{key} is busy"):
             ps.lock(key, wait=False).acquire()
+
+
+def test_numerics_revision_names_new_runs_and_leaves_old_keys_alone():
+    from lls_core import study, train
+
+    prof = study.get_profile("smoke")
+    fcp = study.plan("fcp", prof, ["sgd"])[0].key
+    ae = study.plan("autoencoder", prof, ["sgd"])[0].key
+    assert fcp.numerics == train.NUMERICS["fcp"] >= 1 and fcp.as_dict()["numerics"] == fcp.numerics
+    assert ae.numerics == 0 and "numerics" not in ae.as_dict()  # revision 0: the digest of keys made before revisions
+    old = dataclasses.replace(fcp, numerics=0)
+    assert old.digest != fcp.digest and "numerics" not in old.as_dict()

@@ -296,7 +296,8 @@ def test_authors_path_profile_is_the_published_setting_and_used_by_full_and_pape
 def test_height_understatement_from_fine_heights():
     h = np.array([1.0, 2.0, 4.0, 0.5])
     fine = np.array([1.0, 2.1, 4.0, 0.5])
-    b = landscape.PairPaths("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, np.zeros(4),
+    end = np.array([0.5, 1.5, 4.0, 0.5 * (1 + 1e-7)])  # the last two peak at an end point (float rounding)
+    b = landscape.PairPaths("S", "train", landscape.PathConfig(), np.zeros((4, 2), int), h, h, h, end,
                            np.zeros(4), fine_height=fine, max_t=np.array([0.5, 0.4, 1.0, 0.0]))
     u = topography.height_understatement({("S", "train"): b})
     f = u.facts()
@@ -389,6 +390,15 @@ def test_load_checks_per_optimizer_counts_before_work():
         topography.load("fcp", "smoke", counts={"lbfgs": (2, 3)})
 
 
+def test_max_at_end_is_one_rule_with_absolute_and_relative_rounding():
+    h = np.array([1.0, 1.0 + 5e-10, 1.0 + 5e-7, 1.0 + 2e-6, 0.9, np.nan])
+    assert topography.max_at_end(h, np.ones(6)).tolist() == [True, True, True, False, True, False]
+    assert topography.max_at_end([1e-9], [0.0]).tolist() == [True]  # LOSS_TOL near a zero loss
+    assert topography.max_at_end([3e-9], [0.0]).tolist() == [False]
+    with pytest.raises(ValueError, match="same shape"):
+        topography.max_at_end([1.0, 2.0], [1.0])
+
+
 def test_path_summary_counts_lowered_paths_and_maxima_at_an_end():
     f = pd.DataFrame({"arch": ["fcp"] * 4, "landscape": ["train", "train", "test", "test"],
                       "set": ["SGD-train"] * 4, "height": [1.0, 2.0, 3.0, 4.0],
@@ -402,3 +412,74 @@ def test_path_summary_counts_lowered_paths_and_maxima_at_an_end():
     assert set(s.facts()) == {"lowered_pct", "height_ratio", "test_at_end_pct"}
     with pytest.raises(ValueError, match="missing"):
         topography.path_summary(f.drop(columns="barrier"))
+
+
+def _claims_frame():
+    rows = [
+        {"arch": "fcp", "key": "spread", "claim": "BFGS more spread", "sets": "BFGS-train vs SGD-train",
+         "landscape": "—", "estimate": 0.91, "lo": 0.8, "hi": 0.97, "p_holm": 0.001, "verdict": "supported"},
+        {"arch": "fcp", "key": "spread", "claim": "BFGS more spread", "sets": "BFGS-test vs SGD-test",
+         "landscape": "—", "estimate": 0.2, "lo": 0.1, "hi": 0.3, "p_holm": 0.01, "verdict": "contradicted"},
+        {"arch": "autoencoder", "key": "spread", "claim": "no difference", "sets": "BFGS-train vs SGD-train",
+         "landscape": "—", "estimate": np.nan, "lo": np.nan, "hi": np.nan, "p_holm": np.nan,
+         "verdict": "fewer than 5 solutions per set"},
+        {"arch": "lenet", "key": "spread", "claim": "BFGS more spread", "sets": "BFGS-train vs SGD-train",
+         "landscape": "—", "estimate": np.nan, "lo": np.nan, "hi": np.nan, "p_holm": np.nan, "verdict": "needs lenet"},
+    ]
+    return topography.Claims(pd.DataFrame(rows), alpha=0.05)
+
+
+def test_claims_by_network_gives_each_run_network_its_row_or_reason():
+    c = _claims_frame()
+    assert c.by_network("spread", sets="BFGS-train vs SGD-train") == (
+        "FCP: 0.91 [0.8, 0.97], p (Holm) 0.001, supported; the autoencoder: fewer than 5 solutions per set")
+    assert c.by_network("spread").startswith("FCP: 0.91")  # the first row per network
+    assert c.by_network("spread", sets="BFGS-test vs SGD-test", with_claim=True) == (
+        "FCP (BFGS more spread): 0.2 [0.1, 0.3], p (Holm) 0.01, contradicted")
+    with pytest.raises(ValueError, match="key='nosuch'; valid: spread"):
+        c.by_network("nosuch")
+    with pytest.raises(ValueError, match="no row of claim 'spread'"):
+        c.by_network("spread", landscape="test")
+
+
+def test_prose_texts_per_network():
+    table = pd.DataFrame({"arch": ["fcp", "fcp", "lstm", "lstm"], "set": ["BFGS-train", "SGD-train"] * 2,
+                          "s.d. (book)": [2.0, 1.0, 3.0, 4.0], "s.d. (paper)": [3.0, 2.0, np.nan, 1.0]})
+    assert topography.spread_ratio_text(table) == "FCP 2.00 (paper 1.50); the LSTM 0.75 (paper not published)"
+    with pytest.raises(ValueError, match="needs columns"):
+        topography.spread_ratio_text(table.drop(columns="s.d. (paper)"))
+    third = pd.DataFrame({"arch": ["fcp", "fcp", "autoencoder"], "landscape": ["train", "test", "train"],
+                          "resembles": ["like SGD", "not resolved", "unlike both"]})
+    assert topography.resemblance_text(third) == "FCP: like SGD; the autoencoder: unlike both"
+    with pytest.raises(ValueError, match="no row of landscape 'nosuch'"):
+        topography.resemblance_text(third, "nosuch")
+    g = torch.Generator().manual_seed(0)
+    sets = {"BFGS-train": 2 + torch.randn(6, 5, generator=g, dtype=torch.float64),
+            "SGD-test": torch.randn(6, 5, generator=g, dtype=torch.float64)}
+    d = landscape.distances(sets)
+    text = topography.distance_text({"fcp": d})
+    assert text == (f"FCP: medians {np.median(d.distance['BFGS-train']):.3g} (BFGS-train) and "
+                    f"{np.median(d.distance['SGD-test']):.3g} (SGD-test), centroids {d.centroid_gap:.3g} apart")
+    sharp = {"fcp": {"BFGS-train": landscape.SharpnessSet("BFGS-train", np.arange(10.0, 20.0), np.ones(10), np.ones(10)),
+                     "SGD-train": landscape.SharpnessSet("SGD-train", np.arange(10.0), np.ones(10), np.ones(10))}}
+    got = topography.sharpness_text(sharp, n_boot=200)
+    assert got.startswith("FCP: 14.5 against 4.5, P(sharper) 1.00 (p ")
+    assert float(got.split("(p ")[1].rstrip(")")) < 1e-3  # complete separation of 10 against 10
+    with pytest.raises(KeyError, match="no curvature of set 'BFGS-test'"):
+        topography.sharpness_text(sharp, "BFGS-test")
+
+
+def test_claims_beside_keeps_rows_computed_in_both_and_flags_changed_verdicts():
+    before = _claims_frame()
+    f = before.frame.copy()
+    f.loc[0, ["estimate", "verdict"]] = [0.6, "not resolved"]  # the FCP train-weight spread row changes
+    f.loc[2, ["estimate", "verdict"]] = [0.7, "supported"]  # computed only in 'after': left out
+    b = topography.claims_beside(before, topography.Claims(f, 0.05), ("quick", "full"))
+    assert list(b.frame["sets"]) == ["BFGS-train vs SGD-train", "BFGS-test vs SGD-test"]
+    assert list(b.frame["changed"]) == [True, False]
+    assert list(b.frame["verdict (quick)"]) == ["supported", "contradicted"]
+    assert b.frame.loc[0, "estimate (full)"] == 0.6
+    assert b.facts() == {"n_compared": 2, "n_changed": 1,
+                         "changed_claims": "FCP, BFGS more spread (BFGS-train vs SGD-train)"}
+    with pytest.raises(ValueError, match="two different names"):
+        topography.claims_beside(before, before, ("x", "x"))

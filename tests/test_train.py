@@ -305,3 +305,45 @@ def test_ensemble_lbfgs_gss_steps_each_run_as_its_optimizer_with_a_closure(tiny,
             torch.testing.assert_close(ens.weights([r])[0], params.flatten(net), rtol=2e-3, atol=1e-4)
         events.add((got.reset_steps, got.uphill_steps))
     assert len(events) > 1  # some runs reset (or go uphill) while others do not
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("arch, config", [
+    ("fcp", train.LBFGSGSSConfig(iterations=8)),
+    ("autoencoder", train.LBFGSGSSConfig(iterations=8, variant="safe")),
+    ("fcp", train.SGDConfig(epochs=5, lr=0.5, momentum=0.9)),
+    ("fcp", train.TorchLBFGSConfig(iterations=5)),
+], ids=["fcp-gss", "ae-gss-safe", "fcp-sgd-momentum", "fcp-torch-lbfgs"])
+def test_a_killed_ensemble_resumes_from_its_checkpoint_bit_for_bit(arch, config, mnist_tiny, tmp_path, monkeypatch):
+    seeds = [0, 1, 2]
+    W = _inits(arch, seeds)
+    W[1, 7] = float("nan")  # one run stopped from the start: its state must survive the resume too
+    straight = train.train_ensemble(arch, config, mnist_tiny, seeds, init=W, device="cpu")
+    path = tmp_path / "ens.ckpt"
+    save = train._Checkpoint.save
+
+    def save_then_die(self, step, runs, loop):
+        save(self, step, runs, loop)
+        if step == 3:
+            raise _Killed  # the process dies right after writing its checkpoint at step 3
+
+    monkeypatch.setattr(train._Checkpoint, "save", save_then_die)
+    with pytest.raises(_Killed):
+        train.train_ensemble(arch, config, mnist_tiny, seeds, init=W, device="cpu", checkpoint=path, checkpoint_every_s=0)
+    assert path.is_file() and torch.load(path, weights_only=True)["step"] == 3
+    monkeypatch.setattr(train._Checkpoint, "save", save)
+    resumed = train.train_ensemble(arch, config, mnist_tiny, seeds, init=W, device="cpu", checkpoint=path,
+                                   checkpoint_every_s=1e9)
+    for a, b in zip(straight, resumed):
+        for name in ("train_loss", "test_loss", "w_final", "w_train", "w_test"):
+            assert torch.equal(torch.nan_to_num(getattr(a, name), nan=7.0), torch.nan_to_num(getattr(b, name), nan=7.0)), name
+        assert (a.best_train_step, a.best_test_step, a.counts) == (b.best_train_step, b.best_test_step, b.counts)
+    # another ensemble's checkpoint is refused, not used
+    with pytest.raises(ValueError, match="belongs to another ensemble"):
+        train.train_ensemble(arch, config, mnist_tiny, [0, 1], init=W[:2], device="cpu", checkpoint=path)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read"):
+        train.train_ensemble(arch, config, mnist_tiny, seeds, init=W, device="cpu", checkpoint=path)
