@@ -467,7 +467,7 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp
                     grad: bool, ends_cache: dict | None = None) -> tuple[Tensor, Tensor | None]:
     """Losses ``(M, B)`` at ``W[m] = C @ [ends[m]; b[m]]`` and (``grad``) their gradient w.r.t. ``b`` ``(M, K, d)``.
 
-    :func:`_group_losses` for FCP and the autoencoder, whose first layer (weights ``(H, I)``,
+    :func:`_group_losses` for FCP and the autoencoder, whose first layer (weights ``(H, n_in)``,
     no bias) is a linear map of the input. Pair by pair (one pair's buffers at a time, as a
     pair alone) and data chunk by chunk: the first layer of the pair's ``K`` rows of ``b`` and
     of its two end points, one batched product each (``K + 2`` first-layer passes, not one per
@@ -491,8 +491,8 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp
     M, K, d = b.shape
     B = C.shape[0]
     spec = _params.shapes(m)
-    H, I = spec[0][1]
-    s1 = H * I
+    H, n_in = spec[0][1]
+    s1 = H * n_in
     upper = [(k, sh, sh.numel()) for k, sh in spec[1:]]
     fcp = m if type(m) is _models.FCP and m.act is F.relu and [k for k, _, _ in upper] == ["fc2.weight", "fc3.weight"] else None
     Ce, Cb = C[:, :2].contiguous(), C[:, 2:].contiguous()
@@ -510,14 +510,14 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp
     if ends_cache is not None and M * 2 * land.n_data * H * b.element_size() > ENDS_CACHE_MB * 2**20:
         ends_cache = None
     for j in range(M):
-        V1b = b[j, :, :s1].view(K, H, I)  # views: the pair's first-layer blocks
-        V1e = ends[j, :, :s1].view(2, H, I)
+        V1b = b[j, :, :s1].view(K, H, n_in)  # views: the pair's first-layer blocks
+        V1e = ends[j, :, :s1].view(2, H, n_in)
         if G is not None:
             G[j, :, s1:] = 0.0
         for d0, d1 in _engine.chunks(land.n_data, cd):
             n = d1 - d0
             x, y = land.x[d0:d1], land.y[d0:d1]
-            xe = x.reshape(n, I).expand(K, n, I)
+            xe = x.reshape(n, n_in).expand(K, n, n_in)
             zb = torch.bmm(xe, V1b.transpose(1, 2), out=work("Zb", (K, n, H))).view(K, n * H)
             ze = None if ends_cache is None else ends_cache.get((j, d0, d1))
             if ze is None:
@@ -560,7 +560,7 @@ def _factored_group(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp
                     dZ.addmm_(CbT[:, p0:p1], dz.reshape(c, n * H))
             if G is not None:
                 assert dZ is not None
-                G[j, :, :s1].view(K, H, I).baddbmm_(dZ.view(K, n, H).transpose(1, 2), xe, beta=0.0 if d0 == 0 else 1.0)
+                G[j, :, :s1].view(K, H, n_in).baddbmm_(dZ.view(K, n, H).transpose(1, 2), xe, beta=0.0 if d0 == 0 else 1.0)
     return L, G
 
 
