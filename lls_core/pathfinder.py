@@ -39,7 +39,7 @@ layer is a dense linear map of the input (FCP, autoencoder), it is evaluated in
 the path's own coordinates: ``W = C @ [w1; w2; b]``, so the first layer needs
 ``K + 2`` products with the data instead of one per point
 (``FACTORED_FIRST_LAYER``). For these two the chain rule through ``W(b)`` is written
-out (:func:`_factored_group`): pair by pair, the first stage and the upper layers'
+out (``_factored_group``): pair by pair, the first stage and the upper layers'
 weights are mixed per point, the layers above the first give ``dL/dz`` and ``dL/dW``
 (FCP with ReLU: its whole backward written out, :func:`lls_core.batched.fcp_backward_to_first`;
 the autoencoder: autograd from the mixed first stage only), and the gradient of ``b_k``
@@ -53,7 +53,7 @@ every path.
 Many pairs at once: :func:`find_paths` advances the paths between ``M`` pairs of one
 landscape together (one objective summed over the pairs, per-pair coefficients,
 one Adam, fused, with each pair's rows a parameter of its own; each pair moves exactly as
-alone), through :func:`_factored_group` or :meth:`lls_core.engine.Engine.values_affine_groups`. :func:`find_path` is its
+alone), through ``_factored_group`` or :meth:`lls_core.engine.Engine.values_affine_groups`. :func:`find_path` is its
 one-pair case. :func:`fine_grid` re-evaluates found paths on a fine grid of ``t``
 (default :data:`FINE_POINTS` = 401) and reports how far the discrete maximum
 understates the true one.
@@ -424,7 +424,7 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
     ``ends`` ``(M, 2, d)``, ``b`` ``(M, K, d)``, ``C`` ``(B, K + 2)``. Each call (pairs x
     points x data chunk) builds its own graph from ``b`` and is differentiated at once.
     The gradient of the sum over pairs has pair ``m``'s own gradient in row ``m``.
-    ``ends_cache``: see :func:`_factored_group` (a dict kept by the caller for one ``ends``).
+    ``ends_cache``: see ``_factored_group`` (a dict kept by the caller for one ``ends``).
     """
     M, B = b.shape[0], C.shape[0]
     if _written_out(land):
@@ -450,7 +450,7 @@ def _group_losses(land: _engine.Engine, C: Tensor, ends: Tensor, b: Tensor, cp: 
 
 
 def _written_out(land: _engine.Engine) -> bool:
-    """Whether path points on ``land`` go through :func:`_factored_group`: a network of
+    """Whether path points on ``land`` go through ``_factored_group``: a network of
     :data:`lls_core.engine.FACTORED_FIRST_LAYER` (FCP, autoencoder) on the hand-batched kernels."""
     m = land.module
     if not land.factor or m is None:

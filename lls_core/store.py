@@ -70,7 +70,7 @@ class RunKey:
     ``numerics``: the revision of the package's numerics for this architecture
     (:data:`lls_core.train.NUMERICS`), raised when a change of the code changes its trained
     results, so that runs stored before the change are not reused. Revision 0 is left out of
-    :meth:`as_dict` and so of the digest: the keys written before revisions existed keep their
+    ``as_dict`` and so of the digest: the keys written before revisions existed keep their
     names.
     """
 
