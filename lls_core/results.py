@@ -704,21 +704,37 @@ class PathCalibrationRecord:
                 raise ValueError(f"{self.folder / 'endpoints.npz'}: {arch}/{e} does not match the SHA-256 of pairs.csv")
         return row, w[0], w[1]
 
-    def coverage_text(self, archs: Sequence[str]) -> str:
+    def coverage_text(self, archs: Sequence[str], sets: Mapping[str, Mapping[str, torch.Tensor]] | None = None) -> str:
         """A sentence on which of a page's architectures ``archs`` the archive calibrates.
 
         "Every network on this page is calibrated." or one naming those that are not, whose
-        heights on the page then have no measured relation to the authors' settings.
+        heights on the page then have no measured relation to the authors' settings. With
+        ``sets`` (``{arch: {set name: (K, d)}}``, the page's weight sets), a calibrated network
+        whose archived weight sets (SHA-256 in the provenance) differ from the page's is named
+        too: its calibration measured the path settings on other solutions (trained by other code
+        or settings), so it describes the settings, not these paths.
         """
-        missing = [study.network_phrase(a) for a in archs if a not in self.archs]
-        if not missing:
-            return "Every network on this page is calibrated."
-        them = " and ".join(missing)
-        return (f"Not calibrated: {them}. The archive holds no paths of {them} under the authors' settings, so "
-                f"how far {'its' if len(missing) == 1 else 'their'} heights on this page are from the authors' "
-                "is not measured; the command above with `--archs "
-                f"{' '.join(a for a in archs if a not in self.archs)}` adds {'it' if len(missing) == 1 else 'them'} "
-                "to the archive.")
+        missing = [a for a in archs if a not in self.archs]
+        other = []
+        for a in archs:
+            if a in self.archs and sets is not None and a in sets:
+                stored = self.provenance["archs"][a].get("weight_sets_sha256", {})
+                if any(n in sets[a] and tensor_sha256(sets[a][n]) != h for n, h in stored.items()):
+                    other.append(a)
+        parts = []
+        if missing:
+            them = " and ".join(study.network_phrase(a) for a in missing)
+            parts.append(f"Not calibrated: {them}. The archive holds no paths of {them} under the authors' settings, "
+                         f"so how far {'its' if len(missing) == 1 else 'their'} heights on this page are from the "
+                         f"authors' is not measured; the command above with `--archs {' '.join(missing)}` adds "
+                         f"{'it' if len(missing) == 1 else 'them'} to the archive.")
+        if other:
+            them = " and ".join(study.network_phrase(a) for a in other)
+            parts.append(f"Calibrated on other solutions: {them}. The archived pairs of {them} join weight vectors "
+                         "other than this page's (trained by earlier code or other settings), so the comparison "
+                         "describes the path settings, not these paths; the command above rewrites it for the "
+                         "current solutions.")
+        return " ".join(parts) if parts else "Every network on this page is calibrated on its own solutions."
 
     def changed(self) -> list[str]:
         """The barrier claims (``arch, claim: a vs b``) whose verdict differs between the two settings."""

@@ -49,7 +49,10 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     assert prov["weight_sets_sha256"] == {s: results.tensor_sha256(topo.sets[s]) for s in topography.CALIBRATION_SETS}
     assert prov["data_checksum_sha256"] == topo.dataset.checksum
     assert rec.provenance["settings"]["reference"]["steps"] == 5 and prov["wall_s"] > 0
-    assert rec.coverage_text(["fcp"]) == "Every network on this page is calibrated."
+    assert rec.coverage_text(["fcp"]) == "Every network on this page is calibrated on its own solutions."
+    assert rec.coverage_text(["fcp"], {"fcp": topo.sets}) == "Every network on this page is calibrated on its own solutions."
+    moved = {n: w + (1.0 if n == "SGD-test" else 0.0) for n, w in topo.sets.items()}
+    assert rec.coverage_text(["fcp"], {"fcp": moved}).startswith("Calibrated on other solutions: FCP.")
     assert rec.coverage_text(["fcp", "autoencoder"]).startswith("Not calibrated: the autoencoder.")
     assert "--archs autoencoder" in rec.coverage_text(["fcp", "autoencoder"])
     f = rec.facts()
