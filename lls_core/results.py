@@ -991,9 +991,8 @@ def archive_landscape(
     buf = io.BytesIO()
     np.savez(buf, **emb)  # type: ignore[arg-type]
     files["embedding.npz"] = buf.getvalue()
-    for name in ("paths.csv",):
-        if name not in files:
-            (out / name).unlink(missing_ok=True)  # a barrier table of an earlier call would not match
+    if not barriers:
+        (out / "paths.csv").unlink(missing_ok=True)  # a barrier table of an earlier call would not match
     for name, data in files.items():
         atomic_write(out / name, data)
     atomic_write(out / "provenance.json", json.dumps(rec, indent=1, sort_keys=True).encode())  # last: marks it complete
