@@ -48,7 +48,7 @@ import torch
 from . import __version__, checks, models, resources, runtime, study
 from .store import Store
 from .io import atomic_write
-from .train import NETWORK_OPTIMIZERS
+from .train import NETWORK_OPTIMIZERS, default_device
 
 __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "LANDSCAPE_FOLDER", "archive_landscape", "LandscapeArchive",
@@ -123,6 +123,7 @@ def train_background(
             if not st.has(t.key) and (t.key.arch, t.key.optimizer, t.key.seed) not in failed]
 
     commit = _git_commit()
+    device_name = _device_name(device or default_device())
     n = 0
     for pos, group in enumerate(study.ensembles(todo, ensemble_size)):
         if pos % n_shard != i_shard:
@@ -169,7 +170,7 @@ def train_background(
             entry: dict[str, Any] = {"arch": t.key.arch, "optimizer": t.key.optimizer, "seed": t.key.seed,
                                      "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3), "ensemble": len(mine),
                                      "ensemble_wall_s": round(wall, 3), "finished_utc": stamp, "machine": platform.node(),
-                                     "git_commit": commit}
+                                     "device": device_name, "git_commit": commit}
             if resumed:  # its times count only the part after the checkpoint
                 entry["resumed"] = True
             if id(t) in errors:
@@ -182,12 +183,21 @@ def train_background(
 
 
 def _git_commit() -> str:
+    """The checkout's HEAD; in a copy of the working tree without ``.git`` (a lent GPU machine), the
+    commit named by ``$LLS_GIT_COMMIT``, else ``"unknown"``."""
     try:
         out = subprocess.run(["git", "-C", str(resources.checkout() or resources.root()), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10, check=True)
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return os.environ.get("LLS_GIT_COMMIT", "unknown")
+
+
+def _device_name(device: str) -> str:
+    """``"cpu"``, or the GPU's name (``"cuda: NVIDIA H200"``): what a log record says the run was trained on."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(torch.device(device))}"
+    return device
 
 
 def _machine() -> dict[str, Any]:
@@ -1173,6 +1183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(NETWORK_OPTIMIZERS),
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
+    tr.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="train on this device (default cpu; results differ from the CPU's by float rounding)")
+    tr.add_argument("--ensemble-size", type=int, default=None,
+                    help="runs trained together per ensemble (default: lls_core.study.ENSEMBLE_MAX_RUNS per network)")
     args = ap.parse_args(argv)
     runtime.configure(threads=1)
     if args.cmd == "train":
@@ -1182,7 +1196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error(f"--shard {args.shard!r}: expected I/N, e.g. 0/2")
         Path(args.store).mkdir(parents=True, exist_ok=True)
         _write_manifest(Path(args.store), args.profile, ["python", "-m", "lls_core.results", *(argv or sys.argv[1:])])
-        n = train_background(args.archs, args.profile, args.store, args.optimizers, shard=(i, n_sh))
+        if args.device == "cuda" and not torch.cuda.is_available():
+            ap.error("--device cuda: torch sees no GPU here; use --device cpu")
+        if args.ensemble_size is not None and args.ensemble_size < 1:
+            ap.error(f"--ensemble-size {args.ensemble_size}: must be a positive number of runs")
+        sizes = None if args.ensemble_size is None else {a: args.ensemble_size for a in args.archs}
+        n = train_background(args.archs, args.profile, args.store, args.optimizers, shard=(i, n_sh), device=args.device,
+                             ensemble_size=sizes)
         print(f"trained {n} runs into {args.store}")
     elif args.cmd == "calibrate-paths":
         if args.pairs < 8 or args.pairs > args.k_best // 2 or args.k_best > args.n_inits:
