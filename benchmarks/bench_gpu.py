@@ -21,6 +21,11 @@ Each measurement is timed after a warm-up call (CUDA kernels, allocator); a meas
 would start after the budget is spent is skipped and printed as ``nan``. Timings are wall
 seconds with the device synchronised.
 
+``--json PATH`` also writes the figures as a record (:func:`record`) that the reproducibility
+appendix reads from ``data/results/device/bench_gpu.json`` (:func:`lls_core.results.load_device_bench`);
+``--from-log LOG --json PATH`` makes that record from a run's printed output (the lines below), for
+a run whose output came back but not its files.
+
 Run: ``PYTHONPATH=. python benchmarks/bench_gpu.py --device cuda``; a CPU check:
 ``PYTHONPATH=. python benchmarks/bench_gpu.py --device cpu --runs 4 --alone 1 --iters 2 --epochs 1 --pairs 2
 --path-steps 2 --nets fcp``. The last line is ``device=<name> gss_speedup_fcp=<x> sgd_speedup_fcp=<x>
@@ -31,8 +36,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
+import platform
+import re
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -54,6 +64,41 @@ def _timed(fn, device: str) -> float:  # noqa: ANN001
     return time.perf_counter() - start
 
 
+_ROW = re.compile(r"^(?P<arch>\w+) (?P<optimizer>lbfgs_gss|sgd): (?P<batched>[\d.]+) ms per run and (?P<step>\w+) batched "
+                  r"\((?P<runs>\d+) runs\), (?P<alone>[\d.na]+) ms alone; the full profile's (?P<n>\d+) runs x (?P<steps>\d+)")
+_PATHS = re.compile(r"^paths: (?P<pairs>\d+) FCP pairs, (?P<points>\d+) points, (?P<psteps>\d+) steps: (?P<many>[\d.]+) s together, "
+                    r"(?P<one>[\d.na]+) s one at a time")
+
+
+def record(lines: list[str], **meta: object) -> dict:
+    """The run's figures as a plain record, parsed from its printed ``lines`` (so a record made from a
+    log and one written at the end of a run are the same): one row per network and optimizer (ms per
+    run and step, batched and alone, their ratio, and the hours of the ``full`` profile's runs at the
+    batched rate), the paths' seconds, the last line, and ``meta`` (command, commit, device, ...)."""
+    rows, paths = [], None
+    for line in lines:
+        if m := _ROW.match(line):
+            b, a = float(m["batched"]), float(m["alone"])
+            rows.append({"arch": m["arch"], "optimizer": m["optimizer"], "step": m["step"], "runs_batched": int(m["runs"]),
+                         "batched_ms": b, "alone_ms": a, "speedup": a / b,
+                         "full_runs": int(m["n"]), "full_steps": int(m["steps"]),
+                         "full_hours": b * 1e-3 * int(m["n"]) * int(m["steps"]) / 3600})
+        elif m := _PATHS.match(line):
+            paths = {"pairs": int(m["pairs"]), "points": int(m["points"]), "steps": int(m["psteps"]),
+                     "together_s": float(m["many"]), "alone_s": float(m["one"]),
+                     "speedup": float(m["one"]) / float(m["many"])}
+    last = next((ln for ln in reversed(lines) if ln.startswith("device=")), "")
+    return {**meta, "rows": rows, "paths": paths, "last_line": last, "log": lines}
+
+
+def _write(path: str, rec: dict) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec, indent=1) + "\n")
+    tmp.replace(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -65,14 +110,34 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=24, help="FCP pairs found together (default 24)")
     ap.add_argument("--path-steps", type=int, default=10, help="Adam steps per path (default 10 of the authors' 100)")
     ap.add_argument("--budget-s", type=float, default=420.0)
+    ap.add_argument("--json", default=None, help="also write the figures as a JSON record to this path")
+    ap.add_argument("--from-log", default=None, help="make the --json record from this printed output; run nothing")
+    ap.add_argument("--meta", nargs="*", default=[], metavar="KEY=VALUE", help="fields added to the record (with --from-log: "
+                    "command, git_commit, device, torch, utc of the run)")
     a = ap.parse_args()
+    meta = dict(kv.split("=", 1) for kv in a.meta)
+    if a.from_log:
+        if not a.json:
+            ap.error("--from-log needs --json PATH")
+        rec = record(Path(a.from_log).read_text().splitlines(), **meta)
+        if not rec["rows"]:
+            ap.error(f"--from-log {a.from_log}: no figure lines in it")
+        _write(a.json, rec)
+        print(rec["last_line"])
+        return
+    printed: list[str] = []
+
+    def say(line: str) -> None:  # every printed line also goes into the record
+        printed.append(line)
+        print(line, flush=True)
+
     if a.device == "cpu":
         torch.set_num_threads(1)
     t_start = time.perf_counter()
     prof = study.get_profile("full")
     ds = study.dataset(prof)
     name = torch.cuda.get_device_name(0) if a.device.startswith("cuda") else "cpu"
-    print(f"device {name}; data {ds.n_train} training / {ds.n_test} test images; budget {a.budget_s:.0f} s", flush=True)
+    say(f"device {name}; data {ds.n_train} training / {ds.n_test} test images; budget {a.budget_s:.0f} s")
     figures: dict[str, float] = {}
 
     def left() -> bool:
@@ -104,9 +169,9 @@ def main() -> None:
             key = "gss" if opt == "lbfgs_gss" else "sgd"
             figures[f"{key}_speedup_{net}"] = ta / tb
             rates[opt] = tb * n_full * full_steps
-            print(f"{net} {opt}: {1e3 * tb:.2f} ms per run and {what[:-1]} batched ({a.runs} runs), "
+            say(f"{net} {opt}: {1e3 * tb:.2f} ms per run and {what[:-1]} batched ({a.runs} runs), "
                   f"{1e3 * ta:.2f} ms alone; the full profile's {n_full} runs x {full_steps} {what}: "
-                  f"{rates[opt] / 3600:.2f} h batched", flush=True)
+                  f"{rates[opt] / 3600:.2f} h batched")
         figures[f"full_hours_{net}"] = sum(rates.values()) / 3600 if len(rates) == 2 else math.nan
 
     if left():
@@ -121,12 +186,16 @@ def main() -> None:
         one = _timed(lambda: landscape.pair_paths(m, x, y, wd, n_pairs=a.pairs, config=cfg, pair_batch=1),
                      a.device) if left() else math.nan
         figures["pairs_speedup"] = one / many
-        print(f"paths: {a.pairs} FCP pairs, {cfg.n_points} points, {a.path_steps} steps: {many:.2f} s together, "
-              f"{one:.2f} s one at a time", flush=True)
+        say(f"paths: {a.pairs} FCP pairs, {cfg.n_points} points, {a.path_steps} steps: {many:.2f} s together, "
+              f"{one:.2f} s one at a time")
     else:
         figures["pairs_speedup"] = math.nan
-    print(f"elapsed {time.perf_counter() - t_start:.0f} s of a {a.budget_s:.0f} s budget")
-    print(f"device={name.replace(' ', '_')} " + " ".join(f"{k}={v:.3g}" for k, v in figures.items()))
+    say(f"elapsed {time.perf_counter() - t_start:.0f} s of a {a.budget_s:.0f} s budget")
+    say(f"device={name.replace(' ', '_')} " + " ".join(f"{k}={v:.3g}" for k, v in figures.items()))
+    if a.json:
+        _write(a.json, record(printed, command="python benchmarks/bench_gpu.py " + " ".join(sys.argv[1:]),
+                              device=name, torch=torch.__version__, python=platform.python_version(),
+                              utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **meta))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from collections.abc import Sequence
 from typing import Callable
 
 import torch
@@ -42,6 +43,7 @@ from .params import flatten as params_flatten
 __all__ = [
     "ARCHITECTURES",
     "check_arch",
+    "check_archs",
     "DEFAULT_ACTIVATION",
     "AUTHORS_PERM_SEED",
     "PARAM_COUNTS",
@@ -92,6 +94,26 @@ def check_arch(name: object, argname: str = "arch", *, error: type[checks.Unknow
     unknown architecture 'vgg'; valid: fcp, lenet, autoencoder, lstm
     """
     return checks.name(argname, name, ARCHITECTURES, what="architecture", error=error)
+
+
+def check_archs(names: object, argname: str = "archs") -> list[str]:
+    """``names`` as a list if it is a non-empty sequence of distinct names from :data:`ARCHITECTURES`.
+
+    The one check of an ``archs`` argument (studies, archives, calibrations); each name is
+    checked by :func:`check_arch`. Raises ``ValueError`` naming the value otherwise.
+
+    >>> check_archs(("fcp", "autoencoder"))
+    ['fcp', 'autoencoder']
+    >>> try:
+    ...     check_archs(["fcp", "fcp"])
+    ... except ValueError as err:
+    ...     print(err)
+    archs=['fcp', 'fcp']: expected a non-empty list of distinct names from fcp, lenet, autoencoder, lstm
+    """
+    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence) or not names or len(set(names)) != len(names):
+        shown = list(names) if isinstance(names, Sequence) and not isinstance(names, (str, bytes)) else names
+        raise ValueError(f"{argname}={shown!r}: expected a non-empty list of distinct names from {', '.join(ARCHITECTURES)}")
+    return [check_arch(a, argname) for a in names]
 
 
 PARAM_COUNTS: dict[str, int] = {"fcp": 42_200, "lenet": 61_706, "autoencoder": 52_224, "lstm": 15_456}

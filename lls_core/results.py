@@ -53,7 +53,7 @@ from .train import NETWORK_OPTIMIZERS, default_device
 __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "LANDSCAPE_FOLDER", "archive_landscape", "LandscapeArchive",
            "load_landscape", "archives", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
-           "load_path_calibration", "tensor_sha256"]
+           "load_path_calibration", "tensor_sha256", "DEVICE_FOLDER", "DeviceBench", "load_device_bench"]
 
 
 def archive_root() -> Path:
@@ -348,8 +348,10 @@ def archive(
 
 
 def _per_set(log: Sequence[Mapping[str, Any]], archs: Sequence[str], optimizers: Sequence[str], n_inits: int) -> dict:
-    """Per network/optimizer: runs logged, mean wall and CPU seconds per run, and the CPU hours all
-    ``n_inits`` runs would take at that mean (the extrapolation for unfinished sets)."""
+    """Per network/optimizer: runs logged, the sizes of the ensembles they were trained in, the devices they were trained on (``"cpu"`` for records
+    written before the log named one: ``results train`` trained on the CPU only), mean wall and CPU
+    seconds per run, and the CPU hours all ``n_inits`` runs would take at that mean (the
+    extrapolation for unfinished sets)."""
     out = {}
     for a in archs:
         for o in optimizers:
@@ -357,6 +359,8 @@ def _per_set(log: Sequence[Mapping[str, Any]], archs: Sequence[str], optimizers:
             cpu = [r["cpu_s"] for r in recs if "cpu_s" in r]
             out[f"{a}/{o}"] = {
                 "runs_logged": len(recs),
+                "devices": sorted({r.get("device", "cpu") for r in recs}),
+                "ensemble_sizes": sorted({int(r["ensemble"]) for r in recs if "ensemble" in r}, reverse=True),
                 "mean_wall_s": float(np.mean([r["wall_s"] for r in recs])) if recs else None,
                 "runs_with_cpu_s": len(cpu),
                 "mean_cpu_s": float(np.mean(cpu)) if cpu else None,
@@ -390,6 +394,24 @@ class Archive:
             if key not in z.files:
                 raise KeyError(f"no archived curve {key!r} in {self.folder}; finished runs are listed in runs.csv")
             return z[key]
+
+    def machines_text(self) -> str:
+        """Where the archived runs were trained, for the prose: ``"2 CPU cores"``, or per device the sets
+        it trained (``"2 CPU cores (FCP L-BFGS-GSS, ...) and an NVIDIA H200 GPU (autoencoder L-BFGS-GSS)"``)."""
+        cores = self.provenance["machine"]["cpu_count"]
+        by: dict[str, list[str]] = {}
+        for key, rec in self.provenance.get("per_set_from_log", {}).items():
+            if rec.get("runs_logged"):
+                arch, opt = key.split("/")
+                for dev in rec.get("devices") or ["cpu"]:
+                    by.setdefault(dev, []).append(f"{study.NETWORK_NAMES[arch]} {NETWORK_OPTIMIZERS[opt].label}")
+
+        def name(dev: str) -> str:
+            return f"{cores} CPU cores" if dev == "cpu" else f"an {dev.removeprefix('cuda: ')} GPU"
+
+        if len(by) <= 1:
+            return name(next(iter(by), "cpu"))
+        return " and ".join(f"{name(d)} ({', '.join(sets)})" for d, sets in by.items())
 
     def facts(self) -> dict[str, Any]:
         """Flat numbers for the prose: runs finished / planned / failed, summed run hours, training commit."""
@@ -548,11 +570,7 @@ def archive_path_calibration(
     prof = study.get_profile(profile)
     build = topography.PATH_PROFILES[prof.name] if build is None else build
     reference = topography.AUTHORS_PATHS if reference is None else reference
-    for a in archs:
-        if a not in models.ARCHITECTURES:
-            raise ValueError(f"unknown architecture {a!r}; valid: {', '.join(models.ARCHITECTURES)}")
-    if not archs or len(set(archs)) != len(archs):
-        raise ValueError(f"archs={list(archs)!r}: expected distinct architecture names")
+    archs = models.check_archs(archs)
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 8:
         raise ValueError(f"n_pairs={n_pairs!r}: a calibration needs at least 8 pairs per set")
     if n_pairs > load.k_best // 2:
@@ -889,7 +907,7 @@ def archive_landscape(
     store: str | os.PathLike[str] | None = None,
     *,
     out_dir: str | os.PathLike[str] | None = None,
-    barriers: bool = False,
+    barriers: bool | Sequence[str] = False,
     n_pairs: int = 24,
     n_inits: int | None = None,
     k_best: int | None = None,
@@ -907,9 +925,10 @@ def archive_landscape(
     here), the four weight sets are loaded as the chapters load them (the best ``k_best`` of
     ``n_inits``: the profile's counts for the architecture unless given), and :func:`lls_core.topography.claims` tests every claim that needs no
     curvature, with one Holm adjustment across all computed rows of all ``archs``; the
-    barrier rows too when ``barriers`` (FourierPathFinder with the profile's settings,
-    ``topography.PATH_PROFILES[profile]``, on ``n_pairs`` disjoint pairs per set and landscape;
-    paths already in the store's pair cache are reused, so a stopped call resumes). Writes,
+    barrier rows too for the architectures ``barriers`` names (``True``: all of ``archs``;
+    FourierPathFinder with the profile's settings, ``topography.PATH_PROFILES[profile]``, on
+    ``n_pairs`` disjoint pairs per set and landscape; paths already in the store's pair cache
+    are reused, so a stopped call resumes). Writes,
     atomically, into ``out_dir`` (default ``data/results/<profile>/landscape``), replacing
     what was there:
 
@@ -922,7 +941,7 @@ def archive_landscape(
       form (``<arch>/<set>``, float64) and each vector's component standard deviation
       (``<arch>/<set>/std``): enough to recompute every row above except the barriers
       (:meth:`LandscapeArchive.topographies`);
-    * ``paths.csv`` (with ``barriers``): one row per path (:func:`lls_core.topography.barrier_frame`);
+    * ``paths.csv`` (with ``barriers``): one row per path and its ``arch`` (:func:`lls_core.topography.barrier_frame`);
     * ``provenance.json``: the command, git commit, machine, wall seconds, settings, data
       checksum and the SHA-256 of every weight set.
 
@@ -933,18 +952,21 @@ def archive_landscape(
     from . import landscape, topography
 
     prof = study.get_profile(profile)
-    if isinstance(archs, str) or not archs or len(set(archs)) != len(archs):
-        raise ValueError(f"archs={archs!r}: expected a non-empty list of distinct names from {', '.join(models.ARCHITECTURES)}")
-    for a in archs:
-        models.check_arch(a, "archs")
+    archs = models.check_archs(archs)
     checks.optional_integer("n_inits", n_inits, min=2)
     checks.optional_integer("k_best", k_best, min=2, max=n_inits)
     changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
     prof = prof.replace(**changes) if changes else prof
     checks.integer("n_boot", n_boot, min=100)
     checks.integer("workers", workers, min=1)
+    if isinstance(barriers, bool):
+        barriers = list(archs) if barriers else []
+    else:
+        barriers = models.check_archs(barriers, "barriers")
+        if not set(barriers) <= set(archs):
+            raise ValueError(f"barriers={barriers!r}: every network with barriers must be in archs={archs!r}")
     if barriers:
-        for a in archs:
+        for a in barriers:
             with checks.context(a):
                 checks.integer("n_pairs", n_pairs, min=2, max=prof.counts(a)[1] // 2)
     st = Store(store)
@@ -956,7 +978,7 @@ def archive_landscape(
                              f"them first: python -m lls_core.results train --profile {prof.name} --archs {a} --store {st.root}")
     out = Path(out_dir) if out_dir is not None else archive_root() / prof.name / LANDSCAPE_FOLDER
     cmd = command or " ".join(["python", "-m", "lls_core.results", "landscape", "--profile", prof.name, "--archs", *archs,
-                               "--store", str(st.root), *(["--barriers", "--pairs", str(n_pairs)] if barriers else [])])
+                               "--store", str(st.root), *(["--barriers", *barriers, "--pairs", str(n_pairs)] if barriers else [])])
     commit, t0 = _git_commit(), time.perf_counter()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     topos, bars, dists, emb = {}, {}, [], {}
@@ -972,7 +994,7 @@ def archive_landscape(
         for n, x in landscape.isometric_embedding(topo.sets).items():
             emb[f"{a}/{n}"] = x
             emb[f"{a}/{n}/std"] = np.asarray(spread[n], dtype=np.float64)
-        if barriers:
+        if a in barriers:
             bars[a] = topography.all_barriers(topo, n_pairs=n_pairs, config=topography.PATH_PROFILES[prof.name],
                                               seed=seed, workers=workers, progress=progress, pairing="disjoint")
     claims = topography.claims(topos, bars or None, None, n_boot=n_boot, seed=seed)
@@ -985,7 +1007,7 @@ def archive_landscape(
                         "counts": {a: list(prof.counts(a)) for a in archs},
                         "optimizers": list(LANDSCAPE_OPTIMIZERS), "n_boot": n_boot, "seed": seed, "kpca_gamma": "median",
                         "alpha": claims.alpha,
-                        "barriers": barriers, "n_pairs": n_pairs if barriers else None,
+                        "barriers": barriers, "n_pairs": n_pairs if barriers else None,  # the networks with barriers
                         "paths": _config_dict(topography.PATH_PROFILES[prof.name]) if barriers else None},
            "data_checksum_sha256": {a: t.dataset.checksum for a, t in topos.items()},
            "weight_sets_sha256": {f"{a}/{n}": tensor_sha256(w) for a, t in topos.items() for n, w in t.sets.items()},
@@ -1047,13 +1069,25 @@ class LandscapeArchive:
 
         return topography.Claims(self.claims, float(self.provenance["settings"].get("alpha", 0.05)))
 
+    @property
+    def barrier_archs(self) -> list[str]:
+        """The networks whose barrier paths are archived (``paths.csv``)."""
+        b = self.provenance["settings"]["barriers"]
+        return self.archs if b is True else list(b or [])
+
     def coverage_text(self) -> str:
-        """One sentence: which networks, how many solutions per set, and whether barriers are in it."""
+        """One sentence: which networks, how many solutions per set, and which have barriers."""
         s = self.provenance["settings"]
         nets = " and ".join(f"{study.network_phrase(a)} (the best {s['counts'][a][1]} of {s['counts'][a][0]} runs per "
                             "optimizer)" for a in self.archs)
-        bars = (f"with barriers on {s['n_pairs']} disjoint pairs per set and landscape" if s["barriers"]
-                else "without barriers (their paths are not archived yet)")
+        with_b, without = self.barrier_archs, [a for a in self.archs if a not in self.barrier_archs]
+        if not with_b:
+            bars = "without barriers (their paths are not archived yet)"
+        else:
+            bars = (f"with barriers{' for ' + ' and '.join(study.network_phrase(a) for a in with_b) if without else ''} "
+                    f"on {s['n_pairs']} disjoint pairs per set and landscape")
+            if without:
+                bars += f" (none yet for {' and '.join(study.network_phrase(a) for a in without)})"
         return f"the {s['profile']} profile's weight sets of {nets}, {bars}; computed {self.provenance['finished_utc'][:10]}"
 
 
@@ -1074,6 +1108,52 @@ def load_landscape(profile: str = "full", root: str | os.PathLike[str] | None = 
     paths = pd.read_csv(folder / "paths.csv") if (folder / "paths.csv").is_file() else None
     return LandscapeArchive(pd.read_csv(folder / "claims.csv", keep_default_na=False, na_values=[""]),
                             pd.read_csv(folder / "kpca.csv"), pd.read_csv(folder / "distances.csv"), paths, prov, emb)
+
+
+DEVICE_FOLDER = "device"
+"""Where a timed sample on a lent accelerator is kept: ``data/results/device/bench_gpu.json``."""
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceBench:
+    """A timed sample of the ``full`` profile's work on an accelerator (``benchmarks/bench_gpu.py --json``).
+
+    ``frame``: one row per network and optimizer: ``ms per run and step`` batched and alone, their
+    ratio, the runs trained together, and the hours the ``full`` profile's runs of that network and
+    optimizer take at the batched rate (columns named for the table). ``record``: the whole record
+    (command, commit, device, torch, UTC time, the printed log, the paths' timing).
+    """
+
+    frame: Any
+    record: Mapping[str, Any]
+
+    def facts(self) -> dict[str, Any]:
+        """For the prose: ``device``, ``date``, ``runs`` trained together, ``hours_all`` (every network, both
+        optimizers, at the batched rates), its fastest and slowest network, and the paths' ``pairs_speedup``."""
+        r = self.record
+        by_net = self.frame.groupby("network", sort=False)["full profile, hours"].sum()
+        paths = r.get("paths") or {}
+        return {"device": r["device"], "date": str(r.get("utc", ""))[:10], "runs": int(self.frame["runs together"].max()),
+                "hours_all": float(by_net.sum()), "slowest": str(by_net.idxmax()), "slowest_hours": float(by_net.max()),
+                "fastest": str(by_net.idxmin()), "fastest_hours": float(by_net.min()),
+                "pairs": paths.get("pairs", 0), "pairs_speedup": paths.get("speedup", float("nan"))}
+
+
+def load_device_bench(root: str | os.PathLike[str] | None = None) -> DeviceBench:
+    """Read ``<root>/device/bench_gpu.json`` (``root`` default :func:`archive_root`); ``FileNotFoundError``
+    naming the command that writes it when absent."""
+    import pandas as pd
+
+    path = (Path(root) if root is not None else archive_root()) / DEVICE_FOLDER / "bench_gpu.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no accelerator timing at {path}; on a machine with a GPU: "
+                                f"python benchmarks/bench_gpu.py --device cuda --json {path}")
+    rec = json.loads(path.read_text())
+    rows = [{"network": study.NETWORK_NAMES[x["arch"]], "optimizer": NETWORK_OPTIMIZERS[x["optimizer"]].label,
+             "step": x["step"], "runs together": x["runs_batched"], "ms per run and step, batched": x["batched_ms"],
+             "ms per run and step, alone": x["alone_ms"], "batched speed-up": x["speedup"],
+             "full profile, hours": x["full_hours"]} for x in rec["rows"]]
+    return DeviceBench(pd.DataFrame(rows), rec)
 
 
 def archives(root: str | os.PathLike[str] | None = None) -> Any:
@@ -1114,6 +1194,15 @@ def archives(root: str | os.PathLike[str] | None = None) -> Any:
     except FileNotFoundError:
         rows.append({"archive": "geometry claims, full", "folder": f"full/{LANDSCAPE_FOLDER}", "holds": "not written",
                      "written": "", "command": "python -m lls_core.results landscape --profile full --store STORE"})
+    try:
+        d = load_device_bench(base)
+        f = d.facts()
+        rows.append({"archive": "accelerator timing", "folder": DEVICE_FOLDER,
+                     "holds": f"{len(d.frame)} timed samples of the full profile's training on an {f['device']}",
+                     "written": f["date"], "command": d.record.get("command", "")})
+    except FileNotFoundError:
+        rows.append({"archive": "accelerator timing", "folder": DEVICE_FOLDER, "holds": "not written", "written": "",
+                     "command": "python benchmarks/bench_gpu.py --device cuda --json data/results/device/bench_gpu.json"})
     return pd.DataFrame(rows)
 
 
@@ -1176,7 +1265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     la.add_argument("--profile", default="full", choices=list(study.PROFILES))
     la.add_argument("--archs", nargs="+", default=["fcp"], choices=list(models.ARCHITECTURES))
     la.add_argument("--store", required=True, help="artifact store the runs were trained into")
-    la.add_argument("--barriers", action="store_true", help="also find the barrier paths (hours; resumes from the store)")
+    la.add_argument("--barriers", nargs="*", default=None, choices=list(models.ARCHITECTURES), metavar="ARCH",
+                    help="also find the barrier paths, of these networks (none named: all of --archs; hours; resumes "
+                         "from the store)")
     la.add_argument("--pairs", type=int, default=24, help="disjoint pairs per set and landscape with --barriers (default 24)")
     la.add_argument("--workers", type=int, default=1, help="Dask worker processes for the paths (default 1)")
     la.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/landscape)")
@@ -1216,7 +1307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.cmd == "landscape":
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
         try:
-            out = archive_landscape(args.profile, args.archs, args.store, out_dir=args.out, barriers=args.barriers,
+            out = archive_landscape(args.profile, args.archs, args.store, out_dir=args.out,
+                                    barriers=False if args.barriers is None else (args.barriers or True),
                                     n_pairs=args.pairs, workers=args.workers, command=cmd, progress=True)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)

@@ -699,10 +699,7 @@ def run_studies(
     prof = get_profile(profile)
     if isinstance(optimizers, str) or not optimizers or len(set(optimizers)) != len(optimizers):
         raise ValueError(f"optimizers={optimizers!r}: expected a non-empty list of distinct names from {', '.join(NETWORK_OPTIMIZERS)}")
-    if isinstance(archs, str) or not archs:
-        raise ValueError(f"archs={archs!r}: expected a non-empty list of names from {', '.join(models.ARCHITECTURES)}")
-    for a in archs:
-        models.check_arch(a, "archs")
+    archs = models.check_archs(archs)
     for o in optimizers:
         check_optimizer(o, "optimizers")
     addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work

@@ -77,6 +77,7 @@ def test_archive_round_trip(smoke_archive):
     assert a.provenance["archive_command"] == "test" and len(a.provenance["data_checksums_sha256"]) == 1
     log = [json.loads(x) for x in (store / "train-smoke.jsonl").read_text().splitlines()]
     assert len(log) == 6 and all(r["wall_s"] > 0 for r in log)
+    assert {r["device"] for r in log} == {"cpu"}  # each record names the device its run was trained on
     # the archive holds exactly the stored curves and the K-best means
     st = study.run_study("fcp", "smoke", store=store, workers=1, progress=False)
     for opt in ("sgd", "lbfgs_gss"):
@@ -241,7 +242,9 @@ def test_archive_landscape_refuses_unfinished_sets_then_archives_and_loads(tmp_p
         results.archive_landscape("smoke", ["fcp"], store, out_dir=out, n_inits=8, k_best=6)
     assert not out.exists()
     for bad, match in ((dict(archs=["fcp", "fcp"]), "distinct"), (dict(archs=["vgg"]), "vgg"),
-                       (dict(archs=["fcp"], k_best=9), "k_best"), (dict(archs=["fcp"], barriers=True, n_pairs=4), "n_pairs")):
+                       (dict(archs=["fcp"], k_best=9), "k_best"), (dict(archs=["fcp"], barriers=True, n_pairs=4), "n_pairs"),
+                       (dict(archs=["fcp"], barriers=["autoencoder"]), "must be in archs"),
+                       (dict(archs=["fcp"], barriers=["vgg"]), "vgg")):
         with pytest.raises(ValueError, match=match):
             results.archive_landscape("smoke", store=store, out_dir=out, **{"n_inits": 8, "k_best": 6, **bad})
     results.train_background(["fcp"], study.get_profile("smoke").replace(n_inits=8, k_best=6), store,
@@ -294,7 +297,85 @@ def test_a_background_ensemble_killed_mid_run_resumes_from_its_store_checkpoint(
 
 def test_archives_lists_every_long_run_kept_with_the_book(tmp_path):
     t = results.archives()
-    assert list(t["archive"]) == ["training runs, full", "path calibration, quick", "geometry claims, full"]
-    assert (t["holds"] != "not written").all() and t["command"].str.startswith("python -m lls_core.results").all()
+    assert list(t["archive"]) == ["training runs, full", "path calibration, quick", "geometry claims, full",
+                                  "accelerator timing"]
+    assert (t["holds"] != "not written").all()
+    assert t["command"].iloc[:3].str.startswith("python -m lls_core.results").all()
+    assert "bench_gpu.py" in t["command"].iloc[3]
     empty = results.archives(tmp_path)
     assert (empty["holds"] == "not written").all() and (empty["written"] == "").all()
+
+
+def test_coverage_text_names_the_networks_with_and_without_barriers():
+    prov = {"finished_utc": "2026-11-30T15:00:00Z",
+            "settings": {"profile": "full", "archs": ["fcp", "autoencoder"], "counts": {"fcp": [75, 48], "autoencoder": [75, 48]},
+                         "barriers": ["fcp"], "n_pairs": 24}}
+    arc = results.LandscapeArchive(None, None, None, None, prov, {})
+    assert arc.barrier_archs == ["fcp"]
+    text = arc.coverage_text()
+    assert "with barriers for FCP on 24 disjoint pairs" in text and "none yet for the autoencoder" in text
+    old = {**prov, "settings": {**prov["settings"], "barriers": True}}  # archives written before a subset was possible
+    assert results.LandscapeArchive(None, None, None, None, old, {}).barrier_archs == ["fcp", "autoencoder"]
+    none = {**prov, "settings": {**prov["settings"], "barriers": []}}
+    assert "without barriers" in results.LandscapeArchive(None, None, None, None, none, {}).coverage_text()
+
+
+def test_machines_text_says_which_sets_each_device_trained():
+    per = {"fcp/sgd": {"runs_logged": 75, "devices": ["cpu"]},
+           "autoencoder/lbfgs_gss": {"runs_logged": 75, "devices": ["cuda: NVIDIA H200"]},
+           "lenet/sgd": {"runs_logged": 0, "devices": []}}
+    a = results.Archive("full", None, None, None, None, {"machine": {"cpu_count": 2}, "per_set_from_log": per})
+    assert a.machines_text() == "2 CPU cores (FCP SGD) and an NVIDIA H200 GPU (Autoencoder L-BFGS-GSS)"
+    only_cpu = {"fcp/sgd": per["fcp/sgd"], "fcp/lbfgs_gss": {"runs_logged": 3}}  # records without a device: the CPU
+    assert results.Archive("full", None, None, None, None, {"machine": {"cpu_count": 2},
+                                                            "per_set_from_log": only_cpu}).machines_text() == "2 CPU cores"
+
+
+def test_results_train_refuses_a_missing_gpu_and_a_bad_ensemble_size(tmp_path, capsys):
+    args = ["train", "--profile", "smoke", "--archs", "fcp", "--store", str(tmp_path / "s")]
+    with pytest.raises(SystemExit) as err:
+        results.main([*args, "--ensemble-size", "0"])
+    assert err.value.code == 2 and "--ensemble-size 0" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as err:
+            results.main([*args, "--device", "cuda"])
+        assert err.value.code == 2 and "no GPU" in capsys.readouterr().err
+    assert not (tmp_path / "s" / "runs").exists()  # refused before any training
+
+
+def _bench_gpu():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_gpu", results.resources.root() / "benchmarks" / "bench_gpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_gpu_record_parses_what_the_script_prints():
+    lines = ["device cpu; data 5000 training / 10000 test images; budget 420 s",
+             "fcp lbfgs_gss: 2.00 ms per run and iteration batched (75 runs), 10.00 ms alone; the full profile's 75 runs x 1000 iterations: 0.04 h batched",
+             "fcp sgd: 4.00 ms per run and epoch batched (75 runs), nan ms alone; the full profile's 75 runs x 100 epochs: 0.01 h batched",
+             "paths: 24 FCP pairs, 51 points, 10 steps: 2.00 s together, 3.00 s one at a time",
+             "device=cpu gss_speedup_fcp=5 sgd_speedup_fcp=nan full_hours_fcp=0.05 pairs_speedup=1.5"]
+    rec = _bench_gpu().record(lines, device="cpu")
+    gss, sgd = rec["rows"]
+    assert (gss["arch"], gss["optimizer"], gss["step"], gss["runs_batched"]) == ("fcp", "lbfgs_gss", "iteration", 75)
+    assert gss["speedup"] == pytest.approx(5.0) and gss["full_hours"] == pytest.approx(2e-3 * 75 * 1000 / 3600)
+    assert np.isnan(sgd["speedup"]) and sgd["full_hours"] == pytest.approx(4e-3 * 75 * 100 / 3600)
+    assert rec["paths"]["speedup"] == pytest.approx(1.5) and rec["last_line"].startswith("device=cpu")
+    assert rec["device"] == "cpu" and rec["log"] == lines
+
+
+def test_device_bench_table_agrees_with_its_record(tmp_path):
+    d = results.load_device_bench()
+    rec = d.record
+    assert len(d.frame) == len(rec["rows"]) > 0
+    np.testing.assert_allclose(d.frame["batched speed-up"], d.frame["ms per run and step, alone"] / d.frame["ms per run and step, batched"])
+    again = _bench_gpu().record(rec["log"])  # the figures are those of the printed lines kept with them
+    assert again["rows"] == rec["rows"] and again["paths"] == rec["paths"]
+    f = d.facts()
+    assert f["hours_all"] == pytest.approx(d.frame["full profile, hours"].sum())
+    assert f["slowest_hours"] >= f["fastest_hours"] > 0 and f["device"] == rec["device"]
+    with pytest.raises(FileNotFoundError, match="bench_gpu.py --device cuda --json"):
+        results.load_device_bench(tmp_path)
