@@ -915,6 +915,7 @@ def archive_landscape(
     n_boot: int = 2000,
     seed: int = 0,
     command: str | None = None,
+    note: str | None = None,
     progress: bool = False,
 ) -> Path:
     """Test the paper's geometry claims on a long profile's finished weight sets and archive the results.
@@ -943,7 +944,8 @@ def archive_landscape(
       (:meth:`LandscapeArchive.topographies`);
     * ``paths.csv`` (with ``barriers``): one row per path and its ``arch`` (:func:`lls_core.topography.barrier_frame`);
     * ``provenance.json``: the command, git commit, machine, wall seconds, settings, data
-      checksum and the SHA-256 of every weight set.
+      checksum, the SHA-256 of every weight set, and ``note`` (how work done elsewhere entered
+      the store, e.g. paths found on another machine; ``None`` when not given).
 
     Returns ``out_dir``.
     """
@@ -1011,7 +1013,8 @@ def archive_landscape(
                         "paths": _config_dict(topography.PATH_PROFILES[prof.name]) if barriers else None},
            "data_checksum_sha256": {a: t.dataset.checksum for a, t in topos.items()},
            "weight_sets_sha256": {f"{a}/{n}": tensor_sha256(w) for a, t in topos.items() for n, w in t.sets.items()},
-           "weight_sets_shape": {f"{a}/{n}": list(w.shape) for a, t in topos.items() for n, w in t.sets.items()}}
+           "weight_sets_shape": {f"{a}/{n}": list(w.shape) for a, t in topos.items() for n, w in t.sets.items()},
+           "note": note}
     out.mkdir(parents=True, exist_ok=True)
     table = claims.frame[claims.frame["arch"].isin(list(archs))]  # the rows of networks not archived say only "needs"
     files: dict[str, bytes] = {"claims.csv": table.to_csv(index=False).encode(),
@@ -1271,6 +1274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     la.add_argument("--pairs", type=int, default=24, help="disjoint pairs per set and landscape with --barriers (default 24)")
     la.add_argument("--workers", type=int, default=1, help="Dask worker processes for the paths (default 1)")
     la.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/landscape)")
+    la.add_argument("--note", default=None, help="kept in provenance.json: how work done elsewhere entered the store")
     tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(NETWORK_OPTIMIZERS),
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
@@ -1309,7 +1313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             out = archive_landscape(args.profile, args.archs, args.store, out_dir=args.out,
                                     barriers=False if args.barriers is None else (args.barriers or True),
-                                    n_pairs=args.pairs, workers=args.workers, command=cmd, progress=True)
+                                    n_pairs=args.pairs, workers=args.workers, command=cmd, note=args.note, progress=True)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
