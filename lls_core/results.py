@@ -1065,6 +1065,23 @@ class LandscapeArchive:
             out[a] = topography.Topography(a, s["profile"], n, k, models.build(a), None, sets)  # type: ignore[arg-type]
         return out
 
+    def barriers(self) -> dict[str, dict[tuple[str, str], Any]]:
+        """``{arch: {(set, landscape): PairPaths}}`` rebuilt from ``paths.csv`` (empty without barriers), with
+        the archived path settings: enough to recompute the barrier claims (:func:`lls_core.topography.claims`)."""
+        from . import landscape
+
+        if self.paths is None:
+            return {}
+        fields = {f.name for f in dataclasses.fields(landscape.PathConfig)}
+        cfg = landscape.PathConfig(**{k: v for k, v in (self.provenance["settings"]["paths"] or {}).items() if k in fields})
+        out: dict[str, dict[tuple[str, str], Any]] = {}
+        for (arch, name, which), g in self.paths.groupby(["arch", "set", "landscape"], sort=False):
+            col = lambda c: g[c].to_numpy(np.float64)  # noqa: E731
+            out.setdefault(str(arch), {})[(str(name), str(which))] = landscape.PairPaths(
+                str(name), str(which), cfg, g[["i", "j"]].to_numpy(np.int64), col("height"), col("length"),
+                col("linear_height"), col("endpoint_loss"), col("seconds"), 0, col("fine_height"), col("max_t"))
+        return out
+
     def claims_table(self) -> Any:
         """The archived claims as a :class:`lls_core.topography.Claims` (e.g. for
         :func:`lls_core.topography.claims_beside`)."""

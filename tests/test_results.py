@@ -192,7 +192,8 @@ def test_a_failing_run_is_logged_and_the_others_go_on(tmp_path, monkeypatch):
 
 def test_archived_full_landscape_recomputes_from_its_embedding():
     """The full profile's geometry claims, kernel PCA and distances, recomputed from the archived embedding
-    (same inner products as the weight sets, which stay out of git), equal the archived numbers."""
+    (same inner products as the weight sets, which stay out of git), and its barrier claims, recomputed from
+    the archived path heights, equal the archived numbers."""
     import pandas as pd
 
     from lls_core import landscape, stats, topography
@@ -204,7 +205,9 @@ def test_archived_full_landscape_recomputes_from_its_embedding():
     for a, t in topos.items():
         assert {f"{a}/{n}" for n in t.sets} <= set(arc.provenance["weight_sets_sha256"])
         assert all(v.shape[0] == s["counts"][a][1] for v in t.sets.values())
-    again = topography.claims(topos, None, None, n_boot=s["n_boot"], seed=s["seed"]).frame
+    bars = arc.barriers()  # the barrier rows from the archived paths
+    assert set(bars) == set(arc.barrier_archs) and all(len(b) == 8 for b in bars.values())
+    again = topography.claims(topos, bars or None, None, n_boot=s["n_boot"], seed=s["seed"]).frame
     again = again[again["arch"].isin(arc.archs)].reset_index(drop=True)
     stored = arc.claims.reset_index(drop=True)
     assert list(again["key"]) == list(stored["key"]) and list(again["sets"]) == list(stored["sets"])
