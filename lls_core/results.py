@@ -1076,10 +1076,11 @@ class LandscapeArchive:
         cfg = landscape.PathConfig(**{k: v for k, v in (self.provenance["settings"]["paths"] or {}).items() if k in fields})
         out: dict[str, dict[tuple[str, str], Any]] = {}
         for (arch, name, which), g in self.paths.groupby(["arch", "set", "landscape"], sort=False):
-            col = lambda c: g[c].to_numpy(np.float64)  # noqa: E731
+            v = {c: g[c].to_numpy(np.float64) for c in ("height", "length", "linear_height", "endpoint_loss", "seconds",
+                                                         "fine_height", "max_t")}
             out.setdefault(str(arch), {})[(str(name), str(which))] = landscape.PairPaths(
-                str(name), str(which), cfg, g[["i", "j"]].to_numpy(np.int64), col("height"), col("length"),
-                col("linear_height"), col("endpoint_loss"), col("seconds"), 0, col("fine_height"), col("max_t"))
+                str(name), str(which), cfg, g[["i", "j"]].to_numpy(np.int64), v["height"], v["length"],
+                v["linear_height"], v["endpoint_loss"], v["seconds"], 0, v["fine_height"], v["max_t"])
         return out
 
     def claims_table(self) -> Any:
