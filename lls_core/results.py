@@ -53,7 +53,8 @@ from .train import NETWORK_OPTIMIZERS, default_device
 __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "table1_beside", "Archive", "archive_root",
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "LANDSCAPE_FOLDER", "archive_landscape", "LandscapeArchive",
            "load_landscape", "archives", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
-           "load_path_calibration", "tensor_sha256", "DEVICE_FOLDER", "DeviceBench", "load_device_bench"]
+           "load_path_calibration", "tensor_sha256", "DEVICE_FOLDER", "DeviceBench", "load_device_bench", "export_sets",
+           "find_paths"]
 
 
 def archive_root() -> Path:
@@ -972,12 +973,7 @@ def archive_landscape(
             with checks.context(a):
                 checks.integer("n_pairs", n_pairs, min=2, max=prof.counts(a)[1] // 2)
     st = Store(store)
-    for a in archs:  # every run finished, before any work
-        tasks = study.plan(a, prof, list(LANDSCAPE_OPTIMIZERS))
-        missing = [t for t in tasks if not st.has(t.key)]
-        if missing:
-            raise ValueError(f"{a}: {len(missing)} of {len(tasks)} {prof.name} runs are not finished in {st.root}; train "
-                             f"them first: python -m lls_core.results train --profile {prof.name} --archs {a} --store {st.root}")
+    _check_finished(archs, prof, st)
     out = Path(out_dir) if out_dir is not None else archive_root() / prof.name / LANDSCAPE_FOLDER
     cmd = command or " ".join(["python", "-m", "lls_core.results", "landscape", "--profile", prof.name, "--archs", *archs,
                                "--store", str(st.root), *(["--barriers", *barriers, "--pairs", str(n_pairs)] if barriers else [])])
@@ -1031,6 +1027,136 @@ def archive_landscape(
     for name, data in files.items():
         atomic_write(out / name, data)
     atomic_write(out / "provenance.json", json.dumps(rec, indent=1, sort_keys=True).encode())  # last: marks it complete
+    return out
+
+
+def _check_finished(archs: Sequence[str], prof: study.Profile, st: Store) -> None:
+    """``ValueError`` naming the first network with unfinished runs and the command that trains them."""
+    for a in archs:
+        tasks = study.plan(a, prof, list(LANDSCAPE_OPTIMIZERS))
+        missing = [t for t in tasks if not st.has(t.key)]
+        if missing:
+            raise ValueError(f"{a}: {len(missing)} of {len(tasks)} {prof.name} runs are not finished in {st.root}; train "
+                             f"them first: python -m lls_core.results train --profile {prof.name} --archs {a} --store {st.root}")
+
+
+SETS_FORMAT = 1
+"""Format of the file :func:`export_sets` writes."""
+
+
+def export_sets(
+    profile: str,
+    archs: Sequence[str],
+    store: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    n_inits: int | None = None,
+    k_best: int | None = None,
+) -> Path:
+    """Write the weight sets of ``archs`` (loaded as :func:`archive_landscape` loads them) into one file, for
+    finding their barrier paths on another machine (:func:`find_paths`) without its artifact store.
+
+    The file (``torch.save``, read back with ``weights_only=True``) holds ``"<arch>/<set>"``: ``(K, d)``
+    float32 tensors and ``meta``, a JSON string: profile, counts, activation, the data's checksum, the
+    SHA-256 of every set, the source store and the git commit. Written atomically; refuses, before any
+    work, when a run is missing. Returns ``out``. About ``4 K d`` x 4 bytes per network (FCP at
+    ``full``: 32 MB).
+    """
+    from . import topography
+
+    prof = study.get_profile(profile)
+    archs = models.check_archs(archs)
+    checks.optional_integer("n_inits", n_inits, min=2)
+    checks.optional_integer("k_best", k_best, min=2, max=n_inits)
+    changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
+    prof = prof.replace(**changes) if changes else prof
+    st = Store(store)
+    _check_finished(archs, prof, st)
+    payload: dict[str, Any] = {}
+    meta: dict[str, Any] = {"format": SETS_FORMAT, "profile": prof.name, "archs": archs, "counts": {},
+                            "activation": prof.activation, "data_checksum": {}, "weight_sets_sha256": {},
+                            "store": str(st.root), "git_commit": _git_commit(),
+                            "written_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for a in archs:
+        topo = topography.load(a, prof.name, optimizers=LANDSCAPE_OPTIMIZERS, store=st, workers=1, n_inits=n_inits,
+                               k_best=k_best)
+        meta["counts"][a] = list(prof.counts(a))
+        meta["data_checksum"][a] = topo.dataset.checksum
+        for n, w in topo.sets.items():
+            payload[f"{a}/{n}"] = w.detach().contiguous().cpu().clone()
+            meta["weight_sets_sha256"][f"{a}/{n}"] = tensor_sha256(w)
+    payload["meta"] = json.dumps(meta, sort_keys=True)
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write(Path(out), buf.getvalue())
+    return Path(out)
+
+
+def find_paths(
+    sets_file: str | os.PathLike[str],
+    store: str | os.PathLike[str],
+    *,
+    n_pairs: int = 24,
+    device: str | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Find the barrier paths of the weight sets in ``sets_file`` (:func:`export_sets`) into ``store``'s pair cache.
+
+    For each network of the file: the profile's data (its checksum must equal the file's, checked before
+    any work, as are the sets' SHA-256), the network, and :func:`lls_core.topography.all_barriers` with
+    the profile's path settings (``topography.PATH_PROFILES``) on ``n_pairs`` disjoint pairs per set and
+    landscape, on ``device`` (default: the GPU when torch sees one). The pairs' keys are those the
+    source store would give them (same vectors, data, network and settings), so
+    ``python -m lls_core.results import-pairs`` brings them home and :func:`archive_landscape` then finds
+    them there. Appends one record per network to ``<store>/paths.jsonl`` (device, wall seconds, paths,
+    git commit) and returns ``{arch: that record}``.
+    """
+    from . import data, topography
+
+    blob = torch.load(Path(sets_file), weights_only=True, map_location="cpu")
+    if not isinstance(blob, dict) or "meta" not in blob:
+        raise ValueError(f"{sets_file}: not a weight-set file of lls_core.results export-sets")
+    meta = json.loads(blob["meta"])
+    if meta.get("format") != SETS_FORMAT:
+        raise ValueError(f"{sets_file}: format {meta.get('format')!r}; this code reads format {SETS_FORMAT}")
+    device = device or default_device()
+    prof = study.get_profile(meta["profile"])
+    st = Store(store)
+    jobs = []
+    for a in meta["archs"]:
+        n, k = meta["counts"][a]
+        p = prof.replace(n_inits=n, k_best=k)
+        with checks.context(a):
+            checks.integer("n_pairs", n_pairs, min=1, max=k // 2)
+        ds = data.load(p.dataset, n_train=p.n_train, n_test=p.n_test, seed=p.split_seed)
+        if ds.checksum != meta["data_checksum"][a]:
+            raise ValueError(f"{a}: the {p.dataset} data here have checksum {ds.checksum[:12]}..., the sets were trained "
+                             f"on {meta['data_checksum'][a][:12]}...: other files or another split")
+        sets = {key.split("/", 1)[1]: w for key, w in blob.items() if key.startswith(a + "/")}
+        for name, w in sets.items():
+            if tensor_sha256(w) != meta["weight_sets_sha256"][f"{a}/{name}"]:
+                raise ValueError(f"{a}/{name}: the set's SHA-256 differs from the one recorded in {sets_file}")
+        jobs.append((a, p, ds, sets))
+    commit, out = _git_commit(), {}
+    for a, p, ds, sets in jobs:
+        t0 = time.perf_counter()
+        dsd = dataclasses.replace(ds, x_train=ds.x_train.to(device), y_train=ds.y_train.to(device),
+                                  x_test=ds.x_test.to(device), y_test=ds.y_test.to(device))
+        model = models.build(a, activation=meta["activation"]).to(device)
+        n, k = p.counts(a)
+        topo = topography.Topography(a, p.name, n, k, model, dsd, {s: w.to(device) for s, w in sets.items()},
+                                     str(st.root), {})
+        bars = topography.all_barriers(topo, n_pairs=n_pairs, config=topography.PATH_PROFILES[p.name], seed=seed,
+                                       workers=1, progress=progress, pairing="disjoint")
+        rec = {"arch": a, "profile": p.name, "n_pairs": n_pairs, "paths": int(sum(len(b.height) for b in bars.values())),
+               "computed": int(sum(len(b.height) - b.n_cached for b in bars.values())), "device": _device_name(device),
+               "wall_s": round(time.perf_counter() - t0, 1), "git_commit": commit, "sets_file_meta": meta,
+               "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        st.root.mkdir(parents=True, exist_ok=True)
+        with open(st.root / "paths.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        out[a] = rec
     return out
 
 
@@ -1293,6 +1419,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     la.add_argument("--workers", type=int, default=1, help="Dask worker processes for the paths (default 1)")
     la.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/landscape)")
     la.add_argument("--note", default=None, help="kept in provenance.json: how work done elsewhere entered the store")
+    ex = sub.add_parser("export-sets", help="write a profile's weight sets into one file, to find their paths elsewhere")
+    ex.add_argument("--profile", default="full", choices=list(study.PROFILES))
+    ex.add_argument("--archs", nargs="+", default=["fcp"], choices=list(models.ARCHITECTURES))
+    ex.add_argument("--store", required=True, help="artifact store the runs were trained into")
+    ex.add_argument("--out", required=True, help="the file to write (e.g. sets.pt)")
+    pa = sub.add_parser("paths", help="find the barrier paths of an exported weight-set file into a store (e.g. on a GPU)")
+    pa.add_argument("--sets", required=True, help="file written by export-sets")
+    pa.add_argument("--store", required=True, help="store whose pair cache receives the paths")
+    pa.add_argument("--pairs", type=int, default=24, help="disjoint pairs per set and landscape (default 24)")
+    pa.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when torch sees a GPU")
+    ip = sub.add_parser("import-pairs", help="copy the verified paths of another store into this one's pair cache")
+    ip.add_argument("--source", required=True, help="the store the paths were found into")
+    ip.add_argument("--store", required=True, help="the store that receives them")
+    ip.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
     tr.add_argument("--optimizers", nargs="+", default=list(study.DEFAULT_OPTIMIZERS), choices=list(NETWORK_OPTIMIZERS),
                     help="train only these optimizers' runs (default: %(default)s)")
     tr.add_argument("--shard", default="0/1", help="I/N: this process does every N-th task from the I-th (default 0/1)")
@@ -1326,6 +1466,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        load=CalibrationLoad(args.n_inits, args.k_best), store=args.store,
                                        out_dir=args.out, workers=args.workers, command=cmd, progress=True)
         print(f"archived the path calibration into {out}")
+    elif args.cmd == "export-sets":
+        try:
+            path = export_sets(args.profile, args.archs, args.store, args.out)
+        except ValueError as err:
+            ap.error(str(err))
+        print(f"wrote the weight sets of {', '.join(args.archs)} ({args.profile}) to {path}")
+    elif args.cmd == "paths":
+        if args.device == "cuda" and not torch.cuda.is_available():
+            ap.error("--device cuda: torch sees no GPU here; use --device cpu")
+        try:
+            recs = find_paths(args.sets, args.store, n_pairs=args.pairs, device=args.device, progress=True)
+        except (ValueError, FileNotFoundError) as err:
+            ap.error(str(err))
+        for a, r in recs.items():
+            print(f"{a}: {r['paths']} paths ({r['computed']} computed) in {r['wall_s']} s on {r['device']}")
+    elif args.cmd == "import-pairs":
+        total = 0
+        for a in args.archs:
+            copied, kept = Store(args.store).pairs(a).import_from(Store(args.source).pairs(a))
+            total += copied + kept
+            if copied or kept:
+                print(f"{a}: {copied} paths copied, {kept} already there")
+        if not total:
+            print(f"no paths of {', '.join(args.archs)} in {args.source}")
     elif args.cmd == "landscape":
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
         try:

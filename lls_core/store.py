@@ -406,6 +406,29 @@ class PairStore:
             return None
         return values
 
+    def import_from(self, other: "PairStore") -> tuple[int, int]:
+        """Copy into this store the verified pairs of ``other`` (another machine's store, same namespace)
+        that this one lacks; returns ``(copied, kept)``, kept: pairs this store already had (never replaced).
+
+        Each pair is read and checked as :meth:`load` reads it (a damaged one is quarantined in
+        ``other`` and not copied) and written here by :meth:`save` (atomically, with its checksum):
+        paths found elsewhere (a GPU machine) join the cache under the same keys.
+        """
+        if other.namespace != self.namespace:
+            raise ValueError(f"namespace {other.namespace!r} of the source is not this store's {self.namespace!r}")
+        copied = kept = 0
+        for path in sorted(other.dir.glob("*.npz")) if other.dir.is_dir() else []:
+            got = other._read(path, None, None)
+            if got is None:
+                continue
+            if self._read(self.path(path.stem), None, None) is not None:
+                kept += 1
+                continue
+            meta, values = got
+            self.save(path.stem, values, meta)
+            copied += 1
+        return copied, kept
+
     def _read(self, path: Path, fields: Sequence[str] | None,
               finite: Sequence[str] | None) -> tuple[str, dict[str, float]] | None:
         """(metadata, values) of a verified file; ``None`` (and quarantined) when damaged or absent."""

@@ -382,3 +382,51 @@ def test_device_bench_table_agrees_with_its_record(tmp_path):
     assert f["slowest_hours"] >= f["fastest_hours"] > 0 and f["device"] == rec["device"]
     with pytest.raises(FileNotFoundError, match="bench_gpu.py --device cuda --json"):
         results.load_device_bench(tmp_path)
+
+
+def test_paths_found_elsewhere_join_the_store_and_the_archive_finds_them(tmp_path, monkeypatch):
+    """export-sets -> paths (another store, as on a GPU machine) -> import-pairs -> archive_landscape computes no path."""
+    from lls_core import landscape
+
+    torch.set_num_threads(1)
+    home, away = tmp_path / "home", tmp_path / "away"
+    prof = study.get_profile("smoke").replace(n_inits=8, k_best=6)
+    with pytest.raises(ValueError, match="not finished"):
+        results.export_sets("smoke", ["fcp"], home, tmp_path / "sets.pt", n_inits=8, k_best=6)
+    results.train_background(["fcp"], prof, home, results.LANDSCAPE_OPTIMIZERS)
+    f = results.export_sets("smoke", ["fcp"], home, tmp_path / "sets.pt", n_inits=8, k_best=6)
+    blob = torch.load(f, weights_only=True)
+    meta = json.loads(blob["meta"])
+    assert meta["counts"] == {"fcp": [8, 6]} and {k for k in blob if k != "meta"} == {
+        "fcp/BFGS-train", "fcp/BFGS-test", "fcp/SGD-train", "fcp/SGD-test"}
+    recs = results.find_paths(f, away, n_pairs=3, device="cpu")
+    # sets whose train and test weights coincide share their pairs' keys: those are found once
+    assert recs["fcp"]["paths"] == 4 * 2 * 3 and 0 < recs["fcp"]["computed"] <= 24 and recs["fcp"]["device"] == "cpu"
+    assert results.find_paths(f, away, n_pairs=3, device="cpu")["fcp"]["computed"] == 0  # all in its cache now
+    assert len((away / "paths.jsonl").read_text().splitlines()) == 2
+    assert results.main(["import-pairs", "--source", str(away), "--store", str(home), "--archs", "fcp"]) in (0, None)
+    copied, kept = results.Store(home).pairs("fcp").import_from(results.Store(away).pairs("fcp"))
+    assert copied == 0 and kept == recs["fcp"]["computed"]  # nothing twice
+
+    def no_search(*a, **kw):
+        raise AssertionError("a path was searched although the store holds it")
+
+    monkeypatch.setattr(landscape, "_run_paths", no_search)
+    out = results.archive_landscape("smoke", ["fcp"], home, out_dir=tmp_path / "arc", n_inits=8, k_best=6, n_boot=200,
+                                    barriers=["fcp"], n_pairs=3, note="paths found in another store")
+    arc = results.load_landscape("smoke", out)
+    assert len(arc.paths) == 24 and arc.provenance["note"] == "paths found in another store"
+    assert (arc.claims["verdict"] != "needs barriers").all()
+
+
+def test_find_paths_refuses_altered_sets_and_other_data_before_any_work(tmp_path):
+    w = torch.zeros(6, 24)
+    meta = {"format": results.SETS_FORMAT, "profile": "smoke", "archs": ["fcp"], "counts": {"fcp": [8, 6]},
+            "activation": "relu", "data_checksum": {"fcp": "0" * 64}, "weight_sets_sha256": {"fcp/SGD-train": "x"}}
+    torch.save({"fcp/SGD-train": w, "meta": json.dumps(meta)}, tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="trained on 000000000000"):
+        results.find_paths(tmp_path / "s.pt", tmp_path / "away", n_pairs=3, device="cpu")
+    torch.save({"x": w}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="not a weight-set file"):
+        results.find_paths(tmp_path / "bad.pt", tmp_path / "away", device="cpu")
+    assert not (tmp_path / "away").exists()
