@@ -954,12 +954,8 @@ def archive_landscape(
 
     from . import landscape, topography
 
-    prof = study.get_profile(profile)
     archs = models.check_archs(archs)
-    checks.optional_integer("n_inits", n_inits, min=2)
-    checks.optional_integer("k_best", k_best, min=2, max=n_inits)
-    changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
-    prof = prof.replace(**changes) if changes else prof
+    prof = _counted_profile(profile, n_inits, k_best)
     checks.integer("n_boot", n_boot, min=100)
     checks.integer("workers", workers, min=1)
     if isinstance(barriers, bool):
@@ -1030,6 +1026,15 @@ def archive_landscape(
     return out
 
 
+def _counted_profile(profile: str | study.Profile, n_inits: int | None, k_best: int | None) -> study.Profile:
+    """``profile`` with its counts replaced where given (checked: ``2 <= k_best <= n_inits``)."""
+    checks.optional_integer("n_inits", n_inits, min=2)
+    checks.optional_integer("k_best", k_best, min=2, max=n_inits)
+    prof = study.get_profile(profile)
+    changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
+    return prof.replace(**changes) if changes else prof
+
+
 def _check_finished(archs: Sequence[str], prof: study.Profile, st: Store) -> None:
     """``ValueError`` naming the first network with unfinished runs and the command that trains them."""
     for a in archs:
@@ -1064,12 +1069,8 @@ def export_sets(
     """
     from . import topography
 
-    prof = study.get_profile(profile)
     archs = models.check_archs(archs)
-    checks.optional_integer("n_inits", n_inits, min=2)
-    checks.optional_integer("k_best", k_best, min=2, max=n_inits)
-    changes = {k: v for k, v in (("n_inits", n_inits), ("k_best", k_best)) if v is not None}
-    prof = prof.replace(**changes) if changes else prof
+    prof = _counted_profile(profile, n_inits, k_best)
     st = Store(store)
     _check_finished(archs, prof, st)
     payload: dict[str, Any] = {}
