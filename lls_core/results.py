@@ -54,7 +54,7 @@ __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "LANDSCAPE_FOLDER", "archive_landscape", "LandscapeArchive",
            "load_landscape", "archives", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
            "load_path_calibration", "tensor_sha256", "DEVICE_FOLDER", "DeviceBench", "load_device_bench", "export_sets",
-           "find_paths"]
+           "find_paths", "import_pairs", "PATHS_LOG"]
 
 
 def archive_root() -> Path:
@@ -945,8 +945,10 @@ def archive_landscape(
       (:meth:`LandscapeArchive.topographies`);
     * ``paths.csv`` (with ``barriers``): one row per path and its ``arch`` (:func:`lls_core.topography.barrier_frame`);
     * ``provenance.json``: the command, git commit, machine, wall seconds, settings, data
-      checksum, the SHA-256 of every weight set, and ``note`` (how work done elsewhere entered
-      the store, e.g. paths found on another machine; ``None`` when not given).
+      checksum, the SHA-256 of every weight set, ``note`` (how work done elsewhere entered
+      the store, e.g. paths found on another machine; ``None`` when not given) and
+      ``paths_log``: the store's :data:`PATHS_LOG` records of the networks with barriers
+      (where and how fast :func:`find_paths` found their paths).
 
     Returns ``out_dir``.
     """
@@ -1006,7 +1008,8 @@ def archive_landscape(
            "data_checksum_sha256": {a: t.dataset.checksum for a, t in topos.items()},
            "weight_sets_sha256": {f"{a}/{n}": tensor_sha256(w) for a, t in topos.items() for n, w in t.sets.items()},
            "weight_sets_shape": {f"{a}/{n}": list(w.shape) for a, t in topos.items() for n, w in t.sets.items()},
-           "note": note}
+           "note": note,
+           "paths_log": _paths_log(st.root, barriers) if barriers else []}  # paths found elsewhere or by `paths`
     out.mkdir(parents=True, exist_ok=True)
     table = claims.frame[claims.frame["arch"].isin(list(archs))]  # the rows of networks not archived say only "needs"
     files: dict[str, bytes] = {"claims.csv": table.to_csv(index=False).encode(),
@@ -1110,10 +1113,12 @@ def find_paths(
     landscape, on ``device`` (default: the GPU when torch sees one). The pairs' keys are those the
     source store would give them (same vectors, data, network and settings), so
     ``python -m lls_core.results import-pairs`` brings them home and :func:`archive_landscape` then finds
-    them there. Appends one record per network to ``<store>/paths.jsonl`` (device, wall seconds, paths,
-    git commit) and returns ``{arch: that record}``.
+    them there. Appends one record per network, set and landscape to ``<store>/paths.jsonl``
+    (:data:`PATHS_LOG`: device, wall seconds, paths found and computed, git commit) as each finishes,
+    and returns per network the sums (``paths``, ``computed``, ``wall_s``) and the ``device``.
     """
     from . import data, topography
+    from . import landscape as landscape_mod
 
     blob = torch.load(Path(sets_file), weights_only=True, map_location="cpu")
     if not isinstance(blob, dict) or "meta" not in blob:
@@ -1140,25 +1145,72 @@ def find_paths(
                 raise ValueError(f"{a}/{name}: the set's SHA-256 differs from the one recorded in {sets_file}")
         jobs.append((a, p, ds, sets))
     commit, out = _git_commit(), {}
+    st.root.mkdir(parents=True, exist_ok=True)
     for a, p, ds, sets in jobs:
-        t0 = time.perf_counter()
         dsd = dataclasses.replace(ds, x_train=ds.x_train.to(device), y_train=ds.y_train.to(device),
                                   x_test=ds.x_test.to(device), y_test=ds.y_test.to(device))
         model = models.build(a, activation=meta["activation"]).to(device)
         n, k = p.counts(a)
         topo = topography.Topography(a, p.name, n, k, model, dsd, {s: w.to(device) for s, w in sets.items()},
                                      str(st.root), {})
-        bars = topography.all_barriers(topo, n_pairs=n_pairs, config=topography.PATH_PROFILES[p.name], seed=seed,
-                                       workers=1, progress=progress, pairing="disjoint")
-        rec = {"arch": a, "profile": p.name, "n_pairs": n_pairs, "paths": int(sum(len(b.height) for b in bars.values())),
-               "computed": int(sum(len(b.height) - b.n_cached for b in bars.values())), "device": _device_name(device),
-               "wall_s": round(time.perf_counter() - t0, 1), "git_commit": commit, "sets_file_meta": meta,
-               "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        st.root.mkdir(parents=True, exist_ok=True)
-        with open(st.root / "paths.jsonl", "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        out[a] = rec
+        total = {"arch": a, "paths": 0, "computed": 0, "wall_s": 0.0, "device": _device_name(device)}
+        for name in topo.sets:  # one record per set and landscape, written as each finishes (a stopped call keeps them)
+            for which in landscape_mod.LANDSCAPES:
+                t0 = time.perf_counter()
+                b = topography.all_barriers(topo, n_pairs=n_pairs, config=topography.PATH_PROFILES[p.name], seed=seed,
+                                            sets=[name], landscapes=[which], workers=1, progress=progress,
+                                            pairing="disjoint")[(name, which)]
+                rec = {"arch": a, "set": name, "landscape": which, "profile": p.name, "n_pairs": n_pairs,
+                       "paths": len(b.height), "computed": len(b.height) - b.n_cached, "device": total["device"],
+                       "wall_s": round(time.perf_counter() - t0, 1), "git_commit": commit,
+                       "weight_set_sha256": meta["weight_sets_sha256"][f"{a}/{name}"],
+                       "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                with open(st.root / PATHS_LOG, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                for key in ("paths", "computed", "wall_s"):
+                    total[key] += rec[key]
+        out[a] = total
     return out
+
+
+PATHS_LOG = "paths.jsonl"
+"""A store's log of the paths :func:`find_paths` found into it, or :func:`import_pairs` brought into it: one
+JSON record per network, set and landscape (device, wall seconds, paths computed, git commit)."""
+
+
+def import_pairs(source: str | os.PathLike[str], store: str | os.PathLike[str],
+                 archs: Sequence[str] = models.ARCHITECTURES) -> dict[str, tuple[int, int]]:
+    """Bring the verified paths of ``source``'s pair cache that ``store`` lacks into it
+    (:meth:`lls_core.store.PairStore.import_from`), with ``source``'s :data:`PATHS_LOG` records of
+    ``archs`` (each marked ``imported_from``; records already there are not repeated).
+    Returns ``{arch: (copied, kept)}``."""
+    archs = models.check_archs(list(archs))
+    src, dst = Store(source), Store(store)
+    out = {a: dst.pairs(a).import_from(src.pairs(a)) for a in archs}
+    log = src.root / PATHS_LOG
+    if log.is_file():
+        have = set((dst.root / PATHS_LOG).read_text().splitlines()) if (dst.root / PATHS_LOG).is_file() else set()
+        new = []
+        for line in log.read_text().splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if rec.get("arch") in archs:
+                text = json.dumps({**rec, "imported_from": str(src.root)})
+                if text not in have:
+                    new.append(text + "\n")
+        if new:
+            dst.root.mkdir(parents=True, exist_ok=True)
+            with open(dst.root / PATHS_LOG, "a") as f:
+                f.write("".join(new))
+    return out
+
+
+def _paths_log(root: Path, archs: Sequence[str]) -> list[dict[str, Any]]:
+    """The :data:`PATHS_LOG` records of ``archs`` in the store at ``root`` (empty when it has none)."""
+    log = root / PATHS_LOG
+    if not log.is_file():
+        return []
+    recs = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+    return [r for r in recs if r.get("arch") in archs]
 
 
 @dataclass(frozen=True, eq=False)
@@ -1484,8 +1536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{a}: {r['paths']} paths ({r['computed']} computed) in {r['wall_s']} s on {r['device']}")
     elif args.cmd == "import-pairs":
         total = 0
-        for a in args.archs:
-            copied, kept = Store(args.store).pairs(a).import_from(Store(args.source).pairs(a))
+        for a, (copied, kept) in import_pairs(args.source, args.store, args.archs).items():
             total += copied + kept
             if copied or kept:
                 print(f"{a}: {copied} paths copied, {kept} already there")

@@ -403,10 +403,14 @@ def test_paths_found_elsewhere_join_the_store_and_the_archive_finds_them(tmp_pat
     # sets whose train and test weights coincide share their pairs' keys: those are found once
     assert recs["fcp"]["paths"] == 4 * 2 * 3 and 0 < recs["fcp"]["computed"] <= 24 and recs["fcp"]["device"] == "cpu"
     assert results.find_paths(f, away, n_pairs=3, device="cpu")["fcp"]["computed"] == 0  # all in its cache now
-    assert len((away / "paths.jsonl").read_text().splitlines()) == 2
+    log = [json.loads(x) for x in (away / results.PATHS_LOG).read_text().splitlines()]
+    assert len(log) == 2 * 8 and {(r["set"], r["landscape"]) for r in log[:8]} == {
+        (n, w) for n in ("BFGS-train", "BFGS-test", "SGD-train", "SGD-test") for w in ("train", "test")}
+    assert sum(r["computed"] for r in log) == recs["fcp"]["computed"] and all(r["device"] == "cpu" for r in log)
     assert results.main(["import-pairs", "--source", str(away), "--store", str(home), "--archs", "fcp"]) in (0, None)
-    copied, kept = results.Store(home).pairs("fcp").import_from(results.Store(away).pairs("fcp"))
-    assert copied == 0 and kept == recs["fcp"]["computed"]  # nothing twice
+    assert results.import_pairs(away, home, ["fcp"]) == {"fcp": (0, recs["fcp"]["computed"])}  # nothing twice
+    home_log = (home / results.PATHS_LOG).read_text().splitlines()
+    assert len(home_log) == 16 and all(json.loads(x)["imported_from"] == str(away) for x in home_log)
 
     def no_search(*a, **kw):
         raise AssertionError("a path was searched although the store holds it")
@@ -416,6 +420,7 @@ def test_paths_found_elsewhere_join_the_store_and_the_archive_finds_them(tmp_pat
                                     barriers=["fcp"], n_pairs=3, note="paths found in another store")
     arc = results.load_landscape("smoke", out)
     assert len(arc.paths) == 24 and arc.provenance["note"] == "paths found in another store"
+    assert len(arc.provenance["paths_log"]) == 16  # where the paths were found, from the store's log
     assert (arc.claims["verdict"] != "needs barriers").all()
 
 
