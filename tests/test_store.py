@@ -350,3 +350,21 @@ def test_numerics_revision_names_new_runs_and_leaves_old_keys_alone():
     assert ae.numerics == 0 and "numerics" not in ae.as_dict()  # revision 0: the digest of keys made before revisions
     old = dataclasses.replace(fcp, numerics=0)
     assert old.digest != fcp.digest and "numerics" not in old.as_dict()
+
+
+def test_pair_import_copies_verified_pairs_only_and_never_replaces(tmp_path: Path):
+    away, home = store.Store(tmp_path / "away").pairs("fcp"), store.Store(tmp_path / "home").pairs("fcp")
+    good, bad, both = "a" * 32, "b" * 32, "c" * 32
+    away.save(good, {"height": 1.5}, '{"config": 1}')
+    away.save(bad, {"height": 2.5}, '{"config": 1}')
+    away.save(both, {"height": 3.5}, '{"config": 1}')
+    home.save(both, {"height": 9.0}, '{"config": 1}')  # home's own value stays
+    raw = away.path(bad).read_bytes()
+    away.path(bad).write_bytes(raw.replace(b"2.5", b"2.6") if b"2.5" in raw else raw[:-10])  # damaged in transit
+    with pytest.warns(Warning):
+        assert home.import_from(away) == (1, 1)
+    assert home.load(good, '{"config": 1}', ("height",)) == {"height": 1.5}
+    assert home.load(both, '{"config": 1}', ("height",)) == {"height": 9.0}
+    assert not home.path(bad).exists()
+    with pytest.raises(ValueError, match="namespace"):
+        home.import_from(store.Store(tmp_path / "away").pairs("lenet"))
