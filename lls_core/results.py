@@ -1329,13 +1329,17 @@ class DeviceBench:
 
     def facts(self) -> dict[str, Any]:
         """For the prose: ``device``, ``date``, ``runs`` trained together, ``hours_all`` (every network, both
-        optimizers, at the batched rates), its fastest and slowest network, and the paths' ``pairs_speedup``."""
+        optimizers, at the batched rates), its fastest and slowest network (as the prose names them, with
+        their hours), and the paths' ``pairs`` and ``pairs_speedup``."""
         r = self.record
-        by_net = self.frame.groupby("network", sort=False)["full profile, hours"].sum()
+        hours: dict[str, float] = {}
+        for x in r["rows"]:
+            hours[x["arch"]] = hours.get(x["arch"], 0.0) + x["full_hours"]
+        slow, fast = max(hours, key=hours.__getitem__), min(hours, key=hours.__getitem__)
         paths = r.get("paths") or {}
         return {"device": r["device"], "date": str(r.get("utc", ""))[:10], "runs": int(self.frame["runs together"].max()),
-                "hours_all": float(by_net.sum()), "slowest": str(by_net.idxmax()), "slowest_hours": float(by_net.max()),
-                "fastest": str(by_net.idxmin()), "fastest_hours": float(by_net.min()),
+                "hours_all": float(sum(hours.values())), "slowest": study.network_phrase(slow),
+                "slowest_hours": hours[slow], "fastest": study.network_phrase(fast), "fastest_hours": hours[fast],
                 "pairs": paths.get("pairs", 0), "pairs_speedup": paths.get("speedup", float("nan"))}
 
 
