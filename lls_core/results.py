@@ -1187,20 +1187,13 @@ def import_pairs(source: str | os.PathLike[str], store: str | os.PathLike[str],
     archs = models.check_archs(list(archs))
     src, dst = Store(source), Store(store)
     out = {a: dst.pairs(a).import_from(src.pairs(a)) for a in archs}
-    log = src.root / PATHS_LOG
-    if log.is_file():
-        have = set((dst.root / PATHS_LOG).read_text().splitlines()) if (dst.root / PATHS_LOG).is_file() else set()
-        new = []
-        for line in log.read_text().splitlines():
-            rec = json.loads(line) if line.strip() else {}
-            if rec.get("arch") in archs:
-                text = json.dumps({**rec, "imported_from": str(src.root)})
-                if text not in have:
-                    new.append(text + "\n")
-        if new:
-            dst.root.mkdir(parents=True, exist_ok=True)
-            with open(dst.root / PATHS_LOG, "a") as f:
-                f.write("".join(new))
+    have = set((dst.root / PATHS_LOG).read_text().splitlines()) if (dst.root / PATHS_LOG).is_file() else set()
+    new = [text + "\n" for rec in _paths_log(src.root, archs)
+           if (text := json.dumps({**rec, "imported_from": str(src.root)})) not in have]
+    if new:
+        dst.root.mkdir(parents=True, exist_ok=True)
+        with open(dst.root / PATHS_LOG, "a") as f:
+            f.write("".join(new))
     return out
 
 
