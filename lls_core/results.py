@@ -1321,7 +1321,8 @@ class DeviceBench:
     record: Mapping[str, Any]
 
     def facts(self) -> dict[str, Any]:
-        """For the prose: ``device``, ``date``, ``runs`` trained together, ``hours_all`` (every network, both
+        """For the prose: ``device``, ``date``, ``runs`` trained together, ``full_runs`` (the profile's runs per
+        network and optimizer), ``hours_all`` (every network, both
         optimizers, at the batched rates), its fastest and slowest network (as the prose names them, with
         their hours), and the paths' ``pairs`` and ``pairs_speedup``."""
         r = self.record
@@ -1331,6 +1332,7 @@ class DeviceBench:
         slow, fast = max(hours, key=hours.__getitem__), min(hours, key=hours.__getitem__)
         paths = r.get("paths") or {}
         return {"device": r["device"], "date": str(r.get("utc", ""))[:10], "runs": int(self.frame["runs together"].max()),
+                "full_runs": max(int(x["full_runs"]) for x in r["rows"]),
                 "hours_all": float(sum(hours.values())), "slowest": study.network_phrase(slow),
                 "slowest_hours": hours[slow], "fastest": study.network_phrase(fast), "fastest_hours": hours[fast],
                 "pairs": paths.get("pairs", 0), "pairs_speedup": paths.get("speedup", float("nan"))}
