@@ -530,6 +530,7 @@ def archive_path_calibration(
     n_boot: int = 2000,
     command: str | None = None,
     progress: bool = False,
+    pair_batch: int = 1,
 ) -> Path:
     """Calibrate a profile's path settings against the authors' and archive the result.
 
@@ -540,7 +541,9 @@ def archive_path_calibration(
     :data:`lls_core.topography.AUTHORS_PATHS`) on the first ``n_pairs`` disjoint pairs of
     each of the four sets (BFGS/SGD, train/test weights) on both landscapes: the pairs the
     chapter draws with the same ``seed``. Paths already in the store's pair cache are reused,
-    so a stopped call resumes. Writes, atomically, into ``out_dir`` (default
+    so a stopped call resumes; ``pair_batch`` pairs are found and stored together (default 1:
+    on a CPU batching pairs gains nothing, ``pairs_speedup`` of ``benchmarks/bench_barriers.py``,
+    and an autoencoder path under the authors' settings takes minutes, so each is kept as it finishes). Writes, atomically, into ``out_dir`` (default
     ``data/results/<profile>/path_calibration``):
 
     * ``pairs.csv``: one row per pair and landscape: ``arch``, ``set``, ``landscape``, ``i``,
@@ -574,6 +577,7 @@ def archive_path_calibration(
     archs = models.check_archs(archs)
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 8:
         raise ValueError(f"n_pairs={n_pairs!r}: a calibration needs at least 8 pairs per set")
+    checks.integer("pair_batch", pair_batch, min=1)
     if n_pairs > load.k_best // 2:
         raise ValueError(f"n_pairs={n_pairs}: at most k_best // 2 = {load.k_best // 2} disjoint pairs")
     out = Path(out_dir) if out_dir is not None else archive_root() / prof.name / CALIBRATION_FOLDER
@@ -597,7 +601,7 @@ def archive_path_calibration(
 
         stored_before = _n_stored(cache)
         cal = topography.calibrate_paths(topo, build, reference=reference, n_pairs=n_pairs, seed=seed, sets=names,
-                                         workers=workers, n_boot=n_boot, pairing="disjoint")
+                                         workers=workers, n_boot=n_boot, pairing="disjoint", pair_batch=pair_batch)
         pf = cal.frame.copy()
         seeds = {n: topo.seeds.get(n, ()) for n in names}
         for end in ("i", "j"):
@@ -1459,6 +1463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ca.add_argument("--workers", type=int, default=1, help="Dask worker processes for missing runs and paths (default 1)")
     ca.add_argument("--store", default=None, help="artifact store (default $LLS_ARTIFACTS or <root>/artifacts)")
     ca.add_argument("--out", default=None, help="output folder (default <root>/data/results/<profile>/path_calibration)")
+    ca.add_argument("--pair-batch", type=int, default=1,
+                    help="pairs found and stored together (default 1: each pair kept as it finishes)")
     la = sub.add_parser("landscape", help="test the geometry claims on a long profile's finished weight sets, archive them "
                         "in data/results/<profile>/landscape")
     la.add_argument("--profile", default="full", choices=list(study.PROFILES))
@@ -1510,13 +1516,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                              ensemble_size=sizes)
         print(f"trained {n} runs into {args.store}")
     elif args.cmd == "calibrate-paths":
+        if args.pair_batch < 1:
+            ap.error(f"--pair-batch {args.pair_batch}: must be a positive number of pairs")
         if args.pairs < 8 or args.pairs > args.k_best // 2 or args.k_best > args.n_inits:
             ap.error(f"--pairs {args.pairs} --k-best {args.k_best} --n-inits {args.n_inits}: need "
                      "8 <= pairs <= k_best // 2 and k_best <= n_inits")
         cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
         out = archive_path_calibration(args.profile, args.archs, n_pairs=args.pairs,
                                        load=CalibrationLoad(args.n_inits, args.k_best), store=args.store,
-                                       out_dir=args.out, workers=args.workers, command=cmd, progress=True)
+                                       out_dir=args.out, workers=args.workers, command=cmd, progress=True,
+                                       pair_batch=args.pair_batch)
         print(f"archived the path calibration into {out}")
     elif args.cmd == "export-sets":
         try:

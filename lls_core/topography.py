@@ -226,7 +226,8 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
                  sets: Sequence[str] | None = None, landscapes: Sequence[str] = landscape.LANDSCAPES,
                  workers: int = 1, client: Any = None, progress: bool = False,
                  cache: bool = True, scheduler: Any = None,
-                 pairing: Pairing = "random") -> dict[tuple[str, str], PairPaths]:
+                 pairing: Pairing = "random",
+                 pair_batch: int = landscape.PAIR_BATCH) -> dict[tuple[str, str], PairPaths]:
     """PairPaths of ``n_pairs`` pairs of every set on every landscape.
 
     ``pairing="disjoint"``: at most ``K // 2`` pairs that use every solution at most once
@@ -240,7 +241,9 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
     processes (bound to 127.0.0.1) for the duration of the call, once some path is
     missing from the cache; ``scheduler`` (``"tcp://HOST:PORT"``) connects to a running
     cluster instead, or pass a running ``client``. The same pairs (``seed``) are used
-    on both landscapes.
+    on both landscapes. ``pair_batch``: pairs found together and stored together
+    (:func:`lls_core.landscape.pair_paths`); on a CPU batching gains little, and 1 stores each
+    pair as it finishes, so a long call that is stopped loses at most one pair's work.
     """
     names = list(sets) if sets is not None else list(topo.sets)
     landscape.need_sets(topo.sets, *names)
@@ -248,6 +251,7 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
         raise ValueError(f"pairing={pairing!r}; valid: 'disjoint', 'random'")
     checks.integer("n_pairs", n_pairs, min=1)
     checks.integer("workers", workers, min=1)
+    checks.integer("pair_batch", pair_batch, min=1)
     from lls_core import cluster
 
     addr = cluster.check_scheduler(scheduler)  # a bad address fails here, before any work
@@ -269,7 +273,7 @@ def all_barriers(topo: Topography, *, n_pairs: int, config: PathConfig, seed: in
                 out[(name, which)] = landscape.pair_paths(
                     topo.model, x, y, topo.sets[name], n_pairs=p, seed=seed, config=config, set_name=name,
                     landscape=which, client=client, store=pair_store(topo) if cache else None,
-                    progress=progress, pairs=pairs)
+                    progress=progress, pairs=pairs, pair_batch=pair_batch)
         return out
     finally:
         if own is not None:
@@ -510,7 +514,8 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
                     n_pairs: int = 8, seed: int = 0, sets: Sequence[str] | None = None,
                     landscapes: Sequence[str] = landscape.LANDSCAPES, workers: int = 1, scheduler: Any = None,
                     cache: bool = True, n_boot: int = 2000, level: float = 0.95,
-                    claims_fn: Any = None, pairing: Pairing = "random") -> PathCalibration:
+                    claims_fn: Any = None, pairing: Pairing = "random",
+                    pair_batch: int = landscape.PAIR_BATCH) -> PathCalibration:
     """Run one sample of pairs under the build's path settings and the authors', and compare.
 
     ``n_pairs`` (>= 8) pairs of each set in ``sets`` (default: those of
@@ -523,6 +528,7 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
     ``pairing`` as in :func:`all_barriers`: ``"disjoint"`` takes the first ``n_pairs`` of the
     disjoint pairs a chapter draws with the same ``seed`` (independent heights; the build's
     paths are then those the chapter stored), ``"random"`` a sample that may share end points.
+    ``pair_batch`` as in :func:`all_barriers`.
 
     Example::
 
@@ -550,7 +556,7 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
         if n in topo.sets and most < n_pairs:
             raise ValueError(f"set {n!r} has {k} vectors: fewer than n_pairs={n_pairs} {pairing} pairs")
     kw = dict(n_pairs=n_pairs, seed=seed, sets=names, landscapes=landscapes, workers=workers,
-              scheduler=scheduler, cache=cache, pairing=pairing)
+              scheduler=scheduler, cache=cache, pairing=pairing, pair_batch=pair_batch)
     b_build = all_barriers(topo, config=build, **kw)
     b_ref = all_barriers(topo, config=reference, **kw)
     rows = []

@@ -100,7 +100,7 @@ def test_other_settings_in_the_same_folder_are_refused_before_any_work(smoke_cal
 
 
 @pytest.mark.parametrize("bad, match", [({"n_pairs": 7}, "at least 8"), ({"archs": ["vgg"]}, "unknown architecture"),
-                                        ({"n_pairs": 30}, "k_best // 2")])
+                                        ({"n_pairs": 30}, "k_best // 2"), ({"pair_batch": 0}, "pair_batch=0")])
 def test_bad_values_are_refused_with_the_valid_ones(bad, match, tmp_path):
     kw = {"archs": ["fcp"], "n_pairs": 8, **bad}
     with pytest.raises(ValueError, match=match):
@@ -112,6 +112,12 @@ def test_command_refuses_bad_counts_in_one_line(argv, capsys):
     with pytest.raises(SystemExit) as e:
         results.main(["calibrate-paths", "--archs", "fcp", *argv])
     assert e.value.code == 2 and "pairs <= k_best // 2" in capsys.readouterr().err
+
+
+def test_command_refuses_a_bad_pair_batch(capsys):
+    with pytest.raises(SystemExit) as e:
+        results.main(["calibrate-paths", "--archs", "fcp", "--pair-batch", "0"])
+    assert e.value.code == 2 and "--pair-batch 0" in capsys.readouterr().err
 
 
 def test_missing_archive_names_the_command(tmp_path):
