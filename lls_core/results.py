@@ -18,6 +18,11 @@ checksums) into ``<root>/data/results/<profile>/`` (:func:`archive_root`; ``<roo
 writable root, :func:`lls_core.resources.root`: the checkout, or ``$LLS_ROOT``); the weights stay
 in the store. The chapters read the archive with :func:`load_archive`, offline.
 
+Runs trained on another machine (``train --device cuda`` on a lent GPU, into a store of its own)
+come home with ``import-runs``: verified run files, their log records and a manifest entry::
+
+    python -m lls_core.results import-runs --source /tmp/gpu-store --store /path/outside/git
+
 ``calibrate-paths`` runs a sample of barrier paths under a profile's cheap path settings and
 under the authors' (:func:`archive_path_calibration`) and archives the comparison in
 ``<root>/data/results/<profile>/path_calibration/``; the barriers chapter reads it with
@@ -54,7 +59,7 @@ __all__ = ["interleaved_tasks", "train_background", "archive", "load_archive", "
            "CALIBRATION_FOLDER", "RECOMPUTE_SET", "LANDSCAPE_FOLDER", "archive_landscape", "LandscapeArchive",
            "load_landscape", "archives", "CalibrationLoad", "archive_path_calibration", "PathCalibrationRecord",
            "load_path_calibration", "tensor_sha256", "DEVICE_FOLDER", "DeviceBench", "load_device_bench", "export_sets",
-           "find_paths", "import_pairs", "PATHS_LOG"]
+           "find_paths", "import_pairs", "import_runs", "PATHS_LOG"]
 
 
 def archive_root() -> Path:
@@ -184,8 +189,11 @@ def train_background(
 
 
 def _git_commit() -> str:
-    """The checkout's HEAD; in a copy of the working tree without ``.git`` (a lent GPU machine), the
-    commit named by ``$LLS_GIT_COMMIT``, else ``"unknown"``."""
+    """``$LLS_GIT_COMMIT`` when set (a copy of the working tree on another machine, whose ``.git`` may be
+    missing or stale: a lent GPU machine's copy once reported an older commit than the code it ran), else
+    the checkout's HEAD, else ``"unknown"``."""
+    if os.environ.get("LLS_GIT_COMMIT"):
+        return os.environ["LLS_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "-C", str(resources.checkout() or resources.root()), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=10, check=True)
@@ -213,18 +221,68 @@ def _machine() -> dict[str, Any]:
     }
 
 
-def _write_manifest(root: Path, profile: str, argv: Sequence[str]) -> None:
+def _write_manifest(root: Path, profile: str, argv: Sequence[str], extra: Mapping[str, Any] | None = None) -> None:
     """The store's record of how its runs were started: the first start at the top level, every later
-    start (a restart, another command into the same store) appended to ``later_starts``."""
+    start (a restart, another command into the same store, an import) appended to ``later_starts``;
+    ``extra`` joins the record."""
     path = root / f"train-{profile}.manifest.json"
     rec = {"command": " ".join(argv), "git_commit": _git_commit(), "machine": _machine(), "niceness": os.nice(0),
            "torch_threads": torch.get_num_threads(), "pid": os.getpid(),
-           "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+           "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {})}
     if path.exists():
         first = json.loads(path.read_text())
         first.setdefault("later_starts", []).append(rec)
         rec = first
     atomic_write(path, json.dumps(rec, indent=1, sort_keys=True).encode())
+
+
+def import_runs(source: str | os.PathLike[str], store: str | os.PathLike[str], *,
+                command: str | None = None) -> dict[str, tuple[int, int]]:
+    """Bring the finished runs of ``source`` (a store trained on another machine, e.g. by ``results train
+    --device cuda`` on a lent GPU) that ``store`` lacks into it, with their records.
+
+    Runs are checked and copied by :meth:`lls_core.store.Store.import_from` (checksum and key verified,
+    bytes unchanged: each run file keeps the device it was trained on). For every profile whose log
+    ``train-<profile>.jsonl`` is in ``source``, the log records of the copied runs (those of that
+    profile's keys, :func:`interleaved_tasks`) are appended to ``store``'s log of the same name, each
+    marked ``imported_from``, and ``store``'s manifest ``train-<profile>.manifest.json`` gets a
+    ``later_starts`` entry for the import (this command, commit and machine, the runs copied, and the
+    source's own manifest). Returns ``{"<arch>/<optimizer>": (copied, kept)}``; kept: runs ``store``
+    already had (never replaced).
+
+    Example::
+
+        import_runs("/tmp/gpu-store", "/work/lls-full-store2")   # {"lenet/sgd": (16, 0)}
+    """
+    src, dst = Store(source), Store(store)
+    if not src.root.is_dir():
+        raise FileNotFoundError(f"no store at {src.root}")
+    dst.root.mkdir(parents=True, exist_ok=True)
+    copied, kept = dst.import_from(src)
+    out: dict[str, list[int]] = {}
+    for col, keys in enumerate((copied, kept)):
+        for k in keys:
+            out.setdefault(f"{k.arch}/{k.optimizer}", [0, 0])[col] += 1
+    digests = {k.digest for k in copied}
+    cmd = command or " ".join(["python", "-m", "lls_core.results", "import-runs", "--source", str(src.root),
+                               "--store", str(dst.root)])
+    for log in sorted(src.root.glob("train-*.jsonl")):
+        name = log.stem[len("train-"):]
+        if name not in study.PROFILES:
+            continue
+        keys = {(t.key.arch, t.key.optimizer, t.key.seed): t.key.digest
+                for t in interleaved_tasks(list(models.ARCHITECTURES), name, list(NETWORK_OPTIMIZERS))}
+        recs = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
+        mine = [r for r in recs if "error" not in r and keys.get((r.get("arch"), r.get("optimizer"), r.get("seed"))) in digests]
+        if not mine:
+            continue
+        with open(dst.root / log.name, "a") as f:
+            f.write("".join(json.dumps({**r, "imported_from": str(src.root)}) + "\n" for r in mine))
+        man = src.root / f"train-{name}.manifest.json"
+        _write_manifest(dst.root, name, cmd.split(), {
+            "imported_from": str(src.root), "runs_imported": len(mine),
+            "source_manifest": json.loads(man.read_text()) if man.is_file() else None})
+    return {k: (v[0], v[1]) for k, v in sorted(out.items())}
 
 
 def _sha256(path: Path) -> str:
@@ -1487,6 +1545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pa.add_argument("--store", required=True, help="store whose pair cache receives the paths")
     pa.add_argument("--pairs", type=int, default=24, help="disjoint pairs per set and landscape (default 24)")
     pa.add_argument("--device", default=None, choices=["cpu", "cuda"], help="default: cuda when torch sees a GPU")
+    ir = sub.add_parser("import-runs", help="copy the verified finished runs of another store (trained elsewhere) "
+                        "into this one, with their log records and a manifest entry")
+    ir.add_argument("--source", required=True, help="the store the runs were trained into")
+    ir.add_argument("--store", required=True, help="the store that receives them")
     ip = sub.add_parser("import-pairs", help="copy the verified paths of another store into this one's pair cache")
     ip.add_argument("--source", required=True, help="the store the paths were found into")
     ip.add_argument("--store", required=True, help="the store that receives them")
@@ -1542,6 +1604,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error(str(err))
         for a, r in recs.items():
             print(f"{a}: {r['paths']} paths ({r['computed']} computed) in {r['wall_s']} s on {r['device']}")
+    elif args.cmd == "import-runs":
+        cmd = " ".join(["python", "-m", "lls_core.results", *(argv if argv is not None else sys.argv[1:])])
+        try:
+            got = import_runs(args.source, args.store, command=cmd)
+        except (ValueError, FileNotFoundError) as err:
+            ap.error(str(err))
+        for name, (copied, kept) in got.items():
+            print(f"{name}: {copied} runs copied, {kept} already there")
+        if not got:
+            print(f"no finished runs in {args.source}")
     elif args.cmd == "import-pairs":
         total = 0
         for a, (copied, kept) in import_pairs(args.source, args.store, args.archs).items():

@@ -100,6 +100,21 @@ class RunKey:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
 
 
+def _key_from_dict(d: dict[str, Any]) -> RunKey:
+    """The :class:`RunKey` whose :meth:`RunKey.as_dict` is ``d`` (a stored run's key record)."""
+    fields = {f.name for f in dataclasses.fields(RunKey)}
+    extra = set(d) - fields
+    if extra:
+        raise ValueError(f"unknown key fields {sorted(extra)}")
+    hyper = d.get("hyper")
+    if not isinstance(hyper, dict):
+        raise ValueError(f"hyper is a {type(hyper).__name__}, not a mapping")
+    key = RunKey(**{**d, "hyper": tuple(sorted(hyper.items()))})
+    if key.as_dict() != d:
+        raise ValueError("the key does not round-trip")
+    return key
+
+
 def _provenance(result: RunResult) -> dict[str, Any]:
     return {
         "lls_core": __version__,
@@ -213,8 +228,9 @@ class Store:
         self._verified[target] = (st.st_size, st.st_mtime_ns)
         return target
 
-    def _read(self, key: RunKey, path: Path) -> dict[str, Any]:
-        """The verified payload at ``path``; quarantine and raise :class:`CorruptArtifact` otherwise."""
+    def _read(self, key: RunKey | None, path: Path) -> dict[str, Any]:
+        """The verified payload at ``path`` (``key=None``: whichever run it holds, named by its own key);
+        quarantine and raise :class:`CorruptArtifact` otherwise."""
         def bad(reason: str) -> CorruptArtifact:
             self._verified.pop(path, None)
             moved = quarantine(path, reason, self.quarantine_dir)
@@ -236,6 +252,13 @@ class Store:
             raise bad(f"incomplete record: {type(err).__name__}: {err}") from None
         if stored_sum != actual:
             raise bad(f"checksum mismatch: stored {str(stored_sum)[:12]}..., content {actual[:12]}...")
+        if key is None:  # reading a file whose key is not known yet (import_from): its own key must name it
+            try:
+                key = _key_from_dict(stored)
+            except (TypeError, ValueError) as err:
+                raise bad(f"key record not understood: {err}") from None
+            if self.path(key).name != path.name:
+                raise bad(f"file name does not match its key (expected {self.path(key).name})")
         wanted = key.as_dict()
         if stored != wanted:
             diff = [f"{k}: stored {stored.get(k)!r}, requested {wanted.get(k)!r}" for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
@@ -282,6 +305,39 @@ class Store:
         base = self.root / "runs"
         if base.is_dir():
             yield from sorted(p for p in base.glob("*/*/*.pt") if not p.name.startswith("."))
+
+    def import_from(self, other: "Store") -> tuple[list[RunKey], list[RunKey]]:
+        """Copy into this store the verified runs of ``other`` (a store filled on another machine, e.g. a
+        lent GPU) that this one lacks; returns ``(copied, kept)``: the keys copied, and those this store
+        already had (never replaced).
+
+        Each file of ``other`` is read and checked as :meth:`load` reads it (format, content checksum, and
+        a key that names the file; a damaged one is quarantined in ``other`` with a warning and not
+        copied) and its bytes are written here atomically, so the copy keeps the source's checksum and
+        provenance (the device it was trained on) unchanged.
+
+        Example::
+
+            copied, kept = Store("artifacts").import_from(Store("/tmp/gpu-store"))
+        """
+        if Path(other.root).resolve() == Path(self.root).resolve():
+            raise ValueError(f"source and destination are the same store ({self.root})")
+        copied: list[RunKey] = []
+        kept: list[RunKey] = []
+        for path in other.runs():
+            try:
+                blob = other._read(None, path)
+            except CorruptArtifact:
+                continue
+            key = _key_from_dict(json.loads(blob["key"]))
+            if self.has(key):
+                kept.append(key)
+                continue
+            atomic_write(self.path(key), path.read_bytes())
+            if not self.has(key):  # the copy is read back as any stored run is
+                raise CorruptArtifact(f"{self.path(key)}: the copy of {path} did not verify")
+            copied.append(key)
+        return copied, kept
 
     def temp_files(self) -> list[Path]:
         """Temporary files under the store (a writer's, or orphans left by a process killed while writing)."""

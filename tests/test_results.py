@@ -435,3 +435,38 @@ def test_find_paths_refuses_altered_sets_and_other_data_before_any_work(tmp_path
     with pytest.raises(ValueError, match="not a weight-set file"):
         results.find_paths(tmp_path / "bad.pt", tmp_path / "away", device="cpu")
     assert not (tmp_path / "away").exists()
+
+
+def test_runs_trained_elsewhere_come_home_with_their_records(tmp_path, monkeypatch, capsys):
+    """``import-runs``: verified runs only, never replacing one already home, with their log lines and a manifest entry."""
+    away, home = tmp_path / "away", tmp_path / "home"
+    monkeypatch.setenv("LLS_GIT_COMMIT", "f" * 40)  # the device copy's commit, named explicitly
+    results.main(["train", "--profile", "smoke", "--archs", "fcp", "--store", str(away)])
+    results.train_background(["fcp"], "smoke", home, optimizers=["sgd"])  # home already has the SGD runs
+    bad = sorted((away / "runs" / "fcp" / "lbfgs_gss").glob("*.pt"))[0]
+    bad.write_bytes(bad.read_bytes()[:-100])  # damaged in transit
+    with pytest.warns(Warning, match="unreadable|checksum"):
+        got = results.import_runs(away, home)
+    n_gss = len(list((away / "runs" / "fcp" / "lbfgs_gss").glob("*.pt")))
+    assert got == {"fcp/lbfgs_gss": (n_gss, 0), "fcp/sgd": (0, 3)}
+    log = [json.loads(x) for x in (home / "train-smoke.jsonl").read_text().splitlines()]
+    imported = [r for r in log if "imported_from" in r]
+    assert n_gss == 2 and len({r["seed"] for r in imported}) == len(imported) == 2  # the damaged one stays away
+    assert {r["optimizer"] for r in imported} == {"lbfgs_gss"} and {r["git_commit"] for r in imported} == {"f" * 40}
+    manifest = json.loads((home / "train-smoke.manifest.json").read_text())
+    entry = [e for e in ([manifest] + manifest.get("later_starts", [])) if "imported_from" in e]
+    assert len(entry) == 1 and entry[0]["runs_imported"] == n_gss and entry[0]["source_manifest"]["git_commit"] == "f" * 40
+    a = results.load_archive("smoke", results.archive("smoke", ["fcp"], home, tmp_path / "out"))
+    assert a.provenance["runs_missing"] == {"fcp/lbfgs_gss": [s for s in range(3) if s not in {r["seed"] for r in imported}]}
+    assert results.import_runs(away, home) == {"fcp/lbfgs_gss": (0, n_gss), "fcp/sgd": (0, 3)}  # nothing twice
+    assert len((home / "train-smoke.jsonl").read_text().splitlines()) == len(log)
+    with pytest.raises(SystemExit) as err:
+        results.main(["import-runs", "--source", str(tmp_path / "nowhere"), "--store", str(home)])
+    assert err.value.code == 2 and "no store" in capsys.readouterr().err
+
+
+def test_git_commit_named_in_the_environment_wins_over_a_stale_checkout(monkeypatch):
+    monkeypatch.setenv("LLS_GIT_COMMIT", "0123abc")
+    assert results._git_commit() == "0123abc"
+    monkeypatch.delenv("LLS_GIT_COMMIT")
+    assert results._git_commit() != "0123abc"

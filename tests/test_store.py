@@ -368,3 +368,22 @@ def test_pair_import_copies_verified_pairs_only_and_never_replaces(tmp_path: Pat
     assert not home.path(bad).exists()
     with pytest.raises(ValueError, match="namespace"):
         home.import_from(store.Store(tmp_path / "away").pairs("lenet"))
+
+
+def test_run_import_copies_verified_runs_only_and_never_replaces(tmp_path: Path, run_and_key):
+    r, key = run_and_key
+    away, home = store.Store(tmp_path / "away"), store.Store(tmp_path / "home")
+    other = dataclasses.replace(key, seed=3)
+    away.save(key, r)
+    away.save(other, dataclasses.replace(r, seed=3))
+    renamed = away.path(dataclasses.replace(key, seed=4))  # a file whose name is not its key's
+    renamed.write_bytes(away.path(key).read_bytes())
+    home.save(other, dataclasses.replace(r, seed=3, wall_s=99.0))  # home's own copy stays
+    with pytest.warns(Warning, match="does not match its key"):
+        copied, kept = home.import_from(away)
+    assert copied == [key] and kept == [other]
+    assert torch.equal(home.load(key).w_final, r.w_final) and home.load(other).wall_s == 99.0
+    assert home.path(key).read_bytes() == away.path(key).read_bytes()  # bytes (and provenance) unchanged
+    assert not home.path(dataclasses.replace(key, seed=4)).exists()
+    with pytest.raises(ValueError, match="same store"):
+        home.import_from(store.Store(tmp_path / "home"))
