@@ -1287,14 +1287,24 @@ class LandscapeArchive:
 
     def topographies(self) -> dict[str, Any]:
         """``{arch: Topography}`` on the archived embedding (no data, no model weights): the claims
-        that depend on the vectors only through their geometry recompute from it."""
+        that depend on the vectors only through their geometry recompute from it. Sets whose archived
+        SHA-256 are equal (the autoencoder's training and early-stopping weights) share their rows, so
+        :meth:`lls_core.topography.Topography.same_sets` finds them as in the weights themselves."""
         from . import topography
 
         s = self.provenance["settings"]
+        sha = self.provenance.get("weight_sets_sha256", {})
         out = {}
         for a in self.archs:
             sets = {k.split("/", 1)[1]: torch.from_numpy(v) for k, v in self.embedding.items()
                     if k.startswith(a + "/") and not k.endswith("/std")}
+            first: dict[str, str] = {}
+            for name in list(sets):  # sets that are the same vectors (same SHA-256) get the same embedded rows,
+                h = sha.get(f"{a}/{name}")  # which the embedding's rounding would otherwise tell apart
+                if h is not None and h in first:
+                    sets[name] = sets[first[h]]
+                elif h is not None:
+                    first[h] = name
             n, k = s["counts"][a]
             out[a] = topography.Topography(a, s["profile"], n, k, models.build(a), None, sets)  # type: ignore[arg-type]
         return out

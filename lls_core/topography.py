@@ -23,6 +23,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import Tensor, nn
 
 from lls_core import checks, data, landscape, models, pathfinder, resources, stats
@@ -49,6 +50,7 @@ __all__ = [
     "PathCalibration",
     "spread_ratio_text",
     "distance_text",
+    "same_sets_text",
     "sharpness_text",
     "resemblance_text",
     "calibrate_paths",
@@ -138,6 +140,18 @@ class Topography:
     sets: dict[str, Tensor]
     store_root: str = field(default="")
     seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def same_sets(self) -> list[tuple[str, str]]:
+        """Pairs ``(a, b)`` of sets (``a`` first in :attr:`sets` order) that hold exactly the same vectors.
+
+        A set of early-stopping weights equals its optimizer's set of training weights when every
+        run's test loss was lowest where its training loss was (the autoencoder's runs: the test
+        loss falls as long as the training loss does); a comparison between the two is then zero
+        by construction, not a finding. Example: ``[("BFGS-train", "BFGS-test")]``.
+        """
+        names = list(self.sets)
+        return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+                if self.sets[a].shape == self.sets[b].shape and torch.equal(self.sets[a], self.sets[b])]
 
     def xy(self, which: str) -> tuple[Tensor, Tensor]:
         """Images and labels of the ``"train"`` or ``"test"`` landscape."""
@@ -861,6 +875,17 @@ def _gap_ratio(k: int, ks: int, g: np.ndarray):  # noqa: ANN202
     return stat
 
 
+def _same_vectors(spec: _Spec, sets: Mapping[str, Tensor]) -> str:
+    """``"A = B"`` when the claim's statistic would compare a set with one that holds the same vectors
+    (:meth:`Topography.same_sets`: its value is fixed by construction, so there is nothing to test), else ``""``.
+    The length-gap ratio compares the test-weight gap with the training-weight gap of the same SGD set:
+    it is 1 by construction when the BFGS test set is the BFGS training set."""
+    x, y = (spec.sets[0], spec.sets[2]) if spec.kind == "gap_ratio" else (spec.sets[0], spec.sets[1])
+    if x in sets and y in sets and sets[x].shape == sets[y].shape and torch.equal(sets[x], sets[y]):
+        return f"{x} = {y}"
+    return ""
+
+
 def _evaluate(spec: _Spec, topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | None,
               sharp: Mapping[str, SharpnessSet] | None, *, kpca_gamma: float | str | None, n_boot: int,
               seed: int) -> dict[str, Any]:
@@ -1051,7 +1076,10 @@ def claims(topos: Topography | Mapping[str, Topography],
     computed rows, and separately those against them; :func:`lls_core.stats.decide` gives the
     verdict. Claims of no difference (linear, polynomial, sigmoid PCA; the autoencoder
     exception; the length gap that persists) need their interval inside the margins
-    (:data:`MARGIN_AUC`, :data:`MARGIN_CL`, :data:`MARGIN_RATIO`). ``keys``: only those claims
+    (:data:`MARGIN_AUC`, :data:`MARGIN_CL`, :data:`MARGIN_RATIO`). A row whose statistic would
+    compare a set with one holding the same vectors (the autoencoder's early-stopping weights
+    are its training weights, :meth:`Topography.same_sets`) is not tested: its verdict says
+    ``"same vectors (A = B): no test"``. ``keys``: only those claims
     (see the ``key`` column), e.g. ``["barriers_sgd_lower"]``.
 
     Example: synthetic sets of 12 vectors, BFGS on a sphere of radius 2, SGD on radius 1.
@@ -1097,6 +1125,8 @@ def claims(topos: Topography | Mapping[str, Topography],
                                    "p_against": np.nan, "a": spec.sets[0], "b": spec.sets[1]}
             if arch not in tmap:
                 row["verdict"] = f"needs {arch}"
+            elif same := _same_vectors(spec, tmap[arch].sets):
+                row["verdict"] = f"same vectors ({same}): no test"
             else:
                 got = _evaluate(spec, tmap[arch], bmap.get(arch), smap.get(arch), kpca_gamma=kpca_gamma,
                                 n_boot=n_boot, seed=seed)
@@ -1340,6 +1370,31 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
             row["distinct_from"] = ", ".join(sig) if sig else "neither"
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def same_sets_text(topos: Mapping[str, Topography]) -> str:
+    """A sentence per architecture on the sets that hold the same vectors (:meth:`Topography.same_sets`).
+
+    >>> same_sets_text({"autoencoder": ae, "fcp": fcp})  # doctest: +SKIP
+    'In the autoencoder, BFGS-test holds the same vectors as BFGS-train and SGD-test as SGD-train: ... In FCP every set holds its own vectors.'
+    """
+    from lls_core.study import network_phrase
+
+    same, apart = [], []
+    for a, t in topos.items():
+        pairs = t.same_sets()
+        if not pairs:
+            apart.append(network_phrase(a))
+            continue
+        parts = [f"{b} holds the same vectors as {x}" if k == 0 else f"{b} as {x}" for k, (x, b) in enumerate(pairs)]
+        what = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        same.append(f"In {network_phrase(a)}, {what}: every kept run's test loss was lowest where its training "
+                    "loss was, so its early-stopping checkpoint is its training minimum, and a comparison between "
+                    "those sets is zero by construction, not a finding.")
+    if apart:
+        names = ", ".join(apart[:-1]) + (" and " if len(apart) > 1 else "") + apart[-1]
+        same.append(f"In {names} every set holds its own vectors.")
+    return " ".join(same)
 
 
 def distance_text(dists: Mapping[str, "landscape.Distances"]) -> str:

@@ -483,3 +483,41 @@ def test_claims_beside_keeps_rows_computed_in_both_and_flags_changed_verdicts():
                          "changed_claims": "FCP, BFGS more spread (BFGS-train vs SGD-train)"}
     with pytest.raises(ValueError, match="two different names"):
         topography.claims_beside(before, before, ("x", "x"))
+
+
+def test_sets_that_hold_the_same_vectors_are_named():
+    fcp = _fake()
+    assert fcp.same_sets() == []
+    sets = dict(fcp.sets)
+    sets["BFGS-test"] = sets["BFGS-train"].clone()
+    sets["SGD-test"] = sets["SGD-train"].clone()
+    sets["LBFGS-test"] = sets["LBFGS-test"].clone()
+    sets["LBFGS-test"][0, 0] += 1e-12  # one component apart is another set
+    ae = topography.Topography("autoencoder", "synthetic", fcp.n_inits, fcp.k_best, fcp.model, fcp.dataset, sets)
+    assert ae.same_sets() == [("BFGS-train", "BFGS-test"), ("SGD-train", "SGD-test")]
+    text = topography.same_sets_text({"autoencoder": ae, "fcp": fcp})
+    assert text.startswith("In the autoencoder, BFGS-test holds the same vectors as BFGS-train and SGD-test as SGD-train:")
+    assert text.endswith("In FCP every set holds its own vectors.")
+    assert topography.same_sets_text({"fcp": fcp, "lstm": fcp}) == "In FCP and the LSTM every set holds its own vectors."
+
+
+def test_a_claim_that_would_compare_a_set_with_itself_is_not_tested():
+    """Identical training and early-stopping sets (the autoencoder's): the paired barrier rows and the length-gap
+    ratio are fixed by construction, so they get no verdict and stay out of Holm; the other rows are tested."""
+    fcp = _fake(k=16)
+    sets = dict(fcp.sets)
+    sets["BFGS-test"] = sets["BFGS-train"].clone()
+    ae = topography.Topography("autoencoder", "synthetic", 16, 16, fcp.model, fcp.dataset, sets)
+    pairs = landscape.disjoint_pairs(16, 8, seed=0)
+    bars = _bars(ae, n=8, pairs=pairs)
+    bars[("BFGS-test", "train")] = bars[("BFGS-train", "train")]
+    f = topography.claims(ae, bars, n_boot=200).frame
+    untested = f[f["verdict"].str.startswith("same vectors")]
+    assert sorted(zip(untested["key"], untested["verdict"])) == [
+        ("barriers_train_vs_test", "same vectors (BFGS-train = BFGS-test): no test"),
+        ("test_gap", "same vectors (BFGS-test = BFGS-train): no test")]
+    assert untested["p_holm"].isna().all()
+    sgd = f[(f["key"] == "barriers_train_vs_test") & (f["a"] == "SGD-train")]
+    assert sgd["verdict"].iloc[0] in stats.VERDICTS  # SGD-test differs from SGD-train here: tested
+    plain = topography.claims(_fake(k=16), _bars(_fake(k=16), n=8, pairs=pairs), n_boot=200).frame
+    assert not plain["verdict"].str.startswith("same vectors").any()
