@@ -1004,14 +1004,16 @@ class Claims:
 
     def facts(self) -> dict[str, Any]:
         """Counts for the prose: rows, computed, supported (any kind), equivalent, contradicted,
-        not resolved, and rows that cannot be computed here."""
+        not resolved, rows not tested because they compare a set with the same vectors (``n_same``),
+        and the other rows that cannot be computed here (``n_needs``)."""
         v = self.frame["verdict"]
         computed = v.isin(stats.VERDICTS)
+        same = v.astype(str).str.startswith("same vectors")
         return {"n_rows": int(len(v)), "n_computed": int(computed.sum()),
                 "n_supported": int(v.str.endswith("(supported)").sum() + (v == "supported").sum()),
                 "n_equivalent": int((v == "equivalent (supported)").sum()),
                 "n_contradicted": int((v == "contradicted").sum()), "n_not_resolved": int((v == "not resolved").sum()),
-                "n_needs": int((~computed).sum()), "alpha": self.alpha}
+                "n_same": int(same.sum()), "n_needs": int((~computed & ~same).sum()), "alpha": self.alpha}
 
     def computed(self) -> pd.DataFrame:
         """The rows that could be computed with this page's data."""

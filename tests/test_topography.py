@@ -517,6 +517,8 @@ def test_a_claim_that_would_compare_a_set_with_itself_is_not_tested():
         ("barriers_train_vs_test", "same vectors (BFGS-train = BFGS-test): no test"),
         ("test_gap", "same vectors (BFGS-test = BFGS-train): no test")]
     assert untested["p_holm"].isna().all()
+    facts = topography.claims(ae, bars, n_boot=200).facts()
+    assert facts["n_same"] == 2 and facts["n_computed"] + facts["n_same"] + facts["n_needs"] == facts["n_rows"]
     sgd = f[(f["key"] == "barriers_train_vs_test") & (f["a"] == "SGD-train")]
     assert sgd["verdict"].iloc[0] in stats.VERDICTS  # SGD-test differs from SGD-train here: tested
     plain = topography.claims(_fake(k=16), _bars(_fake(k=16), n=8, pairs=pairs), n_boot=200).frame
