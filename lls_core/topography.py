@@ -50,6 +50,7 @@ __all__ = [
     "PathCalibration",
     "spread_ratio_text",
     "distance_text",
+    "same_sets",
     "same_sets_text",
     "sharpness_text",
     "resemblance_text",
@@ -149,9 +150,7 @@ class Topography:
         loss falls as long as the training loss does); a comparison between the two is then zero
         by construction, not a finding. Example: ``[("BFGS-train", "BFGS-test")]``.
         """
-        names = list(self.sets)
-        return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
-                if self.sets[a].shape == self.sets[b].shape and torch.equal(self.sets[a], self.sets[b])]
+        return same_sets(self.sets)
 
     def xy(self, which: str) -> tuple[Tensor, Tensor]:
         """Images and labels of the ``"train"`` or ``"test"`` landscape."""
@@ -1374,8 +1373,17 @@ def resemblance(topo: Topography, bars: Mapping[tuple[str, str], PairPaths] | No
     return pd.DataFrame(rows)
 
 
-def same_sets_text(topos: Mapping[str, Topography]) -> str:
-    """A sentence per architecture on the sets that hold the same vectors (:meth:`Topography.same_sets`).
+def same_sets(sets: Mapping[str, Tensor]) -> list[tuple[str, str]]:
+    """Pairs ``(a, b)`` of the ``(K, d)`` sets in ``sets`` (``a`` first in its order) that hold exactly the
+    same vectors; see :meth:`Topography.same_sets`."""
+    names = list(sets)
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+            if sets[a].shape == sets[b].shape and torch.equal(sets[a], sets[b])]
+
+
+def same_sets_text(topos: Mapping[str, Topography | Mapping[str, Tensor]]) -> str:
+    """A sentence per architecture on the sets that hold the same vectors (:func:`same_sets`); ``topos``:
+    ``{arch: Topography}`` or ``{arch: {set name: (K, d)}}`` (e.g. a study's ``weight_sets()``).
 
     >>> same_sets_text({"autoencoder": ae, "fcp": fcp})  # doctest: +SKIP
     'In the autoencoder, BFGS-test holds the same vectors as BFGS-train and SGD-test as SGD-train: ... In FCP every set holds its own vectors.'
@@ -1384,7 +1392,7 @@ def same_sets_text(topos: Mapping[str, Topography]) -> str:
 
     same, apart = [], []
     for a, t in topos.items():
-        pairs = t.same_sets()
+        pairs = t.same_sets() if isinstance(t, Topography) else same_sets(t)
         if not pairs:
             apart.append(network_phrase(a))
             continue

@@ -499,6 +499,7 @@ def test_sets_that_hold_the_same_vectors_are_named():
     assert text.startswith("In the autoencoder, BFGS-test holds the same vectors as BFGS-train and SGD-test as SGD-train:")
     assert text.endswith("In FCP every set holds its own vectors.")
     assert topography.same_sets_text({"fcp": fcp, "lstm": fcp}) == "In FCP and the LSTM every set holds its own vectors."
+    assert topography.same_sets_text({"autoencoder": sets}) == topography.same_sets_text({"autoencoder": ae})
 
 
 def test_a_claim_that_would_compare_a_set_with_itself_is_not_tested():
