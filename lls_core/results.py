@@ -597,7 +597,8 @@ def archive_path_calibration(
     :func:`lls_core.topography.calibrate_paths` with ``build`` (default
     ``topography.PATH_PROFILES[profile]``) against ``reference`` (default
     :data:`lls_core.topography.AUTHORS_PATHS`) on the first ``n_pairs`` disjoint pairs of
-    each of the four sets (BFGS/SGD, train/test weights) on both landscapes: the pairs the
+    each of the four sets (BFGS/SGD, train/test weights; a set holding the same vectors as an earlier
+    one is left out) on both landscapes: the pairs the
     chapter draws with the same ``seed``. Paths already in the store's pair cache are reused,
     so a stopped call resumes; ``pair_batch`` pairs are found and stored together (default 1:
     on a CPU batching pairs gains nothing, ``pairs_speedup`` of ``benchmarks/bench_barriers.py``,
@@ -654,7 +655,9 @@ def archive_path_calibration(
         t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         topo = topography.load(arch, prof.name, n_inits=load.n_inits, k_best=load.k_best, counts=load.counts_dict(),
                                store=store, workers=workers, progress=progress)
-        names = [n for n in topography.CALIBRATION_SETS if n in topo.sets]
+        every = [n for n in topography.CALIBRATION_SETS if n in topo.sets]  # their checksums are recorded
+        copies = {b for _, b in topo.same_sets()}  # the same vectors as an earlier set: left out, as calibrate_paths does
+        names = [n for n in every if n not in copies]
         cache = topography.pair_store(topo)
 
         stored_before = _n_stored(cache)
@@ -679,8 +682,9 @@ def archive_path_calibration(
             "workers": workers, "started_utc": started, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "wall_s": round(time.perf_counter() - t0, 1), "store": topo.store_root,
             "data_checksum_sha256": topo.dataset.checksum, "n_train": topo.dataset.n_train, "n_test": topo.dataset.n_test,
-            "weight_sets_sha256": {n: tensor_sha256(topo.sets[n]) for n in names},
-            "weight_sets_shape": {n: list(topo.sets[n].shape) for n in names},
+            "weight_sets_sha256": {n: tensor_sha256(topo.sets[n]) for n in every},
+            "weight_sets_shape": {n: list(topo.sets[n].shape) for n in every},
+            "sets_left_out": {b: f"the same vectors as {a}" for a, b in topo.same_sets() if b in every},
         }
         first = pf[(pf["set"] == RECOMPUTE_SET) & (pf["landscape"] == "train")].iloc[0]
         ends = {f"{arch}/i": topo.sets[RECOMPUTE_SET][int(first["i"])].numpy(),

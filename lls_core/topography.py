@@ -538,6 +538,9 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
     bias of the heights, their rank correlation and which claim verdicts change (the
     claims table of ``claims_fn(topo, bars)``, default :func:`claims`, computed from
     each setting's barriers; rows that do not depend on the barriers are left out).
+    A set that holds the same vectors as an earlier one (:func:`same_sets`: the autoencoder's
+    early-stopping weights) is left out: its paths are the earlier set's, and counting them twice
+    would narrow every interval.
     ``pairing`` as in :func:`all_barriers`: ``"disjoint"`` takes the first ``n_pairs`` of the
     disjoint pairs a chapter draws with the same ``seed`` (independent heights; the build's
     paths are then those the chapter stored), ``"random"`` a sample that may share end points.
@@ -561,6 +564,8 @@ def calibrate_paths(topo: Topography, build: PathConfig, *, reference: PathConfi
     if not names:
         raise ValueError(f"none of the sets {', '.join(CALIBRATION_SETS)} in this topography; "
                          f"available: {', '.join(topo.sets)}")
+    copies = {b for a, b in same_sets({n: topo.sets[n] for n in names if n in topo.sets})}
+    names = [n for n in names if n not in copies]  # the same vectors again: the same paths, counted twice
     if pairing not in ("disjoint", "random"):
         raise ValueError(f"pairing={pairing!r}; valid: 'disjoint', 'random'")
     for n in names:
@@ -1390,21 +1395,26 @@ def same_sets_text(topos: Mapping[str, Topography | Mapping[str, Tensor]]) -> st
     """
     from lls_core.study import network_phrase
 
-    same, apart = [], []
+    def names(xs: list[str]) -> str:
+        return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}  # networks with the same identical pairs, together
+    apart = []
     for a, t in topos.items():
-        pairs = t.same_sets() if isinstance(t, Topography) else same_sets(t)
-        if not pairs:
+        pairs = tuple(t.same_sets() if isinstance(t, Topography) else same_sets(t))
+        if pairs:
+            groups.setdefault(pairs, []).append(network_phrase(a))
+        else:
             apart.append(network_phrase(a))
-            continue
+    out = []
+    for pairs, nets in groups.items():
         parts = [f"{b} holds the same vectors as {x}" if k == 0 else f"{b} as {x}" for k, (x, b) in enumerate(pairs)]
-        what = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        same.append(f"In {network_phrase(a)}, {what}: every kept run's test loss was lowest where its training "
-                    "loss was, so its early-stopping checkpoint is its training minimum, and a comparison between "
-                    "those sets is zero by construction, not a finding.")
+        out.append(f"In {names(nets)}, {names(parts)}: every kept run's test loss was lowest where its training "
+                   "loss was, so its early-stopping checkpoint is its training minimum, and a comparison between "
+                   "those sets is zero by construction, not a finding.")
     if apart:
-        names = ", ".join(apart[:-1]) + (" and " if len(apart) > 1 else "") + apart[-1]
-        same.append(f"In {names} every set holds its own vectors.")
-    return " ".join(same)
+        out.append(f"In {names(apart)} every set holds its own vectors.")
+    return " ".join(out)
 
 
 def distance_text(dists: Mapping[str, "landscape.Distances"]) -> str:

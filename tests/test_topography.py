@@ -339,6 +339,12 @@ def test_calibrate_paths_compares_the_same_pairs_under_both_settings(tmp_path, t
     # the same settings on both sides: no bias, perfect rank agreement, no verdict changes
     same = topography.calibrate_paths(topo, build, reference=build, n_pairs=8, n_boot=200)
     assert same.bias == 0.0 and same.spearman == pytest.approx(1.0) and same.changed == []
+    # a set holding the same vectors as another (the autoencoder's early-stopping weights) is left out:
+    # its paths would enter every statistic twice
+    twin = topography.Topography("fcp", "synthetic", 5, 5, topo.model, topo.dataset,
+                                 {**topo.sets, "BFGS-test": topo.sets["BFGS-train"].clone()}, store_root=str(tmp_path))
+    again = topography.calibrate_paths(twin, build, reference=ref, n_pairs=8, n_boot=200)
+    assert set(again.frame["set"]) == {"BFGS-train", "SGD-train"} and again.bias == cal.bias
 
 
 def test_calibrate_paths_bad_input(tmp_path, trained_set):
@@ -500,6 +506,8 @@ def test_sets_that_hold_the_same_vectors_are_named():
     assert text.endswith("In FCP every set holds its own vectors.")
     assert topography.same_sets_text({"fcp": fcp, "lstm": fcp}) == "In FCP and the LSTM every set holds its own vectors."
     assert topography.same_sets_text({"autoencoder": sets}) == topography.same_sets_text({"autoencoder": ae})
+    both = topography.same_sets_text({"autoencoder": ae, "lstm": sets, "fcp": fcp})
+    assert both.startswith("In the autoencoder and the LSTM, BFGS-test holds") and both.count("zero by construction") == 1
 
 
 def test_a_claim_that_would_compare_a_set_with_itself_is_not_tested():
