@@ -129,18 +129,19 @@ def test_missing_archive_names_the_command(tmp_path):
         results.load_path_calibration("quick", tmp_path)
 
 
-def test_recompute_archived_calibration_pair():
-    """Run the paths of one archived pair (FCP, SGD-train, training landscape) from its archived end points under both
+@pytest.mark.parametrize("arch", ["fcp", "autoencoder"])
+def test_recompute_archived_calibration_pair(arch):
+    """Run the paths of one archived pair (SGD-train, training landscape) from its archived end points under both
     archived settings: the heights must be the archived ones to float32 summation order."""
     torch.set_num_threads(1)
     rec = results.load_path_calibration("quick")
-    if "fcp" not in rec.archs:
-        pytest.skip("no archived FCP calibration")
-    row, wi, wj = rec.endpoints("fcp")
+    if arch not in rec.archs:
+        pytest.skip(f"no archived {arch} calibration")
+    row, wi, wj = rec.endpoints(arch)
     prof = study.get_profile(rec.provenance["settings"]["profile"])
     ds = study.dataset(prof)
-    assert ds.checksum == rec.provenance["archs"]["fcp"]["data_checksum_sha256"]
-    model = models.build("fcp", activation=prof.activation)
+    assert ds.checksum == rec.provenance["archs"][arch]["data_checksum_sha256"]
+    model = models.build(arch, activation=prof.activation)
     for which in ("build", "reference"):
         pc = landscape.PathConfig(**rec.provenance["settings"][which])
         got = landscape.pair_path(model, ds.x_train, ds.y_train, wi, wj, pc, int(row.i), int(row.j))
