@@ -903,14 +903,14 @@ class PathCalibrationRecord:
         pa = self.provenance["archs"]
         changed = self.changed()
         out: dict[str, Any] = {
-            "archs": ", ".join(study.NETWORK_NAMES.get(a, a) for a in self.archs), "pairs": int(len(self.pairs)),
+            "archs": study.phrase_list([study.network_phrase(a) for a in self.archs]), "pairs": int(len(self.pairs)),
             "pairs_per_set": int(st["n_pairs"]),
             "verdicts": int(len(self.verdicts)), "verdicts_changed": len(changed),
             "changed_claims": "; ".join(changed) if changed else "none",
             "build_points": st["build"]["n_points"], "build_steps": st["build"]["steps"],
             "build_images": st["build"]["n_data"] if st["build"]["n_data"] is not None else "all",
             "reference_points": st["reference"]["n_points"], "reference_steps": st["reference"]["steps"],
-            "command": next(iter(pa.values()))["command"] if len(pa) == 1 else "; ".join(dict.fromkeys(p["command"] for p in pa.values())),
+            "command": "; ".join(dict.fromkeys(pa[a]["command"] for a in self.archs)),
             "date": max(p["finished_utc"] for p in pa.values())[:10],
             "cpus": min(int(p["machine"].get("cpu_count") or 0) for p in pa.values()),
             "wall_h": sum(p["wall_s"] + sum(e.get("wall_s") or 0.0 for e in p.get("earlier_runs", []))

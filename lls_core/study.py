@@ -649,6 +649,18 @@ def network_phrase(arch: str) -> str:
     return "the LSTM" if arch == "lstm" else NETWORK_NAMES.get(arch, arch)
 
 
+def phrase_list(items: Sequence[str]) -> str:
+    """Words joined as prose joins them (``""`` for none).
+
+    >>> phrase_list(["FCP"]), phrase_list(["FCP", "the autoencoder"]), phrase_list(["a", "b", "c"])
+    ('FCP', 'FCP and the autoencoder', 'a, b and c')
+    """
+    items = list(items)
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def best_runs(runs: Sequence[RunResult], k: int) -> tuple[RunResult, ...]:
     """The ``k`` runs with the lowest minimum training loss, in that order (ties, and runs whose loss is
     not finite, which rank last, broken by seed): the selection behind every weight set and Table 1."""

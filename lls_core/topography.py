@@ -1394,9 +1394,7 @@ def same_sets_text(topos: Mapping[str, Topography | Mapping[str, Tensor]]) -> st
     'In the autoencoder, BFGS-test holds the same vectors as BFGS-train and SGD-test as SGD-train: ... In FCP every set holds its own vectors.'
     """
     from lls_core.study import network_phrase
-
-    def names(xs: list[str]) -> str:
-        return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+    from lls_core.study import phrase_list as names
 
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}  # networks with the same identical pairs, together
     apart = []

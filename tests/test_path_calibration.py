@@ -60,6 +60,7 @@ def test_archive_holds_the_pairs_seeds_and_checksums_of_the_sets(smoke_cal):
     assert rec.coverage_text(["fcp", "autoencoder"]).startswith("Not calibrated: the autoencoder.")
     assert "--archs autoencoder" in rec.coverage_text(["fcp", "autoencoder"])
     f = rec.facts()
+    assert f["archs"] == "FCP" and f["command"] == prov["command"]
     assert f["pairs"] == 16 * len(used) and f["verdicts_changed"] == len(rec.changed()) and f["date"] == prov["finished_utc"][:10]
     diff = rec.pairs["height_build"] - rec.pairs["height_reference"]
     assert f["fcp_bias"] == pytest.approx(diff.mean())
