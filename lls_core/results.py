@@ -260,8 +260,8 @@ def import_runs(source: str | os.PathLike[str], store: str | os.PathLike[str], *
     dst.root.mkdir(parents=True, exist_ok=True)
     copied, kept = dst.import_from(src)
     out: dict[str, list[int]] = {}
-    for col, keys in enumerate((copied, kept)):
-        for k in keys:
+    for col, group in enumerate((copied, kept)):
+        for k in group:
             out.setdefault(f"{k.arch}/{k.optimizer}", [0, 0])[col] += 1
     digests = {k.digest for k in copied}
     cmd = command or " ".join(["python", "-m", "lls_core.results", "import-runs", "--source", str(src.root),
@@ -270,10 +270,10 @@ def import_runs(source: str | os.PathLike[str], store: str | os.PathLike[str], *
         name = log.stem[len("train-"):]
         if name not in study.PROFILES:
             continue
-        keys = {(t.key.arch, t.key.optimizer, t.key.seed): t.key.digest
-                for t in interleaved_tasks(list(models.ARCHITECTURES), name, list(NETWORK_OPTIMIZERS))}
+        digest_of = {(t.key.arch, t.key.optimizer, t.key.seed): t.key.digest
+                     for t in interleaved_tasks(list(models.ARCHITECTURES), name, list(NETWORK_OPTIMIZERS))}
         recs = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-        mine = [r for r in recs if "error" not in r and keys.get((r.get("arch"), r.get("optimizer"), r.get("seed"))) in digests]
+        mine = [r for r in recs if "error" not in r and digest_of.get((r.get("arch"), r.get("optimizer"), r.get("seed"))) in digests]
         if not mine:
             continue
         with open(dst.root / log.name, "a") as f:
@@ -1514,7 +1514,7 @@ def _claim(root: Path, digest: str) -> Path | None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lls_core.results", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    tr = sub.add_parser("train", help="train the missing runs of a profile into a store, one at a time")
+    tr = sub.add_parser("train", help="train the missing runs of a profile into a store, ensemble by ensemble (resumable)")
     for p in (tr,):
         p.add_argument("--profile", required=True, choices=list(study.PROFILES))
         p.add_argument("--archs", nargs="+", default=list(models.ARCHITECTURES), choices=list(models.ARCHITECTURES))
