@@ -143,7 +143,7 @@ class Topography:
     seeds: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def same_sets(self) -> list[tuple[str, str]]:
-        """Pairs ``(a, b)`` of sets (``a`` first in :attr:`sets` order) that hold exactly the same vectors.
+        """Pairs ``(a, b)`` of sets (``a`` first in the order of ``sets``) that hold exactly the same vectors.
 
         A set of early-stopping weights equals its optimizer's set of training weights when every
         run's test loss was lowest where its training loss was (the autoencoder's runs: the test
