@@ -1008,8 +1008,9 @@ class Claims:
 
     def facts(self) -> dict[str, Any]:
         """Counts for the prose: rows, computed, supported (any kind), equivalent, contradicted,
-        not resolved, rows not tested because they compare a set with the same vectors (``n_same``),
-        and the other rows that cannot be computed here (``n_needs``)."""
+        not resolved, rows not tested because they compare a set with the same vectors (``n_same``,
+        and ``same_text``: a sentence saying so, empty when there are none), and the other rows that
+        cannot be computed here (``n_needs``)."""
         v = self.frame["verdict"]
         computed = v.isin(stats.VERDICTS)
         same = v.astype(str).str.startswith("same vectors")
@@ -1017,7 +1018,10 @@ class Claims:
                 "n_supported": int(v.str.endswith("(supported)").sum() + (v == "supported").sum()),
                 "n_equivalent": int((v == "equivalent (supported)").sum()),
                 "n_contradicted": int((v == "contradicted").sum()), "n_not_resolved": int((v == "not resolved").sum()),
-                "n_same": int(same.sum()), "n_needs": int((~computed & ~same).sum()), "alpha": self.alpha}
+                "n_same": int(same.sum()), "n_needs": int((~computed & ~same).sum()), "alpha": self.alpha,
+                "same_text": "" if not same.any() else
+                (f"{int(same.sum())} {'rows' if same.sum() > 1 else 'row'} would compare a set with one that holds "
+                 "the same vectors and {} not tested.".format("are" if same.sum() > 1 else "is"))}
 
     def computed(self) -> pd.DataFrame:
         """The rows that could be computed with this page's data."""

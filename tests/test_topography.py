@@ -528,6 +528,8 @@ def test_a_claim_that_would_compare_a_set_with_itself_is_not_tested():
     assert untested["p_holm"].isna().all()
     facts = topography.claims(ae, bars, n_boot=200).facts()
     assert facts["n_same"] == 2 and facts["n_computed"] + facts["n_same"] + facts["n_needs"] == facts["n_rows"]
+    assert facts["same_text"] == "2 rows would compare a set with one that holds the same vectors and are not tested."
+    assert topography.claims(fcp, _bars(fcp, n=8, pairs=pairs), n_boot=200).facts()["same_text"] == ""
     sgd = f[(f["key"] == "barriers_train_vs_test") & (f["a"] == "SGD-train")]
     assert sgd["verdict"].iloc[0] in stats.VERDICTS  # SGD-test differs from SGD-train here: tested
     plain = topography.claims(_fake(k=16), _bars(_fake(k=16), n=8, pairs=pairs), n_boot=200).frame
