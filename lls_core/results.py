@@ -892,7 +892,8 @@ class PathCalibrationRecord:
         ``build_points``, ``build_steps``, ``build_images``, ``reference_points``,
         ``reference_steps``, ``command``, ``date`` (the last finish, ``YYYY-MM-DD``), ``wall_h``
         (hours of every call that wrote the archive, earlier ones included), ``cpus`` (the
-        fewest CPU cores of the machines that wrote it), ``summary_text`` (one clause per architecture and landscape, from
+        fewest CPU cores of the machines that wrote it), ``summary_text`` (one sentence per architecture and landscape,
+        without the last full stop, from
         :meth:`by_landscape`); per architecture and landscape (:meth:`by_landscape`)
         ``<arch>_<landscape>_<column>``; per architecture, over both landscapes (the archived
         summary), ``<arch>_bias``, ``<arch>_bias_lo``, ``<arch>_bias_hi``, ``<arch>_spearman``,
@@ -922,7 +923,8 @@ class PathCalibrationRecord:
             for k in ("n", "bias", "bias_lo", "bias_hi", "ratio", "spearman", "identical", "under_build",
                       "under_build_max", "under_reference", "under_reference_max", "at_end_build", "at_end_reference"):
                 out[f"{r.arch}_{r.landscape}_{k}"] = getattr(r, k)
-            name = study.NETWORK_NAMES.get(r.arch, r.arch)
+            phrase = study.network_phrase(str(r.arch))
+            name = phrase[:1].upper() + phrase[1:]  # each network and landscape a sentence of its own
             where = "training" if r.landscape == "train" else "test"
             ends = (f"{100 * r.at_end_build:.0f} % of the paths have their highest own point at an end point under "
                     f"the build's settings, {100 * r.at_end_reference:.0f} % under the authors'")
@@ -938,7 +940,7 @@ class PathCalibrationRecord:
                     f"own points (at most {1 + r.under_build_max:.3g} times) with the build's points and "
                     f"{1 + r.under_reference:.3g} times (at most {1 + r.under_reference_max:.3g}) with the authors'; "
                     + ends)
-        out["summary_text"] = "; ".join(clauses)
+        out["summary_text"] = ". ".join(clauses)
         for r in self.summary.itertuples(index=False):
             for k in ("bias", "bias_lo", "bias_hi", "spearman", "min_group_spearman"):
                 out[f"{r.arch}_{k}"] = float(getattr(r, k))
