@@ -279,7 +279,7 @@ def import_runs(source: str | os.PathLike[str], store: str | os.PathLike[str], *
         with open(dst.root / log.name, "a") as f:
             f.write("".join(json.dumps({**r, "imported_from": str(src.root)}) + "\n" for r in mine))
         man = src.root / f"train-{name}.manifest.json"
-        _write_manifest(dst.root, name, cmd.split(), {
+        _write_manifest(dst.root, name, [cmd], {
             "imported_from": str(src.root), "runs_imported": len(mine),
             "source_manifest": json.loads(man.read_text()) if man.is_file() else None})
     return {k: (v[0], v[1]) for k, v in sorted(out.items())}
@@ -656,15 +656,14 @@ def archive_path_calibration(
         topo = topography.load(arch, prof.name, n_inits=load.n_inits, k_best=load.k_best, counts=load.counts_dict(),
                                store=store, workers=workers, progress=progress)
         every = [n for n in topography.CALIBRATION_SETS if n in topo.sets]  # their checksums are recorded
-        copies = {b for _, b in topo.same_sets()}  # the same vectors as an earlier set: left out, as calibrate_paths does
-        names = [n for n in every if n not in copies]
         cache = topography.pair_store(topo)
 
         stored_before = _n_stored(cache)
-        cal = topography.calibrate_paths(topo, build, reference=reference, n_pairs=n_pairs, seed=seed, sets=names,
+        # calibrate_paths leaves out a set that holds another's vectors (recorded in sets_left_out below)
+        cal = topography.calibrate_paths(topo, build, reference=reference, n_pairs=n_pairs, seed=seed, sets=every,
                                          workers=workers, n_boot=n_boot, pairing="disjoint", pair_batch=pair_batch)
         pf = cal.frame.copy()
-        seeds = {n: topo.seeds.get(n, ()) for n in names}
+        seeds = {n: topo.seeds.get(n, ()) for n in every}
         for end in ("i", "j"):
             pf[f"seed_{end}"] = [int(seeds[s][k]) if seeds[s] else -1 for s, k in zip(pf["set"], pf[end])]
             pf[f"sha_{end}"] = [tensor_sha256(topo.sets[s][k]) for s, k in zip(pf["set"], pf[end])]

@@ -885,7 +885,7 @@ def _same_vectors(spec: _Spec, sets: Mapping[str, Tensor]) -> str:
     The length-gap ratio compares the test-weight gap with the training-weight gap of the same SGD set:
     it is 1 by construction when the BFGS test set is the BFGS training set."""
     x, y = (spec.sets[0], spec.sets[2]) if spec.kind == "gap_ratio" else (spec.sets[0], spec.sets[1])
-    if x in sets and y in sets and sets[x].shape == sets[y].shape and torch.equal(sets[x], sets[y]):
+    if x in sets and y in sets and same_sets({x: sets[x], y: sets[y]}):
         return f"{x} = {y}"
     return ""
 
@@ -1014,14 +1014,16 @@ class Claims:
         v = self.frame["verdict"]
         computed = v.isin(stats.VERDICTS)
         same = v.astype(str).str.startswith("same vectors")
+        n_same = int(same.sum())
+        same_text = "" if n_same == 0 else (
+            f"{n_same} row would compare a set with one that holds the same vectors and is not tested." if n_same == 1
+            else f"{n_same} rows would compare a set with one that holds the same vectors and are not tested.")
         return {"n_rows": int(len(v)), "n_computed": int(computed.sum()),
                 "n_supported": int(v.str.endswith("(supported)").sum() + (v == "supported").sum()),
                 "n_equivalent": int((v == "equivalent (supported)").sum()),
                 "n_contradicted": int((v == "contradicted").sum()), "n_not_resolved": int((v == "not resolved").sum()),
-                "n_same": int(same.sum()), "n_needs": int((~computed & ~same).sum()), "alpha": self.alpha,
-                "same_text": "" if not same.any() else
-                (f"{int(same.sum())} {'rows' if same.sum() > 1 else 'row'} would compare a set with one that holds "
-                 "the same vectors and {} not tested.".format("are" if same.sum() > 1 else "is"))}
+                "n_same": n_same, "n_needs": int((~computed & ~same).sum()), "alpha": self.alpha,
+                "same_text": same_text}
 
     def computed(self) -> pd.DataFrame:
         """The rows that could be computed with this page's data."""
